@@ -1,0 +1,26 @@
+// Fingerprint: the content of every user table of a database, as one md5 per table, so that two
+// databases (a source at a checkpoint and its restore) can be compared exactly.
+//   absl::StatusOr<Fingerprint> f = TakeFingerprint(conn);  f->tables["public.accounts"]
+// Rows are compared as their text, ordered, so tables without a key compare as multisets.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "wal/pg_connection.h"
+
+namespace pgpitr::embedded {
+
+struct Fingerprint {
+  std::map<std::string, std::string> tables;  // "schema.table" -> "rows:md5"
+  friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
+  std::string ToString() const;
+};
+
+[[nodiscard]] absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn);
+
+// The names of the tables whose fingerprints differ, for a failure message.
+std::string DescribeDifference(const Fingerprint& expected, const Fingerprint& actual);
+
+}  // namespace pgpitr::embedded

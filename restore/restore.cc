@@ -1,0 +1,287 @@
+#include "restore/restore.h"
+
+#include <map>
+
+#include "fmt/format.h"
+#include "restore/replayer.h"
+#include "wal/base_backup.h"
+#include "wal/pg_connection.h"
+#include "wal/process.h"
+#include "wal/repository.h"
+
+namespace pgpitr::restore {
+
+namespace fs = std::filesystem;
+using wal::Lsn;
+using wal::PgConnection;
+using wal::QuoteIdent;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A connection to the target server's maintenance database, to create or drop the target.
+absl::StatusOr<PgConnection> ConnectMaintenance(const wal::ConnInfo& target) {
+  absl::StatusOr<PgConnection> conn = PgConnection::Connect(target.With("dbname", "postgres"), "restore target server");
+  if (conn.ok()) return conn;
+  return PgConnection::Connect(target.With("dbname", "template1"), "restore target server");
+}
+
+// User relations in the target database, as text ("0" when empty).
+absl::StatusOr<std::string> CountRelations(const wal::ConnInfo& target) {
+  absl::StatusOr<PgConnection> db = PgConnection::Connect(target, "restore target");
+  if (!db.ok()) return db.status();
+  absl::StatusOr<wal::PgResult> objects = db->Query(
+      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'");
+  if (!objects.ok()) return objects.status();
+  return objects->GetString(0, 0);
+}
+
+absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::string& dbname,
+                                   const proto::CaptureState& state, const proto::Base& base, const wal::Logger& log) {
+  absl::StatusOr<PgConnection> admin = ConnectMaintenance(options.target);
+  if (!admin.ok()) return admin.status();
+  // The source itself is never a target, whatever the flags say.
+  absl::StatusOr<wal::PgResult> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
+  if (ident.ok() && ident->GetString(0, 0) == state.system_identifier() && dbname == state.database()) {
+    return absl::PermissionDeniedError(fmt::format(
+        "the restore target is database {} of the source cluster itself; restore into another database "
+        "(e.g. dbname={}_restored)",
+        dbname, dbname));
+  }
+  absl::StatusOr<wal::PgResult> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
+  if (!exists.ok()) return exists.status();
+  if (exists->rows() > 0) {
+    absl::StatusOr<std::string> objects = CountRelations(options.target);
+    if (!objects.ok()) return objects.status();
+    if (*objects == "0") return absl::OkStatus();
+    if (!options.replace_existing) {
+      return absl::AlreadyExistsError(fmt::format(
+          "the restore target database {} is not empty ({} relations); restore into a new database name, or "
+          "pass --replace-existing to drop and recreate it",
+          dbname, *objects));
+    }
+    if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE {} WITH (FORCE)", QuoteIdent(dbname))); !s.ok()) {
+      return s;
+    }
+    log.Info("dropped the existing database {} (--replace-existing)", dbname);
+  }
+  std::string create = fmt::format("CREATE DATABASE {} TEMPLATE template0", QuoteIdent(dbname));
+  if (!base.encoding().empty()) create += " ENCODING " + wal::QuoteLiteral(base.encoding());
+  return admin->Execute(create);
+}
+
+// The value each sequence gets: never one the source had handed out at the target.
+absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, const proto::CaptureState& state,
+                              const RestorePlan& plan, std::vector<std::string>* notes) {
+  auto after_target = [&](const proto::SequenceSample& s) {
+    if (plan.target.kind == RestoreTarget::Kind::kTime) return s.check_time() > plan.target.time;
+    return Lsn(s.check_lsn()) > plan.reached_lsn;
+  };
+  struct Known {
+    const proto::SequenceSample::Sequence* before = nullptr;  // the last at or before the target
+    const proto::SequenceSample::Sequence* after = nullptr;   // the first after it
+  };
+  std::vector<proto::SequenceSample> samples;
+  absl::Status read = log.ForEachSequenceSample(Lsn(), [&](const proto::SequenceSample& s) {
+    samples.push_back(s);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  std::map<std::pair<std::string, std::string>, Known> known;  // by (schema, name)
+  for (const proto::SequenceSample& sample : samples) {
+    const bool after = after_target(sample);
+    for (const auto& seq : sample.sequences()) {
+      Known& k = known[{seq.namespace_(), seq.name()}];
+      if (!after) k.before = &seq;
+      else if (k.after == nullptr) k.after = &seq;
+    }
+  }
+  proto::SequenceSample watermark;
+  watermark.set_check_lsn(state.last_sequence_check_lsn());
+  watermark.set_check_time(state.last_sequence_check_time());
+  const bool checked_after = state.last_sequence_check_lsn() != 0 && after_target(watermark);
+
+  absl::StatusOr<wal::PgResult> sequences = target.Query(R"sql(
+    SELECT format('%I.%I', n.nspname, c.relname), s.seqincrement > 0,
+           CASE WHEN a.attname IS NOT NULL THEN format('%I.%I', tn.nspname, t.relname) END,
+           quote_ident(a.attname), a.atttypid IN (20, 21, 23, 1700), n.nspname, c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_sequence s ON s.seqrelid = c.oid
+    LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+         AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    LEFT JOIN pg_class t ON t.oid = d.refobjid
+    LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE c.relkind = 'S' ORDER BY 1)sql");
+  if (!sequences.ok()) return sequences.status();
+  for (int i = 0; i < sequences->rows(); ++i) {
+    const std::string name = sequences->GetString(i, 0);
+    const bool ascending = sequences->Get(i, 1) == "t";
+    std::optional<int64_t> owned_max;
+    if (!sequences->IsNull(i, 2) && sequences->Get(i, 4) == "t") {
+      absl::StatusOr<wal::PgResult> max = target.Query(
+          fmt::format("SELECT max({})::int8 FROM {}", sequences->GetString(i, 3), sequences->GetString(i, 2)));
+      if (!max.ok()) return max.status();
+      if (!max->IsNull(0, 0)) owned_max = std::stoll(max->GetString(0, 0));
+    }
+    const Known& k = known[{sequences->GetString(i, 5), sequences->GetString(i, 6)}];
+    const proto::SequenceSample::Sequence* chosen = k.after;
+    std::string why = "the first check after the target";
+    if (chosen == nullptr && k.before != nullptr) {
+      chosen = k.before;
+      why = checked_after ? "unchanged up to a check after the target"
+                          : "the last check, before the target: none was made after it";
+    }
+    std::optional<int64_t> value;
+    bool is_called = true;
+    if (chosen != nullptr) {
+      value = chosen->last_value();
+      is_called = chosen->is_called();
+    }
+    if (ascending && owned_max && (!value || !is_called || *owned_max > *value)) {
+      value = std::max(*owned_max, is_called ? value.value_or(*owned_max) : *owned_max);
+      is_called = true;
+      why = chosen != nullptr ? why + ", raised to the largest value in its column" : "the largest value in its column";
+    }
+    if (!value) {
+      notes->push_back(fmt::format("sequence {}: no sample and no owned column value; kept the base's value", name));
+      continue;
+    }
+    if (absl::Status s = target.Execute("SELECT setval($1::regclass, $2::int8, $3::bool)",
+                                        {name, std::to_string(*value), is_called ? "true" : "false"});
+        !s.ok()) {
+      return s;
+    }
+    if (chosen == nullptr || chosen == k.before) {
+      notes->push_back(fmt::format("sequence {} set to {} ({})", name, *value, why));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string RestoreSummary::ToString() const {
+  std::string out = fmt::format(
+      "restored to {}\n"
+      "  base:         {} (LSN {}, consistent at {}), restored in {:.1f} s\n"
+      "  replayed:     {} transactions, {} rows in {:.1f} s\n"
+      "  reached:      LSN {}, {}\n",
+      plan.target.ToString(), plan.base.id(), Lsn(plan.base.lsn()).ToString(),
+      wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows,
+      replay_seconds.count(), plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
+  if (plan.last_commit) {
+    out += fmt::format("  last commit:  xid {} at LSN {}, {}\n", plan.last_commit->xid(),
+                       Lsn(plan.last_commit->commit_lsn()).ToString(),
+                       wal::FormatPgTime(plan.last_commit->commit_time()));
+  } else {
+    out += "  last commit:  none after the base\n";
+  }
+  for (const std::string& note : notes) out += "  note: " + note + "\n";
+  return out;
+}
+
+absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const wal::Logger& log,
+                                          const std::function<void(const RestoreProgress&)>& progress) {
+  const std::optional<std::string> dbname = options.target.Get("dbname");
+  if (!dbname || dbname->empty() || dbname->find('=') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "the restore target names no database; give one, e.g. --target 'host=H dbname=app_restored'");
+  }
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(options.repo, wal::Repository::Mode::kRead);
+  if (!repo.ok()) return repo.status();
+  const wal::ChangeLog& changes = (*repo)->change_log();
+  absl::StatusOr<proto::CaptureState> state = changes.State();
+  if (!state.ok()) return state.status();
+  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+  if (!bases.ok()) return bases.status();
+  absl::StatusOr<RestorePlan> plan = PlanRestore(*bases, changes, *state, options.point);
+  if (!plan.ok()) return plan.status();
+
+  RestoreSummary summary;
+  summary.plan = *plan;
+  const fs::path dump = (*repo)->BaseDir(plan->base) / plan->base.dump_file();
+  absl::StatusOr<std::string> sha = wal::Sha256File(dump);
+  if (!sha.ok()) return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
+  if (*sha != plan->base.sha256()) {
+    return absl::DataLossError(fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
+                                           "and restore from another base)",
+                                           plan->base.id(), dump.string()));
+  }
+  log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
+           Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());
+
+  if (absl::Status s = PrepareTargetDatabase(options, *dbname, *state, plan->base, log); !s.ok()) return s;
+
+  // The base.
+  const auto base_start = Clock::now();
+  if (progress) progress({.phase = "base", .transactions_total = plan->transactions});
+  absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
+  if (!target.ok()) return target.status();
+  absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
+  if (!pg_restore.ok()) return pg_restore.status();
+  std::map<std::string, std::string> env;
+  wal::ConnInfo target_conn = options.target;
+  if (auto password = options.target.Get("password")) {
+    env["PGPASSWORD"] = *password;
+    target_conn = target_conn.With("password", "");
+  }
+  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error", fmt::format("--jobs={}", std::max(1, options.jobs)),
+                                   "--dbname=" + target_conn.ToString()};
+  if (options.no_owner) {
+    argv.push_back("--no-owner");
+    argv.push_back("--no-privileges");
+  }
+  argv.push_back(dump.string());
+  const fs::path restore_log = fs::temp_directory_path() / fmt::format("pgpitr-pg_restore-{}.log", getpid());
+  absl::Status restored = wal::RunProcess(argv, env, restore_log);
+  std::error_code ec;
+  fs::remove(restore_log, ec);
+  if (!restored.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "restoring base {} into {} failed: {} (the target database is left as it is; drop it before retrying{})",
+        plan->base.id(), *dbname, restored.message(),
+        std::string(restored.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
+  }
+  summary.base_seconds = Clock::now() - base_start;
+
+  // The transactions after it.
+  const auto replay_start = Clock::now();
+  absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
+  if (!replayer.ok()) return replayer.status();
+  if (plan->last_commit) {
+    RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
+    absl::Status replayed = changes.ForEachTransaction(
+        Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()), [&](const proto::Transaction& txn) {
+          absl::Status s = (*replayer)->Replay(txn);
+          if (progress) {
+            p.transactions_done = (*replayer)->transactions();
+            p.rows_done = (*replayer)->rows();
+            progress(p);
+          }
+          return s;
+        });
+    if (!replayed.ok()) {
+      return absl::Status(replayed.code(),
+                          fmt::format("{} (replayed {} of {} transactions; the target database is incomplete: drop it)",
+                                      replayed.message(), (*replayer)->transactions(), plan->transactions));
+    }
+  }
+  summary.transactions = (*replayer)->transactions();
+  summary.rows = (*replayer)->rows();
+  summary.notes = (*replayer)->schema_notes();
+  summary.replay_seconds = Clock::now() - replay_start;
+
+  if (progress) progress({.phase = "sequences"});
+  if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
+  // Replay committed asynchronously for speed; one synchronous commit flushes WAL over all of it.
+  if (absl::Status s = target->Execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT");
+      !s.ok()) {
+    return s;
+  }
+  return summary;
+}
+
+}  // namespace pgpitr::restore

@@ -1,0 +1,55 @@
+// RunRestore: `pgpitr restore`'s work. Plans from the repository, restores the base into the target
+// database with pg_restore, replays the captured transactions up to the target, sets sequences,
+// and reports exactly what the restored database corresponds to.
+//   absl::StatusOr<RestoreSummary> s = RunRestore(options, Logger::Stderr(), progress);
+// The target database is created when missing; a non-empty one is refused unless
+// replace_existing (which drops and recreates it); the source database itself is always refused.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/pgpitr.pb.h"
+#include "restore/planner.h"
+#include "restore/restore_target.h"
+#include "wal/conninfo.h"
+#include "wal/logger.h"
+
+namespace pgpitr::restore {
+
+struct RestoreOptions {
+  std::filesystem::path repo;
+  wal::ConnInfo target;  // its dbname is the database restored into
+  RestoreTarget point;
+  bool replace_existing = false;
+  bool no_owner = false;          // pg_restore --no-owner --no-privileges
+  int jobs = 2;                   // pg_restore --jobs
+  std::filesystem::path pg_bin_dir;
+};
+
+struct RestoreProgress {
+  std::string phase;  // "base", "replay", "sequences"
+  uint64_t transactions_done = 0;
+  uint64_t transactions_total = 0;
+  uint64_t rows_done = 0;
+};
+
+struct RestoreSummary {
+  RestorePlan plan;
+  uint64_t transactions = 0;
+  uint64_t rows = 0;
+  std::chrono::duration<double> base_seconds{0};
+  std::chrono::duration<double> replay_seconds{0};
+  std::vector<std::string> notes;  // schema changes followed, sequence decisions
+  std::string ToString() const;
+};
+
+[[nodiscard]] absl::StatusOr<RestoreSummary> RunRestore(
+    const RestoreOptions& options, const wal::Logger& log,
+    const std::function<void(const RestoreProgress&)>& progress = {});
+
+}  // namespace pgpitr::restore

@@ -1,0 +1,184 @@
+#include "wal/capture.h"
+
+#include <optional>
+#include <thread>
+
+#include "fmt/format.h"
+#include "wal/base_backup.h"
+#include "wal/change_log_writer.h"
+#include "wal/pgoutput_decoder.h"
+#include "wal/replication_stream.h"
+#include "wal/sequences.h"
+
+namespace pgpitr::wal {
+
+namespace {
+
+// Messages read before a synced write when the server keeps sending: group commit bounds.
+constexpr size_t kMaxMessagesPerSync = 50000;
+constexpr size_t kMaxBytesPerSync = 32 << 20;
+
+PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
+
+// Runs the first base in the background so capture keeps streaming while pg_dump works.
+class FirstBase {
+ public:
+  FirstBase(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
+            const Logger& log) {
+    thread_ = std::thread([&repo, &options, &stop, log, this] {
+      BaseOptions base;
+      base.source = options.source;
+      base.slot = options.source_settings.slot;
+      base.pg_bin_dir = options.pg_bin_dir;
+      base.stop = &stop;
+      absl::StatusOr<proto::Base> taken = TakeBase(repo, base, log);
+      if (!taken.ok() && !stop.load()) {
+        log.Error("first base dump failed: {} (run 'pgpitr backup' to take one)", taken.status().message());
+      }
+    });
+  }
+  ~FirstBase() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
+}  // namespace
+
+absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
+                        const Logger& log) {
+  absl::StatusOr<std::unique_ptr<ChangeLogWriter>> created = ChangeLogWriter::Create(&repo.change_log());
+  if (!created.ok()) return created.status();
+  ChangeLogWriter& writer = **created;
+
+  absl::StatusOr<SourceFacts> facts = PrepareSource(options.source, options.source_settings, log);
+  if (!facts.ok()) return facts.status();
+  const proto::CaptureState& state = writer.state();
+  if (!state.system_identifier().empty() &&
+      (state.system_identifier() != facts->system_identifier || state.database() != facts->database)) {
+    return absl::FailedPreconditionError(fmt::format(
+        "repository {} holds database {} of cluster {}, but the source is database {} of cluster {}; use "
+        "another --repo for this source",
+        repo.root().string(), state.database(), state.system_identifier(), facts->database,
+        facts->system_identifier));
+  }
+  if (state.log_start_lsn() != 0 && facts->slot_created) {
+    return absl::FailedPreconditionError(fmt::format(
+        "capture's slot {} was gone from the source, so changes after {} were lost; start a new repository "
+        "(a new --repo folder) to capture again",
+        options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString()));
+  }
+  writer.SetSourceIdentity(facts->system_identifier, facts->database, options.source_settings.slot,
+                           options.source_settings.publication);
+  writer.SetLogStart(facts->slot_start, facts->server_time);
+  if (absl::Status s = writer.Sync(); !s.ok()) return s;
+
+  SequenceSampler sampler;
+  if (absl::Status s = sampler.Seed(repo.change_log()); !s.ok()) return s;
+  absl::StatusOr<PgConnection> sequence_conn = PgConnection::Connect(options.source, "source");
+  if (!sequence_conn.ok()) return sequence_conn.status();
+
+  absl::StatusOr<PgConnection> repl = ConnectReplication(options.source);
+  if (!repl.ok()) return repl.status();
+  absl::StatusOr<std::unique_ptr<ReplicationStream>> opened =
+      ReplicationStream::Start(*std::move(repl), options.source_settings.slot, Lsn(), facts->plugin_options);
+  if (!opened.ok()) return opened.status();
+  ReplicationStream& stream = **opened;
+  PgoutputDecoder decoder(facts->proto_version);
+  log.Info("capturing database {} from slot {} (pgoutput protocol {}), durable through {}", facts->database,
+           options.source_settings.slot, facts->proto_version, writer.durable_through().ToString());
+
+  std::optional<FirstBase> first_base;
+  if (options.first_base) {
+    absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
+    if (!bases.ok()) return bases.status();
+    if (bases->empty()) first_base.emplace(repo, options, stop, log);
+  }
+
+  auto sync_and_report = [&](bool reply_requested) -> absl::Status {
+    if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
+      if (absl::Status s = writer.Sync(); !s.ok()) return s;
+      if (options.on_sync) options.on_sync(writer.durable_through());
+    }
+    return stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), reply_requested);
+  };
+
+  auto last_status = std::chrono::steady_clock::now();
+  auto last_sequences = std::chrono::steady_clock::time_point();
+  absl::Status result = absl::OkStatus();
+  while (!stop.load()) {
+    // Read everything the server has sent, up to the group-commit bounds, then sync once.
+    size_t messages = 0;
+    size_t bytes = 0;
+    bool reply_requested = false;
+    std::chrono::milliseconds wait(100);
+    while (messages < kMaxMessagesPerSync && bytes < kMaxBytesPerSync) {
+      absl::StatusOr<std::optional<std::string_view>> data = stream.Next(wait);
+      if (!data.ok()) {
+        result = data.status();
+        break;
+      }
+      if (!data->has_value()) break;
+      wait = std::chrono::milliseconds(0);
+      ++messages;
+      bytes += (*data)->size();
+      absl::StatusOr<ReplicationMessage> message = DecodeReplicationMessage(**data);
+      if (!message.ok()) {
+        result = absl::DataLossError(fmt::format("the replication stream is malformed: {}", message.status().message()));
+        break;
+      }
+      if (const auto* keepalive = std::get_if<PrimaryKeepalive>(&*message)) {
+        writer.NoteServerPosition(keepalive->wal_end, keepalive->send_time);
+        reply_requested = reply_requested || keepalive->reply_requested;
+        continue;
+      }
+      const XLogData& xlog = std::get<XLogData>(*message);
+      absl::StatusOr<PgoutputMessage> decoded = decoder.Decode(xlog.payload);
+      if (!decoded.ok()) {
+        result = absl::DataLossError(fmt::format("the replication stream is malformed at {}: {}",
+                                                 xlog.wal_start.ToString(), decoded.status().message()));
+        break;
+      }
+      if (absl::Status s = writer.Apply(*decoded); !s.ok()) {
+        result = s;
+        break;
+      }
+    }
+    if (!result.ok()) break;
+
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sequences >= options.sequence_interval) {
+      absl::StatusOr<SequenceSampler::Check> check = sampler.Sample(*sequence_conn);
+      if (!check.ok()) {
+        result = check.status();
+        break;
+      }
+      writer.PutSequenceSample(check->changed, check->lsn, check->time);
+      last_sequences = now;
+    }
+    if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0 || reply_requested ||
+        now - last_status >= options.status_interval) {
+      if (absl::Status s = sync_and_report(reply_requested); !s.ok()) {
+        result = s;
+        break;
+      }
+      last_status = now;
+    }
+  }
+
+  // A clean stop: what was received is made durable and confirmed; the slot stays in place.
+  if (result.ok()) {
+    if (absl::Status s = sync_and_report(false); !s.ok()) result = s;
+    if (absl::Status s = stream.Finish(); !s.ok() && result.ok()) result = s;
+    log.Info("capture stopped; durable through {} ({} transactions, {} rows in the change log)",
+             writer.durable_through().ToString(), writer.state().transactions(), writer.state().rows());
+  } else if (writer.HasUnsyncedProgress()) {
+    // Keep what was complete; it was not confirmed, so the server would resend it anyway.
+    (void)writer.Sync();
+  }
+  return result;
+}
+
+}  // namespace pgpitr::wal

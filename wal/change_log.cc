@@ -1,0 +1,285 @@
+#include "wal/change_log.h"
+
+#include "fmt/format.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+
+namespace pgpitr::wal {
+
+namespace {
+
+void AppendU64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+void AppendU32(std::string* out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
+}
+uint64_t ReadU64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string Prefixed(char tag, uint64_t a) {
+  std::string key(1, tag);
+  AppendU64(&key, a);
+  return key;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view doing) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsCorruption()) {
+    return absl::DataLossError(fmt::format("change log is damaged while {}: {} (run 'pgpitr info' "
+                                           "to see what is still restorable)",
+                                           doing, s.ToString()));
+  }
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the change log is in use by another pgpitr process ({}); stop it first", s.ToString()));
+  }
+  return absl::InternalError(fmt::format("change log error while {}: {}", doing, s.ToString()));
+}
+
+rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
+  rocksdb::Options options;
+  options.create_if_missing = mode == ChangeLog::Mode::kWriter;
+  options.compression = rocksdb::kLZ4Compression;
+  options.bottommost_compression = rocksdb::kZSTD;
+  // A process killed mid-write leaves at most a torn last record, which RocksDB drops; nothing
+  // before it was confirmed to the server unless it was synced.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.write_buffer_size = 64 << 20;
+  options.max_background_jobs = 2;
+  options.keep_log_file_num = 5;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_size = 32 << 10;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+}  // namespace
+
+absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what) {
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(fmt::format(
+        "change log record {} is damaged (it does not parse); the repository needs 'pgpitr verify'",
+        what));
+  }
+  return absl::OkStatus();
+}
+
+std::string ChangeLog::StateKey() { return "Mstate"; }
+std::string ChangeLog::TransactionKey(Lsn commit_lsn) { return Prefixed('T', commit_lsn.value()); }
+std::string ChangeLog::TimeIndexKey(PgTime running_max_commit_time, Lsn commit_lsn) {
+  std::string key = Prefixed('W', static_cast<uint64_t>(running_max_commit_time) ^ (uint64_t{1} << 63));
+  AppendU64(&key, commit_lsn.value());
+  return key;
+}
+std::string ChangeLog::ChangeKey(uint64_t storage_id, uint64_t seq) {
+  std::string key = Prefixed('C', storage_id);
+  AppendU64(&key, seq);
+  return key;
+}
+std::string ChangeLog::PendingKey(uint64_t storage_id) { return Prefixed('P', storage_id); }
+std::string ChangeLog::SchemaKey(uint32_t schema_id) {
+  std::string key(1, 'S');
+  AppendU32(&key, schema_id);
+  return key;
+}
+std::string ChangeLog::TypeKey(uint32_t type_oid) {
+  std::string key(1, 'Y');
+  AppendU32(&key, type_oid);
+  return key;
+}
+std::string ChangeLog::SequenceSampleKey(Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
+
+absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem::path& dir, Mode mode) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (mode == Mode::kWriter) {
+    s = rocksdb::DB::Open(MakeOptions(mode), dir.string(), &raw);
+  } else {
+    if (!std::filesystem::exists(dir / "CURRENT")) {
+      return absl::NotFoundError(fmt::format(
+          "{} holds no change log (is --repo the folder that 'pgpitr run' writes to?)", dir.string()));
+    }
+    s = rocksdb::DB::OpenForReadOnly(MakeOptions(mode), dir.string(), &raw);
+  }
+  if (absl::Status st = FromRocks(s, "opening " + dir.string()); !st.ok()) return st;
+  return std::unique_ptr<ChangeLog>(new ChangeLog(std::unique_ptr<rocksdb::DB>(raw), dir));
+}
+
+absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), StateKey(), &value);
+  proto::CaptureState state;
+  if (s.IsNotFound()) {
+    state.set_format_version(kChangeLogFormatVersion);
+    return state;
+  }
+  if (absl::Status st = FromRocks(s, "reading capture state"); !st.ok()) return st;
+  if (absl::Status st = ParseStored(value, &state, "state"); !st.ok()) return st;
+  if (state.format_version() > kChangeLogFormatVersion) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the change log has format version {}, newer than this pgpitr understands ({}); use a newer "
+        "pgpitr",
+        state.format_version(), kChangeLogFormatVersion));
+  }
+  return state;
+}
+
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(Lsn commit_lsn) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), TransactionKey(commit_lsn), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (absl::Status st = FromRocks(s, "reading a transaction"); !st.ok()) return st;
+  proto::Transaction txn;
+  if (absl::Status st = ParseStored(value, &txn, "T " + commit_lsn.ToString()); !st.ok()) return st;
+  return txn;
+}
+
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(Lsn lsn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(TransactionKey(lsn));
+  if (!it->Valid() || it->key()[0] != 'T') {
+    if (absl::Status st = FromRocks(it->status(), "seeking a transaction"); !st.ok()) return st;
+    return std::nullopt;
+  }
+  proto::Transaction txn;
+  if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
+  return txn;
+}
+
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::FirstCommitAtOrAfter(Lsn lsn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(TransactionKey(lsn));
+  if (!it->Valid() || it->key()[0] != 'T') {
+    if (absl::Status st = FromRocks(it->status(), "seeking a transaction"); !st.ok()) return st;
+    return std::nullopt;
+  }
+  proto::Transaction txn;
+  if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
+  return txn;
+}
+
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterTime(PgTime t) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  // The last index key whose running maximum is <= t: seek before (t, max LSN).
+  it->SeekForPrev(TimeIndexKey(t, Lsn(~uint64_t{0})));
+  if (!it->Valid() || it->key()[0] != 'W') {
+    if (absl::Status st = FromRocks(it->status(), "seeking the time index"); !st.ok()) return st;
+    return std::nullopt;
+  }
+  const std::string_view key = it->key().ToStringView();
+  if (key.size() != 17) return absl::DataLossError("change log time index key has the wrong size");
+  return GetTransaction(Lsn(ReadU64(key.substr(9))));
+}
+
+absl::Status ChangeLog::ForEachTransaction(
+    Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const {
+  rocksdb::ReadOptions read;
+  const std::string upper = TransactionKey(Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
+  rocksdb::Slice upper_slice(upper);
+  if (to.value() != ~uint64_t{0}) read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+  for (it->Seek(TransactionKey(from)); it->Valid() && it->key()[0] == 'T'; it->Next()) {
+    proto::Transaction txn;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
+    if (absl::Status st = visit(txn); !st.ok()) return st;
+  }
+  return FromRocks(it->status(), "reading transactions");
+}
+
+absl::Status ChangeLog::ForEachChange(const proto::Transaction& txn,
+                                      const std::function<absl::Status(const proto::Change&)>& visit) const {
+  rocksdb::ReadOptions read;
+  const std::string upper = Prefixed('C', txn.storage_id() + 1);
+  rocksdb::Slice upper_slice(upper);
+  read.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+  uint64_t expected_seq = 0;
+  proto::Change change;
+  for (it->Seek(Prefixed('C', txn.storage_id())); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != 17 || ReadU64(key.substr(9)) != expected_seq) {
+      return absl::DataLossError(fmt::format(
+          "change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
+          expected_seq, Lsn(txn.commit_lsn()).ToString()));
+    }
+    ++expected_seq;
+    change.Clear();
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &change, "C"); !st.ok()) return st;
+    if (absl::Status st = visit(change); !st.ok()) return st;
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading changes"); !st.ok()) return st;
+  if (expected_seq != txn.change_count()) {
+    return absl::DataLossError(fmt::format(
+        "change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
+        expected_seq, txn.change_count(), Lsn(txn.commit_lsn()).ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> ChangeLog::Schemas() const {
+  std::map<uint32_t, proto::RelationSchema> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("S"); it->Valid() && it->key()[0] == 'S'; it->Next()) {
+    proto::RelationSchema schema;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &schema, "S"); !st.ok()) return st;
+    out[schema.schema_id()] = std::move(schema);
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading schemas"); !st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> ChangeLog::Types() const {
+  std::map<uint32_t, proto::TypeInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("Y"); it->Valid() && it->key()[0] == 'Y'; it->Next()) {
+    proto::TypeInfo type;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &type, "Y"); !st.ok()) return st;
+    out[type.oid()] = std::move(type);
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading types"); !st.ok()) return st;
+  return out;
+}
+
+absl::Status ChangeLog::ForEachSequenceSample(
+    Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(SequenceSampleKey(from)); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
+    proto::SequenceSample sample;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &sample, "Q"); !st.ok()) return st;
+    if (absl::Status st = visit(sample); !st.ok()) return st;
+  }
+  return FromRocks(it->status(), "reading sequence samples");
+}
+
+absl::StatusOr<std::vector<uint64_t>> ChangeLog::PendingStorageIds() const {
+  std::vector<uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("P"); it->Valid() && it->key()[0] == 'P'; it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != 9) return absl::DataLossError("change log pending key has the wrong size");
+    out.push_back(ReadU64(key.substr(1)));
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading pending transactions"); !st.ok()) return st;
+  return out;
+}
+
+uint64_t ChangeLog::SizeOnDisk() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+absl::Status ChangeLog::Write(rocksdb::WriteBatch* batch, bool sync) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  return FromRocks(db_->Write(options, batch), "writing");
+}
+
+}  // namespace pgpitr::wal

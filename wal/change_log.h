@@ -1,0 +1,115 @@
+// ChangeLog: the repository's RocksDB database of the source's committed transactions, their row
+// changes, the relation schemas they were written under, sequence samples and capture's state.
+//   auto log = ChangeLog::Open(repo / "changelog", ChangeLog::Mode::kReadOnly);
+//   log->ForEachTransaction(base_lsn, target_lsn, [&](const proto::Transaction& t) { ... });
+// One writer process at a time (RocksDB's LOCK file); readers (info, restore) open read-only and
+// see the log as of their open. A ChangeLog object may be read from several threads; writes come
+// from one thread (capture's ChangeLogWriter).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/pgpitr.pb.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "wal/lsn.h"
+#include "wal/pg_time.h"
+
+namespace pgpitr::wal {
+
+// The change log's key grammar (all integers big-endian, so byte order is numeric order):
+//   'M' "state"                               -> proto::CaptureState
+//   'T' u64 commit_lsn                        -> proto::Transaction
+//   'W' u64 ordered(max_commit_time) u64 commit_lsn -> ""   time index, see below
+//   'C' u64 storage_id u64 seq                -> proto::Change   a transaction's changes, in order
+//   'P' u64 storage_id                        -> u32 xid         changes of a transaction not yet
+//                                                                committed (deleted at startup)
+//   'S' u32 schema_id                         -> proto::RelationSchema
+//   'Y' u32 type_oid                          -> proto::TypeInfo
+//   'Q' u64 check_lsn                         -> proto::SequenceSample
+// ordered(t) flips the sign bit of the int64 so negative times sort first.
+//
+// The time index: commit times are not monotonic in commit order (a backend takes its timestamp
+// before it inserts the commit record), so "restore to time T" follows PostgreSQL's recovery rule:
+// replay in commit order and stop before the first commit whose time is after T. Each 'W' key
+// carries the largest commit time seen up to and including that commit; that running maximum is
+// monotonic in commit order, so the first commit after T is one Seek away.
+inline constexpr uint32_t kChangeLogFormatVersion = 1;
+
+class ChangeLog {
+ public:
+  enum class Mode { kWriter, kReadOnly };
+
+  // kWriter creates the database when missing; kReadOnly requires it to exist.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeLog>> Open(
+      const std::filesystem::path& dir, Mode mode);
+
+  // --- reads ---
+  [[nodiscard]] absl::StatusOr<proto::CaptureState> State() const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> GetTransaction(Lsn commit_lsn) const;
+  // The newest commit with commit LSN <= lsn.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitAtOrBefore(Lsn lsn) const;
+  // The newest commit C such that no commit up to and including C has a commit time after t.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitNotAfterTime(PgTime t) const;
+  // The oldest commit with commit LSN >= lsn.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> FirstCommitAtOrAfter(Lsn lsn) const;
+
+  // Visits transactions with from <= commit LSN <= to in commit order; stops at the first error
+  // the visitor returns.
+  [[nodiscard]] absl::Status ForEachTransaction(
+      Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const;
+  // Visits a committed transaction's changes in order.
+  [[nodiscard]] absl::Status ForEachChange(
+      const proto::Transaction& txn,
+      const std::function<absl::Status(const proto::Change&)>& visit) const;
+
+  [[nodiscard]] absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> Schemas() const;
+  [[nodiscard]] absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> Types() const;
+  // Sequence samples with from <= check LSN, oldest first.
+  [[nodiscard]] absl::Status ForEachSequenceSample(
+      Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const;
+
+  // Storage ids of transactions whose changes were written but that never committed here
+  // (capture was stopped inside them); the server sends them again.
+  [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> PendingStorageIds() const;
+
+  // Approximate bytes on disk.
+  uint64_t SizeOnDisk() const;
+
+  // --- writes (the writer only) ---
+  // sync=true returns only when the write is on disk (fsync of RocksDB's WAL).
+  [[nodiscard]] absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+
+  // Key encoders, for building WriteBatches.
+  static std::string StateKey();
+  static std::string TransactionKey(Lsn commit_lsn);
+  static std::string TimeIndexKey(PgTime running_max_commit_time, Lsn commit_lsn);
+  static std::string ChangeKey(uint64_t storage_id, uint64_t seq);
+  static std::string PendingKey(uint64_t storage_id);
+  static std::string SchemaKey(uint32_t schema_id);
+  static std::string TypeKey(uint32_t type_oid);
+  static std::string SequenceSampleKey(Lsn check_lsn);
+
+  rocksdb::DB* db() const { return db_.get(); }
+
+ private:
+  explicit ChangeLog(std::unique_ptr<rocksdb::DB> db, std::filesystem::path dir)
+      : db_(std::move(db)), dir_(std::move(dir)) {}
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::filesystem::path dir_;
+};
+
+// Corrupt stored bytes become DataLoss errors naming the key.
+[[nodiscard]] absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out,
+                                       std::string_view what);
+
+}  // namespace pgpitr::wal

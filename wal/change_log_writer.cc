@@ -1,0 +1,427 @@
+#include "wal/change_log_writer.h"
+
+#include "fmt/format.h"
+
+namespace pgpitr::wal {
+
+namespace {
+
+// Changes of open transactions are written (unsynced) once this much is buffered, so memory stays
+// bounded whatever a transaction's size.
+constexpr size_t kSpillBytes = 16 << 20;
+
+void CopyTuple(const TupleData& from, proto::Tuple* to) {
+  to->mutable_values()->Reserve(static_cast<int>(from.size()));
+  for (const TupleColumn& column : from) {
+    proto::Value* v = to->add_values();
+    switch (column.kind) {
+      case ColumnKind::kNull:
+        v->set_kind(proto::Value::NULL_);
+        break;
+      case ColumnKind::kUnchangedToast:
+        v->set_kind(proto::Value::UNCHANGED_TOAST);
+        break;
+      case ColumnKind::kText:
+        v->set_kind(proto::Value::TEXT);
+        v->set_data(column.value);
+        break;
+      case ColumnKind::kBinary:
+        v->set_kind(proto::Value::BINARY);
+        v->set_data(column.value);
+        break;
+    }
+  }
+}
+
+proto::Change::OldKind OldKindOf(char old_kind) {
+  switch (old_kind) {
+    case 'K':
+      return proto::Change::KEY;
+    case 'O':
+      return proto::Change::FULL_ROW;
+    default:
+      return proto::Change::NONE;
+  }
+}
+
+bool SameSchema(const proto::RelationSchema& a, const proto::RelationSchema& b) {
+  if (a.relid() != b.relid() || a.namespace_() != b.namespace_() || a.name() != b.name() ||
+      a.replica_identity() != b.replica_identity() || a.columns_size() != b.columns_size()) {
+    return false;
+  }
+  for (int i = 0; i < a.columns_size(); ++i) {
+    const auto& x = a.columns(i);
+    const auto& y = b.columns(i);
+    if (x.name() != y.name() || x.type_oid() != y.type_oid() ||
+        x.type_modifier() != y.type_modifier() || x.is_key() != y.is_key()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Serialize(const google::protobuf::Message& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChangeLogWriter>> ChangeLogWriter::Create(ChangeLog* log) {
+  std::unique_ptr<ChangeLogWriter> writer(new ChangeLogWriter(log));
+  absl::StatusOr<proto::CaptureState> state = log->State();
+  if (!state.ok()) return state.status();
+  writer->state_ = *std::move(state);
+  writer->state_.set_format_version(kChangeLogFormatVersion);
+  if (writer->state_.next_storage_id() == 0) writer->state_.set_next_storage_id(1);
+  if (writer->state_.next_schema_id() == 0) writer->state_.set_next_schema_id(1);
+  writer->pending_through_ = Lsn(writer->state_.captured_through_lsn());
+  writer->pending_through_time_ = writer->state_.captured_through_time();
+
+  absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log->Schemas();
+  if (!schemas.ok()) return schemas.status();
+  writer->schemas_ = *std::move(schemas);
+  // Schema ids grow, so the last one seen for a relation is the one in force.
+  for (const auto& [id, schema] : writer->schemas_) writer->relation_schemas_[schema.relid()] = id;
+
+  absl::StatusOr<std::vector<uint64_t>> pending = log->PendingStorageIds();
+  if (!pending.ok()) return pending.status();
+  for (uint64_t storage_id : *pending) {
+    writer->batch_.DeleteRange(ChangeLog::ChangeKey(storage_id, 0), ChangeLog::ChangeKey(storage_id + 1, 0));
+    writer->batch_.Delete(ChangeLog::PendingKey(storage_id));
+  }
+  if (!pending->empty()) {
+    if (absl::Status s = writer->Sync(); !s.ok()) return s;
+  }
+  return writer;
+}
+
+void ChangeLogWriter::SetSourceIdentity(const std::string& system_identifier, const std::string& database,
+                                        const std::string& slot, const std::string& publication) {
+  state_.set_system_identifier(system_identifier);
+  state_.set_database(database);
+  state_.set_slot_name(slot);
+  state_.set_publication_name(publication);
+}
+
+void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
+  if (state_.log_start_lsn() != 0) return;
+  state_.set_log_start_lsn(lsn.value());
+  state_.set_log_start_time(server_time);
+  // Nothing before the slot's start is ours to capture: the log is complete up to it.
+  if (pending_through_ < lsn) {
+    pending_through_ = lsn;
+    pending_through_time_ = server_time;
+  }
+}
+
+void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn,
+                                        PgTime check_time) {
+  if (changed.sequences_size() > 0) {
+    proto::SequenceSample sample = changed;
+    sample.set_check_lsn(check_lsn.value());
+    sample.set_check_time(check_time);
+    batch_.Put(ChangeLog::SequenceSampleKey(check_lsn), Serialize(sample));
+  }
+  state_.set_last_sequence_check_lsn(check_lsn.value());
+  state_.set_last_sequence_check_time(check_time);
+}
+
+void ChangeLogWriter::NoteServerPosition(Lsn wal_end, PgTime server_time) {
+  if (current_.has_value()) return;  // inside a transaction: its commit is still to come
+  if (wal_end > pending_through_) {
+    pending_through_ = wal_end;
+    pending_through_time_ = server_time;
+  }
+}
+
+absl::Status ChangeLogWriter::Sync() {
+  state_.set_captured_through_lsn(pending_through_.value());
+  state_.set_captured_through_time(pending_through_time_);
+  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
+  absl::Status s = log_->Write(&batch_, /*sync=*/true);
+  batch_.Clear();
+  return s;
+}
+
+absl::Status ChangeLogWriter::MaybeSpill() {
+  if (batch_.GetDataSize() < kSpillBytes) return absl::OkStatus();
+  // Unsynced: what it holds is confirmed to the server only after a later Sync.
+  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
+  absl::Status s = log_->Write(&batch_, /*sync=*/false);
+  batch_.Clear();
+  return s;
+}
+
+absl::StatusOr<ChangeLogWriter::OpenTransaction*> ChangeLogWriter::TransactionFor(
+    std::optional<uint32_t> xid, const char* what) {
+  if (stream_xid_.has_value()) {
+    if (!xid.has_value()) {
+      return absl::DataLossError(fmt::format("replication stream sent a {} without a transaction id "
+                                             "inside a streamed block",
+                                             what));
+    }
+    return &streamed_.at(*stream_xid_);
+  }
+  if (!current_.has_value()) {
+    return absl::DataLossError(
+        fmt::format("replication stream sent a {} outside a transaction", what));
+  }
+  return &*current_;
+}
+
+absl::StatusOr<uint32_t> ChangeLogWriter::SchemaFor(const OpenTransaction& txn, uint32_t relid) const {
+  if (auto it = txn.relation_schemas.find(relid); it != txn.relation_schemas.end()) return it->second;
+  if (auto it = relation_schemas_.find(relid); it != relation_schemas_.end()) return it->second;
+  return absl::DataLossError(fmt::format(
+      "replication stream sent a change for relation OID {} before describing it", relid));
+}
+
+absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
+                                           const proto::Change& change) {
+  if (txn->skip) return absl::OkStatus();
+  if (subxid.has_value() && *subxid != txn->xid) txn->subxact_first_seq.try_emplace(*subxid, txn->next_seq);
+  if (txn->next_seq == 0) {
+    batch_.Put(ChangeLog::PendingKey(txn->storage_id), std::to_string(txn->xid));
+  }
+  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->next_seq++), Serialize(change));
+  if (change.kind() == proto::Change::INSERT || change.kind() == proto::Change::UPDATE ||
+      change.kind() == proto::Change::DELETE) {
+    ++txn->rows;
+  }
+  return MaybeSpill();
+}
+
+absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
+  proto::RelationSchema schema;
+  schema.set_relid(m.relid);
+  schema.set_namespace_(m.namespace_name.empty() ? "pg_catalog" : m.namespace_name);
+  schema.set_name(m.relation_name);
+  schema.set_replica_identity(static_cast<uint8_t>(m.replica_identity));
+  for (const RelationColumn& c : m.columns) {
+    auto* column = schema.add_columns();
+    column->set_name(c.name);
+    column->set_type_oid(c.type_oid);
+    column->set_type_modifier(c.type_modifier);
+    column->set_is_key(c.is_key);
+  }
+  std::unordered_map<uint32_t, uint32_t>* in_force = &relation_schemas_;
+  if (stream_xid_.has_value()) in_force = &streamed_.at(*stream_xid_).relation_schemas;
+
+  uint32_t current_id = 0;
+  if (auto it = in_force->find(m.relid); it != in_force->end()) {
+    current_id = it->second;
+  } else if (auto top = relation_schemas_.find(m.relid); top != relation_schemas_.end()) {
+    current_id = top->second;
+  }
+  if (current_id != 0 && SameSchema(schemas_.at(current_id), schema)) {
+    (*in_force)[m.relid] = current_id;
+    return absl::OkStatus();
+  }
+  const uint32_t id = state_.next_schema_id();
+  state_.set_next_schema_id(id + 1);
+  schema.set_schema_id(id);
+  schema.set_first_seen_lsn(pending_through_.value());
+  batch_.Put(ChangeLog::SchemaKey(id), Serialize(schema));
+  schemas_[id] = std::move(schema);
+  (*in_force)[m.relid] = id;
+  return absl::OkStatus();
+}
+
+absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn,
+                                                PgTime commit_time) {
+  if (txn->skip || commit_lsn <= Lsn(state_.last_commit_lsn())) {
+    Discard(*txn);
+  } else {
+    proto::Transaction record;
+    record.set_xid(txn->xid);
+    record.set_commit_lsn(commit_lsn.value());
+    record.set_end_lsn(end_lsn.value());
+    record.set_commit_time(commit_time);
+    record.set_storage_id(txn->storage_id);
+    record.set_change_count(txn->next_seq);
+    record.set_row_count(txn->rows);
+    record.set_origin(txn->origin);
+    batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
+    const PgTime running_max = std::max(state_.max_commit_time(), commit_time);
+    state_.set_max_commit_time(running_max);
+    batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
+    if (txn->next_seq > 0) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    state_.set_last_commit_lsn(commit_lsn.value());
+    state_.set_transactions(state_.transactions() + 1);
+    state_.set_rows(state_.rows() + txn->rows);
+  }
+  if (end_lsn > pending_through_) {
+    pending_through_ = end_lsn;
+    pending_through_time_ = commit_time;
+  }
+  return absl::OkStatus();
+}
+
+void ChangeLogWriter::Discard(const OpenTransaction& txn) {
+  if (txn.next_seq == 0) return;
+  batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, 0), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
+  batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
+}
+
+absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
+  return std::visit(
+      [&](const auto& m) -> absl::Status {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, BeginMessage>) {
+          if (current_.has_value() || stream_xid_.has_value()) {
+            return absl::DataLossError("replication stream sent Begin inside an open transaction");
+          }
+          OpenTransaction txn;
+          txn.xid = m.xid;
+          txn.final_lsn = m.final_lsn;
+          txn.commit_time = m.commit_time;
+          txn.skip = m.final_lsn <= Lsn(state_.last_commit_lsn());
+          if (!txn.skip) {
+            txn.storage_id = state_.next_storage_id();
+            state_.set_next_storage_id(txn.storage_id + 1);
+          }
+          current_ = std::move(txn);
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<M, CommitMessage>) {
+          if (!current_.has_value()) {
+            return absl::DataLossError("replication stream sent Commit outside a transaction");
+          }
+          if (m.commit_lsn != current_->final_lsn) {
+            return absl::DataLossError(fmt::format(
+                "replication stream sent Commit at {} for the transaction that began for {}",
+                m.commit_lsn.ToString(), current_->final_lsn.ToString()));
+          }
+          absl::Status s = CommitTransaction(&*current_, m.commit_lsn, m.end_lsn, m.commit_time);
+          current_.reset();
+          return s;
+        } else if constexpr (std::is_same_v<M, OriginMessage>) {
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(std::nullopt, "Origin");
+          if (!txn.ok()) return txn.status();
+          (*txn)->origin = m.name;
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<M, RelationMessage>) {
+          return ApplyRelation(m);
+        } else if constexpr (std::is_same_v<M, TypeMessage>) {
+          proto::TypeInfo type;
+          type.set_oid(m.type_oid);
+          type.set_namespace_(m.namespace_name);
+          type.set_name(m.type_name);
+          batch_.Put(ChangeLog::TypeKey(m.type_oid), Serialize(type));
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<M, InsertMessage>) {
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Insert");
+          if (!txn.ok()) return txn.status();
+          absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
+          if (!schema.ok()) return schema.status();
+          proto::Change change;
+          change.set_kind(proto::Change::INSERT);
+          change.set_schema_id(*schema);
+          CopyTuple(m.new_tuple, change.mutable_new_tuple());
+          return AppendChange(*txn, m.xid, change);
+        } else if constexpr (std::is_same_v<M, UpdateMessage>) {
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Update");
+          if (!txn.ok()) return txn.status();
+          absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
+          if (!schema.ok()) return schema.status();
+          proto::Change change;
+          change.set_kind(proto::Change::UPDATE);
+          change.set_schema_id(*schema);
+          change.set_old_kind(OldKindOf(m.old_kind));
+          if (m.old_kind != '\0') CopyTuple(m.old_tuple, change.mutable_old_tuple());
+          CopyTuple(m.new_tuple, change.mutable_new_tuple());
+          return AppendChange(*txn, m.xid, change);
+        } else if constexpr (std::is_same_v<M, DeleteMessage>) {
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Delete");
+          if (!txn.ok()) return txn.status();
+          absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
+          if (!schema.ok()) return schema.status();
+          proto::Change change;
+          change.set_kind(proto::Change::DELETE);
+          change.set_schema_id(*schema);
+          change.set_old_kind(OldKindOf(m.old_kind));
+          CopyTuple(m.old_tuple, change.mutable_old_tuple());
+          return AppendChange(*txn, m.xid, change);
+        } else if constexpr (std::is_same_v<M, TruncateMessage>) {
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Truncate");
+          if (!txn.ok()) return txn.status();
+          proto::Change change;
+          change.set_kind(proto::Change::TRUNCATE);
+          change.set_truncate_options(m.options);
+          for (uint32_t relid : m.relids) {
+            absl::StatusOr<uint32_t> schema = SchemaFor(**txn, relid);
+            if (!schema.ok()) return schema.status();
+            change.add_truncated_schema_ids(*schema);
+          }
+          return AppendChange(*txn, m.xid, change);
+        } else if constexpr (std::is_same_v<M, LogicalMessage>) {
+          // Non-transactional messages belong to no transaction and cannot be replayed in order;
+          // pgpitr emits none itself.
+          if (!m.transactional) return absl::OkStatus();
+          absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Message");
+          if (!txn.ok()) return txn.status();
+          proto::Change change;
+          change.set_kind(proto::Change::MESSAGE);
+          change.set_message_prefix(m.prefix);
+          change.set_message_content(m.content);
+          change.set_message_lsn(m.lsn.value());
+          return AppendChange(*txn, m.xid, change);
+        } else if constexpr (std::is_same_v<M, StreamStartMessage>) {
+          if (current_.has_value() || stream_xid_.has_value()) {
+            return absl::DataLossError("replication stream sent Stream Start inside a transaction");
+          }
+          auto [it, inserted] = streamed_.try_emplace(m.xid);
+          if (inserted) {
+            it->second.xid = m.xid;
+            it->second.storage_id = state_.next_storage_id();
+            state_.set_next_storage_id(it->second.storage_id + 1);
+          }
+          stream_xid_ = m.xid;
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<M, StreamStopMessage>) {
+          stream_xid_.reset();
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<M, StreamCommitMessage>) {
+          auto it = streamed_.find(m.xid);
+          if (it == streamed_.end()) {
+            // Nothing was streamed for it since capture started: an empty transaction.
+            OpenTransaction empty;
+            empty.xid = m.xid;
+            empty.storage_id = state_.next_storage_id();
+            state_.set_next_storage_id(empty.storage_id + 1);
+            return CommitTransaction(&empty, m.commit_lsn, m.end_lsn, m.commit_time);
+          }
+          absl::Status s = CommitTransaction(&it->second, m.commit_lsn, m.end_lsn, m.commit_time);
+          // Schemas sent within the transaction are now in force for everyone (as pgoutput assumes).
+          for (const auto& [relid, id] : it->second.relation_schemas) relation_schemas_[relid] = id;
+          streamed_.erase(it);
+          return s;
+        } else if constexpr (std::is_same_v<M, StreamAbortMessage>) {
+          auto it = streamed_.find(m.xid);
+          if (it == streamed_.end()) return absl::OkStatus();
+          OpenTransaction& txn = it->second;
+          if (m.subxid == m.xid) {
+            Discard(txn);
+            streamed_.erase(it);
+            return absl::OkStatus();
+          }
+          auto sub = txn.subxact_first_seq.find(m.subxid);
+          if (sub == txn.subxact_first_seq.end()) return absl::OkStatus();
+          // A subtransaction's changes, and those of any subtransaction nested in it, are everything
+          // streamed since its first change: execution within one transaction is sequential.
+          const uint64_t cut = sub->second;
+          batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, cut),
+                             ChangeLog::ChangeKey(txn.storage_id + 1, 0));
+          txn.next_seq = cut;
+          for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
+            s = s->second >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
+          }
+          if (cut == 0) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
+          return absl::OkStatus();
+        }
+      },
+      message);
+}
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,100 @@
+// ChangeLogWriter: turns decoded pgoutput messages, in stream order, into committed transactions in
+// the ChangeLog, and decides what may be confirmed to the server.
+//   auto writer = ChangeLogWriter::Create(log.get());
+//   writer->Apply(message);  ...  writer->Sync();  send flush = writer->durable_through();
+// Changes are written to RocksDB as they arrive (a transaction of millions of rows is never held in
+// memory) under a pending marker; a transaction becomes visible with its 'T' record at commit. The
+// flush position reported to the server only advances after a synced write (Sync), and a commit at
+// or before the last stored one is skipped, so the server resending after a restart is harmless.
+// Used by one thread (the capture loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rocksdb/write_batch.h"
+#include "wal/change_log.h"
+#include "wal/pgoutput_decoder.h"
+
+namespace pgpitr::wal {
+
+class ChangeLogWriter {
+ public:
+  // Loads capture's state and the current relation schemas, and deletes the changes of transactions
+  // that were still open when capture last stopped (the server sends them again).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeLogWriter>> Create(ChangeLog* log);
+
+  // Applies one message. A message that contradicts the protocol (a change outside a transaction,
+  // for a relation never described) is an error: the stream cannot be trusted past it.
+  [[nodiscard]] absl::Status Apply(const PgoutputMessage& message);
+
+  // The server reported (keepalive) that it has sent everything before wal_end. When no
+  // transaction is open outside a stream, every commit before wal_end has been applied.
+  void NoteServerPosition(Lsn wal_end, PgTime server_time);
+
+  // Writes everything buffered and waits for it to be on disk.
+  [[nodiscard]] absl::Status Sync();
+
+  // Every commit at or before it is on disk: the flush position to confirm to the server.
+  Lsn durable_through() const { return Lsn(state_.captured_through_lsn()); }
+  // Commits applied but not yet synced.
+  bool HasUnsyncedProgress() const { return pending_through_ > Lsn(state_.captured_through_lsn()); }
+  size_t buffered_bytes() const { return batch_.GetDataSize(); }
+  const proto::CaptureState& state() const { return state_; }
+
+  // One-time facts about the source, stored with the next write.
+  void SetSourceIdentity(const std::string& system_identifier, const std::string& database,
+                         const std::string& slot, const std::string& publication);
+  // Where the change log starts: commits at or after it are captured. Set once.
+  void SetLogStart(Lsn lsn, PgTime server_time);
+  // Stores a sequence sample (only the sequences that changed) and advances the check watermark.
+  void PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time);
+
+ private:
+  struct OpenTransaction {
+    uint32_t xid = 0;
+    uint64_t storage_id = 0;
+    uint64_t next_seq = 0;
+    uint64_t rows = 0;
+    std::string origin;
+    bool skip = false;  // already stored before a restart: ignore its changes
+    Lsn final_lsn;
+    PgTime commit_time = 0;
+    // Streamed transactions: where each subtransaction's changes begin, so that a subtransaction
+    // abort can cut them off, and the relation schemas sent within this transaction.
+    std::map<uint32_t, uint64_t> subxact_first_seq;
+    std::unordered_map<uint32_t, uint32_t> relation_schemas;
+  };
+
+  explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
+
+  [[nodiscard]] absl::StatusOr<OpenTransaction*> TransactionFor(std::optional<uint32_t> xid,
+                                                                const char* what);
+  [[nodiscard]] absl::StatusOr<uint32_t> SchemaFor(const OpenTransaction& txn, uint32_t relid) const;
+  [[nodiscard]] absl::Status AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
+                                          const proto::Change& change);
+  [[nodiscard]] absl::Status ApplyRelation(const RelationMessage& m);
+  [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn,
+                                               PgTime commit_time);
+  void Discard(const OpenTransaction& txn);
+  [[nodiscard]] absl::Status MaybeSpill();
+
+  ChangeLog* log_;
+  proto::CaptureState state_;
+  rocksdb::WriteBatch batch_;
+  Lsn pending_through_;
+  PgTime pending_through_time_ = 0;
+
+  std::optional<OpenTransaction> current_;               // between Begin and Commit
+  std::map<uint32_t, OpenTransaction> streamed_;         // by top-level xid
+  std::optional<uint32_t> stream_xid_;                    // inside Stream Start..Stop
+  std::unordered_map<uint32_t, uint32_t> relation_schemas_;  // relid -> schema id in force
+  std::map<uint32_t, proto::RelationSchema> schemas_;    // schema id -> schema
+};
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,102 @@
+#include "wal/pg_connection.h"
+
+#include "fmt/format.h"
+
+namespace pgpitr::wal {
+
+std::string OneLine(std::string_view message) {
+  std::string out;
+  bool space = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string SqlState(const PGresult* result) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  return state != nullptr ? state : "";
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(std::string_view value) {
+  // Plain quoting is right with standard_conforming_strings on, the default since 9.1.
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std::string_view what) {
+  PGconn* raw = PQconnectdb(conninfo.ToString().c_str());
+  if (raw == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
+  PgConnection conn(raw, std::string(what));
+  if (PQstatus(raw) != CONNECTION_OK) {
+    return absl::UnavailableError(fmt::format(
+        "cannot connect to the {} ({}): {} (check the connection string, that the server is up, "
+        "and that pg_hba.conf lets this host in)",
+        what, conninfo.Redacted(), conn.LastError()));
+  }
+  return conn;
+}
+
+std::string PgConnection::LastError() const { return OneLine(PQerrorMessage(conn_.get())); }
+
+std::string PgConnection::ParameterStatus(const char* name) const {
+  const char* value = PQparameterStatus(conn_.get(), name);
+  return value != nullptr ? value : "";
+}
+
+absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryParams& params) {
+  PGresult* raw = nullptr;
+  const std::string text(sql);
+  if (params.empty()) {
+    raw = PQexec(conn_.get(), text.c_str());
+  } else {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
+                       values.data(), nullptr, nullptr, 0);
+  }
+  if (raw == nullptr) {
+    return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, LastError()));
+  }
+  PgResult result(raw);
+  const ExecStatusType status = PQresultStatus(raw);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_BOTH ||
+      status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+    return result;
+  }
+  std::string message = OneLine(PQresultErrorMessage(raw));
+  if (message.empty()) message = LastError();
+  const std::string state = SqlState(raw);
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+    return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, message));
+  }
+  return absl::FailedPreconditionError(
+      fmt::format("the {} refused `{}`: {}{}", what_, OneLine(sql).substr(0, 200), message,
+                  state.empty() ? "" : " [SQLSTATE " + state + "]"));
+}
+
+absl::Status PgConnection::Execute(std::string_view sql, const QueryParams& params) {
+  return Query(sql, params).status();
+}
+
+}  // namespace pgpitr::wal

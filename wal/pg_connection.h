@@ -1,0 +1,81 @@
+// PgConnection: one libpq connection that returns errors as values, with results freed by RAII.
+//   auto conn = PgConnection::Connect(conninfo, "source");
+//   auto rows = conn->Query("SELECT relname FROM pg_class WHERE oid = $1", {"1259"});
+// One owner at a time; libpq connections are not shared between threads.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "wal/conninfo.h"
+#include "wal/status_format.h"
+
+namespace pgpitr::wal {
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* result) : result_(result, &PQclear) {}
+  int rows() const { return PQntuples(result_.get()); }
+  int columns() const { return PQnfields(result_.get()); }
+  bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
+  std::string_view Get(int row, int column) const {
+    return {PQgetvalue(result_.get(), row, column),
+            static_cast<size_t>(PQgetlength(result_.get(), row, column))};
+  }
+  std::string GetString(int row, int column) const { return std::string(Get(row, column)); }
+  PGresult* raw() const { return result_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> result_;
+};
+
+using QueryParams = std::vector<std::optional<std::string>>;
+
+class PgConnection {
+ public:
+  // what names the peer in errors ("source", "restore target").
+  [[nodiscard]] static absl::StatusOr<PgConnection> Connect(const ConnInfo& conninfo,
+                                                            std::string_view what);
+
+  PgConnection(PgConnection&&) = default;
+  PgConnection& operator=(PgConnection&&) = default;
+
+  // Runs one statement (simple protocol when there are no parameters, so it may hold several
+  // statements and replication commands). An error carries the server's message and SQLSTATE.
+  [[nodiscard]] absl::StatusOr<PgResult> Query(std::string_view sql, const QueryParams& params = {});
+  [[nodiscard]] absl::Status Execute(std::string_view sql, const QueryParams& params = {});
+
+  int server_version() const { return PQserverVersion(conn_.get()); }
+  std::string ParameterStatus(const char* name) const;
+  PGconn* raw() const { return conn_.get(); }
+  const std::string& what() const { return what_; }
+
+  // libpq's last error as one line.
+  std::string LastError() const;
+
+ private:
+  PgConnection(PGconn* conn, std::string what) : conn_(conn, &PQfinish), what_(std::move(what)) {}
+
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  std::string what_;
+};
+
+// Collapses libpq's multi-line messages into one line.
+std::string OneLine(std::string_view message);
+
+// The SQLSTATE of a failed result, or "" when there is none.
+std::string SqlState(const PGresult* result);
+
+// Quotes an identifier as PostgreSQL does ("a""b").
+std::string QuoteIdent(std::string_view name);
+// Quotes a literal ('it''s').
+std::string QuoteLiteral(std::string_view value);
+
+}  // namespace pgpitr::wal

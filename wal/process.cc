@@ -1,0 +1,148 @@
+#include "wal/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <thread>
+
+#include "fmt/format.h"
+#include "wal/pg_connection.h"
+
+extern char** environ;
+
+namespace pgpitr::wal {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string LastLines(const fs::path& file, size_t count) {
+  std::ifstream in(file);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    lines.push_back(line);
+    if (lines.size() > count) lines.pop_front();
+  }
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : " | ") + l;
+  return out;
+}
+
+}  // namespace
+
+absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                        const fs::path& log_file, const std::atomic<bool>* stop) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    const size_t eq = kv.find('=');
+    if (eq != std::string_view::npos) merged[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+  }
+  for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> argp;
+  for (auto& s : args) argp.push_back(s.data());
+  argp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return absl::FailedPreconditionError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+  }
+  int status = 0;
+  bool stopped = false;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return absl::InternalError(fmt::format("lost track of {}", argv[0]));
+    if (!stopped && stop != nullptr && stop->load()) {
+      kill(pid, SIGTERM);
+      stopped = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (stopped) return absl::CancelledError(fmt::format("{} was stopped", fs::path(argv[0]).filename().string()));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(fmt::format("{} failed ({}): {}", fs::path(argv[0]).filename().string(),
+                                                   WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
+                                                                     : fmt::format("signal {}", WTERMSIG(status)),
+                                                   OneLine(LastLines(log_file, 4))));
+}
+
+absl::StatusOr<int> PgToolMajorVersion(const fs::path& tool) {
+  std::array<char, 256> buffer{};
+  const std::string command = "'" + tool.string() + "' --version 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return absl::FailedPreconditionError(fmt::format("cannot run {}", tool.string()));
+  std::string out;
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+  pclose(pipe);
+  // "pg_dump (PostgreSQL) 15.4 (Debian 15.4-1)"
+  const size_t paren = out.find(") ");
+  if (paren == std::string::npos) {
+    return absl::FailedPreconditionError(fmt::format("{} does not report a PostgreSQL version", tool.string()));
+  }
+  return std::atoi(out.c_str() + paren + 2);
+}
+
+absl::StatusOr<fs::path> PgTool(const std::string& tool, int server_version_num, const fs::path& bin_dir) {
+  const int server_major = server_version_num / 10000;
+  fs::path path;
+  if (!bin_dir.empty()) {
+    path = bin_dir / tool;
+  } else {
+    int best = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+      const int major = std::atoi(entry.path().filename().c_str());
+      if (major > best && fs::exists(entry.path() / "bin" / tool)) {
+        best = major;
+        path = entry.path() / "bin" / tool;
+      }
+    }
+    if (path.empty()) {
+      for (const char* dir : {"/usr/bin", "/usr/local/bin", "/usr/local/pgsql/bin"}) {
+        if (fs::exists(fs::path(dir) / tool)) {
+          path = fs::path(dir) / tool;
+          break;
+        }
+      }
+    }
+  }
+  if (path.empty() || !fs::exists(path)) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin",
+        tool, bin_dir.empty() ? "" : " in " + bin_dir.string(), server_major, server_major));
+  }
+  absl::StatusOr<int> major = PgToolMajorVersion(path);
+  if (!major.ok()) return major.status();
+  if (*major < server_major) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is version {} but the server is PostgreSQL {}: {} must be at least the server's major version "
+        "(install postgresql-client-{} or pass --pg-bin with its bin folder)",
+        path.string(), *major, server_major, tool, server_major));
+  }
+  return path;
+}
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,34 @@
+// RunProcess: runs a PostgreSQL client program (pg_dump, pg_restore) to completion, without a shell,
+// with its output kept in a log file, and stops it when asked to.
+//   absl::Status s = RunProcess({"/usr/bin/pg_dump", "--version"}, {}, log_path, &stop);
+// PgTool finds such a program whose major version is at least the server's.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace pgpitr::wal {
+
+// env adds to (or overrides) this process's environment. When stop becomes true the child gets
+// SIGTERM and the call returns Cancelled. A non-zero exit is an error carrying the log's last lines.
+[[nodiscard]] absl::Status RunProcess(const std::vector<std::string>& argv,
+                                      const std::map<std::string, std::string>& env,
+                                      const std::filesystem::path& log_file,
+                                      const std::atomic<bool>* stop = nullptr);
+
+// The path of tool ("pg_dump", "pg_restore") at least as new as the server's major version:
+// from bin_dir when given, else /usr/lib/postgresql/<N>/bin for the newest N installed, else PATH.
+// Too old a tool is a FailedPrecondition error naming the package to install.
+[[nodiscard]] absl::StatusOr<std::filesystem::path> PgTool(const std::string& tool, int server_version_num,
+                                                           const std::filesystem::path& bin_dir);
+
+// The major version a client program reports with --version (15 for "pg_dump (PostgreSQL) 15.4").
+[[nodiscard]] absl::StatusOr<int> PgToolMajorVersion(const std::filesystem::path& tool);
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,148 @@
+#include "wal/repository.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace pgpitr::wal {
+
+namespace fs = std::filesystem;
+
+absl::Status SyncPath(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::InternalError(fmt::format("cannot open {} to sync it", path.string()));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(fmt::format("cannot sync {} to disk", path.string()));
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status MakePrivateDir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot create {}: {} (check --repo and its permissions)", dir.string(), ec.message()));
+  }
+  ::chmod(dir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+absl::Status WritePrivateFile(const fs::path& path, const std::string& content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(fmt::format("cannot write {}", path.string()));
+  const ssize_t n = ::write(fd, content.data(), content.size());
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(content.size()) || rc != 0) {
+    return absl::InternalError(fmt::format("cannot write {} (disk full?)", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFormat(const fs::path& root, bool create) {
+  const fs::path format = root / "FORMAT";
+  if (!fs::exists(format)) {
+    if (!create) {
+      return absl::NotFoundError(fmt::format(
+          "{} is not a pgpitr repository (no FORMAT file); point --repo at the folder 'pgpitr run' "
+          "writes to",
+          root.string()));
+    }
+    std::error_code ec;
+    if (fs::exists(root) && !fs::is_empty(root, ec)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{} is not empty and is not a pgpitr repository; choose an empty or new folder for --repo",
+          root.string()));
+    }
+    if (absl::Status s = MakePrivateDir(root); !s.ok()) return s;
+    return WritePrivateFile(format, fmt::format("pgpitr repository {}\n", kRepositoryFormatVersion));
+  }
+  std::ifstream in(format);
+  std::string word1, word2;
+  int version = 0;
+  in >> word1 >> word2 >> version;
+  if (word1 != "pgpitr" || word2 != "repository" || version <= 0) {
+    return absl::DataLossError(fmt::format("{} is damaged; the repository cannot be trusted",
+                                           format.string()));
+  }
+  if (version > kRepositoryFormatVersion) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} was written by a newer pgpitr (repository format {}, this one reads {}); use a newer pgpitr",
+        root.string(), version, kRepositoryFormatVersion));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& root, Mode mode) {
+  const bool create = mode == Mode::kCapture;
+  if (absl::Status s = CheckFormat(root, create); !s.ok()) return s;
+  if (create) {
+    if (absl::Status s = MakePrivateDir(root / "bases"); !s.ok()) return s;
+    if (absl::Status s = MakePrivateDir(root / "changelog"); !s.ok()) return s;
+  }
+  absl::StatusOr<std::unique_ptr<ChangeLog>> log = ChangeLog::Open(
+      root / "changelog", create ? ChangeLog::Mode::kWriter : ChangeLog::Mode::kReadOnly);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<Repository>(new Repository(root, *std::move(log)));
+}
+
+absl::StatusOr<std::vector<proto::Base>> Repository::Bases() const {
+  std::vector<proto::Base> bases;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root_ / "bases", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory() || name.starts_with(".")) continue;
+    const fs::path manifest = entry.path() / "base.json";
+    if (!fs::exists(manifest)) continue;
+    std::ifstream in(manifest);
+    std::stringstream text;
+    text << in.rdbuf();
+    proto::Base base;
+    if (!google::protobuf::util::JsonStringToMessage(text.str(), &base).ok() || base.id() != name) {
+      return absl::DataLossError(fmt::format("base manifest {} is damaged", manifest.string()));
+    }
+    bases.push_back(std::move(base));
+  }
+  if (ec) return absl::InternalError(fmt::format("cannot list {}: {}", (root_ / "bases").string(), ec.message()));
+  std::sort(bases.begin(), bases.end(), [](const proto::Base& a, const proto::Base& b) { return a.lsn() < b.lsn(); });
+  return bases;
+}
+
+absl::StatusOr<fs::path> Repository::NewPartialBase(const std::string& id) const {
+  const fs::path dir = root_ / "bases" / (".partial-" + id);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (absl::Status s = MakePrivateDir(dir); !s.ok()) return s;
+  return dir;
+}
+
+absl::Status Repository::CommitBase(const fs::path& partial, const proto::Base& base) const {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(base, &json, options).ok()) {
+    return absl::InternalError("cannot encode a base manifest");
+  }
+  if (absl::Status s = WritePrivateFile(partial / "base.json", json); !s.ok()) return s;
+  if (absl::Status s = SyncPath(partial); !s.ok()) return s;
+  const fs::path final_dir = root_ / "bases" / base.id();
+  std::error_code ec;
+  fs::rename(partial, final_dir, ec);
+  if (ec) return absl::InternalError(fmt::format("cannot register base {}: {}", base.id(), ec.message()));
+  return SyncPath(root_ / "bases");
+}
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,62 @@
+// Repository: one folder holding everything pgpitr keeps for one source database: the change log
+// and the bases, with their catalog.
+//   auto repo = Repository::Open("/var/lib/pgpitr/app", Repository::Mode::kRead);
+//   for (const proto::Base& base : *repo->Bases()) ...
+// Layout (format version 1):
+//   FORMAT                  "pgpitr repository 1\n"; a newer number is refused
+//   changelog/              the ChangeLog (RocksDB)
+//   bases/<id>/base.json    the Base manifest (protobuf JSON), written last, by rename: a folder
+//                           without one is an incomplete dump and is ignored
+//   bases/<id>/base.dump    pg_dump's custom-format archive
+//   bases/.partial-<id>/    a base being dumped
+// Folders are created 0700 and files 0600. Bases may be added by another process (backup) while
+// capture writes the change log; the change log itself has one writer at a time.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/pgpitr.pb.h"
+#include "wal/change_log.h"
+
+namespace pgpitr::wal {
+
+inline constexpr int kRepositoryFormatVersion = 1;
+
+class Repository {
+ public:
+  enum class Mode {
+    kCapture,  // creates the repository when missing; opens the change log for writing
+    kRead,     // requires an existing repository; the change log read-only
+  };
+
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Repository>> Open(const std::filesystem::path& root,
+                                                                        Mode mode);
+
+  const std::filesystem::path& root() const { return root_; }
+  ChangeLog& change_log() const { return *change_log_; }
+
+  // Complete bases, oldest (lowest LSN) first.
+  [[nodiscard]] absl::StatusOr<std::vector<proto::Base>> Bases() const;
+  std::filesystem::path BaseDir(const proto::Base& base) const { return root_ / "bases" / base.id(); }
+
+  // A fresh folder for a base being dumped, and its registration once the dump is complete: the
+  // manifest is written, synced, and the folder renamed into place.
+  [[nodiscard]] absl::StatusOr<std::filesystem::path> NewPartialBase(const std::string& id) const;
+  [[nodiscard]] absl::Status CommitBase(const std::filesystem::path& partial, const proto::Base& base) const;
+
+ private:
+  Repository(std::filesystem::path root, std::unique_ptr<ChangeLog> log)
+      : root_(std::move(root)), change_log_(std::move(log)) {}
+
+  std::filesystem::path root_;
+  std::unique_ptr<ChangeLog> change_log_;
+};
+
+// fsyncs a file or folder; errors are ignored by callers only where said.
+[[nodiscard]] absl::Status SyncPath(const std::filesystem::path& path);
+
+}  // namespace pgpitr::wal

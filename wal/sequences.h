@@ -1,0 +1,35 @@
+// SequenceSampler: sequences are not in the logical stream, so capture reads their values from the
+// source every few seconds and stores a sample of those that changed.
+//   SequenceSampler sampler;  sampler.Seed(log);  auto check = sampler.Check(conn);
+// A check reads the WAL insert position and the clock first, then the values: every nextval()
+// handed out before that position is reflected in the values. One thread.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "proto/pgpitr.pb.h"
+#include "wal/change_log.h"
+#include "wal/pg_connection.h"
+
+namespace pgpitr::wal {
+
+class SequenceSampler {
+ public:
+  struct Check {
+    Lsn lsn;
+    PgTime time = 0;
+    proto::SequenceSample changed;  // only the sequences whose state differs from the last check
+  };
+
+  // Learns the last stored values, so a restart stores only what changed since.
+  [[nodiscard]] absl::Status Seed(const ChangeLog& log);
+  [[nodiscard]] absl::StatusOr<Check> Sample(PgConnection& conn);
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, bool>> last_;
+};
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,208 @@
+#include "wal/source.h"
+
+#include <charconv>
+
+#include "fmt/format.h"
+
+namespace pgpitr::wal {
+
+namespace {
+
+int ToInt(std::string_view s) {
+  int v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// The highest pgoutput protocol this pgpitr speaks that the server knows, and the options to ask
+// for it with: streaming of large in-progress transactions and logical messages where available.
+void ChooseProtocol(int server_version_num, const std::string& publication, SourceFacts* facts) {
+  std::string options;
+  if (server_version_num >= 160000) {
+    facts->proto_version = 4;
+  } else if (server_version_num >= 150000) {
+    facts->proto_version = 3;
+  } else if (server_version_num >= 140000) {
+    facts->proto_version = 2;
+  } else {
+    facts->proto_version = 1;
+  }
+  options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version,
+                        QuoteLiteral(QuoteIdent(publication)));
+  if (server_version_num >= 140000) options += ", messages 'true', streaming 'on'";
+  facts->plugin_options = options;
+}
+
+}  // namespace
+
+absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
+  absl::StatusOr<PgResult> r = conn.Query(
+      "SELECT (extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8");
+  if (!r.ok()) return r.status();
+  return static_cast<PgTime>(std::stoll(r->GetString(0, 0)));
+}
+
+absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
+  // The walsender prints values with these settings; the same ones read them back at replay (as
+  // PostgreSQL's own subscriber does), whatever the source's defaults are.
+  const std::string options = source.Get("options").value_or("") +
+                              " -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
+  absl::StatusOr<PgConnection> conn = PgConnection::Connect(
+      source.With("replication", "database").With("options", options),
+      "source (replication connection)");
+  if (!conn.ok()) {
+    const std::string message(conn.status().message());
+    if (message.find("replication") != std::string::npos &&
+        (message.find("pg_hba.conf") != std::string::npos || message.find("permission") != std::string::npos ||
+         message.find("must be") != std::string::npos)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf "
+          "must allow the user to connect; on managed services grant the provider's replication role)",
+          message));
+    }
+  }
+  return conn;
+}
+
+absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn) {
+  absl::StatusOr<PgResult> r = conn.Query(R"sql(
+    SELECT format('%I.%I', n.nspname, c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+      AND (c.relreplident = 'n'
+           OR (c.relreplident = 'd' AND NOT EXISTS (
+                 SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+           OR (c.relreplident = 'i' AND NOT EXISTS (
+                 SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+    ORDER BY 1)sql");
+  if (!r.ok()) return r.status();
+  std::vector<std::string> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(r->GetString(i, 0));
+  return out;
+}
+
+absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings,
+                                          const Logger& log) {
+  absl::StatusOr<PgConnection> conn = PgConnection::Connect(source, "source");
+  if (!conn.ok()) return conn.status();
+  SourceFacts facts;
+  facts.server_version_num = conn->server_version();
+  facts.server_version = conn->ParameterStatus("server_version");
+  if (facts.server_version_num < 100000) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the source runs PostgreSQL {}; pgpitr needs 10 or newer (logical replication with pgoutput)",
+        facts.server_version));
+  }
+  absl::StatusOr<PgResult> r = conn->Query(
+      "SELECT current_setting('wal_level'), current_database(), "
+      "current_setting('max_replication_slots')::int, current_setting('max_wal_senders')::int, "
+      "(SELECT count(*) FROM pg_replication_slots)::int, "
+      "(SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), "
+      "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int",
+      {settings.slot});
+  if (!r.ok()) return r.status();
+  const std::string wal_level = r->GetString(0, 0);
+  facts.database = r->GetString(0, 1);
+  const int max_slots = ToInt(r->Get(0, 2));
+  const int max_senders = ToInt(r->Get(0, 3));
+  const int used_slots = ToInt(r->Get(0, 4));
+  const bool can_replicate = r->Get(0, 5) == "t";
+  const bool slot_exists = ToInt(r->Get(0, 6)) > 0;
+  if (wal_level != "logical") {
+    return absl::FailedPreconditionError(fmt::format(
+        "the source has wal_level = {}; pgpitr needs logical (run ALTER SYSTEM SET wal_level = logical "
+        "and restart the server; on a managed service turn on logical replication in its parameters)",
+        wal_level));
+  }
+  if (max_senders < 2) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the source has max_wal_senders = {}; pgpitr needs 2 (capture and base dumps): raise it and "
+        "restart the server",
+        max_senders));
+  }
+  // Capture's slot, plus the temporary one each base dump makes.
+  const int needed = (slot_exists ? 0 : 1) + 1;
+  if (max_slots - used_slots < needed) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the source has {} of max_replication_slots = {} in use and pgpitr needs {} more: drop unused "
+        "slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots",
+        used_slots, max_slots, needed));
+  }
+  if (!can_replicate) {
+    // Managed services grant replication through a role of their own; let the server decide.
+    log.Warn("the source user has neither REPLICATION nor SUPERUSER; capture may be refused");
+  }
+
+  // The publication: every table, now and later.
+  absl::StatusOr<PgResult> pub =
+      conn->Query("SELECT puballtables FROM pg_publication WHERE pubname = $1", {settings.publication});
+  if (!pub.ok()) return pub.status();
+  if (pub->rows() == 0) {
+    absl::Status s = conn->Execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+    if (!s.ok()) {
+      return absl::FailedPreconditionError(fmt::format(
+          "cannot create publication {} on the source: {} (a FOR ALL TABLES publication needs a superuser, "
+          "or create it yourself: CREATE PUBLICATION {} FOR ALL TABLES)",
+          settings.publication, s.message(), QuoteIdent(settings.publication)));
+    }
+    log.Info("created publication {} FOR ALL TABLES", settings.publication);
+  } else if (pub->Get(0, 0) != "t") {
+    log.Warn("publication {} is not FOR ALL TABLES: tables outside it are not captured", settings.publication);
+  }
+
+  absl::StatusOr<std::vector<std::string>> missing = TablesWithoutReplicaIdentity(*conn);
+  if (!missing.ok()) return missing.status();
+  for (const std::string& table : *missing) {
+    if (settings.set_replica_identity_full) {
+      absl::Status s = conn->Execute(fmt::format("ALTER TABLE {} REPLICA IDENTITY FULL", table));
+      if (!s.ok()) return s;
+      log.Info("set REPLICA IDENTITY FULL on {}", table);
+    } else {
+      facts.tables_without_identity.push_back(table);
+      log.Warn("table {} has no primary key or replica identity: UPDATE and DELETE on it fail on the "
+               "source while it is published (add a primary key, or rerun with "
+               "--set-replica-identity-full)",
+               table);
+    }
+  }
+
+  absl::StatusOr<PgConnection> repl = ConnectReplication(source);
+  if (!repl.ok()) return repl.status();
+  absl::StatusOr<PgResult> ident = repl->Query("IDENTIFY_SYSTEM");
+  if (!ident.ok()) return ident.status();
+  facts.system_identifier = ident->GetString(0, 0);
+
+  if (slot_exists) {
+    absl::StatusOr<PgResult> slot = conn->Query(
+        "SELECT plugin, database, confirmed_flush_lsn, slot_type FROM pg_replication_slots WHERE slot_name = $1",
+        {settings.slot});
+    if (!slot.ok()) return slot.status();
+    if (slot->GetString(0, 3) != "logical" || slot->GetString(0, 0) != "pgoutput" ||
+        slot->GetString(0, 1) != facts.database) {
+      return absl::FailedPreconditionError(fmt::format(
+          "slot {} exists on the source but is not a pgoutput logical slot of database {}; choose another "
+          "--slot name",
+          settings.slot, facts.database));
+    }
+    absl::StatusOr<Lsn> confirmed = Lsn::Parse(slot->Get(0, 2));
+    if (!confirmed.ok()) return confirmed.status();
+    facts.slot_start = *confirmed;
+  } else {
+    absl::StatusOr<PgResult> created = repl->Query(fmt::format(
+        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
+    if (!created.ok()) return created.status();
+    absl::StatusOr<Lsn> point = Lsn::Parse(created->Get(0, 1));
+    if (!point.ok()) return point.status();
+    facts.slot_start = *point;
+    facts.slot_created = true;
+    log.Info("created logical slot {} at {}", settings.slot, point->ToString());
+  }
+  absl::StatusOr<PgTime> now = ServerClock(*conn);
+  if (!now.ok()) return now.status();
+  facts.server_time = *now;
+  ChooseProtocol(facts.server_version_num, settings.publication, &facts);
+  return facts;
+}
+
+}  // namespace pgpitr::wal

@@ -1,0 +1,54 @@
+// Source: what pgpitr needs of the database it captures, checked and set up before streaming:
+// settings and privileges, its publication and logical slot, tables without a replica identity.
+//   auto facts = PrepareSource(conninfo, {.slot = "pgpitr", .publication = "pgpitr"}, log);
+// Every refusal is one line that names the fix. Nothing here writes to the source's data: it
+// creates a publication and a slot, and changes replica identities only when asked to.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "wal/conninfo.h"
+#include "wal/logger.h"
+#include "wal/lsn.h"
+#include "wal/pg_connection.h"
+#include "wal/pg_time.h"
+
+namespace pgpitr::wal {
+
+struct SourceSettings {
+  std::string slot = "pgpitr";
+  std::string publication = "pgpitr";
+  // Sets REPLICA IDENTITY FULL on published tables that have no replica identity.
+  bool set_replica_identity_full = false;
+};
+
+struct SourceFacts {
+  int server_version_num = 0;
+  std::string server_version;
+  std::string system_identifier;
+  std::string database;
+  bool slot_created = false;
+  Lsn slot_start;         // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
+  PgTime server_time = 0; // the server's clock when the slot was found or made
+  std::vector<std::string> tables_without_identity;  // "schema.table"
+  int proto_version = 1;
+  std::string plugin_options;  // for START_REPLICATION
+};
+
+// Checks the source and creates the publication and slot when missing.
+[[nodiscard]] absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings,
+                                                        const Logger& log);
+
+// A replication=database connection to the source.
+[[nodiscard]] absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source);
+
+// The published tables whose UPDATE and DELETE will fail on the source: no primary key and not
+// REPLICA IDENTITY FULL (or identity NOTHING).
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn);
+
+// The server's clock (clock_timestamp()).
+[[nodiscard]] absl::StatusOr<PgTime> ServerClock(PgConnection& conn);
+
+}  // namespace pgpitr::wal
