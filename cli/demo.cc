@@ -98,7 +98,7 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   wal::CaptureOptions capture;
   capture.source = *app_info;
   capture.sequence_interval = std::chrono::milliseconds(500);
-  capture.on_sync = [&](wal::Lsn lsn) { durable = lsn.value(); };
+  capture.on_sync = [&](wal::Lsn lsn, wal::PgTime) { durable = lsn.value(); };
   absl::Status capture_result;
   std::thread capture_thread([&] {
     capture_result = wal::RunCapture(**repo, capture, capture_stop, wal::Logger::Silent());

@@ -97,12 +97,14 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     if (bases->empty()) first_base.emplace(repo, options, stop, log);
   }
 
-  auto sync_and_report = [&](bool reply_requested) -> absl::Status {
+  // reply_requested: the server asked us to answer; ask_reply: we ask the server for a keepalive.
+  auto sync_and_report = [&](bool reply_requested, bool ask_reply) -> absl::Status {
+    (void)reply_requested;  // any status update answers the server's request
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
       if (absl::Status s = writer.Sync(); !s.ok()) return s;
-      if (options.on_sync) options.on_sync(writer.durable_through());
+      if (options.on_sync) options.on_sync(writer.durable_through(), writer.state().captured_through_time());
     }
-    return stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), reply_requested);
+    return stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), ask_reply);
   };
 
   auto last_status = std::chrono::steady_clock::now();
@@ -130,7 +132,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
         break;
       }
       if (const auto* keepalive = std::get_if<PrimaryKeepalive>(&*message)) {
-        writer.NoteServerPosition(keepalive->wal_end, keepalive->send_time);
+        writer.NoteServerPosition(keepalive->wal_end);
         reply_requested = reply_requested || keepalive->reply_requested;
         continue;
       }
@@ -156,11 +158,22 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
         break;
       }
       writer.PutSequenceSample(check->changed, check->lsn, check->time);
+      writer.NoteServerClock(check->lsn, check->time);
       last_sequences = now;
+    }
+    if (now - last_status >= options.status_interval) {
+      // The clock reading that lets the window's end follow the server's time while it is idle.
+      absl::StatusOr<ServerPosition> position = ReadServerPosition(*sequence_conn);
+      if (!position.ok()) {
+        result = position.status();
+        break;
+      }
+      writer.NoteServerClock(position->insert_lsn, position->time);
     }
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0 || reply_requested ||
         now - last_status >= options.status_interval) {
-      if (absl::Status s = sync_and_report(reply_requested); !s.ok()) {
+      // Ask for a keepalive while a clock reading waits for the stream to pass it.
+      if (absl::Status s = sync_and_report(reply_requested, writer.AwaitsServerPosition()); !s.ok()) {
         result = s;
         break;
       }
@@ -170,7 +183,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
 
   // A clean stop: what was received is made durable and confirmed; the slot stays in place.
   if (result.ok()) {
-    if (absl::Status s = sync_and_report(false); !s.ok()) result = s;
+    if (absl::Status s = sync_and_report(false, false); !s.ok()) result = s;
     if (absl::Status s = stream.Finish(); !s.ok() && result.ok()) result = s;
     log.Info("capture stopped; durable through {} ({} transactions, {} rows in the change log)",
              writer.durable_through().ToString(), writer.state().transactions(), writer.state().rows());

@@ -23,11 +23,13 @@ struct CaptureOptions {
   ConnInfo source;
   SourceSettings source_settings;
   std::chrono::milliseconds sequence_interval{5000};
+  // How often capture reports its position to the server and reads the server's clock.
   std::chrono::milliseconds status_interval{1000};
   bool first_base = true;                 // take a base when the repository has none
   std::filesystem::path pg_bin_dir;       // where pg_dump is; empty: the newest installed
-  // Called after each synced write, with the position now durable (tests and progress use it).
-  std::function<void(Lsn durable)> on_sync;
+  // Called after each synced write, with the position now durable and the source time it covers
+  // (tests and progress use it).
+  std::function<void(Lsn durable, PgTime durable_time)> on_sync;
 };
 
 [[nodiscard]] absl::Status RunCapture(const Repository& repo, const CaptureOptions& options,

@@ -110,10 +110,7 @@ void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
   state_.set_log_start_lsn(lsn.value());
   state_.set_log_start_time(server_time);
   // Nothing before the slot's start is ours to capture: the log is complete up to it.
-  if (pending_through_ < lsn) {
-    pending_through_ = lsn;
-    pending_through_time_ = server_time;
-  }
+  AdvanceTo(lsn, server_time);
 }
 
 void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn,
@@ -128,12 +125,31 @@ void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Ls
   state_.set_last_sequence_check_time(check_time);
 }
 
-void ChangeLogWriter::NoteServerPosition(Lsn wal_end, PgTime server_time) {
-  if (current_.has_value()) return;  // inside a transaction: its commit is still to come
-  if (wal_end > pending_through_) {
-    pending_through_ = wal_end;
-    pending_through_time_ = server_time;
+void ChangeLogWriter::AdvanceTo(Lsn lsn, PgTime time) {
+  if (lsn > pending_through_) pending_through_ = lsn;
+  pending_through_time_ = std::max(pending_through_time_, time);
+  while (!clock_marks_.empty() && clock_marks_.front().first <= pending_through_) {
+    pending_through_time_ = std::max(pending_through_time_, clock_marks_.front().second);
+    clock_marks_.pop_front();
   }
+}
+
+void ChangeLogWriter::NoteServerPosition(Lsn wal_end) {
+  if (current_.has_value()) return;  // inside a transaction: its commit is still to come
+  // A keepalive's send time says nothing about commits the walsender has not decoded yet, so
+  // only the position counts here; clock readings give the time.
+  if (wal_end > pending_through_) AdvanceTo(wal_end, 0);
+}
+
+void ChangeLogWriter::NoteServerClock(Lsn lsn, PgTime time) {
+  if (!clock_marks_.empty() && clock_marks_.back().first >= lsn) {
+    clock_marks_.back().second = std::max(clock_marks_.back().second, time);
+  } else {
+    clock_marks_.emplace_back(lsn, time);
+  }
+  // Bounded: a stream far behind keeps only the newest readings' worth of precision.
+  while (clock_marks_.size() > 1000) clock_marks_.pop_front();
+  AdvanceTo(pending_through_, 0);
 }
 
 absl::Status ChangeLogWriter::Sync() {
@@ -252,10 +268,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     state_.set_transactions(state_.transactions() + 1);
     state_.set_rows(state_.rows() + txn->rows);
   }
-  if (end_lsn > pending_through_) {
-    pending_through_ = end_lsn;
-    pending_through_time_ = commit_time;
-  }
+  AdvanceTo(end_lsn, commit_time);
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,7 +36,14 @@ class ChangeLogWriter {
 
   // The server reported (keepalive) that it has sent everything before wal_end. When no
   // transaction is open outside a stream, every commit before wal_end has been applied.
-  void NoteServerPosition(Lsn wal_end, PgTime server_time);
+  void NoteServerPosition(Lsn wal_end);
+
+  // The source's clock said `time` and then its WAL insert position was `lsn`: once everything
+  // before lsn is captured, so is every commit stamped at or before time. This is how the
+  // restorable window's end keeps moving while the source is idle.
+  void NoteServerClock(Lsn lsn, PgTime time);
+  // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
+  bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 
   // Writes everything buffered and waits for it to be on disk.
   [[nodiscard]] absl::Status Sync();
@@ -43,7 +51,10 @@ class ChangeLogWriter {
   // Every commit at or before it is on disk: the flush position to confirm to the server.
   Lsn durable_through() const { return Lsn(state_.captured_through_lsn()); }
   // Commits applied but not yet synced.
-  bool HasUnsyncedProgress() const { return pending_through_ > Lsn(state_.captured_through_lsn()); }
+  bool HasUnsyncedProgress() const {
+    return pending_through_ > Lsn(state_.captured_through_lsn()) ||
+           pending_through_time_ > state_.captured_through_time();
+  }
   size_t buffered_bytes() const { return batch_.GetDataSize(); }
   const proto::CaptureState& state() const { return state_; }
 
@@ -87,8 +98,13 @@ class ChangeLogWriter {
   ChangeLog* log_;
   proto::CaptureState state_;
   rocksdb::WriteBatch batch_;
+  // Advances what will be durable at the next Sync; time is the commit time or clock reading that
+  // position is known to cover.
+  void AdvanceTo(Lsn lsn, PgTime time);
+
   Lsn pending_through_;
   PgTime pending_through_time_ = 0;
+  std::deque<std::pair<Lsn, PgTime>> clock_marks_;  // clock readings not yet passed, oldest first
 
   std::optional<OpenTransaction> current_;               // between Begin and Commit
   std::map<uint32_t, OpenTransaction> streamed_;         // by top-level xid

@@ -15,14 +15,10 @@ absl::Status SequenceSampler::Seed(const ChangeLog& log) {
 
 absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(PgConnection& conn) {
   Check check;
-  absl::StatusOr<PgResult> position = conn.Query("SELECT pg_current_wal_insert_lsn()");
+  absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
   if (!position.ok()) return position.status();
-  absl::StatusOr<Lsn> lsn = Lsn::Parse(position->Get(0, 0));
-  if (!lsn.ok()) return lsn.status();
-  check.lsn = *lsn;
-  absl::StatusOr<PgTime> now = ServerClock(conn);
-  if (!now.ok()) return now.status();
-  check.time = *now;
+  check.lsn = position->insert_lsn;
+  check.time = position->time;
   // last_value is NULL before the first nextval() (or without the privilege to read it).
   absl::StatusOr<PgResult> values = conn.Query(
       "SELECT schemaname, sequencename, coalesce(last_value, start_value), last_value IS NOT NULL "

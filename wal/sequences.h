@@ -1,7 +1,7 @@
 // SequenceSampler: sequences are not in the logical stream, so capture reads their values from the
 // source every few seconds and stores a sample of those that changed.
 //   SequenceSampler sampler;  sampler.Seed(log);  auto check = sampler.Check(conn);
-// A check reads the WAL insert position and the clock first, then the values: every nextval()
+// A check reads the clock and the WAL insert position first, then the values: every nextval()
 // handed out before that position is reflected in the values. One thread.
 #pragma once
 

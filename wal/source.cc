@@ -42,6 +42,17 @@ absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
   return static_cast<PgTime>(std::stoll(r->GetString(0, 0)));
 }
 
+absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn) {
+  // Target-list expressions are evaluated left to right: the clock first.
+  absl::StatusOr<PgResult> r = conn.Query(
+      "SELECT (extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8, "
+      "pg_current_wal_insert_lsn()");
+  if (!r.ok()) return r.status();
+  absl::StatusOr<Lsn> lsn = Lsn::Parse(r->Get(0, 1));
+  if (!lsn.ok()) return lsn.status();
+  return ServerPosition{.time = static_cast<PgTime>(std::stoll(r->GetString(0, 0))), .insert_lsn = *lsn};
+}
+
 absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
   // The walsender prints values with these settings; the same ones read them back at replay (as
   // PostgreSQL's own subscriber does), whatever the source's defaults are.

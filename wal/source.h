@@ -51,4 +51,13 @@ struct SourceFacts {
 // The server's clock (clock_timestamp()).
 [[nodiscard]] absl::StatusOr<PgTime> ServerClock(PgConnection& conn);
 
+// The server's clock, and then its WAL insert position, read in that order in one statement:
+// every commit stamped at or before `time` has its commit record before `insert_lsn` (up to the
+// instant between a backend stamping its commit and inserting the record).
+struct ServerPosition {
+  PgTime time = 0;
+  Lsn insert_lsn;
+};
+[[nodiscard]] absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn);
+
 }  // namespace pgpitr::wal

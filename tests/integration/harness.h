@@ -1,0 +1,166 @@
+// What the integration tests share: a throwaway PostgreSQL with a database "app", a temporary
+// repository, capture running in a thread, and helpers to wait for it and to restore.
+// On failure the server's and the repository's folders are kept and their paths printed.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "embedded/fingerprint.h"
+#include "embedded/local_server.h"
+#include "restore/restore.h"
+#include "wal/base_backup.h"
+#include "wal/capture.h"
+#include "wal/pg_connection.h"
+#include "wal/repository.h"
+#include "wal/source.h"
+
+namespace pgpitr::testing {
+
+inline wal::ConnInfo MustParse(const std::string& text) {
+  absl::StatusOr<wal::ConnInfo> info = wal::ConnInfo::Parse(text);
+  EXPECT_TRUE(info.ok()) << info.status();
+  return *info;
+}
+
+inline std::filesystem::path MakeTempDir(const char* prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
+  EXPECT_NE(mkdtemp(pattern.data()), nullptr);
+  return pattern;
+}
+
+// A server, a database "app" and an empty repository folder.
+class ServerTest : public ::testing::Test {
+ protected:
+  // Extra postgresql.conf lines for the server.
+  virtual std::vector<std::string> ServerSettings() const {
+    // Small enough that a transaction of a few hundred rows is streamed while in progress.
+    return {"logical_decoding_work_mem = 64kB"};
+  }
+
+  void SetUp() override {
+    embedded::LocalServerOptions options;
+    options.settings = ServerSettings();
+    absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    wal::PgConnection admin = Connect("postgres");
+    ASSERT_TRUE(admin.Execute("CREATE DATABASE app").ok());
+    repo_dir_ = MakeTempDir("pgpitr-test-repo-");
+  }
+
+  void TearDown() override {
+    StopCapture();
+    if (HasFailure()) {
+      server_->KeepOnExit();
+      std::fprintf(stderr, "pgpitr: kept repository at %s\n", repo_dir_.c_str());
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(repo_dir_, ec);
+    }
+  }
+
+  wal::ConnInfo Info(const std::string& db) const { return MustParse(server_->ConnectionString(db)); }
+
+  wal::PgConnection Connect(const std::string& db) {
+    absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(Info(db), "test server");
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    return *std::move(conn);
+  }
+
+  void Exec(wal::PgConnection& conn, const std::string& sql) {
+    absl::Status s = conn.Execute(sql);
+    ASSERT_TRUE(s.ok()) << s << "\n  in: " << sql;
+  }
+
+  wal::Lsn InsertLsn(wal::PgConnection& conn) {
+    absl::StatusOr<wal::PgResult> r = conn.Query("SELECT pg_current_wal_insert_lsn()");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *wal::Lsn::Parse(r->Get(0, 0));
+  }
+
+  // Runs capture of database "app" in a thread, as `pgpitr run --no-first-base` would.
+  void StartCapture() {
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kCapture);
+    ASSERT_TRUE(repo.ok()) << repo.status();
+    capture_repo_ = *std::move(repo);
+    capture_stop_ = false;
+    durable_ = 0;
+    wal::CaptureOptions options;
+    options.source = Info("app");
+    options.first_base = false;
+    options.sequence_interval = std::chrono::milliseconds(200);
+    options.status_interval = std::chrono::milliseconds(200);
+    options.on_sync = [this](wal::Lsn lsn, wal::PgTime time) {
+      durable_time_ = time;
+      durable_ = lsn.value();
+    };
+    capture_thread_ = std::thread([this, options] {
+      capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
+      capture_ended_ = true;
+    });
+  }
+
+  void StopCapture() {
+    capture_stop_ = true;
+    if (capture_thread_.joinable()) capture_thread_.join();
+    capture_repo_.reset();
+  }
+
+  // Waits until capture has made durable every commit before `lsn` (and, when given, every commit
+  // stamped at or before `time`).
+  void WaitCaptured(wal::Lsn lsn, wal::PgTime time = 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (durable_.load() < lsn.value() || durable_time_.load() < time) {
+      ASSERT_FALSE(capture_ended_.load()) << "capture stopped: " << capture_result_;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "capture did not reach " << lsn.ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // A base taken the way `pgpitr backup` takes one.
+  proto::Base TakeBase() {
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+    EXPECT_TRUE(repo.ok()) << repo.status();
+    wal::BaseOptions options;
+    options.source = Info("app");
+    absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, wal::Logger::Silent());
+    EXPECT_TRUE(base.ok()) << base.status();
+    return base.ok() ? *base : proto::Base();
+  }
+
+  absl::StatusOr<restore::RestoreSummary> Restore(const std::string& db, const restore::RestoreTarget& point,
+                                                   bool replace = false) {
+    restore::RestoreOptions options;
+    options.repo = repo_dir_;
+    options.target = Info(db);
+    options.point = point;
+    options.replace_existing = replace;
+    return restore::RunRestore(options, wal::Logger::Silent());
+  }
+
+  embedded::Fingerprint FingerprintOf(const std::string& db) {
+    wal::PgConnection conn = Connect(db);
+    absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(conn);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? *f : embedded::Fingerprint();
+  }
+
+  std::unique_ptr<embedded::LocalServer> server_;
+  std::filesystem::path repo_dir_;
+  std::unique_ptr<wal::Repository> capture_repo_;
+  std::thread capture_thread_;
+  std::atomic<bool> capture_stop_{false};
+  std::atomic<bool> capture_ended_{false};
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<wal::PgTime> durable_time_{0};
+  absl::Status capture_result_;
+};
+
+}  // namespace pgpitr::testing
