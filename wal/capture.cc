@@ -80,10 +80,19 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
   absl::StatusOr<PgConnection> sequence_conn = PgConnection::Connect(options.source, "source");
   if (!sequence_conn.ok()) return sequence_conn.status();
 
-  absl::StatusOr<PgConnection> repl = ConnectReplication(options.source);
-  if (!repl.ok()) return repl.status();
-  absl::StatusOr<std::unique_ptr<ReplicationStream>> opened =
-      ReplicationStream::Start(*std::move(repl), options.source_settings.slot, Lsn(), facts->plugin_options);
+  // After a crash the server may not yet have noticed that the previous walsender's client is
+  // gone, and reports the slot as active for a few seconds: wait for it.
+  absl::StatusOr<std::unique_ptr<ReplicationStream>> opened = absl::UnavailableError("not started");
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<PgConnection> repl = ConnectReplication(options.source);
+    if (!repl.ok()) return repl.status();
+    opened = ReplicationStream::Start(*std::move(repl), options.source_settings.slot, Lsn(), facts->plugin_options);
+    if (opened.ok() || attempt >= 60 || stop.load() ||
+        opened.status().message().find("is active for PID") == std::string_view::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
   if (!opened.ok()) return opened.status();
   ReplicationStream& stream = **opened;
   PgoutputDecoder decoder(facts->proto_version);

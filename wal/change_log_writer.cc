@@ -197,7 +197,9 @@ absl::StatusOr<uint32_t> ChangeLogWriter::SchemaFor(const OpenTransaction& txn, 
 absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
                                            const proto::Change& change) {
   if (txn->skip) return absl::OkStatus();
-  if (subxid.has_value() && *subxid != txn->xid) txn->subxact_first_seq.try_emplace(*subxid, txn->next_seq);
+  if (subxid.has_value() && *subxid != txn->xid) {
+    txn->subxact_first_seq.try_emplace(*subxid, OpenTransaction::SubxactStart{txn->next_seq, txn->rows});
+  }
   if (txn->next_seq == 0) {
     batch_.Put(ChangeLog::PendingKey(txn->storage_id), std::to_string(txn->xid));
   }
@@ -260,7 +262,9 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     record.set_row_count(txn->rows);
     record.set_origin(txn->origin);
     batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
-    const PgTime running_max = std::max(state_.max_commit_time(), commit_time);
+    // The first commit starts the maximum: max_commit_time's 0 is not a commit time.
+    const PgTime running_max =
+        state_.transactions() == 0 ? commit_time : std::max(state_.max_commit_time(), commit_time);
     state_.set_max_commit_time(running_max);
     batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
     if (txn->next_seq > 0) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
@@ -423,12 +427,13 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (sub == txn.subxact_first_seq.end()) return absl::OkStatus();
           // A subtransaction's changes, and those of any subtransaction nested in it, are everything
           // streamed since its first change: execution within one transaction is sequential.
-          const uint64_t cut = sub->second;
+          const uint64_t cut = sub->second.seq;
+          txn.rows = sub->second.rows;
           batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, cut),
                              ChangeLog::ChangeKey(txn.storage_id + 1, 0));
           txn.next_seq = cut;
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
-            s = s->second >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
+            s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
           }
           if (cut == 0) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
           return absl::OkStatus();

@@ -78,7 +78,11 @@ class ChangeLogWriter {
     PgTime commit_time = 0;
     // Streamed transactions: where each subtransaction's changes begin, so that a subtransaction
     // abort can cut them off, and the relation schemas sent within this transaction.
-    std::map<uint32_t, uint64_t> subxact_first_seq;
+    struct SubxactStart {
+      uint64_t seq;   // its first change
+      uint64_t rows;  // rows before it, what rows falls back to when it aborts
+    };
+    std::map<uint32_t, SubxactStart> subxact_first_seq;
     std::unordered_map<uint32_t, uint32_t> relation_schemas;
   };
 

@@ -1,1 +1,225 @@
-#include <gtest/gtest.h>
+// Bad input at the command line: each gets one line naming the fix and a documented exit code
+// (2 usage or input, 3 source or server unusable, 4 target refused), and changes nothing.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "harness.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace pgpitr::testing {
+namespace {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  // The last line of stderr: the error, when there is one.
+  std::string LastErrorLine() const {
+    std::string trimmed = err;
+    while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
+    const size_t nl = trimmed.rfind('\n');
+    return nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
+  }
+};
+
+std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+CliResult RunPgpitr(std::vector<std::string> args) {
+  const std::filesystem::path dir = MakeTempDir("pgpitr-cli-");
+  args.insert(args.begin(), PGPITR_BINARY);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, (dir / "out").c_str(), O_WRONLY | O_CREAT, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (dir / "err").c_str(), O_WRONLY | O_CREAT, 0600);
+  pid_t pid = 0;
+  CliResult result;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  result.out = Slurp(dir / "out");
+  result.err = Slurp(dir / "err");
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+// One repository with a base and some captured transactions, shared by the tests that restore.
+class CliErrorsTest : public ServerTest {
+ protected:
+  void Capture() {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    StartCapture();
+    for (int i = 0; i < 200; ++i) {
+      absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+      if (r.ok() && r->rows() == 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_FALSE(TakeBase().id().empty());
+    Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
+    WaitCaptured(InsertLsn(app));
+    StopCapture();
+  }
+};
+
+TEST_F(CliErrorsTest, UnreachableSourceIsExitCode3WithOneLine) {
+  const CliResult r = RunPgpitr({"run", "--source", "host=127.0.0.1 port=1 dbname=app user=postgres connect_timeout=3",
+                                 "--repo", (repo_dir_ / "r").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+  EXPECT_NE(r.err.find("pgpitr: cannot connect to the source"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("check the connection string"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, MalformedConnectionStringIsExitCode2AndShowsTheAcceptedForms) {
+  const CliResult r = RunPgpitr({"run", "--source", "host=localhost nonsense", "--repo", (repo_dir_ / "r").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.LastErrorLine().find("invalid connection string"), std::string::npos) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("postgres://"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(repo_dir_ / "r" / "FORMAT")) << "nothing is created on bad input";
+}
+
+TEST_F(CliErrorsTest, PasswordNeverAppearsInAnError) {
+  const CliResult r = RunPgpitr({"run", "--source", "postgres://postgres:s3cret@127.0.0.1:1/app?connect_timeout=3",
+                                 "--repo", (repo_dir_ / "r").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.err.find("s3cret"), std::string::npos) << r.err;
+}
+
+class WalLevelReplicaTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerSettings() const override { return {"wal_level = replica"}; }
+};
+
+TEST_F(WalLevelReplicaTest, SourceWithoutLogicalWalLevelIsRefusedWithTheFix) {
+  const CliResult r = RunPgpitr({"run", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.LastErrorLine().find("wal_level = replica"), std::string::npos) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("ALTER SYSTEM SET wal_level = logical"), std::string::npos) << r.err;
+  // Nothing was made on the source.
+  wal::PgConnection app = Connect("app");
+  absl::StatusOr<wal::PgResult> pubs = app.Query("SELECT count(*) FROM pg_publication");
+  ASSERT_TRUE(pubs.ok());
+  EXPECT_EQ(pubs->Get(0, 0), "0");
+}
+
+TEST_F(CliErrorsTest, TargetBeforeTheEarliestBaseIsExitCode2AndPrintsTheWindow) {
+  Capture();
+  const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
+                                 server_->ConnectionString("restored"), "--to-time", "2020-01-01 00:00:00+00"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.LastErrorLine().find("is before the earliest restorable point"), std::string::npos) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("the window is"), std::string::npos) << r.err;
+  wal::PgConnection admin = Connect("postgres");
+  absl::StatusOr<wal::PgResult> db = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(db->Get(0, 0), "0") << "a refused restore creates nothing";
+}
+
+TEST_F(CliErrorsTest, TargetAfterTheWindowIsRefused) {
+  Capture();
+  const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
+                                 server_->ConnectionString("restored"), "--to-time", "2999-01-01T00:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.LastErrorLine().find("is after the latest restorable point"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
+  Capture();
+  wal::PgConnection admin = Connect("postgres");
+  Exec(admin, "CREATE DATABASE busy");
+  wal::PgConnection busy = Connect("busy");
+  Exec(busy, "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)");
+  const CliResult r = RunPgpitr(
+      {"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("busy"), "--latest"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.LastErrorLine().find("is not empty"), std::string::npos) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("--replace-existing"), std::string::npos) << r.err;
+  absl::StatusOr<wal::PgResult> still = busy.Query("SELECT x FROM precious");
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(still->Get(0, 0), "42");
+
+  busy = Connect("postgres");  // drop our session so the database can be replaced
+  const CliResult replaced = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
+                                        server_->ConnectionString("busy"), "--latest", "--replace-existing"});
+  EXPECT_EQ(replaced.exit_code, 0) << replaced.err;
+  EXPECT_EQ(FingerprintOf("busy"), FingerprintOf("app"));
+}
+
+TEST_F(CliErrorsTest, TheSourceDatabaseItselfIsNeverATarget) {
+  Capture();
+  const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("app"),
+                                 "--latest", "--replace-existing"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.LastErrorLine().find("source cluster itself"), std::string::npos) << r.err;
+  wal::PgConnection app = Connect("app");
+  absl::StatusOr<wal::PgResult> rows = app.Query("SELECT count(*) FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->Get(0, 0), "10");
+}
+
+TEST_F(CliErrorsTest, BadTimeAndBadLsnAreExitCode2) {
+  const CliResult time = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", "dbname=x", "--to-time",
+                                    "yesterday at noon"});
+  EXPECT_EQ(time.exit_code, 2);
+  EXPECT_NE(time.LastErrorLine().find("is not a time with an offset"), std::string::npos) << time.err;
+  const CliResult lsn =
+      RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", "dbname=x", "--to-lsn", "12345"});
+  EXPECT_EQ(lsn.exit_code, 2);
+  EXPECT_NE(lsn.LastErrorLine().find("is not an LSN"), std::string::npos) << lsn.err;
+}
+
+TEST_F(CliErrorsTest, AFolderThatIsNoRepositoryIsExitCode2) {
+  const CliResult r = RunPgpitr({"info", "--repo", (repo_dir_ / "nothing-here").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.LastErrorLine().find("is not a pgpitr repository"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
+  Capture();
+  const std::filesystem::path bin = MakeTempDir("pgpitr-fake-bin-");
+  {
+    std::ofstream fake(bin / "pg_dump");
+    fake << "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.9'\n";
+  }
+  std::filesystem::permissions(bin / "pg_dump", std::filesystem::perms::owner_all);
+  const CliResult r = RunPgpitr({"backup", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string(),
+                                 "--pg-bin", bin.string()});
+  std::filesystem::remove_all(bin);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.LastErrorLine().find("is version 13 but the server is PostgreSQL 15"), std::string::npos) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("postgresql-client-15"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
+  Capture();
+  const CliResult r = RunPgpitr({"info", "--repo", repo_dir_.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["database"], "app");
+  EXPECT_EQ(info["bases"].size(), 1u);
+  EXPECT_TRUE(info["bases"][0]["usable"].get<bool>());
+  EXPECT_FALSE(info["window"].is_null());
+  EXPECT_EQ(info["window"]["latest_lsn"], info["captured_through_lsn"]);
+  EXPECT_EQ(info["change_log"]["rows"].get<int>(), 10);
+}
+
+}  // namespace
+}  // namespace pgpitr::testing

@@ -1,1 +1,394 @@
+// Specification of restore planning: which bases the change log makes usable, the restorable window,
+// and for a target the base to start from, the last commit to replay and how many commits that is.
+// The change log is a real RocksDB filled through ChangeLogWriter; bases and capture state are
+// written by hand.
+#include "restore/planner.h"
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "wal/change_log_writer.h"
+#include "wal/pgoutput_decoder.h"
+
+namespace pgpitr::restore {
+namespace {
+
+using wal::Lsn;
+using wal::PgTime;
+
+// 2026-11-25 10:41:07 UTC (Unix 1795603267, from `date -u -d '2026-11-25 10:41:07' +%s`) plus
+// seconds: times far from PostgreSQL's epoch, as a real repository has them.
+PgTime T(int64_t seconds) { return wal::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pgpitr_planner_XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
+  proto::Base base;
+  base.set_id(id);
+  base.set_lsn(lsn);
+  base.set_consistent_time(consistent_time);
+  base.set_start_time(consistent_time);
+  base.set_end_time(consistent_time + 1'000'000);
+  return base;
+}
+
+proto::CaptureState State(uint64_t log_start, uint64_t captured_through, PgTime captured_through_time) {
+  proto::CaptureState state;
+  state.set_log_start_lsn(log_start);
+  state.set_captured_through_lsn(captured_through);
+  state.set_captured_through_time(captured_through_time);
+  return state;
+}
+
+std::vector<std::string> IdsOf(const std::vector<proto::Base>& bases) {
+  std::vector<std::string> out;
+  for (const proto::Base& b : bases) out.push_back(b.id());
+  return out;
+}
+
+RestoreTarget AtTime(PgTime t, bool exclusive = false) {
+  RestoreTarget target;
+  target.kind = RestoreTarget::Kind::kTime;
+  target.time = t;
+  target.exclusive = exclusive;
+  return target;
+}
+RestoreTarget AtLsn(uint64_t lsn, bool exclusive = false) {
+  RestoreTarget target;
+  target.kind = RestoreTarget::Kind::kLsn;
+  target.lsn = Lsn(lsn);
+  target.exclusive = exclusive;
+  return target;
+}
+
+// --- the window ---
+
+TEST(RestorableWindow, BaseBeforeTheLogStartIsUnusable) {
+  const RestorableWindow w =
+      ComputeWindow({Base("old", 0x50, T(0)), Base("new", 0x150, T(150))}, State(0x100, 0x600, T(600)));
+  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"old"});
+  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"new"});
+  EXPECT_EQ(w.earliest_lsn, Lsn(0x150));
+  EXPECT_EQ(w.earliest_time, T(150));
+}
+
+TEST(RestorableWindow, BaseAfterCapturedThroughIsUnusable) {
+  const RestorableWindow w =
+      ComputeWindow({Base("b1", 0x150, T(150)), Base("ahead", 0x700, T(700))}, State(0x100, 0x600, T(600)));
+  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b1"});
+  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"ahead"});
+  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
+  EXPECT_EQ(w.latest_time, T(600));
+}
+
+TEST(RestorableWindow, BasesExactlyAtTheLogStartAndAtCapturedThroughAreUsable) {
+  const RestorableWindow w =
+      ComputeWindow({Base("at-start", 0x100, T(100)), Base("at-end", 0x600, T(600))}, State(0x100, 0x600, T(600)));
+  EXPECT_EQ(IdsOf(w.usable_bases), (std::vector<std::string>{"at-start", "at-end"}));
+  EXPECT_TRUE(w.unusable_bases.empty());
+}
+
+TEST(RestorableWindow, RunsFromTheOldestUsableBaseToCapturedThrough) {
+  const RestorableWindow w =
+      ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))}, State(0x100, 0x600, T(600)));
+  EXPECT_FALSE(w.empty());
+  EXPECT_EQ(w.earliest_lsn, Lsn(0x150));
+  EXPECT_EQ(w.earliest_time, T(150));
+  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
+  EXPECT_EQ(w.latest_time, T(600));
+  EXPECT_EQ(w.ToString(), "2026-11-25 10:43:37+00 (LSN 0/150) to 2026-11-25 10:51:07+00 (LSN 0/600)");
+}
+
+TEST(RestorableWindow, LatestTimeIsAtLeastTheNewestUsableBasesTime) {
+  // Capture has passed the base's LSN, but its clock reading is older than the base's.
+  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150))}, State(0x100, 0x150, T(120)));
+  EXPECT_EQ(w.latest_lsn, Lsn(0x150));
+  EXPECT_EQ(w.latest_time, T(150));
+}
+
+TEST(RestorableWindow, NothingIsUsableBeforeCaptureStarted) {
+  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150))}, State(0, 0, 0));
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"b1"});
+  EXPECT_EQ(w.ToString(), "empty");
+}
+
+// --- plans ---
+
+// Commits at LSN 0x100, 0x200, ... 0x500, each at T(LSN / 0x100 * 100): 0x300 commits at T(300).
+// Bases b1 at 0x150 (T(150)) and b2 at 0x350 (T(350)); the log starts at 0x100 and is captured
+// through 0x600 at T(600).
+class PlanRestoreTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<wal::ChangeLog>> log =
+        wal::ChangeLog::Open(dir_.path() / "changelog", wal::ChangeLog::Mode::kWriter);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+    absl::StatusOr<std::unique_ptr<wal::ChangeLogWriter>> writer = wal::ChangeLogWriter::Create(log_.get());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer_ = *std::move(writer);
+    Apply(wal::RelationMessage{
+        .xid = std::nullopt,
+        .relid = 16389,
+        .namespace_name = "public",
+        .relation_name = "accounts",
+        .replica_identity = 'd',
+        .columns = {wal::RelationColumn{.is_key = true, .name = "id", .type_oid = 23, .type_modifier = -1}}});
+    for (uint64_t n = 1; n <= 5; ++n) CommitOneInsert(n * 0x100, T(static_cast<int64_t>(n) * 100));
+    Sync();
+  }
+
+  void Apply(const wal::PgoutputMessage& m) {
+    absl::Status s = writer_->Apply(m);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  void Sync() {
+    absl::Status s = writer_->Sync();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  void CommitOneInsert(uint64_t commit_lsn, PgTime commit_time) {
+    Apply(wal::BeginMessage{.final_lsn = Lsn(commit_lsn), .commit_time = commit_time, .xid = 700});
+    Apply(wal::InsertMessage{.xid = std::nullopt,
+                             .relid = 16389,
+                             .new_tuple = {wal::TupleColumn{wal::ColumnKind::kText, std::to_string(commit_lsn)}}});
+    Apply(wal::CommitMessage{
+        .flags = 0, .commit_lsn = Lsn(commit_lsn), .end_lsn = Lsn(commit_lsn + 8), .commit_time = commit_time});
+  }
+
+  absl::StatusOr<RestorePlan> Plan(const RestoreTarget& target) { return PlanRestore(bases_, *log_, state_, target); }
+
+  static std::optional<uint64_t> LastCommitLsn(const RestorePlan& plan) {
+    if (!plan.last_commit) return std::nullopt;
+    return plan.last_commit->commit_lsn();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<wal::ChangeLog> log_;
+  std::unique_ptr<wal::ChangeLogWriter> writer_;
+  std::vector<proto::Base> bases_ = {Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))};
+  proto::CaptureState state_ = State(0x100, 0x600, T(600));
+};
+
+TEST_F(PlanRestoreTest, NoBasesIsAnError) {
+  bases_.clear();
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(300)));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << plan.status();
+  EXPECT_NE(plan.status().message().find("no base"), std::string_view::npos) << plan.status();
+}
+
+TEST_F(PlanRestoreTest, OnlyUnusableBasesIsAnErrorThatSaysSo) {
+  state_ = State(0x400, 0x600, T(600));  // the log starts after both bases
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(500)));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << plan.status();
+  EXPECT_NE(plan.status().message().find("does not cover"), std::string_view::npos) << plan.status();
+}
+
+struct OutOfRangeCase {
+  std::string name;
+  RestoreTarget target;
+  std::string names;  // what the message must name besides the window
+};
+
+class PlanRestoreOutOfRange : public PlanRestoreTest, public testing::WithParamInterface<OutOfRangeCase> {};
+
+TEST_P(PlanRestoreOutOfRange, IsAnErrorPrintingTheWindow) {
+  absl::StatusOr<RestorePlan> plan = Plan(GetParam().target);
+  ASSERT_FALSE(plan.ok()) << "planned from base " << plan->base.id();
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kOutOfRange) << plan.status();
+  const std::string message(plan.status().message());
+  EXPECT_NE(message.find(ComputeWindow(bases_, state_).ToString()), std::string::npos) << message;
+  EXPECT_NE(message.find("2026-11-25 10:43:37+00 (LSN 0/150) to 2026-11-25 10:51:07+00 (LSN 0/600)"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(GetParam().names), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(PlanRestore, PlanRestoreOutOfRange,
+                         testing::Values(
+                             // Before b1's consistent time, though after commits the log holds.
+                             OutOfRangeCase{"TimeBeforeTheEarliestBase", AtTime(T(149)), "before"},
+                             OutOfRangeCase{"TimeLongBeforeTheEarliestBase", AtTime(T(-100000)), "before"},
+                             OutOfRangeCase{"TimeAfterTheWindow", AtTime(T(601)), "after"},
+                             OutOfRangeCase{"LsnBeforeTheEarliestBase", AtLsn(0x14F), "LSN 0/14F is before"},
+                             OutOfRangeCase{"LsnAfterTheWindow", AtLsn(0x601), "LSN 0/601 is after"}),
+                         [](const testing::TestParamInfo<OutOfRangeCase>& info) { return info.param.name; });
+
+TEST_F(PlanRestoreTest, TargetTimeBeforeTheEarliestBaseNamesBothTimes) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(149)));
+  ASSERT_FALSE(plan.ok());
+  const std::string message(plan.status().message());
+  EXPECT_NE(message.find("restore target 2026-11-25 10:43:36+00 is before the earliest restorable point "
+                         "2026-11-25 10:43:37+00"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(PlanRestoreTest, WindowEdgesAreRestorable) {
+  for (const RestoreTarget& target : {AtTime(T(150)), AtTime(T(600)), AtLsn(0x150), AtLsn(0x600)}) {
+    absl::StatusOr<RestorePlan> plan = Plan(target);
+    EXPECT_TRUE(plan.ok()) << target.ToString() << ": " << plan.status();
+  }
+}
+
+TEST_F(PlanRestoreTest, PicksTheNewestBaseAtOrBeforeTheTargetTime) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(349)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b1");
+  plan = Plan(AtTime(T(350)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  plan = Plan(AtTime(T(599)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+}
+
+TEST_F(PlanRestoreTest, PicksTheNewestBaseAtOrBeforeTheTargetLsn) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x34F));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b1");
+  plan = Plan(AtLsn(0x350));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+}
+
+TEST_F(PlanRestoreTest, UnusableNewerBaseIsNotPicked) {
+  bases_.push_back(Base("ahead", 0x700, T(700)));  // capture has not reached it yet
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(600)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+}
+
+TEST_F(PlanRestoreTest, TimeTargetReplaysFromTheBaseThroughTheLastCommitNotAfterIt) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(349)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b1");
+  EXPECT_EQ(LastCommitLsn(*plan), 0x300u);
+  EXPECT_EQ(plan->transactions, 2u);  // 0x200 and 0x300; 0x100 is in the base
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x308));
+  EXPECT_EQ(plan->reached_time, T(349));
+  EXPECT_EQ(plan->target.kind, RestoreTarget::Kind::kTime);
+}
+
+TEST_F(PlanRestoreTest, LsnTargetReplaysFromTheBaseThroughTheLastCommitAtOrBeforeIt) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x4FF));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(LastCommitLsn(*plan), 0x400u);
+  EXPECT_EQ(plan->transactions, 1u);
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x408));
+  EXPECT_EQ(plan->reached_time, T(400));
+}
+
+struct AtCommitCase {
+  std::string name;
+  RestoreTarget target;
+  uint64_t last_commit;
+  uint64_t transactions;
+};
+
+class PlanRestoreAtACommit : public PlanRestoreTest, public testing::WithParamInterface<AtCommitCase> {};
+
+TEST_P(PlanRestoreAtACommit, InclusiveKeepsItExclusiveLeavesItOut) {
+  absl::StatusOr<RestorePlan> plan = Plan(GetParam().target);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b1");
+  EXPECT_EQ(LastCommitLsn(*plan), GetParam().last_commit);
+  EXPECT_EQ(plan->transactions, GetParam().transactions);
+  EXPECT_EQ(plan->reached_lsn, Lsn(GetParam().last_commit + 8));
+}
+
+// The commit at 0x300 is at T(300) exactly.
+INSTANTIATE_TEST_SUITE_P(PlanRestore, PlanRestoreAtACommit,
+                         testing::Values(AtCommitCase{"TimeInclusive", AtTime(T(300)), 0x300, 2},
+                                         AtCommitCase{"TimeExclusive", AtTime(T(300), true), 0x200, 1},
+                                         AtCommitCase{"TimeOneMicrosecondLaterExclusive", AtTime(T(300) + 1, true),
+                                                      0x300, 2},
+                                         AtCommitCase{"LsnInclusive", AtLsn(0x300), 0x300, 2},
+                                         AtCommitCase{"LsnExclusive", AtLsn(0x300, true), 0x200, 1},
+                                         AtCommitCase{"LsnOneLaterExclusive", AtLsn(0x301, true), 0x300, 2}),
+                         [](const testing::TestParamInfo<AtCommitCase>& info) { return info.param.name; });
+
+TEST_F(PlanRestoreTest, NoCommitAfterTheBaseMeansNoLastCommit) {
+  // b2 is at 0x350; the next commit is 0x400 at T(400).
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(399)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(plan->last_commit, std::nullopt) << "would replay " << plan->last_commit->commit_lsn();
+  EXPECT_EQ(plan->transactions, 0u);
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x350));
+  EXPECT_EQ(plan->reached_time, T(399));
+
+  plan = Plan(AtLsn(0x3FF));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(plan->last_commit, std::nullopt);
+  EXPECT_EQ(plan->transactions, 0u);
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x350));
+  EXPECT_EQ(plan->reached_time, T(350));
+}
+
+TEST_F(PlanRestoreTest, LatestReplaysEverythingAfterTheNewestBase) {
+  absl::StatusOr<RestorePlan> plan = Plan(RestoreTarget::Latest());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(LastCommitLsn(*plan), 0x500u);
+  EXPECT_EQ(plan->transactions, 2u);
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x600));
+  EXPECT_EQ(plan->reached_time, T(600));
+}
+
+TEST_F(PlanRestoreTest, TransactionsCountsEveryCommitFromTheBase) {
+  bases_ = {Base("b0", 0x100, T(100))};  // a base exactly at the first commit's LSN
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(600)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b0");
+  EXPECT_EQ(LastCommitLsn(*plan), 0x500u);
+  // A commit at the base's LSN is not in the base (proto::Base: commits at or after lsn are in the
+  // change log), so all five are replayed.
+  EXPECT_EQ(plan->transactions, 5u);
+}
+
+TEST_F(PlanRestoreTest, TimeTargetStopsBeforeTheFirstCommitAfterIt) {
+  // Commit times out of commit order: 0x700 is stamped T(800), 0x800 is stamped T(700).
+  CommitOneInsert(0x700, T(800));
+  CommitOneInsert(0x800, T(700));
+  Sync();
+  state_ = State(0x100, 0x900, T(900));
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(750)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // 0x800 committed at T(700) <= T(750), but only after 0x700 (at T(800)), which is after the
+  // target: replay stops before 0x700.
+  EXPECT_EQ(LastCommitLsn(*plan), 0x500u);
+  plan = Plan(AtTime(T(800)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(LastCommitLsn(*plan), 0x800u);
+  EXPECT_EQ(plan->transactions, 4u);  // 0x400, 0x500, 0x700, 0x800 after b2
+}
+
+}  // namespace
+}  // namespace pgpitr::restore

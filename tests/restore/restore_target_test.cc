@@ -29,8 +29,8 @@ class ParseTimestampAccepts : public testing::TestWithParam<TimestampCase> {};
 TEST_P(ParseTimestampAccepts, ToTheKnownInstant) {
   absl::StatusOr<wal::PgTime> t = ParseTimestamp(GetParam().text);
   ASSERT_TRUE(t.ok()) << GetParam().text << ": " << t.status();
-  EXPECT_EQ(*t, GetParam().expected) << GetParam().text << " parsed as " << wal::FormatPgTime(*t)
-                                     << ", expected " << wal::FormatPgTime(GetParam().expected);
+  EXPECT_EQ(*t, GetParam().expected) << GetParam().text << " parsed as " << wal::FormatPgTime(*t) << ", expected "
+                                     << wal::FormatPgTime(GetParam().expected);
 }
 
 // Every expected value is written from Unix seconds computed with `date -u -d ... +%s`, not from
@@ -67,8 +67,7 @@ INSTANTIATE_TEST_SUITE_P(
         // 2000-01-01 01:00:00+02 is 1999-12-31 23:00:00 UTC: 946681200.
         TimestampCase{"2000-01-01 01:00:00+02", FromUnix(946681200)},
         // PostgreSQL's epoch and times before it.
-        TimestampCase{"2000-01-01 00:00:00+00", 0},
-        TimestampCase{"1999-12-31 23:59:59.999999+00", -1},
+        TimestampCase{"2000-01-01 00:00:00+00", 0}, TimestampCase{"1999-12-31 23:59:59.999999+00", -1},
         TimestampCase{"1970-01-01T00:00:00Z", FromUnix(0)},
         // Leap day of a leap year: date -u -d '2024-02-29 12:00:00' +%s = 1709208000.
         TimestampCase{"2024-02-29 12:00:00+00", FromUnix(1709208000)},
@@ -97,27 +96,26 @@ TEST_P(ParseTimestampRejects, AsInvalidArgumentNamingTheText) {
   EXPECT_NE(t.status().message().find(GetParam()), std::string_view::npos) << t.status();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    RestoreTarget, ParseTimestampRejects,
-    testing::Values(
-        // No offset: the instant would depend on the machine's time zone.
-        "2026-11-25 10:41:07", "2026-11-25 10:41:07.123456", "2026-11-25T10:41:07",
-        // More precision than PostgreSQL keeps.
-        "2026-11-25 10:41:07.1234567+00",
-        // A dot without digits.
-        "2026-11-25 10:41:07.+00",
-        // Dates and times that do not exist.
-        "2026-02-30 00:00:00+00", "2026-02-29 00:00:00+00", "1900-02-29 00:00:00+00",
-        "2026-04-31 00:00:00+00", "2026-13-01 00:00:00+00", "2026-00-10 00:00:00+00",
-        "2026-11-00 00:00:00+00", "2026-11-25 24:00:00+00", "2026-11-25 10:60:00+00",
-        "2026-11-25 10:41:60+00",
-        // Shapes that are not a timestamp.
-        "", "garbage", "now", "2026-11-25", "2026-11-25+00", "10:41:07+00", "26-11-25 10:41:07+00",
-        "2026-11-25 10:41+00", "2026-11-25  10:41:07+00", "2026/11/25 10:41:07+00",
-        "2026-11-25 10:41:07 +00", "2026-11-25 10:41:07+0", "2026-11-25 10:41:07+05:3",
-        "2026-11-25 10:41:07+05:", "2026-11-25 10:41:07+16", "2026-11-25 10:41:07+05:60",
-        "2026-11-25 10:41:07Z+00", "2026-11-25 10:41:07+00:00:00", "2026-11-25 10:41:07+00x",
-        "2026-11-25 10:41:07UTC", "2026-11-25X10:41:07Z"));
+INSTANTIATE_TEST_SUITE_P(RestoreTarget, ParseTimestampRejects,
+                         testing::Values(
+                             // No offset: the instant would depend on the machine's time zone.
+                             "2026-11-25 10:41:07", "2026-11-25 10:41:07.123456", "2026-11-25T10:41:07",
+                             // More precision than PostgreSQL keeps.
+                             "2026-11-25 10:41:07.1234567+00",
+                             // A dot without digits.
+                             "2026-11-25 10:41:07.+00",
+                             // Dates and times that do not exist.
+                             "2026-02-30 00:00:00+00", "2026-02-29 00:00:00+00", "1900-02-29 00:00:00+00",
+                             "2026-04-31 00:00:00+00", "2026-13-01 00:00:00+00", "2026-00-10 00:00:00+00",
+                             "2026-11-00 00:00:00+00", "2026-11-25 24:00:00+00", "2026-11-25 10:60:00+00",
+                             "2026-11-25 10:41:60+00",
+                             // Shapes that are not a timestamp.
+                             "", "garbage", "now", "2026-11-25", "2026-11-25+00", "10:41:07+00", "26-11-25 10:41:07+00",
+                             "2026-11-25 10:41+00", "2026-11-25  10:41:07+00", "2026/11/25 10:41:07+00",
+                             "2026-11-25 10:41:07 +00", "2026-11-25 10:41:07+0", "2026-11-25 10:41:07+05:3",
+                             "2026-11-25 10:41:07+05:", "2026-11-25 10:41:07+16", "2026-11-25 10:41:07+05:60",
+                             "2026-11-25 10:41:07Z+00", "2026-11-25 10:41:07+00:00:00", "2026-11-25 10:41:07+00x",
+                             "2026-11-25 10:41:07UTC", "2026-11-25X10:41:07Z"));
 
 TEST(RestoreTarget, SevenFractionDigitsSaysWhy) {
   absl::StatusOr<wal::PgTime> t = ParseTimestamp("2026-11-25 10:41:07.1234567+00");
@@ -128,8 +126,7 @@ TEST(RestoreTarget, SevenFractionDigitsSaysWhy) {
 TEST(RestoreTarget, MissingOffsetShowsBothAcceptedForms) {
   absl::StatusOr<wal::PgTime> t = ParseTimestamp("2026-11-25 10:41:07");
   ASSERT_FALSE(t.ok());
-  EXPECT_NE(t.status().message().find("2026-11-25 10:41:07.123456+00"), std::string_view::npos)
-      << t.status();
+  EXPECT_NE(t.status().message().find("2026-11-25 10:41:07.123456+00"), std::string_view::npos) << t.status();
   EXPECT_NE(t.status().message().find("2026-11-25T10:41:07Z"), std::string_view::npos) << t.status();
 }
 
@@ -139,8 +136,7 @@ TEST(RestoreTarget, LeapDayIsAcceptedOnlyInALeapYear) {
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("not a valid date"), std::string_view::npos) << t.status();
   // The day after 2024-02-28 23:59:59 is the leap day, one second later.
-  EXPECT_EQ(*ParseTimestamp("2024-02-29 00:00:00+00") - *ParseTimestamp("2024-02-28 23:59:59+00"),
-            1'000'000);
+  EXPECT_EQ(*ParseTimestamp("2024-02-29 00:00:00+00") - *ParseTimestamp("2024-02-28 23:59:59+00"), 1'000'000);
   EXPECT_EQ(*ParseTimestamp("2024-03-01 00:00:00+00") - *ParseTimestamp("2024-02-29 00:00:00+00"),
             int64_t{86400} * 1'000'000);
 }

@@ -1,1 +1,1038 @@
+// Specification of the change log and its writer, against a real RocksDB in a fresh temp directory:
+// decoded pgoutput messages go in through ChangeLogWriter, and what ChangeLog then returns is the
+// contract (visibility at commit, durability at Sync, idempotence by commit LSN, cleanup of
+// interrupted transactions, schema versions, streamed transactions, the time index, damage).
+#include "wal/change_log.h"
+
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "wal/change_log_writer.h"
+#include "wal/pgoutput_decoder.h"
+
+namespace pgpitr::wal {
+namespace {
+
+constexpr uint32_t kAccounts = 16389;  // relation OID
+constexpr uint32_t kOrders = 16400;
+constexpr Lsn kMaxLsn(~uint64_t{0});
+
+// A directory under the system temp dir, removed with everything in it at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "pgpitr_change_log_XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// --- pgoutput messages, as the decoder would produce them ---
+
+RelationMessage Relation(uint32_t relid, std::string name, std::vector<std::string> columns,
+                         std::optional<uint32_t> xid = std::nullopt) {
+  RelationMessage m{.xid = xid,
+                    .relid = relid,
+                    .namespace_name = "public",
+                    .relation_name = std::move(name),
+                    .replica_identity = 'd',
+                    .columns = {}};
+  bool first = true;
+  for (std::string& column : columns) {
+    m.columns.push_back(
+        RelationColumn{.is_key = first, .name = std::move(column), .type_oid = first ? 23u : 25u, .type_modifier = -1});
+    first = false;
+  }
+  return m;
+}
+
+RelationMessage Accounts(std::optional<uint32_t> xid = std::nullopt) {
+  return Relation(kAccounts, "accounts", {"id", "owner"}, xid);
+}
+
+TupleData Row(std::vector<std::string> values) {
+  TupleData tuple;
+  for (std::string& v : values) tuple.push_back(TupleColumn{.kind = ColumnKind::kText, .value = std::move(v)});
+  return tuple;
+}
+
+InsertMessage Insert(std::string id, std::optional<uint32_t> xid = std::nullopt, uint32_t relid = kAccounts) {
+  return InsertMessage{.xid = xid, .relid = relid, .new_tuple = Row({std::move(id), "someone"})};
+}
+
+BeginMessage Begin(uint64_t final_lsn, PgTime commit_time, uint32_t xid) {
+  return BeginMessage{.final_lsn = Lsn(final_lsn), .commit_time = commit_time, .xid = xid};
+}
+
+CommitMessage Commit(uint64_t commit_lsn, PgTime commit_time) {
+  return CommitMessage{
+      .flags = 0, .commit_lsn = Lsn(commit_lsn), .end_lsn = Lsn(commit_lsn + 8), .commit_time = commit_time};
+}
+
+StreamStartMessage StreamStart(uint32_t xid, bool first) {
+  return StreamStartMessage{.xid = xid, .first_segment = first};
+}
+
+StreamCommitMessage StreamCommit(uint32_t xid, uint64_t commit_lsn, PgTime commit_time) {
+  return StreamCommitMessage{.xid = xid,
+                             .flags = 0,
+                             .commit_lsn = Lsn(commit_lsn),
+                             .end_lsn = Lsn(commit_lsn + 8),
+                             .commit_time = commit_time};
+}
+
+class ChangeLogTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    OpenLog();
+    NewWriter();
+  }
+
+  void OpenLog() {
+    absl::StatusOr<std::unique_ptr<ChangeLog>> log =
+        ChangeLog::Open(dir_.path() / "changelog", ChangeLog::Mode::kWriter);
+    ASSERT_TRUE(log.ok()) << log.status();
+    log_ = *std::move(log);
+  }
+
+  void NewWriter() {
+    absl::StatusOr<std::unique_ptr<ChangeLogWriter>> writer = ChangeLogWriter::Create(log_.get());
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer_ = *std::move(writer);
+  }
+
+  // As after a restart of capture: writer and database closed, both opened again.
+  void Reopen() {
+    writer_.reset();
+    log_.reset();
+    OpenLog();
+    NewWriter();
+  }
+
+  void Apply(const PgoutputMessage& m) {
+    absl::Status s = writer_->Apply(m);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void Sync() {
+    absl::Status s = writer_->Sync();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // One whole transaction of inserts into accounts, its commit at commit_lsn.
+  void CommitInserts(uint64_t commit_lsn, PgTime commit_time, uint32_t xid, const std::vector<std::string>& ids) {
+    Apply(Begin(commit_lsn, commit_time, xid));
+    for (const std::string& id : ids) Apply(Insert(id));
+    Apply(Commit(commit_lsn, commit_time));
+  }
+
+  std::optional<proto::Transaction> Get(uint64_t commit_lsn) {
+    absl::StatusOr<std::optional<proto::Transaction>> t = log_->GetTransaction(Lsn(commit_lsn));
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *t : std::nullopt;
+  }
+
+  std::vector<proto::Change> Changes(const proto::Transaction& txn) {
+    std::vector<proto::Change> out;
+    absl::Status s = log_->ForEachChange(txn, [&](const proto::Change& c) {
+      out.push_back(c);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  // The transaction committed at commit_lsn; a test failure (and an empty one) when there is none.
+  proto::Transaction Txn(uint64_t commit_lsn) {
+    std::optional<proto::Transaction> txn = Get(commit_lsn);
+    if (!txn) ADD_FAILURE() << "no transaction committed at " << Lsn(commit_lsn).ToString();
+    return txn.value_or(proto::Transaction());
+  }
+
+  // The schema id of the first change of the transaction committed at commit_lsn.
+  uint32_t FirstSchemaId(uint64_t commit_lsn) {
+    std::vector<proto::Change> changes = Changes(Txn(commit_lsn));
+    if (changes.empty()) {
+      ADD_FAILURE() << "no changes in the transaction committed at " << Lsn(commit_lsn).ToString();
+      return 0;
+    }
+    return changes[0].schema_id();
+  }
+
+  // The first column of every change of the transaction committed at commit_lsn, in order.
+  std::vector<std::string> Ids(uint64_t commit_lsn) {
+    std::optional<proto::Transaction> txn = Get(commit_lsn);
+    if (!txn) {
+      ADD_FAILURE() << "no transaction committed at " << Lsn(commit_lsn).ToString();
+      return {};
+    }
+    std::vector<std::string> out;
+    for (const proto::Change& c : Changes(*txn)) out.push_back(c.new_tuple().values(0).data());
+    return out;
+  }
+
+  std::vector<uint64_t> CommitLsns(Lsn from = Lsn(0), Lsn to = kMaxLsn) {
+    std::vector<uint64_t> out;
+    absl::Status s = log_->ForEachTransaction(from, to, [&](const proto::Transaction& t) {
+      out.push_back(t.commit_lsn());
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  // Every 'C' record in the database, whoever it belongs to.
+  size_t StoredChangeRecords() {
+    size_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("C"); it->Valid() && it->key()[0] == 'C'; it->Next()) ++n;
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    return n;
+  }
+
+  std::vector<uint64_t> Pending() {
+    absl::StatusOr<std::vector<uint64_t>> p = log_->PendingStorageIds();
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : std::vector<uint64_t>{};
+  }
+
+  std::optional<uint64_t> LsnOf(const absl::StatusOr<std::optional<proto::Transaction>>& t) {
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (!t.ok() || !t->has_value()) return std::nullopt;
+    return (*t)->commit_lsn();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ChangeLog> log_;
+  std::unique_ptr<ChangeLogWriter> writer_;
+};
+
+using Strings = std::vector<std::string>;
+
+// --- visibility and durability ---
+
+TEST_F(ChangeLogTest, CommittedTransactionBecomesVisibleOnlyWithItsCommit) {
+  Apply(Accounts());
+  Apply(Begin(0x100, 10, 700));
+  Apply(Insert("1"));
+  Apply(Insert("2"));
+  Sync();  // the changes are on disk now, the transaction is not
+  EXPECT_EQ(Get(0x100), std::nullopt);
+  EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{});
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(0))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(1000)), std::nullopt);
+
+  Apply(Insert("3"));
+  Apply(Commit(0x100, 10));
+  EXPECT_EQ(Get(0x100), std::nullopt) << "visible before the write";
+  Sync();
+
+  std::optional<proto::Transaction> txn = Get(0x100);
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_EQ(txn->xid(), 700u);
+  EXPECT_EQ(txn->commit_lsn(), 0x100u);
+  EXPECT_EQ(txn->end_lsn(), 0x108u);
+  EXPECT_EQ(txn->commit_time(), 10);
+  EXPECT_EQ(txn->change_count(), 3u);
+  EXPECT_EQ(txn->row_count(), 3u);
+  EXPECT_EQ(Ids(0x100), (Strings{"1", "2", "3"}));
+  for (const proto::Change& c : Changes(*txn)) {
+    EXPECT_EQ(c.kind(), proto::Change::INSERT);
+    ASSERT_EQ(c.new_tuple().values_size(), 2);
+    EXPECT_EQ(c.new_tuple().values(1).kind(), proto::Value::TEXT);
+    EXPECT_EQ(c.new_tuple().values(1).data(), "someone");
+  }
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+TEST_F(ChangeLogTest, EveryChangeKindIsStoredAsSent) {
+  Apply(Accounts());
+  Apply(Relation(kOrders, "orders", {"id"}));
+  Apply(Begin(0x100, 10, 700));
+  Apply(OriginMessage{.origin_commit_lsn = Lsn(0x42), .name = "upstream"});
+  Apply(InsertMessage{.xid = std::nullopt,
+                      .relid = kAccounts,
+                      .new_tuple = {TupleColumn{ColumnKind::kText, "1"}, TupleColumn{ColumnKind::kNull, ""}}});
+  Apply(
+      UpdateMessage{.xid = std::nullopt,
+                    .relid = kAccounts,
+                    .old_kind = 'K',
+                    .old_tuple = Row({"1", "x"}),
+                    .new_tuple = {TupleColumn{ColumnKind::kText, "2"}, TupleColumn{ColumnKind::kUnchangedToast, ""}}});
+  Apply(DeleteMessage{.xid = std::nullopt, .relid = kAccounts, .old_kind = 'O', .old_tuple = Row({"2", "y"})});
+  Apply(TruncateMessage{.xid = std::nullopt, .options = 3, .relids = {kAccounts, kOrders}});
+  Apply(LogicalMessage{.xid = std::nullopt,
+                       .transactional = true,
+                       .lsn = Lsn(0x99),
+                       .prefix = "pfx",
+                       .content = std::string("a\0b", 3)});
+  Apply(
+      LogicalMessage{.xid = std::nullopt, .transactional = false, .lsn = Lsn(0x9A), .prefix = "skip", .content = "x"});
+  Apply(Commit(0x100, 10));
+  Sync();
+
+  std::optional<proto::Transaction> txn = Get(0x100);
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_EQ(txn->origin(), "upstream");
+  EXPECT_EQ(txn->row_count(), 3u);  // insert, update, delete; not truncate or message
+  const std::vector<proto::Change> changes = Changes(*txn);
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[0].kind(), proto::Change::INSERT);
+  EXPECT_EQ(changes[0].new_tuple().values(1).kind(), proto::Value::NULL_);
+  EXPECT_EQ(changes[1].kind(), proto::Change::UPDATE);
+  EXPECT_EQ(changes[1].old_kind(), proto::Change::KEY);
+  EXPECT_EQ(changes[1].old_tuple().values(0).data(), "1");
+  EXPECT_EQ(changes[1].new_tuple().values(1).kind(), proto::Value::UNCHANGED_TOAST);
+  EXPECT_EQ(changes[2].kind(), proto::Change::DELETE);
+  EXPECT_EQ(changes[2].old_kind(), proto::Change::FULL_ROW);
+  EXPECT_EQ(changes[2].old_tuple().values(1).data(), "y");
+  EXPECT_EQ(changes[3].kind(), proto::Change::TRUNCATE);
+  EXPECT_EQ(changes[3].truncate_options(), 3u);
+  ASSERT_EQ(changes[3].truncated_schema_ids_size(), 2);
+  EXPECT_NE(changes[3].truncated_schema_ids(0), changes[3].truncated_schema_ids(1));
+  EXPECT_EQ(changes[4].kind(), proto::Change::MESSAGE);
+  EXPECT_EQ(changes[4].message_prefix(), "pfx");
+  EXPECT_EQ(changes[4].message_content(), std::string("a\0b", 3));
+  EXPECT_EQ(changes[4].message_lsn(), 0x99u);
+}
+
+TEST_F(ChangeLogTest, SyncAdvancesDurableThroughToTheCommitsEndAndNotBefore) {
+  const Lsn start = writer_->durable_through();
+  Apply(Accounts());
+  Apply(Begin(0x200, 20, 701));
+  Apply(Insert("1"));
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), start) << "an open transaction is not durable";
+
+  Apply(Commit(0x200, 20));
+  EXPECT_EQ(writer_->durable_through(), start) << "applied is not durable";
+  EXPECT_TRUE(writer_->HasUnsyncedProgress());
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x208));
+  EXPECT_FALSE(writer_->HasUnsyncedProgress());
+
+  absl::StatusOr<proto::CaptureState> state = log_->State();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->captured_through_lsn(), 0x208u);
+  EXPECT_EQ(state->last_commit_lsn(), 0x200u);
+  EXPECT_EQ(state->transactions(), 1u);
+  EXPECT_EQ(state->rows(), 1u);
+}
+
+TEST_F(ChangeLogTest, DurableThroughSurvivesReopen) {
+  Apply(Accounts());
+  CommitInserts(0x300, 30, 702, {"1"});
+  Sync();
+  Reopen();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_FALSE(writer_->HasUnsyncedProgress());
+}
+
+TEST_F(ChangeLogTest, UnsyncedCommitIsLostWithTheWriter) {
+  Apply(Accounts());
+  CommitInserts(0x300, 30, 702, {"1"});
+  Reopen();
+  EXPECT_EQ(Get(0x300), std::nullopt);
+  EXPECT_EQ(writer_->durable_through(), Lsn(0));
+}
+
+// --- idempotence by commit LSN ---
+
+TEST_F(ChangeLogTest, ResentCommitAtTheLastStoredLsnIsSkipped) {
+  Apply(Accounts());
+  CommitInserts(0x200, 20, 701, {"a", "b"});
+  Sync();
+  // The server sends the same transaction again (say, after a lost confirmation).
+  CommitInserts(0x200, 20, 701, {"a", "b", "extra"});
+  Sync();
+  EXPECT_EQ(Ids(0x200), (Strings{"a", "b"}));
+  EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x200});
+  EXPECT_EQ(writer_->state().transactions(), 1u);
+  EXPECT_EQ(StoredChangeRecords(), 2u) << "the skipped copy left changes behind";
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+TEST_F(ChangeLogTest, CommitBeforeTheLastStoredOneIsSkipped) {
+  Apply(Accounts());
+  CommitInserts(0x200, 20, 701, {"a"});
+  CommitInserts(0x100, 10, 700, {"old"});
+  Sync();
+  EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x200});
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x208)) << "durable_through went backwards";
+}
+
+TEST_F(ChangeLogTest, ResentTransactionsAfterRestartAreSkippedAndNewOnesStored) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"a"});
+  CommitInserts(0x200, 20, 701, {"b"});
+  Sync();
+  Reopen();
+  // The server restarts from an older confirmed position: the same commits again, then a new one.
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"a-again"});
+  CommitInserts(0x200, 20, 701, {"b-again"});
+  CommitInserts(0x300, 30, 702, {"c"});
+  Sync();
+  EXPECT_EQ(CommitLsns(), (std::vector<uint64_t>{0x100, 0x200, 0x300}));
+  EXPECT_EQ(Ids(0x100), Strings{"a"});
+  EXPECT_EQ(Ids(0x200), Strings{"b"});
+  EXPECT_EQ(Ids(0x300), Strings{"c"});
+  EXPECT_EQ(writer_->state().transactions(), 3u);
+  EXPECT_EQ(StoredChangeRecords(), 3u);
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+}
+
+TEST_F(ChangeLogTest, ResentStreamedTransactionAfterRestartIsSkipped) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("s1", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x400, 40));
+  Sync();
+  Reopen();
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("s1-again", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x400, 40));
+  Sync();
+  EXPECT_EQ(Ids(0x400), Strings{"s1"});
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+// --- transactions interrupted by a stop ---
+
+TEST_F(ChangeLogTest, OpenTransactionsChangesAreDeletedByTheNextWriter) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"kept"});
+  Apply(Begin(0x200, 20, 701));
+  Apply(Insert("1"));
+  Apply(Insert("2"));
+  Sync();  // the open transaction's changes reach the disk
+  ASSERT_EQ(Pending().size(), 1u);
+  ASSERT_EQ(StoredChangeRecords(), 3u);
+
+  writer_.reset();  // capture stops without the commit
+  NewWriter();
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+  EXPECT_EQ(Ids(0x100), Strings{"kept"});
+
+  // The server sends it again, whole, and it is stored once.
+  Apply(Accounts());
+  CommitInserts(0x200, 20, 701, {"1", "2"});
+  Sync();
+  EXPECT_EQ(Ids(0x200), (Strings{"1", "2"}));
+  EXPECT_EQ(StoredChangeRecords(), 3u);
+}
+
+TEST_F(ChangeLogTest, OpenStreamedTransactionsChangesAreDeletedAfterReopen) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("1", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamStart(801, true));
+  Apply(Insert("2", 801));
+  Apply(StreamStopMessage{});
+  Sync();
+  ASSERT_EQ(Pending().size(), 2u);
+  Reopen();
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+  EXPECT_EQ(StoredChangeRecords(), 0u);
+}
+
+TEST_F(ChangeLogTest, StorageIdsAreNotReusedAfterRestart) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"a"});
+  Sync();
+  Reopen();
+  Apply(Accounts());
+  CommitInserts(0x200, 20, 701, {"b"});
+  Sync();
+  ASSERT_TRUE(Get(0x100).has_value());
+  ASSERT_TRUE(Get(0x200).has_value());
+  EXPECT_NE(Txn(0x100).storage_id(), Txn(0x200).storage_id());
+  EXPECT_EQ(Ids(0x100), Strings{"a"});
+  EXPECT_EQ(Ids(0x200), Strings{"b"});
+}
+
+// --- the server's position ---
+
+TEST_F(ChangeLogTest, ServerPositionAdvancesDurableThroughWhenNoTransactionIsOpen) {
+  writer_->NoteServerPosition(Lsn(0x500));
+  EXPECT_EQ(writer_->durable_through(), Lsn(0)) << "advanced before Sync";
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x500));
+
+  writer_->NoteServerPosition(Lsn(0x480));
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x500)) << "went backwards";
+}
+
+TEST_F(ChangeLogTest, ServerPositionInsideATransactionIsIgnored) {
+  Apply(Accounts());
+  Apply(Begin(0x600, 60, 700));
+  Apply(Insert("1"));
+  writer_->NoteServerPosition(Lsn(0x700));
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0)) << "confirmed past an uncommitted transaction";
+  Apply(Commit(0x600, 60));
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x608));
+  writer_->NoteServerPosition(Lsn(0x700));
+  Sync();
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x700));
+}
+
+// --- relation schemas ---
+
+TEST_F(ChangeLogTest, IdenticalRelationMessageReusesTheSchemaId) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"1"});
+  Apply(Begin(0x200, 20, 701));
+  Apply(Accounts());
+  Apply(Insert("2"));
+  Apply(Commit(0x200, 20));
+  Sync();
+  absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log_->Schemas();
+  ASSERT_TRUE(schemas.ok()) << schemas.status();
+  ASSERT_EQ(schemas->size(), 1u);
+  const proto::RelationSchema& schema = schemas->begin()->second;
+  EXPECT_EQ(schema.relid(), kAccounts);
+  EXPECT_EQ(schema.namespace_(), "public");
+  EXPECT_EQ(schema.name(), "accounts");
+  ASSERT_EQ(schema.columns_size(), 2);
+  EXPECT_EQ(schema.columns(0).name(), "id");
+  EXPECT_TRUE(schema.columns(0).is_key());
+  EXPECT_EQ(schema.columns(0).type_oid(), 23u);
+  EXPECT_EQ(FirstSchemaId(0x100), schema.schema_id());
+  EXPECT_EQ(FirstSchemaId(0x200), schema.schema_id());
+}
+
+TEST_F(ChangeLogTest, ChangedRelationGetsANewSchemaIdThatLaterChangesCarry) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"1"});
+  Apply(Begin(0x200, 20, 701));
+  Apply(Relation(kAccounts, "accounts", {"id", "owner", "created"}));  // ALTER TABLE ... ADD COLUMN
+  Apply(Insert("2"));
+  Apply(Commit(0x200, 20));
+  CommitInserts(0x300, 30, 702, {"3"});  // no Relation message: the new schema stays in force
+  Sync();
+
+  absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log_->Schemas();
+  ASSERT_TRUE(schemas.ok()) << schemas.status();
+  ASSERT_EQ(schemas->size(), 2u);
+  const uint32_t old_id = FirstSchemaId(0x100);
+  const uint32_t new_id = FirstSchemaId(0x200);
+  EXPECT_NE(old_id, new_id);
+  EXPECT_EQ(schemas->at(old_id).columns_size(), 2);
+  EXPECT_EQ(schemas->at(new_id).columns_size(), 3);
+  EXPECT_EQ(schemas->at(new_id).relid(), kAccounts);
+  EXPECT_EQ(FirstSchemaId(0x300), new_id);
+}
+
+TEST_F(ChangeLogTest, SchemaInForceSurvivesRestart) {
+  Apply(Accounts());
+  Apply(Relation(kAccounts, "accounts", {"id", "owner", "created"}));
+  CommitInserts(0x100, 10, 700, {"1"});
+  Sync();
+  Reopen();
+  // pgoutput describes every relation again on a new connection.
+  Apply(Relation(kAccounts, "accounts", {"id", "owner", "created"}));
+  CommitInserts(0x200, 20, 701, {"2"});
+  Sync();
+  absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log_->Schemas();
+  ASSERT_TRUE(schemas.ok()) << schemas.status();
+  EXPECT_EQ(schemas->size(), 2u);
+  EXPECT_EQ(FirstSchemaId(0x200), FirstSchemaId(0x100));
+}
+
+TEST_F(ChangeLogTest, RenamedColumnIsANewSchema) {
+  Apply(Accounts());
+  Apply(Relation(kAccounts, "accounts", {"id", "holder"}));
+  Sync();
+  absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log_->Schemas();
+  ASSERT_TRUE(schemas.ok()) << schemas.status();
+  EXPECT_EQ(schemas->size(), 2u);
+}
+
+TEST_F(ChangeLogTest, TypeMessagesAreStored) {
+  Apply(TypeMessage{.xid = std::nullopt, .type_oid = 16385, .namespace_name = "public", .type_name = "mood"});
+  Sync();
+  absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> types = log_->Types();
+  ASSERT_TRUE(types.ok()) << types.status();
+  ASSERT_EQ(types->count(16385), 1u);
+  EXPECT_EQ(types->at(16385).name(), "mood");
+  EXPECT_EQ(types->at(16385).namespace_(), "public");
+}
+
+// --- protocol violations ---
+
+TEST_F(ChangeLogTest, ChangeOutsideATransactionIsAnError) {
+  Apply(Accounts());
+  absl::Status s = writer_->Apply(Insert("1"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(ChangeLogTest, ChangeForAnUndescribedRelationIsAnError) {
+  Apply(Begin(0x100, 10, 700));
+  absl::Status s = writer_->Apply(Insert("1", std::nullopt, /*relid=*/99999));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("99999"), std::string_view::npos) << s;
+}
+
+TEST_F(ChangeLogTest, CommitForAnotherLsnThanBeginIsAnError) {
+  Apply(Accounts());
+  Apply(Begin(0x100, 10, 700));
+  Apply(Insert("1"));
+  absl::Status s = writer_->Apply(Commit(0x180, 10));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(ChangeLogTest, BeginInsideATransactionIsAnError) {
+  Apply(Begin(0x100, 10, 700));
+  absl::Status s = writer_->Apply(Begin(0x200, 20, 701));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+// --- streamed transactions ---
+
+TEST_F(ChangeLogTest, InterleavedStreamedTransactionsKeepTheirOwnChanges) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("a1", 800));
+  Apply(Insert("a2", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamStart(900, true));
+  Apply(Insert("b1", 900));
+  Apply(StreamStopMessage{});
+  // A small ordinary transaction commits while both are in progress.
+  CommitInserts(0x100, 10, 700, {"plain"});
+  Apply(StreamStart(800, false));
+  Apply(Insert("a3", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamStart(900, false));
+  Apply(Insert("b2", 900));
+  Apply(StreamStopMessage{});
+  Sync();
+  EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x100}) << "a streamed transaction showed before its commit";
+
+  Apply(StreamCommit(900, 0x200, 20));
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(CommitLsns(), (std::vector<uint64_t>{0x100, 0x200, 0x300}));
+  EXPECT_EQ(Ids(0x200), (Strings{"b1", "b2"}));
+  EXPECT_EQ(Ids(0x300), (Strings{"a1", "a2", "a3"}));
+  EXPECT_EQ(Txn(0x300).xid(), 800u);
+  EXPECT_EQ(Txn(0x300).row_count(), 3u);
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+TEST_F(ChangeLogTest, StreamAbortOfASubtransactionRemovesExactlyItsChanges) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  Apply(Insert("sub1", 801));  // SAVEPOINT s1
+  Apply(Insert("sub2", 801));
+  Apply(StreamStopMessage{});
+  Apply(StreamStart(900, true));  // another transaction streams in between
+  Apply(Insert("other", 900));
+  Apply(StreamStopMessage{});
+  Sync();                                                // the subtransaction's changes are on disk before its abort
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ROLLBACK TO s1
+  Apply(StreamStart(800, false));
+  Apply(Insert("top2", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Apply(StreamCommit(900, 0x400, 40));
+  Sync();
+
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "top2"}));
+  EXPECT_EQ(Txn(0x300).change_count(), 2u);
+  EXPECT_EQ(Txn(0x300).row_count(), 2u) << "rows of the aborted subtransaction were counted";
+  EXPECT_EQ(Ids(0x400), Strings{"other"});
+  EXPECT_EQ(writer_->state().rows(), 3u);
+  EXPECT_EQ(StoredChangeRecords(), 3u);
+}
+
+TEST_F(ChangeLogTest, StreamAbortOfASubtransactionAlsoRemovesTheChangesAfterIt) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  Apply(Insert("sub1", 801));     // SAVEPOINT s1
+  Apply(Insert("nested1", 802));  // SAVEPOINT s2, inside s1
+  Apply(Insert("sub1b", 801));    // RELEASE s2; back in s1
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 802});  // the server aborts the nested one...
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ...and then s1 (ROLLBACK TO s1)
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), Strings{"top1"});
+  EXPECT_EQ(Txn(0x300).row_count(), 1u);
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+}
+
+TEST_F(ChangeLogTest, StreamAbortOfAnUnknownSubtransactionChangesNothing) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  Apply(Insert("sub1", 801));
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 805});  // a subtransaction that changed nothing
+  Apply(StreamAbortMessage{.xid = 777, .subxid = 777});  // a transaction never streamed here
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "sub1"}));
+}
+
+TEST_F(ChangeLogTest, SubtransactionAbortingEverythingThenNewChanges) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("sub1", 801));
+  Apply(StreamStopMessage{});
+  Sync();
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});
+  Sync();
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{}) << "a transaction with no changes left is not pending";
+  Apply(StreamStart(800, false));
+  Apply(Insert("top1", 800));
+  Apply(StreamStopMessage{});
+  Sync();
+  EXPECT_EQ(Pending().size(), 1u);
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), Strings{"top1"});
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+TEST_F(ChangeLogTest, StreamAbortOfTheWholeTransactionRemovesAllItsChanges) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("a1", 800));
+  Apply(Insert("a2", 801));
+  Apply(StreamStopMessage{});
+  Apply(StreamStart(900, true));
+  Apply(Insert("b1", 900));
+  Apply(StreamStopMessage{});
+  Sync();
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 800});
+  Apply(StreamCommit(900, 0x400, 40));
+  Sync();
+  EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x400});
+  EXPECT_EQ(Ids(0x400), Strings{"b1"});
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+  EXPECT_EQ(writer_->state().transactions(), 1u);
+}
+
+TEST_F(ChangeLogTest, StreamCommitWithNothingStreamedIsAnEmptyTransaction) {
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  std::optional<proto::Transaction> txn = Get(0x300);
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_EQ(txn->change_count(), 0u);
+  EXPECT_EQ(Changes(*txn).size(), 0u);
+  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+}
+
+TEST_F(ChangeLogTest, RelationSentInsideAStreamIsInForceAfterItsCommit) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Relation(kAccounts, "accounts", {"id", "owner", "created"}, 800));
+  Apply(Insert("s1", 800));
+  Apply(StreamStopMessage{});
+  // Meanwhile an ordinary transaction still writes under the old schema.
+  CommitInserts(0x100, 10, 700, {"plain"});
+  Apply(StreamCommit(800, 0x200, 20));
+  CommitInserts(0x300, 30, 702, {"after"});
+  Sync();
+  const uint32_t old_id = FirstSchemaId(0x100);
+  const uint32_t streamed_id = FirstSchemaId(0x200);
+  EXPECT_NE(old_id, streamed_id);
+  EXPECT_EQ(FirstSchemaId(0x300), streamed_id);
+}
+
+TEST_F(ChangeLogTest, StreamStartInsideATransactionIsAnError) {
+  Apply(Begin(0x100, 10, 700));
+  absl::Status s = writer_->Apply(StreamStart(800, true));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+// --- reading by LSN and by time ---
+
+// Commits at LSN 100, 200, 300 with a schema, a type, a pending transaction and a sequence sample
+// around them, so that seeks past either end land on other kinds of keys.
+class ChangeLogLookup : public ChangeLogTest {
+ protected:
+  void SetUp() override {
+    ChangeLogTest::SetUp();
+    Apply(TypeMessage{.xid = std::nullopt, .type_oid = 16385, .namespace_name = "public", .type_name = "mood"});
+    Apply(Accounts());
+    CommitInserts(100, 10, 700, {"a"});
+    CommitInserts(200, 20, 701, {"b"});
+    CommitInserts(300, 30, 702, {"c"});
+    proto::SequenceSample sample;
+    auto* seq = sample.add_sequences();
+    seq->set_namespace_("public");
+    seq->set_name("accounts_id_seq");
+    seq->set_last_value(3);
+    writer_->PutSequenceSample(sample, Lsn(310), 31);
+    Apply(Begin(400, 40, 703));
+    Apply(Insert("open"));
+    Sync();
+  }
+};
+
+TEST_F(ChangeLogLookup, LastCommitAtOrBefore) {
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(0))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(99))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(100))), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(199))), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(200))), 200u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(300))), 300u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(400))), 300u) << "an uncommitted transaction";
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(kMaxLsn)), 300u);
+}
+
+TEST_F(ChangeLogLookup, FirstCommitAtOrAfter) {
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(0))), 100u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(100))), 100u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(101))), 200u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(300))), 300u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(301))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(kMaxLsn)), std::nullopt);
+}
+
+TEST_F(ChangeLogLookup, ForEachTransactionBoundsAreInclusive) {
+  EXPECT_EQ(CommitLsns(Lsn(100), Lsn(300)), (std::vector<uint64_t>{100, 200, 300}));
+  EXPECT_EQ(CommitLsns(Lsn(101), Lsn(299)), std::vector<uint64_t>{200});
+  EXPECT_EQ(CommitLsns(Lsn(200), Lsn(200)), std::vector<uint64_t>{200});
+  EXPECT_EQ(CommitLsns(Lsn(0), Lsn(99)), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(Lsn(301), kMaxLsn), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(Lsn(300), Lsn(100)), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(Lsn(0), kMaxLsn), (std::vector<uint64_t>{100, 200, 300}));
+}
+
+TEST_F(ChangeLogLookup, ForEachTransactionStopsAtTheVisitorsError) {
+  std::vector<uint64_t> seen;
+  absl::Status s = log_->ForEachTransaction(Lsn(0), kMaxLsn, [&](const proto::Transaction& t) {
+    seen.push_back(t.commit_lsn());
+    return t.commit_lsn() == 200 ? absl::CancelledError("enough") : absl::OkStatus();
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{100, 200}));
+}
+
+TEST_F(ChangeLogLookup, SequenceSamplesFromAnLsn) {
+  std::vector<uint64_t> from_0, from_311;
+  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(0),
+                                          [&](const proto::SequenceSample& s) {
+                                            from_0.push_back(s.check_lsn());
+                                            EXPECT_EQ(s.check_time(), 31);
+                                            EXPECT_EQ(s.sequences(0).last_value(), 3);
+                                            return absl::OkStatus();
+                                          })
+                  .ok());
+  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(311),
+                                          [&](const proto::SequenceSample& s) {
+                                            from_311.push_back(s.check_lsn());
+                                            return absl::OkStatus();
+                                          })
+                  .ok());
+  EXPECT_EQ(from_0, std::vector<uint64_t>{310});
+  EXPECT_EQ(from_311, std::vector<uint64_t>{});
+}
+
+TEST_F(ChangeLogTest, LastCommitNotAfterTimeFollowsTheRunningMaximum) {
+  // Commit times are not monotonic in commit order: the commit at 300 was stamped before the one
+  // at 200. Recovery to time T replays in commit order and stops before the first commit after T.
+  Apply(Accounts());
+  CommitInserts(100, 10, 700, {"a"});
+  CommitInserts(200, 30, 701, {"b"});
+  CommitInserts(300, 20, 702, {"c"});
+  CommitInserts(400, 40, 703, {"d"});
+  Sync();
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(5)), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(9)), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(10)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(20)), 100u) << "300 is at 20, but 200 (at 30) precedes it";
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(25)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(29)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(30)), 300u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(35)), 300u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(40)), 400u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(int64_t{1} << 60)), 400u);
+}
+
+TEST_F(ChangeLogTest, TimeIndexRunningMaximumSurvivesRestart) {
+  Apply(Accounts());
+  CommitInserts(100, 10, 700, {"a"});
+  CommitInserts(200, 30, 701, {"b"});
+  Sync();
+  Reopen();
+  Apply(Accounts());
+  CommitInserts(300, 20, 702, {"c"});
+  Sync();
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(25)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(30)), 300u);
+}
+
+TEST_F(ChangeLogTest, TimeIndexOrdersTimesBeforePostgresEpoch) {
+  // Times before 2000-01-01 are negative; the index must still order them before later ones.
+  Apply(Accounts());
+  CommitInserts(100, -100, 700, {"a"});
+  CommitInserts(200, -50, 701, {"b"});
+  CommitInserts(300, 50, 702, {"c"});
+  Sync();
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(-101)), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(-100)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(-60)), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(-50)), 200u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(0)), 200u);
+  EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(50)), 300u);
+}
+
+// --- damage ---
+
+TEST_F(ChangeLogLookup, DamagedTransactionRecordIsDataLoss) {
+  ASSERT_TRUE(log_->db()
+                  ->Put(rocksdb::WriteOptions(), ChangeLog::TransactionKey(Lsn(250)), std::string("\xff\xff\xff", 3))
+                  .ok());
+  EXPECT_EQ(log_->GetTransaction(Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log_->LastCommitAtOrBefore(Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log_->FirstCommitAtOrAfter(Lsn(201)).status().code(), absl::StatusCode::kDataLoss);
+  absl::Status s =
+      log_->ForEachTransaction(Lsn(0), kMaxLsn, [](const proto::Transaction&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("damaged"), std::string_view::npos) << s;
+  // Records around it still read.
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(249))), 200u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(251))), 300u);
+}
+
+TEST_F(ChangeLogLookup, DamagedChangeRecordIsDataLoss) {
+  std::optional<proto::Transaction> txn = Get(200);
+  ASSERT_TRUE(txn.has_value());
+  ASSERT_TRUE(
+      log_->db()
+          ->Put(rocksdb::WriteOptions(), ChangeLog::ChangeKey(txn->storage_id(), 0), std::string("\xff\xff\xff", 3))
+          .ok());
+  absl::Status s = log_->ForEachChange(*txn, [](const proto::Change&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(ChangeLogLookup, MissingChangeRecordIsDataLoss) {
+  std::optional<proto::Transaction> txn = Get(200);
+  ASSERT_TRUE(txn.has_value());
+  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(txn->storage_id(), 0)).ok());
+  absl::Status s = log_->ForEachChange(*txn, [](const proto::Change&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(ChangeLogTest, DamagedStateIsDataLossForReadersAndTheWriter) {
+  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), std::string("\xff\xff\xff", 3)).ok());
+  EXPECT_EQ(log_->State().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ChangeLogWriter::Create(log_.get()).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(ChangeLogTest, NewerFormatVersionIsRefused) {
+  proto::CaptureState state;
+  state.set_format_version(kChangeLogFormatVersion + 1);
+  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), state.SerializeAsString()).ok());
+  EXPECT_EQ(log_->State().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// --- opening ---
+
+TEST(ChangeLog, ReadOnlyOpenOfAMissingLogIsNotFound) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<ChangeLog>> log = ChangeLog::Open(dir.path() / "nothing", ChangeLog::Mode::kReadOnly);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kNotFound) << log.status();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "nothing")) << "a read-only open created it";
+}
+
+TEST(ChangeLog, SecondWriterIsRefusedWhileTheFirstIsOpen) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<ChangeLog>> first = ChangeLog::Open(dir.path() / "cl", ChangeLog::Mode::kWriter);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::unique_ptr<ChangeLog>> second = ChangeLog::Open(dir.path() / "cl", ChangeLog::Mode::kWriter);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+}
+
+TEST_F(ChangeLogTest, ReadOnlyOpenSeesSyncedCommits) {
+  Apply(Accounts());
+  CommitInserts(100, 10, 700, {"a", "b"});
+  Sync();
+  absl::StatusOr<std::unique_ptr<ChangeLog>> reader =
+      ChangeLog::Open(dir_.path() / "changelog", ChangeLog::Mode::kReadOnly);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::optional<proto::Transaction>> txn = (*reader)->GetTransaction(Lsn(100));
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  ASSERT_TRUE(txn->has_value());
+  EXPECT_EQ((*txn)->change_count(), 2u);
+}
+
+// --- a transaction larger than memory should hold ---
+
+TEST_F(ChangeLogTest, LargeTransactionIsSpilledBeforeCommitAndCommitsWhole) {
+  constexpr int kRows = 300'000;
+  constexpr size_t kBound = 20u << 20;
+  Apply(Accounts());
+  Apply(Begin(0x9000, 90, 710));
+  size_t max_buffered = 0;
+  for (int i = 0; i < kRows; ++i) {
+    absl::Status s = writer_->Apply(InsertMessage{
+        .xid = std::nullopt, .relid = kAccounts, .new_tuple = Row({std::to_string(i), "owner-with-some-padding"})});
+    ASSERT_TRUE(s.ok()) << "row " << i << ": " << s;
+    max_buffered = std::max(max_buffered, writer_->buffered_bytes());
+  }
+  EXPECT_LT(max_buffered, kBound);
+  EXPECT_EQ(Pending().size(), 1u) << "nothing reached RocksDB before the commit";
+  EXPECT_EQ(Get(0x9000), std::nullopt);
+  Apply(Commit(0x9000, 90));
+  Sync();
+
+  std::optional<proto::Transaction> txn = Get(0x9000);
+  ASSERT_TRUE(txn.has_value());
+  EXPECT_EQ(txn->change_count(), static_cast<uint64_t>(kRows));
+  EXPECT_EQ(txn->row_count(), static_cast<uint64_t>(kRows));
+  int next = 0;
+  absl::Status s = log_->ForEachChange(*txn, [&](const proto::Change& c) {
+    if (c.new_tuple().values(0).data() != std::to_string(next)) {
+      return absl::InternalError("change " + std::to_string(next) + " out of order: " + c.new_tuple().values(0).data());
+    }
+    ++next;
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(next, kRows);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+}  // namespace
+}  // namespace pgpitr::wal

@@ -28,10 +28,8 @@ TEST_P(LsnRoundTrip, ParsesToTheValueAndPrintsBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Lsn, LsnRoundTrip,
-                         testing::Values(LsnText{"0/0", 0}, LsnText{"0/1", 1},
-                                         LsnText{"16/B374D848", 0x16'B374D848},
-                                         LsnText{"0/1A2B3C4D", 0x1A2B3C4D},
-                                         LsnText{"1/0", uint64_t{1} << 32},
+                         testing::Values(LsnText{"0/0", 0}, LsnText{"0/1", 1}, LsnText{"16/B374D848", 0x16'B374D848},
+                                         LsnText{"0/1A2B3C4D", 0x1A2B3C4D}, LsnText{"1/0", uint64_t{1} << 32},
                                          LsnText{"FFFFFFFF/FFFFFFFF", ~uint64_t{0}}));
 
 TEST(Lsn, LowercaseHexParsesAndPrintsInUppercase) {
@@ -54,14 +52,12 @@ TEST_P(LsnReject, IsAnInvalidArgumentNamingTheText) {
   absl::StatusOr<Lsn> lsn = Lsn::Parse(GetParam());
   ASSERT_FALSE(lsn.ok()) << GetParam() << " parsed as " << lsn->ToString();
   EXPECT_EQ(lsn.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(lsn.status().message().find("'" + GetParam() + "'"), std::string::npos)
-      << lsn.status();
+  EXPECT_NE(lsn.status().message().find("'" + GetParam() + "'"), std::string::npos) << lsn.status();
 }
 
 INSTANTIATE_TEST_SUITE_P(Lsn, LsnReject,
-                         testing::Values("", "1", "/1", "1/", "/", "G/1", "1/G", "123456789/1",
-                                         "1/123456789", "1/2/3", " 1/2", "1/2 ", "1 /2", "1/ 2",
-                                         "-1/2", "+1/2", "1/-2", "0x1/2", "1//2"));
+                         testing::Values("", "1", "/1", "1/", "/", "G/1", "1/G", "123456789/1", "1/123456789", "1/2/3",
+                                         " 1/2", "1/2 ", "1 /2", "1/ 2", "-1/2", "+1/2", "1/-2", "0x1/2", "1//2"));
 
 TEST(Lsn, DefaultIsZeroAndInvalid) {
   EXPECT_EQ(Lsn().value(), 0u);

@@ -18,9 +18,7 @@ struct FormatCase {
 
 class FormatPgTimeCase : public testing::TestWithParam<FormatCase> {};
 
-TEST_P(FormatPgTimeCase, PrintsAsPostgreSqlDoesInUtc) {
-  EXPECT_EQ(FormatPgTime(GetParam().t), GetParam().text);
-}
+TEST_P(FormatPgTimeCase, PrintsAsPostgreSqlDoesInUtc) { EXPECT_EQ(FormatPgTime(GetParam().t), GetParam().text); }
 
 // Expected texts were computed independently (date -u -d @<unix seconds>), with
 // Unix = PgTime / 1e6 + 946684800.
@@ -31,16 +29,13 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{0, "2000-01-01 00:00:00+00"},
         // 2026-11-25 10:41:07 UTC is Unix 1795603267.
         FormatCase{(1795603267 - 946684800) * int64_t{1'000'000}, "2026-11-25 10:41:07+00"},
-        FormatCase{(1795603267 - 946684800) * int64_t{1'000'000} + 123456,
-                   "2026-11-25 10:41:07.123456+00"},
+        FormatCase{(1795603267 - 946684800) * int64_t{1'000'000} + 123456, "2026-11-25 10:41:07.123456+00"},
         // Trailing zeros of the fraction are trimmed, leading ones kept.
         FormatCase{(1795603267 - 946684800) * int64_t{1'000'000} + 500000, "2026-11-25 10:41:07.5+00"},
         FormatCase{(1795603267 - 946684800) * int64_t{1'000'000} + 120000, "2026-11-25 10:41:07.12+00"},
-        FormatCase{1, "2000-01-01 00:00:00.000001+00"},
-        FormatCase{10, "2000-01-01 00:00:00.00001+00"},
+        FormatCase{1, "2000-01-01 00:00:00.000001+00"}, FormatCase{10, "2000-01-01 00:00:00.00001+00"},
         // Before 2000: negative PgTime; the fraction still counts forward from the whole second.
-        FormatCase{-1, "1999-12-31 23:59:59.999999+00"},
-        FormatCase{-1'000'000, "1999-12-31 23:59:59+00"},
+        FormatCase{-1, "1999-12-31 23:59:59.999999+00"}, FormatCase{-1'000'000, "1999-12-31 23:59:59+00"},
         FormatCase{-1'500'000, "1999-12-31 23:59:58.5+00"},
         FormatCase{-946684800 * int64_t{1'000'000}, "1970-01-01 00:00:00+00"},
         // A leap day.
@@ -53,8 +48,8 @@ TEST(PgTime, EpochIsUnix946684800Seconds) {
 }
 
 TEST(PgTime, UnixConversionsAreInverse) {
-  for (int64_t unix_micros : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{946'684'800'000'000},
-                              int64_t{1'795'603'267'123'456}}) {
+  for (int64_t unix_micros :
+       {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{946'684'800'000'000}, int64_t{1'795'603'267'123'456}}) {
     EXPECT_EQ(UnixMicrosFromPgTime(PgTimeFromUnixMicros(unix_micros)), unix_micros);
   }
   EXPECT_EQ(PgTimeFromUnixMicros(0), -946'684'800'000'000);
@@ -62,9 +57,8 @@ TEST(PgTime, UnixConversionsAreInverse) {
 }
 
 TEST(PgTime, FromSystemClockKeepsMicroseconds) {
-  const auto tp = std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::microseconds(1'795'603'267'123'456)));
+  const auto tp = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::microseconds(1'795'603'267'123'456)));
   EXPECT_EQ(PgTimeFromSystemClock(tp), 848'918'467'123'456);
   EXPECT_EQ(FormatPgTime(PgTimeFromSystemClock(tp)), "2026-11-25 10:41:07.123456+00");
 }
