@@ -17,7 +17,10 @@
 #include "wal/base_backup.h"
 #include "wal/capture.h"
 #include "wal/pg_connection.h"
+#include "proxy/proxy_server.h"
 #include "wal/repository.h"
+#include "wal/source.h"
+#include "wal/stream_messages.h"
 
 namespace pgpitr::cli {
 
@@ -122,6 +125,15 @@ absl::Status Info(const InfoFlags& flags) {
                        {"size_bytes", (*repo)->change_log().SizeOnDisk()},
                        {"last_commit_lsn", last->has_value() ? Lsn((*last)->commit_lsn()).ToString() : ""},
                        {"last_commit_time", last->has_value() ? FormatPgTime((*last)->commit_time()) : ""}};
+  out["unproxied_schema_changes"] = state->unproxied_schema_changes();
+  absl::StatusOr<std::vector<proto::Mark>> marks = (*repo)->change_log().Marks();
+  if (!marks.ok()) return marks.status();
+  out["marks"] = nlohmann::json::array();
+  for (const proto::Mark& m : *marks) {
+    out["marks"].push_back({{"name", m.name()},
+                            {"commit_lsn", Lsn(m.commit_lsn()).ToString()},
+                            {"commit_time", FormatPgTime(m.commit_time())}});
+  }
   out["slot_status"] = nullptr;
   if (!flags.source.empty() || std::getenv("DATABASE_URL") != nullptr || std::getenv("PGHOST") != nullptr) {
     absl::StatusOr<wal::ConnInfo> source = ParseSource(flags.source.empty() ? DefaultSource() : flags.source);
@@ -167,6 +179,18 @@ absl::Status Info(const InfoFlags& flags) {
       std::cout << "slot         missing on the source: capture cannot continue this change log\n";
     }
   }
+  if (state->unproxied_schema_changes() > 0) {
+    std::cout << fmt::format(
+        "warning      {} schema changes reached the stream without passing through the proxy (the last on {} near "
+        "LSN {}): restore follows added and dropped columns from the stream, but not defaults, renames or indexes; "
+        "connect applications through 'pgpitr run --listen'\n",
+        state->unproxied_schema_changes(), state->last_unproxied_relation(),
+        Lsn(state->last_unproxied_lsn()).ToString());
+  }
+  std::cout << fmt::format("marks        {}\n", marks->size());
+  for (const proto::Mark& m : *marks) {
+    std::cout << fmt::format("  {}  LSN {}  {}\n", m.name(), Lsn(m.commit_lsn()).ToString(), FormatPgTime(m.commit_time()));
+  }
   std::cout << fmt::format("bases        {}\n", bases->size());
   for (const auto& b : *bases) {
     const bool usable = std::any_of(window.usable_bases.begin(), window.usable_bases.end(),
@@ -175,6 +199,46 @@ absl::Status Info(const InfoFlags& flags) {
                              FormatPgTime(b.consistent_time()), b.size_bytes(), b.server_version(),
                              usable ? "" : "  (not usable: the change log does not cover it)");
   }
+  return absl::OkStatus();
+}
+
+// The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
+absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string& listen, const wal::ConnInfo& source,
+                                                               const wal::Logger& log) {
+  proxy::ProxyOptions options;
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) port = std::atoi(listen.c_str() + colon + 1);
+  if (colon == std::string::npos || port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(fmt::format("--listen '{}' is not HOST:PORT (e.g. 127.0.0.1:6432)", listen));
+  }
+  options.listen_host = listen.substr(0, colon);
+  options.listen_port = static_cast<uint16_t>(port);
+  const char* env_host = std::getenv("PGHOST");
+  const char* env_port = std::getenv("PGPORT");
+  std::string host = source.Get("hostaddr").value_or(source.Get("host").value_or(env_host ? env_host : "127.0.0.1"));
+  if (host.find(',') != std::string::npos) host = host.substr(0, host.find(','));
+  if (host.empty() || host[0] == '/') {
+    return absl::InvalidArgumentError(
+        "the proxy connects to the source over TCP: give the source a host name or address (host=...)");
+  }
+  options.upstream_host = host;
+  options.upstream_port = static_cast<uint16_t>(std::atoi(source.Get("port").value_or(env_port ? env_port : "5432").c_str()));
+  return proxy::ProxyServer::Start(options, log);
+}
+
+absl::Status Mark(const std::string& source_text, const std::string& name) {
+  if (name.empty() || name.size() > 200) return absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters");
+  absl::StatusOr<wal::ConnInfo> source = ParseSource(source_text);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
+  if (!conn.ok()) return conn.status();
+  // Transactional: the mark is a transaction of its own in the stream, ordered with all others.
+  absl::StatusOr<wal::PgResult> r =
+      conn->Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", {wal::kMarkMessagePrefix, name});
+  if (!r.ok()) return r.status();
+  std::cout << fmt::format("mark '{}' recorded at LSN {}; restore to it with --to-mark '{}' once capture has passed it\n",
+                           name, r->GetString(0, 0), name);
   return absl::OkStatus();
 }
 
@@ -273,6 +337,10 @@ int RunCli(int argc, char** argv) {
   run->add_option("--sequence-interval", sequence_seconds, "Seconds between samples of the source's sequences")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   run->add_option("--pg-bin", pg_bin, "Folder holding pg_dump (default: the newest installed PostgreSQL client)");
+  std::string listen;
+  run->add_option("--listen", listen,
+                  "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
+                  "through it have their schema changes recorded for restore");
 
   // backup
   std::string backup_source = DefaultSource(), backup_repo, backup_slot = "pgpitr";
@@ -306,8 +374,11 @@ int RunCli(int argc, char** argv) {
                                      "Restore commits up to this time: '2026-11-25 10:41:07.123456+00' or ISO 8601 with Z");
   auto* t2 = restore_cmd->add_option("--to-lsn", to_lsn, "Restore commits whose commit LSN is at or before this LSN");
   auto* t3 = restore_cmd->add_flag("--latest", latest, "Restore everything captured");
-  t1->excludes(t2)->excludes(t3);
-  t2->excludes(t3);
+  std::string to_mark;
+  auto* t4 = restore_cmd->add_option("--to-mark", to_mark, "Restore up to and including a restore point made by 'pgpitr mark'");
+  t1->excludes(t2)->excludes(t3)->excludes(t4);
+  t2->excludes(t3)->excludes(t4);
+  t3->excludes(t4);
   restore_cmd->add_flag("--exclusive", exclusive, "Leave out a commit exactly at the target");
   restore_cmd->add_flag("--replace-existing", restore_options.replace_existing,
                         "Drop and recreate the target database if it exists and is not empty");
@@ -315,6 +386,14 @@ int RunCli(int argc, char** argv) {
                         "Restore without the source's owners and privileges (when its roles do not exist here)");
   restore_cmd->add_option("--jobs", restore_options.jobs, "Parallel pg_restore jobs")->capture_default_str();
   restore_cmd->add_option("--pg-bin", pg_bin, "Folder holding pg_restore");
+
+  // mark
+  std::string mark_source = DefaultSource(), mark_name;
+  CLI::App* mark = app.add_subcommand(
+      "mark", "Record a named restore point in the source's stream (restore with --to-mark NAME).\n"
+              "  e.g. pgpitr mark before-migration-42 --source 'host=db dbname=app'");
+  mark->add_option("name", mark_name, "The restore point's name")->required();
+  mark->add_option("--source", mark_source, "Connection string of the captured database");
 
   // demo
   bool keep = false;
@@ -344,9 +423,15 @@ int RunCli(int argc, char** argv) {
       capture.first_base = !no_first_base;
       capture.sequence_interval = std::chrono::seconds(sequence_seconds);
       capture.pg_bin_dir = pg_bin;
+      absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> proxy_server = nullptr;
+      if (!listen.empty()) proxy_server = StartProxy(listen, *source, log);
       absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
           wal::Repository::Open(run_repo, wal::Repository::Mode::kCapture);
-      result = repo.ok() ? wal::RunCapture(**repo, capture, stop, log) : repo.status();
+      if (!proxy_server.ok()) {
+        result = proxy_server.status();
+      } else {
+        result = repo.ok() ? wal::RunCapture(**repo, capture, stop, log) : repo.status();
+      }
     }
   } else if (*backup) {
     absl::StatusOr<wal::ConnInfo> source = ParseSource(backup_source);
@@ -372,7 +457,10 @@ int RunCli(int argc, char** argv) {
     absl::StatusOr<restore::RestoreTarget> point = restore::RestoreTarget::Latest();
     if (!to_time.empty()) point = restore::RestoreTarget::AtTime(to_time, exclusive);
     else if (!to_lsn.empty()) point = restore::RestoreTarget::AtLsn(to_lsn, exclusive);
-    else if (!latest) point = absl::InvalidArgumentError("say where to restore to: --to-time, --to-lsn or --latest");
+    else if (!to_mark.empty()) point = restore::RestoreTarget::AtMark(to_mark, exclusive);
+    else if (!latest) {
+      point = absl::InvalidArgumentError("say where to restore to: --to-time, --to-lsn, --to-mark or --latest");
+    }
     if (!target_info.ok()) {
       result = target_info.status();
     } else if (!point.ok()) {
@@ -388,6 +476,8 @@ int RunCli(int argc, char** argv) {
       result = summary.status();
       if (summary.ok()) std::cout << summary->ToString();
     }
+  } else if (*mark) {
+    result = Mark(mark_source, mark_name);
   } else if (*demo) {
     result = RunDemo(keep, stop);
   }

@@ -8,6 +8,8 @@ packages=(
   libpq-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev
+  # the Asio proxy; clang and its runtime for the libFuzzer target
+  libboost-dev clang-14 libclang-rt-14-dev
   # pg_dump/pg_restore for bases and restores; the server for `pgpitr demo` and the tests.
   postgresql-15 postgresql-client-15
 )

@@ -31,6 +31,12 @@ absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn) {
         table));
     if (!hash.ok()) return hash.status();
     f.tables[table] = hash->GetString(0, 0) + ":" + hash->GetString(0, 1);
+    absl::StatusOr<wal::PgResult> columns = conn.Query(
+        "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum) "
+        "FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+        {table});
+    if (!columns.ok()) return columns.status();
+    f.columns[table] = columns->GetString(0, 0);
   }
   return f;
 }
@@ -41,6 +47,12 @@ std::string DescribeDifference(const Fingerprint& expected, const Fingerprint& a
     auto it = actual.tables.find(table);
     if (it == actual.tables.end()) out += fmt::format("{} missing; ", table);
     else if (it->second != hash) out += fmt::format("{} differs ({} vs {}); ", table, hash, it->second);
+  }
+  for (const auto& [table, columns] : expected.columns) {
+    auto it = actual.columns.find(table);
+    if (it != actual.columns.end() && it->second != columns) {
+      out += fmt::format("{} has columns ({}) instead of ({}); ", table, it->second, columns);
+    }
   }
   for (const auto& [table, hash] : actual.tables) {
     if (!expected.tables.contains(table)) out += fmt::format("{} unexpected; ", table);

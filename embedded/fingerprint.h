@@ -1,4 +1,4 @@
-// Fingerprint: the content of every user table of a database, as one md5 per table, so that two
+// Fingerprint: the columns and content of every user table of a database (one md5 per table), so two
 // databases (a source at a checkpoint and its restore) can be compared exactly.
 //   absl::StatusOr<Fingerprint> f = TakeFingerprint(conn);  f->tables["public.accounts"]
 // Rows are compared as their text, ordered, so tables without a key compare as multisets.
@@ -14,6 +14,7 @@ namespace pgpitr::embedded {
 
 struct Fingerprint {
   std::map<std::string, std::string> tables;  // "schema.table" -> "rows:md5"
+  std::map<std::string, std::string> columns;  // "schema.table" -> "name type, name type, ..."
   friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
   std::string ToString() const;
 };

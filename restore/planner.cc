@@ -43,10 +43,21 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
   }
   RestorePlan plan;
   plan.target = target;
+  RestoreTarget resolved = target;
+  if (target.kind == RestoreTarget::Kind::kMark) {
+    absl::StatusOr<std::optional<proto::Mark>> mark = log.GetMark(target.mark);
+    if (!mark.ok()) return mark.status();
+    if (!mark->has_value()) {
+      return absl::NotFoundError(fmt::format(
+          "no restore point named '{}' has been captured (run 'pgpitr info' to list marks)", target.mark));
+    }
+    resolved.kind = RestoreTarget::Kind::kLsn;
+    resolved.lsn = Lsn((*mark)->commit_lsn());
+  }
   const proto::Base* base = nullptr;
   absl::StatusOr<std::optional<proto::Transaction>> last = std::nullopt;
 
-  switch (target.kind) {
+  switch (resolved.kind) {
     case RestoreTarget::Kind::kTime: {
       const wal::PgTime t = target.exclusive ? target.time - 1 : target.time;
       if (t < window.earliest_time) {
@@ -69,8 +80,9 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
       break;
     }
     case RestoreTarget::Kind::kLsn:
+    case RestoreTarget::Kind::kMark:
     case RestoreTarget::Kind::kLatest: {
-      const Lsn lsn = target.kind == RestoreTarget::Kind::kLatest ? window.latest_lsn : target.lsn;
+      const Lsn lsn = resolved.kind == RestoreTarget::Kind::kLatest ? window.latest_lsn : resolved.lsn;
       const Lsn bound = target.exclusive ? Lsn(lsn.value() - 1) : lsn;
       if (lsn < window.earliest_lsn) {
         return absl::OutOfRangeError(fmt::format(

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
 
@@ -82,7 +84,12 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
   // A relation renamed on the source since the last schema replay used.
   if (followed != followed_.end()) {
     const proto::RelationSchema* before = Schema(followed->second);
-    if (before != nullptr && (before->namespace_() != schema.namespace_() || before->name() != schema.name())) {
+    absl::StatusOr<wal::PgResult> moved =
+        target_->Query("SELECT to_regclass($1) IS NOT NULL", {before != nullptr ? QualifiedName(*before) : table});
+    if (!moved.ok()) return moved.status();
+    // A rename replayed from captured DDL has already happened.
+    if (before != nullptr && moved->Get(0, 0) == "t" &&
+        (before->namespace_() != schema.namespace_() || before->name() != schema.name())) {
       if (before->namespace_() != schema.namespace_()) {
         if (absl::Status s = target_->Execute(fmt::format("ALTER TABLE {} SET SCHEMA {}", QualifiedName(*before),
                                                           QuoteIdent(schema.namespace_())));
@@ -231,7 +238,10 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
 }
 
 absl::Status Replayer::Apply(const proto::Change& change, const proto::Transaction& txn) {
-  if (change.kind() == proto::Change::MESSAGE) return absl::OkStatus();
+  if (change.kind() == proto::Change::MESSAGE) {
+    if (change.message_prefix() != wal::kDdlMessagePrefix) return absl::OkStatus();
+    return ApplyDdl(change, txn);
+  }
   if (change.kind() == proto::Change::TRUNCATE) {
     std::string sql = "TRUNCATE ONLY ";
     for (int i = 0; i < change.truncated_schema_ids_size(); ++i) {
@@ -372,6 +382,33 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
         verb, table, wal::Lsn(txn.commit_lsn()).ToString(), txn.xid(), *affected));
   }
   ++rows_;
+  return absl::OkStatus();
+}
+
+absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transaction& txn) {
+  const nlohmann::json ddl = nlohmann::json::parse(change.message_content(), nullptr, /*allow_exceptions=*/false);
+  if (!ddl.is_object() || !ddl.contains("sql") || !ddl["sql"].is_string() || !ddl.contains("search_path") ||
+      !ddl["search_path"].is_string()) {
+    return absl::DataLossError(fmt::format("the schema change recorded in the transaction committed at {} is damaged",
+                                           wal::Lsn(txn.commit_lsn()).ToString()));
+  }
+  const std::string sql = ddl["sql"].get<std::string>();
+  // The statement runs as it did on the source: with the session's search_path of that moment.
+  if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('search_path', $1, true)",
+                                        {ddl["search_path"].get<std::string>()});
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = target_->Execute(sql); !s.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "replaying the schema change `{}` of the transaction committed at {} failed: {}", wal::OneLine(sql).substr(0, 200),
+        wal::Lsn(txn.commit_lsn()).ToString(), s.message()));
+  }
+  // Statements prepared against the old shape are stale now.
+  statements_.clear();
+  if (absl::Status s = target_->Execute("DEALLOCATE ALL"); !s.ok()) return s;
+  followed_.clear();
+  ++ddl_statements_;
   return absl::OkStatus();
 }
 

@@ -2,7 +2,8 @@
 // per source transaction, in commit order.
 //   auto replayer = Replayer::Create(&target_conn, log);
 //   log.ForEachTransaction(from, to, [&](const proto::Transaction& t) { return replayer->Replay(t); });
-// UPDATE and DELETE find their row by replica identity (the key, or the whole old row for
+// Schema changes captured by the proxy (pgpitr.ddl messages) are run at their place in the
+// transaction, with the search_path they ran with. UPDATE and DELETE find their row by replica identity (the key, or the whole old row for
 // REPLICA IDENTITY FULL, where rows are a multiset and exactly one matching row is changed);
 // unchanged-TOAST columns are left as they are; a change that finds no row is an error, since the
 // target then no longer matches the source. Relation schema changes seen in the stream (added,
@@ -34,6 +35,7 @@ class Replayer {
 
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }
+  uint64_t ddl_statements() const { return ddl_statements_; }
   // What replay did to the target's schema, for the summary.
   const std::vector<std::string>& schema_notes() const { return schema_notes_; }
 
@@ -47,6 +49,7 @@ class Replayer {
 
   [[nodiscard]] absl::Status Apply(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::Status FollowSchema(const proto::RelationSchema& schema);
+  [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
                                                          std::vector<int> params);
   [[nodiscard]] absl::StatusOr<int64_t> Run(const Statement& s, const proto::Change& change);
@@ -62,6 +65,7 @@ class Replayer {
   std::vector<std::string> schema_notes_;
   uint64_t transactions_ = 0;
   uint64_t rows_ = 0;
+  uint64_t ddl_statements_ = 0;
 };
 
 // "schema"."name"

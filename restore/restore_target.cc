@@ -141,6 +141,14 @@ absl::StatusOr<RestoreTarget> RestoreTarget::AtLsn(std::string_view text, bool e
   return target;
 }
 
+RestoreTarget RestoreTarget::AtMark(std::string_view name, bool exclusive) {
+  RestoreTarget target;
+  target.kind = Kind::kMark;
+  target.mark = std::string(name);
+  target.exclusive = exclusive;
+  return target;
+}
+
 std::string RestoreTarget::ToString() const {
   const char* bound = exclusive ? "exclusive" : "inclusive";
   switch (kind) {
@@ -150,6 +158,8 @@ std::string RestoreTarget::ToString() const {
       return fmt::format("LSN {} ({})", lsn.ToString(), bound);
     case Kind::kLatest:
       return "the latest captured point";
+    case Kind::kMark:
+      return fmt::format("mark '{}' ({})", mark, bound);
   }
   return "";
 }

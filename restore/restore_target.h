@@ -18,15 +18,17 @@ namespace pgpitr::restore {
 [[nodiscard]] absl::StatusOr<wal::PgTime> ParseTimestamp(std::string_view text);
 
 struct RestoreTarget {
-  enum class Kind { kTime, kLsn, kLatest };
+  enum class Kind { kTime, kLsn, kLatest, kMark };
   Kind kind = Kind::kLatest;
   wal::PgTime time = 0;
   wal::Lsn lsn;
+  std::string mark;  // kMark: the restore point's name (its transaction is included)
   bool exclusive = false;  // leave out a commit exactly at the target
 
   static RestoreTarget Latest() { return {}; }
   [[nodiscard]] static absl::StatusOr<RestoreTarget> AtTime(std::string_view text, bool exclusive = false);
   [[nodiscard]] static absl::StatusOr<RestoreTarget> AtLsn(std::string_view text, bool exclusive = false);
+  static RestoreTarget AtMark(std::string_view name, bool exclusive = false);
 
   std::string ToString() const;  // "time 2026-... (inclusive)"
 };

@@ -196,10 +196,8 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     if (absl::Status s = stream.Finish(); !s.ok() && result.ok()) result = s;
     log.Info("capture stopped; durable through {} ({} transactions, {} rows in the change log)",
              writer.durable_through().ToString(), writer.state().transactions(), writer.state().rows());
-  } else if (writer.HasUnsyncedProgress()) {
-    // Keep what was complete; it was not confirmed, so the server would resend it anyway.
-    (void)writer.Sync();
   }
+  // On an error nothing more is written: what was not confirmed, the server sends again.
   return result;
 }
 

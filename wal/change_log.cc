@@ -1,5 +1,7 @@
 #include "wal/change_log.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
@@ -92,6 +94,7 @@ std::string ChangeLog::TypeKey(uint32_t type_oid) {
   return key;
 }
 std::string ChangeLog::SequenceSampleKey(Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
+std::string ChangeLog::MarkKey(std::string_view name) { return "K" + std::string(name); }
 
 absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem::path& dir, Mode mode) {
   rocksdb::DB* raw = nullptr;
@@ -138,28 +141,31 @@ absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(Lsn 
   return txn;
 }
 
-absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(Lsn lsn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->SeekForPrev(TransactionKey(lsn));
-  if (!it->Valid() || it->key()[0] != 'T') {
-    if (absl::Status st = FromRocks(it->status(), "seeking a transaction"); !st.ok()) return st;
+namespace {
+
+// The transaction record the iterator is on, or nullopt when it has left the 'T' keys.
+absl::StatusOr<std::optional<proto::Transaction>> TransactionAt(const rocksdb::Iterator& it) {
+  if (!it.Valid() || it.key()[0] != 'T') {
+    if (absl::Status st = FromRocks(it.status(), "seeking a transaction"); !st.ok()) return st;
     return std::nullopt;
   }
   proto::Transaction txn;
-  if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
+  if (absl::Status st = ParseStored(it.value().ToStringView(), &txn, "T"); !st.ok()) return st;
   return txn;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(Lsn lsn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(TransactionKey(lsn));
+  return TransactionAt(*it);
 }
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::FirstCommitAtOrAfter(Lsn lsn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->Seek(TransactionKey(lsn));
-  if (!it->Valid() || it->key()[0] != 'T') {
-    if (absl::Status st = FromRocks(it->status(), "seeking a transaction"); !st.ok()) return st;
-    return std::nullopt;
-  }
-  proto::Transaction txn;
-  if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
-  return txn;
+  return TransactionAt(*it);
 }
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterTime(PgTime t) const {
@@ -172,7 +178,13 @@ absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterT
   }
   const std::string_view key = it->key().ToStringView();
   if (key.size() != 17) return absl::DataLossError("change log time index key has the wrong size");
-  return GetTransaction(Lsn(ReadU64(key.substr(9))));
+  absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(Lsn(ReadU64(key.substr(9))));
+  if (txn.ok() && !txn->has_value()) {
+    return absl::DataLossError(fmt::format(
+        "change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
+        Lsn(ReadU64(key.substr(9))).ToString()));
+  }
+  return txn;
 }
 
 absl::Status ChangeLog::ForEachTransaction(
@@ -253,6 +265,30 @@ absl::Status ChangeLog::ForEachSequenceSample(
     if (absl::Status st = visit(sample); !st.ok()) return st;
   }
   return FromRocks(it->status(), "reading sequence samples");
+}
+
+absl::StatusOr<std::optional<proto::Mark>> ChangeLog::GetMark(std::string_view name) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MarkKey(name), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (absl::Status st = FromRocks(s, "reading a mark"); !st.ok()) return st;
+  proto::Mark mark;
+  if (absl::Status st = ParseStored(value, &mark, "K"); !st.ok()) return st;
+  return mark;
+}
+
+absl::StatusOr<std::vector<proto::Mark>> ChangeLog::Marks() const {
+  std::vector<proto::Mark> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("K"); it->Valid() && it->key()[0] == 'K'; it->Next()) {
+    proto::Mark mark;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &mark, "K"); !st.ok()) return st;
+    out.push_back(std::move(mark));
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading marks"); !st.ok()) return st;
+  std::sort(out.begin(), out.end(),
+            [](const proto::Mark& a, const proto::Mark& b) { return a.commit_lsn() < b.commit_lsn(); });
+  return out;
 }
 
 absl::StatusOr<std::vector<uint64_t>> ChangeLog::PendingStorageIds() const {

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +37,7 @@ namespace pgpitr::wal {
 //   'S' u32 schema_id                         -> proto::RelationSchema
 //   'Y' u32 type_oid                          -> proto::TypeInfo
 //   'Q' u64 check_lsn                         -> proto::SequenceSample
+//   'K' name                                  -> proto::Mark      named restore points
 // ordered(t) flips the sign bit of the int64 so negative times sort first.
 //
 // The time index: commit times are not monotonic in commit order (a backend takes its timestamp
@@ -77,6 +80,11 @@ class ChangeLog {
   [[nodiscard]] absl::Status ForEachSequenceSample(
       Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const;
 
+  // The named restore point, or nullopt.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Mark>> GetMark(std::string_view name) const;
+  // All marks, oldest first.
+  [[nodiscard]] absl::StatusOr<std::vector<proto::Mark>> Marks() const;
+
   // Storage ids of transactions whose changes were written but that never committed here
   // (capture was stopped inside them); the server sends them again.
   [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> PendingStorageIds() const;
@@ -97,6 +105,7 @@ class ChangeLog {
   static std::string SchemaKey(uint32_t schema_id);
   static std::string TypeKey(uint32_t type_oid);
   static std::string SequenceSampleKey(Lsn check_lsn);
+  static std::string MarkKey(std::string_view name);
 
   rocksdb::DB* db() const { return db_.get(); }
 

@@ -1,6 +1,7 @@
 #include "wal/change_log_writer.h"
 
 #include "fmt/format.h"
+#include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
 
@@ -153,10 +154,14 @@ void ChangeLogWriter::NoteServerClock(Lsn lsn, PgTime time) {
 }
 
 absl::Status ChangeLogWriter::Sync() {
-  state_.set_captured_through_lsn(pending_through_.value());
-  state_.set_captured_through_time(pending_through_time_);
-  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
+  proto::CaptureState next = state_;
+  next.set_captured_through_lsn(pending_through_.value());
+  next.set_captured_through_time(pending_through_time_);
+  batch_.Put(ChangeLog::StateKey(), Serialize(next));
   absl::Status s = log_->Write(&batch_, /*sync=*/true);
+  // A failed write leaves the durable position where it was: nothing more is confirmed.
+  if (!s.ok()) return s;
+  state_ = std::move(next);
   batch_.Clear();
   return s;
 }
@@ -237,6 +242,11 @@ absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
     (*in_force)[m.relid] = current_id;
     return absl::OkStatus();
   }
+  if (current_id != 0 && state_.last_ddl_lsn() <= schemas_.at(current_id).first_seen_lsn()) {
+    state_.set_unproxied_schema_changes(state_.unproxied_schema_changes() + 1);
+    state_.set_last_unproxied_relation(schema.namespace_() + "." + schema.name());
+    state_.set_last_unproxied_lsn(pending_through_.value());
+  }
   const uint32_t id = state_.next_schema_id();
   state_.set_next_schema_id(id + 1);
   schema.set_schema_id(id);
@@ -268,6 +278,14 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     state_.set_max_commit_time(running_max);
     batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
     if (txn->next_seq > 0) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    if (txn->has_ddl) state_.set_last_ddl_lsn(commit_lsn.value());
+    for (const std::string& name : txn->marks) {
+      proto::Mark mark;
+      mark.set_name(name);
+      mark.set_commit_lsn(commit_lsn.value());
+      mark.set_commit_time(commit_time);
+      batch_.Put(ChangeLog::MarkKey(name), Serialize(mark));
+    }
     state_.set_last_commit_lsn(commit_lsn.value());
     state_.set_transactions(state_.transactions() + 1);
     state_.set_rows(state_.rows() + txn->rows);
@@ -378,6 +396,8 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (!m.transactional) return absl::OkStatus();
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Message");
           if (!txn.ok()) return txn.status();
+          if (m.prefix == kMarkMessagePrefix) (*txn)->marks.push_back(m.content);
+          if (m.prefix == kDdlMessagePrefix) (*txn)->has_ddl = true;
           proto::Change change;
           change.set_kind(proto::Change::MESSAGE);
           change.set_message_prefix(m.prefix);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -73,6 +74,8 @@ class ChangeLogWriter {
     uint64_t next_seq = 0;
     uint64_t rows = 0;
     std::string origin;
+    std::vector<std::string> marks;  // names of pgpitr.mark messages in it
+    bool has_ddl = false;            // holds a pgpitr.ddl message
     bool skip = false;  // already stored before a restart: ignore its changes
     Lsn final_lsn;
     PgTime commit_time = 0;

@@ -17,9 +17,12 @@
 #include "absl/status/status.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
+#include "tests/temp_dir.h"
 
 namespace pgpitr::restore {
 namespace {
+
+using ::pgpitr::testing::TempDir;
 
 using wal::Lsn;
 using wal::PgTime;
@@ -28,24 +31,6 @@ using wal::PgTime;
 // seconds: times far from PostgreSQL's epoch, as a real repository has them.
 PgTime T(int64_t seconds) { return wal::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pgpitr_planner_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
   proto::Base base;
@@ -143,7 +128,7 @@ TEST(RestorableWindow, NothingIsUsableBeforeCaptureStarted) {
 // Commits at LSN 0x100, 0x200, ... 0x500, each at T(LSN / 0x100 * 100): 0x300 commits at T(300).
 // Bases b1 at 0x150 (T(150)) and b2 at 0x350 (T(350)); the log starts at 0x100 and is captured
 // through 0x600 at T(600).
-class PlanRestoreTest : public testing::Test {
+class PlanRestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<wal::ChangeLog>> log =
@@ -215,7 +200,7 @@ struct OutOfRangeCase {
   std::string names;  // what the message must name besides the window
 };
 
-class PlanRestoreOutOfRange : public PlanRestoreTest, public testing::WithParamInterface<OutOfRangeCase> {};
+class PlanRestoreOutOfRange : public PlanRestoreTest, public ::testing::WithParamInterface<OutOfRangeCase> {};
 
 TEST_P(PlanRestoreOutOfRange, IsAnErrorPrintingTheWindow) {
   absl::StatusOr<RestorePlan> plan = Plan(GetParam().target);
@@ -229,14 +214,14 @@ TEST_P(PlanRestoreOutOfRange, IsAnErrorPrintingTheWindow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PlanRestore, PlanRestoreOutOfRange,
-                         testing::Values(
+                         ::testing::Values(
                              // Before b1's consistent time, though after commits the log holds.
                              OutOfRangeCase{"TimeBeforeTheEarliestBase", AtTime(T(149)), "before"},
                              OutOfRangeCase{"TimeLongBeforeTheEarliestBase", AtTime(T(-100000)), "before"},
                              OutOfRangeCase{"TimeAfterTheWindow", AtTime(T(601)), "after"},
                              OutOfRangeCase{"LsnBeforeTheEarliestBase", AtLsn(0x14F), "LSN 0/14F is before"},
                              OutOfRangeCase{"LsnAfterTheWindow", AtLsn(0x601), "LSN 0/601 is after"}),
-                         [](const testing::TestParamInfo<OutOfRangeCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<OutOfRangeCase>& info) { return info.param.name; });
 
 TEST_F(PlanRestoreTest, TargetTimeBeforeTheEarliestBaseNamesBothTimes) {
   absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(149)));
@@ -311,7 +296,7 @@ struct AtCommitCase {
   uint64_t transactions;
 };
 
-class PlanRestoreAtACommit : public PlanRestoreTest, public testing::WithParamInterface<AtCommitCase> {};
+class PlanRestoreAtACommit : public PlanRestoreTest, public ::testing::WithParamInterface<AtCommitCase> {};
 
 TEST_P(PlanRestoreAtACommit, InclusiveKeepsItExclusiveLeavesItOut) {
   absl::StatusOr<RestorePlan> plan = Plan(GetParam().target);
@@ -324,14 +309,14 @@ TEST_P(PlanRestoreAtACommit, InclusiveKeepsItExclusiveLeavesItOut) {
 
 // The commit at 0x300 is at T(300) exactly.
 INSTANTIATE_TEST_SUITE_P(PlanRestore, PlanRestoreAtACommit,
-                         testing::Values(AtCommitCase{"TimeInclusive", AtTime(T(300)), 0x300, 2},
+                         ::testing::Values(AtCommitCase{"TimeInclusive", AtTime(T(300)), 0x300, 2},
                                          AtCommitCase{"TimeExclusive", AtTime(T(300), true), 0x200, 1},
                                          AtCommitCase{"TimeOneMicrosecondLaterExclusive", AtTime(T(300) + 1, true),
                                                       0x300, 2},
                                          AtCommitCase{"LsnInclusive", AtLsn(0x300), 0x300, 2},
                                          AtCommitCase{"LsnExclusive", AtLsn(0x300, true), 0x200, 1},
                                          AtCommitCase{"LsnOneLaterExclusive", AtLsn(0x301, true), 0x300, 2}),
-                         [](const testing::TestParamInfo<AtCommitCase>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<AtCommitCase>& info) { return info.param.name; });
 
 TEST_F(PlanRestoreTest, NoCommitAfterTheBaseMeansNoLastCommit) {
   // b2 is at 0x350; the next commit is 0x400 at T(400).

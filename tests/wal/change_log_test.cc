@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,33 +23,17 @@
 #include "rocksdb/options.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
+#include "tests/temp_dir.h"
 
 namespace pgpitr::wal {
 namespace {
+
+using ::pgpitr::testing::TempDir;
 
 constexpr uint32_t kAccounts = 16389;  // relation OID
 constexpr uint32_t kOrders = 16400;
 constexpr Lsn kMaxLsn(~uint64_t{0});
 
-// A directory under the system temp dir, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pgpitr_change_log_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // --- pgoutput messages, as the decoder would produce them ---
 
@@ -103,7 +89,7 @@ StreamCommitMessage StreamCommit(uint32_t xid, uint64_t commit_lsn, PgTime commi
                              .commit_time = commit_time};
 }
 
-class ChangeLogTest : public testing::Test {
+class ChangeLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     OpenLog();
@@ -571,14 +557,44 @@ TEST_F(ChangeLogTest, SchemaInForceSurvivesRestart) {
   EXPECT_EQ(FirstSchemaId(0x200), FirstSchemaId(0x100));
 }
 
-TEST_F(ChangeLogTest, RenamedColumnIsANewSchema) {
+// Every way a Relation message can differ from the schema in force, each a new schema version.
+struct SchemaChange {
+  std::string name;
+  std::function<void(RelationMessage*)> change;
+};
+
+class ChangeLogSchemaChange : public ChangeLogTest, public ::testing::WithParamInterface<SchemaChange> {};
+
+TEST_P(ChangeLogSchemaChange, IsANewSchemaThatLaterChangesCarry) {
   Apply(Accounts());
-  Apply(Relation(kAccounts, "accounts", {"id", "holder"}));
+  CommitInserts(0x100, 10, 700, {"1"});
+  RelationMessage changed = Accounts();
+  GetParam().change(&changed);
+  Apply(changed);
+  CommitInserts(0x200, 20, 701, {"2"});
   Sync();
   absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log_->Schemas();
   ASSERT_TRUE(schemas.ok()) << schemas.status();
   EXPECT_EQ(schemas->size(), 2u);
+  EXPECT_NE(FirstSchemaId(0x200), FirstSchemaId(0x100));
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    ChangeLog, ChangeLogSchemaChange,
+    ::testing::Values(SchemaChange{"ColumnAdded",
+                                 [](RelationMessage* m) {
+                                   m->columns.push_back(RelationColumn{
+                                       .is_key = false, .name = "created", .type_oid = 1184, .type_modifier = -1});
+                                 }},
+                    SchemaChange{"ColumnDropped", [](RelationMessage* m) { m->columns.pop_back(); }},
+                    SchemaChange{"ColumnRenamed", [](RelationMessage* m) { m->columns[1].name = "holder"; }},
+                    SchemaChange{"ColumnRetyped", [](RelationMessage* m) { m->columns[1].type_oid = 1043; }},
+                    SchemaChange{"TypeModifierChanged", [](RelationMessage* m) { m->columns[1].type_modifier = 104; }},
+                    SchemaChange{"KeyChanged", [](RelationMessage* m) { m->columns[1].is_key = true; }},
+                    SchemaChange{"ReplicaIdentityChanged", [](RelationMessage* m) { m->replica_identity = 'f'; }},
+                    SchemaChange{"RelationRenamed", [](RelationMessage* m) { m->relation_name = "clients"; }},
+                    SchemaChange{"NamespaceChanged", [](RelationMessage* m) { m->namespace_name = "archive"; }}),
+    [](const ::testing::TestParamInfo<SchemaChange>& info) { return info.param.name; });
 
 TEST_F(ChangeLogTest, TypeMessagesAreStored) {
   Apply(TypeMessage{.xid = std::nullopt, .type_oid = 16385, .namespace_name = "public", .type_name = "mood"});

@@ -1,0 +1,65 @@
+// ProxyServer: a PostgreSQL wire-protocol proxy that applications connect through instead of the
+// database. Session mode: one upstream connection per client. Messages are framed and forwarded
+// as received; the proxy reads only startup packets and queries. Schema changes (DDL) in simple
+// queries are recorded in the replication stream at their exact place: the proxy adds, in the
+// same transaction and just before the statement, a transactional
+//   SELECT pg_logical_emit_message(true, 'pgpitr.ddl', json{search_path, sql})
+// and drops that statement's results before they reach the client.
+//   auto proxy = ProxyServer::Start({.listen_port = 6432, .upstream_host = "db", ...}, log);
+//   ... proxy->Stop();
+// Asynchronous I/O on a small fixed pool of threads; each session's handlers run on its own strand.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "wal/logger.h"
+#include "wal/stream_messages.h"
+
+namespace pgpitr::proxy {
+
+struct ProxyOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 6432;  // 0: any free port (see port())
+  std::string upstream_host = "127.0.0.1";
+  uint16_t upstream_port = 5432;
+  int threads = 2;
+  bool capture_ddl = true;
+};
+
+class ProxyServer {
+ public:
+  // Binds the listening socket and starts the I/O threads.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ProxyServer>> Start(const ProxyOptions& options,
+                                                                          const wal::Logger& log);
+  // Stops accepting, closes every session and joins the threads.
+  ~ProxyServer();
+  void Stop();
+
+  uint16_t port() const;
+  // Sessions open now (for tests and metrics).
+  size_t sessions() const;
+
+  struct State;  // the I/O context, acceptor and threads; opaque outside proxy_server.cc
+
+ private:
+  explicit ProxyServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Rewrites a simple query so each schema-changing statement is preceded by the pgpitr.ddl message.
+// Returns nullopt when the query holds no DDL to record; otherwise the new query text and, for each
+// statement of it, whether it is one the proxy added (its results are not the client's).
+struct RewrittenQuery {
+  std::string query;
+  std::vector<bool> injected;
+};
+std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query);
+
+}  // namespace pgpitr::proxy

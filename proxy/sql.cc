@@ -1,0 +1,488 @@
+#include "proxy/sql.h"
+
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+
+namespace pgpitr::proxy {
+
+// The lexer follows the token boundaries of PostgreSQL's scan.l closely enough to find statement
+// ends and leading keywords, assuming standard_conforming_strings = on (the default since 9.1):
+//   whitespace    [ \t\n\r\f\v]
+//   line comment  -- up to and including \n or \r
+//   block comment /* ... */, nested
+//   string        '...' with '' for a quote; E'...' also takes \' and \\; B'', X'', N'' and U&''
+//                 are plain strings after a word (or a word and '&')
+//   identifier    "..." with "" for a quote
+//   dollar quote  $tag$ ... $tag$ where tag is empty or [A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*
+//   parameter     $ digits (not a quote)
+//   word          [A-Za-z_\x80-\xff][A-Za-z0-9_$\x80-\xff]*  (keywords are words, case-insensitive)
+//   number        [0-9][0-9A-Za-z_.]*
+//   anything else one character of punctuation: ( ) ; , = ...
+// An unterminated string, identifier, quote or comment runs to the end of the text.
+
+namespace {
+
+enum class TokenKind { kWord, kQuotedIdentifier, kString, kDollarQuote, kParameter, kNumber, kPunct, kComment };
+
+struct Token {
+  TokenKind kind;
+  std::string_view text;
+};
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsIdentStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool IsIdentCont(char c) { return IsIdentStart(c) || IsDigit(c) || c == '$'; }
+bool IsTagCont(char c) { return IsIdentStart(c) || IsDigit(c); }
+
+char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether a word is the keyword (given in lower case), ignoring ASCII case as PostgreSQL does.
+bool WordIs(std::string_view word, std::string_view keyword) {
+  if (word.size() != keyword.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (Lower(word[i]) != keyword[i]) return false;
+  }
+  return true;
+}
+
+class Lexer {
+ public:
+  explicit Lexer(std::string_view text) : text_(text) {}
+
+  // The next token, comments included, or nullopt at the end of the text.
+  std::optional<Token> Next() {
+    while (pos_ < text_.size() && IsSpace(text_[pos_])) ++pos_;
+    if (pos_ >= text_.size()) return std::nullopt;
+    const size_t begin = pos_;
+    const TokenKind kind = Scan();
+    return Token{kind, text_.substr(begin, pos_ - begin)};
+  }
+
+ private:
+  char At(size_t i) const { return i < text_.size() ? text_[i] : '\0'; }
+
+  TokenKind Scan() {
+    const char c = text_[pos_];
+    if (c == '-' && At(pos_ + 1) == '-') {
+      while (pos_ < text_.size() && text_[pos_] != '\n' && text_[pos_] != '\r') ++pos_;
+      if (pos_ < text_.size()) ++pos_;  // the newline belongs to the comment
+      return TokenKind::kComment;
+    }
+    if (c == '/' && At(pos_ + 1) == '*') {
+      SkipBlockComment();
+      return TokenKind::kComment;
+    }
+    if (c == '\'') {
+      SkipQuoted('\'', /*backslash_escapes=*/false);
+      return TokenKind::kString;
+    }
+    if (c == '"') {
+      SkipQuoted('"', /*backslash_escapes=*/false);
+      return TokenKind::kQuotedIdentifier;
+    }
+    if (c == '$') return ScanDollar();
+    if (IsIdentStart(c)) {
+      const size_t begin = pos_;
+      while (pos_ < text_.size() && IsIdentCont(text_[pos_])) ++pos_;
+      if (pos_ - begin == 1 && (c == 'e' || c == 'E') && At(pos_) == '\'') {
+        SkipQuoted('\'', /*backslash_escapes=*/true);
+        return TokenKind::kString;
+      }
+      return TokenKind::kWord;
+    }
+    if (IsDigit(c)) {
+      while (pos_ < text_.size() && (IsTagCont(text_[pos_]) || text_[pos_] == '.')) ++pos_;
+      return TokenKind::kNumber;
+    }
+    ++pos_;
+    return TokenKind::kPunct;
+  }
+
+  void SkipBlockComment() {
+    pos_ += 2;
+    int depth = 1;
+    while (pos_ < text_.size()) {
+      if (text_[pos_] == '/' && At(pos_ + 1) == '*') {
+        ++depth;
+        pos_ += 2;
+      } else if (text_[pos_] == '*' && At(pos_ + 1) == '/') {
+        pos_ += 2;
+        if (--depth == 0) return;
+      } else {
+        ++pos_;
+      }
+    }
+  }
+
+  // From the opening quote at pos_ to past the closing one; a doubled quote is a quote.
+  void SkipQuoted(char quote, bool backslash_escapes) {
+    ++pos_;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (backslash_escapes && c == '\\') {
+        pos_ += 2;
+      } else if (c == quote) {
+        if (At(pos_ + 1) != quote) {
+          ++pos_;
+          return;
+        }
+        pos_ += 2;
+      } else {
+        ++pos_;
+      }
+    }
+    pos_ = text_.size();
+  }
+
+  // $1 is a parameter; $$ and $tag$ open a dollar quote; any other $ is punctuation.
+  TokenKind ScanDollar() {
+    size_t i = pos_ + 1;
+    if (IsDigit(At(i))) {
+      while (IsDigit(At(i))) ++i;
+      pos_ = i;
+      return TokenKind::kParameter;
+    }
+    if (At(i) != '$') {
+      if (!IsIdentStart(At(i))) {
+        ++pos_;
+        return TokenKind::kPunct;
+      }
+      while (IsTagCont(At(i))) ++i;
+      if (At(i) != '$') {
+        ++pos_;
+        return TokenKind::kPunct;
+      }
+    }
+    const std::string_view delimiter = text_.substr(pos_, i + 1 - pos_);
+    const size_t close = text_.find(delimiter, i + 1);
+    pos_ = close == std::string_view::npos ? text_.size() : close + delimiter.size();
+    return TokenKind::kDollarQuote;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+// Walks the tokens of one statement that carry meaning (not comments), keeping the parenthesis
+// depth, with keyword tests for the current token.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : text_(text), lexer_(text) { Advance(); }
+
+  bool done() const { return !token_.has_value(); }
+  const Token& token() const { return *token_; }
+  // Parenthesis depth before the current token.
+  int depth() const { return depth_; }
+  void Advance() {
+    if (token_ && token_->kind == TokenKind::kPunct) {
+      if (token_->text == "(") ++depth_;
+      if (token_->text == ")" && depth_ > 0) --depth_;
+    }
+    do {
+      token_ = lexer_.Next();
+    } while (token_ && token_->kind == TokenKind::kComment);
+  }
+
+  bool AtWord(std::string_view keyword) const {
+    return token_ && token_->kind == TokenKind::kWord && WordIs(token_->text, keyword);
+  }
+  bool AtAnyWord(std::initializer_list<std::string_view> keywords) const {
+    for (std::string_view k : keywords) {
+      if (AtWord(k)) return true;
+    }
+    return false;
+  }
+  bool AtPunct(char c) const {
+    return token_ && token_->kind == TokenKind::kPunct && token_->text.size() == 1 && token_->text[0] == c;
+  }
+  bool Accept(std::string_view keyword) {
+    if (!AtWord(keyword)) return false;
+    Advance();
+    return true;
+  }
+  bool AcceptAny(std::initializer_list<std::string_view> keywords) {
+    if (!AtAnyWord(keywords)) return false;
+    Advance();
+    return true;
+  }
+  // Moves to the next token at the current depth that is one of the keywords; false at the end of
+  // the statement (or of the enclosing parentheses).
+  bool SeekWord(std::initializer_list<std::string_view> keywords) {
+    const int depth = depth_;
+    while (!done() && depth_ >= depth) {
+      if (depth_ == depth && AtAnyWord(keywords)) return true;
+      if (depth_ == depth && AtPunct(')')) return false;
+      Advance();
+    }
+    return false;
+  }
+
+ private:
+  std::string_view text_;
+  Lexer lexer_;
+  std::optional<Token> token_;
+  int depth_ = 0;
+};
+
+// A boolean option value as defGetBoolean reads it: absent, true, on, 1 are true.
+bool OptionValue(const Cursor& c) {
+  if (c.done() || c.AtPunct(',') || c.AtPunct(')')) return true;
+  std::string_view v = c.token().text;
+  if (c.token().kind == TokenKind::kString && v.size() >= 2) v = v.substr(1, v.size() - 2);
+  return !(WordIs(v, "false") || WordIs(v, "off") || v == "0");
+}
+
+// At '(' of an option list, "(name [=] [value], ...)": the value of the named option, if given.
+// Leaves the cursor after the list.
+std::optional<bool> ReadOption(Cursor& c, std::string_view name) {
+  std::optional<bool> found;
+  if (!c.AtPunct('(')) return found;
+  const int outer = c.depth();
+  c.Advance();
+  while (!c.done() && c.depth() > outer) {
+    if (c.depth() == outer + 1 && c.AtWord(name)) {
+      c.Advance();
+      if (c.AtPunct('=')) c.Advance();
+      found = OptionValue(c);
+    }
+    c.Advance();
+  }
+  return found;
+}
+
+// Objects of the whole cluster (shared catalogs) or of replication setup: not part of what a
+// restore of this database recreates.
+bool AtClusterObject(const Cursor& c) {
+  return c.AtAnyWord({"database", "role", "group", "tablespace", "subscription", "publication"});
+}
+
+// After CREATE/ALTER/DROP: whether the object kind is one a restore recreates. USER is a role,
+// but USER MAPPING belongs to this database.
+bool IsDatabaseObject(Cursor& c) {
+  if (c.done() || AtClusterObject(c)) return false;
+  if (c.Accept("user")) return c.AtWord("mapping");
+  return true;
+}
+
+bool AtTemporary(Cursor& c) {
+  if (c.AcceptAny({"global", "local"})) return c.AtAnyWord({"temp", "temporary"});
+  return c.AtAnyWord({"temp", "temporary"});
+}
+
+// SELECT ... INTO [TEMP|UNLOGGED] [TABLE] name creates a table, like CREATE TABLE AS.
+bool SelectCreatesTable(Cursor& c) {
+  if (!c.SeekWord({"into"})) return false;
+  c.Advance();
+  return !c.done() && !AtTemporary(c);
+}
+
+bool CreateIsSchemaChange(Cursor& c) {
+  if (c.Accept("or")) c.Accept("replace");
+  if (AtTemporary(c)) return false;
+  c.Accept("unlogged");
+  return IsDatabaseObject(c);
+}
+
+// GRANT/REVOKE privileges ON objects TO/FROM roles; without ON it is role membership (a
+// cluster-wide catalog), as are privileges on databases, tablespaces and parameters.
+bool GrantIsSchemaChange(Cursor& c) {
+  if (!c.SeekWord({"on", "to", "from"}) || !c.AtWord("on")) return false;
+  c.Advance();
+  return !c.done() && !c.AtAnyWord({"database", "tablespace", "parameter"});
+}
+
+// After EXPLAIN: whether the options include ANALYZE, leaving the cursor at the statement.
+bool ExplainAnalyzes(Cursor& c) {
+  if (c.AtPunct('(')) {
+    Cursor options = c;
+    bool analyze = ReadOption(options, "analyze").value_or(false);
+    if (!analyze) {
+      options = c;
+      analyze = ReadOption(options, "analyse").value_or(false);
+    }
+    c = options;
+    return analyze;
+  }
+  bool analyze = false;
+  while (c.AtAnyWord({"analyze", "analyse", "verbose"})) {
+    analyze = analyze || !c.AtWord("verbose");
+    c.Advance();
+  }
+  return analyze;
+}
+
+}  // namespace
+
+std::vector<std::string_view> SplitStatements(std::string_view query) {
+  std::vector<std::string_view> out;
+  Lexer lexer(query);
+  size_t begin = 0, end = 0;  // of the current piece's tokens
+  bool any_token = false;     // the piece has a token (maybe only comments)
+  bool has_code = false;      // the piece has a token that is not a comment
+  int depth = 0;
+  // CREATE [OR REPLACE] FUNCTION|PROCEDURE: a BEGIN ATOMIC body follows, whose statements end
+  // with semicolons; it closes with END, after any CASE ... END inside it.
+  enum class Head { kStart, kCreate, kOr, kOrReplace, kRoutine, kOther } head = Head::kStart;
+  bool after_begin = false;
+  int atomic = 0;
+
+  auto finish = [&] {
+    if (has_code) out.push_back(query.substr(begin, end - begin));
+    any_token = has_code = false;
+    head = Head::kStart;
+    after_begin = false;
+    atomic = 0;
+    depth = 0;
+  };
+
+  while (std::optional<Token> t = lexer.Next()) {
+    const size_t t_begin = static_cast<size_t>(t->text.data() - query.data());
+    if (t->kind == TokenKind::kPunct && t->text == ";" && depth == 0 && atomic == 0) {
+      finish();
+      continue;
+    }
+    if (!any_token) begin = t_begin;
+    any_token = true;
+    end = t_begin + t->text.size();
+    if (t->kind == TokenKind::kComment) continue;
+    has_code = true;
+
+    if (t->kind == TokenKind::kPunct) {
+      if (t->text == "(") ++depth;
+      if (t->text == ")" && depth > 0) --depth;
+    }
+    const bool word = t->kind == TokenKind::kWord;
+    const std::string_view w = t->text;
+    switch (head) {
+      case Head::kStart:
+        head = word && WordIs(w, "create") ? Head::kCreate : Head::kOther;
+        break;
+      case Head::kCreate:
+        head = word && WordIs(w, "or")                                     ? Head::kOr
+               : word && (WordIs(w, "function") || WordIs(w, "procedure")) ? Head::kRoutine
+                                                                           : Head::kOther;
+        break;
+      case Head::kOr:
+        head = word && WordIs(w, "replace") ? Head::kOrReplace : Head::kOther;
+        break;
+      case Head::kOrReplace:
+        head = word && (WordIs(w, "function") || WordIs(w, "procedure")) ? Head::kRoutine : Head::kOther;
+        break;
+      case Head::kRoutine:
+        if (!word) {
+          after_begin = false;
+        } else if (atomic == 0) {
+          if (after_begin && WordIs(w, "atomic")) atomic = 1;
+          after_begin = depth == 0 && WordIs(w, "begin");
+        } else if (WordIs(w, "case")) {
+          ++atomic;
+        } else if (WordIs(w, "end")) {
+          --atomic;
+        }
+        break;
+      case Head::kOther:
+        break;
+    }
+  }
+  finish();
+  return out;
+}
+
+bool IsSchemaChange(std::string_view statement) {
+  Cursor c(statement);
+  // EXPLAIN ANALYZE runs the statement: CREATE TABLE AS and SELECT INTO create their table.
+  while (c.Accept("explain")) {
+    if (!ExplainAnalyzes(c)) return false;
+  }
+  // A query may open with parentheses, and (SELECT 1 INTO t) creates t all the same.
+  while (c.AtPunct('(')) c.Advance();
+  if (c.AtWord("select")) return SelectCreatesTable(c);
+  if (c.Accept("with")) {
+    // Past the common table expressions (all parenthesized) to the statement they serve.
+    if (!c.SeekWord({"select", "insert", "update", "delete", "merge", "values", "table"})) return false;
+    return c.AtWord("select") && SelectCreatesTable(c);
+  }
+  if (c.done() || c.depth() > 0 || c.token().kind != TokenKind::kWord) return false;
+  if (c.Accept("create")) return CreateIsSchemaChange(c);
+  if (c.Accept("alter")) return !c.AtWord("system") && IsDatabaseObject(c);
+  if (c.Accept("drop")) return IsDatabaseObject(c);
+  if (c.Accept("comment")) return c.Accept("on") && !AtClusterObject(c) && !c.done();
+  if (c.Accept("security")) {
+    if (!c.Accept("label")) return false;
+    if (c.Accept("for")) c.Advance();  // the provider
+    return c.Accept("on") && !AtClusterObject(c) && !c.done();
+  }
+  if (c.AtAnyWord({"grant", "revoke"})) return GrantIsSchemaChange(c);
+  if (c.Accept("import")) return c.Accept("foreign") && c.AtWord("schema");
+  if (c.Accept("reassign")) return c.AtWord("owned");
+  return false;
+}
+
+// The statements that call PreventInTransactionBlock in PostgreSQL 15 (src/backend/tcop/utility.c
+// and commands/): those whose text decides it. CLUSTER or REINDEX TABLE of a partitioned table are
+// refused too, which the text alone cannot tell.
+bool MustRunOutsideTransaction(std::string_view statement) {
+  Cursor c(statement);
+  if (c.done() || c.token().kind != TokenKind::kWord) return false;
+  if (c.Accept("vacuum")) return true;
+  if (c.Accept("cluster")) {
+    // Without a table, CLUSTER processes every clustered table, one transaction each.
+    if (c.AtPunct('(')) ReadOption(c, "verbose");
+    c.Accept("verbose");
+    return c.done();
+  }
+  if (c.Accept("create")) {
+    c.Accept("unique");
+    if (c.Accept("index")) return c.AtWord("concurrently");
+    if (c.AtAnyWord({"database", "tablespace"})) return true;
+    if (c.Accept("subscription")) {
+      // create_slot defaults to connect, which defaults to true.
+      if (!c.SeekWord({"with"})) return true;
+      c.Advance();
+      Cursor options = c;
+      if (!ReadOption(options, "connect").value_or(true)) return false;
+      return ReadOption(c, "create_slot").value_or(true);
+    }
+    return false;
+  }
+  if (c.Accept("drop")) {
+    if (c.Accept("index")) return c.AtWord("concurrently");
+    // DROP SUBSCRIPTION is refused when the subscription has a replication slot, the usual case.
+    return c.AtAnyWord({"database", "tablespace", "subscription"});
+  }
+  if (c.Accept("alter")) {
+    if (c.AtWord("system")) return true;
+    if (c.Accept("database")) {
+      c.Advance();  // the name
+      return c.Accept("set") && c.AtWord("tablespace");
+    }
+    if (c.Accept("table")) {
+      return c.SeekWord({"detach"}) && c.SeekWord({"concurrently"});
+    }
+    if (c.Accept("subscription")) {
+      c.Advance();  // the name
+      if (c.AtWord("refresh")) return true;
+      if (!c.AcceptAny({"set", "add", "drop"}) || !c.AtWord("publication")) return false;
+      if (!c.SeekWord({"with"})) return true;
+      c.Advance();
+      return ReadOption(c, "refresh").value_or(true);
+    }
+    return false;
+  }
+  if (c.Accept("reindex")) {
+    bool concurrently = false;
+    if (c.AtPunct('(')) concurrently = ReadOption(c, "concurrently").value_or(false);
+    if (c.AtAnyWord({"schema", "database", "system"})) return true;
+    c.Advance();  // INDEX or TABLE
+    return concurrently || c.AtWord("concurrently");
+  }
+  if (c.Accept("discard")) return c.AtWord("all");
+  if (c.AcceptAny({"commit", "rollback"})) return c.AtWord("prepared");
+  return false;
+}
+
+}  // namespace pgpitr::proxy

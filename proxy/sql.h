@@ -1,0 +1,33 @@
+// What the proxy needs to know of SQL text: where one statement ends in a multi-statement query
+// string, and whether a statement changes the schema (DDL), without a full parser.
+//   for (std::string_view s : SplitStatements("INSERT ...; ALTER TABLE t ADD c int;")) ...
+//   IsSchemaChange("ALTER TABLE t ADD c int") == true
+// Pure functions; safe from any thread.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace pgpitr::proxy {
+
+// Splits at top-level semicolons, honouring 'strings' (and E'\'' escapes), "identifiers", $tag$
+// dollar quotes$tag$, -- line comments, nested /* block */ comments, and BEGIN ATOMIC ... END
+// bodies of SQL-standard functions. Each piece keeps its original text (without the semicolon);
+// pieces holding only whitespace and comments are dropped.
+std::vector<std::string_view> SplitStatements(std::string_view query);
+
+// True for statements that change what a restore must recreate: CREATE/ALTER/DROP of tables,
+// columns, indexes, types, sequences, schemas, views, materialized views, functions, procedures,
+// triggers, extensions, domains, policies, rules; RENAME; COMMENT ON; GRANT/REVOKE; SECURITY LABEL.
+// Not DDL: SELECT/INSERT/UPDATE/DELETE/MERGE/COPY, transaction control, SET, utility commands
+// such as VACUUM, ANALYZE, CHECKPOINT, and CREATE/DROP DATABASE or ROLE/TABLESPACE (cluster-wide, not
+// part of the database a restore recreates). Leading comments and whitespace are skipped;
+// keywords match case-insensitively.
+bool IsSchemaChange(std::string_view statement);
+
+// True for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY,
+// DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the
+// proxy therefore cannot wrap with its own statement.
+bool MustRunOutsideTransaction(std::string_view statement);
+
+}  // namespace pgpitr::proxy

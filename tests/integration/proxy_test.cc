@@ -1,0 +1,316 @@
+// The proxy with real clients (psql, pgbench, libpq): transparent on every protocol path, and
+// capturing schema changes so a restore replays them at their place.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <random>
+
+#include "harness.h"
+#include "proxy/proxy_server.h"
+
+namespace pgpitr::testing {
+namespace {
+
+struct Shell {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+// Runs a shell command line (the tests build it from fixed parts and quoted values).
+Shell RunShell(const std::string& command) {
+  Shell result{-1, ""};
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class ProxyTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    StartProxy(server_->port());
+  }
+  void TearDown() override {
+    proxy_.reset();
+    ServerTest::TearDown();
+  }
+
+  void StartProxy(int upstream_port) {
+    proxy::ProxyOptions options;
+    options.listen_port = 0;
+    options.upstream_host = "127.0.0.1";
+    options.upstream_port = static_cast<uint16_t>(upstream_port);
+    absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started = proxy::ProxyServer::Start(options, wal::Logger::Silent());
+    ASSERT_TRUE(started.ok()) << started.status();
+    proxy_ = *std::move(started);
+  }
+
+  // A connection string to `db` through the proxy.
+  std::string Via(const std::string& db, const std::string& extra = "") const {
+    return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} sslmode=disable {}", proxy_->port(), db, extra);
+  }
+  wal::PgConnection ConnectVia(const std::string& db) {
+    absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(MustParse(Via(db)), "proxy");
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    return *std::move(conn);
+  }
+  Shell Psql(const std::string& db, const std::string& args) {
+    return RunShell(fmt::format("psql '{}' -X -v ON_ERROR_STOP=1 {}", Via(db), args));
+  }
+
+  std::unique_ptr<proxy::ProxyServer> proxy_;
+};
+
+TEST_F(ProxyTest, SimpleQueriesErrorsAndNoticesPassThrough) {
+  Shell ok = Psql("app", "-Atc 'SELECT 40 + 2; SELECT current_database()'");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output, "42\napp\n");
+  Shell error = Psql("app", "-Atc 'SELECT 1/0'");
+  EXPECT_EQ(error.exit_code, 1);
+  EXPECT_NE(error.output.find("division by zero"), std::string::npos) << error.output;
+  Shell notice = Psql("app", "-Atc \"DO \\$\\$BEGIN RAISE NOTICE 'hello from %', 'plpgsql'; END\\$\\$\"");
+  EXPECT_EQ(notice.exit_code, 0) << notice.output;
+  EXPECT_NE(notice.output.find("NOTICE:  hello from plpgsql"), std::string::npos) << notice.output;
+  // An error in the middle of a session leaves the session usable.
+  wal::PgConnection conn = ConnectVia("app");
+  EXPECT_FALSE(conn.Execute("SELECT * FROM no_such_table").ok());
+  absl::StatusOr<wal::PgResult> after = conn.Query("SELECT 'still here'");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->Get(0, 0), "still here");
+}
+
+TEST_F(ProxyTest, ExtendedProtocolAndPipelinedQueries) {
+  wal::PgConnection conn = ConnectVia("app");
+  absl::StatusOr<wal::PgResult> r = conn.Query("SELECT $1::int * 2, $2::text", {"21", "x"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Get(0, 0), "42");
+  PGconn* c = conn.raw();
+  ASSERT_EQ(PQenterPipelineMode(c), 1);
+  for (int i = 0; i < 20; ++i) {
+    const std::string v = std::to_string(i);
+    const char* values[] = {v.c_str()};
+    ASSERT_EQ(PQsendQueryParams(c, "SELECT $1::int + 1", 1, nullptr, values, nullptr, nullptr, 0), 1);
+  }
+  ASSERT_EQ(PQpipelineSync(c), 1);
+  for (int i = 0; i < 20; ++i) {
+    wal::PgResult result(PQgetResult(c));
+    ASSERT_EQ(PQresultStatus(result.raw()), PGRES_TUPLES_OK) << PQerrorMessage(c);
+    EXPECT_EQ(result.Get(0, 0), std::to_string(i + 1));
+    EXPECT_EQ(PQgetResult(c), nullptr);
+  }
+  wal::PgResult sync(PQgetResult(c));
+  EXPECT_EQ(PQresultStatus(sync.raw()), PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(c), 1);
+}
+
+TEST_F(ProxyTest, CopyInAndOutPassThrough) {
+  wal::PgConnection direct = Connect("app");
+  Exec(direct, "CREATE TABLE c (id int, v text)");
+  Shell in = RunShell(fmt::format("seq 1 5000 | awk '{{print $1 \"\\tv\" $1}}' | psql '{}' -X -c '\\copy c from stdin'", Via("app")));
+  EXPECT_EQ(in.exit_code, 0) << in.output;
+  Shell out = Psql("app", "-Atc 'COPY (SELECT count(*), sum(id), min(v) FROM c) TO STDOUT'");
+  EXPECT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_EQ(out.output, "5000\t12502500\tv1\n");
+  Shell big = RunShell(fmt::format("psql '{}' -X -c '\\copy c to stdout' | wc -l", Via("app")));
+  EXPECT_EQ(big.output, "5000\n");
+}
+
+TEST_F(ProxyTest, NotificationsReachListeners) {
+  wal::PgConnection listener = ConnectVia("app");
+  Exec(listener, "LISTEN news");
+  wal::PgConnection speaker = ConnectVia("app");
+  Exec(speaker, "NOTIFY news, 'via the proxy'");
+  PGnotify* notify = nullptr;
+  for (int i = 0; i < 100 && notify == nullptr; ++i) {
+    PQconsumeInput(listener.raw());
+    notify = PQnotifies(listener.raw());
+    if (notify == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(notify, nullptr);
+  EXPECT_STREQ(notify->relname, "news");
+  EXPECT_STREQ(notify->extra, "via the proxy");
+  PQfreemem(notify);
+}
+
+TEST_F(ProxyTest, CancelReachesTheRightBackend) {
+  wal::PgConnection sleeper = ConnectVia("app");
+  wal::PgConnection bystander = ConnectVia("app");
+  ASSERT_EQ(PQsendQuery(sleeper.raw(), "SELECT pg_sleep(30)"), 1);
+  ASSERT_EQ(PQsendQuery(bystander.raw(), "SELECT pg_sleep(1), 'done'"), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  PGcancel* cancel = PQgetCancel(sleeper.raw());
+  char error[256];
+  ASSERT_EQ(PQcancel(cancel, error, sizeof error), 1) << error;
+  PQfreeCancel(cancel);
+  wal::PgResult r(PQgetResult(sleeper.raw()));
+  EXPECT_EQ(wal::SqlState(r.raw()), "57014") << PQresultErrorMessage(r.raw());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  while (PGresult* rest = PQgetResult(sleeper.raw())) PQclear(rest);
+  wal::PgResult other(PQgetResult(bystander.raw()));
+  ASSERT_EQ(PQresultStatus(other.raw()), PGRES_TUPLES_OK) << "the other session was not cancelled";
+  EXPECT_EQ(other.Get(0, 1), "done");
+  while (PGresult* rest = PQgetResult(bystander.raw())) PQclear(rest);
+}
+
+TEST_F(ProxyTest, PgbenchRunsThroughTheProxy) {
+  Shell init = RunShell(fmt::format("pgbench -i -s 1 -q '{}'", server_->ConnectionString("app")));
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  for (const char* mode : {"simple", "extended", "prepared"}) {
+    Shell run = RunShell(fmt::format("pgbench -n -c 4 -j 2 -t 100 -M {} '{}'", mode, Via("app")));
+    EXPECT_EQ(run.exit_code, 0) << mode << ": " << run.output;
+    EXPECT_NE(run.output.find("number of transactions actually processed: 400/400"), std::string::npos)
+        << mode << ": " << run.output;
+  }
+}
+
+TEST_F(ProxyTest, TlsIsDeclinedAndThePlainSessionWorks) {
+  Shell prefer = RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=prefer' -XAtc "
+                                      "'SELECT 1'",
+                                      proxy_->port()));
+  EXPECT_EQ(prefer.exit_code, 0) << prefer.output;
+  Shell require = RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=require' -XAtc "
+                                       "'SELECT 1'",
+                                       proxy_->port()));
+  EXPECT_NE(require.exit_code, 0);
+  EXPECT_NE(require.output.find("does not support SSL"), std::string::npos) << require.output;
+}
+
+// Sends raw bytes to the proxy and returns what comes back until it closes the connection.
+std::string RawExchange(uint16_t port, const std::string& bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return "connect failed";
+  (void)!write(fd, bytes.data(), bytes.size());
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string reply;
+  char buffer[1024];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) > 0) reply.append(buffer, static_cast<size_t>(n));
+  close(fd);
+  return reply;
+}
+
+TEST_F(ProxyTest, GarbageFromAClientEndsOnlyThatConnection) {
+  wal::PgConnection healthy = ConnectVia("app");
+  // A startup packet claiming a 1 GB length.
+  const std::string oversized("\x40\x00\x00\x00\x00\x03\x00\x00", 8);
+  std::string reply = RawExchange(proxy_->port(), oversized);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("08P01"), std::string::npos);
+  std::mt19937 random(7);
+  for (int i = 0; i < 20; ++i) {
+    std::string noise(static_cast<size_t>(random() % 200 + 8), '\0');
+    for (char& ch : noise) ch = static_cast<char>(random());
+    RawExchange(proxy_->port(), noise);  // whatever it answers, it must not disturb others
+  }
+  absl::StatusOr<wal::PgResult> r = healthy.Query("SELECT 'unaffected'");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Get(0, 0), "unaffected");
+}
+
+TEST_F(ProxyTest, UnreachableUpstreamGivesTheClientAClearError) {
+  proxy_.reset();
+  StartProxy(1);  // nothing listens on port 1
+  Shell r = Psql("app", "-Atc 'SELECT 1'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("pgpitr proxy: cannot reach the database at 127.0.0.1:1"), std::string::npos) << r.output;
+}
+
+TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
+  wal::PgConnection app = ConnectVia("app");
+  StartCapture();
+  for (int i = 0; i < 200; ++i) {
+    absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+    if (r.ok() && r->rows() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(TakeBase().id().empty());
+
+  const std::vector<std::string> steps = {
+      "CREATE TABLE people (id int PRIMARY KEY, name text)",
+      "INSERT INTO people SELECT g, 'p' || g FROM generate_series(1, 50) g",
+      "ALTER TABLE people ADD COLUMN score int NOT NULL DEFAULT 7",
+      "UPDATE people SET score = score * id WHERE id % 3 = 0",
+      "ALTER TABLE people RENAME COLUMN name TO full_name",
+      "INSERT INTO people (id, full_name, score) VALUES (100, 'renamed', 1); UPDATE people SET full_name = 'x' WHERE id = 2",
+      "ALTER TABLE people DROP COLUMN score",
+      "CREATE INDEX people_name ON people (full_name)",
+      "BEGIN; ALTER TABLE people ADD COLUMN doomed int; INSERT INTO people VALUES (101, 'doomed', 1); ROLLBACK",
+      "BEGIN; INSERT INTO people VALUES (102, 'kept'); SAVEPOINT s; ALTER TABLE people ADD COLUMN gone int; "
+      "ROLLBACK TO s; ALTER TABLE people ALTER COLUMN full_name TYPE varchar(50); COMMIT",
+      "CREATE SCHEMA other; SET search_path = other, public; CREATE TABLE pets (id int PRIMARY KEY, owner int); "
+      "INSERT INTO pets VALUES (1, 100); RESET search_path",
+      "ALTER TABLE people ADD COLUMN created date DEFAULT '2026-01-01'; DELETE FROM people WHERE id < 10",
+  };
+  std::vector<std::pair<wal::PgTime, embedded::Fingerprint>> checkpoints;
+  wal::PgConnection direct = Connect("app");
+  for (const std::string& step : steps) {
+    absl::Status s = app.Execute(step);
+    if (step.find("doomed") == std::string::npos) {
+      ASSERT_TRUE(s.ok()) << s << " in " << step;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    checkpoints.emplace_back(*wal::ServerClock(direct), FingerprintOf("app"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // A DDL that fails is not recorded either.
+  EXPECT_FALSE(app.Execute("ALTER TABLE people ADD COLUMN id int").ok());
+  WaitCaptured(InsertLsn(direct), checkpoints.back().first);
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    restore::RestoreTarget at;
+    at.kind = restore::RestoreTarget::Kind::kTime;
+    at.time = checkpoints[i].first;
+    const std::string db = fmt::format("step_{}", i);
+    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, at);
+    ASSERT_TRUE(summary.ok()) << "after step " << i << " (" << steps[i] << "): " << summary.status();
+    const embedded::Fingerprint restored = FingerprintOf(db);
+    EXPECT_EQ(restored, checkpoints[i].second)
+        << "after step " << i << " (" << steps[i] << "): " << embedded::DescribeDifference(checkpoints[i].second, restored);
+  }
+}
+
+TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
+  StartCapture();
+  for (int i = 0; i < 200; ++i) {
+    absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+    if (r.ok() && r->rows() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(TakeBase().id().empty());
+  Exec(app, "INSERT INTO t SELECT generate_series(1, 10)");
+  Shell mark = RunShell(fmt::format("{} mark before-delete --source '{}'", PGPITR_BINARY, server_->ConnectionString("app")));
+  ASSERT_EQ(mark.exit_code, 0) << mark.output;
+  const embedded::Fingerprint at_mark = FingerprintOf("app");
+  Exec(app, "DELETE FROM t WHERE id > 3");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> summary = Restore("marked", restore::RestoreTarget::AtMark("before-delete"));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(FingerprintOf("marked"), at_mark);
+  absl::StatusOr<restore::RestoreSummary> missing = Restore("nowhere", restore::RestoreTarget::AtMark("no-such-mark"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no restore point named 'no-such-mark'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgpitr::testing
