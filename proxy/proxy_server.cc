@@ -5,10 +5,12 @@
 #include <deque>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "boost/asio.hpp"
 #include "fmt/format.h"
+#include "proxy/response_tracker.h"
 #include "proxy/sql.h"
 #include "proxy/wire.h"
 
@@ -87,12 +89,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() { ReadClient(); }
 
  private:
-  // What the proxy added to one simple query, to drop those statements' results.
-  struct PendingQuery {
-    std::vector<bool> injected;  // empty: nothing to drop
-    size_t statement = 0;
-  };
-
   void Close() {
     boost::system::error_code ignored;
     client_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -179,26 +175,114 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ForwardClientMessage(const Frame& frame, std::string* out) {
-    if (frame.type == 'Q') {
-      PendingQuery pending;
-      if (server_->options.capture_ddl) {
+    const bool capture = server_->options.capture_ddl;
+    switch (frame.type) {
+      case 'Q': {
         absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
-        if (query.ok()) {
+        if (capture && query.ok()) {
           if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query)) {
             std::string body = rewritten->query;
             body.push_back('\0');
             *out += EncodeMessage('Q', body);
-            pending.injected = std::move(rewritten->injected);
-            pending_.push_back(std::move(pending));
+            tracker_.SentQuery(std::move(rewritten->injected));
             return;
           }
         }
+        tracker_.SentQuery({});
+        break;
       }
-      pending_.push_back(std::move(pending));
-    } else if (frame.type == 'S' || frame.type == 'F') {
-      pending_.emplace_back();  // each Sync or function call ends with its own ReadyForQuery
+      case 'P': {
+        absl::StatusOr<ParseMessage> parse = ParseParse(frame.body);
+        if (parse.ok()) {
+          const std::string name(parse->statement);
+          if (capture && IsSchemaChange(parse->query) && !MustRunOutsideTransaction(parse->query)) {
+            ddl_statements_[name] = std::string(parse->query);
+          } else {
+            ddl_statements_.erase(name);
+          }
+        }
+        tracker_.Sent('P', false);
+        break;
+      }
+      case 'B': {
+        const std::string portal = CString(frame.body, 0);
+        const std::string statement = CString(frame.body, portal.size() + 1);
+        if (auto it = ddl_statements_.find(statement); it != ddl_statements_.end()) {
+          ddl_portals_[portal] = it->second;
+        } else {
+          ddl_portals_.erase(portal);
+        }
+        tracker_.Sent('B', false);
+        break;
+      }
+      case 'E': {
+        if (auto it = ddl_portals_.find(CString(frame.body, 0)); it != ddl_portals_.end()) {
+          AppendDdlMessage(it->second, out);
+        }
+        tracker_.Sent('E', false);
+        break;
+      }
+      case 'C':
+      case 'D': {
+        const char target = frame.body.empty() ? '\0' : frame.body[0];
+        if (frame.type == 'C' && frame.body.size() > 1) {
+          (target == 'S' ? ddl_statements_ : ddl_portals_).erase(CString(frame.body, 1));
+        }
+        tracker_.Sent(frame.type, false, target);
+        break;
+      }
+      default:
+        tracker_.Sent(frame.type, false);
     }
     out->append(frame.raw);
+  }
+
+  // The extended-protocol form of the pgpitr.ddl message, sent just before the Execute that runs a
+  // schema change, in the same transaction: Parse, Bind, Execute and Close of a statement and a
+  // portal of the proxy's own, whose answers are dropped.
+  void AppendDdlMessage(const std::string& sql, std::string* out) {
+    static constexpr std::string_view kName = "pgpitr_ddl";
+    auto u16 = [](std::string* s, uint16_t v) {
+      s->push_back(static_cast<char>(v >> 8));
+      s->push_back(static_cast<char>(v));
+    };
+    auto u32 = [](std::string* s, uint32_t v) {
+      for (int shift = 24; shift >= 0; shift -= 8) s->push_back(static_cast<char>(v >> shift));
+    };
+    std::string parse = std::string(kName) + '\0';
+    parse += fmt::format(
+        "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
+        "pg_catalog.current_setting('search_path'), 'sql', $1::text)::text)",
+        wal::kDdlMessagePrefix);
+    parse += '\0';
+    u16(&parse, 1);
+    u32(&parse, 25);  // text
+    std::string bind = std::string(kName) + '\0' + std::string(kName) + '\0';
+    u16(&bind, 0);  // parameters in text format
+    u16(&bind, 1);
+    u32(&bind, static_cast<uint32_t>(sql.size()));
+    bind += sql;
+    u16(&bind, 0);  // results in text format
+    std::string execute = std::string(kName) + '\0';
+    u32(&execute, 0);
+    *out += EncodeMessage('P', parse);
+    *out += EncodeMessage('B', bind);
+    *out += EncodeMessage('E', execute);
+    *out += EncodeMessage('C', "P" + std::string(kName) + '\0');
+    *out += EncodeMessage('C', "S" + std::string(kName) + '\0');
+    tracker_.Sent('P', true);
+    tracker_.Sent('B', true);
+    tracker_.Sent('E', true);
+    tracker_.Sent('C', true, 'P');
+    tracker_.Sent('C', true, 'S');
+  }
+
+  // The NUL-terminated string at offset (empty when there is none: the server will reject the
+  // message itself).
+  static std::string CString(std::string_view body, size_t offset) {
+    if (offset >= body.size()) return "";
+    const size_t end = body.find('\0', offset);
+    return std::string(body.substr(offset, end == std::string_view::npos ? std::string_view::npos : end - offset));
   }
 
   template <typename Then>
@@ -241,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (r.kind == FrameResult::kMalformed) {
         return Fail("08P01", "pgpitr proxy: malformed message from the database: " + r.error);
       }
-      if (!DropUpstreamMessage(r.frame.type)) out.append(r.frame.raw);
+      if (!tracker_.Drop(r.frame.type)) out.append(r.frame.raw);
       from_upstream_.Consume();
     }
     if (out.empty()) return ReadUpstream();
@@ -253,31 +337,6 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // Whether a message answers a statement the proxy added.
-  bool DropUpstreamMessage(char type) {
-    if (type == 'Z') {
-      if (!pending_.empty()) pending_.pop_front();
-      return false;
-    }
-    if (pending_.empty() || pending_.front().injected.empty()) return false;
-    PendingQuery& q = pending_.front();
-    const bool injected = q.statement < q.injected.size() && q.injected[q.statement];
-    switch (type) {
-      case 'T':  // RowDescription
-      case 'D':  // DataRow
-        return injected;
-      case 'C':  // CommandComplete: the statement is done
-      case 'I':  // EmptyQueryResponse
-        ++q.statement;
-        return injected;
-      case 'E':  // an error ends the whole query
-        q.statement = q.injected.size();
-        return false;
-      default:  // notices, notifications, parameter changes belong to the client
-        return false;
-    }
-  }
-
   ProxyServer::State* server_;
   tcp::socket client_;
   tcp::socket upstream_;
@@ -287,7 +346,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, kReadChunk> client_buffer_;
   std::array<char, kReadChunk> upstream_buffer_;
   std::string startup_;
-  std::deque<PendingQuery> pending_;
+  ResponseTracker tracker_;
+  // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
+  std::unordered_map<std::string, std::string> ddl_statements_;
+  std::unordered_map<std::string, std::string> ddl_portals_;
 };
 
 }  // namespace

@@ -4,7 +4,9 @@
 // queries are recorded in the replication stream at their exact place: the proxy adds, in the
 // same transaction and just before the statement, a transactional
 //   SELECT pg_logical_emit_message(true, 'pgpitr.ddl', json{search_path, sql})
-// and drops that statement's results before they reach the client.
+// and drops that statement's results before they reach the client. A schema change prepared
+// through the extended protocol gets the same message, as a Parse/Bind/Execute of the proxy's own
+// just before the client's Execute.
 //   auto proxy = ProxyServer::Start({.listen_port = 6432, .upstream_host = "db", ...}, log);
 //   ... proxy->Stop();
 // Asynchronous I/O on a small fixed pool of threads; each session's handlers run on its own strand.

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <tuple>
 
 #include "harness.h"
 #include "proxy/proxy_server.h"
@@ -173,6 +176,43 @@ TEST_F(ProxyTest, PgbenchRunsThroughTheProxy) {
   }
 }
 
+TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
+  wal::PgConnection admin = Connect("postgres");
+  Exec(admin,
+       "SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_user LOGIN PASSWORD 'scram secret';"
+       "SET password_encryption = 'md5'; CREATE ROLE md5_user LOGIN PASSWORD 'md5 secret';"
+       "CREATE ROLE plain_user LOGIN PASSWORD 'plain secret'");
+  {
+    // Each role gets its own method; everyone else keeps trust.
+    const std::filesystem::path hba = server_->data_dir() / "pg_hba.conf";
+    std::ifstream in(hba);
+    std::stringstream old;
+    old << in.rdbuf();
+    std::ofstream out(hba, std::ios::trunc);
+    out << "host all scram_user 127.0.0.1/32 scram-sha-256\n"
+           "host all md5_user 127.0.0.1/32 md5\n"
+           "host all plain_user 127.0.0.1/32 password\n"
+        << old.str();
+  }
+  Exec(admin, "SELECT pg_reload_conf()");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (const auto& [user, password, method] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"scram_user", "scram secret", "SCRAM-SHA-256"},
+                                                                      {"md5_user", "md5 secret", "md5"},
+                                                                      {"plain_user", "plain secret", "password"}}) {
+    const std::string base = fmt::format("host=127.0.0.1 port={} dbname=app sslmode=disable user={}", proxy_->port(), user);
+    absl::StatusOr<wal::PgConnection> good =
+        wal::PgConnection::Connect(MustParse(base + " password='" + password + "'"), "proxy");
+    ASSERT_TRUE(good.ok()) << method << ": " << good.status();
+    absl::StatusOr<wal::PgResult> who = good->Query("SELECT current_user");
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->Get(0, 0), user);
+    absl::StatusOr<wal::PgConnection> bad = wal::PgConnection::Connect(MustParse(base + " password=wrong"), "proxy");
+    ASSERT_FALSE(bad.ok()) << method;
+    EXPECT_NE(bad.status().message().find("password authentication failed"), std::string::npos) << bad.status();
+  }
+}
+
 TEST_F(ProxyTest, TlsIsDeclinedAndThePlainSessionWorks) {
   Shell prefer = RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=prefer' -XAtc "
                                       "'SELECT 1'",
@@ -285,6 +325,50 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
     EXPECT_EQ(restored, checkpoints[i].second)
         << "after step " << i << " (" << steps[i] << "): " << embedded::DescribeDifference(checkpoints[i].second, restored);
   }
+}
+
+TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
+  wal::PgConnection direct = Connect("app");
+  Exec(direct, "CREATE TABLE items (id int PRIMARY KEY)");
+  StartCapture();
+  for (int i = 0; i < 200; ++i) {
+    absl::StatusOr<wal::PgResult> r = direct.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+    if (r.ok() && r->rows() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(TakeBase().id().empty());
+  wal::PgConnection app = ConnectVia("app");
+  Exec(app, "INSERT INTO items SELECT generate_series(1, 20)");
+  // PQprepare/PQexecPrepared: Parse, Bind, Describe, Execute, Sync. The default is not in the
+  // logical stream: only the captured statement can bring it back.
+  PGconn* c = app.raw();
+  wal::PgResult prepared(PQprepare(c, "add_col", "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42", 0, nullptr));
+  ASSERT_EQ(PQresultStatus(prepared.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+  wal::PgResult ran(PQexecPrepared(c, "add_col", 0, nullptr, nullptr, nullptr, 0));
+  ASSERT_EQ(PQresultStatus(ran.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+  EXPECT_STREQ(PQcmdStatus(ran.raw()), "ALTER TABLE") << "the client sees its own statement's answer";
+  // The unnamed statement too, with a parameter-free PQexecParams.
+  wal::PgResult index(PQexecParams(c, "CREATE INDEX items_price ON items (price)", 0, nullptr, nullptr, nullptr,
+                                   nullptr, 0));
+  ASSERT_EQ(PQresultStatus(index.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
+  absl::StatusOr<wal::PgResult> more = app.Query("INSERT INTO items (id) VALUES ($1)", {"21"});
+  ASSERT_TRUE(more.ok()) << more.status();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const wal::PgTime at = *wal::ServerClock(direct);
+  const embedded::Fingerprint expected = FingerprintOf("app");
+  WaitCaptured(InsertLsn(direct), at);
+  StopCapture();
+  restore::RestoreTarget target;
+  target.kind = restore::RestoreTarget::Kind::kTime;
+  target.time = at;
+  absl::StatusOr<restore::RestoreSummary> summary = Restore("extended", target);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  const embedded::Fingerprint restored = FingerprintOf("extended");
+  EXPECT_EQ(restored, expected) << embedded::DescribeDifference(expected, restored);
+  wal::PgConnection check = Connect("extended");
+  absl::StatusOr<wal::PgResult> idx = check.Query("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_price'");
+  ASSERT_TRUE(idx.ok());
+  EXPECT_EQ(idx->Get(0, 0), "1");
 }
 
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
