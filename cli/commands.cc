@@ -261,7 +261,7 @@ class ProgressLine {
                    static_cast<unsigned long long>(p.transactions_total),
                    static_cast<unsigned long long>(p.rows_done), seconds > 0 ? p.rows_done / seconds : 0.0);
     } else {
-      if (p.phase == "replay" || started_) std::fprintf(stderr, "\n");
+      if (started_) std::fprintf(stderr, "\n");
       std::fprintf(stderr, "\r\033[K%s...", p.phase.c_str());
       start_ = now;
     }

@@ -106,9 +106,8 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     if (bases->empty()) first_base.emplace(repo, options, stop, log);
   }
 
-  // reply_requested: the server asked us to answer; ask_reply: we ask the server for a keepalive.
-  auto sync_and_report = [&](bool reply_requested, bool ask_reply) -> absl::Status {
-    (void)reply_requested;  // any status update answers the server's request
+  // Any status update answers a keepalive that asked for one; ask_reply asks the server for one.
+  auto sync_and_report = [&](bool ask_reply) -> absl::Status {
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
       if (absl::Status s = writer.Sync(); !s.ok()) return s;
       if (options.on_sync) options.on_sync(writer.durable_through(), writer.state().captured_through_time());
@@ -182,7 +181,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0 || reply_requested ||
         now - last_status >= options.status_interval) {
       // Ask for a keepalive while a clock reading waits for the stream to pass it.
-      if (absl::Status s = sync_and_report(reply_requested, writer.AwaitsServerPosition()); !s.ok()) {
+      if (absl::Status s = sync_and_report(writer.AwaitsServerPosition()); !s.ok()) {
         result = s;
         break;
       }
@@ -192,7 +191,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
 
   // A clean stop: what was received is made durable and confirmed; the slot stays in place.
   if (result.ok()) {
-    if (absl::Status s = sync_and_report(false, false); !s.ok()) result = s;
+    if (absl::Status s = sync_and_report(false); !s.ok()) result = s;
     if (absl::Status s = stream.Finish(); !s.ok() && result.ok()) result = s;
     log.Info("capture stopped; durable through {} ({} transactions, {} rows in the change log)",
              writer.durable_through().ToString(), writer.state().transactions(), writer.state().rows());

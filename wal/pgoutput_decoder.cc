@@ -495,6 +495,15 @@ std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgT
   return out;
 }
 
+// Reads a message that carries a transaction id inside a streamed block.
+template <typename M>
+absl::Status ReadWithXid(Reader& r, std::optional<uint32_t> xid, PgoutputMessage* message,
+                         absl::Status (*read)(Reader&, M*)) {
+  M& m = message->emplace<M>();
+  m.xid = xid;
+  return read(r, &m);
+}
+
 absl::StatusOr<PgoutputMessage> PgoutputDecoder::Decode(std::string_view bytes) {
   if (bytes.empty()) {
     return absl::InvalidArgumentError("empty pgoutput message (an XLogData with no payload)");
@@ -546,48 +555,27 @@ absl::StatusOr<PgoutputMessage> PgoutputDecoder::Decode(std::string_view bytes) 
     case 'O':
       status = ReadOrigin(r, &message.emplace<OriginMessage>());
       break;
-    case 'R': {
-      auto& m = message.emplace<RelationMessage>();
-      m.xid = xid;
-      status = ReadRelation(r, &m);
+    case 'R':
+      status = ReadWithXid<RelationMessage>(r, xid, &message, &ReadRelation);
       break;
-    }
-    case 'Y': {
-      auto& m = message.emplace<TypeMessage>();
-      m.xid = xid;
-      status = ReadType(r, &m);
+    case 'Y':
+      status = ReadWithXid<TypeMessage>(r, xid, &message, &ReadType);
       break;
-    }
-    case 'I': {
-      auto& m = message.emplace<InsertMessage>();
-      m.xid = xid;
-      status = ReadInsert(r, &m);
+    case 'I':
+      status = ReadWithXid<InsertMessage>(r, xid, &message, &ReadInsert);
       break;
-    }
-    case 'U': {
-      auto& m = message.emplace<UpdateMessage>();
-      m.xid = xid;
-      status = ReadUpdate(r, &m);
+    case 'U':
+      status = ReadWithXid<UpdateMessage>(r, xid, &message, &ReadUpdate);
       break;
-    }
-    case 'D': {
-      auto& m = message.emplace<DeleteMessage>();
-      m.xid = xid;
-      status = ReadDelete(r, &m);
+    case 'D':
+      status = ReadWithXid<DeleteMessage>(r, xid, &message, &ReadDelete);
       break;
-    }
-    case 'T': {
-      auto& m = message.emplace<TruncateMessage>();
-      m.xid = xid;
-      status = ReadTruncate(r, &m);
+    case 'T':
+      status = ReadWithXid<TruncateMessage>(r, xid, &message, &ReadTruncate);
       break;
-    }
-    case 'M': {
-      auto& m = message.emplace<LogicalMessage>();
-      m.xid = xid;
-      status = ReadLogicalMessage(r, &m);
+    case 'M':
+      status = ReadWithXid<LogicalMessage>(r, xid, &message, &ReadLogicalMessage);
       break;
-    }
     case 'S':
       status = ReadStreamStart(r, &message.emplace<StreamStartMessage>());
       break;

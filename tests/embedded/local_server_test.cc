@@ -197,6 +197,10 @@ TEST(LocalServer, StartAgainOnATakenPortIsAClearError) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(server->port()));
+  // The stopped server's connections may linger in TIME_WAIT on this port; a listener still
+  // excludes the server's own bind.
+  const int reuse = 1;
+  ASSERT_EQ(::setsockopt(squatter, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse), 0);
   ASSERT_EQ(::bind(squatter, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(::listen(squatter, 1), 0);
 

@@ -117,17 +117,6 @@ class CaptureRestoreTest : public ServerTest {
          "INSERT INTO log_lines VALUES ('w0', 'same', 1), ('w0', 'same', 1), ('w1', 'same', 1);");
   }
 
-  void WaitForSlot(wal::PgConnection& app) {
-    for (int i = 0; i < 600; ++i) {
-      absl::StatusOr<wal::PgResult> r = app.Query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
-      ASSERT_TRUE(r.ok()) << r.status();
-      if (r->Get(0, 0) == "1") return;
-      ASSERT_FALSE(capture_ended_.load()) << capture_result_;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "capture did not create its slot";
-  }
-
   Checkpoint TakeCheckpoint(wal::PgConnection& app, bool has_extra) {
     // Commit times are the server's clock: keep checkpoints strictly between commits.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -154,9 +143,7 @@ class CaptureRestoreTest : public ServerTest {
 TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
   wal::PgConnection app = Connect("app");
   CreateSchema(app);
-  StartCapture();
-  WaitForSlot(app);
-  const proto::Base base = TakeBase();
+  const proto::Base base = StartCaptureWithBase();
   ASSERT_FALSE(base.id().empty());
 
   Workload workload(20261125);

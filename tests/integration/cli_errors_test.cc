@@ -66,13 +66,7 @@ class CliErrorsTest : public ServerTest {
   void Capture() {
     wal::PgConnection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    StartCapture();
-    for (int i = 0; i < 200; ++i) {
-      absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
-      if (r.ok() && r->rows() == 1) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_FALSE(TakeBase().id().empty());
+    ASSERT_FALSE(StartCaptureWithBase().id().empty());
     Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
     WaitCaptured(InsertLsn(app));
     StopCapture();

@@ -107,6 +107,24 @@ class ServerTest : public ::testing::Test {
     });
   }
 
+  // Starts capture, waits for its slot, and takes a base: the usual start of a test that restores.
+  proto::Base StartCaptureWithBase() {
+    StartCapture();
+    wal::PgConnection app = Connect("app");
+    for (int i = 0;; ++i) {
+      absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+      if (r.ok() && r->rows() == 1) break;
+      if (capture_ended_.load() || i == 600) {
+        ADD_FAILURE() << "capture did not create its slot: " << capture_result_;
+        return proto::Base();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    proto::Base base = TakeBase();
+    EXPECT_FALSE(base.id().empty());
+    return base;
+  }
+
   void StopCapture() {
     capture_stop_ = true;
     if (capture_thread_.joinable()) capture_thread_.join();

@@ -273,13 +273,7 @@ TEST_F(ProxyTest, UnreachableUpstreamGivesTheClientAClearError) {
 
 TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
   wal::PgConnection app = ConnectVia("app");
-  StartCapture();
-  for (int i = 0; i < 200; ++i) {
-    absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
-    if (r.ok() && r->rows() == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_FALSE(TakeBase().id().empty());
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
 
   const std::vector<std::string> steps = {
       "CREATE TABLE people (id int PRIMARY KEY, name text)",
@@ -330,13 +324,7 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
 TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
   wal::PgConnection direct = Connect("app");
   Exec(direct, "CREATE TABLE items (id int PRIMARY KEY)");
-  StartCapture();
-  for (int i = 0; i < 200; ++i) {
-    absl::StatusOr<wal::PgResult> r = direct.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
-    if (r.ok() && r->rows() == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_FALSE(TakeBase().id().empty());
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
   wal::PgConnection app = ConnectVia("app");
   Exec(app, "INSERT INTO items SELECT generate_series(1, 20)");
   // PQprepare/PQexecPrepared: Parse, Bind, Describe, Execute, Sync. The default is not in the
@@ -374,13 +362,7 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
   wal::PgConnection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
-  StartCapture();
-  for (int i = 0; i < 200; ++i) {
-    absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
-    if (r.ok() && r->rows() == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_FALSE(TakeBase().id().empty());
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "INSERT INTO t SELECT generate_series(1, 10)");
   Shell mark = RunShell(fmt::format("{} mark before-delete --source '{}'", PGPITR_BINARY, server_->ConnectionString("app")));
   ASSERT_EQ(mark.exit_code, 0) << mark.output;
