@@ -321,7 +321,7 @@ int RunCli(int argc, char** argv) {
   wal::CaptureOptions capture;
   std::string run_source = DefaultSource(), run_repo;
   bool no_first_base = false;
-  int sequence_seconds = 5;
+  int sequence_seconds = 1;
   std::string pg_bin;
   CLI::App* run = app.add_subcommand("run", "Capture continuously into a repository until SIGINT/SIGTERM.\n"
                                             "  e.g. pgpitr run --source 'host=db dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
@@ -334,7 +334,7 @@ int RunCli(int argc, char** argv) {
   run->add_flag("--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
                 "Set REPLICA IDENTITY FULL on published tables that have no primary key (changes the source's schema)");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
-  run->add_option("--sequence-interval", sequence_seconds, "Seconds between samples of the source's sequences")
+  run->add_option("--sequence-interval", sequence_seconds, "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   run->add_option("--pg-bin", pg_bin, "Folder holding pg_dump (default: the newest installed PostgreSQL client)");
   std::string listen;

@@ -35,14 +35,25 @@ std::string DollarQuote(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Schema changes the proxy records: not those that cannot share a transaction with its message, nor
+// tables created from a query, whose rows the stream carries (restore creates such a table from
+// the stream's description of it).
+bool Recorded(std::string_view statement) {
+  return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement) && !CreatesTableFromQuery(statement);
+}
+
+}  // namespace
+
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
   const std::vector<std::string_view> statements = SplitStatements(query);
   bool any = false;
-  for (std::string_view s : statements) any = any || (IsSchemaChange(s) && !MustRunOutsideTransaction(s));
+  for (std::string_view s : statements) any = any || Recorded(s);
   if (!any) return std::nullopt;
   RewrittenQuery out;
   for (std::string_view s : statements) {
-    if (IsSchemaChange(s) && !MustRunOutsideTransaction(s)) {
+    if (Recorded(s)) {
       out.query += fmt::format(
           "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
           "pg_catalog.current_setting('search_path'), 'sql', {})::text);",
@@ -195,7 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
         absl::StatusOr<ParseMessage> parse = ParseParse(frame.body);
         if (parse.ok()) {
           const std::string name(parse->statement);
-          if (capture && IsSchemaChange(parse->query) && !MustRunOutsideTransaction(parse->query)) {
+          if (capture && Recorded(parse->query)) {
             ddl_statements_[name] = std::string(parse->query);
           } else {
             ddl_statements_.erase(name);
@@ -265,6 +276,10 @@ class Session : public std::enable_shared_from_this<Session> {
     u16(&bind, 0);  // results in text format
     std::string execute = std::string(kName) + '\0';
     u32(&execute, 0);
+    // Closing first makes a statement left behind by a failed earlier attempt harmless (closing a
+    // statement that does not exist is not an error).
+    *out += EncodeMessage('C', "S" + std::string(kName) + '\0');
+    tracker_.Sent('C', true, 'S');
     *out += EncodeMessage('P', parse);
     *out += EncodeMessage('B', bind);
     *out += EncodeMessage('E', execute);

@@ -425,6 +425,24 @@ bool IsSchemaChange(std::string_view statement) {
 // The statements that call PreventInTransactionBlock in PostgreSQL 15 (src/backend/tcop/utility.c
 // and commands/): those whose text decides it. CLUSTER or REINDEX TABLE of a partitioned table are
 // refused too, which the text alone cannot tell.
+bool CreatesTableFromQuery(std::string_view statement) {
+  Cursor c(statement);
+  while (c.Accept("explain")) {
+    if (!ExplainAnalyzes(c)) return false;
+  }
+  while (c.AtPunct('(')) c.Advance();
+  if (c.AtWord("select")) return SelectCreatesTable(c);
+  if (c.Accept("with")) {
+    if (!c.SeekWord({"select", "insert", "update", "delete", "merge", "values", "table"})) return false;
+    return c.AtWord("select") && SelectCreatesTable(c);
+  }
+  if (!c.Accept("create")) return false;
+  if (AtTemporary(c)) return false;
+  c.Accept("unlogged");
+  // CREATE TABLE name [(columns)] [options] AS query: AS stands outside every parenthesis only there.
+  return c.Accept("table") && c.SeekWord({"as"});
+}
+
 bool MustRunOutsideTransaction(std::string_view statement) {
   Cursor c(statement);
   if (c.done() || c.token().kind != TokenKind::kWord) return false;

@@ -25,6 +25,10 @@ std::vector<std::string_view> SplitStatements(std::string_view query);
 // keywords match case-insensitively.
 bool IsSchemaChange(std::string_view statement);
 
+// True for CREATE TABLE ... AS and SELECT ... INTO (not temporary): their rows are in the logical
+// stream, so running the statement again at restore would insert them twice.
+bool CreatesTableFromQuery(std::string_view statement);
+
 // True for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY,
 // DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the
 // proxy therefore cannot wrap with its own statement.

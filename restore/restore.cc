@@ -44,6 +44,13 @@ absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::str
   if (!admin.ok()) return admin.status();
   // The source itself is never a target, whatever the flags say.
   absl::StatusOr<wal::PgResult> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
+  if (!ident.ok() && dbname == state.database()) {
+    // Fail closed: a database of the source's name on a server we cannot identify may be the source.
+    return absl::PermissionDeniedError(fmt::format(
+        "cannot tell whether the restore target is the source itself ({}); restore into a database with "
+        "another name than {}",
+        ident.status().message(), dbname));
+  }
   if (ident.ok() && ident->GetString(0, 0) == state.system_identifier() && dbname == state.database()) {
     return absl::PermissionDeniedError(fmt::format(
         "the restore target is database {} of the source cluster itself; restore into another database "
@@ -76,7 +83,8 @@ absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::str
 absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, const proto::CaptureState& state,
                               const RestorePlan& plan, std::vector<std::string>* notes) {
   auto after_target = [&](const proto::SequenceSample& s) {
-    if (plan.target.kind == RestoreTarget::Kind::kTime) return s.check_time() > plan.target.time;
+    // A check at the target's instant already reflects every value handed out before it.
+    if (plan.target.kind == RestoreTarget::Kind::kTime) return s.check_time() >= plan.target.time;
     return Lsn(s.check_lsn()) > plan.reached_lsn;
   };
   struct Known {

@@ -20,29 +20,45 @@ constexpr size_t kMaxBytesPerSync = 32 << 20;
 
 PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
-// Runs the first base in the background so capture keeps streaming while pg_dump works.
+// Runs the first base in the background so capture keeps streaming while pg_dump works. The dump
+// stops when capture stops, for whatever reason: a capture that failed must not wait hours for it.
 class FirstBase {
  public:
   FirstBase(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-            const Logger& log) {
-    thread_ = std::thread([&repo, &options, &stop, log, this] {
+            const Logger& log)
+      : stop_(stop) {
+    thread_ = std::thread([&repo, &options, log, this] {
       BaseOptions base;
       base.source = options.source;
       base.slot = options.source_settings.slot;
       base.pg_bin_dir = options.pg_bin_dir;
-      base.stop = &stop;
+      base.stop = &abandon_;
       absl::StatusOr<proto::Base> taken = TakeBase(repo, base, log);
-      if (!taken.ok() && !stop.load()) {
+      if (!taken.ok() && !abandon_.load()) {
         log.Error("first base dump failed: {} (run 'pgpitr backup' to take one)", taken.status().message());
+      }
+    });
+    // Relays the caller's stop to the dump.
+    watcher_ = std::thread([this] {
+      while (!abandon_.load() && !done_.load()) {
+        if (stop_.load()) abandon_ = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
   }
   ~FirstBase() {
+    abandon_ = true;
     if (thread_.joinable()) thread_.join();
+    done_ = true;
+    if (watcher_.joinable()) watcher_.join();
   }
 
  private:
+  const std::atomic<bool>& stop_;
+  std::atomic<bool> abandon_{false};
+  std::atomic<bool> done_{false};
   std::thread thread_;
+  std::thread watcher_;
 };
 
 }  // namespace
@@ -166,17 +182,10 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
         break;
       }
       writer.PutSequenceSample(check->changed, check->lsn, check->time);
+      // Each check is also the clock reading that moves the window's end, so every restorable time
+      // has a sequence check at or after it.
       writer.NoteServerClock(check->lsn, check->time);
       last_sequences = now;
-    }
-    if (now - last_status >= options.status_interval) {
-      // The clock reading that lets the window's end follow the server's time while it is idle.
-      absl::StatusOr<ServerPosition> position = ReadServerPosition(*sequence_conn);
-      if (!position.ok()) {
-        result = position.status();
-        break;
-      }
-      writer.NoteServerClock(position->insert_lsn, position->time);
     }
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0 || reply_requested ||
         now - last_status >= options.status_interval) {

@@ -22,8 +22,9 @@ namespace pgpitr::wal {
 struct CaptureOptions {
   ConnInfo source;
   SourceSettings source_settings;
-  std::chrono::milliseconds sequence_interval{5000};
-  // How often capture reports its position to the server and reads the server's clock.
+  // How often sequences are sampled; each check also moves the restorable window's end time.
+  std::chrono::milliseconds sequence_interval{1000};
+  // How often capture reports its position to the server.
   std::chrono::milliseconds status_interval{1000};
   bool first_base = true;                 // take a base when the repository has none
   std::filesystem::path pg_bin_dir;       // where pg_dump is; empty: the newest installed

@@ -345,3 +345,23 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace pgpitr::proxy
+
+namespace pgpitr::proxy {
+namespace {
+
+TEST(CreatesTableFromQuery, TablesFilledByAQueryAreRecognized) {
+  EXPECT_TRUE(CreatesTableFromQuery("CREATE TABLE archive AS SELECT * FROM orders"));
+  EXPECT_TRUE(CreatesTableFromQuery("create unlogged table a (x, y) as values (1, 2)"));
+  EXPECT_TRUE(CreatesTableFromQuery("CREATE TABLE IF NOT EXISTS s.a WITH (fillfactor = 70) AS TABLE b"));
+  EXPECT_TRUE(CreatesTableFromQuery("SELECT * INTO archive FROM orders"));
+  EXPECT_TRUE(CreatesTableFromQuery("WITH x AS (SELECT 1) SELECT * INTO y FROM x"));
+  EXPECT_FALSE(CreatesTableFromQuery("CREATE TEMP TABLE a AS SELECT 1"));
+  EXPECT_FALSE(CreatesTableFromQuery("SELECT * INTO TEMP t FROM orders"));
+  EXPECT_FALSE(CreatesTableFromQuery("CREATE TABLE t (a int GENERATED ALWAYS AS (1) STORED)"));
+  EXPECT_FALSE(CreatesTableFromQuery("CREATE VIEW v AS SELECT 1"));
+  EXPECT_FALSE(CreatesTableFromQuery("CREATE MATERIALIZED VIEW m AS SELECT 1"));
+  EXPECT_FALSE(CreatesTableFromQuery("INSERT INTO t SELECT 1"));
+}
+
+}  // namespace
+}  // namespace pgpitr::proxy
