@@ -61,14 +61,11 @@ class FirstBase {
   std::thread watcher_;
 };
 
-}  // namespace
-
-absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-                        const Logger& log) {
-  absl::StatusOr<std::unique_ptr<ChangeLogWriter>> created = ChangeLogWriter::Create(&repo.change_log());
-  if (!created.ok()) return created.status();
-  ChangeLogWriter& writer = **created;
-
+// One connection's worth of capture: prepare the source, stream until stopped or until the
+// connection fails. Unavailable errors are the ones worth reconnecting after.
+absl::Status CaptureSession(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
+                            const Logger& log, ChangeLogWriter& writer, std::optional<FirstBase>& first_base,
+                            bool* streamed) {
   absl::StatusOr<SourceFacts> facts = PrepareSource(options.source, options.source_settings, log);
   if (!facts.ok()) return facts.status();
   const proto::CaptureState& state = writer.state();
@@ -115,8 +112,8 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
   log.Info("capturing database {} from slot {} (pgoutput protocol {}), durable through {}", facts->database,
            options.source_settings.slot, facts->proto_version, writer.durable_through().ToString());
 
-  std::optional<FirstBase> first_base;
-  if (options.first_base) {
+  *streamed = true;
+  if (options.first_base && !first_base.has_value()) {
     absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
     if (!bases.ok()) return bases.status();
     if (bases->empty()) first_base.emplace(repo, options, stop, log);
@@ -207,6 +204,36 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
   }
   // On an error nothing more is written: what was not confirmed, the server sends again.
   return result;
+}
+
+}  // namespace
+
+absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
+                        const Logger& log) {
+  absl::StatusOr<std::unique_ptr<ChangeLogWriter>> created = ChangeLogWriter::Create(&repo.change_log());
+  if (!created.ok()) return created.status();
+  ChangeLogWriter& writer = **created;
+  std::optional<FirstBase> first_base;
+  // The source restarting or the network dropping does not end capture: reconnect with backoff
+  // and resume from the slot, which kept everything not yet confirmed.
+  std::chrono::milliseconds delay = options.reconnect_delay;
+  bool ever_streamed = false;
+  for (;;) {
+    bool streamed = false;
+    absl::Status s = CaptureSession(repo, options, stop, log, writer, first_base, &streamed);
+    ever_streamed = ever_streamed || streamed;
+    // A source that never worked is a configuration problem: say so at once.
+    if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !ever_streamed) return s;
+    if (absl::Status reset = writer.AbandonOpenTransactions(); !reset.ok()) return reset;
+    if (streamed) delay = options.reconnect_delay;
+    log.Warn("lost the source: {}; reconnecting in {:.1f} s", s.message(), delay.count() / 1000.0);
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (!stop.load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (stop.load()) return absl::OkStatus();
+    delay = std::min(delay * 2, options.max_reconnect_delay);
+  }
 }
 
 }  // namespace pgpitr::wal

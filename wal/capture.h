@@ -3,7 +3,8 @@
 // samples sequences every few seconds; takes a first base when the repository has none.
 //   std::atomic<bool> stop{false};
 //   absl::Status s = RunCapture(*repo, options, stop, Logger::Stderr());
-// Blocks the calling thread; `stop` may be set from any thread (a signal handler's flag).
+// Blocks the calling thread; `stop` may be set from any thread (a signal handler's flag). A lost
+// connection is retried with backoff once capture has streamed; other errors end it.
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,10 @@ struct CaptureOptions {
   std::chrono::milliseconds status_interval{1000};
   bool first_base = true;                 // take a base when the repository has none
   std::filesystem::path pg_bin_dir;       // where pg_dump is; empty: the newest installed
+  // After the source restarts or the network drops, capture reconnects after this delay, doubled
+  // after each failed attempt up to the maximum.
+  std::chrono::milliseconds reconnect_delay{1000};
+  std::chrono::milliseconds max_reconnect_delay{30000};
   // Called after each synced write, with the position now durable and the source time it covers
   // (tests and progress use it).
   std::function<void(Lsn durable, PgTime durable_time)> on_sync;

@@ -166,6 +166,15 @@ absl::Status ChangeLogWriter::Sync() {
   return s;
 }
 
+absl::Status ChangeLogWriter::AbandonOpenTransactions() {
+  if (current_.has_value()) Discard(*current_);
+  for (const auto& [xid, txn] : streamed_) Discard(txn);
+  current_.reset();
+  streamed_.clear();
+  stream_xid_.reset();
+  return Sync();
+}
+
 absl::Status ChangeLogWriter::MaybeSpill() {
   if (batch_.GetDataSize() < kSpillBytes) return absl::OkStatus();
   // Unsynced: what it holds is confirmed to the server only after a later Sync.

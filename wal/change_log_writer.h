@@ -46,6 +46,10 @@ class ChangeLogWriter {
   // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
   bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 
+  // After the connection to the source was lost: forgets the transactions still open (their changes
+  // are deleted; the server sends them again from the slot) and syncs.
+  [[nodiscard]] absl::Status AbandonOpenTransactions();
+
   // Writes everything buffered and waits for it to be on disk.
   [[nodiscard]] absl::Status Sync();
 

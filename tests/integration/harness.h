@@ -97,6 +97,8 @@ class ServerTest : public ::testing::Test {
     options.first_base = false;
     options.sequence_interval = std::chrono::milliseconds(200);
     options.status_interval = std::chrono::milliseconds(200);
+    options.reconnect_delay = std::chrono::milliseconds(200);
+    options.max_reconnect_delay = std::chrono::milliseconds(2000);
     options.on_sync = [this](wal::Lsn lsn, wal::PgTime time) {
       durable_time_ = time;
       durable_ = lsn.value();
