@@ -242,6 +242,59 @@ absl::Status Mark(const std::string& source_text, const std::string& name) {
   return absl::OkStatus();
 }
 
+// Drops what pgpitr made on the source: its slot (which otherwise keeps WAL forever) and its
+// publication. Asks first on a terminal; elsewhere needs --yes.
+absl::Status Uninstall(const std::string& source_text, const std::string& slot, const std::string& publication,
+                       bool yes) {
+  absl::StatusOr<wal::ConnInfo> source = ParseSource(source_text);
+  if (!source.ok()) return source.status();
+  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<wal::PgResult> found = conn->Query(
+      "SELECT (SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = $1), "
+      "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int, "
+      "(SELECT count(*) FROM pg_publication WHERE pubname = $2)::int, current_database()",
+      {slot, publication});
+  if (!found.ok()) return found.status();
+  const bool has_slot = found->Get(0, 1) != "0";
+  const bool has_publication = found->Get(0, 2) != "0";
+  if (!has_slot && !has_publication) {
+    std::cout << fmt::format("nothing to remove: no slot {} and no publication {} on database {}\n", slot,
+                             publication, found->GetString(0, 3));
+    return absl::OkStatus();
+  }
+  if (!found->IsNull(0, 0)) {
+    return absl::FailedPreconditionError(fmt::format(
+        "slot {} is in use by the walsender of process {}: stop 'pgpitr run' first", slot, found->GetString(0, 0)));
+  }
+  if (!yes) {
+    if (isatty(STDIN_FILENO) == 0) {
+      return absl::InvalidArgumentError("uninstall drops the slot and ends capture for good: pass --yes to confirm");
+    }
+    std::cout << fmt::format(
+        "Drop slot {} and publication {} on database {}? Capture ends here; the repository stays restorable up "
+        "to what it holds. [y/N] ",
+        slot, publication, found->GetString(0, 3));
+    std::cout.flush();
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      return absl::CancelledError("uninstall cancelled; nothing was dropped");
+    }
+  }
+  if (has_slot) {
+    if (absl::Status s = conn->Execute("SELECT pg_drop_replication_slot($1)", {slot}); !s.ok()) return s;
+    std::cout << fmt::format("dropped slot {}\n", slot);
+  }
+  if (has_publication) {
+    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", wal::QuoteIdent(publication))); !s.ok()) {
+      return s;
+    }
+    std::cout << fmt::format("dropped publication {}\n", publication);
+  }
+  return absl::OkStatus();
+}
+
 // One line of restore progress on a terminal; silent otherwise.
 class ProgressLine {
  public:
@@ -395,6 +448,17 @@ int RunCli(int argc, char** argv) {
   mark->add_option("name", mark_name, "The restore point's name")->required();
   mark->add_option("--source", mark_source, "Connection string of the captured database");
 
+  // uninstall
+  std::string uninstall_source = DefaultSource(), uninstall_slot = "pgpitr", uninstall_publication = "pgpitr";
+  bool uninstall_yes = false;
+  CLI::App* uninstall = app.add_subcommand(
+      "uninstall", "Drop pgpitr's slot and publication on the source: the first thing to do when retiring pgpitr\n"
+                   "(an abandoned slot keeps WAL on the source forever). e.g. pgpitr uninstall --source 'host=db dbname=app' --yes");
+  uninstall->add_option("--source", uninstall_source, "Connection string of the captured database");
+  uninstall->add_option("--slot", uninstall_slot, "The slot to drop")->capture_default_str();
+  uninstall->add_option("--publication", uninstall_publication, "The publication to drop")->capture_default_str();
+  uninstall->add_flag("--yes", uninstall_yes, "Do not ask for confirmation");
+
   // demo
   bool keep = false;
   CLI::App* demo = app.add_subcommand(
@@ -476,6 +540,8 @@ int RunCli(int argc, char** argv) {
       result = summary.status();
       if (summary.ok()) std::cout << summary->ToString();
     }
+  } else if (*uninstall) {
+    result = Uninstall(uninstall_source, uninstall_slot, uninstall_publication, uninstall_yes);
   } else if (*mark) {
     result = Mark(mark_source, mark_name);
   } else if (*demo) {

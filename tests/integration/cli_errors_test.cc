@@ -215,5 +215,27 @@ TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
   EXPECT_EQ(info["change_log"]["rows"].get<int>(), 10);
 }
 
+TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
+  Capture();
+  const CliResult unconfirmed = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app")});
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_NE(unconfirmed.LastErrorLine().find("pass --yes"), std::string::npos) << unconfirmed.err;
+  wal::PgConnection app = Connect("app");
+  auto counts = [&] {
+    absl::StatusOr<wal::PgResult> r = app.Query(
+        "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgpitr') || '/' || "
+        "(SELECT count(*) FROM pg_publication WHERE pubname = 'pgpitr')");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->GetString(0, 0) : std::string();
+  };
+  EXPECT_EQ(counts(), "1/1") << "nothing is dropped without confirmation";
+  const CliResult confirmed = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app"), "--yes"});
+  EXPECT_EQ(confirmed.exit_code, 0) << confirmed.err;
+  EXPECT_EQ(counts(), "0/0");
+  const CliResult again = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app"), "--yes"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.out;
+}
+
 }  // namespace
 }  // namespace pgpitr::testing
