@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -473,6 +474,8 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  // The repository holds the source's data: files 0600, folders 0700, whatever the umask was.
+  umask(077);
   std::atomic<bool> stop{false};
   SignalWatcher signals(&stop);
   const wal::Logger log = wal::Logger::Stderr();

@@ -237,5 +237,26 @@ TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
   EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.out;
 }
 
+TEST_F(CliErrorsTest, ASecondRunOnTheSameRepositoryIsRefused) {
+  Capture();
+  StartCapture();  // the first capture holds the repository again
+  const CliResult second = RunPgpitr({"run", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string()});
+  StopCapture();
+  EXPECT_EQ(second.exit_code, 3) << second.err;
+  EXPECT_NE(second.LastErrorLine().find("in use by another pgpitr process"), std::string::npos) << second.err;
+}
+
+TEST_F(CliErrorsTest, TheRepositoryIsPrivateToItsOwner) {
+  const std::filesystem::path repo = repo_dir_ / "private";
+  // A short run that fails at once still creates the repository.
+  RunPgpitr({"run", "--source", "host=127.0.0.1 port=1 connect_timeout=2", "--repo", repo.string()});
+  ASSERT_TRUE(std::filesystem::exists(repo / "FORMAT"));
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(repo)) {
+    const auto perms = entry.status().permissions();
+    const auto others = std::filesystem::perms::group_all | std::filesystem::perms::others_all;
+    EXPECT_EQ(perms & others, std::filesystem::perms::none) << entry.path() << " is readable by others";
+  }
+}
+
 }  // namespace
 }  // namespace pgpitr::testing
