@@ -140,6 +140,8 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   if (absl::Status s = Workload(*app, 50, random); !s.ok()) return fail(s);
   std::cout << "4. then 100 more, a bad migration (every balance set to 0, most orders deleted), and 50 more\n";
 
+  // Let capture take a sequence check after the bad migration, as it does every half second here.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   absl::StatusOr<wal::PgResult> end = app->Query("SELECT pg_current_wal_lsn()");
   if (!end.ok()) return fail(end.status());
   absl::StatusOr<wal::Lsn> end_lsn = wal::Lsn::Parse(end->Get(0, 0));

@@ -179,8 +179,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
         break;
       }
       writer.PutSequenceSample(check->changed, check->lsn, check->time);
-      // Each check is also the clock reading that moves the window's end, so every restorable time
-      // has a sequence check at or after it.
+      // Each check is also the clock reading that moves the window's end while the source is idle.
       writer.NoteServerClock(check->lsn, check->time);
       last_sequences = now;
     }
