@@ -116,6 +116,17 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this(), error](boost::system::error_code, size_t) { self->Close(); });
   }
 
+  // Writes bytes to one side, then continues with `then`; a write error closes the session.
+  template <typename Then>
+  void Send(tcp::socket& to, std::string bytes, Then then) {
+    auto data = std::make_shared<std::string>(std::move(bytes));
+    asio::async_write(to, asio::buffer(*data), [self = shared_from_this(), data, then](boost::system::error_code ec,
+                                                                                     size_t) {
+      if (ec) return self->Close();
+      then(self.get());
+    });
+  }
+
   void ReadClient() {
     client_.async_read_some(asio::buffer(client_buffer_), [self = shared_from_this()](boost::system::error_code ec,
                                                                                        size_t n) {
@@ -142,13 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (packet->kind == StartupPacket::kSslRequest || packet->kind == StartupPacket::kGssEncRequest) {
           from_client_.Consume();
           // No TLS or GSS encryption here: the client goes on in plain text or gives up.
-          auto no = std::make_shared<std::string>("N");
-          asio::async_write(client_, asio::buffer(*no), [self = shared_from_this(), no](boost::system::error_code ec,
-                                                                                       size_t) {
-            if (ec) return self->Close();
-            self->ProcessClient();
-          });
-          return;
+          return Send(client_, "N", [](Session* self) { self->ProcessClient(); });
         }
         if (packet->kind == StartupPacket::kCancelRequest) {
           // The key is the upstream backend's own (BackendKeyData is forwarded unchanged), so the
@@ -177,12 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
       from_client_.Consume();
     }
     if (out.empty()) return ReadClient();
-    auto data = std::make_shared<std::string>(std::move(out));
-    asio::async_write(upstream_, asio::buffer(*data), [self = shared_from_this(), data](boost::system::error_code ec,
-                                                                                       size_t) {
-      if (ec) return self->Close();
-      self->ReadClient();
-    });
+    Send(upstream_, std::move(out), [](Session* self) { self->ReadClient(); });
   }
 
   void ForwardClientMessage(const Frame& frame, std::string* out) {
@@ -344,12 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
       from_upstream_.Consume();
     }
     if (out.empty()) return ReadUpstream();
-    auto data = std::make_shared<std::string>(std::move(out));
-    asio::async_write(client_, asio::buffer(*data), [self = shared_from_this(), data](boost::system::error_code ec,
-                                                                                     size_t) {
-      if (ec) return self->Close();
-      self->ReadUpstream();
-    });
+    Send(client_, std::move(out), [](Session* self) { self->ReadUpstream(); });
   }
 
   ProxyServer::State* server_;

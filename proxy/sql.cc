@@ -392,8 +392,11 @@ std::vector<std::string_view> SplitStatements(std::string_view query) {
   return out;
 }
 
-bool IsSchemaChange(std::string_view statement) {
-  Cursor c(statement);
+namespace {
+
+// Moves past EXPLAIN [ANALYZE] and opening parentheses. For a SELECT (with or without WITH), whether
+// it creates a table (SELECT ... INTO); nullopt for any other statement, the cursor at its first word.
+std::optional<bool> SelectFormCreatesTable(Cursor& c) {
   // EXPLAIN ANALYZE runs the statement: CREATE TABLE AS and SELECT INTO create their table.
   while (c.Accept("explain")) {
     if (!ExplainAnalyzes(c)) return false;
@@ -406,6 +409,14 @@ bool IsSchemaChange(std::string_view statement) {
     if (!c.SeekWord({"select", "insert", "update", "delete", "merge", "values", "table"})) return false;
     return c.AtWord("select") && SelectCreatesTable(c);
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool IsSchemaChange(std::string_view statement) {
+  Cursor c(statement);
+  if (std::optional<bool> select = SelectFormCreatesTable(c)) return *select;
   if (c.done() || c.depth() > 0 || c.token().kind != TokenKind::kWord) return false;
   if (c.Accept("create")) return CreateIsSchemaChange(c);
   if (c.Accept("alter")) return !c.AtWord("system") && IsDatabaseObject(c);
@@ -427,15 +438,7 @@ bool IsSchemaChange(std::string_view statement) {
 // refused too, which the text alone cannot tell.
 bool CreatesTableFromQuery(std::string_view statement) {
   Cursor c(statement);
-  while (c.Accept("explain")) {
-    if (!ExplainAnalyzes(c)) return false;
-  }
-  while (c.AtPunct('(')) c.Advance();
-  if (c.AtWord("select")) return SelectCreatesTable(c);
-  if (c.Accept("with")) {
-    if (!c.SeekWord({"select", "insert", "update", "delete", "merge", "values", "table"})) return false;
-    return c.AtWord("select") && SelectCreatesTable(c);
-  }
+  if (std::optional<bool> select = SelectFormCreatesTable(c)) return *select;
   if (!c.Accept("create")) return false;
   if (AtTemporary(c)) return false;
   c.Accept("unlogged");
