@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test: unit tests (no server) and integration tests (each starts
-# its own throwaway PostgreSQL 15 on 127.0.0.1). Run as root on Debian 12.
+# Installs, builds and runs every test: unit tests (no server), integration tests (each starts
+# its own throwaway PostgreSQL 15 on 127.0.0.1) and a bounded libFuzzer run; then the unit tests
+# again under AddressSanitizer and UndefinedBehaviorSanitizer. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install.sh
 bash deploy/build.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 900
+cmake -S . -B build-asan -DPGPITR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$(nproc)" --target pgpitr_unit_tests >/dev/null
+ctest --test-dir build-asan -L unit --output-on-failure -j2 --timeout 900
