@@ -509,7 +509,8 @@ int RunCli(int argc, char** argv) {
     } else if (!repo.ok()) {
       result = repo.status();
     } else {
-      wal::BaseOptions options{.source = *source, .slot = backup_slot, .pg_bin_dir = pg_bin, .stop = &stop};
+      wal::BaseOptions options{.source = *source, .slot = backup_slot, .pg_bin_dir = pg_bin,
+                               .stop = [&stop] { return stop.load(); }};
       absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, log);
       result = base.status();
       if (base.ok()) {

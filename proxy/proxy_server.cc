@@ -1,5 +1,6 @@
 #include "proxy/proxy_server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <deque>
@@ -48,12 +49,14 @@ bool Recorded(std::string_view statement) {
 
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
   const std::vector<std::string_view> statements = SplitStatements(query);
-  bool any = false;
-  for (std::string_view s : statements) any = any || Recorded(s);
-  if (!any) return std::nullopt;
+  std::vector<bool> recorded;
+  recorded.reserve(statements.size());
+  for (std::string_view s : statements) recorded.push_back(Recorded(s));
+  if (std::find(recorded.begin(), recorded.end(), true) == recorded.end()) return std::nullopt;
   RewrittenQuery out;
-  for (std::string_view s : statements) {
-    if (Recorded(s)) {
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const std::string_view s = statements[i];
+    if (recorded[i]) {
       out.query += fmt::format(
           "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
           "pg_catalog.current_setting('search_path'), 'sql', {})::text);",

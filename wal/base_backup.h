@@ -5,7 +5,6 @@
 // Safe to run while capture streams into the same repository (it writes only under bases/).
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <string>
 
@@ -13,6 +12,7 @@
 #include "proto/pgpitr.pb.h"
 #include "wal/conninfo.h"
 #include "wal/logger.h"
+#include "wal/process.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
@@ -21,7 +21,7 @@ struct BaseOptions {
   ConnInfo source;
   std::string slot = "pgpitr";           // capture's slot: it must exist, so no commit escapes
   std::filesystem::path pg_bin_dir;      // empty: the newest installed client programs
-  const std::atomic<bool>* stop = nullptr;  // set to abandon the dump
+  StopRequested stop;                     // returns true to abandon the dump
 };
 
 [[nodiscard]] absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options,

@@ -25,40 +25,27 @@ PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 class FirstBase {
  public:
   FirstBase(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-            const Logger& log)
-      : stop_(stop) {
-    thread_ = std::thread([&repo, &options, log, this] {
+            const Logger& log) {
+    thread_ = std::thread([&repo, &options, &stop, log, this] {
       BaseOptions base;
       base.source = options.source;
       base.slot = options.source_settings.slot;
       base.pg_bin_dir = options.pg_bin_dir;
-      base.stop = &abandon_;
+      base.stop = [&stop, this] { return stop.load() || abandon_.load(); };
       absl::StatusOr<proto::Base> taken = TakeBase(repo, base, log);
-      if (!taken.ok() && !abandon_.load()) {
+      if (!taken.ok() && !base.stop()) {
         log.Error("first base dump failed: {} (run 'pgpitr backup' to take one)", taken.status().message());
-      }
-    });
-    // Relays the caller's stop to the dump.
-    watcher_ = std::thread([this] {
-      while (!abandon_.load() && !done_.load()) {
-        if (stop_.load()) abandon_ = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
   }
   ~FirstBase() {
     abandon_ = true;
     if (thread_.joinable()) thread_.join();
-    done_ = true;
-    if (watcher_.joinable()) watcher_.join();
   }
 
  private:
-  const std::atomic<bool>& stop_;
   std::atomic<bool> abandon_{false};
-  std::atomic<bool> done_{false};
   std::thread thread_;
-  std::thread watcher_;
 };
 
 // One connection's worth of capture: prepare the source, stream until stopped or until the

@@ -40,7 +40,7 @@ std::string LastLines(const fs::path& file, size_t count) {
 }  // namespace
 
 absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                        const fs::path& log_file, const std::atomic<bool>* stop) {
+                        const fs::path& log_file, const StopRequested& stop) {
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -75,7 +75,7 @@ absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std
     const pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) return absl::InternalError(fmt::format("lost track of {}", argv[0]));
-    if (!stopped && stop != nullptr && stop->load()) {
+    if (!stopped && stop && stop()) {
       kill(pid, SIGTERM);
       stopped = true;
     }

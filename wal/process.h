@@ -1,10 +1,10 @@
 // RunProcess: runs a PostgreSQL client program (pg_dump, pg_restore) to completion, without a shell,
 // with its output kept in a log file, and stops it when asked to.
-//   absl::Status s = RunProcess({"/usr/bin/pg_dump", "--version"}, {}, log_path, &stop);
+//   absl::Status s = RunProcess({"/usr/bin/pg_dump", "--version"}, {}, log_path, [&] { return stop.load(); });
 // PgTool finds such a program whose major version is at least the server's.
 #pragma once
 
-#include <atomic>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -15,12 +15,15 @@
 
 namespace pgpitr::wal {
 
-// env adds to (or overrides) this process's environment. When stop becomes true the child gets
+// Asked every few milliseconds while a child runs: true stops it.
+using StopRequested = std::function<bool()>;
+
+// env adds to (or overrides) this process's environment. When stop returns true the child gets
 // SIGTERM and the call returns Cancelled. A non-zero exit is an error carrying the log's last lines.
 [[nodiscard]] absl::Status RunProcess(const std::vector<std::string>& argv,
                                       const std::map<std::string, std::string>& env,
                                       const std::filesystem::path& log_file,
-                                      const std::atomic<bool>* stop = nullptr);
+                                      const StopRequested& stop = {});
 
 // The path of tool ("pg_dump", "pg_restore") at least as new as the server's major version:
 // from bin_dir when given, else /usr/lib/postgresql/<N>/bin for the newest N installed, else PATH.

@@ -35,13 +35,6 @@ void ChooseProtocol(int server_version_num, const std::string& publication, Sour
 
 }  // namespace
 
-absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
-  absl::StatusOr<PgResult> r = conn.Query(
-      "SELECT (extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8");
-  if (!r.ok()) return r.status();
-  return static_cast<PgTime>(std::stoll(r->GetString(0, 0)));
-}
-
 absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn) {
   // Target-list expressions are evaluated left to right: the clock first.
   absl::StatusOr<PgResult> r = conn.Query(
@@ -51,6 +44,12 @@ absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn) {
   absl::StatusOr<Lsn> lsn = Lsn::Parse(r->Get(0, 1));
   if (!lsn.ok()) return lsn.status();
   return ServerPosition{.time = static_cast<PgTime>(std::stoll(r->GetString(0, 0))), .insert_lsn = *lsn};
+}
+
+absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
+  absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
+  if (!position.ok()) return position.status();
+  return position->time;
 }
 
 absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {

@@ -261,6 +261,9 @@ TEST_F(ProxyTest, GarbageFromAClientEndsOnlyThatConnection) {
   absl::StatusOr<wal::PgResult> r = healthy.Query("SELECT 'unaffected'");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Get(0, 0), "unaffected");
+  // The ended connections are gone from the proxy; only the healthy session remains.
+  for (int i = 0; i < 100 && proxy_->sessions() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(proxy_->sessions(), 1u);
 }
 
 TEST_F(ProxyTest, UnreachableUpstreamGivesTheClientAClearError) {
