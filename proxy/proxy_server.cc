@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "boost/asio.hpp"
+#include "boost/asio/ssl.hpp"
 #include "fmt/format.h"
 #include "proxy/response_tracker.h"
 #include "proxy/sql.h"
@@ -45,6 +46,15 @@ bool Recorded(std::string_view statement) {
   return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement) && !CreatesTableFromQuery(statement);
 }
 
+// The statement that records a schema change in the stream: a transactional message, so it
+// lands at its place in the transaction and disappears with it.
+std::string DdlMessageStatement(std::string_view statement) {
+  return fmt::format(
+      "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
+      "pg_catalog.current_setting('search_path'), 'sql', {})::text);",
+      wal::kDdlMessagePrefix, DollarQuote(statement));
+}
+
 }  // namespace
 
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
@@ -57,10 +67,7 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
     if (recorded[i]) {
-      out.query += fmt::format(
-          "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
-          "pg_catalog.current_setting('search_path'), 'sql', {})::text);",
-          wal::kDdlMessagePrefix, DollarQuote(s));
+      out.query += DdlMessageStatement(s);
       out.injected.push_back(true);
     }
     out.query += s;
@@ -70,9 +77,23 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
   return out;
 }
 
+absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode) {
+  if (sslmode == "disable") return UpstreamTls::kDisable;
+  if (sslmode.empty() || sslmode == "allow" || sslmode == "prefer") return UpstreamTls::kPrefer;
+  if (sslmode == "require") return UpstreamTls::kRequire;
+  if (sslmode == "verify-ca") return UpstreamTls::kVerifyCa;
+  if (sslmode == "verify-full") return UpstreamTls::kVerifyFull;
+  return absl::InvalidArgumentError(fmt::format(
+      "sslmode '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full", sslmode));
+}
+
 struct ProxyServer::State {
   ProxyOptions options;
   wal::Logger log;
+  // Towards clients (when a certificate is configured) and towards the database. Shared by all
+  // sessions; OpenSSL allows that once they are set up, which Start does before any session.
+  std::optional<asio::ssl::context> client_tls;
+  asio::ssl::context upstream_tls{asio::ssl::context::tls_client};
   // Before io: sessions destroyed with io's pending handlers still count themselves out here.
   std::atomic<size_t> sessions{0};
   std::atomic<bool> stopped{false};
@@ -86,14 +107,48 @@ struct ProxyServer::State {
 
 namespace {
 
+// One side of a session: a TCP socket, with TLS layered over it once negotiated.
+class Leg {
+ public:
+  explicit Leg(tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit Leg(const asio::any_io_executor& executor) : socket_(executor) {}
+
+  tcp::socket& socket() { return socket_; }
+  bool tls() const { return tls_ != nullptr; }
+  asio::ssl::stream<tcp::socket&>& StartTls(asio::ssl::context& context) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
+    return *tls_;
+  }
+
+  template <typename Handler>
+  void AsyncReadSome(asio::mutable_buffer buffer, Handler&& handler) {
+    if (tls_) return tls_->async_read_some(buffer, std::forward<Handler>(handler));
+    socket_.async_read_some(buffer, std::forward<Handler>(handler));
+  }
+  template <typename Handler>
+  void AsyncWrite(asio::const_buffer buffer, Handler&& handler) {
+    if (tls_) return asio::async_write(*tls_, buffer, std::forward<Handler>(handler));
+    asio::async_write(socket_, buffer, std::forward<Handler>(handler));
+  }
+  void Close() {
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+ private:
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+};
+
 // One client connection and its upstream connection. Every handler runs on the session's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(ProxyServer::State* server, tcp::socket client)
       : server_(server),
         client_(std::move(client)),
-        upstream_(client_.get_executor()),
-        resolver_(client_.get_executor()),
+        upstream_(client_.socket().get_executor()),
+        resolver_(client_.socket().get_executor()),
         from_client_(FrameDecoder::Phase::kStartup, kMaxClientMessage),
         from_upstream_(FrameDecoder::Phase::kTyped) {
     ++server_->sessions;
@@ -103,36 +158,97 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() { ReadClient(); }
 
  private:
+  // Ends the session, unless it is failing: then the failure's path ends it, once the client
+  // has its error (the other direction's handlers see their sockets close and call this).
   void Close() {
-    boost::system::error_code ignored;
-    client_.shutdown(tcp::socket::shutdown_both, ignored);
-    client_.close(ignored);
-    upstream_.shutdown(tcp::socket::shutdown_both, ignored);
-    upstream_.close(ignored);
+    if (failing_) return;
+    client_.Close();
+    upstream_.Close();
     resolver_.cancel();
   }
 
-  // Sends a FATAL error to the client, then closes both sides.
+  // Sends a FATAL error to the client, then closes both sides. Nothing else is sent after it; a
+  // write to the client still in flight finishes first (a TLS stream takes one write at a time).
   void Fail(std::string_view sqlstate, const std::string& message) {
-    auto error = std::make_shared<std::string>(EncodeErrorResponse("FATAL", sqlstate, message));
-    asio::async_write(client_, asio::buffer(*error),
-                      [self = shared_from_this(), error](boost::system::error_code, size_t) { self->Close(); });
+    if (failing_) return;
+    failing_ = true;
+    upstream_.Close();
+    resolver_.cancel();
+    failure_ = EncodeErrorResponse("FATAL", sqlstate, message);
+    if (!client_writing_) WriteFailure();
+  }
+  void WriteFailure() {
+    client_writing_ = true;
+    client_.AsyncWrite(asio::buffer(failure_), [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      self->client_writing_ = false;
+      if (ec) return self->client_.Close();
+      self->LingeringClose();
+    });
+  }
+
+  // Ends the client's connection after the error without losing it: closing a socket that still
+  // holds unread bytes from the peer resets the connection, and a reset can discard what the peer
+  // has not read yet. So: send FIN, drain what the client still sends until it closes, and close
+  // then (or after a few seconds).
+  void LingeringClose() {
+    boost::system::error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    linger_ = std::make_unique<asio::steady_timer>(client_.socket().get_executor(), std::chrono::seconds(5));
+    linger_->async_wait([self = shared_from_this()](boost::system::error_code) { self->client_.Close(); });
+    Drain();
+  }
+  void Drain() {
+    client_.socket().async_read_some(asio::buffer(client_buffer_), [self = shared_from_this()](
+                                                                       boost::system::error_code ec, size_t) {
+      if (!ec) return self->Drain();
+      self->linger_->cancel();
+      self->client_.Close();
+    });
   }
 
   // Writes bytes to one side, then continues with `then`; a write error closes the session.
   template <typename Then>
-  void Send(tcp::socket& to, std::string bytes, Then then) {
+  void Send(Leg& to, std::string bytes, Then then) {
+    if (failing_) return;
+    const bool to_client = &to == &client_;
+    if (to_client) client_writing_ = true;
     auto data = std::make_shared<std::string>(std::move(bytes));
-    asio::async_write(to, asio::buffer(*data), [self = shared_from_this(), data, then](boost::system::error_code ec,
-                                                                                     size_t) {
+    to.AsyncWrite(asio::buffer(*data), [self = shared_from_this(), data, then, to_client](boost::system::error_code ec,
+                                                                                        size_t) {
+      if (to_client) self->client_writing_ = false;
+      if (self->failing_) {
+        if (to_client && !ec) self->WriteFailure();
+        if (to_client && ec) self->client_.Close();
+        return;
+      }
       if (ec) return self->Close();
       then(self.get());
     });
   }
 
+  // Writes to the database go through one queue: the client's messages, and the proxy's own
+  // record of a schema change that could only be written after it succeeded. Once the client's
+  // bytes are written, the next client read starts (so a slow database slows the client down).
+  void QueueUpstream(std::string bytes, bool then_read_client) {
+    if (failing_) return;
+    upstream_queue_.push_back({std::move(bytes), then_read_client});
+    if (upstream_queue_.size() == 1) WriteUpstreamQueue();
+  }
+  void WriteUpstreamQueue() {
+    upstream_.AsyncWrite(asio::buffer(upstream_queue_.front().bytes), [self = shared_from_this()](
+                                                                          boost::system::error_code ec, size_t) {
+      if (ec) return self->Close();
+      if (self->failing_) return;
+      const bool read_client = self->upstream_queue_.front().then_read_client;
+      self->upstream_queue_.pop_front();
+      if (!self->upstream_queue_.empty()) self->WriteUpstreamQueue();
+      if (read_client) self->ReadClient();
+    });
+  }
+
   void ReadClient() {
-    client_.async_read_some(asio::buffer(client_buffer_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                                       size_t n) {
+    client_.AsyncReadSome(asio::buffer(client_buffer_), [self = shared_from_this()](boost::system::error_code ec,
+                                                                                     size_t n) {
       if (ec) return self->Close();
       self->from_client_.Append(std::string_view(self->client_buffer_.data(), n));
       self->ProcessClient();
@@ -153,9 +269,19 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!packet.ok()) {
           return Fail("08P01", "pgpitr proxy: invalid startup packet: " + std::string(packet.status().message()));
         }
+        if (packet->kind == StartupPacket::kSslRequest && server_->client_tls && !client_.tls()) {
+          from_client_.Consume();
+          // Bytes sent after the request and before the handshake would be taken as if they had
+          // come over TLS (CVE-2021-23214); a client never sends any.
+          if (from_client_.buffered() != 0) {
+            return Fail("08P01", "pgpitr proxy: unencrypted data after SSLRequest");
+          }
+          return Send(client_, "S", [](Session* self) { self->AcceptClientTls(); });
+        }
         if (packet->kind == StartupPacket::kSslRequest || packet->kind == StartupPacket::kGssEncRequest) {
           from_client_.Consume();
-          // No TLS or GSS encryption here: the client goes on in plain text or gives up.
+          // No GSS encryption here, nor TLS without a certificate: the client goes on in plain
+          // text or gives up.
           return Send(client_, "N", [](Session* self) { self->ProcessClient(); });
         }
         if (packet->kind == StartupPacket::kCancelRequest) {
@@ -163,29 +289,36 @@ class Session : public std::enable_shared_from_this<Session> {
           // request only has to reach the upstream server.
           auto cancel = std::make_shared<std::string>(r.frame.raw);
           from_client_.Consume();
+          // In plain text: the server reads a CancelRequest before any TLS or authentication.
           return ConnectUpstream([self = shared_from_this(), cancel] {
-            asio::async_write(self->upstream_, asio::buffer(*cancel),
-                              [self, cancel](boost::system::error_code, size_t) { self->Close(); });
+            self->upstream_.AsyncWrite(asio::buffer(*cancel),
+                                       [self, cancel](boost::system::error_code, size_t) { self->Close(); });
           });
         }
         startup_ = std::string(r.frame.raw);
         from_client_.Consume();
         from_client_.set_phase(FrameDecoder::Phase::kTyped);
         return ConnectUpstream([self = shared_from_this()] {
-          asio::async_write(self->upstream_, asio::buffer(self->startup_),
-                            [self](boost::system::error_code ec, size_t) {
-                              if (ec) return self->Close();
-                              self->startup_.clear();
-                              self->ReadUpstream();
-                              self->ProcessClient();
-                            });
+          self->NegotiateUpstreamTls([self] {
+            self->upstream_.AsyncWrite(asio::buffer(self->startup_), [self](boost::system::error_code ec, size_t) {
+              if (ec) return self->Close();
+              self->startup_.clear();
+              self->ReadUpstream();
+              self->ProcessClient();
+            });
+          });
         });
+      }
+      if (AsksForChannelBinding(r.frame)) {
+        return Fail("08P01",
+                    "pgpitr proxy: SCRAM channel binding cannot pass a proxy that terminates TLS; connect with "
+                    "channel_binding=disable (the password exchange is still SCRAM, over TLS on both legs)");
       }
       ForwardClientMessage(r.frame, &out);
       from_client_.Consume();
     }
     if (out.empty()) return ReadClient();
-    Send(upstream_, std::move(out), [](Session* self) { self->ReadClient(); });
+    QueueUpstream(std::move(out), true);
   }
 
   void ForwardClientMessage(const Frame& frame, std::string* out) {
@@ -193,6 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
     switch (frame.type) {
       case 'Q': {
         absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
+        ++readies_sent_;
         if (capture && query.ok()) {
           if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query)) {
             std::string body = rewritten->query;
@@ -200,6 +334,14 @@ class Session : public std::enable_shared_from_this<Session> {
             *out += EncodeMessage('Q', body);
             tracker_.SentQuery(std::move(rewritten->injected));
             return;
+          }
+          // An index made or dropped CONCURRENTLY cannot share a transaction with the proxy's
+          // message: it is recorded after it succeeded, as the same statement without CONCURRENTLY.
+          const std::vector<std::string_view> statements = SplitStatements(*query);
+          if (statements.size() == 1 && IsSchemaChange(statements[0])) {
+            if (std::optional<std::string> plain = IndexStatementWithoutConcurrently(statements[0])) {
+              record_after_.push_back({readies_sent_, std::move(*plain), false});
+            }
           }
         }
         tracker_.SentQuery({});
@@ -246,6 +388,7 @@ class Session : public std::enable_shared_from_this<Session> {
         break;
       }
       default:
+        if (frame.type == 'S' || frame.type == 'F') ++readies_sent_;
         tracker_.Sent(frame.type, false);
     }
     out->append(frame.raw);
@@ -310,11 +453,11 @@ class Session : public std::enable_shared_from_this<Session> {
         o.upstream_host, std::to_string(o.upstream_port),
         [self = shared_from_this(), then](boost::system::error_code ec, tcp::resolver::results_type endpoints) {
           if (ec) return self->UpstreamDown(ec);
-          asio::async_connect(self->upstream_, endpoints,
+          asio::async_connect(self->upstream_.socket(), endpoints,
                               [self, then](boost::system::error_code ec, const tcp::endpoint&) {
                                 if (ec) return self->UpstreamDown(ec);
                                 boost::system::error_code ignored;
-                                self->upstream_.set_option(tcp::no_delay(true), ignored);
+                                self->upstream_.socket().set_option(tcp::no_delay(true), ignored);
                                 then();
                               });
         });
@@ -326,13 +469,114 @@ class Session : public std::enable_shared_from_this<Session> {
                               o.upstream_port, ec.message()));
   }
 
+  // The server side of the client's TLS handshake; the startup packet follows inside it.
+  void AcceptClientTls() {
+    client_.StartTls(*server_->client_tls)
+        .async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+          // A failed handshake cannot carry an ErrorResponse: the client's TLS library reports it.
+          if (ec) return self->Close();
+          self->ProcessClient();
+        });
+  }
+
+  // Asks the database for TLS (an SSLRequest, answered by one byte) as the configured sslmode
+  // says, then continues in TLS or plain text.
+  template <typename Then>
+  void NegotiateUpstreamTls(Then then) {
+    const ProxyOptions& o = server_->options;
+    if (o.upstream_tls == UpstreamTls::kDisable) return then();
+    auto request = std::make_shared<std::string>(std::string("\0\0\0\x08", 4) + std::string("\x04\xd2\x16\x2f", 4));
+    upstream_.AsyncWrite(asio::buffer(*request), [self = shared_from_this(), request, then](
+                                                     boost::system::error_code ec, size_t) {
+      if (ec) return self->UpstreamDown(ec);
+      asio::async_read(self->upstream_.socket(), asio::buffer(self->upstream_buffer_.data(), 1),
+                       [self, then](boost::system::error_code ec, size_t) {
+                         if (ec) return self->UpstreamDown(ec);
+                         const ProxyOptions& o = self->server_->options;
+                         const char answer = self->upstream_buffer_[0];
+                         if (answer == 'N' && o.upstream_tls == UpstreamTls::kPrefer) return then();
+                         if (answer != 'S') {
+                           return self->Fail(
+                               "08006", fmt::format("pgpitr proxy: the database at {}:{} does not accept TLS, but "
+                                                    "the source's sslmode requires it (use sslmode=prefer or "
+                                                    "enable ssl on the server)",
+                                                    o.upstream_host, o.upstream_port));
+                         }
+                         self->StartUpstreamTls(then);
+                       });
+    });
+  }
+
+  template <typename Then>
+  void StartUpstreamTls(Then then) {
+    const ProxyOptions& o = server_->options;
+    asio::ssl::stream<tcp::socket&>& tls = upstream_.StartTls(server_->upstream_tls);
+    // SNI, as libpq sends it (not for an IP address).
+    boost::system::error_code not_ip;
+    asio::ip::make_address(o.upstream_host, not_ip);
+    if (not_ip) SSL_set_tlsext_host_name(tls.native_handle(), o.upstream_host.c_str());
+    if (o.upstream_tls == UpstreamTls::kVerifyCa || o.upstream_tls == UpstreamTls::kVerifyFull) {
+      tls.set_verify_mode(asio::ssl::verify_peer);
+      if (o.upstream_tls == UpstreamTls::kVerifyFull) {
+        tls.set_verify_callback(asio::ssl::host_name_verification(o.upstream_host));
+      }
+    } else {
+      tls.set_verify_mode(asio::ssl::verify_none);
+    }
+    tls.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(), then](boost::system::error_code ec) {
+      if (ec) {
+        const ProxyOptions& o = self->server_->options;
+        return self->Fail("08006", fmt::format("pgpitr proxy: TLS with the database at {}:{} failed: {}",
+                                               o.upstream_host, o.upstream_port, ec.message()));
+      }
+      then();
+    });
+  }
+
+  // A SCRAM exchange that asks for channel binding cannot succeed through a proxy that terminates
+  // TLS: the client binds to the proxy's certificate, the database to its own. Rather than let the
+  // database refuse it obscurely, say what to do. The mechanism named first in a SASLInitialResponse
+  // is "SCRAM-SHA-256-PLUS" (binding used) or "SCRAM-SHA-256" with the GS2 flag 'y' (client could
+  // bind and believes the server cannot: the database takes that for a downgrade attack).
+  bool AsksForChannelBinding(const Frame& frame) const {
+    if (frame.type != 'p' || !upstream_.tls() || !client_.tls()) return false;
+    constexpr std::string_view kPlus("SCRAM-SHA-256-PLUS\0", 19);
+    constexpr std::string_view kPlain("SCRAM-SHA-256\0", 14);
+    if (frame.body.substr(0, kPlus.size()) == kPlus) return true;
+    return frame.body.substr(0, kPlain.size()) == kPlain && frame.body.size() > kPlain.size() + 4 &&
+           frame.body[kPlain.size() + 4] == 'y';
+  }
+
   void ReadUpstream() {
-    upstream_.async_read_some(asio::buffer(upstream_buffer_), [self = shared_from_this()](
-                                                                 boost::system::error_code ec, size_t n) {
+    upstream_.AsyncReadSome(asio::buffer(upstream_buffer_), [self = shared_from_this()](boost::system::error_code ec,
+                                                                                         size_t n) {
       if (ec) return self->Close();
       self->from_upstream_.Append(std::string_view(self->upstream_buffer_.data(), n));
       self->ProcessUpstream();
     });
+  }
+
+  // Follows the answers to a query whose schema change is recorded after it succeeded: an error
+  // cancels the record; its ReadyForQuery is held back and replaced by that of the proxy's own
+  // query recording it (the client sees one ReadyForQuery, in the same state: the index
+  // statements run outside any transaction). Returns whether the message is held.
+  bool HoldForRecord(char type) {
+    if (type == 'E') {
+      if (!record_after_.empty() && record_after_.front().ready == readies_seen_ + 1) record_after_.front().failed = true;
+      return false;
+    }
+    ++readies_seen_;
+    if (record_after_.empty() || record_after_.front().ready != readies_seen_) return false;
+    RecordAfter record = std::move(record_after_.front());
+    record_after_.pop_front();
+    if (record.failed) return false;
+    (void)tracker_.Drop('Z');  // ends the client's query in the tracker, as forwarding would
+    std::string body = DdlMessageStatement(record.sql);
+    body.push_back('\0');
+    ++readies_sent_;
+    tracker_.SentQuery({true});
+    QueueUpstream(EncodeMessage('Q', body), false);
+    return true;
   }
 
   void ProcessUpstream() {
@@ -343,7 +587,22 @@ class Session : public std::enable_shared_from_this<Session> {
       if (r.kind == FrameResult::kMalformed) {
         return Fail("08P01", "pgpitr proxy: malformed message from the database: " + r.error);
       }
-      if (!tracker_.Drop(r.frame.type)) out.append(r.frame.raw);
+      if (r.frame.type == 'Z' || r.frame.type == 'E') {
+        if (HoldForRecord(r.frame.type)) {
+          from_upstream_.Consume();
+          continue;
+        }
+      }
+      if (tracker_.Drop(r.frame.type)) {
+        // the answer to a message of the proxy's own
+      } else if (std::optional<std::string> sasl;
+                 upstream_.tls() && !client_.tls() && (sasl = WithoutChannelBinding(r.frame))) {
+        // The database offers channel binding over its TLS leg; a client without TLS refuses
+        // such an offer (libpq: "SCRAM-SHA-256-PLUS ... over a non-SSL connection").
+        out.append(*sasl);
+      } else {
+        out.append(r.frame.raw);
+      }
       from_upstream_.Consume();
     }
     if (out.empty()) return ReadUpstream();
@@ -351,8 +610,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ProxyServer::State* server_;
-  tcp::socket client_;
-  tcp::socket upstream_;
+  Leg client_;
+  Leg upstream_;
   tcp::resolver resolver_;
   FrameDecoder from_client_;
   FrameDecoder from_upstream_;
@@ -360,6 +619,25 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, kReadChunk> upstream_buffer_;
   std::string startup_;
   ResponseTracker tracker_;
+  // Requests sent that end in a ReadyForQuery (Query, Sync, FunctionCall; and the startup packet,
+  // counted from the start), and ReadyForQuery seen.
+  uint64_t readies_sent_ = 1;
+  uint64_t readies_seen_ = 0;
+  struct RecordAfter {
+    uint64_t ready;  // the ReadyForQuery (numbered from 1) that ends the query
+    std::string sql;
+    bool failed;
+  };
+  std::deque<RecordAfter> record_after_;
+  struct UpstreamWrite {
+    std::string bytes;
+    bool then_read_client;
+  };
+  std::deque<UpstreamWrite> upstream_queue_;
+  bool client_writing_ = false;  // a write to the client is in flight
+  bool failing_ = false;         // Fail() was called: only the error goes to the client now
+  std::string failure_;
+  std::unique_ptr<asio::steady_timer> linger_;
   // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
   std::unordered_map<std::string, std::string> ddl_statements_;
   std::unordered_map<std::string, std::string> ddl_portals_;
@@ -386,6 +664,34 @@ ProxyServer::ProxyServer(std::unique_ptr<State> state) : state_(std::move(state)
 absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(const ProxyOptions& options, const wal::Logger& log) {
   auto state = std::make_unique<State>(options, log);
   boost::system::error_code ec;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("give both --tls-cert and --tls-key, or neither");
+  }
+  if (!options.tls_cert_file.empty()) {
+    asio::ssl::context& tls = state->client_tls.emplace(asio::ssl::context::tls_server);
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    tls.use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(fmt::format("--tls-cert {}: {} (give a PEM certificate chain)",
+                                                    options.tls_cert_file, ec.message()));
+    }
+    tls.use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          fmt::format("--tls-key {}: {} (give the PEM private key of --tls-cert)", options.tls_key_file, ec.message()));
+    }
+  }
+  if (!options.upstream_ca_file.empty()) {
+    state->upstream_tls.load_verify_file(options.upstream_ca_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          fmt::format("sslrootcert {}: {} (give the PEM CA bundle of the database's certificate)",
+                      options.upstream_ca_file, ec.message()));
+    }
+  } else if (options.upstream_tls == UpstreamTls::kVerifyCa || options.upstream_tls == UpstreamTls::kVerifyFull) {
+    state->upstream_tls.set_default_verify_paths(ec);
+  }
   const asio::ip::address address = asio::ip::make_address(options.listen_host, ec);
   if (ec) {
     return absl::InvalidArgumentError(

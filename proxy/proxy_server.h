@@ -9,6 +9,10 @@
 // just before the client's Execute.
 //   auto proxy = ProxyServer::Start({.listen_port = 6432, .upstream_host = "db", ...}, log);
 //   ... proxy->Stop();
+// TLS: with a certificate and key the proxy accepts TLS from clients (it answers SSLRequest with
+// 'S'; without them, 'N'); towards the database it negotiates TLS as libpq's sslmode would. A
+// terminated TLS connection cannot carry SCRAM channel binding end to end: when both legs use TLS,
+// clients must connect with channel_binding=disable (the proxy says so when one tries).
 // Asynchronous I/O on a small fixed pool of threads; each session's handlers run on its own strand.
 #pragma once
 
@@ -26,6 +30,15 @@
 
 namespace pgpitr::proxy {
 
+// How the proxy's connection to the database uses TLS, in libpq's sslmode words.
+enum class UpstreamTls {
+  kDisable,     // never
+  kPrefer,      // when the database accepts it (libpq's default)
+  kRequire,     // always, without checking the certificate
+  kVerifyCa,    // always, with the certificate checked against upstream_ca_file
+  kVerifyFull,  // the same, and the certificate must name upstream_host
+};
+
 struct ProxyOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 6432;  // 0: any free port (see port())
@@ -33,7 +46,16 @@ struct ProxyOptions {
   uint16_t upstream_port = 5432;
   int threads = 2;
   bool capture_ddl = true;
+  // PEM files for TLS towards clients; both empty: clients are answered 'N' (plain text only).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  UpstreamTls upstream_tls = UpstreamTls::kPrefer;
+  std::string upstream_ca_file;  // kVerifyCa/kVerifyFull: the CA bundle that signed the database's certificate
 };
+
+// The upstream TLS mode for a libpq sslmode value (empty: libpq's default, prefer); an unknown
+// value is an error.
+[[nodiscard]] absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode);
 
 class ProxyServer {
  public:

@@ -446,6 +446,22 @@ bool CreatesTableFromQuery(std::string_view statement) {
   return c.Accept("table") && c.SeekWord({"as"});
 }
 
+std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view statement) {
+  Cursor c(statement);
+  if (c.done() || c.token().kind != TokenKind::kWord) return std::nullopt;
+  if (c.Accept("create")) {
+    c.Accept("unique");
+  } else if (!c.Accept("drop")) {
+    return std::nullopt;
+  }
+  if (!c.Accept("index") || !c.AtWord("concurrently")) return std::nullopt;
+  const std::string_view word = c.token().text;
+  const size_t at = static_cast<size_t>(word.data() - statement.data());
+  std::string out(statement.substr(0, at));
+  out += statement.substr(at + word.size());
+  return out;
+}
+
 bool MustRunOutsideTransaction(std::string_view statement) {
   Cursor c(statement);
   if (c.done() || c.token().kind != TokenKind::kWord) return false;

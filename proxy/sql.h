@@ -5,6 +5,8 @@
 // Pure functions; safe from any thread.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,5 +35,10 @@ bool CreatesTableFromQuery(std::string_view statement);
 // DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the
 // proxy therefore cannot wrap with its own statement.
 bool MustRunOutsideTransaction(std::string_view statement);
+
+// For CREATE [UNIQUE] INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY: the same statement without
+// CONCURRENTLY, which makes or drops the same index inside a transaction (as restore replays it);
+// nullopt for any other statement.
+std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view statement);
 
 }  // namespace pgpitr::proxy

@@ -237,4 +237,28 @@ std::string EncodeMessage(char type, std::string_view body) {
   return out;
 }
 
+std::optional<std::string> WithoutChannelBinding(const Frame& frame) {
+  static constexpr std::string_view kSasl("\0\0\0\x0a", 4);
+  if (frame.type != 'R' || frame.body.substr(0, 4) != kSasl) return std::nullopt;
+  std::string body(kSasl);
+  bool dropped = false;
+  size_t at = 4;
+  for (;;) {
+    const size_t end = frame.body.find('\0', at);
+    if (end == std::string_view::npos) return std::nullopt;  // malformed: the client will say so
+    const std::string_view mechanism = frame.body.substr(at, end - at);
+    at = end + 1;
+    if (mechanism.empty()) break;
+    if (mechanism == "SCRAM-SHA-256-PLUS") {
+      dropped = true;
+      continue;
+    }
+    body.append(mechanism);
+    body.push_back('\0');
+  }
+  if (!dropped) return std::nullopt;
+  body.push_back('\0');
+  return EncodeMessage('R', body);
+}
+
 }  // namespace pgpitr::proxy

@@ -95,4 +95,9 @@ std::string EncodeErrorResponse(std::string_view severity, std::string_view sqls
 // A typed message: type, Int32 length, body.
 std::string EncodeMessage(char type, std::string_view body);
 
+// An AuthenticationSASL message ('R' with code 10: the server's SASL mechanisms) without
+// SCRAM-SHA-256-PLUS, for a client whose own leg has no TLS to bind to; nullopt for any other
+// message, or when the list does not name it.
+std::optional<std::string> WithoutChannelBinding(const Frame& frame);
+
 }  // namespace pgpitr::proxy

@@ -225,6 +225,187 @@ TEST_F(ProxyTest, TlsIsDeclinedAndThePlainSessionWorks) {
   EXPECT_NE(require.output.find("does not support SSL"), std::string::npos) << require.output;
 }
 
+// TLS on either leg: certificates made for the test by the openssl command.
+class ProxyTlsTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    ProxyTest::SetUp();
+    if (HasFatalFailure()) return;
+    tls_dir_ = MakeTempDir("pgpitr-test-tls-");
+    MakeCertificate("proxy");
+    MakeCertificate("server");
+    MakeCertificate("stranger");  // a CA that signed neither
+  }
+  void TearDown() override {
+    ProxyTest::TearDown();
+    std::error_code ec;
+    std::filesystem::remove_all(tls_dir_, ec);
+  }
+
+  // A self-signed certificate for "localhost": tls_dir_/NAME.crt and NAME.key.
+  void MakeCertificate(const std::string& name) {
+    Shell made = RunShell(fmt::format(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+        "-keyout {0}/{1}.key -out {0}/{1}.crt",
+        tls_dir_.string(), name));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+  }
+  std::string Cert(const std::string& name) const { return (tls_dir_ / (name + ".crt")).string(); }
+  std::string Key(const std::string& name) const { return (tls_dir_ / (name + ".key")).string(); }
+
+  void StartTlsProxy(proxy::UpstreamTls upstream, const std::string& upstream_host = "127.0.0.1",
+                     const std::string& upstream_ca = "") {
+    proxy_.reset();
+    proxy::ProxyOptions options;
+    options.listen_port = 0;
+    options.upstream_host = upstream_host;
+    options.upstream_port = static_cast<uint16_t>(server_->port());
+    options.tls_cert_file = Cert("proxy");
+    options.tls_key_file = Key("proxy");
+    options.upstream_tls = upstream;
+    options.upstream_ca_file = upstream_ca;
+    absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
+        proxy::ProxyServer::Start(options, wal::Logger::Silent());
+    ASSERT_TRUE(started.ok()) << started.status();
+    proxy_ = *std::move(started);
+  }
+
+  // Turns TLS on in the test server, with the "server" certificate; the role tls_only may then
+  // connect only over TLS, with SCRAM.
+  void EnableServerTls() {
+    for (const char* file : {"server.crt", "server.key"}) {
+      const std::filesystem::path to = server_->data_dir() / file;
+      std::filesystem::copy_file(tls_dir_ / file, to, std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::permissions(to, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+      if (geteuid() == 0) {
+        Shell owned = RunShell("chown postgres: " + to.string());
+        ASSERT_EQ(owned.exit_code, 0) << owned.output;
+      }
+    }
+    const std::filesystem::path hba = server_->data_dir() / "pg_hba.conf";
+    std::ifstream in(hba);
+    std::stringstream old;
+    old << in.rdbuf();
+    std::ofstream out(hba, std::ios::trunc);
+    out << "hostnossl all tls_only 127.0.0.1/32 reject\n"
+           "hostssl all tls_only 127.0.0.1/32 scram-sha-256\n"
+        << old.str();
+    out.close();
+    wal::PgConnection admin = Connect("postgres");
+    Exec(admin, "SET password_encryption = 'scram-sha-256'; CREATE ROLE tls_only LOGIN PASSWORD 'tls_secret'");
+    Exec(admin, "ALTER SYSTEM SET ssl = on");
+    Exec(admin, "SELECT pg_reload_conf()");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+
+  // Whether the session's upstream backend is on TLS, asked through the proxy.
+  Shell UpstreamSsl(const std::string& client_options) {
+    return RunShell(fmt::format("psql 'host=127.0.0.1 port={} dbname=app {}' -XAtc "
+                                "'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'",
+                                proxy_->port(), client_options));
+  }
+
+  std::filesystem::path tls_dir_;
+};
+
+TEST_F(ProxyTlsTest, ClientsGetTlsWithTheConfiguredCertificate) {
+  StartTlsProxy(proxy::UpstreamTls::kPrefer);
+  // verify-full proves the client talks TLS to the proxy and that the proxy shows its certificate.
+  Shell verified = UpstreamSsl(
+      fmt::format("user=postgres host=localhost hostaddr=127.0.0.1 sslmode=verify-full sslrootcert={}", Cert("proxy")));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_EQ(verified.output, "f\n") << "the test server has no TLS, so the upstream leg is plain";
+  Shell wrong_ca = UpstreamSsl(fmt::format(
+      "user=postgres host=localhost hostaddr=127.0.0.1 sslmode=verify-full sslrootcert={}", Cert("stranger")));
+  EXPECT_NE(wrong_ca.exit_code, 0);
+  EXPECT_NE(wrong_ca.output.find("certificate verify failed"), std::string::npos) << wrong_ca.output;
+  // Plain clients are still served.
+  Shell plain = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_EQ(plain.exit_code, 0) << plain.output;
+}
+
+TEST_F(ProxyTlsTest, TheDatabaseIsReachedOverTlsWhenItOffersIt) {
+  EnableServerTls();
+  StartTlsProxy(proxy::UpstreamTls::kPrefer);
+  // A plain client; the role is refused by the server except over TLS.
+  Shell plain_client = UpstreamSsl("user=tls_only password=tls_secret sslmode=disable");
+  EXPECT_EQ(plain_client.exit_code, 0) << plain_client.output;
+  EXPECT_EQ(plain_client.output, "t\n");
+  // Without upstream TLS the server refuses that role: the proxy really is what adds TLS.
+  StartTlsProxy(proxy::UpstreamTls::kDisable);
+  Shell no_tls = UpstreamSsl("user=tls_only password=tls_secret sslmode=disable");
+  EXPECT_NE(no_tls.exit_code, 0);
+  EXPECT_NE(no_tls.output.find("no encryption"), std::string::npos) << no_tls.output;
+}
+
+TEST_F(ProxyTlsTest, ScramOverTlsOnBothLegsNeedsChannelBindingDisabled) {
+  EnableServerTls();
+  StartTlsProxy(proxy::UpstreamTls::kRequire);
+  Shell bound = UpstreamSsl("user=tls_only password=tls_secret sslmode=require");
+  EXPECT_NE(bound.exit_code, 0) << bound.output;
+  EXPECT_NE(bound.output.find("connect with channel_binding=disable"), std::string::npos) << bound.output;
+  Shell unbound = UpstreamSsl("user=tls_only password=tls_secret sslmode=require channel_binding=disable");
+  EXPECT_EQ(unbound.exit_code, 0) << unbound.output;
+  EXPECT_EQ(unbound.output, "t\n");
+  Shell wrong = UpstreamSsl("user=tls_only password=wrong sslmode=require channel_binding=disable");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("password authentication failed"), std::string::npos) << wrong.output;
+}
+
+TEST_F(ProxyTlsTest, UpstreamCertificateIsCheckedInVerifyModes) {
+  EnableServerTls();
+  StartTlsProxy(proxy::UpstreamTls::kVerifyFull, "localhost", Cert("server"));
+  Shell trusted = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_EQ(trusted.exit_code, 0) << trusted.output;
+  EXPECT_EQ(trusted.output, "t\n");
+  StartTlsProxy(proxy::UpstreamTls::kVerifyFull, "localhost", Cert("stranger"));
+  Shell untrusted = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_NE(untrusted.exit_code, 0);
+  EXPECT_NE(untrusted.output.find("pgpitr proxy: TLS with the database at localhost"), std::string::npos)
+      << untrusted.output;
+  // verify-full also wants the certificate to name the host the proxy connects to.
+  StartTlsProxy(proxy::UpstreamTls::kVerifyFull, "127.0.0.1", Cert("server"));
+  Shell wrong_name = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_NE(wrong_name.exit_code, 0) << wrong_name.output;
+  StartTlsProxy(proxy::UpstreamTls::kVerifyCa, "127.0.0.1", Cert("server"));
+  Shell ca_only = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_EQ(ca_only.exit_code, 0) << ca_only.output;
+}
+
+TEST_F(ProxyTlsTest, PgbenchRunsOverTlsOnBothLegs) {
+  EnableServerTls();
+  StartTlsProxy(proxy::UpstreamTls::kRequire);
+  Shell init = RunShell(fmt::format("pgbench -i -s 1 -q '{}'", server_->ConnectionString("app")));
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  for (const char* mode : {"simple", "extended"}) {
+    Shell run = RunShell(fmt::format(
+        "pgbench -n -c 4 -j 2 -t 100 -M {} 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=require'", mode,
+        proxy_->port()));
+    EXPECT_EQ(run.exit_code, 0) << mode << ": " << run.output;
+    EXPECT_NE(run.output.find("number of transactions actually processed: 400/400"), std::string::npos)
+        << mode << ": " << run.output;
+  }
+}
+
+TEST_F(ProxyTlsTest, RequiredUpstreamTlsThatTheDatabaseLacksIsAClearError) {
+  StartTlsProxy(proxy::UpstreamTls::kRequire);
+  Shell r = UpstreamSsl("user=postgres sslmode=disable");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("does not accept TLS, but the source's sslmode requires it"), std::string::npos)
+      << r.output;
+}
+
+TEST_F(ProxyTlsTest, ACertificateWithoutItsKeyIsRefusedAtStart) {
+  proxy::ProxyOptions options;
+  options.listen_port = 0;
+  options.tls_cert_file = Cert("proxy");
+  EXPECT_FALSE(proxy::ProxyServer::Start(options, wal::Logger::Silent()).ok());
+  options.tls_key_file = Key("stranger");  // not the certificate's key
+  absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> mismatched = proxy::ProxyServer::Start(options, wal::Logger::Silent());
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_NE(mismatched.status().message().find("--tls-key"), std::string::npos) << mismatched.status();
+}
+
 // Sends raw bytes to the proxy and returns what comes back until it closes the connection.
 std::string RawExchange(uint16_t port, const std::string& bytes) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -324,6 +505,48 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
     EXPECT_EQ(restored, checkpoints[i].second)
         << "after step " << i << " (" << steps[i] << "): " << embedded::DescribeDifference(checkpoints[i].second, restored);
   }
+}
+
+TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Shell made = Psql("app", "-c 'CREATE TABLE items (id int PRIMARY KEY, code text, v int)' "
+                           "-c 'INSERT INTO items SELECT g, g::text, g % 10 FROM generate_series(1, 200) g' "
+                           "-c 'CREATE INDEX CONCURRENTLY items_v ON items (v)' "
+                           "-c 'CREATE UNIQUE INDEX CONCURRENTLY items_code ON items (code)' "
+                           "-c 'CREATE INDEX CONCURRENTLY doomed ON items (v)' "
+                           "-c 'DROP INDEX CONCURRENTLY doomed' "
+                           "-c 'INSERT INTO items VALUES (201, $$201$$, 1)'");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  // Failing ones are not recorded: a duplicate name, and a unique index the rows violate.
+  Shell duplicate = Psql("app", "-c 'CREATE INDEX CONCURRENTLY items_v ON items (id)'");
+  EXPECT_NE(duplicate.output.find("already exists"), std::string::npos) << duplicate.output;
+  Shell violated = Psql("app", "-c 'CREATE UNIQUE INDEX CONCURRENTLY items_v_unique ON items (v)'");
+  EXPECT_NE(violated.output.find("could not create unique index"), std::string::npos) << violated.output;
+  // The session goes on normally after the proxy's own query.
+  Shell after = Psql("app", "-Atc 'CREATE INDEX CONCURRENTLY items_id_v ON items (id, v)' -c 'SELECT count(*) FROM items'");
+  EXPECT_EQ(after.exit_code, 0) << after.output;
+  EXPECT_EQ(after.output, "CREATE INDEX\n201\n");
+  // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind; the user drops it.
+  wal::PgConnection direct = Connect("app");
+  Exec(direct, "DROP INDEX items_v_unique");
+  WaitCaptured(InsertLsn(direct), *wal::ServerClock(direct));
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+  restore::RestoreTarget latest;
+  latest.kind = restore::RestoreTarget::Kind::kLatest;
+  absl::StatusOr<restore::RestoreSummary> summary = Restore("restored", latest);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  const std::string indexes =
+      "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes "
+      "WHERE tablename = 'items'";
+  absl::StatusOr<wal::PgResult> source = direct.Query(indexes);
+  wal::PgConnection restored_conn = Connect("restored");
+  absl::StatusOr<wal::PgResult> restored = restored_conn.Query(indexes);
+  ASSERT_TRUE(source.ok() && restored.ok());
+  EXPECT_EQ(restored->Get(0, 0), source->Get(0, 0));
+  EXPECT_EQ(source->Get(0, 0).find("doomed"), std::string::npos);
+  EXPECT_NE(source->Get(0, 0).find("items_code"), std::string::npos);
+  EXPECT_EQ(FingerprintOf("restored"), FingerprintOf("app"));
 }
 
 TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {

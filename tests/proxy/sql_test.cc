@@ -363,5 +363,17 @@ TEST(CreatesTableFromQuery, TablesFilledByAQueryAreRecognized) {
   EXPECT_FALSE(CreatesTableFromQuery("INSERT INTO t SELECT 1"));
 }
 
+TEST(IndexStatementWithoutConcurrently, DropsOnlyTheConcurrentlyKeyword) {
+  EXPECT_EQ(IndexStatementWithoutConcurrently("CREATE INDEX CONCURRENTLY i ON t (v)"), "CREATE INDEX  i ON t (v)");
+  EXPECT_EQ(IndexStatementWithoutConcurrently("create unique index concurrently if not exists i on t (v)"),
+            "create unique index  if not exists i on t (v)");
+  EXPECT_EQ(IndexStatementWithoutConcurrently("/* c */ DROP INDEX Concurrently i"), "/* c */ DROP INDEX  i");
+  // An index named "concurrently" is no keyword; other statements are not index statements.
+  EXPECT_EQ(IndexStatementWithoutConcurrently("CREATE INDEX ON concurrently (v)"), std::nullopt);
+  EXPECT_EQ(IndexStatementWithoutConcurrently("CREATE INDEX i ON t (v)"), std::nullopt);
+  EXPECT_EQ(IndexStatementWithoutConcurrently("REINDEX INDEX CONCURRENTLY i"), std::nullopt);
+  EXPECT_EQ(IndexStatementWithoutConcurrently("SELECT 'CREATE INDEX CONCURRENTLY'"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace pgpitr::proxy

@@ -643,6 +643,25 @@ TEST(EncodeMessage, LengthCountsItselfButNotTheType) {
   EXPECT_EQ(EncodeMessage('S', ""), "S\0\0\0\x04"s);
 }
 
+Frame AuthFrame(const std::string& body) { return Frame{'R', body, {}}; }
+
+TEST(WithoutChannelBinding, DropsThePlusMechanismAndKeepsTheOthersInOrder) {
+  const std::string offer = "\0\0\0\x0aSCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0"s;
+  std::optional<std::string> plain = WithoutChannelBinding(AuthFrame(offer));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(*plain, EncodeMessage('R', "\0\0\0\x0aSCRAM-SHA-256\0\0"s));
+}
+
+TEST(WithoutChannelBinding, LeavesEveryOtherMessageAlone) {
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0aSCRAM-SHA-256\0\0"s)).has_value());  // no PLUS offered
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x00"s)).has_value());                   // AuthenticationOk
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0bSCRAM-SHA-256-PLUS\0\0"s)).has_value());  // SASLContinue
+  EXPECT_FALSE(WithoutChannelBinding(Frame{'Z', "\0\0\0\x0aSCRAM-SHA-256-PLUS\0\0"s, {}}).has_value());
+  // Unterminated lists are the client's to reject, unchanged.
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0aSCRAM-SHA-256-PLUS"s)).has_value());
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0"s)).has_value());
+}
+
 }  // namespace
 }  // namespace pgpitr::proxy
 
