@@ -40,6 +40,8 @@ void CheckSql(std::string_view text) {
     prev_end = s.data() + s.size();
     (void)pgpitr::proxy::IsSchemaChange(s);
     (void)pgpitr::proxy::MustRunOutsideTransaction(s);
+    // Dropping CONCURRENTLY removes exactly one word and keeps the rest.
+    if (auto plain = pgpitr::proxy::IndexStatementWithoutConcurrently(s)) Check(plain->size() + 12 == s.size());
   }
   (void)pgpitr::proxy::IsSchemaChange(text);
   (void)pgpitr::proxy::MustRunOutsideTransaction(text);
@@ -81,6 +83,14 @@ void FeedFrames(std::string_view input, uint64_t seed) {
         auto parse = pgpitr::proxy::ParseParse(body);
         if (r.frame.type == 'Q' && query.ok()) CheckSql(*query);
         if (r.frame.type == 'P' && parse.ok()) CheckSql(parse->query);
+        // A rewritten SASL offer is one well-formed 'R' message, shorter than the original.
+        if (auto sasl = pgpitr::proxy::WithoutChannelBinding(r.frame)) {
+          FrameDecoder one(FrameDecoder::Phase::kTyped);
+          one.Append(*sasl);
+          const FrameResult again = one.Next();
+          Check(again.kind == FrameResult::kFrame && again.frame.type == 'R' && again.frame.raw.size() == sasl->size() &&
+                sasl->size() < raw.size());
+        }
       }
       d.Consume();
     }
