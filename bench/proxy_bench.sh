@@ -182,7 +182,7 @@ log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
 PG_STARTED=1
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/logs/postgres.log" -w -t 60 start > /dev/null
 
-export PGSSLMODE=disable   # the proxy does not terminate TLS; keep all three targets alike
+export PGSSLMODE=disable   # plain text on every leg, so the three targets compare alike
 unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres)
 "${PSQL[@]}" -p "$PG_PORT" -d postgres -c "CREATE DATABASE bench"

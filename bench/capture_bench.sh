@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# capture_bench.sh: how fast pgpitr drains a slot's backlog into its change log, against
+# pg_recvlogical draining the same backlog from a second pgoutput slot, in one run; and how many
+# bytes each keeps per row change (pgpitr's change log against the raw pgoutput stream).
+#
+# Everything is set up and torn down by the script itself: a throwaway PostgreSQL 15 on 127.0.0.1
+# and a free port, pgbench -i, two slots. Each repetition makes a backlog with pgbench while neither
+# consumer runs, then lets each drain it up to the same LSN (alternating which goes first); the
+# table shows medians. pgpitr syncs its change log before it confirms; pg_recvlogical writes bytes
+# to a file and fsyncs it at the end.
+#
+# Usage: bash bench/capture_bench.sh [-h|--help]
+#
+# Environment (all optional):
+#   BENCH_TRANSACTIONS  pgbench transactions per backlog, over 8 clients  (default 40000)
+#   BENCH_REPEATS       repetitions; the table shows medians              (default 3)
+#   BENCH_SCALE         pgbench -i scale factor                           (default 10)
+#   PGPITR_BIN          pgpitr binary (default /tmp/build-bench/cli/pgpitr; built there when missing)
+#   PG_BIN              PostgreSQL binaries                               (default /usr/lib/postgresql/15/bin)
+#
+# Must run as root (PostgreSQL runs as the `postgres` OS user). About 2 minutes with the defaults.
+set -Eeuo pipefail
+
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") ;;
+  *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+esac
+
+TRANSACTIONS=${BENCH_TRANSACTIONS:-40000}
+REPEATS=${BENCH_REPEATS:-3}
+SCALE=${BENCH_SCALE:-10}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PGPITR_BIN=${PGPITR_BIN:-/tmp/build-bench/cli/pgpitr}
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+for v in TRANSACTIONS REPEATS SCALE; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer (got '${!v}')" >&2; exit 2; }
+done
+[[ $(id -u) == 0 ]] || { echo "run as root (PostgreSQL is started as the postgres user)" >&2; exit 2; }
+id postgres > /dev/null 2>&1 || { echo "no 'postgres' OS user (install postgresql-15)" >&2; exit 2; }
+[[ -x $PG_BIN/initdb && -x $PG_BIN/pg_recvlogical ]] || { echo "PostgreSQL 15 binaries not found in $PG_BIN" >&2; exit 2; }
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", a[(NR+1)/2]; else printf "%.6f", (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+TMP=""
+PG_STARTED=0
+cleanup() {
+  local rc=$?
+  set +e
+  trap '' INT TERM HUP PIPE
+  trap - EXIT
+  pkill -TERM -f "$PGPITR_BIN run .*--repo $TMP/repo" 2> /dev/null
+  if [[ $PG_STARTED == 1 ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m fast -t 30 -w stop > /dev/null 2>&1 ||
+      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m immediate -w stop > /dev/null 2>&1
+  fi
+  if [[ $rc != 0 && -n $TMP ]]; then
+    for f in "$TMP"/*.log; do [[ -s $f ]] && { echo "---- last lines of $f ----" >&2; tail -n 20 "$f" >&2; }; done
+  fi
+  [[ -n $TMP ]] && rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+for tool in jq bc; do
+  command -v "$tool" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" > /dev/null
+done
+if [[ ! -x $PGPITR_BIN ]]; then
+  log "building pgpitr into /tmp/build-bench"
+  cmake -S "$SRC_DIR" -B /tmp/build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+  cmake --build /tmp/build-bench -j2 --target pgpitr > /dev/null
+  PGPITR_BIN=/tmp/build-bench/cli/pgpitr
+fi
+
+TMP=$(mktemp -d /tmp/capture-bench.XXXXXX)
+chown postgres: "$TMP"
+chmod 755 "$TMP"
+PG_PORT=$(( 20000 + RANDOM % 40000 ))
+while [[ -n $(ss -Hltn "sport = :$PG_PORT" 2> /dev/null) ]]; do PG_PORT=$(( 20000 + RANDOM % 40000 )); done
+
+log "initdb and start PostgreSQL on 127.0.0.1:$PG_PORT"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$TMP/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 > "$TMP/initdb.log" 2>&1
+cat >> "$TMP/data/postgresql.conf" << EOF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$TMP'
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+EOF
+PG_STARTED=1
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/postgres.log" -w -t 60 start > /dev/null
+
+export PGSSLMODE=disable
+unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
+SOURCE="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
+PSQL=("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$SOURCE")
+"$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
+log "pgbench -i -s $SCALE"
+"$PG_BIN/pgbench" -i -s "$SCALE" -q "$SOURCE" > "$TMP/pgbench-init.log" 2>&1
+# pgbench_history has no key: pgpitr refuses nothing, but UPDATE/DELETE would need one (pgbench only inserts).
+
+# pgpitr makes its publication and slot, and the first base; then it stops and the backlogs begin.
+log "pgpitr: first run (publication, slot, base)"
+"$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" > "$TMP/pgpitr-first.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [[ $("$PGPITR_BIN" info --repo "$TMP/repo" --json 2> /dev/null | jq '.bases | length' 2> /dev/null) == 1 ]] && break
+  sleep 0.2
+done
+kill -TERM "$pid"; wait "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
+"${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv', 'pgoutput')" > /dev/null
+
+info() { "$PGPITR_BIN" info --repo "$TMP/repo" --json; }
+lsn_to_int() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) + 16#$lo )); }
+
+drain_pgpitr() {  # $1 = end LSN; prints "seconds rows bytes"
+  local end=$1 before after start rows0 bytes0
+  before=$(info)
+  rows0=$(jq '.change_log.rows' <<< "$before"); bytes0=$(jq '.change_log.size_bytes' <<< "$before")
+  start=$(now)
+  "$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" --no-first-base >> "$TMP/pgpitr.log" 2>&1 &
+  local pid=$! target; target=$(lsn_to_int "$end")
+  while :; do
+    local through; through=$(info 2> /dev/null | jq -r '.captured_through_lsn // "0/0"')
+    (( $(lsn_to_int "$through") >= target )) && break
+    kill -0 "$pid" 2> /dev/null || { echo "pgpitr run exited" >&2; exit 1; }
+    sleep 0.05
+  done
+  local seconds; seconds=$(echo "$(now) - $start" | bc -l)
+  kill -TERM "$pid"; wait "$pid"
+  after=$(info)
+  echo "$seconds $(( $(jq '.change_log.rows' <<< "$after") - rows0 )) $(( $(jq '.change_log.size_bytes' <<< "$after") - bytes0 ))"
+}
+
+drain_recvlogical() {  # $1 = end LSN; prints "seconds bytes"
+  local start; start=$(now)
+  "$PG_BIN/pg_recvlogical" -d "$SOURCE" --slot recv --start --endpos "$1" --no-loop \
+    -o proto_version=1 -o publication_names=pgpitr -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log"
+  local seconds; seconds=$(echo "$(now) - $start" | bc -l)
+  echo "$seconds $(stat -c %s "$TMP/recv.out")"
+  rm -f "$TMP/recv.out"
+}
+
+declare -a P_RATE R_RATE P_BPR R_BPR
+for i in $(seq 1 "$REPEATS"); do
+  log "backlog $i: pgbench -c 8 -t $((TRANSACTIONS / 8)) with no consumer"
+  "$PG_BIN/pgbench" -n -c 8 -j 2 -t $((TRANSACTIONS / 8)) "$SOURCE" > "$TMP/pgbench-$i.log" 2>&1
+  end=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
+  if (( i % 2 )); then order="recv pgpitr"; else order="pgpitr recv"; fi
+  for who in $order; do
+    if [[ $who == recv ]]; then
+      read -r rs rb < <(drain_recvlogical "$end")
+    else
+      read -r ps prows pbytes < <(drain_pgpitr "$end")
+    fi
+  done
+  P_RATE+=("$(echo "$prows / $ps" | bc -l)")
+  R_RATE+=("$(echo "$prows / $rs" | bc -l)")   # the same row changes, from the same backlog
+  P_BPR+=("$(echo "$pbytes / $prows" | bc -l)")
+  R_BPR+=("$(echo "$rb / $prows" | bc -l)")
+  log "run $i: $prows row changes; pgpitr ${ps}s, pg_recvlogical ${rs}s; bytes/row pgpitr $(printf %.1f "${P_BPR[-1]}"), pgoutput $(printf %.1f "${R_BPR[-1]}")"
+done
+
+pm=$(printf '%s\n' "${P_RATE[@]}" | median); rm_=$(printf '%s\n' "${R_RATE[@]}" | median)
+pb=$(printf '%s\n' "${P_BPR[@]}" | median); rb=$(printf '%s\n' "${R_BPR[@]}" | median)
+echo
+echo "Capture drain, $REPEATS backlogs of $TRANSACTIONS pgbench TPC-B transactions (scale $SCALE), medians"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| measure | pgpitr | pg_recvlogical | pgpitr/pg_recvlogical |"
+echo "|---|---:|---:|---:|"
+printf '| row changes drained per second | %.0f | %.0f | %.2f |\n' "$pm" "$rm_" "$(echo "$pm / $rm_" | bc -l)"
+printf '| bytes kept per row change | %.1f | %.1f | %.2f |\n' "$pb" "$rb" "$(echo "$pb / $rb" | bc -l)"
