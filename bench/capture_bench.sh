@@ -34,32 +34,23 @@ SCALE=${BENCH_SCALE:-10}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGPITR_BIN=${PGPITR_BIN:-/tmp/build-bench/cli/pgpitr}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$SRC_DIR/bench/lib.sh"
 
 for v in TRANSACTIONS REPEATS SCALE; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer (got '${!v}')" >&2; exit 2; }
 done
-[[ $(id -u) == 0 ]] || { echo "run as root (PostgreSQL is started as the postgres user)" >&2; exit 2; }
-id postgres > /dev/null 2>&1 || { echo "no 'postgres' OS user (install postgresql-15)" >&2; exit 2; }
-[[ -x $PG_BIN/initdb && -x $PG_BIN/pg_recvlogical ]] || { echo "PostgreSQL 15 binaries not found in $PG_BIN" >&2; exit 2; }
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", a[(NR+1)/2]; else printf "%.6f", (a[NR/2]+a[NR/2+1])/2}'; }
-now() { date +%s.%N; }
+bench_require_root
 
 TMP=""
-PG_STARTED=0
 cleanup() {
   local rc=$?
   set +e
   trap '' INT TERM HUP PIPE
   trap - EXIT
   pkill -TERM -f "$PGPITR_BIN run .*--repo $TMP/repo" 2> /dev/null
-  if [[ $PG_STARTED == 1 ]]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m fast -t 30 -w stop > /dev/null 2>&1 ||
-      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m immediate -w stop > /dev/null 2>&1
-  fi
+  bench_stop_server "$TMP"
   if [[ $rc != 0 && -n $TMP ]]; then
-    for f in "$TMP"/*.log; do [[ -s $f ]] && { echo "---- last lines of $f ----" >&2; tail -n 20 "$f" >&2; }; done
+    for f in "$TMP"/*.log "$TMP"/logs/*.log; do [[ -s $f ]] && { echo "---- last lines of $f ----" >&2; tail -n 20 "$f" >&2; }; done
   fi
   [[ -n $TMP ]] && rm -rf "$TMP"
   exit "$rc"
@@ -70,34 +61,11 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 for tool in jq bc; do
   command -v "$tool" > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" > /dev/null
 done
-if [[ ! -x $PGPITR_BIN ]]; then
-  log "building pgpitr into /tmp/build-bench"
-  cmake -S "$SRC_DIR" -B /tmp/build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-  cmake --build /tmp/build-bench -j2 --target pgpitr > /dev/null
-  PGPITR_BIN=/tmp/build-bench/cli/pgpitr
-fi
+bench_build_pgpitr
 
 TMP=$(mktemp -d /tmp/capture-bench.XXXXXX)
-chown postgres: "$TMP"
-chmod 755 "$TMP"
-PG_PORT=$(( 20000 + RANDOM % 40000 ))
-while [[ -n $(ss -Hltn "sport = :$PG_PORT" 2> /dev/null) ]]; do PG_PORT=$(( 20000 + RANDOM % 40000 )); done
-
-log "initdb and start PostgreSQL on 127.0.0.1:$PG_PORT"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$TMP/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 > "$TMP/initdb.log" 2>&1
-cat >> "$TMP/data/postgresql.conf" << EOF
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$TMP'
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
-shared_buffers = 512MB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-EOF
-PG_STARTED=1
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/postgres.log" -w -t 60 start > /dev/null
+PG_PORT=$(free_port)
+bench_start_server "$TMP" "$PG_PORT" "shared_buffers = 512MB"
 
 export PGSSLMODE=disable
 unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
@@ -135,7 +103,7 @@ drain_pgpitr() {  # $1 = end LSN; prints "seconds rows bytes"
     kill -0 "$pid" 2> /dev/null || { echo "pgpitr run exited" >&2; exit 1; }
     sleep 0.05
   done
-  local seconds; seconds=$(echo "$(now) - $start" | bc -l)
+  local seconds; seconds=$(elapsed "$start")
   kill -TERM "$pid"; wait "$pid"
   after=$(info)
   echo "$seconds $(( $(jq '.change_log.rows' <<< "$after") - rows0 )) $(( $(jq '.change_log.size_bytes' <<< "$after") - bytes0 ))"
@@ -145,7 +113,7 @@ drain_recvlogical() {  # $1 = end LSN; prints "seconds bytes"
   local start; start=$(now)
   "$PG_BIN/pg_recvlogical" -d "$SOURCE" --slot recv --start --endpos "$1" --no-loop \
     -o proto_version=1 -o publication_names=pgpitr -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log"
-  local seconds; seconds=$(echo "$(now) - $start" | bc -l)
+  local seconds; seconds=$(elapsed "$start")
   echo "$seconds $(stat -c %s "$TMP/recv.out")"
   rm -f "$TMP/recv.out"
 }

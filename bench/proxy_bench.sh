@@ -39,6 +39,7 @@ SCALE=${BENCH_SCALE:-10}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGPITR_BIN=${PGPITR_BIN:-/tmp/build-bench/cli/pgpitr}
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$SRC_DIR/bench/lib.sh"
 TARGETS=(direct pgpitr pgbouncer)
 
 for v in SECONDS_PER_RUN REPEATS SCALE; do
@@ -46,17 +47,12 @@ for v in SECONDS_PER_RUN REPEATS SCALE; do
 done
 for c in $CLIENTS; do [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bad client count '$c'" >&2; exit 2; }; done
 for w in $WORKLOADS; do [[ $w == tpcb || $w == select ]] || { echo "bad workload '$w'" >&2; exit 2; }; done
-[[ $(id -u) == 0 ]] || { echo "run as root (PostgreSQL and pgbouncer are started as the postgres user)" >&2; exit 2; }
-id postgres > /dev/null 2>&1 || { echo "no 'postgres' OS user (install postgresql-15)" >&2; exit 2; }
-[[ -x $PG_BIN/initdb && -x $PG_BIN/pgbench ]] || { echo "PostgreSQL 15 binaries not found in $PG_BIN" >&2; exit 2; }
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+bench_require_root
 
 # ---------------------------------------------------------------- cleanup (runs on every exit)
 TMP=""
 PGPITR_PID=""
 PGBENCH_PID=""
-PG_STARTED=0
 cleanup() {
   local rc=$?
   set +e
@@ -83,10 +79,7 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2> /dev/null && kill -KILL "$pid" 2> /dev/null
   fi
-  if [[ $PG_STARTED == 1 ]]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m fast -t 30 -w stop > /dev/null 2>&1 ||
-      runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -m immediate -w stop > /dev/null 2>&1
-  fi
+  bench_stop_server "$TMP"
   if [[ -n $TMP && -d $TMP ]]; then
     if [[ -n ${BENCH_LOG_DIR:-} ]]; then
       mkdir -p "$BENCH_LOG_DIR" && cp -r "$TMP"/logs/. "$BENCH_LOG_DIR"/ 2> /dev/null &&
@@ -108,17 +101,6 @@ trap 'log "interrupted"; exit 130' INT TERM HUP
 trap 'exit 141' PIPE   # stdout/stderr closed: still clean up (a trapped signal is reset in children)
 
 # ---------------------------------------------------------------- helpers
-declare -A USED_PORTS=()
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    [[ -n ${USED_PORTS[$p]:-} ]] && continue
-    if [[ -z $(ss -Hltn "sport = :$p" 2> /dev/null) ]]; then USED_PORTS[$p]=1; echo "$p"; return 0; fi
-  done
-  echo "no free port found" >&2; return 1
-}
-
 # Waits until a TCP port on 127.0.0.1 accepts connections; $3 is a pid that must stay alive.
 wait_port() {
   local port=$1 what=$2 pid=${3:-} deadline=$((SECONDS + ${4:-60}))
@@ -130,17 +112,8 @@ wait_port() {
   echo "$what did not listen on 127.0.0.1:$port in time" >&2; return 1
 }
 
-median() {  # numbers on stdin, one per line -> median (empty when none)
-  sort -g | awk '{a[NR]=$1} END {if (NR==0) exit; if (NR%2) printf "%s", a[(NR+1)/2]; else printf "%.6f", (a[NR/2]+a[NR/2+1])/2}'
-}
-
 # ---------------------------------------------------------------- pgpitr binary, pgbouncer
-if [[ ! -x $PGPITR_BIN ]]; then
-  log "building pgpitr into /tmp/build-bench (PGPITR_BIN=$PGPITR_BIN missing)"
-  cmake -S "$SRC_DIR" -B /tmp/build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-  cmake --build /tmp/build-bench -j2 --target pgpitr > /dev/null
-  PGPITR_BIN=/tmp/build-bench/cli/pgpitr
-fi
+bench_build_pgpitr
 if ! command -v pgbouncer > /dev/null 2>&1; then
   log "installing pgbouncer (apt-get install -y pgbouncer)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer > /dev/null 2>&1 || {
@@ -153,34 +126,9 @@ PGBOUNCER_BIN=$(command -v pgbouncer)
 # ---------------------------------------------------------------- temp folder, PostgreSQL
 TMP=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 mkdir -p "$TMP/logs/pgbench" "$TMP/repo"
-chown postgres: "$TMP" "$TMP/logs"
-chmod 755 "$TMP"   # postgres must reach its folders; root reads the logs
-
 PG_PORT=$(free_port); PROXY_PORT=$(free_port); BOUNCER_PORT=$(free_port)
-
-log "initdb in $TMP/data"
-runuser -u postgres -- "$PG_BIN/initdb" -D "$TMP/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
-  > "$TMP/logs/initdb.log" 2>&1 || { cat "$TMP/logs/initdb.log" >&2; exit 1; }
-cat >> "$TMP/data/postgresql.conf" << EOF
-# proxy_bench.sh
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$TMP'
-max_connections = 200
-wal_level = logical
-max_wal_senders = 10
-max_replication_slots = 10
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-shared_buffers = 512MB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-logging_collector = off
-EOF
-log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-PG_STARTED=1
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$TMP/data" -l "$TMP/logs/postgres.log" -w -t 60 start > /dev/null
+bench_start_server "$TMP" "$PG_PORT" "max_connections = 200" "fsync = off" "synchronous_commit = off" \
+  "full_page_writes = off" "shared_buffers = 512MB"
 
 export PGSSLMODE=disable   # plain text on every leg, so the three targets compare alike
 unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
