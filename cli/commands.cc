@@ -10,16 +10,23 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "cli/config.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "restore/planner.h"
 #include "restore/restore.h"
 #include "rocksdb/version.h"
 #include "wal/base_backup.h"
+#include "wal/base_schedule.h"
 #include "wal/capture.h"
+#include "wal/retention.h"
+#include "wal/verify.h"
+#include "wal/metrics.h"
+#include "wal/metrics_server.h"
 #include "wal/pg_connection.h"
 #include "proxy/proxy_server.h"
 #include "wal/repository.h"
+#include "wal/slot_health.h"
 #include "wal/source.h"
 #include "wal/stream_messages.h"
 
@@ -96,7 +103,9 @@ absl::Status Info(const InfoFlags& flags) {
   if (!state.ok()) return state.status();
   absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
   if (!bases.ok()) return bases.status();
-  const restore::RestorableWindow window = restore::ComputeWindow(*bases, *state);
+  absl::StatusOr<std::vector<proto::Gap>> gaps = (*repo)->change_log().Gaps();
+  if (!gaps.ok()) return gaps.status();
+  const restore::RestorableWindow window = restore::ComputeWindow(*bases, *state, *gaps);
   absl::StatusOr<std::optional<proto::Transaction>> last =
       (*repo)->change_log().LastCommitAtOrBefore(Lsn(~uint64_t{0}));
   if (!last.ok()) return last.status();
@@ -141,19 +150,25 @@ absl::Status Info(const InfoFlags& flags) {
     if (!source.ok()) return source.status();
     absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
     if (!conn.ok()) return conn.status();
-    absl::StatusOr<wal::PgResult> slot = conn->Query(
-        "SELECT confirmed_flush_lsn::text, (pg_current_wal_lsn() - confirmed_flush_lsn)::int8, "
-        "coalesce(wal_status, ''), active FROM pg_replication_slots WHERE slot_name = $1",
-        {state->slot_name().empty() ? "pgpitr" : state->slot_name()});
+    absl::StatusOr<wal::SlotHealth> slot =
+        wal::ReadSlotHealth(*conn, state->slot_name().empty() ? "pgpitr" : state->slot_name(),
+                            state->captured_through_time());
     if (!slot.ok()) return slot.status();
-    if (slot->rows() == 0) {
+    if (!slot->exists) {
       out["slot_status"] = {{"exists", false}};
     } else {
       out["slot_status"] = {{"exists", true},
-                            {"confirmed_flush_lsn", slot->GetString(0, 0)},
-                            {"lag_bytes", std::stoll(slot->GetString(0, 1))},
-                            {"wal_status", slot->GetString(0, 2)},
-                            {"active", slot->Get(0, 3) == "t"}};
+                            {"confirmed_flush_lsn", slot->confirmed_flush.ToString()},
+                            {"lag_bytes", slot->lag_bytes},
+                            {"lag_seconds", slot->lag_seconds},
+                            {"wal_status", slot->wal_status},
+                            {"safe_wal_size_bytes", slot->safe_wal_size.has_value()
+                                                        ? nlohmann::json(*slot->safe_wal_size)
+                                                        : nlohmann::json(nullptr)},
+                            {"max_slot_wal_keep_size_bytes", slot->max_slot_wal_keep.has_value()
+                                                                 ? nlohmann::json(*slot->max_slot_wal_keep)
+                                                                 : nlohmann::json(nullptr)},
+                            {"active", slot->active}};
     }
   }
 
@@ -171,13 +186,22 @@ absl::Status Info(const InfoFlags& flags) {
                            state->transactions(), state->rows(), (*repo)->change_log().SizeOnDisk());
   if (!out["slot_status"].is_null()) {
     if (out["slot_status"]["exists"].get<bool>()) {
-      std::cout << fmt::format("slot         confirmed {}, lag {} bytes, wal_status {}, {}\n",
-                               out["slot_status"]["confirmed_flush_lsn"].get<std::string>(),
-                               out["slot_status"]["lag_bytes"].get<int64_t>(),
-                               out["slot_status"]["wal_status"].get<std::string>(),
-                               out["slot_status"]["active"].get<bool>() ? "active" : "inactive");
+      const nlohmann::json& slot = out["slot_status"];
+      std::cout << fmt::format("slot         confirmed {}, lag {} bytes ({:.1f} s), wal_status {}, {}{}\n",
+                               slot["confirmed_flush_lsn"].get<std::string>(), slot["lag_bytes"].get<int64_t>(),
+                               slot["lag_seconds"].get<double>(), slot["wal_status"].get<std::string>(),
+                               slot["active"].get<bool>() ? "active" : "inactive",
+                               slot["safe_wal_size_bytes"].is_null()
+                                   ? std::string()
+                                   : fmt::format(", {} bytes of WAL left before max_slot_wal_keep_size",
+                                                 slot["safe_wal_size_bytes"].get<int64_t>()));
+      if (slot["wal_status"].get<std::string>() == "lost") {
+        std::cout << "warning      the slot was invalidated: the next 'pgpitr run' records a gap in the change log, "
+                     "starts a new slot and takes a new base\n";
+      }
     } else {
-      std::cout << "slot         missing on the source: capture cannot continue this change log\n";
+      std::cout << "slot         missing on the source: the next 'pgpitr run' records a gap in the change log, "
+                   "starts a new slot and takes a new base\n";
     }
   }
   if (state->unproxied_schema_changes() > 0) {
@@ -203,10 +227,74 @@ absl::Status Info(const InfoFlags& flags) {
   return absl::OkStatus();
 }
 
+// `pgpitr verify`: one line per problem, then the window that is still restorable. DataLoss (exit
+// code 5) when anything is damaged.
+absl::Status Verify(const std::string& repo_dir) {
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir, wal::Repository::Mode::kRead);
+  if (!repo.ok()) return repo.status();
+  absl::StatusOr<wal::VerifyReport> report = wal::VerifyRepository(**repo);
+  if (!report.ok()) return report.status();
+  for (const wal::VerifyProblem& p : report->problems) std::cout << "damaged: " << p.what << "\n";
+  for (const std::string& note : report->notes) std::cout << "note: " << note << "\n";
+  const restore::RestorableWindow window = restore::ComputeWindow(report->good_bases, report->state, report->breaks);
+  std::cout << fmt::format("checked {} bases, {} transactions, {} changes ({} keys)\n", report->bases_checked,
+                           report->transactions_checked, report->changes_checked, report->keys_checked);
+  std::cout << fmt::format("restorable: {}\n", window.empty() ? std::string("nothing") : window.ToString());
+  if (report->damaged()) {
+    return absl::DataLossError(fmt::format(
+        "repository {} is damaged ({} problems, listed above); restore only inside the window shown, and take a new "
+        "base ('pgpitr backup') if the newest one is damaged",
+        repo_dir, report->problems.size()));
+  }
+  std::cout << "ok\n";
+  return absl::OkStatus();
+}
+
+// `pgpitr retention`: applies retention to a repository no `run` is writing (run applies it itself).
+// PGPITR_TEST_RETENTION_EXIT_AFTER=k ends the process abruptly after step k (crash-safety tests).
+absl::Status Retention(const std::string& repo_dir, const std::string& keep, const std::string& now_text,
+                       const wal::Logger& log) {
+  absl::StatusOr<std::chrono::milliseconds> window = wal::ParseDuration(keep);
+  if (!window.ok()) return window.status();
+  wal::PgTime now = wal::PgTimeFromSystemClock(std::chrono::system_clock::now());
+  if (!now_text.empty()) {
+    absl::StatusOr<restore::RestoreTarget> at = restore::RestoreTarget::AtTime(now_text, false);
+    if (!at.ok()) return at.status();
+    now = at->time;
+  }
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+      wal::Repository::Open(repo_dir, wal::Repository::Mode::kCapture);
+  if (!repo.ok()) return repo.status();
+  wal::RetentionOptions options;
+  if (const char* exit_after = std::getenv("PGPITR_TEST_RETENTION_EXIT_AFTER")) {
+    const int step = std::atoi(exit_after);
+    options.after_step = [step](int done) {
+      if (done == step) ::_exit(9);
+    };
+  }
+  absl::StatusOr<wal::RetentionResult> result = wal::RunRetention(**repo, wal::RetentionPolicy{*window}, now, options, log);
+  if (!result.ok()) return result.status();
+  std::cout << fmt::format("retention {}: kept {} bases from {} on; deleted {} bases and {} transactions\n", keep,
+                           result->plan.keep.size(), FormatPgTime(result->plan.horizon_time),
+                           result->plan.remove.size(), result->transactions_deleted);
+  return absl::OkStatus();
+}
+
 // The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
-absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string& listen, const wal::ConnInfo& source,
+absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string& listen, const std::string& tls_cert,
+                                                               const std::string& tls_key, const wal::ConnInfo& source,
                                                                const wal::Logger& log) {
   proxy::ProxyOptions options;
+  options.tls_cert_file = tls_cert;
+  options.tls_key_file = tls_key;
+  // TLS towards the source as its sslmode (and sslrootcert) say, as libpq would.
+  const char* env_sslmode = std::getenv("PGSSLMODE");
+  absl::StatusOr<proxy::UpstreamTls> upstream_tls =
+      proxy::UpstreamTlsFromSslmode(source.Get("sslmode").value_or(env_sslmode ? env_sslmode : ""));
+  if (!upstream_tls.ok()) return upstream_tls.status();
+  options.upstream_tls = *upstream_tls;
+  const char* env_rootcert = std::getenv("PGSSLROOTCERT");
+  options.upstream_ca_file = source.Get("sslrootcert").value_or(env_rootcert ? env_rootcert : "");
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon != std::string::npos) port = std::atoi(listen.c_str() + colon + 1);
@@ -370,17 +458,25 @@ int RunCli(int argc, char** argv) {
   app.set_version_flag("--version", fmt::format("pgpitr {} (libpq {}, RocksDB {}.{}.{})", PGPITR_VERSION,
                                                 PQlibVersion(), ROCKSDB_MAJOR, ROCKSDB_MINOR, ROCKSDB_PATCH));
   app.require_subcommand(1);
+  // Options every command takes, before or after its name.
+  app.fallthrough();
+  std::string config_path, log_format_word, log_level_word;
+  app.add_option("--config", config_path,
+                 "TOML file of settings (every key in deploy/pgpitr.toml; default $PGPITR_CONFIG); flags, then "
+                 "PGPITR_* variables, override it");
+  app.add_option("--log-format", log_format_word, "Logs as 'text' (default) or 'json' (one object a line)");
+  app.add_option("--log-level", log_level_word, "Least level logged: debug, info (default), warning, error");
 
   // run
   wal::CaptureOptions capture;
-  std::string run_source = DefaultSource(), run_repo;
+  std::string run_source, run_repo;
   bool no_first_base = false;
   int sequence_seconds = 1;
   std::string pg_bin;
   CLI::App* run = app.add_subcommand("run", "Capture continuously into a repository until SIGINT/SIGTERM.\n"
                                             "  e.g. pgpitr run --source 'host=db dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
   run->add_option("--source", run_source, "Connection string of the database to capture (key=value or postgres:// URI)");
-  run->add_option("--repo", run_repo, "Repository folder (created when missing)")->required();
+  run->add_option("--repo", run_repo, "Repository folder (created when missing)");
   run->add_option("--slot", capture.source_settings.slot, "Logical replication slot to create or reuse")
       ->capture_default_str();
   run->add_option("--publication", capture.source_settings.publication, "Publication (FOR ALL TABLES) to create or reuse")
@@ -391,10 +487,33 @@ int RunCli(int argc, char** argv) {
   run->add_option("--sequence-interval", sequence_seconds, "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   run->add_option("--pg-bin", pg_bin, "Folder holding pg_dump (default: the newest installed PostgreSQL client)");
-  std::string listen;
+  std::string base_interval = "24h", base_at, retention_days = "7";
+  run->add_option("--base-interval", base_interval,
+                  "Take a base this often, only when the source had transactions since the last one (e.g. 24h, "
+                  "12h, 30min)")
+      ->capture_default_str();
+  run->add_option("--base-at", base_at, "Take the scheduled bases at this time of day, HH:MM in UTC (e.g. 02:30)");
+  run->add_option("--retention-days", retention_days,
+                  "Keep bases and the change log to restore to any point of the last N days (a number of days, or "
+                  "a duration such as 12h); 0 keeps everything")
+      ->capture_default_str();
+  std::string metrics_listen;
+  run->add_option("--metrics-listen", metrics_listen,
+                  "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9187; off by default)");
+  int slot_check_seconds = 5;
+  run->add_option("--slot-check-interval", slot_check_seconds,
+                  "Seconds between samples of the slot's lag and wal_status (logged and exported)")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  std::string listen, tls_cert, tls_key;
   run->add_option("--listen", listen,
-                  "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
-                  "through it have their schema changes recorded for restore");
+                      "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
+                      "through it have their schema changes recorded for restore");
+  run->add_option("--tls-cert", tls_cert,
+                  "PEM certificate (chain) the proxy presents to clients asking for TLS, with --tls-key "
+                  "(e.g. /etc/pgpitr/proxy.crt); without it clients connect in plain text")
+      ->check(CLI::ExistingFile);
+  run->add_option("--tls-key", tls_key, "PEM private key of --tls-cert (e.g. /etc/pgpitr/proxy.key)")
+      ->check(CLI::ExistingFile);
 
   // backup
   std::string backup_source = DefaultSource(), backup_repo, backup_slot = "pgpitr";
@@ -439,7 +558,28 @@ int RunCli(int argc, char** argv) {
   restore_cmd->add_flag("--no-owner", restore_options.no_owner,
                         "Restore without the source's owners and privileges (when its roles do not exist here)");
   restore_cmd->add_option("--jobs", restore_options.jobs, "Parallel pg_restore jobs")->capture_default_str();
+  restore_cmd->add_flag("--row-by-row", restore_options.row_by_row,
+                        "Replay one statement per captured row change, one target transaction per source "
+                        "transaction, instead of each row's net effect in bulk (slower; a fallback)");
   restore_cmd->add_option("--pg-bin", pg_bin, "Folder holding pg_restore");
+
+  // verify
+  std::string verify_repo;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "Check every base's checksum and every change-log record; report what is damaged and what is still "
+                "restorable (exit code 5 when damaged).\n  e.g. pgpitr verify --repo /var/lib/pgpitr/app");
+  verify_cmd->add_option("--repo", verify_repo, "Repository folder")->required();
+
+  // retention
+  std::string retention_repo, retention_keep = "7d", retention_now;
+  CLI::App* retention_cmd = app.add_subcommand(
+      "retention", "Delete bases older than the window and the change log only they needed, in a repository no "
+                   "'pgpitr run' is writing ('run' applies --retention-days itself).\n"
+                   "  e.g. pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
+  retention_cmd->add_option("--repo", retention_repo, "Repository folder")->required();
+  retention_cmd->add_option("--keep", retention_keep, "The window to keep restorable (e.g. 7d, 30d, 12h)")
+      ->capture_default_str();
+  retention_cmd->add_option("--now", retention_now, "Apply as if it were this time (for tests and dry reasoning)");
 
   // mark
   std::string mark_source = DefaultSource(), mark_name;
@@ -474,11 +614,72 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  // Settings not given as flags come from PGPITR_* variables, then from the config file.
+  Config settings;
+  if (config_path.empty() && std::getenv("PGPITR_CONFIG") != nullptr) config_path = std::getenv("PGPITR_CONFIG");
+  if (!config_path.empty()) {
+    absl::StatusOr<Config> file = LoadConfigFile(config_path);
+    if (!file.ok()) {
+      PrintError(file.status());
+      return ExitCodeFor(file.status());
+    }
+    settings = *file;
+  }
+  settings = Overlay(settings, ConfigFromEnvironment([](const char* name) { return std::getenv(name); }));
+  auto fill = [](CLI::App* cmd, const char* flag, auto& target, const auto& value) {
+    if (cmd->count(flag) == 0 && value.has_value()) target = *value;
+  };
+  fill(&app, "--log-format", log_format_word, settings.log_format);
+  fill(&app, "--log-level", log_level_word, settings.log_level);
+  fill(run, "--source", run_source, settings.source);
+  fill(run, "--repo", run_repo, settings.repo);
+  fill(run, "--slot", capture.source_settings.slot, settings.slot);
+  fill(run, "--publication", capture.source_settings.publication, settings.publication);
+  fill(run, "--listen", listen, settings.listen);
+  fill(run, "--tls-cert", tls_cert, settings.tls_cert);
+  fill(run, "--tls-key", tls_key, settings.tls_key);
+  fill(run, "--metrics-listen", metrics_listen, settings.metrics_listen);
+  fill(run, "--pg-bin", pg_bin, settings.pg_bin);
+  fill(run, "--base-interval", base_interval, settings.base_interval);
+  fill(run, "--base-at", base_at, settings.base_at);
+  fill(run, "--retention-days", retention_days, settings.retention_days);
+  fill(run, "--sequence-interval", sequence_seconds, settings.sequence_interval);
+  fill(run, "--slot-check-interval", slot_check_seconds, settings.slot_check_interval);
+  fill(run, "--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
+       settings.set_replica_identity_full);
+  if (run->count("--no-first-base") == 0 && settings.first_base.has_value()) no_first_base = !*settings.first_base;
+  fill(backup, "--source", backup_source, settings.source);
+  fill(backup, "--slot", backup_slot, settings.slot);
+  fill(backup, "--pg-bin", pg_bin, settings.pg_bin);
+  fill(info_cmd, "--source", info.source, settings.source);
+  fill(restore_cmd, "--pg-bin", pg_bin, settings.pg_bin);
+  fill(mark, "--source", mark_source, settings.source);
+  fill(uninstall, "--source", uninstall_source, settings.source);
+  fill(uninstall, "--slot", uninstall_slot, settings.slot);
+  fill(uninstall, "--publication", uninstall_publication, settings.publication);
+  wal::LogOptions log_options;
+  for (const absl::Status& s :
+       {log_format_word.empty() ? absl::OkStatus() : wal::ParseLogFormat(log_format_word).status(),
+        log_level_word.empty() ? absl::OkStatus() : wal::ParseLogLevel(log_level_word).status()}) {
+    if (!s.ok()) {
+      PrintError(s);
+      return ExitCodeFor(s);
+    }
+  }
+  if (!log_format_word.empty()) log_options.format = *wal::ParseLogFormat(log_format_word);
+  if (!log_level_word.empty()) log_options.min_level = *wal::ParseLogLevel(log_level_word);
+  if (*run && run_repo.empty()) {
+    const absl::Status s = absl::InvalidArgumentError(
+        "run needs a repository: --repo DIR (or PGPITR_REPO, or repo = \"DIR\" in the --config file)");
+    PrintError(s);
+    return ExitCodeFor(s);
+  }
+
   // The repository holds the source's data: files 0600, folders 0700, whatever the umask was.
   umask(077);
   std::atomic<bool> stop{false};
   SignalWatcher signals(&stop);
-  const wal::Logger log = wal::Logger::Stderr();
+  const wal::Logger log = wal::Logger::Stderr(log_options);
   absl::Status result;
 
   if (*run) {
@@ -490,11 +691,48 @@ int RunCli(int argc, char** argv) {
       capture.first_base = !no_first_base;
       capture.sequence_interval = std::chrono::seconds(sequence_seconds);
       capture.pg_bin_dir = pg_bin;
+      if (absl::StatusOr<std::chrono::milliseconds> interval = wal::ParseDuration(base_interval); !interval.ok()) {
+        result = absl::InvalidArgumentError(fmt::format("--base-interval: {}", interval.status().message()));
+      } else {
+        capture.base_schedule = wal::BaseSchedule();
+        capture.base_schedule->interval = *interval;
+      }
+      if (!base_at.empty()) {
+        absl::StatusOr<std::chrono::minutes> at = wal::ParseTimeOfDay(base_at);
+        if (at.ok() && capture.base_schedule) capture.base_schedule->at = *at;
+        if (!at.ok()) result = absl::InvalidArgumentError(fmt::format("--base-at: {}", at.status().message()));
+      }
+      if (retention_days != "0") {
+        const bool days = retention_days.find_first_not_of("0123456789") == std::string::npos;
+        absl::StatusOr<std::chrono::milliseconds> keep = wal::ParseDuration(days ? retention_days + "d" : retention_days);
+        if (keep.ok()) capture.retention = wal::RetentionPolicy();
+        if (keep.ok()) capture.retention->window = *keep;
+        else result = absl::InvalidArgumentError(fmt::format(
+                 "--retention-days '{}' is neither a number of days nor a duration (e.g. 7, 30, 12h)", retention_days));
+      }
+      capture.slot_check_interval = std::chrono::seconds(slot_check_seconds);
+      // Declared before the capture that updates it and the server that reads it.
+      wal::Metrics metrics;
+      absl::StatusOr<std::unique_ptr<wal::MetricsServer>> metrics_server = nullptr;
+      if (!metrics_listen.empty()) {
+        wal::DeclareCaptureMetrics(metrics);
+        metrics_server = wal::MetricsServer::Start(metrics_listen, &metrics, log);
+        capture.metrics = &metrics;
+      }
       absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> proxy_server = nullptr;
-      if (!listen.empty()) proxy_server = StartProxy(listen, *source, log);
+      if (!listen.empty()) {
+        proxy_server = StartProxy(listen, tls_cert, tls_key, *source, log);
+      } else if (!tls_cert.empty() || !tls_key.empty()) {
+        proxy_server = absl::InvalidArgumentError("--tls-cert and --tls-key are for the proxy: add --listen HOST:PORT");
+      }
+      // A flag that does not parse must not create the repository.
       absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
-          wal::Repository::Open(run_repo, wal::Repository::Mode::kCapture);
-      if (!proxy_server.ok()) {
+          result.ok() ? wal::Repository::Open(run_repo, wal::Repository::Mode::kCapture) : result;
+      if (!result.ok()) {
+        // a --base-interval, --base-at or --retention-days that does not parse
+      } else if (!metrics_server.ok()) {
+        result = metrics_server.status();
+      } else if (!proxy_server.ok()) {
         result = proxy_server.status();
       } else {
         result = repo.ok() ? wal::RunCapture(**repo, capture, stop, log) : repo.status();
@@ -518,6 +756,10 @@ int RunCli(int argc, char** argv) {
                                  Lsn(base->lsn()).ToString(), FormatPgTime(base->consistent_time()), base->size_bytes());
       }
     }
+  } else if (*verify_cmd) {
+    result = Verify(verify_repo);
+  } else if (*retention_cmd) {
+    result = Retention(retention_repo, retention_keep, retention_now, log);
   } else if (*info_cmd) {
     result = Info(info);
   } else if (*restore_cmd) {

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   build-essential cmake pkg-config
   libpq-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev
   # the Asio proxy; clang and its runtime for the libFuzzer target
   libboost-dev clang-14 libclang-rt-14-dev

@@ -22,11 +22,17 @@ struct RestorableWindow {
   wal::PgTime earliest_time = 0;
   wal::Lsn latest_lsn;
   wal::PgTime latest_time = 0;
+  std::optional<proto::Gap> ends_at_gap;  // the gap that ends the window, when one does
   bool empty() const { return usable_bases.empty(); }
   std::string ToString() const;  // "2026-... (LSN 0/...) to 2026-... (LSN 0/...)"
 };
 
-RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const proto::CaptureState& state);
+// Gaps (recorded by capture, or damage found by verify) split the log: a restore never replays
+// across one, so the window is the newest stretch between gaps that holds a usable base, ending at
+// the next gap's start (its time: the newest base's there, a conservative bound) or at what capture
+// made durable. Bases in older stretches are listed in unusable_bases.
+RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const proto::CaptureState& state,
+                               const std::vector<proto::Gap>& gaps = {});
 
 struct RestorePlan {
   RestoreTarget target;

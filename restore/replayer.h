@@ -33,6 +33,13 @@ class Replayer {
 
   [[nodiscard]] absl::Status Replay(const proto::Transaction& txn);
 
+  // One change of txn, inside a target transaction the caller opened (BulkReplayer's row-by-row
+  // path: schema changes, TRUNCATE, and tables whose rows are a multiset).
+  [[nodiscard]] absl::Status Apply(const proto::Change& change, const proto::Transaction& txn);
+  // Makes the target's table match the schema (see the top of this file); a no-op when it already does.
+  [[nodiscard]] absl::Status FollowSchema(const proto::RelationSchema& schema);
+  const proto::RelationSchema* Schema(uint32_t schema_id) const;
+
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }
   uint64_t ddl_statements() const { return ddl_statements_; }
@@ -47,14 +54,11 @@ class Replayer {
 
   Replayer(wal::PgConnection* target, const wal::ChangeLog& log) : target_(target), log_(log) {}
 
-  [[nodiscard]] absl::Status Apply(const proto::Change& change, const proto::Transaction& txn);
-  [[nodiscard]] absl::Status FollowSchema(const proto::RelationSchema& schema);
   [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
                                                          std::vector<int> params);
   [[nodiscard]] absl::StatusOr<int64_t> Run(const Statement& s, const proto::Change& change);
   std::string TypeName(const proto::RelationSchema::Column& column) const;
-  const proto::RelationSchema* Schema(uint32_t schema_id) const;
 
   wal::PgConnection* target_;
   const wal::ChangeLog& log_;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "fmt/format.h"
+#include "restore/bulk_replayer.h"
 #include "restore/replayer.h"
 #include "wal/base_backup.h"
 #include "wal/pg_connection.h"
@@ -175,11 +176,13 @@ std::string RestoreSummary::ToString() const {
   std::string out = fmt::format(
       "restored to {}\n"
       "  base:         {} (LSN {}, consistent at {}), restored in {:.1f} s\n"
-      "  replayed:     {} transactions, {} rows in {:.1f} s\n"
+      "  replayed:     {} transactions, {} rows in {:.1f} s ({:.0f} rows/s; {} row writes after collapsing "
+      "each row's changes to its net effect)\n"
       "  reached:      LSN {}, {}\n",
       plan.target.ToString(), plan.base.id(), Lsn(plan.base.lsn()).ToString(),
       wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows,
-      replay_seconds.count(), plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
+      replay_seconds.count(), replay_seconds.count() > 0 ? static_cast<double>(rows) / replay_seconds.count() : 0.0,
+      row_writes, plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
   if (plan.last_commit) {
     out += fmt::format("  last commit:  xid {} at LSN {}, {}\n", plan.last_commit->xid(),
                        Lsn(plan.last_commit->commit_lsn()).ToString(),
@@ -257,29 +260,49 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
 
   // The transactions after it.
   const auto replay_start = Clock::now();
-  absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
-  if (!replayer.ok()) return replayer.status();
-  if (plan->last_commit) {
-    RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
-    absl::Status replayed = changes.ForEachTransaction(
-        Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()), [&](const proto::Transaction& txn) {
-          absl::Status s = (*replayer)->Replay(txn);
-          if (progress) {
-            p.transactions_done = (*replayer)->transactions();
-            p.rows_done = (*replayer)->rows();
-            progress(p);
-          }
-          return s;
-        });
-    if (!replayed.ok()) {
-      return absl::Status(replayed.code(),
-                          fmt::format("{} (replayed {} of {} transactions; the target database is incomplete: drop it)",
-                                      replayed.message(), (*replayer)->transactions(), plan->transactions));
+  // Either replayer takes every transaction after the base up to the target, in commit order.
+  auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
+    if (plan->last_commit) {
+      RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
+      absl::Status replayed = changes.ForEachTransaction(
+          Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()), [&](const proto::Transaction& txn) {
+            absl::Status s = replayer.Replay(txn);
+            if (progress) {
+              p.transactions_done = replayer.transactions();
+              p.rows_done = replayer.rows();
+              progress(p);
+            }
+            return s;
+          });
+      if (replayed.ok()) replayed = finish();
+      if (!replayed.ok()) {
+        // With bulk replay many source transactions share a target transaction: what failed was
+        // rolled back with whatever else that target transaction held.
+        return absl::Status(replayed.code(),
+                            fmt::format("{} (read {} of {} transactions; the target database is incomplete: drop it)",
+                                        replayed.message(), replayer.transactions(), plan->transactions));
+      }
+    }
+    summary.transactions = replayer.transactions();
+    summary.rows = replayer.rows();
+    summary.row_writes = row_writes();
+    summary.notes = replayer.schema_notes();
+    return absl::OkStatus();
+  };
+  if (options.row_by_row) {
+    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
+    if (!replayer.ok()) return replayer.status();
+    Replayer& r = **replayer;
+    if (absl::Status s = replay_all(r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); }); !s.ok()) return s;
+  } else {
+    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer =
+        BulkReplayer::Create(&*target, changes, BulkReplayOptions{.flush_bytes = options.replay_flush_bytes});
+    if (!replayer.ok()) return replayer.status();
+    BulkReplayer& r = **replayer;
+    if (absl::Status s = replay_all(r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); }); !s.ok()) {
+      return s;
     }
   }
-  summary.transactions = (*replayer)->transactions();
-  summary.rows = (*replayer)->rows();
-  summary.notes = (*replayer)->schema_notes();
   summary.replay_seconds = Clock::now() - replay_start;
 
   if (progress) progress({.phase = "sequences"});

@@ -29,6 +29,10 @@ struct RestoreOptions {
   bool no_owner = false;          // pg_restore --no-owner --no-privileges
   int jobs = 2;                   // pg_restore --jobs
   std::filesystem::path pg_bin_dir;
+  // Replay one target transaction per source transaction, row by row (the slow path, kept for
+  // comparison), instead of each row's net effect in bulk.
+  bool row_by_row = false;
+  uint64_t replay_flush_bytes = 64ull << 20;  // BulkReplayOptions::flush_bytes
 };
 
 struct RestoreProgress {
@@ -41,7 +45,8 @@ struct RestoreProgress {
 struct RestoreSummary {
   RestorePlan plan;
   uint64_t transactions = 0;
-  uint64_t rows = 0;
+  uint64_t rows = 0;        // source row changes replayed
+  uint64_t row_writes = 0;  // rows the target was written after collapsing each row's changes
   std::chrono::duration<double> base_seconds{0};
   std::chrono::duration<double> replay_seconds{0};
   std::vector<std::string> notes;  // schema changes followed, sequence decisions

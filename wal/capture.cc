@@ -9,6 +9,7 @@
 #include "wal/pgoutput_decoder.h"
 #include "wal/replication_stream.h"
 #include "wal/sequences.h"
+#include "wal/slot_health.h"
 
 namespace pgpitr::wal {
 
@@ -20,39 +21,84 @@ constexpr size_t kMaxBytesPerSync = 32 << 20;
 
 PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
-// Runs the first base in the background so capture keeps streaming while pg_dump works. The dump
-// stops when capture stops, for whatever reason: a capture that failed must not wait hours for it.
-class FirstBase {
+double UnixSeconds(PgTime t) { return t / 1e6 + 946684800.0; }
+
+// A slot the source invalidated (it removed WAL capture had not confirmed) can never stream again:
+// drop it, so that PrepareSource makes a new one and the session records the gap.
+absl::Status DropLostSlot(const CaptureOptions& options, const Logger& log) {
+  absl::StatusOr<PgConnection> conn = PgConnection::Connect(options.source, "source");
+  if (!conn.ok()) return conn.status();
+  absl::StatusOr<SlotHealth> health = ReadSlotHealth(*conn, options.source_settings.slot, 0);
+  if (!health.ok()) return health.status();
+  if (!health->exists || health->wal_status != "lost") return absl::OkStatus();
+  log.Error("capture's slot {} was invalidated by the source (wal_status lost, max_slot_wal_keep_size exceeded); "
+            "dropping it to start a new one",
+            options.source_settings.slot);
+  absl::Status dropped = conn->Execute("SELECT pg_drop_replication_slot($1)", {options.source_settings.slot});
+  // Still held by a walsender the server has not ended yet: the reconnect loop tries again.
+  if (!dropped.ok()) return absl::UnavailableError(fmt::format("cannot drop the lost slot yet: {}", dropped.message()));
+  return absl::OkStatus();
+}
+
+// Exports what the change log and the bases say: totals, size, the newest base, the window.
+void ExportRepository(const Repository& repo, const proto::CaptureState& state, Metrics& m) {
+  m.Set(kTransactionsCaptured, static_cast<double>(state.transactions()));
+  m.Set(kRowsCaptured, static_cast<double>(state.rows()));
+  m.Set(kCapturedThroughLsn, static_cast<double>(state.captured_through_lsn()));
+  m.Set(kChangeLogBytes, static_cast<double>(repo.change_log().SizeOnDisk()));
+  absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
+  if (!bases.ok()) return;
+  // The window as restore computes it: from the oldest base the change log covers to what is durable.
+  const proto::Base* oldest_usable = nullptr;
+  const proto::Base* newest = nullptr;
+  for (const proto::Base& b : *bases) {
+    if (newest == nullptr || b.lsn() > newest->lsn()) newest = &b;
+    const bool usable = state.log_start_lsn() != 0 && b.lsn() >= state.log_start_lsn() &&
+                        b.lsn() <= state.captured_through_lsn();
+    if (usable && (oldest_usable == nullptr || b.lsn() < oldest_usable->lsn())) oldest_usable = &b;
+  }
+  if (newest != nullptr) {
+    m.Set(kLastBaseTimestamp, UnixSeconds(newest->consistent_time()));
+    m.Set(kLastBaseSize, static_cast<double>(newest->size_bytes()));
+  }
+  if (oldest_usable != nullptr) {
+    m.Set(kWindowStart, UnixSeconds(oldest_usable->consistent_time()));
+    m.Set(kWindowEnd, UnixSeconds(std::max(state.captured_through_time(), oldest_usable->consistent_time())));
+  }
+}
+
+// Bases in the background (wal/base_schedule.h) so capture keeps streaming while pg_dump works: the
+// first, one after a gap, the scheduled ones, and retention after them. They stop when capture
+// stops, for whatever reason: a capture that failed must not wait hours for a dump.
+class BackgroundBases {
  public:
-  FirstBase(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-            const Logger& log) {
-    thread_ = std::thread([&repo, &options, &stop, log, this] {
-      BaseOptions base;
-      base.source = options.source;
-      base.slot = options.source_settings.slot;
-      base.pg_bin_dir = options.pg_bin_dir;
-      base.stop = [&stop, this] { return stop.load() || abandon_.load(); };
-      absl::StatusOr<proto::Base> taken = TakeBase(repo, base, log);
-      if (!taken.ok() && !base.stop()) {
-        log.Error("first base dump failed: {} (run 'pgpitr backup' to take one)", taken.status().message());
-      }
-    });
-  }
-  ~FirstBase() {
-    abandon_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
+  BackgroundBases(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
+                  const Logger& log, bool base_now = false)
+      : scheduler_(repo, SchedulerOptions(options, base_now), stop, log) {}
 
  private:
-  std::atomic<bool> abandon_{false};
-  std::thread thread_;
+  static BaseSchedulerOptions SchedulerOptions(const CaptureOptions& options, bool base_now) {
+    BaseSchedulerOptions s;
+    s.base.source = options.source;
+    s.base.slot = options.source_settings.slot;
+    s.base.pg_bin_dir = options.pg_bin_dir;
+    s.schedule = options.base_schedule;
+    s.first_base = options.first_base;
+    s.base_now = base_now;
+    s.retention = options.retention;
+    s.clock = options.clock;
+    s.on_decision = options.on_base_decision;
+    return s;
+  }
+  BaseScheduler scheduler_;
 };
 
 // One connection's worth of capture: prepare the source, stream until stopped or until the
 // connection fails. Unavailable errors are the ones worth reconnecting after.
 absl::Status CaptureSession(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-                            const Logger& log, ChangeLogWriter& writer, std::optional<FirstBase>& first_base,
+                            const Logger& log, ChangeLogWriter& writer, std::optional<BackgroundBases>& first_base,
                             bool* streamed) {
+  if (absl::Status s = DropLostSlot(options, log); !s.ok()) return s;
   absl::StatusOr<SourceFacts> facts = PrepareSource(options.source, options.source_settings, log);
   if (!facts.ok()) return facts.status();
   const proto::CaptureState& state = writer.state();
@@ -64,11 +110,28 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
         repo.root().string(), state.database(), state.system_identifier(), facts->database,
         facts->system_identifier));
   }
+  // The slot was lost (invalidated or dropped): what the source committed between the last durable
+  // position and the new slot's start is gone. Say so, record the gap (restore never replays across
+  // it), continue from the new slot, and take a new base so that restores after the gap work.
+  bool needs_new_base = false;
   if (state.log_start_lsn() != 0 && facts->slot_created) {
-    return absl::FailedPreconditionError(fmt::format(
-        "capture's slot {} was gone from the source, so changes after {} were lost; start a new repository "
-        "(a new --repo folder) to capture again",
-        options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString()));
+    // Every commit before captured_through is stored; one exactly at it may not be.
+    const Lsn from(state.captured_through_lsn() > 0 ? state.captured_through_lsn() - 1 : 0);
+    const Lsn to = facts->slot_start;
+    log.Error("the change log has a gap: capture's slot {} was lost, so commits after {} and before {} are missing; "
+              "restores can reach {} at most from the older bases, and a new base is being taken for restores from {} on",
+              options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
+              Lsn(state.captured_through_lsn()).ToString(), to.ToString());
+    if (absl::Status s = repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot));
+        !s.ok()) {
+      return s;
+    }
+    writer.NoteServerPosition(to);
+    if (options.metrics != nullptr) {
+      options.metrics->Add(kSlotLost, 1);
+      options.metrics->Add(kErrors, 1, {{"kind", "slot"}});
+    }
+    needs_new_base = true;
   }
   writer.SetSourceIdentity(facts->system_identifier, facts->database, options.source_settings.slot,
                            options.source_settings.publication);
@@ -100,23 +163,70 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
            options.source_settings.slot, facts->proto_version, writer.durable_through().ToString());
 
   *streamed = true;
-  if (options.first_base && !first_base.has_value()) {
-    absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
-    if (!bases.ok()) return bases.status();
-    if (bases->empty()) first_base.emplace(repo, options, stop, log);
+  if (needs_new_base) {
+    first_base.reset();
+    first_base.emplace(repo, options, stop, log, /*base_now=*/true);
+  } else if (!first_base.has_value() && (options.first_base || options.base_schedule || options.retention)) {
+    first_base.emplace(repo, options, stop, log);
   }
 
   // Any status update answers a keepalive that asked for one; ask_reply asks the server for one.
   auto sync_and_report = [&](bool ask_reply) -> absl::Status {
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
       if (absl::Status s = writer.Sync(); !s.ok()) return s;
+      if (options.metrics != nullptr) {
+        options.metrics->Set(kTransactionsCaptured, static_cast<double>(writer.state().transactions()));
+        options.metrics->Set(kRowsCaptured, static_cast<double>(writer.state().rows()));
+        options.metrics->Set(kCapturedThroughLsn, static_cast<double>(writer.durable_through().value()));
+      }
       if (options.on_sync) options.on_sync(writer.durable_through(), writer.state().captured_through_time());
     }
     return stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), ask_reply);
   };
 
+  // The slot's health, sampled on the sequence connection: logged (warnings once per change of
+  // state, the figures every minute), exported, and a lost slot ends the session to be recovered.
+  SlotWatch watch;
+  int slot_checks = 0;
+  auto check_slot = [&]() -> absl::Status {
+    absl::StatusOr<SlotHealth> health =
+        ReadSlotHealth(*sequence_conn, options.source_settings.slot, writer.state().captured_through_time());
+    if (!health.ok()) return health.status();
+    if (options.metrics != nullptr) {
+      Metrics& m = *options.metrics;
+      m.Set(kCaptureLagBytes, static_cast<double>(health->lag_bytes));
+      m.Set(kCaptureLagSeconds, health->lag_seconds);
+      m.Clear(kSlotWalStatus);
+      m.Set(kSlotWalStatus, 1, {{"wal_status", health->status_label()}});
+      m.Set(kSlotSafeWalSize, health->safe_wal_size.has_value() ? static_cast<double>(*health->safe_wal_size) : -1);
+      ExportRepository(repo, writer.state(), m);
+    }
+    for (const SlotEvent& e : watch.Observe(*health)) {
+      if (e.level == SlotEvent::Level::kInfo) log.Info("slot {}: {}", options.source_settings.slot, e.message);
+      if (e.level == SlotEvent::Level::kWarning) log.Warn("slot {}: {}", options.source_settings.slot, e.message);
+      if (e.level == SlotEvent::Level::kError) log.Error("slot {}: {}", options.source_settings.slot, e.message);
+      if (e.level != SlotEvent::Level::kInfo && options.metrics != nullptr) {
+        options.metrics->Add(kErrors, 1, {{"kind", "slot"}});
+      }
+    }
+    const std::string figures =
+        fmt::format("slot {}: confirmed {}, lag {} bytes, {:.1f} s, wal_status {}", options.source_settings.slot,
+                    health->confirmed_flush.ToString(), health->lag_bytes, health->lag_seconds, health->status_label());
+    if (slot_checks++ % 12 == 0) {
+      log.Info("{}", figures);
+    } else {
+      log.Debug("{}", figures);
+    }
+    if (health->lost()) {
+      return absl::UnavailableError(fmt::format("capture's slot {} is {}", options.source_settings.slot,
+                                                health->exists ? "lost" : "gone"));
+    }
+    return absl::OkStatus();
+  };
+
   auto last_status = std::chrono::steady_clock::now();
   auto last_sequences = std::chrono::steady_clock::time_point();
+  auto last_slot_check = std::chrono::steady_clock::time_point();
   absl::Status result = absl::OkStatus();
   while (!stop.load()) {
     // Read everything the server has sent, up to the group-commit bounds, then sync once.
@@ -170,6 +280,13 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       writer.NoteServerClock(check->lsn, check->time);
       last_sequences = now;
     }
+    if (now - last_slot_check >= options.slot_check_interval) {
+      if (absl::Status s = check_slot(); !s.ok()) {
+        result = s;
+        break;
+      }
+      last_slot_check = now;
+    }
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0 || reply_requested ||
         now - last_status >= options.status_interval) {
       // Ask for a keepalive while a clock reading waits for the stream to pass it.
@@ -199,7 +316,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
   absl::StatusOr<std::unique_ptr<ChangeLogWriter>> created = ChangeLogWriter::Create(&repo.change_log());
   if (!created.ok()) return created.status();
   ChangeLogWriter& writer = **created;
-  std::optional<FirstBase> first_base;
+  std::optional<BackgroundBases> first_base;
   // The source restarting or the network dropping does not end capture: reconnect with backoff
   // and resume from the slot, which kept everything not yet confirmed.
   std::chrono::milliseconds delay = options.reconnect_delay;
@@ -210,6 +327,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     ever_streamed = ever_streamed || streamed;
     // A source that never worked is a configuration problem: say so at once.
     if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !ever_streamed) return s;
+    if (options.metrics != nullptr) options.metrics->Add(kErrors, 1, {{"kind", "source"}});
     if (absl::Status reset = writer.AbandonOpenTransactions(); !reset.ok()) return reset;
     if (streamed) delay = options.reconnect_delay;
     log.Warn("lost the source: {}; reconnecting in {:.1f} s", s.message(), delay.count() / 1000.0);

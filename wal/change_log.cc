@@ -95,6 +95,8 @@ std::string ChangeLog::TypeKey(uint32_t type_oid) {
 }
 std::string ChangeLog::SequenceSampleKey(Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
 std::string ChangeLog::MarkKey(std::string_view name) { return "K" + std::string(name); }
+std::string ChangeLog::GapKey(Lsn from) { return Prefixed('G', from.value()); }
+std::string ChangeLog::RetentionKey() { return "Mretention"; }
 
 absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem::path& dir, Mode mode) {
   rocksdb::DB* raw = nullptr;
@@ -220,10 +222,18 @@ absl::Status ChangeLog::ForEachChange(const proto::Transaction& txn,
     }
     ++expected_seq;
     change.Clear();
-    if (absl::Status st = ParseStored(it->value().ToStringView(), &change, "C"); !st.ok()) return st;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &change,
+                                      fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+        !st.ok()) {
+      return st;
+    }
     if (absl::Status st = visit(change); !st.ok()) return st;
   }
-  if (absl::Status st = FromRocks(it->status(), "reading changes"); !st.ok()) return st;
+  if (absl::Status st = FromRocks(it->status(), fmt::format("reading the changes of the transaction committed at {}",
+                                                            Lsn(txn.commit_lsn()).ToString()));
+      !st.ok()) {
+    return st;
+  }
   if (expected_seq != txn.change_count()) {
     return absl::DataLossError(fmt::format(
         "change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
@@ -310,6 +320,41 @@ uint64_t ChangeLog::SizeOnDisk() const {
     if (entry.is_regular_file(ec)) total += entry.file_size(ec);
   }
   return total;
+}
+
+absl::StatusOr<std::vector<proto::Gap>> ChangeLog::Gaps() const {
+  std::vector<proto::Gap> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("G"); it->Valid() && it->key()[0] == 'G'; it->Next()) {
+    proto::Gap gap;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &gap, "G"); !st.ok()) return st;
+    out.push_back(std::move(gap));
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading gaps"); !st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::optional<proto::Retention>> ChangeLog::RetentionState() const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), RetentionKey(), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (absl::Status st = FromRocks(s, "reading the retention record"); !st.ok()) return st;
+  proto::Retention retention;
+  if (absl::Status st = ParseStored(value, &retention, "retention"); !st.ok()) return st;
+  return retention;
+}
+
+absl::Status ChangeLog::RecordGap(Lsn from, Lsn to, std::string_view reason) {
+  proto::Gap gap;
+  gap.set_from_lsn(from.value());
+  gap.set_to_lsn(to.value());
+  gap.set_reason(std::string(reason));
+  gap.set_recorded_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+  std::string bytes;
+  gap.SerializeToString(&bytes);
+  rocksdb::WriteBatch batch;
+  batch.Put(GapKey(from), bytes);
+  return Write(&batch, /*sync=*/true);
 }
 
 absl::Status ChangeLog::Write(rocksdb::WriteBatch* batch, bool sync) {

@@ -29,6 +29,7 @@ namespace pgpitr::wal {
 
 // The change log's key grammar (all integers big-endian, so byte order is numeric order):
 //   'M' "state"                               -> proto::CaptureState
+//   'M' "retention"                           -> proto::Retention  see wal/retention.h
 //   'T' u64 commit_lsn                        -> proto::Transaction
 //   'W' u64 ordered(max_commit_time) u64 commit_lsn -> ""   time index, see below
 //   'C' u64 storage_id u64 seq                -> proto::Change   a transaction's changes, in order
@@ -38,6 +39,7 @@ namespace pgpitr::wal {
 //   'Y' u32 type_oid                          -> proto::TypeInfo
 //   'Q' u64 check_lsn                         -> proto::SequenceSample
 //   'K' name                                  -> proto::Mark      named restore points
+//   'G' u64 from_lsn                          -> proto::Gap       known holes (RecordGap)
 // ordered(t) flips the sign bit of the int64 so negative times sort first.
 //
 // The time index: commit times are not monotonic in commit order (a backend takes its timestamp
@@ -92,9 +94,17 @@ class ChangeLog {
   // Approximate bytes on disk.
   uint64_t SizeOnDisk() const;
 
+  // Known holes in the log, oldest first. Restore never replays across one.
+  [[nodiscard]] absl::StatusOr<std::vector<proto::Gap>> Gaps() const;
+  // Retention's record, or nullopt when retention never ran.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Retention>> RetentionState() const;
+
   // --- writes (the writer only) ---
   // sync=true returns only when the write is on disk (fsync of RocksDB's WAL).
   [[nodiscard]] absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Records (synced) that commits with from < commit LSN < to may be missing, e.g. after the slot
+  // was lost and capture started again from a new one. Safe from any thread of the writer process.
+  [[nodiscard]] absl::Status RecordGap(Lsn from, Lsn to, std::string_view reason);
 
   // Key encoders, for building WriteBatches.
   static std::string StateKey();
@@ -106,6 +116,8 @@ class ChangeLog {
   static std::string TypeKey(uint32_t type_oid);
   static std::string SequenceSampleKey(Lsn check_lsn);
   static std::string MarkKey(std::string_view name);
+  static std::string GapKey(Lsn from);
+  static std::string RetentionKey();
 
   rocksdb::DB* db() const { return db_.get(); }
 

@@ -280,6 +280,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     record.set_change_count(txn->next_seq);
     record.set_row_count(txn->rows);
     record.set_origin(txn->origin);
+    record.set_prev_commit_lsn(state_.last_commit_lsn());  // the continuity chain verify checks
     batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
     // The first commit starts the maximum: max_commit_time's 0 is not a commit time.
     const PgTime running_max =

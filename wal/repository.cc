@@ -98,26 +98,85 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& roo
   return std::unique_ptr<Repository>(new Repository(root, *std::move(log)));
 }
 
-absl::StatusOr<std::vector<proto::Base>> Repository::Bases() const {
-  std::vector<proto::Base> bases;
+absl::StatusOr<std::vector<Repository::BaseFolder>> Repository::ScanBases() const {
+  std::vector<BaseFolder> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root_ / "bases", ec)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_directory() || name.starts_with(".")) continue;
+    BaseFolder folder;
+    folder.id = name;
+    folder.dir = entry.path();
     const fs::path manifest = entry.path() / "base.json";
-    if (!fs::exists(manifest)) continue;
-    std::ifstream in(manifest);
-    std::stringstream text;
-    text << in.rdbuf();
-    proto::Base base;
-    if (!google::protobuf::util::JsonStringToMessage(text.str(), &base).ok() || base.id() != name) {
-      return absl::DataLossError(fmt::format("base manifest {} is damaged", manifest.string()));
+    if (!fs::exists(manifest)) {
+      folder.problem = "it has no manifest (base.json)";
+    } else {
+      std::ifstream in(manifest);
+      std::stringstream text;
+      text << in.rdbuf();
+      proto::Base base;
+      if (!google::protobuf::util::JsonStringToMessage(text.str(), &base).ok()) {
+        folder.problem = "its manifest (base.json) does not parse";
+      } else if (base.id() != name) {
+        folder.problem = fmt::format("its manifest names another base ({})", base.id());
+      } else {
+        folder.manifest = std::move(base);
+      }
     }
-    bases.push_back(std::move(base));
+    out.push_back(std::move(folder));
   }
   if (ec) return absl::InternalError(fmt::format("cannot list {}: {}", (root_ / "bases").string(), ec.message()));
+  std::sort(out.begin(), out.end(), [](const BaseFolder& a, const BaseFolder& b) { return a.id < b.id; });
+  return out;
+}
+
+absl::StatusOr<std::vector<proto::Base>> Repository::Bases() const {
+  absl::StatusOr<std::vector<BaseFolder>> folders = ScanBases();
+  if (!folders.ok()) return folders.status();
+  absl::StatusOr<std::optional<proto::Retention>> retention = change_log_->RetentionState();
+  if (!retention.ok()) return retention.status();
+  const uint64_t horizon = retention->has_value() ? (*retention)->horizon_lsn() : 0;
+  std::vector<proto::Base> bases;
+  for (BaseFolder& folder : *folders) {
+    // A folder without a manifest is an incomplete dump: ignored, as before.
+    if (!folder.manifest.has_value()) {
+      if (folder.problem.starts_with("it has no manifest")) continue;
+      return absl::DataLossError(fmt::format("base manifest {} is damaged ({}); run 'pgpitr verify'",
+                                             (folder.dir / "base.json").string(), folder.problem));
+    }
+    if (folder.manifest->lsn() < horizon) continue;
+    bases.push_back(*std::move(folder.manifest));
+  }
   std::sort(bases.begin(), bases.end(), [](const proto::Base& a, const proto::Base& b) { return a.lsn() < b.lsn(); });
   return bases;
+}
+
+absl::Status Repository::RetireBase(const std::string& id) const {
+  const fs::path dir = root_ / "bases" / id;
+  const fs::path trash = root_ / "bases" / (".trash-" + id);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    fs::remove_all(trash, ec);
+    fs::rename(dir, trash, ec);
+    if (ec) return absl::InternalError(fmt::format("cannot retire base {}: {}", id, ec.message()));
+    if (absl::Status s = SyncPath(root_ / "bases"); !s.ok()) return s;
+  }
+  fs::remove_all(trash, ec);
+  if (ec) return absl::InternalError(fmt::format("cannot delete {}: {}", trash.string(), ec.message()));
+  return absl::OkStatus();
+}
+
+absl::Status Repository::EmptyTrash() const {
+  std::error_code ec;
+  std::vector<fs::path> trash;
+  for (const auto& entry : fs::directory_iterator(root_ / "bases", ec)) {
+    if (entry.path().filename().string().starts_with(".trash-")) trash.push_back(entry.path());
+  }
+  for (const fs::path& dir : trash) {
+    fs::remove_all(dir, ec);
+    if (ec) return absl::InternalError(fmt::format("cannot delete {}: {}", dir.string(), ec.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<fs::path> Repository::NewPartialBase(const std::string& id) const {

@@ -9,12 +9,15 @@
 //                           without one is an incomplete dump and is ignored
 //   bases/<id>/base.dump    pg_dump's custom-format archive
 //   bases/.partial-<id>/    a base being dumped
+//   bases/.trash-<id>/      a base retention is deleting (see wal/retention.h)
 // Folders are created 0700 and files 0600. Bases may be added by another process (backup) while
 // capture writes the change log; the change log itself has one writer at a time.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,8 +42,23 @@ class Repository {
   const std::filesystem::path& root() const { return root_; }
   ChangeLog& change_log() const { return *change_log_; }
 
-  // Complete bases, oldest (lowest LSN) first.
+  // Complete bases, oldest (lowest LSN) first; bases below retention's horizon are gone for
+  // readers even while their folders are still being deleted.
   [[nodiscard]] absl::StatusOr<std::vector<proto::Base>> Bases() const;
+
+  // Every registered base folder, readable or not, horizon or not (verify, retention), by id.
+  struct BaseFolder {
+    std::string id;
+    std::filesystem::path dir;
+    std::optional<proto::Base> manifest;  // nullopt when missing or damaged
+    std::string problem;                  // why there is no manifest
+  };
+  [[nodiscard]] absl::StatusOr<std::vector<BaseFolder>> ScanBases() const;
+
+  // Deletes a base folder crash-safely: renamed to bases/.trash-<id> (synced), then removed.
+  [[nodiscard]] absl::Status RetireBase(const std::string& id) const;
+  // Removes what an interrupted RetireBase left in bases/.trash-*.
+  [[nodiscard]] absl::Status EmptyTrash() const;
   std::filesystem::path BaseDir(const proto::Base& base) const { return root_ / "bases" / base.id(); }
 
   // A fresh folder for a base being dumped, and its registration once the dump is complete: the

@@ -375,5 +375,65 @@ TEST_F(PlanRestoreTest, TimeTargetStopsBeforeTheFirstCommitAfterIt) {
   EXPECT_EQ(plan->transactions, 4u);  // 0x400, 0x500, 0x700, 0x800 after b2
 }
 
+// --- gaps: a restore never replays across one ---
+
+proto::Gap Gap(uint64_t from, uint64_t to) {
+  proto::Gap g;
+  g.set_from_lsn(from);
+  g.set_to_lsn(to);
+  g.set_reason("slot lost");
+  return g;
+}
+
+TEST(RestorableWindow, AGapBetweenBasesStartsTheWindowAtTheFirstBaseAfterIt) {
+  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))},
+                                           State(0x100, 0x600, T(600)), {Gap(0x200, 0x300)});
+  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b2"});
+  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"b1"});
+  EXPECT_EQ(w.earliest_lsn, Lsn(0x350));
+  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
+  EXPECT_FALSE(w.ends_at_gap.has_value());
+}
+
+TEST(RestorableWindow, AGapAfterTheNewestBaseEndsTheWindowAtItsStart) {
+  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))},
+                                           State(0x100, 0x600, T(600)), {Gap(0x400, 0x500)});
+  EXPECT_EQ(IdsOf(w.usable_bases), (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(w.latest_lsn, Lsn(0x400));
+  ASSERT_TRUE(w.ends_at_gap.has_value());
+  EXPECT_LE(w.latest_time, T(600));
+}
+
+TEST(RestorableWindow, ABaseInsideAGapIsNotUsable) {
+  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("inside", 0x250, T(250))},
+                                           State(0x100, 0x600, T(600)), {Gap(0x200, 0x300)});
+  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b1"});
+  EXPECT_EQ(w.latest_lsn, Lsn(0x200));
+}
+
+TEST_F(PlanRestoreTest, ATargetPastARecordedGapIsRefusedNamingIt) {
+  ASSERT_TRUE(log_->RecordGap(Lsn(0x400), Lsn(0x480), "slot pgpitr lost").ok());
+  absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x500));
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_NE(plan.status().message().find("gap after LSN 0/400 and before 0/480 (slot pgpitr lost)"),
+            std::string_view::npos)
+      << plan.status();
+  // Before the gap is still restorable.
+  EXPECT_TRUE(Plan(AtLsn(0x400)).ok());
+}
+
+TEST_F(PlanRestoreTest, AMissingTransactionRecordIsRefusedNamingTheRange) {
+  // Delete the record of the commit at 0x400 as a lost write would: 0x500 names it as its predecessor.
+  rocksdb::WriteBatch batch;
+  batch.Delete(wal::ChangeLog::TransactionKey(Lsn(0x400)));
+  ASSERT_TRUE(log_->Write(&batch, true).ok());
+  absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x500));
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(plan.status().message().find("missing transactions before LSN 0/500 (that commit follows 0/400, which is not stored)"), std::string_view::npos)
+      << plan.status();
+}
+
 }  // namespace
 }  // namespace pgpitr::restore

@@ -1,0 +1,515 @@
+#include "restore/bulk_replayer.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "fmt/format.h"
+#include "wal/stream_messages.h"
+
+namespace pgpitr::restore {
+
+using wal::QuoteIdent;
+
+namespace {
+
+// COPY's text format: tab-separated, \N for NULL, backslash escapes for the bytes that frame it.
+void AppendField(std::string* out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        *out += c;
+    }
+  }
+}
+
+void AppendCell(std::string* out, const Cell& cell) {
+  if (cell.kind == Cell::Kind::kText) {
+    AppendField(out, cell.text);
+  } else {
+    *out += "\\N";
+  }
+}
+
+// Changes to these tables are collapsed by key; the others keep their order (rows are a multiset).
+bool HasKey(const proto::RelationSchema& schema) {
+  if (schema.replica_identity() != 'd' && schema.replica_identity() != 'i') return false;
+  for (const auto& c : schema.columns()) {
+    if (c.is_key()) return true;
+  }
+  return false;
+}
+
+std::string ColumnList(const proto::RelationSchema& schema, bool keys_only, const std::string& prefix = "") {
+  std::string out;
+  for (const auto& c : schema.columns()) {
+    if (keys_only && !c.is_key()) continue;
+    out += (out.empty() ? "" : ", ") + prefix + QuoteIdent(c.name());
+  }
+  return out;
+}
+
+// Sends COPY data in pieces, so a flush never holds a second copy of everything pending.
+constexpr size_t kCopyChunk = 1 << 20;
+
+}  // namespace
+
+ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* schema,
+                    std::optional<uint32_t> followed) {
+  using Way = ChangeRoute::Way;
+  switch (change.kind()) {
+    case proto::Change::MESSAGE:
+      // Only a captured schema change cuts; marks and foreign messages are not replayed.
+      if (change.message_prefix() != wal::kDdlMessagePrefix) return {false, Way::kIgnore};
+      return {true, Way::kRunNow};
+    case proto::Change::TRUNCATE:
+      return {true, Way::kRunNow};
+    default:
+      break;
+  }
+  if (schema == nullptr) return {false, Way::kRunNow};  // the row-by-row path reports it
+  // Changes pending were written under the target's current shape: apply them before changing it.
+  const bool cut = !followed || *followed != schema->schema_id();
+  if (HasKey(*schema)) return {cut, Way::kCollapse};
+  return {cut, change.kind() == proto::Change::INSERT ? Way::kAppend : Way::kRowByRow};
+}
+
+absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
+                                                                   BulkReplayOptions options) {
+  absl::StatusOr<std::unique_ptr<Replayer>> row_by_row = Replayer::Create(target, log);
+  if (!row_by_row.ok()) return row_by_row.status();
+  return std::unique_ptr<BulkReplayer>(new BulkReplayer(target, log, options, *std::move(row_by_row)));
+}
+
+std::string BulkReplayer::PendingRange() const {
+  if (first_pending_lsn_ == last_pending_lsn_) {
+    return fmt::format("the transaction committed at {}", wal::Lsn(first_pending_lsn_).ToString());
+  }
+  return fmt::format("the transactions committed from {} to {}", wal::Lsn(first_pending_lsn_).ToString(),
+                     wal::Lsn(last_pending_lsn_).ToString());
+}
+
+absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql, std::string* sqlstate) {
+  wal::PgResult result(PQexec(target_->raw(), sql.c_str()));
+  if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
+    if (sqlstate != nullptr && result.raw() != nullptr) *sqlstate = wal::SqlState(result.raw());
+    return absl::FailedPreconditionError(
+        wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw())));
+  }
+  int64_t affected = 0;
+  const char* tuples = PQcmdTuples(result.raw());
+  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
+  return affected;
+}
+
+absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_view data) {
+  PGconn* conn = target_->raw();
+  {
+    wal::PgResult start(PQexec(conn, sql.c_str()));
+    if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
+      return absl::FailedPreconditionError(
+          wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn)));
+    }
+  }
+  bool sent = true;
+  for (size_t at = 0; at < data.size() && sent; at += kCopyChunk) {
+    const size_t n = std::min(kCopyChunk, data.size() - at);
+    sent = PQputCopyData(conn, data.data() + at, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn, sent ? nullptr : "pgpitr could not send the rows") != 1) {
+    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
+  }
+  absl::Status status;
+  int64_t rows = 0;
+  for (PGresult* r = PQgetResult(conn); r != nullptr; r = PQgetResult(conn)) {
+    wal::PgResult result(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      if (status.ok()) status = absl::FailedPreconditionError(wal::OneLine(PQresultErrorMessage(r)));
+      continue;
+    }
+    const char* tuples = PQcmdTuples(r);
+    std::from_chars(tuples, tuples + std::strlen(tuples), rows);
+  }
+  if (!status.ok()) return status;
+  return rows;
+}
+
+absl::Status BulkReplayer::FlushAppends(Appends& appends) {
+  if (appends.rows == 0) return absl::OkStatus();
+  const std::string table = QualifiedName(*appends.schema);
+  absl::StatusOr<int64_t> copied =
+      Copy(fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(*appends.schema, false)), appends.copy_data);
+  if (!copied.ok()) {
+    return absl::FailedPreconditionError(fmt::format("replaying the INSERTs into {} of {} failed: {}", table,
+                                                     PendingRange(), copied.status().message()));
+  }
+  row_writes_ += appends.rows;
+  pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
+  appends.copy_data = std::string();
+  appends.rows = 0;
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
+  if (net.empty()) return absl::OkStatus();
+  const proto::RelationSchema& schema = net.schema();
+  const std::string table = QualifiedName(schema);
+  const NetEffect::Result result = net.Take();
+  auto failed = [&](const char* what, const absl::Status& s) {
+    return absl::Status(s.code(), fmt::format("replaying the net effect of {} on {} failed ({}): {}", PendingRange(),
+                                              table, what, s.message()));
+  };
+  auto mismatch = [&](const char* what, int64_t found, size_t wanted) {
+    return absl::DataLossError(
+        fmt::format("replaying the net effect of {} on {}: {} {} of the {} rows expected: the restore target no longer "
+                    "matches the source (was it changed during the restore?)",
+                    PendingRange(), table, what, found, wanted));
+  };
+  const int ncolumns = schema.columns_size();
+  std::vector<int> key_columns;
+  for (int i = 0; i < ncolumns; ++i) {
+    if (schema.columns(i).is_key()) key_columns.push_back(i);
+  }
+  std::vector<std::string> drops;
+  auto drop_stages = [&]() -> absl::Status {
+    for (const std::string& stage : drops) {
+      if (absl::Status s = target_->Execute("DROP TABLE " + stage); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  };
+
+  // 1. Final rows that keep values this run never saw: read those from their origin rows, which the
+  // deletes below remove.
+  size_t partial = 0;
+  std::vector<bool> column_unknown(ncolumns, false);
+  for (const NetEffect::Row& row : result.rows) {
+    if (!row.HasUnknown()) continue;
+    ++partial;
+    for (int i = 0; i < ncolumns; ++i)
+      column_unknown[i] = column_unknown[i] || row.cells[i].kind == Cell::Kind::kUnknown;
+  }
+  std::string partial_stage;
+  if (partial > 0) {
+    partial_stage = fmt::format("pg_temp.pgpitr_rows_{}", ++stage_counter_);
+    std::string origin_columns;
+    for (size_t k = 0; k < key_columns.size(); ++k) {
+      origin_columns +=
+          fmt::format(", {} AS \"pgpitr origin {}\"", QuoteIdent(schema.columns(key_columns[k]).name()), k);
+    }
+    if (absl::Status s = target_->Execute(
+            fmt::format("CREATE TEMP TABLE {} AS SELECT {}{}, ''::text AS \"pgpitr unknown\" FROM ONLY {} WITH NO DATA",
+                        partial_stage, ColumnList(schema, false), origin_columns, table));
+        !s.ok()) {
+      return failed("staging", s);
+    }
+    drops.push_back(partial_stage);
+    std::string data;
+    for (const NetEffect::Row& row : result.rows) {
+      if (!row.HasUnknown()) continue;
+      std::string mask;
+      for (const Cell& c : row.cells) {
+        AppendCell(&data, c);
+        data += '\t';
+        mask += c.kind == Cell::Kind::kUnknown ? 'u' : '-';
+      }
+      for (const std::string& k : row.origin_key) {
+        AppendField(&data, k);
+        data += '\t';
+      }
+      data += mask;
+      data += '\n';
+    }
+    absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} FROM STDIN", partial_stage), data);
+    if (!copied.ok()) return failed("staging", copied.status());
+    std::string set, where;
+    for (int i = 0; i < ncolumns; ++i) {
+      if (!column_unknown[i]) continue;
+      const std::string c = QuoteIdent(schema.columns(i).name());
+      set += fmt::format("{}{} = CASE WHEN substr(s.\"pgpitr unknown\", {}, 1) = 'u' THEN t.{} ELSE s.{} END",
+                         set.empty() ? "" : ", ", c, i + 1, c, c);
+    }
+    for (size_t k = 0; k < key_columns.size(); ++k) {
+      where += fmt::format("{}t.{} = s.\"pgpitr origin {}\"", k ? " AND " : "",
+                           QuoteIdent(schema.columns(key_columns[k]).name()), k);
+    }
+    absl::StatusOr<int64_t> filled =
+        Affected(fmt::format("UPDATE {} s SET {} FROM ONLY {} t WHERE {}", partial_stage, set, table, where));
+    if (!filled.ok()) return failed("reading unchanged TOASTed values", filled.status());
+    if (static_cast<size_t>(*filled) != partial) return mismatch("found the rows to update", *filled, partial);
+  }
+
+  // 2. The other rows the target held at the start of the run under a key the run touched.
+  if (!result.deleted_keys.empty()) {
+    const std::string stage = fmt::format("pg_temp.pgpitr_keys_{}", ++stage_counter_);
+    if (absl::Status s = target_->Execute(fmt::format("CREATE TEMP TABLE {} AS SELECT {} FROM ONLY {} WITH NO DATA",
+                                                      stage, ColumnList(schema, true), table));
+        !s.ok()) {
+      return failed("staging", s);
+    }
+    drops.push_back(stage);
+    std::string data;
+    for (const std::vector<std::string>& key : result.deleted_keys) {
+      for (size_t k = 0; k < key.size(); ++k) {
+        if (k) data += '\t';
+        AppendField(&data, key[k]);
+      }
+      data += '\n';
+    }
+    absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} FROM STDIN", stage), data);
+    if (!copied.ok()) return failed("staging", copied.status());
+    std::string where;
+    for (int i : key_columns) {
+      const std::string c = QuoteIdent(schema.columns(i).name());
+      where += fmt::format("{}t.{} = s.{}", where.empty() ? "" : " AND ", c, c);
+    }
+    absl::StatusOr<int64_t> deleted =
+        Affected(fmt::format("DELETE FROM ONLY {} t USING {} s WHERE {}", table, stage, where));
+    if (!deleted.ok()) return failed("DELETE", deleted.status());
+    if (static_cast<size_t>(*deleted) != result.deleted_keys.size()) {
+      return mismatch("found the rows to update or delete", *deleted, result.deleted_keys.size());
+    }
+  }
+
+  // 3. Rows replaced under their own key, every value known (the common case): UPDATE in place.
+  if (!result.updated.empty()) {
+    const std::string stage = fmt::format("pg_temp.pgpitr_updated_{}", ++stage_counter_);
+    if (absl::Status s = target_->Execute(fmt::format("CREATE TEMP TABLE {} AS SELECT {} FROM ONLY {} WITH NO DATA",
+                                                      stage, ColumnList(schema, false), table));
+        !s.ok()) {
+      return failed("staging", s);
+    }
+    drops.push_back(stage);
+    std::string data;
+    for (const NetEffect::Row& row : result.updated) {
+      for (int i = 0; i < ncolumns; ++i) {
+        if (i) data += '\t';
+        AppendCell(&data, row.cells[i]);
+      }
+      data += '\n';
+    }
+    absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} FROM STDIN", stage), data);
+    if (!copied.ok()) return failed("staging", copied.status());
+    std::string set, where;
+    for (int i = 0; i < ncolumns; ++i) {
+      const std::string c = QuoteIdent(schema.columns(i).name());
+      if (schema.columns(i).is_key()) {
+        where += fmt::format("{}t.{} = s.{}", where.empty() ? "" : " AND ", c, c);
+      } else {
+        set += fmt::format("{}{} = s.{}", set.empty() ? "" : ", ", c, c);
+      }
+    }
+    bool updated_in_place = false;
+    if (!set.empty()) {
+      if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
+      std::string sqlstate;
+      absl::StatusOr<int64_t> updated =
+          Affected(fmt::format("UPDATE ONLY {} t SET {} FROM {} s WHERE {}", table, set, stage, where), &sqlstate);
+      if (updated.ok()) {
+        if (absl::Status s = target_->Execute("RELEASE SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
+        if (static_cast<size_t>(*updated) != result.updated.size()) {
+          return mismatch("found the rows to update", *updated, result.updated.size());
+        }
+        updated_in_place = true;
+      } else if (sqlstate == "23505" || sqlstate == "23P01") {
+        // Values of another unique constraint moved between these rows, which one UPDATE checks
+        // row by row: replace the rows instead.
+        if (absl::Status s = target_->Execute("ROLLBACK TO SAVEPOINT pgpitr_update; RELEASE SAVEPOINT pgpitr_update");
+            !s.ok()) {
+          return failed("UPDATE", s);
+        }
+      } else {
+        return failed("UPDATE", updated.status());
+      }
+    }
+    if (!updated_in_place) {
+      absl::StatusOr<int64_t> deleted =
+          Affected(fmt::format("DELETE FROM ONLY {} t USING {} s WHERE {}", table, stage, where));
+      if (!deleted.ok()) return failed("DELETE", deleted.status());
+      if (static_cast<size_t>(*deleted) != result.updated.size()) {
+        return mismatch("found the rows to update", *deleted, result.updated.size());
+      }
+      absl::StatusOr<int64_t> inserted =
+          Affected(fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} s", table,
+                               ColumnList(schema, false), ColumnList(schema, false, "s."), stage));
+      if (!inserted.ok()) return failed("INSERT", inserted.status());
+    }
+    row_writes_ += result.updated.size();
+  }
+
+  // 4. The final rows of new keys.
+  const std::string columns = ColumnList(schema, false);
+  if (partial > 0) {
+    absl::StatusOr<int64_t> inserted =
+        Affected(fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}", table, columns,
+                             ColumnList(schema, false, "s."), partial_stage + " s"));
+    if (!inserted.ok()) return failed("INSERT", inserted.status());
+    if (static_cast<size_t>(*inserted) != partial) return mismatch("inserted", *inserted, partial);
+  }
+  if (result.rows.size() > partial) {
+    std::string data;
+    for (const NetEffect::Row& row : result.rows) {
+      if (row.HasUnknown()) continue;
+      for (int i = 0; i < ncolumns; ++i) {
+        if (i) data += '\t';
+        AppendCell(&data, row.cells[i]);
+      }
+      data += '\n';
+    }
+    absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} ({}) FROM STDIN", table, columns), data);
+    if (!copied.ok()) return failed("COPY", copied.status());
+    if (static_cast<size_t>(*copied) != result.rows.size() - partial) {
+      return mismatch("inserted", *copied, result.rows.size() - partial);
+    }
+  }
+  row_writes_ += result.deleted_keys.size() + result.rows.size();
+  if (absl::Status s = drop_stages(); !s.ok()) return failed("dropping the staging tables", s);
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::Flush() {
+  if (keyed_.empty() && appends_.empty()) return absl::OkStatus();
+  for (auto& [id, net] : keyed_) {
+    if (absl::Status s = FlushKeyed(net); !s.ok()) return s;
+  }
+  for (auto& [id, appends] : appends_) {
+    if (absl::Status s = FlushAppends(appends); !s.ok()) return s;
+  }
+  keyed_.clear();
+  appends_.clear();
+  pending_bytes_ = 0;
+  ++flushes_;
+  commit_due_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transaction& txn) {
+  const proto::RelationSchema* schema =
+      change.kind() == proto::Change::MESSAGE || change.kind() == proto::Change::TRUNCATE
+          ? nullptr
+          : row_by_row_->Schema(change.schema_id());
+  std::optional<uint32_t> followed;
+  if (schema != nullptr) {
+    if (auto it = followed_.find(schema->relid()); it != followed_.end()) followed = it->second;
+  }
+  const ChangeRoute route = RouteOf(change, schema, followed);
+  if (route.way == ChangeRoute::Way::kIgnore) return absl::OkStatus();
+  if (route.cut) {
+    if (absl::Status s = Flush(); !s.ok()) return s;
+  }
+  if (schema == nullptr) {
+    if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
+    if (change.kind() == proto::Change::MESSAGE) {
+      // The schema may have changed under every relation: check each again at its next change.
+      followed_.clear();
+      // An enum value added by the statement, for one, cannot be used before its transaction commits.
+      commit_due_ = true;
+    }
+    return absl::OkStatus();
+  }
+  if (route.cut) {
+    if (absl::Status s = row_by_row_->FollowSchema(*schema); !s.ok()) return s;
+    followed_[schema->relid()] = schema->schema_id();
+  }
+  ++rows_;
+  if (route.way == ChangeRoute::Way::kCollapse) {
+    NetEffect& net = keyed_.try_emplace(schema->schema_id(), *schema).first->second;
+    const uint64_t before = net.bytes();
+    absl::Status added = net.Add(change);
+    pending_bytes_ = pending_bytes_ - before + net.bytes();
+    if (!added.ok()) {
+      return absl::Status(added.code(), fmt::format("{} (in the transaction committed at {}, xid {})", added.message(),
+                                                    wal::Lsn(txn.commit_lsn()).ToString(), txn.xid()));
+    }
+  } else if (route.way == ChangeRoute::Way::kAppend) {
+    if (change.new_tuple().values_size() != schema->columns_size()) {
+      return absl::DataLossError(
+          fmt::format("a change to {} has a different number of columns than its schema", QualifiedName(*schema)));
+    }
+    Appends& appends = appends_[schema->schema_id()];
+    appends.schema = schema;
+    const size_t before = appends.copy_data.size();
+    for (int i = 0; i < change.new_tuple().values_size(); ++i) {
+      const proto::Value& v = change.new_tuple().values(i);
+      if (v.kind() == proto::Value::BINARY || v.kind() == proto::Value::UNCHANGED_TOAST) {
+        return absl::UnimplementedError(
+            fmt::format("the transaction committed at {} inserts into {} a value in a form replay cannot write",
+                        wal::Lsn(txn.commit_lsn()).ToString(), QualifiedName(*schema)));
+      }
+      if (i) appends.copy_data += '\t';
+      if (v.kind() == proto::Value::NULL_) {
+        appends.copy_data += "\\N";
+      } else {
+        AppendField(&appends.copy_data, v.data());
+      }
+    }
+    appends.copy_data += '\n';
+    ++appends.rows;
+    pending_bytes_ += appends.copy_data.size() - before;
+  } else {
+    // One of several equal rows changes: row by row, after the INSERTs before it.
+    auto it = appends_.find(schema->schema_id());
+    if (it != appends_.end()) {
+      if (absl::Status s = FlushAppends(it->second); !s.ok()) return s;
+    }
+    if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
+    ++row_writes_;
+  }
+  if (pending_bytes_ >= options_.flush_bytes) return Flush();
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::Commit() {
+  if (!in_transaction_) return absl::OkStatus();
+  in_transaction_ = false;
+  commit_due_ = false;
+  return target_->Execute("COMMIT");
+}
+
+absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
+  if (!in_transaction_) {
+    if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
+    in_transaction_ = true;
+  }
+  if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
+  last_pending_lsn_ = txn.commit_lsn();
+  absl::Status taken = log_.ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
+  if (!taken.ok()) {
+    (void)target_->Execute("ROLLBACK");
+    in_transaction_ = false;
+    return taken;
+  }
+  ++transactions_;
+  // At a transaction boundary: commit what a cut has applied, and what has grown large.
+  if (commit_due_ || pending_bytes_ >= options_.flush_bytes) {
+    if (absl::Status s = Flush(); !s.ok()) {
+      (void)target_->Execute("ROLLBACK");
+      in_transaction_ = false;
+      return s;
+    }
+    return Commit();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::Finish() {
+  if (!in_transaction_) return absl::OkStatus();
+  if (absl::Status s = Flush(); !s.ok()) {
+    (void)target_->Execute("ROLLBACK");
+    in_transaction_ = false;
+    return s;
+  }
+  return Commit();
+}
+
+}  // namespace pgpitr::restore

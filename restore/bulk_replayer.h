@@ -1,0 +1,116 @@
+// BulkReplayer: replays captured transactions by their net effect, in bulk: restore's default path.
+//   auto replayer = BulkReplayer::Create(&target_conn, log);
+//   log.ForEachTransaction(from, to, [&](const proto::Transaction& t) { return (*replayer)->Replay(t); });
+//   RETURN_IF_ERROR((*replayer)->Finish());
+// Between the base and the target only each row's final state matters. Changes to a table with a
+// replica identity key (primary key or REPLICA IDENTITY USING INDEX) are collapsed per key
+// (NetEffect) and applied set-based from COPYed staging tables: rows replaced under their own key
+// are updated in place (UPDATE ... FROM), the other rows the target held under a touched key are
+// deleted (DELETE ... USING), then the final rows of the other keys are COPYed in. A delete that
+// does not find exactly the rows expected is an error, as in row-by-row replay. Tables whose rows
+// are a multiset (REPLICA IDENTITY FULL, or no key) keep the row-by-row path for UPDATE and DELETE
+// (exact: one of several equal rows) and COPY their INSERTs, in order with those.
+// A run is cut (everything pending is applied) at a captured schema change, a TRUNCATE, a relation
+// schema change, and whenever the pending changes exceed BulkReplayOptions::flush_bytes. Applying
+// the net effect of a prefix of the history is exact, because tables are independent during replay
+// (session_replication_role = replica: no triggers, no foreign-key actions), so memory stays bounded
+// whatever the size of a transaction. Many source transactions share one target transaction: it is
+// committed when a cut was made for memory or a schema change, and by Finish. One thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/pgpitr.pb.h"
+#include "restore/net_effect.h"
+#include "restore/replayer.h"
+#include "wal/change_log.h"
+#include "wal/pg_connection.h"
+
+namespace pgpitr::restore {
+
+// How replay takes one change: whether everything pending is applied first (a cut), and then what
+// happens to the change itself. `followed` is the schema id the target's table was last made to
+// match, if any. Pure, for the unit tests.
+struct ChangeRoute {
+  enum class Way { kIgnore, kRunNow, kCollapse, kAppend, kRowByRow };
+  bool cut = false;
+  Way way = Way::kIgnore;
+  friend bool operator==(const ChangeRoute&, const ChangeRoute&) = default;
+};
+[[nodiscard]] ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* schema,
+                                  std::optional<uint32_t> followed);
+
+struct BulkReplayOptions {
+  // Pending changes held in memory before they are applied (an approximation of their size).
+  uint64_t flush_bytes = 64ull << 20;
+};
+
+class BulkReplayer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<BulkReplayer>> Create(wal::PgConnection* target,
+                                                                            const wal::ChangeLog& log,
+                                                                            BulkReplayOptions options = {});
+
+  // Takes one committed transaction (in commit order); may apply and commit what is pending.
+  [[nodiscard]] absl::Status Replay(const proto::Transaction& txn);
+  // Applies what is pending and commits. Call once, after the last Replay.
+  [[nodiscard]] absl::Status Finish();
+
+  uint64_t transactions() const { return transactions_; }  // source transactions taken
+  uint64_t rows() const { return rows_; }                  // source row changes taken
+  uint64_t row_writes() const { return row_writes_; }      // rows deleted, inserted or changed in the target
+  uint64_t flushes() const { return flushes_; }
+  uint64_t ddl_statements() const { return row_by_row_->ddl_statements(); }
+  const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
+
+ private:
+  // INSERTs into a table without a key, as COPY text lines.
+  struct Appends {
+    const proto::RelationSchema* schema = nullptr;
+    std::string copy_data;
+    uint64_t rows = 0;
+  };
+
+  BulkReplayer(wal::PgConnection* target, const wal::ChangeLog& log, BulkReplayOptions options,
+               std::unique_ptr<Replayer> row_by_row)
+      : target_(target), log_(log), options_(options), row_by_row_(std::move(row_by_row)) {}
+
+  [[nodiscard]] absl::Status Take(const proto::Change& change, const proto::Transaction& txn);
+  [[nodiscard]] absl::Status Flush();
+  [[nodiscard]] absl::Status FlushKeyed(NetEffect& net);
+  [[nodiscard]] absl::Status FlushAppends(Appends& appends);
+  [[nodiscard]] absl::Status Commit();
+  // COPY sql FROM STDIN with data; returns the rows copied.
+  [[nodiscard]] absl::StatusOr<int64_t> Copy(const std::string& sql, std::string_view data);
+  // Runs a statement; returns the rows it affected. On failure, *sqlstate (when given) is its SQLSTATE.
+  [[nodiscard]] absl::StatusOr<int64_t> Affected(const std::string& sql, std::string* sqlstate = nullptr);
+  // "the transactions committed from LSN a to b" (or "the transaction committed at a").
+  std::string PendingRange() const;
+
+  wal::PgConnection* target_;
+  const wal::ChangeLog& log_;
+  BulkReplayOptions options_;
+  std::unique_ptr<Replayer> row_by_row_;
+  std::map<uint32_t, NetEffect> keyed_;              // pending, by schema id
+  std::map<uint32_t, Appends> appends_;              // pending, by schema id
+  std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> the schema id the target was made to match
+  uint64_t pending_bytes_ = 0;
+  uint64_t first_pending_lsn_ = 0;
+  uint64_t last_pending_lsn_ = 0;
+  bool in_transaction_ = false;
+  bool commit_due_ = false;
+  uint64_t stage_counter_ = 0;
+  uint64_t transactions_ = 0;
+  uint64_t rows_ = 0;
+  uint64_t row_writes_ = 0;
+  uint64_t flushes_ = 0;
+};
+
+}  // namespace pgpitr::restore

@@ -1,0 +1,302 @@
+// NetEffect collapses a run of row changes to the rows to delete and the rows to insert; RouteOf
+// says where a run is cut. Replaying the result (delete, then insert) must leave what replaying
+// every change in order would.
+#include "restore/net_effect.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "restore/bulk_replayer.h"
+#include "wal/stream_messages.h"
+
+namespace pgpitr::restore {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+constexpr const char* kU = "\x01unchanged";  // a TOASTed value sent as unchanged
+constexpr const char* kNull = "\x01null";
+
+// docs (id int PRIMARY KEY, version int, body text)
+proto::RelationSchema Docs(uint32_t schema_id = 1, char identity = 'd') {
+  proto::RelationSchema s;
+  s.set_schema_id(schema_id);
+  s.set_relid(16400);
+  s.set_namespace_("public");
+  s.set_name("docs");
+  s.set_replica_identity(identity);
+  for (const char* name : {"id", "version", "body"}) {
+    auto* c = s.add_columns();
+    c->set_name(name);
+    c->set_type_oid(std::string(name) == "body" ? 25 : 23);
+    c->set_is_key(identity == 'f' || std::string(name) == "id");
+  }
+  return s;
+}
+
+proto::Tuple MakeTuple(const std::vector<std::string>& values) {
+  proto::Tuple t;
+  for (const std::string& v : values) {
+    proto::Value* value = t.add_values();
+    if (v == kU) {
+      value->set_kind(proto::Value::UNCHANGED_TOAST);
+    } else if (v == kNull) {
+      value->set_kind(proto::Value::NULL_);
+    } else {
+      value->set_data(v);
+    }
+  }
+  return t;
+}
+
+proto::Change Insert(const std::vector<std::string>& row) {
+  proto::Change c;
+  c.set_kind(proto::Change::INSERT);
+  c.set_schema_id(1);
+  *c.mutable_new_tuple() = MakeTuple(row);
+  return c;
+}
+
+// An UPDATE that keeps its key (pgoutput sends no old tuple).
+proto::Change Update(const std::vector<std::string>& row) {
+  proto::Change c;
+  c.set_kind(proto::Change::UPDATE);
+  c.set_schema_id(1);
+  *c.mutable_new_tuple() = MakeTuple(row);
+  return c;
+}
+
+// An UPDATE of the key: the old key comes along.
+proto::Change UpdateKey(const std::string& old_id, const std::vector<std::string>& row) {
+  proto::Change c = Update(row);
+  c.set_old_kind(proto::Change::KEY);
+  *c.mutable_old_tuple() = MakeTuple({old_id, kNull, kNull});
+  return c;
+}
+
+proto::Change Delete(const std::string& id) {
+  proto::Change c;
+  c.set_kind(proto::Change::DELETE);
+  c.set_schema_id(1);
+  c.set_old_kind(proto::Change::KEY);
+  *c.mutable_old_tuple() = MakeTuple({id, kNull, kNull});
+  return c;
+}
+
+// A row as strings, for comparing: "?" is an unknown value, "NULL" a NULL.
+std::vector<std::string> Show(const NetEffect::Row& row) {
+  std::vector<std::string> out;
+  for (const Cell& c : row.cells) {
+    out.push_back(c.kind == Cell::Kind::kUnknown ? "?" : c.kind == Cell::Kind::kNull ? "NULL" : c.text);
+  }
+  if (!row.origin_key.empty()) out.push_back("from " + row.origin_key[0]);
+  return out;
+}
+
+struct Shown {
+  std::vector<std::string> deleted;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<std::string>> updated;  // in place
+};
+
+Shown Collapse(const std::vector<proto::Change>& changes) {
+  NetEffect net(Docs());
+  for (const proto::Change& c : changes) {
+    absl::Status s = net.Add(c);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+  NetEffect::Result r = net.Take();
+  Shown shown;
+  for (const auto& key : r.deleted_keys) shown.deleted.push_back(key.at(0));
+  for (const auto& row : r.rows) shown.rows.push_back(Show(row));
+  for (const auto& row : r.updated) shown.updated.push_back(Show(row));
+  std::sort(shown.deleted.begin(), shown.deleted.end());
+  std::sort(shown.rows.begin(), shown.rows.end());
+  std::sort(shown.updated.begin(), shown.updated.end());
+  return shown;
+}
+
+using Row = std::vector<std::string>;
+
+TEST(NetEffect, InsertUpdateDeleteOfANewRowLeavesNothingToDo) {
+  Shown s = Collapse({Insert({"1", "0", "a"}), Update({"1", "1", "b"}), Delete("1")});
+  EXPECT_THAT(s.deleted, IsEmpty());
+  EXPECT_THAT(s.rows, IsEmpty());
+}
+
+TEST(NetEffect, InsertThenUpdatesInsertsOnlyTheFinalRow) {
+  Shown s = Collapse({Insert({"1", "0", "a"}), Update({"1", "1", "b"}), Update({"1", "2", kNull})});
+  EXPECT_THAT(s.deleted, IsEmpty());
+  EXPECT_THAT(s.rows, ElementsAre(Row{"1", "2", "NULL"}));
+}
+
+TEST(NetEffect, UpdatesOfAnExistingRowUpdateItInPlaceToTheFinalImage) {
+  Shown s = Collapse({Update({"7", "1", "b"}), Update({"7", "2", "c"})});
+  EXPECT_THAT(s.deleted, IsEmpty());
+  EXPECT_THAT(s.rows, IsEmpty());
+  EXPECT_THAT(s.updated, ElementsAre(Row{"7", "2", "c"}));
+}
+
+TEST(NetEffect, DeleteOfAnExistingRowOnlyDeletes) {
+  Shown s = Collapse({Update({"7", "1", "b"}), Delete("7")});
+  EXPECT_THAT(s.deleted, ElementsAre("7"));
+  EXPECT_THAT(s.rows, IsEmpty());
+}
+
+TEST(NetEffect, DeleteThenInsertOfTheSameKeyReplacesTheRow) {
+  Shown s = Collapse({Delete("7"), Insert({"7", "9", "new"})});
+  EXPECT_THAT(s.updated, ElementsAre(Row{"7", "9", "new"}));
+}
+
+TEST(NetEffect, PrimaryKeyUpdateDeletesTheOldKeyAndInsertsTheNew) {
+  Shown s = Collapse({UpdateKey("1", {"2", "5", "x"})});
+  EXPECT_THAT(s.deleted, ElementsAre("1"));
+  EXPECT_THAT(s.rows, ElementsAre(Row{"2", "5", "x"}));
+}
+
+TEST(NetEffect, PrimaryKeyChainEndsAtTheLastKey) {
+  Shown s = Collapse({UpdateKey("1", {"2", "5", "x"}), UpdateKey("2", {"3", "6", "x"}), Update({"3", "7", "y"})});
+  EXPECT_THAT(s.deleted, ElementsAre("1"));
+  EXPECT_THAT(s.rows, ElementsAre(Row{"3", "7", "y"}));
+}
+
+TEST(NetEffect, PrimaryKeySwapThroughATemporaryKeyExchangesTheRows) {
+  // UPDATE SET id = 0 WHERE id = 1; UPDATE SET id = 1 WHERE id = 2; UPDATE SET id = 2 WHERE id = 0
+  Shown s = Collapse(
+      {UpdateKey("1", {"0", "10", "one"}), UpdateKey("2", {"1", "20", "two"}), UpdateKey("0", {"2", "10", "one"})});
+  EXPECT_THAT(s.deleted, IsEmpty());
+  EXPECT_THAT(s.rows, IsEmpty());
+  EXPECT_THAT(s.updated, ElementsAre(Row{"1", "20", "two"}, Row{"2", "10", "one"}));
+}
+
+TEST(NetEffect, SwapBackRestoresBothRowsAsTheyWere) {
+  // a -> b is impossible while b exists; a swap and a swap back through a temporary key.
+  Shown s =
+      Collapse({UpdateKey("1", {"9", "1", "a"}), UpdateKey("2", {"1", "2", "b"}), UpdateKey("9", {"2", "1", "a"}),
+                UpdateKey("2", {"9", "1", "a"}), UpdateKey("1", {"2", "2", "b"}), UpdateKey("9", {"1", "1", "a"})});
+  EXPECT_THAT(s.updated, ElementsAre(Row{"1", "1", "a"}, Row{"2", "2", "b"}));
+}
+
+TEST(NetEffect, UnchangedToastIsTakenFromTheLastImageInTheRun) {
+  Shown s = Collapse({Insert({"1", "0", "big body"}), Update({"1", "1", kU}), Update({"1", "2", kU})});
+  EXPECT_THAT(s.rows, ElementsAre(Row{"1", "2", "big body"}));
+
+  s = Collapse({Update({"4", "1", "rewritten"}), Update({"4", "2", kU})});
+  EXPECT_THAT(s.updated, ElementsAre(Row{"4", "2", "rewritten"}));
+}
+
+TEST(NetEffect, UnchangedToastNeverSeenInTheRunKeepsTheTargetsValue) {
+  Shown s = Collapse({Update({"4", "1", kU}), Update({"4", "2", kU})});
+  EXPECT_THAT(s.deleted, ElementsAre("4"));
+  EXPECT_THAT(s.rows, ElementsAre(Row{"4", "2", "?", "from 4"}));
+}
+
+TEST(NetEffect, UnchangedToastFollowsItsRowThroughAKeyChange) {
+  // The row moves 4 -> 5 -> 6 keeping a body the run never saw: it is read from the target's row 4.
+  Shown s = Collapse({UpdateKey("4", {"5", "1", kU}), UpdateKey("5", {"6", "2", kU})});
+  EXPECT_THAT(s.deleted, ElementsAre("4"));
+  EXPECT_THAT(s.rows, ElementsAre(Row{"6", "2", "?", "from 4"}));
+}
+
+TEST(NetEffect, ContradictionsAreErrors) {
+  {
+    NetEffect net(Docs());
+    ASSERT_TRUE(net.Add(Delete("1")).ok());
+    EXPECT_EQ(net.Add(Update({"1", "2", "x"})).code(), absl::StatusCode::kDataLoss);
+  }
+  {
+    NetEffect net(Docs());
+    ASSERT_TRUE(net.Add(Update({"1", "2", "x"})).ok());
+    EXPECT_EQ(net.Add(Insert({"1", "2", "x"})).code(), absl::StatusCode::kDataLoss);
+  }
+  {
+    NetEffect net(Docs());
+    ASSERT_TRUE(net.Add(Insert({"2", "2", "x"})).ok());
+    EXPECT_EQ(net.Add(UpdateKey("1", {"2", "2", "x"})).code(), absl::StatusCode::kDataLoss);
+  }
+  {
+    NetEffect net(Docs());
+    ASSERT_TRUE(net.Add(UpdateKey("1", {"2", "2", "x"})).ok());
+    EXPECT_EQ(net.Add(Delete("1")).code(), absl::StatusCode::kDataLoss);
+  }
+}
+
+TEST(NetEffect, CompositeKeysAndEscapableBytesRoundTrip) {
+  proto::RelationSchema schema = Docs();
+  schema.mutable_columns(1)->set_is_key(true);  // key (id, version)
+  NetEffect net(schema);
+  // Bodies never seen: each row is read from the target and replaced, so its key is listed.
+  ASSERT_TRUE(net.Add(Update({"a\tb", "x\n\\y", kU})).ok());
+  // Same id, other version: another row.
+  ASSERT_TRUE(net.Add(Update({"a\tb", "x\n\\y2", kU})).ok());
+  NetEffect::Result r = net.Take();
+  ASSERT_EQ(r.deleted_keys.size(), 2u);
+  std::sort(r.deleted_keys.begin(), r.deleted_keys.end());
+  EXPECT_EQ(r.deleted_keys[0], (std::vector<std::string>{"a\tb", "x\n\\y"}));
+  EXPECT_EQ(r.deleted_keys[1], (std::vector<std::string>{"a\tb", "x\n\\y2"}));
+}
+
+TEST(NetEffect, TakeStartsAFreshRunAndBytesTrackWhatIsHeld) {
+  NetEffect net(Docs());
+  EXPECT_EQ(net.bytes(), 0u);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(net.Add(Insert({std::to_string(i), "0", std::string(1000, 'x')})).ok());
+  EXPECT_GE(net.bytes(), 100u * 1000u);
+  const uint64_t held = net.bytes();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(net.Add(Delete(std::to_string(i))).ok());
+  EXPECT_LT(net.bytes(), held / 4);  // deleted rows keep only their key
+  EXPECT_EQ(net.Take().rows.size(), 0u);
+  EXPECT_EQ(net.bytes(), 0u);
+  EXPECT_TRUE(net.empty());
+  // After Take the run knows nothing: row 1 may be updated as an existing row.
+  EXPECT_TRUE(net.Add(Update({"1", "1", "x"})).ok());
+}
+
+TEST(NetEffect, TablesWithoutAKeyAreRefused) {
+  proto::RelationSchema schema = Docs();
+  for (auto& c : *schema.mutable_columns()) c.set_is_key(false);
+  NetEffect net(schema);
+  EXPECT_EQ(net.Add(Insert({"1", "0", "a"})).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// --- where a run is cut
+
+TEST(RouteOf, TruncateAndCapturedSchemaChangesCutTheRun) {
+  proto::Change truncate;
+  truncate.set_kind(proto::Change::TRUNCATE);
+  EXPECT_EQ(RouteOf(truncate, nullptr, std::nullopt), (ChangeRoute{true, ChangeRoute::Way::kRunNow}));
+  proto::Change ddl;
+  ddl.set_kind(proto::Change::MESSAGE);
+  ddl.set_message_prefix(wal::kDdlMessagePrefix);
+  EXPECT_EQ(RouteOf(ddl, nullptr, std::nullopt), (ChangeRoute{true, ChangeRoute::Way::kRunNow}));
+  proto::Change mark = ddl;
+  mark.set_message_prefix(wal::kMarkMessagePrefix);
+  EXPECT_EQ(RouteOf(mark, nullptr, std::nullopt).way, ChangeRoute::Way::kIgnore);
+  EXPECT_FALSE(RouteOf(mark, nullptr, std::nullopt).cut);
+}
+
+TEST(RouteOf, ANewRelationSchemaCutsTheRun) {
+  const proto::RelationSchema v1 = Docs(1), v2 = Docs(2);
+  EXPECT_EQ(RouteOf(Update({"1", "1", "x"}), &v1, 1u), (ChangeRoute{false, ChangeRoute::Way::kCollapse}));
+  EXPECT_EQ(RouteOf(Update({"1", "1", "x"}), &v2, 1u), (ChangeRoute{true, ChangeRoute::Way::kCollapse}));
+  EXPECT_EQ(RouteOf(Update({"1", "1", "x"}), &v1, std::nullopt), (ChangeRoute{true, ChangeRoute::Way::kCollapse}));
+}
+
+TEST(RouteOf, RowsOfTablesWithoutAKeyKeepTheirOrder) {
+  const proto::RelationSchema full = Docs(1, 'f');
+  EXPECT_EQ(RouteOf(Insert({"1", "1", "x"}), &full, 1u), (ChangeRoute{false, ChangeRoute::Way::kAppend}));
+  EXPECT_EQ(RouteOf(Delete("1"), &full, 1u), (ChangeRoute{false, ChangeRoute::Way::kRowByRow}));
+  EXPECT_EQ(RouteOf(Update({"1", "1", "x"}), &full, 1u), (ChangeRoute{false, ChangeRoute::Way::kRowByRow}));
+  proto::RelationSchema no_key = Docs(1, 'd');
+  for (auto& c : *no_key.mutable_columns()) c.set_is_key(false);
+  EXPECT_EQ(RouteOf(Insert({"1", "1", "x"}), &no_key, 1u).way, ChangeRoute::Way::kAppend);
+  const proto::RelationSchema index = Docs(1, 'i');
+  EXPECT_EQ(RouteOf(Insert({"1", "1", "x"}), &index, 1u).way, ChangeRoute::Way::kCollapse);
+}
+
+}  // namespace
+}  // namespace pgpitr::restore
