@@ -13,22 +13,22 @@
 #include "cli/config.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "proxy/proxy_server.h"
 #include "restore/planner.h"
 #include "restore/restore.h"
 #include "rocksdb/version.h"
 #include "wal/base_backup.h"
 #include "wal/base_schedule.h"
 #include "wal/capture.h"
-#include "wal/retention.h"
-#include "wal/verify.h"
 #include "wal/metrics.h"
 #include "wal/metrics_server.h"
 #include "wal/pg_connection.h"
-#include "proxy/proxy_server.h"
 #include "wal/repository.h"
+#include "wal/retention.h"
 #include "wal/slot_health.h"
 #include "wal/source.h"
 #include "wal/stream_messages.h"
+#include "wal/verify.h"
 
 namespace pgpitr::cli {
 
@@ -130,9 +130,13 @@ absl::Status Info(const InfoFlags& flags) {
   out["bases"] = nlohmann::json::array();
   for (const auto& b : window.usable_bases) out["bases"].push_back(BaseJson(b, true));
   for (const auto& b : window.unusable_bases) out["bases"].push_back(BaseJson(b, false));
+  const uint64_t log_bytes = (*repo)->change_log().SizeOnDisk();
+  // What compression and the key layout achieve: the figure issue 5's storage target is about.
+  const double bytes_per_row = state->rows() > 0 ? static_cast<double>(log_bytes) / state->rows() : 0.0;
   out["change_log"] = {{"transactions", state->transactions()},
                        {"rows", state->rows()},
-                       {"size_bytes", (*repo)->change_log().SizeOnDisk()},
+                       {"size_bytes", log_bytes},
+                       {"bytes_per_row", bytes_per_row},
                        {"last_commit_lsn", last->has_value() ? Lsn((*last)->commit_lsn()).ToString() : ""},
                        {"last_commit_time", last->has_value() ? FormatPgTime((*last)->commit_time()) : ""}};
   out["unproxied_schema_changes"] = state->unproxied_schema_changes();
@@ -150,25 +154,23 @@ absl::Status Info(const InfoFlags& flags) {
     if (!source.ok()) return source.status();
     absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
     if (!conn.ok()) return conn.status();
-    absl::StatusOr<wal::SlotHealth> slot =
-        wal::ReadSlotHealth(*conn, state->slot_name().empty() ? "pgpitr" : state->slot_name(),
-                            state->captured_through_time());
+    absl::StatusOr<wal::SlotHealth> slot = wal::ReadSlotHealth(
+        *conn, state->slot_name().empty() ? "pgpitr" : state->slot_name(), state->captured_through_time());
     if (!slot.ok()) return slot.status();
     if (!slot->exists) {
       out["slot_status"] = {{"exists", false}};
     } else {
-      out["slot_status"] = {{"exists", true},
-                            {"confirmed_flush_lsn", slot->confirmed_flush.ToString()},
-                            {"lag_bytes", slot->lag_bytes},
-                            {"lag_seconds", slot->lag_seconds},
-                            {"wal_status", slot->wal_status},
-                            {"safe_wal_size_bytes", slot->safe_wal_size.has_value()
-                                                        ? nlohmann::json(*slot->safe_wal_size)
-                                                        : nlohmann::json(nullptr)},
-                            {"max_slot_wal_keep_size_bytes", slot->max_slot_wal_keep.has_value()
-                                                                 ? nlohmann::json(*slot->max_slot_wal_keep)
-                                                                 : nlohmann::json(nullptr)},
-                            {"active", slot->active}};
+      out["slot_status"] = {
+          {"exists", true},
+          {"confirmed_flush_lsn", slot->confirmed_flush.ToString()},
+          {"lag_bytes", slot->lag_bytes},
+          {"lag_seconds", slot->lag_seconds},
+          {"wal_status", slot->wal_status},
+          {"safe_wal_size_bytes",
+           slot->safe_wal_size.has_value() ? nlohmann::json(*slot->safe_wal_size) : nlohmann::json(nullptr)},
+          {"max_slot_wal_keep_size_bytes",
+           slot->max_slot_wal_keep.has_value() ? nlohmann::json(*slot->max_slot_wal_keep) : nlohmann::json(nullptr)},
+          {"active", slot->active}};
     }
   }
 
@@ -179,11 +181,12 @@ absl::Status Info(const InfoFlags& flags) {
   std::cout << fmt::format("repository   {}\n", flags.repo);
   std::cout << fmt::format("source       database {} (cluster {}), slot {}, publication {}\n", state->database(),
                            state->system_identifier(), state->slot_name(), state->publication_name());
-  std::cout << fmt::format("window       {}\n",
-                           window.empty() ? std::string("none yet (no base the change log covers)") : window.ToString());
-  std::cout << fmt::format("captured     through {} ({}); {} transactions, {} rows, {} bytes on disk\n",
-                           Lsn(state->captured_through_lsn()).ToString(), FormatPgTime(state->captured_through_time()),
-                           state->transactions(), state->rows(), (*repo)->change_log().SizeOnDisk());
+  std::cout << fmt::format("window       {}\n", window.empty() ? std::string("none yet (no base the change log covers)")
+                                                               : window.ToString());
+  std::cout << fmt::format(
+      "captured     through {} ({}); {} transactions, {} rows, {} bytes on disk ({:.1f} bytes per row)\n",
+      Lsn(state->captured_through_lsn()).ToString(), FormatPgTime(state->captured_through_time()),
+      state->transactions(), state->rows(), log_bytes, bytes_per_row);
   if (!out["slot_status"].is_null()) {
     if (out["slot_status"]["exists"].get<bool>()) {
       const nlohmann::json& slot = out["slot_status"];
@@ -214,15 +217,16 @@ absl::Status Info(const InfoFlags& flags) {
   }
   std::cout << fmt::format("marks        {}\n", marks->size());
   for (const proto::Mark& m : *marks) {
-    std::cout << fmt::format("  {}  LSN {}  {}\n", m.name(), Lsn(m.commit_lsn()).ToString(), FormatPgTime(m.commit_time()));
+    std::cout << fmt::format("  {}  LSN {}  {}\n", m.name(), Lsn(m.commit_lsn()).ToString(),
+                             FormatPgTime(m.commit_time()));
   }
   std::cout << fmt::format("bases        {}\n", bases->size());
   for (const auto& b : *bases) {
     const bool usable = std::any_of(window.usable_bases.begin(), window.usable_bases.end(),
                                     [&](const proto::Base& u) { return u.id() == b.id(); });
-    std::cout << fmt::format("  {}  LSN {}  consistent {}  {} bytes  PostgreSQL {}{}\n", b.id(), Lsn(b.lsn()).ToString(),
-                             FormatPgTime(b.consistent_time()), b.size_bytes(), b.server_version(),
-                             usable ? "" : "  (not usable: the change log does not cover it)");
+    std::cout << fmt::format("  {}  LSN {}  consistent {}  {} bytes  PostgreSQL {}{}\n", b.id(),
+                             Lsn(b.lsn()).ToString(), FormatPgTime(b.consistent_time()), b.size_bytes(),
+                             b.server_version(), usable ? "" : "  (not usable: the change log does not cover it)");
   }
   return absl::OkStatus();
 }
@@ -272,7 +276,8 @@ absl::Status Retention(const std::string& repo_dir, const std::string& keep, con
       if (done == step) ::_exit(9);
     };
   }
-  absl::StatusOr<wal::RetentionResult> result = wal::RunRetention(**repo, wal::RetentionPolicy{*window}, now, options, log);
+  absl::StatusOr<wal::RetentionResult> result =
+      wal::RunRetention(**repo, wal::RetentionPolicy{*window}, now, options, log);
   if (!result.ok()) return result.status();
   std::cout << fmt::format("retention {}: kept {} bases from {} on; deleted {} bases and {} transactions\n", keep,
                            result->plan.keep.size(), FormatPgTime(result->plan.horizon_time),
@@ -312,12 +317,14 @@ absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string
         "the proxy connects to the source over TCP: give the source a host name or address (host=...)");
   }
   options.upstream_host = host;
-  options.upstream_port = static_cast<uint16_t>(std::atoi(source.Get("port").value_or(env_port ? env_port : "5432").c_str()));
+  options.upstream_port =
+      static_cast<uint16_t>(std::atoi(source.Get("port").value_or(env_port ? env_port : "5432").c_str()));
   return proxy::ProxyServer::Start(options, log);
 }
 
 absl::Status Mark(const std::string& source_text, const std::string& name) {
-  if (name.empty() || name.size() > 200) return absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters");
+  if (name.empty() || name.size() > 200)
+    return absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters");
   absl::StatusOr<wal::ConnInfo> source = ParseSource(source_text);
   if (!source.ok()) return source.status();
   absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
@@ -326,8 +333,9 @@ absl::Status Mark(const std::string& source_text, const std::string& name) {
   absl::StatusOr<wal::PgResult> r =
       conn->Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", {wal::kMarkMessagePrefix, name});
   if (!r.ok()) return r.status();
-  std::cout << fmt::format("mark '{}' recorded at LSN {}; restore to it with --to-mark '{}' once capture has passed it\n",
-                           name, r->GetString(0, 0), name);
+  std::cout << fmt::format(
+      "mark '{}' recorded at LSN {}; restore to it with --to-mark '{}' once capture has passed it\n", name,
+      r->GetString(0, 0), name);
   return absl::OkStatus();
 }
 
@@ -348,8 +356,8 @@ absl::Status Uninstall(const std::string& source_text, const std::string& slot, 
   const bool has_slot = found->Get(0, 1) != "0";
   const bool has_publication = found->Get(0, 2) != "0";
   if (!has_slot && !has_publication) {
-    std::cout << fmt::format("nothing to remove: no slot {} and no publication {} on database {}\n", slot,
-                             publication, found->GetString(0, 3));
+    std::cout << fmt::format("nothing to remove: no slot {} and no publication {} on database {}\n", slot, publication,
+                             found->GetString(0, 3));
     return absl::OkStatus();
   }
   if (!found->IsNull(0, 0)) {
@@ -400,8 +408,8 @@ class ProgressLine {
     if (p.phase == "replay") {
       std::fprintf(stderr, "\r\033[Kreplay: %llu/%llu transactions, %llu rows (%.0f rows/s)",
                    static_cast<unsigned long long>(p.transactions_done),
-                   static_cast<unsigned long long>(p.transactions_total),
-                   static_cast<unsigned long long>(p.rows_done), seconds > 0 ? p.rows_done / seconds : 0.0);
+                   static_cast<unsigned long long>(p.transactions_total), static_cast<unsigned long long>(p.rows_done),
+                   seconds > 0 ? p.rows_done / seconds : 0.0);
     } else {
       if (started_) std::fprintf(stderr, "\n");
       std::fprintf(stderr, "\r\033[K%s...", p.phase.c_str());
@@ -473,19 +481,25 @@ int RunCli(int argc, char** argv) {
   bool no_first_base = false;
   int sequence_seconds = 1;
   std::string pg_bin;
-  CLI::App* run = app.add_subcommand("run", "Capture continuously into a repository until SIGINT/SIGTERM.\n"
-                                            "  e.g. pgpitr run --source 'host=db dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
-  run->add_option("--source", run_source, "Connection string of the database to capture (key=value or postgres:// URI)");
+  CLI::App* run =
+      app.add_subcommand("run",
+                         "Capture continuously into a repository until SIGINT/SIGTERM.\n"
+                         "  e.g. pgpitr run --source 'host=db dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
+  run->add_option("--source", run_source,
+                  "Connection string of the database to capture (key=value or postgres:// URI)");
   run->add_option("--repo", run_repo, "Repository folder (created when missing)");
   run->add_option("--slot", capture.source_settings.slot, "Logical replication slot to create or reuse")
       ->capture_default_str();
-  run->add_option("--publication", capture.source_settings.publication, "Publication (FOR ALL TABLES) to create or reuse")
+  run->add_option("--publication", capture.source_settings.publication,
+                  "Publication (FOR ALL TABLES) to create or reuse")
       ->capture_default_str();
   run->add_flag("--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
                 "Set REPLICA IDENTITY FULL on published tables that have no primary key (changes the source's schema)");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
-  run->add_option("--sequence-interval", sequence_seconds, "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
-      ->capture_default_str()->check(CLI::Range(1, 3600));
+  run->add_option("--sequence-interval", sequence_seconds,
+                  "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   run->add_option("--pg-bin", pg_bin, "Folder holding pg_dump (default: the newest installed PostgreSQL client)");
   std::string base_interval = "24h", base_at, retention_days = "7";
   run->add_option("--base-interval", base_interval,
@@ -503,11 +517,12 @@ int RunCli(int argc, char** argv) {
   int slot_check_seconds = 5;
   run->add_option("--slot-check-interval", slot_check_seconds,
                   "Seconds between samples of the slot's lag and wal_status (logged and exported)")
-      ->capture_default_str()->check(CLI::Range(1, 3600));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   std::string listen, tls_cert, tls_key;
   run->add_option("--listen", listen,
-                      "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
-                      "through it have their schema changes recorded for restore");
+                  "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
+                  "through it have their schema changes recorded for restore");
   run->add_option("--tls-cert", tls_cert,
                   "PEM certificate (chain) the proxy presents to clients asking for TLS, with --tls-key "
                   "(e.g. /etc/pgpitr/proxy.crt); without it clients connect in plain text")
@@ -517,8 +532,10 @@ int RunCli(int argc, char** argv) {
 
   // backup
   std::string backup_source = DefaultSource(), backup_repo, backup_slot = "pgpitr";
-  CLI::App* backup = app.add_subcommand("backup", "Take a consistent base dump now (capture's slot must exist).\n"
-                                                  "  e.g. pgpitr backup --source 'host=db dbname=app' --repo /var/lib/pgpitr/app");
+  CLI::App* backup =
+      app.add_subcommand("backup",
+                         "Take a consistent base dump now (capture's slot must exist).\n"
+                         "  e.g. pgpitr backup --source 'host=db dbname=app' --repo /var/lib/pgpitr/app");
   backup->add_option("--source", backup_source, "Connection string of the captured database");
   backup->add_option("--repo", backup_repo, "Repository folder")->required();
   backup->add_option("--slot", backup_slot, "Capture's slot")->capture_default_str();
@@ -526,29 +543,34 @@ int RunCli(int argc, char** argv) {
 
   // info
   InfoFlags info;
-  CLI::App* info_cmd = app.add_subcommand("info", "Show the restorable window, bases, change log and slot lag.\n"
-                                                  "  e.g. pgpitr info --repo /var/lib/pgpitr/app --json");
+  CLI::App* info_cmd = app.add_subcommand("info",
+                                          "Show the restorable window, bases, change log and slot lag.\n"
+                                          "  e.g. pgpitr info --repo /var/lib/pgpitr/app --json");
   info_cmd->add_option("--repo", info.repo, "Repository folder")->required();
-  info_cmd->add_option("--source", info.source, "Also report the slot's lag on this source (default: $DATABASE_URL if set)");
+  info_cmd->add_option("--source", info.source,
+                       "Also report the slot's lag on this source (default: $DATABASE_URL if set)");
   info_cmd->add_flag("--json", info.json, "Print JSON (fields documented in the README)");
 
   // restore
   restore::RestoreOptions restore_options;
   std::string restore_repo, target, to_time, to_lsn;
   bool latest = false, exclusive = false;
-  CLI::App* restore_cmd = app.add_subcommand(
-      "restore", "Restore into a database as of a time, an LSN, or the latest captured point.\n"
-                 "  e.g. pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' "
-                 "--to-time '2026-11-25 10:41:07+00'");
+  CLI::App* restore_cmd =
+      app.add_subcommand("restore",
+                         "Restore into a database as of a time, an LSN, or the latest captured point.\n"
+                         "  e.g. pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' "
+                         "--to-time '2026-11-25 10:41:07+00'");
   restore_cmd->add_option("--repo", restore_repo, "Repository folder")->required();
-  restore_cmd->add_option("--target", target, "Connection string of the database to restore into (created when missing)")
+  restore_cmd
+      ->add_option("--target", target, "Connection string of the database to restore into (created when missing)")
       ->required();
-  auto* t1 = restore_cmd->add_option("--to-time", to_time,
-                                     "Restore commits up to this time: '2026-11-25 10:41:07.123456+00' or ISO 8601 with Z");
+  auto* t1 = restore_cmd->add_option(
+      "--to-time", to_time, "Restore commits up to this time: '2026-11-25 10:41:07.123456+00' or ISO 8601 with Z");
   auto* t2 = restore_cmd->add_option("--to-lsn", to_lsn, "Restore commits whose commit LSN is at or before this LSN");
   auto* t3 = restore_cmd->add_flag("--latest", latest, "Restore everything captured");
   std::string to_mark;
-  auto* t4 = restore_cmd->add_option("--to-mark", to_mark, "Restore up to and including a restore point made by 'pgpitr mark'");
+  auto* t4 = restore_cmd->add_option("--to-mark", to_mark,
+                                     "Restore up to and including a restore point made by 'pgpitr mark'");
   t1->excludes(t2)->excludes(t3)->excludes(t4);
   t2->excludes(t3)->excludes(t4);
   t3->excludes(t4);
@@ -566,16 +588,18 @@ int RunCli(int argc, char** argv) {
   // verify
   std::string verify_repo;
   CLI::App* verify_cmd = app.add_subcommand(
-      "verify", "Check every base's checksum and every change-log record; report what is damaged and what is still "
-                "restorable (exit code 5 when damaged).\n  e.g. pgpitr verify --repo /var/lib/pgpitr/app");
+      "verify",
+      "Check every base's checksum and every change-log record; report what is damaged and what is still "
+      "restorable (exit code 5 when damaged).\n  e.g. pgpitr verify --repo /var/lib/pgpitr/app");
   verify_cmd->add_option("--repo", verify_repo, "Repository folder")->required();
 
   // retention
   std::string retention_repo, retention_keep = "7d", retention_now;
-  CLI::App* retention_cmd = app.add_subcommand(
-      "retention", "Delete bases older than the window and the change log only they needed, in a repository no "
-                   "'pgpitr run' is writing ('run' applies --retention-days itself).\n"
-                   "  e.g. pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
+  CLI::App* retention_cmd =
+      app.add_subcommand("retention",
+                         "Delete bases older than the window and the change log only they needed, in a repository no "
+                         "'pgpitr run' is writing ('run' applies --retention-days itself).\n"
+                         "  e.g. pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
   retention_cmd->add_option("--repo", retention_repo, "Repository folder")->required();
   retention_cmd->add_option("--keep", retention_keep, "The window to keep restorable (e.g. 7d, 30d, 12h)")
       ->capture_default_str();
@@ -583,9 +607,10 @@ int RunCli(int argc, char** argv) {
 
   // mark
   std::string mark_source = DefaultSource(), mark_name;
-  CLI::App* mark = app.add_subcommand(
-      "mark", "Record a named restore point in the source's stream (restore with --to-mark NAME).\n"
-              "  e.g. pgpitr mark before-migration-42 --source 'host=db dbname=app'");
+  CLI::App* mark =
+      app.add_subcommand("mark",
+                         "Record a named restore point in the source's stream (restore with --to-mark NAME).\n"
+                         "  e.g. pgpitr mark before-migration-42 --source 'host=db dbname=app'");
   mark->add_option("name", mark_name, "The restore point's name")->required();
   mark->add_option("--source", mark_source, "Connection string of the captured database");
 
@@ -593,8 +618,9 @@ int RunCli(int argc, char** argv) {
   std::string uninstall_source = DefaultSource(), uninstall_slot = "pgpitr", uninstall_publication = "pgpitr";
   bool uninstall_yes = false;
   CLI::App* uninstall = app.add_subcommand(
-      "uninstall", "Drop pgpitr's slot and publication on the source: the first thing to do when retiring pgpitr\n"
-                   "(an abandoned slot keeps WAL on the source forever). e.g. pgpitr uninstall --source 'host=db dbname=app' --yes");
+      "uninstall",
+      "Drop pgpitr's slot and publication on the source: the first thing to do when retiring pgpitr\n"
+      "(an abandoned slot keeps WAL on the source forever). e.g. pgpitr uninstall --source 'host=db dbname=app' --yes");
   uninstall->add_option("--source", uninstall_source, "Connection string of the captured database");
   uninstall->add_option("--slot", uninstall_slot, "The slot to drop")->capture_default_str();
   uninstall->add_option("--publication", uninstall_publication, "The publication to drop")->capture_default_str();
@@ -603,8 +629,9 @@ int RunCli(int argc, char** argv) {
   // demo
   bool keep = false;
   CLI::App* demo = app.add_subcommand(
-      "demo", "Show a point-in-time restore end to end on a throwaway local PostgreSQL (needs PostgreSQL 15 server "
-              "binaries in /usr/lib/postgresql/15/bin).");
+      "demo",
+      "Show a point-in-time restore end to end on a throwaway local PostgreSQL (needs PostgreSQL 15 server "
+      "binaries in /usr/lib/postgresql/15/bin).");
   demo->add_flag("--keep", keep, "Leave the throwaway server's folder in place");
 
   try {
@@ -704,11 +731,14 @@ int RunCli(int argc, char** argv) {
       }
       if (retention_days != "0") {
         const bool days = retention_days.find_first_not_of("0123456789") == std::string::npos;
-        absl::StatusOr<std::chrono::milliseconds> keep = wal::ParseDuration(days ? retention_days + "d" : retention_days);
+        absl::StatusOr<std::chrono::milliseconds> keep =
+            wal::ParseDuration(days ? retention_days + "d" : retention_days);
         if (keep.ok()) capture.retention = wal::RetentionPolicy();
-        if (keep.ok()) capture.retention->window = *keep;
-        else result = absl::InvalidArgumentError(fmt::format(
-                 "--retention-days '{}' is neither a number of days nor a duration (e.g. 7, 30, 12h)", retention_days));
+        if (keep.ok())
+          capture.retention->window = *keep;
+        else
+          result = absl::InvalidArgumentError(fmt::format(
+              "--retention-days '{}' is neither a number of days nor a duration (e.g. 7, 30, 12h)", retention_days));
       }
       capture.slot_check_interval = std::chrono::seconds(slot_check_seconds);
       // Declared before the capture that updates it and the server that reads it.
@@ -747,13 +777,14 @@ int RunCli(int argc, char** argv) {
     } else if (!repo.ok()) {
       result = repo.status();
     } else {
-      wal::BaseOptions options{.source = *source, .slot = backup_slot, .pg_bin_dir = pg_bin,
-                               .stop = [&stop] { return stop.load(); }};
+      wal::BaseOptions options{
+          .source = *source, .slot = backup_slot, .pg_bin_dir = pg_bin, .stop = [&stop] { return stop.load(); }};
       absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, log);
       result = base.status();
       if (base.ok()) {
         std::cout << fmt::format("base {} taken: LSN {}, consistent at {}, {} bytes\n", base->id(),
-                                 Lsn(base->lsn()).ToString(), FormatPgTime(base->consistent_time()), base->size_bytes());
+                                 Lsn(base->lsn()).ToString(), FormatPgTime(base->consistent_time()),
+                                 base->size_bytes());
       }
     }
   } else if (*verify_cmd) {
@@ -765,9 +796,12 @@ int RunCli(int argc, char** argv) {
   } else if (*restore_cmd) {
     absl::StatusOr<wal::ConnInfo> target_info = wal::ConnInfo::Parse(target);
     absl::StatusOr<restore::RestoreTarget> point = restore::RestoreTarget::Latest();
-    if (!to_time.empty()) point = restore::RestoreTarget::AtTime(to_time, exclusive);
-    else if (!to_lsn.empty()) point = restore::RestoreTarget::AtLsn(to_lsn, exclusive);
-    else if (!to_mark.empty()) point = restore::RestoreTarget::AtMark(to_mark, exclusive);
+    if (!to_time.empty())
+      point = restore::RestoreTarget::AtTime(to_time, exclusive);
+    else if (!to_lsn.empty())
+      point = restore::RestoreTarget::AtLsn(to_lsn, exclusive);
+    else if (!to_mark.empty())
+      point = restore::RestoreTarget::AtMark(to_mark, exclusive);
     else if (!latest) {
       point = absl::InvalidArgumentError("say where to restore to: --to-time, --to-lsn, --to-mark or --latest");
     }

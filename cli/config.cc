@@ -15,7 +15,8 @@ namespace pgpitr::cli {
 namespace {
 
 constexpr std::string_view kKnownKeys =
-    "source, source_file, repo, slot, publication, listen, tls_cert, tls_key, metrics_listen, log_format, log_level, pg_bin, "
+    "source, source_file, repo, slot, publication, listen, tls_cert, tls_key, metrics_listen, log_format, log_level, "
+    "pg_bin, "
     "base_interval, base_at, retention_days, "
     "sequence_interval, slot_check_interval, first_base, set_replica_identity_full";
 

@@ -34,8 +34,8 @@ struct Config {
   std::optional<std::string> base_interval;   // a duration: 24h, 30min, 10s
   std::optional<std::string> base_at;         // HH:MM, UTC
   std::optional<std::string> retention_days;  // days (7) or a duration (12h); 0 keeps everything
-  std::optional<int> sequence_interval;    // seconds
-  std::optional<int> slot_check_interval;  // seconds
+  std::optional<int> sequence_interval;       // seconds
+  std::optional<int> slot_check_interval;     // seconds
   std::optional<bool> first_base;
   std::optional<bool> set_replica_identity_full;
 };

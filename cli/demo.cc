@@ -28,24 +28,23 @@ absl::Status Workload(PgConnection& app, int transactions, std::mt19937& random)
   for (int i = 0; i < transactions; ++i) {
     const int account = static_cast<int>(random() % 100) + 1;
     const int amount = static_cast<int>(random() % 500);
-    absl::Status s = app.Execute(fmt::format(
-        "BEGIN;"
-        "UPDATE accounts SET balance = balance - {1} WHERE id = {0};"
-        "INSERT INTO orders (account_id, amount, note) VALUES ({0}, {1}, 'order ' || {2});"
-        "COMMIT",
-        account, amount, i));
+    absl::Status s =
+        app.Execute(fmt::format("BEGIN;"
+                                "UPDATE accounts SET balance = balance - {1} WHERE id = {0};"
+                                "INSERT INTO orders (account_id, amount, note) VALUES ({0}, {1}, 'order ' || {2});"
+                                "COMMIT",
+                                account, amount, i));
     if (!s.ok()) return s;
     if (i % 10 == 0) {
-      s = app.Execute(fmt::format("DELETE FROM orders WHERE id = (SELECT min(id) FROM orders WHERE account_id = {})",
-                                  account));
+      s = app.Execute(
+          fmt::format("DELETE FROM orders WHERE id = (SELECT min(id) FROM orders WHERE account_id = {})", account));
       if (!s.ok()) return s;
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status WaitFor(const std::function<absl::StatusOr<bool>()>& done, std::chrono::seconds limit,
-                     const char* what) {
+absl::Status WaitFor(const std::function<absl::StatusOr<bool>()>& done, std::chrono::seconds limit, const char* what) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     absl::StatusOr<bool> ok = done();
@@ -90,7 +89,8 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   char repo_template[] = "/tmp/pgpitr-demo-repo-XXXXXX";
   if (mkdtemp(repo_template) == nullptr) return absl::InternalError("cannot make a temporary repository folder");
   const fs::path repo_dir = repo_template;
-  absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir, wal::Repository::Mode::kCapture);
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+      wal::Repository::Open(repo_dir, wal::Repository::Mode::kCapture);
   if (!repo.ok()) return repo.status();
 
   std::atomic<bool> capture_stop{false};
@@ -100,9 +100,8 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   capture.sequence_interval = std::chrono::milliseconds(500);
   capture.on_sync = [&](wal::Lsn lsn, wal::PgTime) { durable = lsn.value(); };
   absl::Status capture_result;
-  std::thread capture_thread([&] {
-    capture_result = wal::RunCapture(**repo, capture, capture_stop, wal::Logger::Silent());
-  });
+  std::thread capture_thread(
+      [&] { capture_result = wal::RunCapture(**repo, capture, capture_stop, wal::Logger::Silent()); });
   auto stop_capture = [&] {
     capture_stop = true;
     if (capture_thread.joinable()) capture_thread.join();
@@ -111,7 +110,8 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
     stop_capture();
     return s;
   };
-  std::cout << fmt::format("2. pgpitr run: capturing database app into {}; waiting for the first base\n", repo_dir.string());
+  std::cout << fmt::format("2. pgpitr run: capturing database app into {}; waiting for the first base\n",
+                           repo_dir.string());
   absl::Status based = WaitFor(
       [&]() -> absl::StatusOr<bool> {
         if (stop.load() || capture_stop.load()) return absl::CancelledError("demo interrupted");
@@ -133,7 +133,8 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   std::cout << fmt::format("3. ran 300 order transactions; the time is now {}\n", wal::FormatPgTime(*checkpoint));
 
   if (absl::Status s = Workload(*app, 100, random); !s.ok()) return fail(s);
-  if (absl::Status s = app->Execute("BEGIN; UPDATE accounts SET balance = 0; DELETE FROM orders WHERE amount > 100; COMMIT");
+  if (absl::Status s =
+          app->Execute("BEGIN; UPDATE accounts SET balance = 0; DELETE FROM orders WHERE amount > 100; COMMIT");
       !s.ok()) {
     return fail(s);
   }

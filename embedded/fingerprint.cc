@@ -25,10 +25,10 @@ absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn) {
   Fingerprint f;
   for (int i = 0; i < tables->rows(); ++i) {
     const std::string table = tables->GetString(i, 0);
-    absl::StatusOr<wal::PgResult> hash = conn.Query(fmt::format(
-        "SELECT count(*), coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '') "
-        "FROM (SELECT t::text AS r FROM ONLY {} t) rows",
-        table));
+    absl::StatusOr<wal::PgResult> hash =
+        conn.Query(fmt::format("SELECT count(*), coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '') "
+                               "FROM (SELECT t::text AS r FROM ONLY {} t) rows",
+                               table));
     if (!hash.ok()) return hash.status();
     f.tables[table] = hash->GetString(0, 0) + ":" + hash->GetString(0, 1);
     absl::StatusOr<wal::PgResult> columns = conn.Query(
@@ -45,8 +45,10 @@ std::string DescribeDifference(const Fingerprint& expected, const Fingerprint& a
   std::string out;
   for (const auto& [table, hash] : expected.tables) {
     auto it = actual.tables.find(table);
-    if (it == actual.tables.end()) out += fmt::format("{} missing; ", table);
-    else if (it->second != hash) out += fmt::format("{} differs ({} vs {}); ", table, hash, it->second);
+    if (it == actual.tables.end())
+      out += fmt::format("{} missing; ", table);
+    else if (it->second != hash)
+      out += fmt::format("{} differs ({} vs {}); ", table, hash, it->second);
   }
   for (const auto& [table, columns] : expected.columns) {
     auto it = actual.columns.find(table);

@@ -13,7 +13,7 @@
 namespace pgpitr::embedded {
 
 struct Fingerprint {
-  std::map<std::string, std::string> tables;  // "schema.table" -> "rows:md5"
+  std::map<std::string, std::string> tables;   // "schema.table" -> "rows:md5"
   std::map<std::string, std::string> columns;  // "schema.table" -> "name type, name type, ..."
   friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
   std::string ToString() const;

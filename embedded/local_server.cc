@@ -98,10 +98,10 @@ absl::StatusOr<RunAs> ResolveRunAs() {
   passwd* found = nullptr;
   int err = ::getpwnam_r("postgres", &entry, buffer.data(), buffer.size(), &found);
   if (found == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "PostgreSQL refuses to run as root and there is no `postgres` OS user to run it as",
-        err != 0 ? absl::StrCat(" (", ErrnoText(err), ")") : std::string(),
-        "; install Debian's postgresql package or run as a normal user"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("PostgreSQL refuses to run as root and there is no `postgres` OS user to run it as",
+                     err != 0 ? absl::StrCat(" (", ErrnoText(err), ")") : std::string(),
+                     "; install Debian's postgresql package or run as a normal user"));
   }
   run_as.switch_user = true;
   run_as.uid = found->pw_uid;
@@ -115,8 +115,8 @@ absl::StatusOr<RunAs> ResolveRunAs() {
 absl::Status GiveTo(const RunAs& run_as, const fs::path& path) {
   if (!run_as.switch_user) return absl::OkStatus();
   if (::chown(path.c_str(), run_as.uid, run_as.gid) != 0) {
-    return absl::InternalError(absl::StrCat("could not give ", path.string(), " to OS user ",
-                                            run_as.name, ": ", ErrnoText(errno)));
+    return absl::InternalError(
+        absl::StrCat("could not give ", path.string(), " to OS user ", run_as.name, ": ", ErrnoText(errno)));
   }
   return absl::OkStatus();
 }
@@ -216,8 +216,8 @@ const char* StageText(ChildStage stage) {
 // Runs argv[0] (an absolute path) with argv, as run_as, in folder `cwd`, stdin from /dev/null
 // and stdout+stderr appended to `log`, and waits for it. fork+execve rather than a shell:
 // no quoting, and we control exactly which descriptors and which user the program gets.
-absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunAs& run_as,
-                                const fs::path& cwd, const fs::path& log) {
+absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunAs& run_as, const fs::path& cwd,
+                                const fs::path& log) {
   Fd dev_null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (dev_null.get() < 0) {
     return absl::InternalError(absl::StrCat("could not open /dev/null: ", ErrnoText(errno)));
@@ -225,8 +225,7 @@ absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunA
   bool log_existed = fs::exists(log);
   Fd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (log_fd.get() < 0) {
-    return absl::InternalError(
-        absl::StrCat("could not open ", log.string(), ": ", ErrnoText(errno)));
+    return absl::InternalError(absl::StrCat("could not open ", log.string(), ": ", ErrnoText(errno)));
   }
   if (!log_existed) {
     if (absl::Status s = GiveTo(run_as, log); !s.ok()) return s;
@@ -247,8 +246,8 @@ absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunA
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     if (entry.starts_with("PG")) continue;
-    if (run_as.switch_user && (entry.starts_with("HOME=") || entry.starts_with("USER=") ||
-                               entry.starts_with("LOGNAME="))) {
+    if (run_as.switch_user &&
+        (entry.starts_with("HOME=") || entry.starts_with("USER=") || entry.starts_with("LOGNAME="))) {
       continue;
     }
     env_strings.emplace_back(entry);
@@ -286,8 +285,7 @@ absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunA
     // open, so that only happens when our caller closed them.
     const int sources[3] = {dev_null.get(), log_fd.get(), log_fd.get()};
     for (int target = 0; target < 3; ++target) {
-      int ok =
-          sources[target] == target ? ::fcntl(target, F_SETFD, 0) : ::dup2(sources[target], target);
+      int ok = sources[target] == target ? ::fcntl(target, F_SETFD, 0) : ::dup2(sources[target], target);
       if (ok < 0) fail(ChildStage::kRedirect);
     }
     // Descriptors our caller opened without O_CLOEXEC must not reach the postmaster either.
@@ -322,13 +320,12 @@ absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunA
     waited = ::waitpid(pid, &wait_status, 0);
   } while (waited < 0 && errno == EINTR);
   if (waited < 0) {
-    return absl::InternalError(
-        absl::StrCat("could not wait for ", CommandLine(argv, run_as), ": ", ErrnoText(errno)));
+    return absl::InternalError(absl::StrCat("could not wait for ", CommandLine(argv, run_as), ": ", ErrnoText(errno)));
   }
   if (got == static_cast<ssize_t>(sizeof(report))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "`", CommandLine(argv, run_as), "`: ", StageText(static_cast<ChildStage>(report[0])), ": ",
-        ErrnoText(report[1])));
+    return absl::FailedPreconditionError(absl::StrCat("`", CommandLine(argv, run_as),
+                                                      "`: ", StageText(static_cast<ChildStage>(report[0])), ": ",
+                                                      ErrnoText(report[1])));
   }
   Exit result;
   if (WIFEXITED(wait_status)) {
@@ -345,16 +342,15 @@ absl::StatusOr<Exit> RunProgram(const std::vector<std::string>& argv, const RunA
 
 // Runs a program that must succeed; its failure becomes one message naming the command and
 // quoting the end of `tail_log` (by default what the program itself printed).
-absl::Status RunOrExplain(const std::vector<std::string>& argv, const RunAs& run_as,
-                          const fs::path& root_dir, const fs::path* tail_log = nullptr) {
+absl::Status RunOrExplain(const std::vector<std::string>& argv, const RunAs& run_as, const fs::path& root_dir,
+                          const fs::path* tail_log = nullptr) {
   const fs::path programs_log = root_dir / kProgramsLog;
   const fs::path& quoted_log = tail_log != nullptr ? *tail_log : programs_log;
   std::streamoff from = FileSize(quoted_log);
   absl::StatusOr<Exit> outcome = RunProgram(argv, run_as, root_dir, programs_log);
   if (!outcome.ok()) return outcome.status();
   if (outcome->success) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("`", CommandLine(argv, run_as), "` ",
-                                          outcome->description,
+  return absl::InternalError(absl::StrCat("`", CommandLine(argv, run_as), "` ", outcome->description,
                                           "; the log ends: ", LogTail(quoted_log, from)));
 }
 
@@ -370,8 +366,7 @@ absl::StatusOr<int> FreePort() {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("could not bind a socket to 127.0.0.1: ", ErrnoText(errno)));
+    return absl::UnavailableError(absl::StrCat("could not bind a socket to 127.0.0.1: ", ErrnoText(errno)));
   }
   socklen_t len = sizeof(addr);
   if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -412,8 +407,8 @@ std::string ClusterConfig(std::string_view initdb_conf, const fs::path& root_dir
   std::string conf(initdb_conf);
   if (!conf.empty() && conf.back() != '\n') conf += '\n';
   absl::StrAppend(&conf, "\n# Added by pgpitr's LocalServer: a throwaway cluster.\n",
-                  "listen_addresses = '127.0.0.1'\n", "port = ", port, "\n",
-                  "wal_level = logical\n", "max_replication_slots = 10\n", "max_wal_senders = 10\n",
+                  "listen_addresses = '127.0.0.1'\n", "port = ", port, "\n", "wal_level = logical\n",
+                  "max_replication_slots = 10\n", "max_wal_senders = 10\n",
                   "fsync = off  # nothing here is worth surviving a machine crash\n",
                   "unix_socket_directories = ", ConfString(root_dir.string()), "\n");
   for (const std::string& line : settings) absl::StrAppend(&conf, line, "\n");
@@ -481,29 +476,26 @@ struct StartResult {
 // pg_ctl status exits with 3 exactly when no server runs on the data directory.
 constexpr int kPgCtlStatusNotRunning = 3;
 
-bool PostmasterRuns(const fs::path& bin_dir, const fs::path& root_dir, const fs::path& data_dir,
-                    const RunAs& run_as) {
+bool PostmasterRuns(const fs::path& bin_dir, const fs::path& root_dir, const fs::path& data_dir, const RunAs& run_as) {
   absl::StatusOr<Exit> status =
       RunProgram(PgCtl(bin_dir, data_dir, {"status"}), run_as, root_dir, root_dir / kProgramsLog);
   // When in doubt, assume it runs: callers then try to stop it rather than forget it.
   return !status.ok() || status->code != kPgCtlStatusNotRunning;
 }
 
-StartResult StartPostmaster(const fs::path& bin_dir, const fs::path& root_dir,
-                            const fs::path& data_dir, int port, const RunAs& run_as) {
+StartResult StartPostmaster(const fs::path& bin_dir, const fs::path& root_dir, const fs::path& data_dir, int port,
+                            const RunAs& run_as) {
   const fs::path server_log = root_dir / kServerLog;
   std::streamoff from = FileSize(server_log);
   StartResult result;
   // The server's log says why it did not start; pg_ctl itself only says that it did not.
-  result.status =
-      RunOrExplain(PgCtl(bin_dir, data_dir, {"-l", server_log.string(), "-w", "-t", "60", "start"}),
-                   run_as, root_dir, &server_log);
+  result.status = RunOrExplain(PgCtl(bin_dir, data_dir, {"-l", server_log.string(), "-w", "-t", "60", "start"}), run_as,
+                               root_dir, &server_log);
   if (result.status.ok()) {
     result.status = WaitUntilAcceptingConnections(port);
   } else {
     // Not only the tail: the bind error comes several lines before the postmaster gives up.
-    result.port_taken = absl::StrContains(absl::AsciiStrToLower(ReadFrom(server_log, from)),
-                                          "address already in use");
+    result.port_taken = absl::StrContains(absl::AsciiStrToLower(ReadFrom(server_log, from)), "address already in use");
   }
   // Our caller does not count a failed start as running, so a postmaster that came up too late
   // or does not answer must go now, or it would outlive us.
@@ -522,9 +514,8 @@ absl::StatusOr<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptio
 
   std::string pattern = (options.parent_dir / "pgpitr-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("could not make a folder for PostgreSQL below ", options.parent_dir.string(),
-                     ": ", ErrnoText(errno)));
+    return absl::FailedPreconditionError(absl::StrCat("could not make a folder for PostgreSQL below ",
+                                                      options.parent_dir.string(), ": ", ErrnoText(errno)));
   }
   // From here on the destructor removes the folder if any step fails.
   std::unique_ptr<LocalServer> server(new LocalServer(std::move(options)));
@@ -535,10 +526,9 @@ absl::StatusOr<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptio
   const fs::path& bin = server->options_.bin_dir;
 
   if (absl::Status s = GiveTo(*run_as, root); !s.ok()) return s;
-  if (absl::Status s = RunOrExplain(
-          {(bin / "initdb").string(), "-D", data.string(), "-U", "postgres", "--auth=trust", "-E",
-           "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
-          *run_as, root);
+  if (absl::Status s = RunOrExplain({(bin / "initdb").string(), "-D", data.string(), "-U", "postgres", "--auth=trust",
+                                     "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"},
+                                    *run_as, root);
       !s.ok()) {
     return s;
   }
@@ -551,8 +541,7 @@ absl::StatusOr<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptio
     absl::StatusOr<int> port = FreePort();
     if (!port.ok()) return port.status();
     if (absl::Status s =
-            WriteFile(data / "postgresql.conf",
-                      ClusterConfig(*initdb_conf, root, *port, server->options_.settings));
+            WriteFile(data / "postgresql.conf", ClusterConfig(*initdb_conf, root, *port, server->options_.settings));
         !s.ok()) {
       return s;
     }
@@ -574,39 +563,34 @@ LocalServer::~LocalServer() {
       // Forcing is better than leaving a server nobody owns.
       absl::StatusOr<RunAs> run_as = ResolveRunAs();
       if (run_as.ok()) {
-        s = RunOrExplain(PgCtl(options_.bin_dir, data_dir_, {"-m", "immediate", "-w", "stop"}),
-                         *run_as, root_dir_);
+        s = RunOrExplain(PgCtl(options_.bin_dir, data_dir_, {"-m", "immediate", "-w", "stop"}), *run_as, root_dir_);
       }
       stopped = s.ok();
       if (!stopped) {
-        std::fprintf(stderr, "pgpitr: could not stop PostgreSQL at %s (port %d): %s\n",
-                     root_dir_.c_str(), port_, std::string(s.message()).c_str());
+        std::fprintf(stderr, "pgpitr: could not stop PostgreSQL at %s (port %d): %s\n", root_dir_.c_str(), port_,
+                     std::string(s.message()).c_str());
       }
     }
   }
   if (keep_ || !stopped) {
-    std::fprintf(stderr, "pgpitr: kept PostgreSQL cluster at %s (port %d)\n", root_dir_.c_str(),
-                 port_);
+    std::fprintf(stderr, "pgpitr: kept PostgreSQL cluster at %s (port %d)\n", root_dir_.c_str(), port_);
     return;
   }
   std::error_code ec;
   fs::remove_all(root_dir_, ec);
   if (ec) {
-    std::fprintf(stderr, "pgpitr: could not remove PostgreSQL cluster folder %s: %s\n",
-                 root_dir_.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "pgpitr: could not remove PostgreSQL cluster folder %s: %s\n", root_dir_.c_str(),
+                 ec.message().c_str());
   }
 }
 
-std::string LocalServer::ConnectionString(std::string_view dbname) const {
-  return ConnInfo(port_, dbname);
-}
+std::string LocalServer::ConnectionString(std::string_view dbname) const { return ConnInfo(port_, dbname); }
 
 absl::Status LocalServer::Stop() {
   if (!running_) return absl::OkStatus();
   absl::StatusOr<RunAs> run_as = ResolveRunAs();
   if (!run_as.ok()) return run_as.status();
-  absl::Status s = RunOrExplain(PgCtl(options_.bin_dir, data_dir_, {"-m", "fast", "-w", "stop"}),
-                                *run_as, root_dir_);
+  absl::Status s = RunOrExplain(PgCtl(options_.bin_dir, data_dir_, {"-m", "fast", "-w", "stop"}), *run_as, root_dir_);
   // A server that is already gone (a crash test killed it) counts as stopped, so that
   // StartAgain() can bring it back.
   if (s.ok() || !PostmasterRuns(options_.bin_dir, root_dir_, data_dir_, *run_as)) {
@@ -618,17 +602,17 @@ absl::Status LocalServer::Stop() {
 
 absl::Status LocalServer::StartAgain() {
   if (running_) {
-    return absl::FailedPreconditionError(absl::StrCat("PostgreSQL at ", root_dir_.string(),
-                                                      " is already running (port ", port_, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("PostgreSQL at ", root_dir_.string(), " is already running (port ", port_, ")"));
   }
   absl::StatusOr<RunAs> run_as = ResolveRunAs();
   if (!run_as.ok()) return run_as.status();
   StartResult started = StartPostmaster(options_.bin_dir, root_dir_, data_dir_, port_, *run_as);
   if (started.port_taken) {
     // Connection strings handed out earlier name this port, so moving is not an option.
-    return absl::UnavailableError(absl::StrCat(
-        "cannot start PostgreSQL at ", root_dir_.string(), " again: its port ", port_,
-        " was taken by another process while it was stopped (", started.status.message(), ")"));
+    return absl::UnavailableError(absl::StrCat("cannot start PostgreSQL at ", root_dir_.string(), " again: its port ",
+                                               port_, " was taken by another process while it was stopped (",
+                                               started.status.message(), ")"));
   }
   if (!started.status.ok()) return started.status;
   running_ = true;

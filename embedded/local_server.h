@@ -50,8 +50,8 @@ class LocalServer {
   // failed test, and prints its path to stderr then.
   void KeepOnExit() { keep_ = true; }
 
-  [[nodiscard]] absl::Status Stop();     // pg_ctl stop -m fast
-  [[nodiscard]] absl::Status Restart();  // stop, then start on the same port and folder
+  [[nodiscard]] absl::Status Stop();        // pg_ctl stop -m fast
+  [[nodiscard]] absl::Status Restart();     // stop, then start on the same port and folder
   [[nodiscard]] absl::Status StartAgain();  // start after Stop()
 
  private:

@@ -83,8 +83,8 @@ absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode) {
   if (sslmode == "require") return UpstreamTls::kRequire;
   if (sslmode == "verify-ca") return UpstreamTls::kVerifyCa;
   if (sslmode == "verify-full") return UpstreamTls::kVerifyFull;
-  return absl::InvalidArgumentError(fmt::format(
-      "sslmode '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full", sslmode));
+  return absl::InvalidArgumentError(
+      fmt::format("sslmode '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full", sslmode));
 }
 
 struct ProxyServer::State {
@@ -198,12 +198,12 @@ class Session : public std::enable_shared_from_this<Session> {
     Drain();
   }
   void Drain() {
-    client_.socket().async_read_some(asio::buffer(client_buffer_), [self = shared_from_this()](
-                                                                       boost::system::error_code ec, size_t) {
-      if (!ec) return self->Drain();
-      self->linger_->cancel();
-      self->client_.Close();
-    });
+    client_.socket().async_read_some(asio::buffer(client_buffer_),
+                                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                                       if (!ec) return self->Drain();
+                                       self->linger_->cancel();
+                                       self->client_.Close();
+                                     });
   }
 
   // Writes bytes to one side, then continues with `then`; a write error closes the session.
@@ -213,17 +213,17 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool to_client = &to == &client_;
     if (to_client) client_writing_ = true;
     auto data = std::make_shared<std::string>(std::move(bytes));
-    to.AsyncWrite(asio::buffer(*data), [self = shared_from_this(), data, then, to_client](boost::system::error_code ec,
-                                                                                        size_t) {
-      if (to_client) self->client_writing_ = false;
-      if (self->failing_) {
-        if (to_client && !ec) self->WriteFailure();
-        if (to_client && ec) self->client_.Close();
-        return;
-      }
-      if (ec) return self->Close();
-      then(self.get());
-    });
+    to.AsyncWrite(asio::buffer(*data),
+                  [self = shared_from_this(), data, then, to_client](boost::system::error_code ec, size_t) {
+                    if (to_client) self->client_writing_ = false;
+                    if (self->failing_) {
+                      if (to_client && !ec) self->WriteFailure();
+                      if (to_client && ec) self->client_.Close();
+                      return;
+                    }
+                    if (ec) return self->Close();
+                    then(self.get());
+                  });
   }
 
   // Writes to the database go through one queue: the client's messages, and the proxy's own
@@ -235,24 +235,24 @@ class Session : public std::enable_shared_from_this<Session> {
     if (upstream_queue_.size() == 1) WriteUpstreamQueue();
   }
   void WriteUpstreamQueue() {
-    upstream_.AsyncWrite(asio::buffer(upstream_queue_.front().bytes), [self = shared_from_this()](
-                                                                          boost::system::error_code ec, size_t) {
-      if (ec) return self->Close();
-      if (self->failing_) return;
-      const bool read_client = self->upstream_queue_.front().then_read_client;
-      self->upstream_queue_.pop_front();
-      if (!self->upstream_queue_.empty()) self->WriteUpstreamQueue();
-      if (read_client) self->ReadClient();
-    });
+    upstream_.AsyncWrite(asio::buffer(upstream_queue_.front().bytes),
+                         [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                           if (ec) return self->Close();
+                           if (self->failing_) return;
+                           const bool read_client = self->upstream_queue_.front().then_read_client;
+                           self->upstream_queue_.pop_front();
+                           if (!self->upstream_queue_.empty()) self->WriteUpstreamQueue();
+                           if (read_client) self->ReadClient();
+                         });
   }
 
   void ReadClient() {
-    client_.AsyncReadSome(asio::buffer(client_buffer_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                                     size_t n) {
-      if (ec) return self->Close();
-      self->from_client_.Append(std::string_view(self->client_buffer_.data(), n));
-      self->ProcessClient();
-    });
+    client_.AsyncReadSome(asio::buffer(client_buffer_),
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            if (ec) return self->Close();
+                            self->from_client_.Append(std::string_view(self->client_buffer_.data(), n));
+                            self->ProcessClient();
+                          });
   }
 
   // Handles every complete client message, then writes what is to be forwarded and reads again.
@@ -465,8 +465,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void UpstreamDown(const boost::system::error_code& ec) {
     const ProxyOptions& o = server_->options;
-    Fail("08006", fmt::format("pgpitr proxy: cannot reach the database at {}:{}: {}", o.upstream_host,
-                              o.upstream_port, ec.message()));
+    Fail("08006", fmt::format("pgpitr proxy: cannot reach the database at {}:{}: {}", o.upstream_host, o.upstream_port,
+                              ec.message()));
   }
 
   // The server side of the client's TLS handshake; the startup packet follows inside it.
@@ -486,25 +486,25 @@ class Session : public std::enable_shared_from_this<Session> {
     const ProxyOptions& o = server_->options;
     if (o.upstream_tls == UpstreamTls::kDisable) return then();
     auto request = std::make_shared<std::string>(std::string("\0\0\0\x08", 4) + std::string("\x04\xd2\x16\x2f", 4));
-    upstream_.AsyncWrite(asio::buffer(*request), [self = shared_from_this(), request, then](
-                                                     boost::system::error_code ec, size_t) {
-      if (ec) return self->UpstreamDown(ec);
-      asio::async_read(self->upstream_.socket(), asio::buffer(self->upstream_buffer_.data(), 1),
-                       [self, then](boost::system::error_code ec, size_t) {
-                         if (ec) return self->UpstreamDown(ec);
-                         const ProxyOptions& o = self->server_->options;
-                         const char answer = self->upstream_buffer_[0];
-                         if (answer == 'N' && o.upstream_tls == UpstreamTls::kPrefer) return then();
-                         if (answer != 'S') {
-                           return self->Fail(
-                               "08006", fmt::format("pgpitr proxy: the database at {}:{} does not accept TLS, but "
-                                                    "the source's sslmode requires it (use sslmode=prefer or "
-                                                    "enable ssl on the server)",
-                                                    o.upstream_host, o.upstream_port));
-                         }
-                         self->StartUpstreamTls(then);
-                       });
-    });
+    upstream_.AsyncWrite(
+        asio::buffer(*request), [self = shared_from_this(), request, then](boost::system::error_code ec, size_t) {
+          if (ec) return self->UpstreamDown(ec);
+          asio::async_read(self->upstream_.socket(), asio::buffer(self->upstream_buffer_.data(), 1),
+                           [self, then](boost::system::error_code ec, size_t) {
+                             if (ec) return self->UpstreamDown(ec);
+                             const ProxyOptions& o = self->server_->options;
+                             const char answer = self->upstream_buffer_[0];
+                             if (answer == 'N' && o.upstream_tls == UpstreamTls::kPrefer) return then();
+                             if (answer != 'S') {
+                               return self->Fail(
+                                   "08006", fmt::format("pgpitr proxy: the database at {}:{} does not accept TLS, but "
+                                                        "the source's sslmode requires it (use sslmode=prefer or "
+                                                        "enable ssl on the server)",
+                                                        o.upstream_host, o.upstream_port));
+                             }
+                             self->StartUpstreamTls(then);
+                           });
+        });
   }
 
   template <typename Then>
@@ -523,14 +523,15 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       tls.set_verify_mode(asio::ssl::verify_none);
     }
-    tls.async_handshake(asio::ssl::stream_base::client, [self = shared_from_this(), then](boost::system::error_code ec) {
-      if (ec) {
-        const ProxyOptions& o = self->server_->options;
-        return self->Fail("08006", fmt::format("pgpitr proxy: TLS with the database at {}:{} failed: {}",
-                                               o.upstream_host, o.upstream_port, ec.message()));
-      }
-      then();
-    });
+    tls.async_handshake(
+        asio::ssl::stream_base::client, [self = shared_from_this(), then](boost::system::error_code ec) {
+          if (ec) {
+            const ProxyOptions& o = self->server_->options;
+            return self->Fail("08006", fmt::format("pgpitr proxy: TLS with the database at {}:{} failed: {}",
+                                                   o.upstream_host, o.upstream_port, ec.message()));
+          }
+          then();
+        });
   }
 
   // A SCRAM exchange that asks for channel binding cannot succeed through a proxy that terminates
@@ -548,12 +549,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadUpstream() {
-    upstream_.AsyncReadSome(asio::buffer(upstream_buffer_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                                         size_t n) {
-      if (ec) return self->Close();
-      self->from_upstream_.Append(std::string_view(self->upstream_buffer_.data(), n));
-      self->ProcessUpstream();
-    });
+    upstream_.AsyncReadSome(asio::buffer(upstream_buffer_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->from_upstream_.Append(std::string_view(self->upstream_buffer_.data(), n));
+                              self->ProcessUpstream();
+                            });
   }
 
   // Follows the answers to a query whose schema change is recorded after it succeeded: an error
@@ -562,7 +563,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // statements run outside any transaction). Returns whether the message is held.
   bool HoldForRecord(char type) {
     if (type == 'E') {
-      if (!record_after_.empty() && record_after_.front().ready == readies_seen_ + 1) record_after_.front().failed = true;
+      if (!record_after_.empty() && record_after_.front().ready == readies_seen_ + 1)
+        record_after_.front().failed = true;
       return false;
     }
     ++readies_seen_;
@@ -673,8 +675,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(const ProxyOptio
                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     tls.use_certificate_chain_file(options.tls_cert_file, ec);
     if (ec) {
-      return absl::InvalidArgumentError(fmt::format("--tls-cert {}: {} (give a PEM certificate chain)",
-                                                    options.tls_cert_file, ec.message()));
+      return absl::InvalidArgumentError(
+          fmt::format("--tls-cert {}: {} (give a PEM certificate chain)", options.tls_cert_file, ec.message()));
     }
     tls.use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) {
@@ -710,8 +712,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(const ProxyOptio
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     state->threads.emplace_back([s = state.get()] { s->io.run(); });
   }
-  log.Info("proxy listening on {}:{}, forwarding to {}:{}", options.listen_host, state->acceptor.local_endpoint().port(),
-           options.upstream_host, options.upstream_port);
+  log.Info("proxy listening on {}:{}, forwarding to {}:{}", options.listen_host,
+           state->acceptor.local_endpoint().port(), options.upstream_host, options.upstream_port);
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(state)));
 }
 

@@ -20,7 +20,7 @@
 namespace pgpitr::proxy {
 
 // Protocol codes of the untyped startup-phase packets (Int32 after the length).
-inline constexpr uint32_t kProtocolV3 = 196608;        // 3.0
+inline constexpr uint32_t kProtocolV3 = 196608;  // 3.0
 inline constexpr uint32_t kSslRequestCode = 80877103;
 inline constexpr uint32_t kGssEncRequestCode = 80877104;
 inline constexpr uint32_t kCancelRequestCode = 80877102;
@@ -39,8 +39,8 @@ struct Frame {
 struct FrameResult {
   enum Kind { kFrame, kNeedMore, kMalformed };
   Kind kind;
-  Frame frame;          // when kFrame; views into the decoder's buffer, valid until the next Append/Consume
-  std::string error;    // when kMalformed: what was wrong, for an ErrorResponse
+  Frame frame;        // when kFrame; views into the decoder's buffer, valid until the next Append/Consume
+  std::string error;  // when kMalformed: what was wrong, for an ErrorResponse
 };
 
 class FrameDecoder {
@@ -66,8 +66,8 @@ class FrameDecoder {
   Phase phase_;
   size_t max_message_;
   std::string buffer_;
-  size_t start_ = 0;     // where unread bytes begin
-  size_t pending_ = 0;   // size of the frame returned by Next and not yet consumed
+  size_t start_ = 0;    // where unread bytes begin
+  size_t pending_ = 0;  // size of the frame returned by Next and not yet consumed
 };
 
 // A startup-phase packet's meaning.

@@ -21,8 +21,8 @@ RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const prot
   RestorableWindow w;
   std::vector<proto::Base> covered;
   for (const proto::Base& base : bases) {
-    const bool usable = state.log_start_lsn() != 0 && base.lsn() >= state.log_start_lsn() &&
-                        base.lsn() <= state.captured_through_lsn();
+    const bool usable =
+        state.log_start_lsn() != 0 && base.lsn() >= state.log_start_lsn() && base.lsn() <= state.captured_through_lsn();
     (usable ? covered : w.unusable_bases).push_back(base);
   }
   // Stretches between gaps, newest first: the window is the newest one holding a base.
@@ -33,8 +33,10 @@ RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const prot
   auto stretch_of = [&](const proto::Base& b) -> int {
     int i = 0;
     for (const proto::Gap& g : sorted) {
-      if (g.to_lsn() <= b.lsn()) ++i;
-      else if (g.from_lsn() < b.lsn()) return -1;  // inside a gap: the commits just after it may be missing
+      if (g.to_lsn() <= b.lsn())
+        ++i;
+      else if (g.from_lsn() < b.lsn())
+        return -1;  // inside a gap: the commits just after it may be missing
     }
     return i;
   };
@@ -65,10 +67,11 @@ RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const prot
 namespace {
 
 std::string GapAdvice(const proto::Gap& gap) {
-  return fmt::format("the change log has a gap after LSN {} and before {} ({}): restore to a point at or before {}, "
-                     "or after a base taken after {} (run 'pgpitr verify')",
-                     Lsn(gap.from_lsn()).ToString(), Lsn(gap.to_lsn()).ToString(), gap.reason(),
-                     Lsn(gap.from_lsn()).ToString(), Lsn(gap.to_lsn()).ToString());
+  return fmt::format(
+      "the change log has a gap after LSN {} and before {} ({}): restore to a point at or before {}, "
+      "or after a base taken after {} (run 'pgpitr verify')",
+      Lsn(gap.from_lsn()).ToString(), Lsn(gap.to_lsn()).ToString(), gap.reason(), Lsn(gap.from_lsn()).ToString(),
+      Lsn(gap.to_lsn()).ToString());
 }
 
 }  // namespace
@@ -94,8 +97,8 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
     absl::StatusOr<std::optional<proto::Mark>> mark = log.GetMark(target.mark);
     if (!mark.ok()) return mark.status();
     if (!mark->has_value()) {
-      return absl::NotFoundError(fmt::format(
-          "no restore point named '{}' has been captured (run 'pgpitr info' to list marks)", target.mark));
+      return absl::NotFoundError(
+          fmt::format("no restore point named '{}' has been captured (run 'pgpitr info' to list marks)", target.mark));
     }
     resolved.kind = RestoreTarget::Kind::kLsn;
     resolved.lsn = Lsn((*mark)->commit_lsn());
@@ -107,10 +110,10 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
     case RestoreTarget::Kind::kTime: {
       const wal::PgTime t = target.exclusive ? target.time - 1 : target.time;
       if (t < window.earliest_time) {
-        return absl::OutOfRangeError(fmt::format(
-            "restore target {} is before the earliest restorable point {} (the window is {}; run 'pgpitr "
-            "info' to see it)",
-            FormatPgTime(target.time), FormatPgTime(window.earliest_time), window.ToString()));
+        return absl::OutOfRangeError(
+            fmt::format("restore target {} is before the earliest restorable point {} (the window is {}; run 'pgpitr "
+                        "info' to see it)",
+                        FormatPgTime(target.time), FormatPgTime(window.earliest_time), window.ToString()));
       }
       if (target.time > window.latest_time && window.ends_at_gap) {
         return absl::OutOfRangeError(fmt::format("restore target {} is after the window's end ({}): {}",
@@ -118,10 +121,10 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
                                                  GapAdvice(*window.ends_at_gap)));
       }
       if (target.time > window.latest_time) {
-        return absl::OutOfRangeError(fmt::format(
-            "restore target {} is after the latest restorable point {} (the window is {}; is 'pgpitr run' "
-            "capturing?)",
-            FormatPgTime(target.time), FormatPgTime(window.latest_time), window.ToString()));
+        return absl::OutOfRangeError(
+            fmt::format("restore target {} is after the latest restorable point {} (the window is {}; is 'pgpitr run' "
+                        "capturing?)",
+                        FormatPgTime(target.time), FormatPgTime(window.latest_time), window.ToString()));
       }
       for (const proto::Base& b : window.usable_bases) {
         if (b.consistent_time() <= t) base = &b;
@@ -136,20 +139,20 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
       const Lsn lsn = resolved.kind == RestoreTarget::Kind::kLatest ? window.latest_lsn : resolved.lsn;
       const Lsn bound = target.exclusive ? Lsn(lsn.value() - 1) : lsn;
       if (lsn < window.earliest_lsn) {
-        return absl::OutOfRangeError(fmt::format(
-            "restore target LSN {} is before the earliest restorable point {} (the window is {}; run "
-            "'pgpitr info' to see it)",
-            lsn.ToString(), window.earliest_lsn.ToString(), window.ToString()));
+        return absl::OutOfRangeError(
+            fmt::format("restore target LSN {} is before the earliest restorable point {} (the window is {}; run "
+                        "'pgpitr info' to see it)",
+                        lsn.ToString(), window.earliest_lsn.ToString(), window.ToString()));
       }
       if (lsn > window.latest_lsn && window.ends_at_gap) {
         return absl::OutOfRangeError(fmt::format("restore target LSN {} is after the window's end ({}): {}",
                                                  lsn.ToString(), window.ToString(), GapAdvice(*window.ends_at_gap)));
       }
       if (lsn > window.latest_lsn) {
-        return absl::OutOfRangeError(fmt::format(
-            "restore target LSN {} is after the latest restorable point {} (the window is {}; is 'pgpitr "
-            "run' capturing?)",
-            lsn.ToString(), window.latest_lsn.ToString(), window.ToString()));
+        return absl::OutOfRangeError(
+            fmt::format("restore target LSN {} is after the latest restorable point {} (the window is {}; is 'pgpitr "
+                        "run' capturing?)",
+                        lsn.ToString(), window.latest_lsn.ToString(), window.ToString()));
       }
       for (const proto::Base& b : window.usable_bases) {
         if (Lsn(b.lsn()) <= lsn) base = &b;
@@ -186,12 +189,14 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
           ++plan.transactions;
           return absl::OkStatus();
         });
-    if (counted.code() == absl::StatusCode::kDataLoss && counted.message().find("is not stored") == std::string_view::npos) {
+    if (counted.code() == absl::StatusCode::kDataLoss &&
+        counted.message().find("is not stored") == std::string_view::npos) {
       const Lsn readable = previous.value_or(Lsn(base->lsn()));
       return absl::DataLossError(fmt::format(
           "the change log is damaged after LSN {} ({}): {}; restore to a point at or before it, or run 'pgpitr "
           "verify' to see what is still restorable",
-          readable.ToString(), previous ? "the last commit that reads back" : "the base", std::string(counted.message())));
+          readable.ToString(), previous ? "the last commit that reads back" : "the base",
+          std::string(counted.message())));
     }
     if (!counted.ok()) return counted;
     // The changes to replay, read once with their checksums verified, so that a damaged block stops

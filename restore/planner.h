@@ -45,9 +45,7 @@ struct RestorePlan {
   wal::PgTime reached_time = 0;
 };
 
-[[nodiscard]] absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases,
-                                                      const wal::ChangeLog& log,
-                                                      const proto::CaptureState& state,
-                                                      const RestoreTarget& target);
+[[nodiscard]] absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, const wal::ChangeLog& log,
+                                                      const proto::CaptureState& state, const RestoreTarget& target);
 
 }  // namespace pgpitr::restore

@@ -16,8 +16,8 @@ namespace {
 // Types without an equality operator fit for finding a row (json, xml and the geometric types,
 // whose '=' compares areas), and their arrays: rows are matched on their text instead.
 bool CompareAsText(uint32_t type_oid) {
-  static const std::set<uint32_t> kOids = {114, 199, 142, 143, 600, 1017, 601, 1018, 602, 1019,
-                                           603, 1020, 604, 1027, 628, 629, 718, 719};
+  static const std::set<uint32_t> kOids = {114,  199, 142,  143, 600,  1017, 601, 1018, 602,
+                                           1019, 603, 1020, 604, 1027, 628,  629, 718,  719};
   return kOids.contains(type_oid);
 }
 
@@ -54,11 +54,11 @@ absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Create(wal::PgConnection* ta
   if (!s.ok()) return s;
   s = target->Execute("SET session_replication_role = replica");
   if (!s.ok()) {
-    return absl::PermissionDeniedError(fmt::format(
-        "replay needs session_replication_role = replica on the restore target, so that triggers and "
-        "foreign-key actions do not run twice: restore as a superuser, or GRANT SET ON PARAMETER "
-        "session_replication_role TO the restoring role ({})",
-        s.message()));
+    return absl::PermissionDeniedError(
+        fmt::format("replay needs session_replication_role = replica on the restore target, so that triggers and "
+                    "foreign-key actions do not run twice: restore as a superuser, or GRANT SET ON PARAMETER "
+                    "session_replication_role TO the restoring role ({})",
+                    s.message()));
   }
   return r;
 }
@@ -91,16 +91,16 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
     if (before != nullptr && moved->Get(0, 0) == "t" &&
         (before->namespace_() != schema.namespace_() || before->name() != schema.name())) {
       if (before->namespace_() != schema.namespace_()) {
-        if (absl::Status s = target_->Execute(fmt::format("ALTER TABLE {} SET SCHEMA {}", QualifiedName(*before),
-                                                          QuoteIdent(schema.namespace_())));
+        if (absl::Status s = target_->Execute(
+                fmt::format("ALTER TABLE {} SET SCHEMA {}", QualifiedName(*before), QuoteIdent(schema.namespace_())));
             !s.ok()) {
           return s;
         }
       }
       if (before->name() != schema.name()) {
-        if (absl::Status s = target_->Execute(fmt::format("ALTER TABLE {}.{} RENAME TO {}",
-                                                          QuoteIdent(schema.namespace_()),
-                                                          QuoteIdent(before->name()), QuoteIdent(schema.name())));
+        if (absl::Status s =
+                target_->Execute(fmt::format("ALTER TABLE {}.{} RENAME TO {}", QuoteIdent(schema.namespace_()),
+                                             QuoteIdent(before->name()), QuoteIdent(schema.name())));
             !s.ok()) {
           return s;
         }
@@ -144,10 +144,10 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
     }
     sql += ")";
     if (absl::Status s = target_->Execute(sql); !s.ok()) return s;
-    schema_notes_.push_back(fmt::format(
-        "created table {} from the stream's description (columns and key only: defaults, constraints "
-        "and indexes are not in the logical stream)",
-        table));
+    schema_notes_.push_back(
+        fmt::format("created table {} from the stream's description (columns and key only: defaults, constraints "
+                    "and indexes are not in the logical stream)",
+                    table));
   } else {
     std::map<std::string, std::pair<uint32_t, std::string>> present;
     for (int i = 0; i < columns->rows(); ++i) {
@@ -161,8 +161,8 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
       absl::StatusOr<std::string> type = type_sql(c);
       if (!type.ok()) return type.status();
       if (it == present.end()) {
-        if (absl::Status s = target_->Execute(
-                fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(c.name()), *type));
+        if (absl::Status s =
+                target_->Execute(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(c.name()), *type));
             !s.ok()) {
           return s;
         }
@@ -171,14 +171,14 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
             "stream, so rows older than it hold NULL",
             table, QuoteIdent(c.name()), *type));
       } else if (it->second.second != *type && c.type_oid() < kFirstNormalObjectId) {
-        if (absl::Status s = target_->Execute(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}",
-                                                          table, QuoteIdent(c.name()), *type, QuoteIdent(c.name()),
-                                                          *type));
+        if (absl::Status s =
+                target_->Execute(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", table,
+                                             QuoteIdent(c.name()), *type, QuoteIdent(c.name()), *type));
             !s.ok()) {
           return s;
         }
-        schema_notes_.push_back(fmt::format("changed the type of {}.{} to {} as the stream showed", table,
-                                            QuoteIdent(c.name()), *type));
+        schema_notes_.push_back(
+            fmt::format("changed the type of {}.{} to {} as the stream showed", table, QuoteIdent(c.name()), *type));
       }
     }
     for (const auto& [name, type] : present) {
@@ -203,9 +203,9 @@ absl::StatusOr<const Replayer::Statement*> Replayer::Prepare(const std::string& 
   statement.params = std::move(params);
   wal::PgResult result(PQprepare(target_->raw(), statement.name.c_str(), sql.c_str(), 0, nullptr));
   if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the restore target cannot run `{}`: {}", sql.substr(0, 300),
-        wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw()))));
+    return absl::FailedPreconditionError(
+        fmt::format("the restore target cannot run `{}`: {}", sql.substr(0, 300),
+                    wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw()))));
   }
   return &statements_.emplace(key, std::move(statement)).first->second;
 }
@@ -225,11 +225,11 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
       lengths.push_back(static_cast<int>(v.data().size()));
     }
   }
-  wal::PgResult result(PQexecPrepared(target_->raw(), s.name.c_str(), static_cast<int>(values.size()),
-                                      values.data(), lengths.data(), nullptr, 0));
+  wal::PgResult result(PQexecPrepared(target_->raw(), s.name.c_str(), static_cast<int>(values.size()), values.data(),
+                                      lengths.data(), nullptr, 0));
   if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
-    return absl::FailedPreconditionError(wal::OneLine(
-        result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw())));
+    return absl::FailedPreconditionError(
+        wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw())));
   }
   int64_t affected = 0;
   const char* tuples = PQcmdTuples(result.raw());
@@ -261,8 +261,8 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
   const int ncolumns = schema->columns_size();
   if ((change.kind() != proto::Change::DELETE && change.new_tuple().values_size() != ncolumns) ||
       (change.old_kind() != proto::Change::NONE && change.old_tuple().values_size() != ncolumns)) {
-    return absl::DataLossError(fmt::format("a change to {} has a different number of columns than its schema",
-                                           QualifiedName(*schema)));
+    return absl::DataLossError(
+        fmt::format("a change to {} has a different number of columns than its schema", QualifiedName(*schema)));
   }
   for (const auto* tuple : {&change.new_tuple(), &change.old_tuple()}) {
     for (const proto::Value& v : tuple->values()) {
@@ -287,9 +287,8 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
           where += col(i) + " IS NULL";
           continue;
         }
-        where += CompareAsText(schema->columns(i).type_oid())
-                     ? fmt::format("{}::text = ${}::text", col(i), n++)
-                     : fmt::format("{} = ${}", col(i), n++);
+        where += CompareAsText(schema->columns(i).type_oid()) ? fmt::format("{}::text = ${}::text", col(i), n++)
+                                                              : fmt::format("{} = ${}", col(i), n++);
         params->push_back(~i);
       }
       // Rows are a multiset: change exactly one of the equal rows.
@@ -335,7 +334,8 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
       // NULLs in a full old row change the SQL (IS NULL), so they are part of the key.
       std::string null_mask;
       if (change.old_kind() == proto::Change::FULL_ROW) {
-        for (const proto::Value& v : change.old_tuple().values()) null_mask += v.kind() == proto::Value::NULL_ ? 'n' : '-';
+        for (const proto::Value& v : change.old_tuple().values())
+          null_mask += v.kind() == proto::Value::NULL_ ? 'n' : '-';
       }
       key += new_mask + ":" + old_mask + ":" + null_mask;
       std::string set;
@@ -370,10 +370,10 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
   if (!statement.ok()) return statement.status();
   absl::StatusOr<int64_t> affected = Run(**statement, change);
   if (!affected.ok()) {
-    return absl::FailedPreconditionError(fmt::format("replaying an {} on {} of the transaction committed at {} "
-                                                     "failed: {}",
-                                                     verb, table, wal::Lsn(txn.commit_lsn()).ToString(),
-                                                     affected.status().message()));
+    return absl::FailedPreconditionError(
+        fmt::format("replaying an {} on {} of the transaction committed at {} "
+                    "failed: {}",
+                    verb, table, wal::Lsn(txn.commit_lsn()).ToString(), affected.status().message()));
   }
   if (*affected != 1) {
     return absl::DataLossError(fmt::format(
@@ -400,9 +400,9 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
     return s;
   }
   if (absl::Status s = target_->Execute(sql); !s.ok()) {
-    return absl::FailedPreconditionError(fmt::format(
-        "replaying the schema change `{}` of the transaction committed at {} failed: {}", wal::OneLine(sql).substr(0, 200),
-        wal::Lsn(txn.commit_lsn()).ToString(), s.message()));
+    return absl::FailedPreconditionError(
+        fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {}",
+                    wal::OneLine(sql).substr(0, 200), wal::Lsn(txn.commit_lsn()).ToString(), s.message()));
   }
   // Statements prepared against the old shape are stale now.
   statements_.clear();

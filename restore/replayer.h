@@ -3,8 +3,8 @@
 //   auto replayer = Replayer::Create(&target_conn, log);
 //   log.ForEachTransaction(from, to, [&](const proto::Transaction& t) { return replayer->Replay(t); });
 // Schema changes captured by the proxy (pgpitr.ddl messages) are run at their place in the
-// transaction, with the search_path they ran with. UPDATE and DELETE find their row by replica identity (the key, or the whole old row for
-// REPLICA IDENTITY FULL, where rows are a multiset and exactly one matching row is changed);
+// transaction, with the search_path they ran with. UPDATE and DELETE find their row by replica identity (the key, or
+// the whole old row for REPLICA IDENTITY FULL, where rows are a multiset and exactly one matching row is changed);
 // unchanged-TOAST columns are left as they are; a change that finds no row is an error, since the
 // target then no longer matches the source. Relation schema changes seen in the stream (added,
 // dropped or retyped columns, a renamed or new table) are applied to the target before the first

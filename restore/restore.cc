@@ -47,16 +47,16 @@ absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::str
   absl::StatusOr<wal::PgResult> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
   if (!ident.ok() && dbname == state.database()) {
     // Fail closed: a database of the source's name on a server we cannot identify may be the source.
-    return absl::PermissionDeniedError(fmt::format(
-        "cannot tell whether the restore target is the source itself ({}); restore into a database with "
-        "another name than {}",
-        ident.status().message(), dbname));
+    return absl::PermissionDeniedError(
+        fmt::format("cannot tell whether the restore target is the source itself ({}); restore into a database with "
+                    "another name than {}",
+                    ident.status().message(), dbname));
   }
   if (ident.ok() && ident->GetString(0, 0) == state.system_identifier() && dbname == state.database()) {
-    return absl::PermissionDeniedError(fmt::format(
-        "the restore target is database {} of the source cluster itself; restore into another database "
-        "(e.g. dbname={}_restored)",
-        dbname, dbname));
+    return absl::PermissionDeniedError(
+        fmt::format("the restore target is database {} of the source cluster itself; restore into another database "
+                    "(e.g. dbname={}_restored)",
+                    dbname, dbname));
   }
   absl::StatusOr<wal::PgResult> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
   if (!exists.ok()) return exists.status();
@@ -103,8 +103,10 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
     const bool after = after_target(sample);
     for (const auto& seq : sample.sequences()) {
       Known& k = known[{seq.namespace_(), seq.name()}];
-      if (!after) k.before = &seq;
-      else if (k.after == nullptr) k.after = &seq;
+      if (!after)
+        k.before = &seq;
+      else if (k.after == nullptr)
+        k.after = &seq;
     }
   }
   proto::SequenceSample watermark;
@@ -180,13 +182,13 @@ std::string RestoreSummary::ToString() const {
       "each row's changes to its net effect)\n"
       "  reached:      LSN {}, {}\n",
       plan.target.ToString(), plan.base.id(), Lsn(plan.base.lsn()).ToString(),
-      wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows,
-      replay_seconds.count(), replay_seconds.count() > 0 ? static_cast<double>(rows) / replay_seconds.count() : 0.0,
-      row_writes, plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
+      wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows, replay_seconds.count(),
+      replay_seconds.count() > 0 ? static_cast<double>(rows) / replay_seconds.count() : 0.0, row_writes,
+      plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
   if (plan.last_commit) {
-    out += fmt::format("  last commit:  xid {} at LSN {}, {}\n", plan.last_commit->xid(),
-                       Lsn(plan.last_commit->commit_lsn()).ToString(),
-                       wal::FormatPgTime(plan.last_commit->commit_time()));
+    out +=
+        fmt::format("  last commit:  xid {} at LSN {}, {}\n", plan.last_commit->xid(),
+                    Lsn(plan.last_commit->commit_lsn()).ToString(), wal::FormatPgTime(plan.last_commit->commit_time()));
   } else {
     out += "  last commit:  none after the base\n";
   }
@@ -201,7 +203,8 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
     return absl::InvalidArgumentError(
         "the restore target names no database; give one, e.g. --target 'host=H dbname=app_restored'");
   }
-  absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(options.repo, wal::Repository::Mode::kRead);
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+      wal::Repository::Open(options.repo, wal::Repository::Mode::kRead);
   if (!repo.ok()) return repo.status();
   const wal::ChangeLog& changes = (*repo)->change_log();
   absl::StatusOr<proto::CaptureState> state = changes.State();
@@ -215,11 +218,13 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
   summary.plan = *plan;
   const fs::path dump = (*repo)->BaseDir(plan->base) / plan->base.dump_file();
   absl::StatusOr<std::string> sha = wal::Sha256File(dump);
-  if (!sha.ok()) return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
+  if (!sha.ok())
+    return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
   if (*sha != plan->base.sha256()) {
-    return absl::DataLossError(fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
-                                           "and restore from another base)",
-                                           plan->base.id(), dump.string()));
+    return absl::DataLossError(
+        fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
+                    "and restore from another base)",
+                    plan->base.id(), dump.string()));
   }
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
            Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());
@@ -239,7 +244,8 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
     env["PGPASSWORD"] = *password;
     target_conn = target_conn.With("password", "");
   }
-  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error", fmt::format("--jobs={}", std::max(1, options.jobs)),
+  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error",
+                                   fmt::format("--jobs={}", std::max(1, options.jobs)),
                                    "--dbname=" + target_conn.ToString()};
   if (options.no_owner) {
     argv.push_back("--no-owner");
@@ -264,16 +270,16 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
   auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
     if (plan->last_commit) {
       RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
-      absl::Status replayed = changes.ForEachTransaction(
-          Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()), [&](const proto::Transaction& txn) {
-            absl::Status s = replayer.Replay(txn);
-            if (progress) {
-              p.transactions_done = replayer.transactions();
-              p.rows_done = replayer.rows();
-              progress(p);
-            }
-            return s;
-          });
+      absl::Status replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
+                                                         [&](const proto::Transaction& txn) {
+                                                           absl::Status s = replayer.Replay(txn);
+                                                           if (progress) {
+                                                             p.transactions_done = replayer.transactions();
+                                                             p.rows_done = replayer.rows();
+                                                             progress(p);
+                                                           }
+                                                           return s;
+                                                         });
       if (replayed.ok()) replayed = finish();
       if (!replayed.ok()) {
         // With bulk replay many source transactions share a target transaction: what failed was
@@ -293,13 +299,18 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
     absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
-    if (absl::Status s = replay_all(r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); }); !s.ok()) return s;
+    if (absl::Status s = replay_all(
+            r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
+        !s.ok())
+      return s;
   } else {
     absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer =
         BulkReplayer::Create(&*target, changes, BulkReplayOptions{.flush_bytes = options.replay_flush_bytes});
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
-    if (absl::Status s = replay_all(r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); }); !s.ok()) {
+    if (absl::Status s = replay_all(
+            r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
+        !s.ok()) {
       return s;
     }
   }

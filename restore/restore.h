@@ -26,8 +26,8 @@ struct RestoreOptions {
   wal::ConnInfo target;  // its dbname is the database restored into
   RestoreTarget point;
   bool replace_existing = false;
-  bool no_owner = false;          // pg_restore --no-owner --no-privileges
-  int jobs = 2;                   // pg_restore --jobs
+  bool no_owner = false;  // pg_restore --no-owner --no-privileges
+  int jobs = 2;           // pg_restore --jobs
   std::filesystem::path pg_bin_dir;
   // Replay one target transaction per source transaction, row by row (the slow path, kept for
   // comparison), instead of each row's net effect in bulk.

@@ -60,10 +60,10 @@ class Cursor {
 };
 
 absl::Status BadTime(std::string_view text) {
-  return absl::InvalidArgumentError(fmt::format(
-      "'{}' is not a time with an offset; write it as '2026-11-25 10:41:07.123456+00' or "
-      "'2026-11-25T10:41:07Z'",
-      text));
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is not a time with an offset; write it as '2026-11-25 10:41:07.123456+00' or "
+                  "'2026-11-25T10:41:07Z'",
+                  text));
 }
 
 }  // namespace

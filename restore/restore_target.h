@@ -22,7 +22,7 @@ struct RestoreTarget {
   Kind kind = Kind::kLatest;
   wal::PgTime time = 0;
   wal::Lsn lsn;
-  std::string mark;  // kMark: the restore point's name (its transaction is included)
+  std::string mark;        // kMark: the restore point's name (its transaction is included)
   bool exclusive = false;  // leave out a commit exactly at the target
 
   static RestoreTarget Latest() { return {}; }

@@ -48,18 +48,19 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
       {options.slot});
   if (!slot.ok()) return slot.status();
   if (slot->rows() == 0) {
-    return absl::FailedPreconditionError(fmt::format(
-        "capture's slot {} does not exist on the source, so changes after a base would be lost: start "
-        "'pgpitr run' first (it creates the slot), or pass the --slot it uses",
-        options.slot));
+    return absl::FailedPreconditionError(
+        fmt::format("capture's slot {} does not exist on the source, so changes after a base would be lost: start "
+                    "'pgpitr run' first (it creates the slot), or pass the --slot it uses",
+                    options.slot));
   }
 
   const auto wall_start = std::chrono::system_clock::now();
   absl::StatusOr<PgConnection> replication = ConnectReplication(options.source);
   if (!replication.ok()) return replication.status();
   std::optional<PgConnection> repl(*std::move(replication));
-  const std::string temp_slot = fmt::format("pgpitr_base_{}_{}", getpid(),
-      std::chrono::duration_cast<std::chrono::seconds>(wall_start.time_since_epoch()).count());
+  const std::string temp_slot =
+      fmt::format("pgpitr_base_{}_{}", getpid(),
+                  std::chrono::duration_cast<std::chrono::seconds>(wall_start.time_since_epoch()).count());
   // The legacy spelling works from PostgreSQL 10 to today's servers.
   absl::StatusOr<PgResult> created = repl->Query(
       fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT", QuoteIdent(temp_slot)));
@@ -76,8 +77,9 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
   base.set_start_time(PgTimeFromSystemClock(wall_start));
   base.set_server_version(conn->ParameterStatus("server_version"));
   base.set_pg_dump_version(std::to_string(*dump_major));
-  absl::StatusOr<PgResult> db = conn->Query("SELECT current_database(), pg_encoding_to_char(encoding) "
-                                            "FROM pg_database WHERE datname = current_database()");
+  absl::StatusOr<PgResult> db = conn->Query(
+      "SELECT current_database(), pg_encoding_to_char(encoding) "
+      "FROM pg_database WHERE datname = current_database()");
   if (!db.ok()) return db.status();
   base.set_database(db->GetString(0, 0));
   base.set_encoding(db->GetString(0, 1));
@@ -96,8 +98,11 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
     env["PGPASSWORD"] = *password;  // kept out of the process list
     target = target.With("password", "");
   }
-  std::vector<std::string> argv = {pg_dump->string(), "--snapshot=" + snapshot, "--format=custom",
-                                   "--no-publications", "--no-subscriptions",
+  std::vector<std::string> argv = {pg_dump->string(),
+                                   "--snapshot=" + snapshot,
+                                   "--format=custom",
+                                   "--no-publications",
+                                   "--no-subscriptions",
                                    "--file=" + (*partial / base.dump_file()).string(),
                                    "--dbname=" + target.ToString()};
   absl::Status dumped = RunProcess(argv, env, *partial / "pg_dump.log", options.stop);

@@ -19,9 +19,9 @@ namespace pgpitr::wal {
 
 struct BaseOptions {
   ConnInfo source;
-  std::string slot = "pgpitr";           // capture's slot: it must exist, so no commit escapes
-  std::filesystem::path pg_bin_dir;      // empty: the newest installed client programs
-  StopRequested stop;                     // returns true to abandon the dump
+  std::string slot = "pgpitr";       // capture's slot: it must exist, so no commit escapes
+  std::filesystem::path pg_bin_dir;  // empty: the newest installed client programs
+  StopRequested stop;                // returns true to abandon the dump
 };
 
 [[nodiscard]] absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options,

@@ -31,9 +31,10 @@ absl::Status DropLostSlot(const CaptureOptions& options, const Logger& log) {
   absl::StatusOr<SlotHealth> health = ReadSlotHealth(*conn, options.source_settings.slot, 0);
   if (!health.ok()) return health.status();
   if (!health->exists || health->wal_status != "lost") return absl::OkStatus();
-  log.Error("capture's slot {} was invalidated by the source (wal_status lost, max_slot_wal_keep_size exceeded); "
-            "dropping it to start a new one",
-            options.source_settings.slot);
+  log.Error(
+      "capture's slot {} was invalidated by the source (wal_status lost, max_slot_wal_keep_size exceeded); "
+      "dropping it to start a new one",
+      options.source_settings.slot);
   absl::Status dropped = conn->Execute("SELECT pg_drop_replication_slot($1)", {options.source_settings.slot});
   // Still held by a walsender the server has not ended yet: the reconnect loop tries again.
   if (!dropped.ok()) return absl::UnavailableError(fmt::format("cannot drop the lost slot yet: {}", dropped.message()));
@@ -53,8 +54,8 @@ void ExportRepository(const Repository& repo, const proto::CaptureState& state, 
   const proto::Base* newest = nullptr;
   for (const proto::Base& b : *bases) {
     if (newest == nullptr || b.lsn() > newest->lsn()) newest = &b;
-    const bool usable = state.log_start_lsn() != 0 && b.lsn() >= state.log_start_lsn() &&
-                        b.lsn() <= state.captured_through_lsn();
+    const bool usable =
+        state.log_start_lsn() != 0 && b.lsn() >= state.log_start_lsn() && b.lsn() <= state.captured_through_lsn();
     if (usable && (oldest_usable == nullptr || b.lsn() < oldest_usable->lsn())) oldest_usable = &b;
   }
   if (newest != nullptr) {
@@ -107,8 +108,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     return absl::FailedPreconditionError(fmt::format(
         "repository {} holds database {} of cluster {}, but the source is database {} of cluster {}; use "
         "another --repo for this source",
-        repo.root().string(), state.database(), state.system_identifier(), facts->database,
-        facts->system_identifier));
+        repo.root().string(), state.database(), state.system_identifier(), facts->database, facts->system_identifier));
   }
   // The slot was lost (invalidated or dropped): what the source committed between the last durable
   // position and the new slot's start is gone. Say so, record the gap (restore never replays across
@@ -118,11 +118,13 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     // Every commit before captured_through is stored; one exactly at it may not be.
     const Lsn from(state.captured_through_lsn() > 0 ? state.captured_through_lsn() - 1 : 0);
     const Lsn to = facts->slot_start;
-    log.Error("the change log has a gap: capture's slot {} was lost, so commits after {} and before {} are missing; "
-              "restores can reach {} at most from the older bases, and a new base is being taken for restores from {} on",
-              options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
-              Lsn(state.captured_through_lsn()).ToString(), to.ToString());
-    if (absl::Status s = repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot));
+    log.Error(
+        "the change log has a gap: capture's slot {} was lost, so commits after {} and before {} are missing; "
+        "restores can reach {} at most from the older bases, and a new base is being taken for restores from {} on",
+        options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
+        Lsn(state.captured_through_lsn()).ToString(), to.ToString());
+    if (absl::Status s =
+            repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot));
         !s.ok()) {
       return s;
     }
@@ -218,8 +220,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       log.Debug("{}", figures);
     }
     if (health->lost()) {
-      return absl::UnavailableError(fmt::format("capture's slot {} is {}", options.source_settings.slot,
-                                                health->exists ? "lost" : "gone"));
+      return absl::UnavailableError(
+          fmt::format("capture's slot {} is {}", options.source_settings.slot, health->exists ? "lost" : "gone"));
     }
     return absl::OkStatus();
   };
@@ -246,7 +248,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       bytes += (*data)->size();
       absl::StatusOr<ReplicationMessage> message = DecodeReplicationMessage(**data);
       if (!message.ok()) {
-        result = absl::DataLossError(fmt::format("the replication stream is malformed: {}", message.status().message()));
+        result =
+            absl::DataLossError(fmt::format("the replication stream is malformed: {}", message.status().message()));
         break;
       }
       if (const auto* keepalive = std::get_if<PrimaryKeepalive>(&*message)) {

@@ -32,16 +32,16 @@ struct CaptureOptions {
   std::chrono::milliseconds sequence_interval{1000};
   // How often capture reports its position to the server.
   std::chrono::milliseconds status_interval{1000};
-  bool first_base = true;                 // take a base when the repository has none
+  bool first_base = true;  // take a base when the repository has none
   // Bases on a schedule, taken only when the source had transactions since the newest base
   // (wal/base_schedule.h); nullopt: only the first base.
   std::optional<BaseSchedule> base_schedule;
   // Applied at start and after each scheduled base decision (wal/retention.h); nullopt: keep all.
   std::optional<RetentionPolicy> retention;
-  WallClock clock;                        // for the schedule and retention; empty: the system clock
+  WallClock clock;  // for the schedule and retention; empty: the system clock
   // Each base decision ("taken", "skipped", "failed", "retention deleted"), for tests.
   std::function<void(std::string_view what)> on_base_decision;
-  std::filesystem::path pg_bin_dir;       // where pg_dump is; empty: the newest installed
+  std::filesystem::path pg_bin_dir;  // where pg_dump is; empty: the newest installed
   // After the source restarts or the network drops, capture reconnects after this delay, doubled
   // after each failed attempt up to the maximum.
   std::chrono::milliseconds reconnect_delay{1000};

@@ -31,13 +31,14 @@ std::string Prefixed(char tag, uint64_t a) {
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view doing) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsCorruption()) {
-    return absl::DataLossError(fmt::format("change log is damaged while {}: {} (run 'pgpitr info' "
-                                           "to see what is still restorable)",
-                                           doing, s.ToString()));
+    return absl::DataLossError(
+        fmt::format("change log is damaged while {}: {} (run 'pgpitr info' "
+                    "to see what is still restorable)",
+                    doing, s.ToString()));
   }
   if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the change log is in use by another pgpitr process ({}); stop it first", s.ToString()));
+    return absl::FailedPreconditionError(
+        fmt::format("the change log is in use by another pgpitr process ({}); stop it first", s.ToString()));
   }
   return absl::InternalError(fmt::format("change log error while {}: {}", doing, s.ToString()));
 }
@@ -63,9 +64,8 @@ rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
 
 absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what) {
   if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(fmt::format(
-        "change log record {} is damaged (it does not parse); the repository needs 'pgpitr verify'",
-        what));
+    return absl::DataLossError(
+        fmt::format("change log record {} is damaged (it does not parse); the repository needs 'pgpitr verify'", what));
   }
   return absl::OkStatus();
 }
@@ -105,8 +105,8 @@ absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem
     s = rocksdb::DB::Open(MakeOptions(mode), dir.string(), &raw);
   } else {
     if (!std::filesystem::exists(dir / "CURRENT")) {
-      return absl::NotFoundError(fmt::format(
-          "{} holds no change log (is --repo the folder that 'pgpitr run' writes to?)", dir.string()));
+      return absl::NotFoundError(
+          fmt::format("{} holds no change log (is --repo the folder that 'pgpitr run' writes to?)", dir.string()));
     }
     s = rocksdb::DB::OpenForReadOnly(MakeOptions(mode), dir.string(), &raw);
   }
@@ -125,10 +125,10 @@ absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
   if (absl::Status st = FromRocks(s, "reading capture state"); !st.ok()) return st;
   if (absl::Status st = ParseStored(value, &state, "state"); !st.ok()) return st;
   if (state.format_version() > kChangeLogFormatVersion) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the change log has format version {}, newer than this pgpitr understands ({}); use a newer "
-        "pgpitr",
-        state.format_version(), kChangeLogFormatVersion));
+    return absl::FailedPreconditionError(
+        fmt::format("the change log has format version {}, newer than this pgpitr understands ({}); use a newer "
+                    "pgpitr",
+                    state.format_version(), kChangeLogFormatVersion));
   }
   return state;
 }
@@ -182,15 +182,15 @@ absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterT
   if (key.size() != 17) return absl::DataLossError("change log time index key has the wrong size");
   absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(Lsn(ReadU64(key.substr(9))));
   if (txn.ok() && !txn->has_value()) {
-    return absl::DataLossError(fmt::format(
-        "change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
-        Lsn(ReadU64(key.substr(9))).ToString()));
+    return absl::DataLossError(
+        fmt::format("change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
+                    Lsn(ReadU64(key.substr(9))).ToString()));
   }
   return txn;
 }
 
-absl::Status ChangeLog::ForEachTransaction(
-    Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const {
+absl::Status ChangeLog::ForEachTransaction(Lsn from, Lsn to,
+                                           const std::function<absl::Status(const proto::Transaction&)>& visit) const {
   rocksdb::ReadOptions read;
   const std::string upper = TransactionKey(Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
   rocksdb::Slice upper_slice(upper);
@@ -216,14 +216,15 @@ absl::Status ChangeLog::ForEachChange(const proto::Transaction& txn,
   for (it->Seek(Prefixed('C', txn.storage_id())); it->Valid(); it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (key.size() != 17 || ReadU64(key.substr(9)) != expected_seq) {
-      return absl::DataLossError(fmt::format(
-          "change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
-          expected_seq, Lsn(txn.commit_lsn()).ToString()));
+      return absl::DataLossError(
+          fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
+                      expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
     ++expected_seq;
     change.Clear();
-    if (absl::Status st = ParseStored(it->value().ToStringView(), &change,
-                                      fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+    if (absl::Status st =
+            ParseStored(it->value().ToStringView(), &change,
+                        fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
         !st.ok()) {
       return st;
     }
@@ -235,9 +236,9 @@ absl::Status ChangeLog::ForEachChange(const proto::Transaction& txn,
     return st;
   }
   if (expected_seq != txn.change_count()) {
-    return absl::DataLossError(fmt::format(
-        "change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
-        expected_seq, txn.change_count(), Lsn(txn.commit_lsn()).ToString()));
+    return absl::DataLossError(
+        fmt::format("change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
+                    expected_seq, txn.change_count(), Lsn(txn.commit_lsn()).ToString()));
   }
   return absl::OkStatus();
 }

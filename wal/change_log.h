@@ -54,8 +54,7 @@ class ChangeLog {
   enum class Mode { kWriter, kReadOnly };
 
   // kWriter creates the database when missing; kReadOnly requires it to exist.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeLog>> Open(
-      const std::filesystem::path& dir, Mode mode);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeLog>> Open(const std::filesystem::path& dir, Mode mode);
 
   // --- reads ---
   [[nodiscard]] absl::StatusOr<proto::CaptureState> State() const;
@@ -72,9 +71,8 @@ class ChangeLog {
   [[nodiscard]] absl::Status ForEachTransaction(
       Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const;
   // Visits a committed transaction's changes in order.
-  [[nodiscard]] absl::Status ForEachChange(
-      const proto::Transaction& txn,
-      const std::function<absl::Status(const proto::Change&)>& visit) const;
+  [[nodiscard]] absl::Status ForEachChange(const proto::Transaction& txn,
+                                           const std::function<absl::Status(const proto::Change&)>& visit) const;
 
   [[nodiscard]] absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> Schemas() const;
   [[nodiscard]] absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> Types() const;
@@ -130,7 +128,6 @@ class ChangeLog {
 };
 
 // Corrupt stored bytes become DataLoss errors naming the key.
-[[nodiscard]] absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out,
-                                       std::string_view what);
+[[nodiscard]] absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what);
 
 }  // namespace pgpitr::wal

@@ -53,8 +53,8 @@ bool SameSchema(const proto::RelationSchema& a, const proto::RelationSchema& b) 
   for (int i = 0; i < a.columns_size(); ++i) {
     const auto& x = a.columns(i);
     const auto& y = b.columns(i);
-    if (x.name() != y.name() || x.type_oid() != y.type_oid() ||
-        x.type_modifier() != y.type_modifier() || x.is_key() != y.is_key()) {
+    if (x.name() != y.name() || x.type_oid() != y.type_oid() || x.type_modifier() != y.type_modifier() ||
+        x.is_key() != y.is_key()) {
       return false;
     }
   }
@@ -114,8 +114,7 @@ void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
   AdvanceTo(lsn, server_time);
 }
 
-void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn,
-                                        PgTime check_time) {
+void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time) {
   if (changed.sequences_size() > 0) {
     proto::SequenceSample sample = changed;
     sample.set_check_lsn(check_lsn.value());
@@ -184,19 +183,19 @@ absl::Status ChangeLogWriter::MaybeSpill() {
   return s;
 }
 
-absl::StatusOr<ChangeLogWriter::OpenTransaction*> ChangeLogWriter::TransactionFor(
-    std::optional<uint32_t> xid, const char* what) {
+absl::StatusOr<ChangeLogWriter::OpenTransaction*> ChangeLogWriter::TransactionFor(std::optional<uint32_t> xid,
+                                                                                  const char* what) {
   if (stream_xid_.has_value()) {
     if (!xid.has_value()) {
-      return absl::DataLossError(fmt::format("replication stream sent a {} without a transaction id "
-                                             "inside a streamed block",
-                                             what));
+      return absl::DataLossError(
+          fmt::format("replication stream sent a {} without a transaction id "
+                      "inside a streamed block",
+                      what));
     }
     return &streamed_.at(*stream_xid_);
   }
   if (!current_.has_value()) {
-    return absl::DataLossError(
-        fmt::format("replication stream sent a {} outside a transaction", what));
+    return absl::DataLossError(fmt::format("replication stream sent a {} outside a transaction", what));
   }
   return &*current_;
 }
@@ -204,8 +203,8 @@ absl::StatusOr<ChangeLogWriter::OpenTransaction*> ChangeLogWriter::TransactionFo
 absl::StatusOr<uint32_t> ChangeLogWriter::SchemaFor(const OpenTransaction& txn, uint32_t relid) const {
   if (auto it = txn.relation_schemas.find(relid); it != txn.relation_schemas.end()) return it->second;
   if (auto it = relation_schemas_.find(relid); it != relation_schemas_.end()) return it->second;
-  return absl::DataLossError(fmt::format(
-      "replication stream sent a change for relation OID {} before describing it", relid));
+  return absl::DataLossError(
+      fmt::format("replication stream sent a change for relation OID {} before describing it", relid));
 }
 
 absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
@@ -266,8 +265,7 @@ absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
   return absl::OkStatus();
 }
 
-absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn,
-                                                PgTime commit_time) {
+absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time) {
   if (txn->skip || commit_lsn <= Lsn(state_.last_commit_lsn())) {
     Discard(*txn);
   } else {
@@ -334,9 +332,9 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
             return absl::DataLossError("replication stream sent Commit outside a transaction");
           }
           if (m.commit_lsn != current_->final_lsn) {
-            return absl::DataLossError(fmt::format(
-                "replication stream sent Commit at {} for the transaction that began for {}",
-                m.commit_lsn.ToString(), current_->final_lsn.ToString()));
+            return absl::DataLossError(
+                fmt::format("replication stream sent Commit at {} for the transaction that began for {}",
+                            m.commit_lsn.ToString(), current_->final_lsn.ToString()));
           }
           absl::Status s = CommitTransaction(&*current_, m.commit_lsn, m.end_lsn, m.commit_time);
           current_.reset();
@@ -459,8 +457,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           // streamed since its first change: execution within one transaction is sequential.
           const uint64_t cut = sub->second.seq;
           txn.rows = sub->second.rows;
-          batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, cut),
-                             ChangeLog::ChangeKey(txn.storage_id + 1, 0));
+          batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, cut), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
           txn.next_seq = cut;
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);

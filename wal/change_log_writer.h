@@ -64,8 +64,8 @@ class ChangeLogWriter {
   const proto::CaptureState& state() const { return state_; }
 
   // One-time facts about the source, stored with the next write.
-  void SetSourceIdentity(const std::string& system_identifier, const std::string& database,
-                         const std::string& slot, const std::string& publication);
+  void SetSourceIdentity(const std::string& system_identifier, const std::string& database, const std::string& slot,
+                         const std::string& publication);
   // Where the change log starts: commits at or after it are captured. Set once.
   void SetLogStart(Lsn lsn, PgTime server_time);
   // Stores a sequence sample (only the sequences that changed) and advances the check watermark.
@@ -80,7 +80,7 @@ class ChangeLogWriter {
     std::string origin;
     std::vector<std::string> marks;  // names of pgpitr.mark messages in it
     bool has_ddl = false;            // holds a pgpitr.ddl message
-    bool skip = false;  // already stored before a restart: ignore its changes
+    bool skip = false;               // already stored before a restart: ignore its changes
     Lsn final_lsn;
     PgTime commit_time = 0;
     // Streamed transactions: where each subtransaction's changes begin, so that a subtransaction
@@ -95,14 +95,12 @@ class ChangeLogWriter {
 
   explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
 
-  [[nodiscard]] absl::StatusOr<OpenTransaction*> TransactionFor(std::optional<uint32_t> xid,
-                                                                const char* what);
+  [[nodiscard]] absl::StatusOr<OpenTransaction*> TransactionFor(std::optional<uint32_t> xid, const char* what);
   [[nodiscard]] absl::StatusOr<uint32_t> SchemaFor(const OpenTransaction& txn, uint32_t relid) const;
   [[nodiscard]] absl::Status AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
                                           const proto::Change& change);
   [[nodiscard]] absl::Status ApplyRelation(const RelationMessage& m);
-  [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn,
-                                               PgTime commit_time);
+  [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time);
   void Discard(const OpenTransaction& txn);
   [[nodiscard]] absl::Status MaybeSpill();
 
@@ -117,11 +115,11 @@ class ChangeLogWriter {
   PgTime pending_through_time_ = 0;
   std::deque<std::pair<Lsn, PgTime>> clock_marks_;  // clock readings not yet passed, oldest first
 
-  std::optional<OpenTransaction> current_;               // between Begin and Commit
-  std::map<uint32_t, OpenTransaction> streamed_;         // by top-level xid
-  std::optional<uint32_t> stream_xid_;                    // inside Stream Start..Stop
+  std::optional<OpenTransaction> current_;                   // between Begin and Commit
+  std::map<uint32_t, OpenTransaction> streamed_;             // by top-level xid
+  std::optional<uint32_t> stream_xid_;                       // inside Stream Start..Stop
   std::unordered_map<uint32_t, uint32_t> relation_schemas_;  // relid -> schema id in force
-  std::map<uint32_t, proto::RelationSchema> schemas_;    // schema id -> schema
+  std::map<uint32_t, proto::RelationSchema> schemas_;        // schema id -> schema
 };
 
 }  // namespace pgpitr::wal

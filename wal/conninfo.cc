@@ -42,10 +42,10 @@ absl::StatusOr<ConnInfo> ConnInfo::Parse(std::string_view text) {
     std::string why = error != nullptr ? error : "out of memory";
     PQfreemem(error);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    return absl::InvalidArgumentError(fmt::format(
-        "invalid connection string: {} (write it as 'host=H port=P dbname=D user=U' or "
-        "'postgres://U@H:P/D')",
-        why));
+    return absl::InvalidArgumentError(
+        fmt::format("invalid connection string: {} (write it as 'host=H port=P dbname=D user=U' or "
+                    "'postgres://U@H:P/D')",
+                    why));
   }
   ConnInfo info;
   for (PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {

@@ -48,10 +48,10 @@ absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std
   if (raw == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
   PgConnection conn(raw, std::string(what));
   if (PQstatus(raw) != CONNECTION_OK) {
-    return absl::UnavailableError(fmt::format(
-        "cannot connect to the {} ({}): {} (check the connection string, that the server is up, "
-        "and that pg_hba.conf lets this host in)",
-        what, conninfo.Redacted(), conn.LastError()));
+    return absl::UnavailableError(
+        fmt::format("cannot connect to the {} ({}): {} (check the connection string, that the server is up, "
+                    "and that pg_hba.conf lets this host in)",
+                    what, conninfo.Redacted(), conn.LastError()));
   }
   return conn;
 }
@@ -72,16 +72,16 @@ absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryPa
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
-                       values.data(), nullptr, nullptr, 0);
+    raw = PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                       nullptr, 0);
   }
   if (raw == nullptr) {
     return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, LastError()));
   }
   PgResult result(raw);
   const ExecStatusType status = PQresultStatus(raw);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_BOTH ||
-      status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_BOTH || status == PGRES_COPY_IN ||
+      status == PGRES_COPY_OUT) {
     return result;
   }
   std::string message = OneLine(PQresultErrorMessage(raw));
@@ -90,9 +90,8 @@ absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryPa
   if (PQstatus(conn_.get()) == CONNECTION_BAD) {
     return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, message));
   }
-  return absl::FailedPreconditionError(
-      fmt::format("the {} refused `{}`: {}{}", what_, OneLine(sql).substr(0, 200), message,
-                  state.empty() ? "" : " [SQLSTATE " + state + "]"));
+  return absl::FailedPreconditionError(fmt::format("the {} refused `{}`: {}{}", what_, OneLine(sql).substr(0, 200),
+                                                   message, state.empty() ? "" : " [SQLSTATE " + state + "]"));
 }
 
 absl::Status PgConnection::Execute(std::string_view sql, const QueryParams& params) {

@@ -26,8 +26,7 @@ class PgResult {
   int columns() const { return PQnfields(result_.get()); }
   bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string_view Get(int row, int column) const {
-    return {PQgetvalue(result_.get(), row, column),
-            static_cast<size_t>(PQgetlength(result_.get(), row, column))};
+    return {PQgetvalue(result_.get(), row, column), static_cast<size_t>(PQgetlength(result_.get(), row, column))};
   }
   std::string GetString(int row, int column) const { return std::string(Get(row, column)); }
   PGresult* raw() const { return result_.get(); }
@@ -41,8 +40,7 @@ using QueryParams = std::vector<std::optional<std::string>>;
 class PgConnection {
  public:
   // what names the peer in errors ("source", "restore target").
-  [[nodiscard]] static absl::StatusOr<PgConnection> Connect(const ConnInfo& conninfo,
-                                                            std::string_view what);
+  [[nodiscard]] static absl::StatusOr<PgConnection> Connect(const ConnInfo& conninfo, std::string_view what);
 
   PgConnection(PgConnection&&) = default;
   PgConnection& operator=(PgConnection&&) = default;

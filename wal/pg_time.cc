@@ -7,8 +7,7 @@
 namespace pgpitr::wal {
 
 PgTime PgTimeFromSystemClock(std::chrono::system_clock::time_point tp) {
-  return PgTimeFromUnixMicros(
-      std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
+  return PgTimeFromUnixMicros(std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
 }
 
 std::string FormatPgTime(PgTime t) {
@@ -22,8 +21,8 @@ std::string FormatPgTime(PgTime t) {
   const std::time_t tt = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  std::string out = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
-                                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::string out = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                tm.tm_hour, tm.tm_min, tm.tm_sec);
   if (micros != 0) {
     std::string frac = fmt::format("{:06}", micros);
     while (!frac.empty() && frac.back() == '0') frac.pop_back();

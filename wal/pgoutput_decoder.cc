@@ -102,9 +102,7 @@ class Reader {
         fmt::format("malformed {} {} message: {} at offset {}", protocol_, name_, detail, at));
   }
   absl::Status Malformed(std::string_view detail) const { return Malformed(detail, pos_); }
-  absl::Status Truncated(std::string_view what) const {
-    return Malformed(fmt::format("truncated {}", what), pos_);
-  }
+  absl::Status Truncated(std::string_view what) const { return Malformed(fmt::format("truncated {}", what), pos_); }
 
   // A complete message ends exactly where its last field does: extra bytes mean we and the server
   // disagree about the layout, and guessing on would misread every field after.
@@ -204,8 +202,7 @@ absl::Status ReadTuple(Reader& r, TupleData* tuple) {
   if (!r.U16(&count)) return r.Truncated("tuple column count");
   // Each column takes at least its kind byte; checking first keeps a corrupt count from allocating.
   if (count > r.remaining()) {
-    return r.Malformed(
-        fmt::format("tuple column count {} exceeds the {} bytes left", count, r.remaining()));
+    return r.Malformed(fmt::format("tuple column count {} exceeds the {} bytes left", count, r.remaining()));
   }
   tuple->reserve(count);
   for (uint16_t i = 0; i < count; ++i) {
@@ -232,8 +229,7 @@ absl::Status ReadTuple(Reader& r, TupleData* tuple) {
         break;
       }
       default:
-        return r.Malformed(fmt::format("tuple column {} has unknown kind {}", i,
-                                       DescribeType(static_cast<char>(kind))),
+        return r.Malformed(fmt::format("tuple column {} has unknown kind {}", i, DescribeType(static_cast<char>(kind))),
                            column_start);
     }
   }
@@ -287,16 +283,14 @@ absl::Status ReadRelation(Reader& r, RelationMessage* m) {
     case 'i':
       break;
     default:
-      return r.Malformed(fmt::format("unknown replica identity {}",
-                                     DescribeType(static_cast<char>(replica_identity))),
+      return r.Malformed(fmt::format("unknown replica identity {}", DescribeType(static_cast<char>(replica_identity))),
                          r.offset() - 1);
   }
   if (!r.U16(&count)) return r.Truncated("column count");
   // flags, an empty name's NUL, type oid and modifier: no column takes fewer bytes.
   constexpr size_t kMinColumnBytes = 1 + 1 + 4 + 4;
   if (count > r.remaining() / kMinColumnBytes) {
-    return r.Malformed(
-        fmt::format("column count {} does not fit in the {} bytes left", count, r.remaining()));
+    return r.Malformed(fmt::format("column count {} does not fit in the {} bytes left", count, r.remaining()));
   }
   m->namespace_name.assign(namespace_name);
   m->relation_name.assign(relation_name);
@@ -311,10 +305,8 @@ absl::Status ReadRelation(Reader& r, RelationMessage* m) {
     if (!r.U8(&flags) || !r.CString(&name) || !r.U32(&type_oid) || !r.I32(&type_modifier)) {
       return r.Malformed(fmt::format("truncated column {}", i), column_start);
     }
-    m->columns.push_back(RelationColumn{.is_key = (flags & 1) != 0,
-                                        .name = std::string(name),
-                                        .type_oid = type_oid,
-                                        .type_modifier = type_modifier});
+    m->columns.push_back(RelationColumn{
+        .is_key = (flags & 1) != 0, .name = std::string(name), .type_oid = type_oid, .type_modifier = type_modifier});
   }
   return absl::OkStatus();
 }
@@ -335,9 +327,9 @@ absl::Status ReadTupleMarker(Reader& r, std::string_view expected, char* marker)
   uint8_t byte = 0;
   if (!r.U8(&byte)) return r.Truncated("tuple marker");
   if (expected.find(static_cast<char>(byte)) == std::string_view::npos) {
-    return r.Malformed(fmt::format("expected a tuple marker in \"{}\" but found {}", expected,
-                                   DescribeType(static_cast<char>(byte))),
-                       r.offset() - 1);
+    return r.Malformed(
+        fmt::format("expected a tuple marker in \"{}\" but found {}", expected, DescribeType(static_cast<char>(byte))),
+        r.offset() - 1);
   }
   *marker = static_cast<char>(byte);
   return absl::OkStatus();
@@ -374,8 +366,7 @@ absl::Status ReadTruncate(Reader& r, TruncateMessage* m) {
   if (!r.U32(&count)) return r.Truncated("relation count");
   if (!r.U8(&m->options)) return r.Truncated("options");
   if (count > r.remaining() / 4) {
-    return r.Malformed(
-        fmt::format("relation count {} does not fit in the {} bytes left", count, r.remaining()));
+    return r.Malformed(fmt::format("relation count {} does not fit in the {} bytes left", count, r.remaining()));
   }
   m->relids.resize(count);
   for (uint32_t& relid : m->relids) r.U32(&relid);  // cannot run out: the count was checked
@@ -393,8 +384,7 @@ absl::Status ReadLogicalMessage(Reader& r, LogicalMessage* m) {
   if (!r.CString(&prefix)) return r.Truncated("prefix");
   if (!r.U32(&len)) return r.Truncated("content length");
   if (!r.Bytes(len, &content)) {
-    return r.Malformed(
-        fmt::format("content length {} exceeds the {} bytes left", len, r.remaining()));
+    return r.Malformed(fmt::format("content length {} exceeds the {} bytes left", len, r.remaining()));
   }
   m->transactional = (flags & 1) != 0;
   m->lsn = Lsn(lsn);
@@ -482,8 +472,7 @@ absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view byt
   }
 }
 
-std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now,
-                                      bool reply_requested) {
+std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now, bool reply_requested) {
   std::string out;
   out.reserve(34);
   out.push_back('r');
@@ -516,16 +505,16 @@ absl::StatusOr<PgoutputMessage> PgoutputDecoder::Decode(std::string_view bytes) 
   const MessageShape& shape = kShapes[index];
   Reader r(bytes, "pgoutput", shape.name);
   if (shape.two_phase) {
-    return absl::InvalidArgumentError(fmt::format(
-        "unsupported pgoutput {} message ({}) at offset 0: two-phase decoding is not enabled "
-        "(pgpitr does not request two_phase)",
-        shape.name, DescribeType(shape.type)));
+    return absl::InvalidArgumentError(
+        fmt::format("unsupported pgoutput {} message ({}) at offset 0: two-phase decoding is not enabled "
+                    "(pgpitr does not request two_phase)",
+                    shape.name, DescribeType(shape.type)));
   }
   if (proto_version_ < shape.min_proto_version) {
-    return absl::InvalidArgumentError(fmt::format(
-        "unexpected pgoutput {} message at offset 0: streamed transactions need proto_version {} "
-        "or later, and this stream negotiated proto_version {}",
-        shape.name, shape.min_proto_version, proto_version_));
+    return absl::InvalidArgumentError(
+        fmt::format("unexpected pgoutput {} message at offset 0: streamed transactions need proto_version {} "
+                    "or later, and this stream negotiated proto_version {}",
+                    shape.name, shape.min_proto_version, proto_version_));
   }
   if (shape.placement == Placement::kOutsideStreamBlock && in_stream_block_) {
     return r.Malformed("it arrived inside a Stream Start/Stream Stop block", 0);
@@ -590,8 +579,7 @@ absl::StatusOr<PgoutputMessage> PgoutputDecoder::Decode(std::string_view bytes) 
       break;
     default:
       // Every non-two-phase entry of kShapes has a case above.
-      return absl::InternalError(
-          fmt::format("pgoutput message type {} has no decoder", DescribeType(shape.type)));
+      return absl::InternalError(fmt::format("pgoutput message type {} has no decoder", DescribeType(shape.type)));
   }
   if (!status.ok()) return status;
   if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;

@@ -41,8 +41,7 @@ using ReplicationMessage = std::variant<XLogData, PrimaryKeepalive>;
 [[nodiscard]] absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view bytes);
 
 // The standby status update ('r') a client sends to report its positions.
-std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now,
-                                      bool reply_requested);
+std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now, bool reply_requested);
 
 // --- pgoutput messages ---
 
@@ -86,7 +85,7 @@ struct RelationColumn {
   friend bool operator==(const RelationColumn&, const RelationColumn&) = default;
 };
 
-struct RelationMessage {  // 'R'
+struct RelationMessage {        // 'R'
   std::optional<uint32_t> xid;  // present inside a streamed block
   uint32_t relid;
   std::string namespace_name;  // empty means pg_catalog
@@ -157,10 +156,9 @@ struct StreamAbortMessage {  // 'A'
   uint32_t subxid;  // equal to xid when the whole transaction aborted
 };
 
-using PgoutputMessage =
-    std::variant<BeginMessage, CommitMessage, OriginMessage, RelationMessage, TypeMessage,
-                 InsertMessage, UpdateMessage, DeleteMessage, TruncateMessage, LogicalMessage,
-                 StreamStartMessage, StreamStopMessage, StreamCommitMessage, StreamAbortMessage>;
+using PgoutputMessage = std::variant<BeginMessage, CommitMessage, OriginMessage, RelationMessage, TypeMessage,
+                                     InsertMessage, UpdateMessage, DeleteMessage, TruncateMessage, LogicalMessage,
+                                     StreamStartMessage, StreamStopMessage, StreamCommitMessage, StreamAbortMessage>;
 
 class PgoutputDecoder {
  public:

@@ -83,10 +83,10 @@ absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std
   }
   if (stopped) return absl::CancelledError(fmt::format("{} was stopped", fs::path(argv[0]).filename().string()));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
-  return absl::FailedPreconditionError(fmt::format("{} failed ({}): {}", fs::path(argv[0]).filename().string(),
-                                                   WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status))
-                                                                     : fmt::format("signal {}", WTERMSIG(status)),
-                                                   OneLine(LastLines(log_file, 4))));
+  return absl::FailedPreconditionError(fmt::format(
+      "{} failed ({}): {}", fs::path(argv[0]).filename().string(),
+      WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status)) : fmt::format("signal {}", WTERMSIG(status)),
+      OneLine(LastLines(log_file, 4))));
 }
 
 absl::StatusOr<int> PgToolMajorVersion(const fs::path& tool) {
@@ -131,16 +131,16 @@ absl::StatusOr<fs::path> PgTool(const std::string& tool, int server_version_num,
   }
   if (path.empty() || !fs::exists(path)) {
     return absl::FailedPreconditionError(fmt::format(
-        "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin",
-        tool, bin_dir.empty() ? "" : " in " + bin_dir.string(), server_major, server_major));
+        "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin", tool,
+        bin_dir.empty() ? "" : " in " + bin_dir.string(), server_major, server_major));
   }
   absl::StatusOr<int> major = PgToolMajorVersion(path);
   if (!major.ok()) return major.status();
   if (*major < server_major) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} is version {} but the server is PostgreSQL {}: {} must be at least the server's major version "
-        "(install postgresql-client-{} or pass --pg-bin with its bin folder)",
-        path.string(), *major, server_major, tool, server_major));
+    return absl::FailedPreconditionError(
+        fmt::format("{} is version {} but the server is PostgreSQL {}: {} must be at least the server's major version "
+                    "(install postgresql-client-{} or pass --pg-bin with its bin folder)",
+                    path.string(), *major, server_major, tool, server_major));
   }
   return path;
 }

@@ -4,8 +4,8 @@
 // PgTool finds such a program whose major version is at least the server's.
 #pragma once
 
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,8 +22,7 @@ using StopRequested = std::function<bool()>;
 // SIGTERM and the call returns Cancelled. A non-zero exit is an error carrying the log's last lines.
 [[nodiscard]] absl::Status RunProcess(const std::vector<std::string>& argv,
                                       const std::map<std::string, std::string>& env,
-                                      const std::filesystem::path& log_file,
-                                      const StopRequested& stop = {});
+                                      const std::filesystem::path& log_file, const StopRequested& stop = {});
 
 // The path of tool ("pg_dump", "pg_restore") at least as new as the server's major version:
 // from bin_dir when given, else /usr/lib/postgresql/<N>/bin for the newest N installed, else PATH.

@@ -1,23 +1,24 @@
 #include "wal/replication_stream.h"
 
-#include "wal/pgoutput_decoder.h"
-
 #include <poll.h>
 
 #include "fmt/format.h"
+#include "wal/pgoutput_decoder.h"
 
 namespace pgpitr::wal {
 
-absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(
-    PgConnection conn, std::string_view slot, Lsn start, std::string_view plugin_options) {
-  const std::string command = fmt::format("START_REPLICATION SLOT {} LOGICAL {} ({})", QuoteIdent(slot),
-                                          start.ToString(), plugin_options);
+absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(PgConnection conn, std::string_view slot,
+                                                                            Lsn start,
+                                                                            std::string_view plugin_options) {
+  const std::string command =
+      fmt::format("START_REPLICATION SLOT {} LOGICAL {} ({})", QuoteIdent(slot), start.ToString(), plugin_options);
   PGresult* raw = PQexec(conn.raw(), command.c_str());
   PgResult result(raw);
   if (raw == nullptr || PQresultStatus(raw) != PGRES_COPY_BOTH) {
-    return absl::FailedPreconditionError(fmt::format("the source refused to start replication from "
-                                                     "slot {}: {}",
-                                                     slot, conn.LastError()));
+    return absl::FailedPreconditionError(
+        fmt::format("the source refused to start replication from "
+                    "slot {}: {}",
+                    slot, conn.LastError()));
   }
   if (PQsetnonblocking(conn.raw(), 1) != 0) {
     return absl::InternalError("could not make the replication connection non-blocking");

@@ -23,8 +23,9 @@ class ReplicationStream {
  public:
   // conn must be a replication=database connection. start is where to resume; 0/0 lets the server
   // use the slot's confirmed_flush_lsn. plugin_options is the parenthesized option list.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ReplicationStream>> Start(
-      PgConnection conn, std::string_view slot, Lsn start, std::string_view plugin_options);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ReplicationStream>> Start(PgConnection conn,
+                                                                                std::string_view slot, Lsn start,
+                                                                                std::string_view plugin_options);
   ~ReplicationStream();
 
   // The next CopyData message from the server, or nullopt when none arrived within timeout. The

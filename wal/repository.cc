@@ -53,16 +53,15 @@ absl::Status CheckFormat(const fs::path& root, bool create) {
   const fs::path format = root / "FORMAT";
   if (!fs::exists(format)) {
     if (!create) {
-      return absl::NotFoundError(fmt::format(
-          "{} is not a pgpitr repository (no FORMAT file); point --repo at the folder 'pgpitr run' "
-          "writes to",
-          root.string()));
+      return absl::NotFoundError(
+          fmt::format("{} is not a pgpitr repository (no FORMAT file); point --repo at the folder 'pgpitr run' "
+                      "writes to",
+                      root.string()));
     }
     std::error_code ec;
     if (fs::exists(root) && !fs::is_empty(root, ec)) {
       return absl::FailedPreconditionError(fmt::format(
-          "{} is not empty and is not a pgpitr repository; choose an empty or new folder for --repo",
-          root.string()));
+          "{} is not empty and is not a pgpitr repository; choose an empty or new folder for --repo", root.string()));
     }
     if (absl::Status s = MakePrivateDir(root); !s.ok()) return s;
     return WritePrivateFile(format, fmt::format("pgpitr repository {}\n", kRepositoryFormatVersion));
@@ -72,13 +71,12 @@ absl::Status CheckFormat(const fs::path& root, bool create) {
   int version = 0;
   in >> word1 >> word2 >> version;
   if (word1 != "pgpitr" || word2 != "repository" || version <= 0) {
-    return absl::DataLossError(fmt::format("{} is damaged; the repository cannot be trusted",
-                                           format.string()));
+    return absl::DataLossError(fmt::format("{} is damaged; the repository cannot be trusted", format.string()));
   }
   if (version > kRepositoryFormatVersion) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} was written by a newer pgpitr (repository format {}, this one reads {}); use a newer pgpitr",
-        root.string(), version, kRepositoryFormatVersion));
+    return absl::FailedPreconditionError(
+        fmt::format("{} was written by a newer pgpitr (repository format {}, this one reads {}); use a newer pgpitr",
+                    root.string(), version, kRepositoryFormatVersion));
   }
   return absl::OkStatus();
 }
@@ -92,8 +90,8 @@ absl::StatusOr<std::unique_ptr<Repository>> Repository::Open(const fs::path& roo
     if (absl::Status s = MakePrivateDir(root / "bases"); !s.ok()) return s;
     if (absl::Status s = MakePrivateDir(root / "changelog"); !s.ok()) return s;
   }
-  absl::StatusOr<std::unique_ptr<ChangeLog>> log = ChangeLog::Open(
-      root / "changelog", create ? ChangeLog::Mode::kWriter : ChangeLog::Mode::kReadOnly);
+  absl::StatusOr<std::unique_ptr<ChangeLog>> log =
+      ChangeLog::Open(root / "changelog", create ? ChangeLog::Mode::kWriter : ChangeLog::Mode::kReadOnly);
   if (!log.ok()) return log.status();
   return std::unique_ptr<Repository>(new Repository(root, *std::move(log)));
 }

@@ -36,8 +36,7 @@ class Repository {
     kRead,     // requires an existing repository; the change log read-only
   };
 
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Repository>> Open(const std::filesystem::path& root,
-                                                                        Mode mode);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Repository>> Open(const std::filesystem::path& root, Mode mode);
 
   const std::filesystem::path& root() const { return root_; }
   ChangeLog& change_log() const { return *change_log_; }

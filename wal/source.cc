@@ -55,20 +55,19 @@ absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
 absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
   // The walsender prints values with these settings; the same ones read them back at replay (as
   // PostgreSQL's own subscriber does), whatever the source's defaults are.
-  const std::string options = source.Get("options").value_or("") +
-                              " -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
+  const std::string options =
+      source.Get("options").value_or("") + " -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
   absl::StatusOr<PgConnection> conn = PgConnection::Connect(
-      source.With("replication", "database").With("options", options),
-      "source (replication connection)");
+      source.With("replication", "database").With("options", options), "source (replication connection)");
   if (!conn.ok()) {
     const std::string message(conn.status().message());
     if (message.find("replication") != std::string::npos &&
         (message.find("pg_hba.conf") != std::string::npos || message.find("permission") != std::string::npos ||
          message.find("must be") != std::string::npos)) {
-      return absl::FailedPreconditionError(fmt::format(
-          "{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf "
-          "must allow the user to connect; on managed services grant the provider's replication role)",
-          message));
+      return absl::FailedPreconditionError(
+          fmt::format("{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf "
+                      "must allow the user to connect; on managed services grant the provider's replication role)",
+                      message));
     }
   }
   return conn;
@@ -92,17 +91,16 @@ absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnecti
   return out;
 }
 
-absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings,
-                                          const Logger& log) {
+absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings, const Logger& log) {
   absl::StatusOr<PgConnection> conn = PgConnection::Connect(source, "source");
   if (!conn.ok()) return conn.status();
   SourceFacts facts;
   facts.server_version_num = conn->server_version();
   facts.server_version = conn->ParameterStatus("server_version");
   if (facts.server_version_num < 100000) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the source runs PostgreSQL {}; pgpitr needs 10 or newer (logical replication with pgoutput)",
-        facts.server_version));
+    return absl::FailedPreconditionError(
+        fmt::format("the source runs PostgreSQL {}; pgpitr needs 10 or newer (logical replication with pgoutput)",
+                    facts.server_version));
   }
   absl::StatusOr<PgResult> r = conn->Query(
       "SELECT current_setting('wal_level'), current_database(), "
@@ -120,24 +118,24 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   const bool can_replicate = r->Get(0, 5) == "t";
   const bool slot_exists = ToInt(r->Get(0, 6)) > 0;
   if (wal_level != "logical") {
-    return absl::FailedPreconditionError(fmt::format(
-        "the source has wal_level = {}; pgpitr needs logical (run ALTER SYSTEM SET wal_level = logical "
-        "and restart the server; on a managed service turn on logical replication in its parameters)",
-        wal_level));
+    return absl::FailedPreconditionError(
+        fmt::format("the source has wal_level = {}; pgpitr needs logical (run ALTER SYSTEM SET wal_level = logical "
+                    "and restart the server; on a managed service turn on logical replication in its parameters)",
+                    wal_level));
   }
   if (max_senders < 2) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the source has max_wal_senders = {}; pgpitr needs 2 (capture and base dumps): raise it and "
-        "restart the server",
-        max_senders));
+    return absl::FailedPreconditionError(
+        fmt::format("the source has max_wal_senders = {}; pgpitr needs 2 (capture and base dumps): raise it and "
+                    "restart the server",
+                    max_senders));
   }
   // Capture's slot, plus the temporary one each base dump makes.
   const int needed = (slot_exists ? 0 : 1) + 1;
   if (max_slots - used_slots < needed) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the source has {} of max_replication_slots = {} in use and pgpitr needs {} more: drop unused "
-        "slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots",
-        used_slots, max_slots, needed));
+    return absl::FailedPreconditionError(
+        fmt::format("the source has {} of max_replication_slots = {} in use and pgpitr needs {} more: drop unused "
+                    "slots (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots",
+                    used_slots, max_slots, needed));
   }
   if (!can_replicate) {
     // Managed services grant replication through a role of their own; let the server decide.
@@ -149,12 +147,13 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
       conn->Query("SELECT puballtables FROM pg_publication WHERE pubname = $1", {settings.publication});
   if (!pub.ok()) return pub.status();
   if (pub->rows() == 0) {
-    absl::Status s = conn->Execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+    absl::Status s =
+        conn->Execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
     if (!s.ok()) {
-      return absl::FailedPreconditionError(fmt::format(
-          "cannot create publication {} on the source: {} (a FOR ALL TABLES publication needs a superuser, "
-          "or create it yourself: CREATE PUBLICATION {} FOR ALL TABLES)",
-          settings.publication, s.message(), QuoteIdent(settings.publication)));
+      return absl::FailedPreconditionError(
+          fmt::format("cannot create publication {} on the source: {} (a FOR ALL TABLES publication needs a superuser, "
+                      "or create it yourself: CREATE PUBLICATION {} FOR ALL TABLES)",
+                      settings.publication, s.message(), QuoteIdent(settings.publication)));
     }
     log.Info("created publication {} FOR ALL TABLES", settings.publication);
   } else if (pub->Get(0, 0) != "t") {
@@ -170,10 +169,11 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
       log.Info("set REPLICA IDENTITY FULL on {}", table);
     } else {
       facts.tables_without_identity.push_back(table);
-      log.Warn("table {} has no primary key or replica identity: UPDATE and DELETE on it fail on the "
-               "source while it is published (add a primary key, or rerun with "
-               "--set-replica-identity-full)",
-               table);
+      log.Warn(
+          "table {} has no primary key or replica identity: UPDATE and DELETE on it fail on the "
+          "source while it is published (add a primary key, or rerun with "
+          "--set-replica-identity-full)",
+          table);
     }
   }
 
@@ -190,17 +190,17 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     if (!slot.ok()) return slot.status();
     if (slot->GetString(0, 3) != "logical" || slot->GetString(0, 0) != "pgoutput" ||
         slot->GetString(0, 1) != facts.database) {
-      return absl::FailedPreconditionError(fmt::format(
-          "slot {} exists on the source but is not a pgoutput logical slot of database {}; choose another "
-          "--slot name",
-          settings.slot, facts.database));
+      return absl::FailedPreconditionError(
+          fmt::format("slot {} exists on the source but is not a pgoutput logical slot of database {}; choose another "
+                      "--slot name",
+                      settings.slot, facts.database));
     }
     absl::StatusOr<Lsn> confirmed = Lsn::Parse(slot->Get(0, 2));
     if (!confirmed.ok()) return confirmed.status();
     facts.slot_start = *confirmed;
   } else {
-    absl::StatusOr<PgResult> created = repl->Query(fmt::format(
-        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
+    absl::StatusOr<PgResult> created = repl->Query(
+        fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
     if (!created.ok()) return created.status();
     absl::StatusOr<Lsn> point = Lsn::Parse(created->Get(0, 1));
     if (!point.ok()) return point.status();

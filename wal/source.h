@@ -30,8 +30,8 @@ struct SourceFacts {
   std::string system_identifier;
   std::string database;
   bool slot_created = false;
-  Lsn slot_start;         // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
-  PgTime server_time = 0; // the server's clock when the slot was found or made
+  Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
+  PgTime server_time = 0;  // the server's clock when the slot was found or made
   std::vector<std::string> tables_without_identity;  // "schema.table"
   int proto_version = 1;
   std::string plugin_options;  // for START_REPLICATION

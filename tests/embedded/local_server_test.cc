@@ -114,10 +114,8 @@ TEST(LocalServer, TwoServersRunAtOnceOnDifferentPorts) {
   Connection a = Connect(first->ConnectionString());
   Connection b = Connect(second->ConnectionString());
   Execute(a.get(), "CREATE TABLE only_in_first (id int)");
-  EXPECT_EQ(QueryValue(a.get(), "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_first'"),
-            "1");
-  EXPECT_EQ(QueryValue(b.get(), "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_first'"),
-            "0");
+  EXPECT_EQ(QueryValue(a.get(), "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_first'"), "1");
+  EXPECT_EQ(QueryValue(b.get(), "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_first'"), "0");
 }
 
 TEST(LocalServer, FolderIsRemovedAfterDestruction) {
@@ -130,8 +128,7 @@ TEST(LocalServer, FolderIsRemovedAfterDestruction) {
   server.reset();
   EXPECT_FALSE(fs::exists(folder));
   // And the server is gone with it.
-  EXPECT_NE(PQping(("host=127.0.0.1 port=" + std::to_string(port) + " connect_timeout=2").c_str()),
-            PQPING_OK);
+  EXPECT_NE(PQping(("host=127.0.0.1 port=" + std::to_string(port) + " connect_timeout=2").c_str()), PQPING_OK);
 }
 
 TEST(LocalServer, KeepOnExitLeavesFolderAndSaysWhere) {
@@ -147,8 +144,7 @@ TEST(LocalServer, KeepOnExitLeavesFolderAndSaysWhere) {
                               std::to_string(port) + ")"));
   EXPECT_TRUE(fs::exists(folder / "data" / "PG_VERSION"));
   // Kept means kept on disk, not left running.
-  EXPECT_NE(PQping(("host=127.0.0.1 port=" + std::to_string(port) + " connect_timeout=2").c_str()),
-            PQPING_OK);
+  EXPECT_NE(PQping(("host=127.0.0.1 port=" + std::to_string(port) + " connect_timeout=2").c_str()), PQPING_OK);
   std::error_code ec;
   fs::remove_all(folder, ec);
   EXPECT_FALSE(ec) << ec.message();
@@ -207,8 +203,7 @@ TEST(LocalServer, StartAgainOnATakenPortIsAClearError) {
   absl::Status started = server->StartAgain();
   ::close(squatter);
   EXPECT_FALSE(started.ok());
-  EXPECT_THAT(std::string(started.message()),
-              HasSubstr("port " + std::to_string(server->port()) + " was taken"));
+  EXPECT_THAT(std::string(started.message()), HasSubstr("port " + std::to_string(server->port()) + " was taken"));
   // The cluster is still usable once the port is free again.
   absl::Status retried = server->StartAgain();
   EXPECT_TRUE(retried.ok()) << retried;
@@ -254,8 +249,7 @@ TEST(LocalServer, MissingProgramsAreAnErrorNamingTheCommand) {
   options.bin_dir = "/nonexistent/postgresql/bin";
   absl::StatusOr<std::unique_ptr<LocalServer>> server = LocalServer::Start(std::move(options));
   ASSERT_FALSE(server.ok());
-  EXPECT_THAT(std::string(server.status().message()),
-              HasSubstr("/nonexistent/postgresql/bin/initdb"));
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("/nonexistent/postgresql/bin/initdb"));
 }
 
 TEST(LocalServer, FailedStartQuotesTheServerLogAndLeavesNothingBehind) {

@@ -43,13 +43,14 @@ class Workload {
         Maybe(fmt::format("{}.{:06}", Pick(1000000) - 500000, Pick(1000000))),
         Maybe(fmt::format("{}", Pick(100000) / 7.0f)), Maybe(fmt::format("{:.17g}", Pick(1000000) / 3.0)),
         Maybe(QuoteLiteral(kTexts[Pick(std::size(kTexts))])), Maybe("'\\x" + bytes + "'"),
-        Maybe(QuoteLiteral(fmt::format(R"({{"a": [1, 2.5, "x{}"], "nested": {{"k": null, "q": "\"q\""}}}})", Pick(99)))),
-        Maybe(fmt::format("'{{{},NULL,{}}}'", Pick(100), Pick(100))),
-        Maybe(QuoteLiteral(R"({"a b","c\"d",NULL})")),
+        Maybe(
+            QuoteLiteral(fmt::format(R"({{"a": [1, 2.5, "x{}"], "nested": {{"k": null, "q": "\"q\""}}}})", Pick(99)))),
+        Maybe(fmt::format("'{{{},NULL,{}}}'", Pick(100), Pick(100))), Maybe(QuoteLiteral(R"({"a b","c\"d",NULL})")),
         Maybe(fmt::format("'2026-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+0{}'", Pick(12) + 1, Pick(28) + 1, Pick(24),
                           Pick(60), Pick(60), Pick(1000000), Pick(10))),
         Maybe(fmt::format("'19{:02}-{:02}-{:02}'", Pick(100), Pick(12) + 1, Pick(28) + 1)), Maybe("gen_random_uuid()"),
-        Maybe(Chance(50) ? "true" : "false"), Maybe(QuoteLiteral(std::vector<std::string>{"sad", "ok", "happy"}[Pick(3)])),
+        Maybe(Chance(50) ? "true" : "false"),
+        Maybe(QuoteLiteral(std::vector<std::string>{"sad", "ok", "happy"}[Pick(3)])),
         with_extra ? ", " + Maybe(QuoteLiteral(fmt::format("extra {}", Pick(1000)))) : "");
   }
 
@@ -82,11 +83,13 @@ class Workload {
                            Pick(3));
       case 9:
         return Chance(30) ? "TRUNCATE counters"
-                          : fmt::format("INSERT INTO counters VALUES ('k{}', 1) ON CONFLICT (k) DO UPDATE SET v = "
-                                        "counters.v + 1",
-                                        Pick(10));
+                          : fmt::format(
+                                "INSERT INTO counters VALUES ('k{}', 1) ON CONFLICT (k) DO UPDATE SET v = "
+                                "counters.v + 1",
+                                Pick(10));
       case 10:
-        return with_extra ? fmt::format("UPDATE items SET extra = {} WHERE id = {}", QuoteLiteral("set " + std::to_string(Pick(9))), some_item)
+        return with_extra ? fmt::format("UPDATE items SET extra = {} WHERE id = {}",
+                                        QuoteLiteral("set " + std::to_string(Pick(9))), some_item)
                           : InsertItem(false);
       case 11:
         return fmt::format("UPDATE docs SET body = body || {} WHERE id = {}", QuoteLiteral(std::to_string(Pick(9))),
@@ -103,18 +106,19 @@ class Workload {
 class CaptureRestoreTest : public ServerTest {
  protected:
   void CreateSchema(wal::PgConnection& app) {
-    Exec(app,
-         "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
-         "CREATE TABLE items (id bigserial PRIMARY KEY, i int, b bigint, n numeric(20,6), r real, d double precision,"
-         " t text, raw bytea, doc jsonb, ints int[], tags text[], at timestamptz, day date, u uuid, flag bool, m mood);"
-         "CREATE TABLE docs (id int PRIMARY KEY, version int, body text);"
-         "CREATE TABLE log_lines (who text, what text, n int);"
-         "ALTER TABLE log_lines REPLICA IDENTITY FULL;"
-         "CREATE TABLE counters (k text PRIMARY KEY, v int);"
-         // Bodies of about 200 kB of hex: stored out of line (TOAST), barely compressible.
-         "INSERT INTO docs SELECT g, 0, (SELECT string_agg(md5(g::text || x::text), '') FROM generate_series(1, 6000) x)"
-         " FROM generate_series(1, 3) g;"
-         "INSERT INTO log_lines VALUES ('w0', 'same', 1), ('w0', 'same', 1), ('w1', 'same', 1);");
+    Exec(
+        app,
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+        "CREATE TABLE items (id bigserial PRIMARY KEY, i int, b bigint, n numeric(20,6), r real, d double precision,"
+        " t text, raw bytea, doc jsonb, ints int[], tags text[], at timestamptz, day date, u uuid, flag bool, m mood);"
+        "CREATE TABLE docs (id int PRIMARY KEY, version int, body text);"
+        "CREATE TABLE log_lines (who text, what text, n int);"
+        "ALTER TABLE log_lines REPLICA IDENTITY FULL;"
+        "CREATE TABLE counters (k text PRIMARY KEY, v int);"
+        // Bodies of about 200 kB of hex: stored out of line (TOAST), barely compressible.
+        "INSERT INTO docs SELECT g, 0, (SELECT string_agg(md5(g::text || x::text), '') FROM generate_series(1, 6000) x)"
+        " FROM generate_series(1, 3) g;"
+        "INSERT INTO log_lines VALUES ('w0', 'same', 1), ('w0', 'same', 1), ('w1', 'same', 1);");
   }
 
   Checkpoint TakeCheckpoint(wal::PgConnection& app, bool has_extra) {
@@ -163,9 +167,10 @@ TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
       Exec(app, "BEGIN; " + workload.Statement(has_extra) + "; SAVEPOINT s; " + workload.InsertItem(has_extra) +
                     "; DELETE FROM counters; ROLLBACK TO s; " + workload.Statement(has_extra) + "; COMMIT");
     } else if (kind == 2) {  // large enough to be streamed while in progress (64 kB of decoding memory)
-      Exec(app, "BEGIN; INSERT INTO items (i, t) SELECT g, repeat('x', 50) FROM generate_series(1, 400) g; "
-                "SAVEPOINT s; UPDATE items SET i = -i WHERE i > 0; ROLLBACK TO s; "
-                "DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY id DESC LIMIT 150); COMMIT");
+      Exec(app,
+           "BEGIN; INSERT INTO items (i, t) SELECT g, repeat('x', 50) FROM generate_series(1, 400) g; "
+           "SAVEPOINT s; UPDATE items SET i = -i WHERE i > 0; ROLLBACK TO s; "
+           "DELETE FROM items WHERE id IN (SELECT id FROM items ORDER BY id DESC LIMIT 150); COMMIT");
     } else {
       std::string sql = "BEGIN";
       for (int s = 0, n = 1 + workload.Pick(4); s < n; ++s) sql += "; " + workload.Statement(has_extra);

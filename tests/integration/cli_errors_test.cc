@@ -141,8 +141,8 @@ TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
   Exec(admin, "CREATE DATABASE busy");
   wal::PgConnection busy = Connect("busy");
   Exec(busy, "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)");
-  const CliResult r = RunPgpitr(
-      {"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("busy"), "--latest"});
+  const CliResult r =
+      RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("busy"), "--latest"});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.LastErrorLine().find("is not empty"), std::string::npos) << r.err;
   EXPECT_NE(r.LastErrorLine().find("--replace-existing"), std::string::npos) << r.err;
@@ -170,8 +170,8 @@ TEST_F(CliErrorsTest, TheSourceDatabaseItselfIsNeverATarget) {
 }
 
 TEST_F(CliErrorsTest, BadTimeAndBadLsnAreExitCode2) {
-  const CliResult time = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", "dbname=x", "--to-time",
-                                    "yesterday at noon"});
+  const CliResult time =
+      RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", "dbname=x", "--to-time", "yesterday at noon"});
   EXPECT_EQ(time.exit_code, 2);
   EXPECT_NE(time.LastErrorLine().find("is not a time with an offset"), std::string::npos) << time.err;
   const CliResult lsn =
@@ -194,8 +194,8 @@ TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
     fake << "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.9'\n";
   }
   std::filesystem::permissions(bin / "pg_dump", std::filesystem::perms::owner_all);
-  const CliResult r = RunPgpitr({"backup", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string(),
-                                 "--pg-bin", bin.string()});
+  const CliResult r = RunPgpitr(
+      {"backup", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string(), "--pg-bin", bin.string()});
   std::filesystem::remove_all(bin);
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.LastErrorLine().find("is version 13 but the server is PostgreSQL 15"), std::string::npos) << r.err;
@@ -213,6 +213,8 @@ TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
   EXPECT_FALSE(info["window"].is_null());
   EXPECT_EQ(info["window"]["latest_lsn"], info["captured_through_lsn"]);
   EXPECT_EQ(info["change_log"]["rows"].get<int>(), 10);
+  EXPECT_DOUBLE_EQ(info["change_log"]["bytes_per_row"].get<double>(),
+                   info["change_log"]["size_bytes"].get<double>() / 10);
 }
 
 TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
@@ -240,7 +242,8 @@ TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
 TEST_F(CliErrorsTest, ASecondRunOnTheSameRepositoryIsRefused) {
   Capture();
   StartCapture();  // the first capture holds the repository again
-  const CliResult second = RunPgpitr({"run", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string()});
+  const CliResult second =
+      RunPgpitr({"run", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string()});
   StopCapture();
   EXPECT_EQ(second.exit_code, 3) << second.err;
   EXPECT_NE(second.LastErrorLine().find("in use by another pgpitr process"), std::string::npos) << second.err;

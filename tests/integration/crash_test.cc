@@ -49,7 +49,8 @@ class CrashTest : public ServerTest {
   // The change log's durable position, read the way `pgpitr info` reads it (read-only, while the
   // capture process may be writing).
   wal::Lsn CapturedThrough() {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
     if (!repo.ok()) return wal::Lsn();
     absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
     return state.ok() ? wal::Lsn(state->captured_through_lsn()) : wal::Lsn();
@@ -76,8 +77,9 @@ TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
     for (int i = 0; i < 600; ++i) {
       std::string sql;
       if (i % 50 == 25) {  // streamed while in progress, and likely in flight when capture dies
-        sql = "BEGIN; INSERT INTO bag SELECT g % 7, 'big' FROM generate_series(1, 3000) g; "
-              "DELETE FROM bag WHERE ctid IN (SELECT ctid FROM bag WHERE a = 3 LIMIT 100); COMMIT";
+        sql =
+            "BEGIN; INSERT INTO bag SELECT g % 7, 'big' FROM generate_series(1, 3000) g; "
+            "DELETE FROM bag WHERE ctid IN (SELECT ctid FROM bag WHERE a = 3 LIMIT 100); COMMIT";
       } else {
         sql = fmt::format(
             "BEGIN; INSERT INTO t (v, note) VALUES ({0}, 'n{0}'); UPDATE t SET v = v + 1 WHERE id = {1};"
@@ -107,8 +109,8 @@ TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
   const wal::Lsn end = InsertLsn(app);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (CapturedThrough() < end) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << "capture did not catch up after the restarts:\n" << ReadFile(repo_dir_.string() + ".log");
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "capture did not catch up after the restarts:\n"
+                                                          << ReadFile(repo_dir_.string() + ".log");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(kill(pid, SIGTERM), 0);

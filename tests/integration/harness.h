@@ -146,7 +146,8 @@ class ServerTest : public ::testing::Test {
 
   // A base taken the way `pgpitr backup` takes one.
   proto::Base TakeBase() {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
     EXPECT_TRUE(repo.ok()) << repo.status();
     wal::BaseOptions options;
     options.source = Info("app");
@@ -156,7 +157,7 @@ class ServerTest : public ::testing::Test {
   }
 
   absl::StatusOr<restore::RestoreSummary> Restore(const std::string& db, const restore::RestoreTarget& point,
-                                                   bool replace = false) {
+                                                  bool replace = false) {
     restore::RestoreOptions options;
     options.repo = repo_dir_;
     options.target = Info(db);

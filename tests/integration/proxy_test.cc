@@ -52,7 +52,8 @@ class ProxyTest : public ServerTest {
     options.listen_port = 0;
     options.upstream_host = "127.0.0.1";
     options.upstream_port = static_cast<uint16_t>(upstream_port);
-    absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started = proxy::ProxyServer::Start(options, wal::Logger::Silent());
+    absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
+        proxy::ProxyServer::Start(options, wal::Logger::Silent());
     ASSERT_TRUE(started.ok()) << started.status();
     proxy_ = *std::move(started);
   }
@@ -118,7 +119,8 @@ TEST_F(ProxyTest, ExtendedProtocolAndPipelinedQueries) {
 TEST_F(ProxyTest, CopyInAndOutPassThrough) {
   wal::PgConnection direct = Connect("app");
   Exec(direct, "CREATE TABLE c (id int, v text)");
-  Shell in = RunShell(fmt::format("seq 1 5000 | awk '{{print $1 \"\\tv\" $1}}' | psql '{}' -X -c '\\copy c from stdin'", Via("app")));
+  Shell in = RunShell(
+      fmt::format("seq 1 5000 | awk '{{print $1 \"\\tv\" $1}}' | psql '{}' -X -c '\\copy c from stdin'", Via("app")));
   EXPECT_EQ(in.exit_code, 0) << in.output;
   Shell out = Psql("app", "-Atc 'COPY (SELECT count(*), sum(id), min(v) FROM c) TO STDOUT'");
   EXPECT_EQ(out.exit_code, 0) << out.output;
@@ -200,7 +202,8 @@ TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
        std::vector<std::tuple<std::string, std::string, std::string>>{{"scram_user", "scram secret", "SCRAM-SHA-256"},
                                                                       {"md5_user", "md5 secret", "md5"},
                                                                       {"plain_user", "plain secret", "password"}}) {
-    const std::string base = fmt::format("host=127.0.0.1 port={} dbname=app sslmode=disable user={}", proxy_->port(), user);
+    const std::string base =
+        fmt::format("host=127.0.0.1 port={} dbname=app sslmode=disable user={}", proxy_->port(), user);
     absl::StatusOr<wal::PgConnection> good =
         wal::PgConnection::Connect(MustParse(base + " password='" + password + "'"), "proxy");
     ASSERT_TRUE(good.ok()) << method << ": " << good.status();
@@ -214,13 +217,15 @@ TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
 }
 
 TEST_F(ProxyTest, TlsIsDeclinedAndThePlainSessionWorks) {
-  Shell prefer = RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=prefer' -XAtc "
-                                      "'SELECT 1'",
-                                      proxy_->port()));
+  Shell prefer =
+      RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=prefer' -XAtc "
+                           "'SELECT 1'",
+                           proxy_->port()));
   EXPECT_EQ(prefer.exit_code, 0) << prefer.output;
-  Shell require = RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=require' -XAtc "
-                                       "'SELECT 1'",
-                                       proxy_->port()));
+  Shell require =
+      RunShell(fmt::format("psql 'host=127.0.0.1 port={} user=postgres dbname=app sslmode=require' -XAtc "
+                           "'SELECT 1'",
+                           proxy_->port()));
   EXPECT_NE(require.exit_code, 0);
   EXPECT_NE(require.output.find("does not support SSL"), std::string::npos) << require.output;
 }
@@ -300,9 +305,10 @@ class ProxyTlsTest : public ProxyTest {
 
   // Whether the session's upstream backend is on TLS, asked through the proxy.
   Shell UpstreamSsl(const std::string& client_options) {
-    return RunShell(fmt::format("psql 'host=127.0.0.1 port={} dbname=app {}' -XAtc "
-                                "'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'",
-                                proxy_->port(), client_options));
+    return RunShell(
+        fmt::format("psql 'host=127.0.0.1 port={} dbname=app {}' -XAtc "
+                    "'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'",
+                    proxy_->port(), client_options));
   }
 
   std::filesystem::path tls_dir_;
@@ -391,8 +397,7 @@ TEST_F(ProxyTlsTest, RequiredUpstreamTlsThatTheDatabaseLacksIsAClearError) {
   StartTlsProxy(proxy::UpstreamTls::kRequire);
   Shell r = UpstreamSsl("user=postgres sslmode=disable");
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("does not accept TLS, but the source's sslmode requires it"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("does not accept TLS, but the source's sslmode requires it"), std::string::npos) << r.output;
 }
 
 TEST_F(ProxyTlsTest, ACertificateWithoutItsKeyIsRefusedAtStart) {
@@ -401,7 +406,8 @@ TEST_F(ProxyTlsTest, ACertificateWithoutItsKeyIsRefusedAtStart) {
   options.tls_cert_file = Cert("proxy");
   EXPECT_FALSE(proxy::ProxyServer::Start(options, wal::Logger::Silent()).ok());
   options.tls_key_file = Key("stranger");  // not the certificate's key
-  absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> mismatched = proxy::ProxyServer::Start(options, wal::Logger::Silent());
+  absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> mismatched =
+      proxy::ProxyServer::Start(options, wal::Logger::Silent());
   ASSERT_FALSE(mismatched.ok());
   EXPECT_NE(mismatched.status().message().find("--tls-key"), std::string::npos) << mismatched.status();
 }
@@ -465,7 +471,8 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
       "ALTER TABLE people ADD COLUMN score int NOT NULL DEFAULT 7",
       "UPDATE people SET score = score * id WHERE id % 3 = 0",
       "ALTER TABLE people RENAME COLUMN name TO full_name",
-      "INSERT INTO people (id, full_name, score) VALUES (100, 'renamed', 1); UPDATE people SET full_name = 'x' WHERE id = 2",
+      "INSERT INTO people (id, full_name, score) VALUES (100, 'renamed', 1); UPDATE people SET full_name = 'x' WHERE "
+      "id = 2",
       "ALTER TABLE people DROP COLUMN score",
       "CREATE INDEX people_name ON people (full_name)",
       "BEGIN; ALTER TABLE people ADD COLUMN doomed int; INSERT INTO people VALUES (101, 'doomed', 1); ROLLBACK",
@@ -503,19 +510,21 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
     ASSERT_TRUE(summary.ok()) << "after step " << i << " (" << steps[i] << "): " << summary.status();
     const embedded::Fingerprint restored = FingerprintOf(db);
     EXPECT_EQ(restored, checkpoints[i].second)
-        << "after step " << i << " (" << steps[i] << "): " << embedded::DescribeDifference(checkpoints[i].second, restored);
+        << "after step " << i << " (" << steps[i]
+        << "): " << embedded::DescribeDifference(checkpoints[i].second, restored);
   }
 }
 
 TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
-  Shell made = Psql("app", "-c 'CREATE TABLE items (id int PRIMARY KEY, code text, v int)' "
-                           "-c 'INSERT INTO items SELECT g, g::text, g % 10 FROM generate_series(1, 200) g' "
-                           "-c 'CREATE INDEX CONCURRENTLY items_v ON items (v)' "
-                           "-c 'CREATE UNIQUE INDEX CONCURRENTLY items_code ON items (code)' "
-                           "-c 'CREATE INDEX CONCURRENTLY doomed ON items (v)' "
-                           "-c 'DROP INDEX CONCURRENTLY doomed' "
-                           "-c 'INSERT INTO items VALUES (201, $$201$$, 1)'");
+  Shell made = Psql("app",
+                    "-c 'CREATE TABLE items (id int PRIMARY KEY, code text, v int)' "
+                    "-c 'INSERT INTO items SELECT g, g::text, g % 10 FROM generate_series(1, 200) g' "
+                    "-c 'CREATE INDEX CONCURRENTLY items_v ON items (v)' "
+                    "-c 'CREATE UNIQUE INDEX CONCURRENTLY items_code ON items (code)' "
+                    "-c 'CREATE INDEX CONCURRENTLY doomed ON items (v)' "
+                    "-c 'DROP INDEX CONCURRENTLY doomed' "
+                    "-c 'INSERT INTO items VALUES (201, $$201$$, 1)'");
   ASSERT_EQ(made.exit_code, 0) << made.output;
   // Failing ones are not recorded: a duplicate name, and a unique index the rows violate.
   Shell duplicate = Psql("app", "-c 'CREATE INDEX CONCURRENTLY items_v ON items (id)'");
@@ -523,7 +532,8 @@ TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
   Shell violated = Psql("app", "-c 'CREATE UNIQUE INDEX CONCURRENTLY items_v_unique ON items (v)'");
   EXPECT_NE(violated.output.find("could not create unique index"), std::string::npos) << violated.output;
   // The session goes on normally after the proxy's own query.
-  Shell after = Psql("app", "-Atc 'CREATE INDEX CONCURRENTLY items_id_v ON items (id, v)' -c 'SELECT count(*) FROM items'");
+  Shell after =
+      Psql("app", "-Atc 'CREATE INDEX CONCURRENTLY items_id_v ON items (id, v)' -c 'SELECT count(*) FROM items'");
   EXPECT_EQ(after.exit_code, 0) << after.output;
   EXPECT_EQ(after.output, "CREATE INDEX\n201\n");
   // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind; the user drops it.
@@ -558,14 +568,15 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
   // PQprepare/PQexecPrepared: Parse, Bind, Describe, Execute, Sync. The default is not in the
   // logical stream: only the captured statement can bring it back.
   PGconn* c = app.raw();
-  wal::PgResult prepared(PQprepare(c, "add_col", "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42", 0, nullptr));
+  wal::PgResult prepared(
+      PQprepare(c, "add_col", "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42", 0, nullptr));
   ASSERT_EQ(PQresultStatus(prepared.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
   wal::PgResult ran(PQexecPrepared(c, "add_col", 0, nullptr, nullptr, nullptr, 0));
   ASSERT_EQ(PQresultStatus(ran.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
   EXPECT_STREQ(PQcmdStatus(ran.raw()), "ALTER TABLE") << "the client sees its own statement's answer";
   // The unnamed statement too, with a parameter-free PQexecParams.
-  wal::PgResult index(PQexecParams(c, "CREATE INDEX items_price ON items (price)", 0, nullptr, nullptr, nullptr,
-                                   nullptr, 0));
+  wal::PgResult index(
+      PQexecParams(c, "CREATE INDEX items_price ON items (price)", 0, nullptr, nullptr, nullptr, nullptr, 0));
   ASSERT_EQ(PQresultStatus(index.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
   absl::StatusOr<wal::PgResult> more = app.Query("INSERT INTO items (id) VALUES ($1)", {"21"});
   ASSERT_TRUE(more.ok()) << more.status();
@@ -592,7 +603,8 @@ TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "INSERT INTO t SELECT generate_series(1, 10)");
-  Shell mark = RunShell(fmt::format("{} mark before-delete --source '{}'", PGPITR_BINARY, server_->ConnectionString("app")));
+  Shell mark =
+      RunShell(fmt::format("{} mark before-delete --source '{}'", PGPITR_BINARY, server_->ConnectionString("app")));
   ASSERT_EQ(mark.exit_code, 0) << mark.output;
   const embedded::Fingerprint at_mark = FingerprintOf("app");
   Exec(app, "DELETE FROM t WHERE id > 3");

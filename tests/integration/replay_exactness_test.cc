@@ -158,7 +158,7 @@ class ReplayExactnessTest : public ServerTest {
   }
 
   absl::StatusOr<restore::RestoreSummary> RestoreTo(const std::string& db, wal::Lsn lsn, uint64_t flush_bytes,
-                                                     bool row_by_row = false) {
+                                                    bool row_by_row = false) {
     restore::RestoreOptions options;
     options.repo = repo_dir_;
     options.target = Info(db);

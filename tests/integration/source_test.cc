@@ -40,15 +40,17 @@ TEST_F(SourceTest, CreatesPublicationAndSlotOnceThenReusesThem) {
 
 TEST_F(SourceTest, TablesWithoutReplicaIdentityAreReportedAndLeftAlone) {
   wal::PgConnection app = Connect("app");
-  Exec(app, "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); CREATE TABLE nothing (a int);"
-            "ALTER TABLE nothing REPLICA IDENTITY NOTHING; CREATE TABLE full_one (a int);"
-            "ALTER TABLE full_one REPLICA IDENTITY FULL");
+  Exec(app,
+       "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); CREATE TABLE nothing (a int);"
+       "ALTER TABLE nothing REPLICA IDENTITY NOTHING; CREATE TABLE full_one (a int);"
+       "ALTER TABLE full_one REPLICA IDENTITY FULL");
   absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), {}, Collect());
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_EQ(facts->tables_without_identity, (std::vector<std::string>{"public.loose", "public.nothing"}));
   bool warned = false;
-  for (const auto& line : lines_) warned |= line.find("public.loose") != std::string::npos &&
-                                            line.find("--set-replica-identity-full") != std::string::npos;
+  for (const auto& line : lines_)
+    warned |=
+        line.find("public.loose") != std::string::npos && line.find("--set-replica-identity-full") != std::string::npos;
   EXPECT_TRUE(warned);
   absl::StatusOr<wal::PgResult> r = app.Query("SELECT relreplident FROM pg_class WHERE relname = 'loose'");
   ASSERT_TRUE(r.ok());

@@ -88,8 +88,8 @@ void FeedFrames(std::string_view input, uint64_t seed) {
           FrameDecoder one(FrameDecoder::Phase::kTyped);
           one.Append(*sasl);
           const FrameResult again = one.Next();
-          Check(again.kind == FrameResult::kFrame && again.frame.type == 'R' && again.frame.raw.size() == sasl->size() &&
-                sasl->size() < raw.size());
+          Check(again.kind == FrameResult::kFrame && again.frame.type == 'R' &&
+                again.frame.raw.size() == sasl->size() && sasl->size() < raw.size());
         }
       }
       d.Consume();

@@ -653,8 +653,8 @@ TEST(WithoutChannelBinding, DropsThePlusMechanismAndKeepsTheOthersInOrder) {
 }
 
 TEST(WithoutChannelBinding, LeavesEveryOtherMessageAlone) {
-  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0aSCRAM-SHA-256\0\0"s)).has_value());  // no PLUS offered
-  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x00"s)).has_value());                   // AuthenticationOk
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0aSCRAM-SHA-256\0\0"s)).has_value());       // no PLUS offered
+  EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x00"s)).has_value());                        // AuthenticationOk
   EXPECT_FALSE(WithoutChannelBinding(AuthFrame("\0\0\0\x0bSCRAM-SHA-256-PLUS\0\0"s)).has_value());  // SASLContinue
   EXPECT_FALSE(WithoutChannelBinding(Frame{'Z', "\0\0\0\x0aSCRAM-SHA-256-PLUS\0\0"s, {}}).has_value());
   // Unterminated lists are the client's to reject, unchanged.

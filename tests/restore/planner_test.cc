@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "tests/temp_dir.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
-#include "tests/temp_dir.h"
 
 namespace pgpitr::restore {
 namespace {
@@ -30,7 +30,6 @@ using wal::PgTime;
 // 2026-11-25 10:41:07 UTC (Unix 1795603267, from `date -u -d '2026-11-25 10:41:07' +%s`) plus
 // seconds: times far from PostgreSQL's epoch, as a real repository has them.
 PgTime T(int64_t seconds) { return wal::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
-
 
 proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
   proto::Base base;
@@ -310,12 +309,12 @@ TEST_P(PlanRestoreAtACommit, InclusiveKeepsItExclusiveLeavesItOut) {
 // The commit at 0x300 is at T(300) exactly.
 INSTANTIATE_TEST_SUITE_P(PlanRestore, PlanRestoreAtACommit,
                          ::testing::Values(AtCommitCase{"TimeInclusive", AtTime(T(300)), 0x300, 2},
-                                         AtCommitCase{"TimeExclusive", AtTime(T(300), true), 0x200, 1},
-                                         AtCommitCase{"TimeOneMicrosecondLaterExclusive", AtTime(T(300) + 1, true),
-                                                      0x300, 2},
-                                         AtCommitCase{"LsnInclusive", AtLsn(0x300), 0x300, 2},
-                                         AtCommitCase{"LsnExclusive", AtLsn(0x300, true), 0x200, 1},
-                                         AtCommitCase{"LsnOneLaterExclusive", AtLsn(0x301, true), 0x300, 2}),
+                                           AtCommitCase{"TimeExclusive", AtTime(T(300), true), 0x200, 1},
+                                           AtCommitCase{"TimeOneMicrosecondLaterExclusive", AtTime(T(300) + 1, true),
+                                                        0x300, 2},
+                                           AtCommitCase{"LsnInclusive", AtLsn(0x300), 0x300, 2},
+                                           AtCommitCase{"LsnExclusive", AtLsn(0x300, true), 0x200, 1},
+                                           AtCommitCase{"LsnOneLaterExclusive", AtLsn(0x301, true), 0x300, 2}),
                          [](const ::testing::TestParamInfo<AtCommitCase>& info) { return info.param.name; });
 
 TEST_F(PlanRestoreTest, NoCommitAfterTheBaseMeansNoLastCommit) {
@@ -431,7 +430,9 @@ TEST_F(PlanRestoreTest, AMissingTransactionRecordIsRefusedNamingTheRange) {
   absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x500));
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(plan.status().message().find("missing transactions before LSN 0/500 (that commit follows 0/400, which is not stored)"), std::string_view::npos)
+  EXPECT_NE(plan.status().message().find(
+                "missing transactions before LSN 0/500 (that commit follows 0/400, which is not stored)"),
+            std::string_view::npos)
       << plan.status();
 }
 

@@ -21,9 +21,9 @@
 #include "absl/status/status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "tests/temp_dir.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
-#include "tests/temp_dir.h"
 
 namespace pgpitr::wal {
 namespace {
@@ -33,7 +33,6 @@ using ::pgpitr::testing::TempDir;
 constexpr uint32_t kAccounts = 16389;  // relation OID
 constexpr uint32_t kOrders = 16400;
 constexpr Lsn kMaxLsn(~uint64_t{0});
-
 
 // --- pgoutput messages, as the decoder would produce them ---
 
@@ -582,18 +581,19 @@ TEST_P(ChangeLogSchemaChange, IsANewSchemaThatLaterChangesCarry) {
 INSTANTIATE_TEST_SUITE_P(
     ChangeLog, ChangeLogSchemaChange,
     ::testing::Values(SchemaChange{"ColumnAdded",
-                                 [](RelationMessage* m) {
-                                   m->columns.push_back(RelationColumn{
-                                       .is_key = false, .name = "created", .type_oid = 1184, .type_modifier = -1});
-                                 }},
-                    SchemaChange{"ColumnDropped", [](RelationMessage* m) { m->columns.pop_back(); }},
-                    SchemaChange{"ColumnRenamed", [](RelationMessage* m) { m->columns[1].name = "holder"; }},
-                    SchemaChange{"ColumnRetyped", [](RelationMessage* m) { m->columns[1].type_oid = 1043; }},
-                    SchemaChange{"TypeModifierChanged", [](RelationMessage* m) { m->columns[1].type_modifier = 104; }},
-                    SchemaChange{"KeyChanged", [](RelationMessage* m) { m->columns[1].is_key = true; }},
-                    SchemaChange{"ReplicaIdentityChanged", [](RelationMessage* m) { m->replica_identity = 'f'; }},
-                    SchemaChange{"RelationRenamed", [](RelationMessage* m) { m->relation_name = "clients"; }},
-                    SchemaChange{"NamespaceChanged", [](RelationMessage* m) { m->namespace_name = "archive"; }}),
+                                   [](RelationMessage* m) {
+                                     m->columns.push_back(RelationColumn{
+                                         .is_key = false, .name = "created", .type_oid = 1184, .type_modifier = -1});
+                                   }},
+                      SchemaChange{"ColumnDropped", [](RelationMessage* m) { m->columns.pop_back(); }},
+                      SchemaChange{"ColumnRenamed", [](RelationMessage* m) { m->columns[1].name = "holder"; }},
+                      SchemaChange{"ColumnRetyped", [](RelationMessage* m) { m->columns[1].type_oid = 1043; }},
+                      SchemaChange{"TypeModifierChanged",
+                                   [](RelationMessage* m) { m->columns[1].type_modifier = 104; }},
+                      SchemaChange{"KeyChanged", [](RelationMessage* m) { m->columns[1].is_key = true; }},
+                      SchemaChange{"ReplicaIdentityChanged", [](RelationMessage* m) { m->replica_identity = 'f'; }},
+                      SchemaChange{"RelationRenamed", [](RelationMessage* m) { m->relation_name = "clients"; }},
+                      SchemaChange{"NamespaceChanged", [](RelationMessage* m) { m->namespace_name = "archive"; }}),
     [](const ::testing::TestParamInfo<SchemaChange>& info) { return info.param.name; });
 
 TEST_F(ChangeLogTest, TypeMessagesAreStored) {

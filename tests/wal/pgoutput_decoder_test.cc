@@ -91,9 +91,7 @@ std::string StreamStartBytes(uint32_t xid = kXid, uint8_t first_segment = 1) {
   return Bytes().Char('S').Int32(xid).Byte(first_segment).str();
 }
 
-std::string BeginBytes() {
-  return Bytes().Char('B').Int64(kFinalLsn).Int64(kCommitTime).Int32(kXid).str();
-}
+std::string BeginBytes() { return Bytes().Char('B').Int64(kFinalLsn).Int64(kCommitTime).Int32(kXid).str(); }
 
 std::string CommitBytes() {
   return Bytes().Char('C').Byte(0).Int64(kCommitLsn).Int64(kEndLsn).Int64(kCommitTime).str();
@@ -133,9 +131,7 @@ std::string AllKindsTuple() {
 }
 
 std::string OldTuple() { return Bytes().Int16(2).Char('t').Int32(1).Raw("1").Char('n').str(); }
-std::string NewTuple() {
-  return Bytes().Int16(2).Char('t').Int32(1).Raw("2").Char('t').Int32(1).Raw("b").str();
-}
+std::string NewTuple() { return Bytes().Int16(2).Char('t').Int32(1).Raw("2").Char('t').Int32(1).Raw("b").str(); }
 
 std::string InsertBody() { return Bytes().Int32(kRelid).Char('N').Raw(AllKindsTuple()).str(); }
 
@@ -147,33 +143,16 @@ std::string UpdateBody(char old_kind) {
   return b.Char('N').Raw(NewTuple()).str();
 }
 
-std::string DeleteBody(char old_kind) {
-  return Bytes().Int32(kRelid).Char(old_kind).Raw(OldTuple()).str();
-}
+std::string DeleteBody(char old_kind) { return Bytes().Int32(kRelid).Char(old_kind).Raw(OldTuple()).str(); }
 
-std::string TruncateBody() {
-  return Bytes().Int32(2).Byte(3).Int32(kRelid).Int32(kRelid + 1).str();
-}
+std::string TruncateBody() { return Bytes().Int32(2).Byte(3).Int32(kRelid).Int32(kRelid + 1).str(); }
 
 std::string MessageBody(bool transactional, std::string_view content) {
-  return Bytes()
-      .Byte(transactional ? 1 : 0)
-      .Int64(0x1544AC0)
-      .String("pfx")
-      .Int32(content.size())
-      .Raw(content)
-      .str();
+  return Bytes().Byte(transactional ? 1 : 0).Int64(0x1544AC0).String("pfx").Int32(content.size()).Raw(content).str();
 }
 
 std::string StreamCommitBytes() {
-  return Bytes()
-      .Char('c')
-      .Int32(kXid)
-      .Byte(0)
-      .Int64(kCommitLsn)
-      .Int64(kEndLsn)
-      .Int64(kCommitTime)
-      .str();
+  return Bytes().Char('c').Int32(kXid).Byte(0).Int64(kCommitLsn).Int64(kEndLsn).Int64(kCommitTime).str();
 }
 
 std::string StreamAbortBytes() { return Bytes().Char('A').Int32(kXid).Int32(kSubxid).str(); }
@@ -246,14 +225,12 @@ TEST(PgoutputDecoder, RelationFieldsAndColumns) {
   EXPECT_EQ(m.namespace_name, "public");
   EXPECT_EQ(m.relation_name, "accounts");
   EXPECT_EQ(m.replica_identity, 'd');
-  EXPECT_EQ(m.columns, (std::vector<RelationColumn>{{true, "id", 23, -1},
-                                                    {false, "balance", 1700, kNumericTypmod}}));
+  EXPECT_EQ(m.columns, (std::vector<RelationColumn>{{true, "id", 23, -1}, {false, "balance", 1700, kNumericTypmod}}));
 }
 
 TEST(PgoutputDecoder, RelationInPgCatalogHasEmptyNamespace) {
   PgoutputDecoder decoder(1);
-  const std::string bytes =
-      Bytes().Char('R').Int32(1259).String("").String("pg_class").Char('n').Int16(0).str();
+  const std::string bytes = Bytes().Char('R').Int32(1259).String("").String("pg_class").Char('n').Int16(0).str();
   const auto m = DecodeAs<RelationMessage>(decoder, bytes);
   EXPECT_EQ(m.namespace_name, "");
   EXPECT_EQ(m.relation_name, "pg_class");
@@ -275,14 +252,12 @@ TEST(PgoutputDecoder, InsertDecodesEveryColumnKind) {
   const auto m = DecodeAs<InsertMessage>(decoder, Bytes().Message('I', {}, InsertBody()).str());
   EXPECT_EQ(m.xid, std::nullopt);
   EXPECT_EQ(m.relid, kRelid);
-  EXPECT_EQ(m.new_tuple,
-            (TupleData{Text("42"), Null(), Unchanged(), Binary(std::string("\0\0\0\x2a", 4))}));
+  EXPECT_EQ(m.new_tuple, (TupleData{Text("42"), Null(), Unchanged(), Binary(std::string("\0\0\0\x2a", 4))}));
 }
 
 TEST(PgoutputDecoder, UnchangedToastColumnIsNotNull) {
   PgoutputDecoder decoder(1);
-  const std::string bytes =
-      Bytes().Char('U').Int32(kRelid).Char('N').Int16(2).Char('n').Char('u').str();
+  const std::string bytes = Bytes().Char('U').Int32(kRelid).Char('N').Int16(2).Char('n').Char('u').str();
   const auto m = DecodeAs<UpdateMessage>(decoder, bytes);
   ASSERT_EQ(m.new_tuple.size(), 2u);
   EXPECT_EQ(m.new_tuple[0].kind, ColumnKind::kNull);
@@ -294,15 +269,13 @@ TEST(PgoutputDecoder, UnchangedToastColumnIsNotNull) {
 TEST(PgoutputDecoder, BinaryColumnKeepsEmbeddedNulBytes) {
   PgoutputDecoder decoder(1);
   const std::string value("a\0b\0", 4);
-  const std::string bytes =
-      Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('b').Int32(4).Raw(value).str();
+  const std::string bytes = Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('b').Int32(4).Raw(value).str();
   EXPECT_EQ(DecodeAs<InsertMessage>(decoder, bytes).new_tuple, TupleData{Binary(value)});
 }
 
 TEST(PgoutputDecoder, EmptyTextColumnIsNotNull) {
   PgoutputDecoder decoder(1);
-  const std::string bytes =
-      Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('t').Int32(0).str();
+  const std::string bytes = Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('t').Int32(0).str();
   EXPECT_EQ(DecodeAs<InsertMessage>(decoder, bytes).new_tuple, TupleData{Text("")});
 }
 
@@ -362,8 +335,7 @@ TEST(PgoutputDecoder, TruncateOptionsAndRelations) {
 
 TEST(PgoutputDecoder, TransactionalMessage) {
   PgoutputDecoder decoder(1);
-  const auto m =
-      DecodeAs<LogicalMessage>(decoder, Bytes().Message('M', {}, MessageBody(true, "hello")).str());
+  const auto m = DecodeAs<LogicalMessage>(decoder, Bytes().Message('M', {}, MessageBody(true, "hello")).str());
   EXPECT_EQ(m.xid, std::nullopt);
   EXPECT_TRUE(m.transactional);
   EXPECT_EQ(m.lsn, Lsn(0x1544AC0));
@@ -374,8 +346,7 @@ TEST(PgoutputDecoder, TransactionalMessage) {
 TEST(PgoutputDecoder, NonTransactionalMessageOutsideStreamBlockHasNoXid) {
   PgoutputDecoder decoder(2);
   const std::string content("a\0b", 3);
-  const auto m = DecodeAs<LogicalMessage>(
-      decoder, Bytes().Message('M', {}, MessageBody(false, content)).str());
+  const auto m = DecodeAs<LogicalMessage>(decoder, Bytes().Message('M', {}, MessageBody(false, content)).str());
   EXPECT_EQ(m.xid, std::nullopt);
   EXPECT_FALSE(m.transactional);
   EXPECT_EQ(m.content, content);
@@ -474,10 +445,8 @@ TEST_P(ChangeMessageXid, HasNoXidOutsideStreamBlock) {
 TEST_P(ChangeMessageXid, InsideAndOutsideDecodeToTheSameFields) {
   PgoutputDecoder outside(2);
   PgoutputDecoder inside = DecoderInStreamBlock();
-  absl::StatusOr<PgoutputMessage> a =
-      outside.Decode(Bytes().Message(GetParam().type, {}, GetParam().body).str());
-  absl::StatusOr<PgoutputMessage> b =
-      inside.Decode(Bytes().Message(GetParam().type, kXid, GetParam().body).str());
+  absl::StatusOr<PgoutputMessage> a = outside.Decode(Bytes().Message(GetParam().type, {}, GetParam().body).str());
+  absl::StatusOr<PgoutputMessage> b = inside.Decode(Bytes().Message(GetParam().type, kXid, GetParam().body).str());
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->index(), b->index());
   // The xid is the only difference; spot-check the fields that follow it.
@@ -508,17 +477,16 @@ TEST_P(ChangeMessageXid, InsideAndOutsideDecodeToTheSameFields) {
       *a);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    PgoutputDecoder, ChangeMessageXid,
-    testing::Values(ChangeKind{'R', RelationBody()}, ChangeKind{'Y', TypeBody()},
-                    ChangeKind{'I', InsertBody()}, ChangeKind{'U', UpdateBody('\0')},
-                    ChangeKind{'U', UpdateBody('K')}, ChangeKind{'U', UpdateBody('O')},
-                    ChangeKind{'D', DeleteBody('K')}, ChangeKind{'D', DeleteBody('O')},
-                    ChangeKind{'T', TruncateBody()}, ChangeKind{'M', MessageBody(true, "t")},
-                    ChangeKind{'M', MessageBody(false, "nt")}),
-    [](const testing::TestParamInfo<ChangeKind>& info) {
-      return std::string(1, info.param.type) + "_" + std::to_string(info.index);
-    });
+INSTANTIATE_TEST_SUITE_P(PgoutputDecoder, ChangeMessageXid,
+                         testing::Values(ChangeKind{'R', RelationBody()}, ChangeKind{'Y', TypeBody()},
+                                         ChangeKind{'I', InsertBody()}, ChangeKind{'U', UpdateBody('\0')},
+                                         ChangeKind{'U', UpdateBody('K')}, ChangeKind{'U', UpdateBody('O')},
+                                         ChangeKind{'D', DeleteBody('K')}, ChangeKind{'D', DeleteBody('O')},
+                                         ChangeKind{'T', TruncateBody()}, ChangeKind{'M', MessageBody(true, "t")},
+                                         ChangeKind{'M', MessageBody(false, "nt")}),
+                         [](const testing::TestParamInfo<ChangeKind>& info) {
+                           return std::string(1, info.param.type) + "_" + std::to_string(info.index);
+                         });
 
 TEST(PgoutputDecoder, OriginInsideStreamBlockHasNoXid) {
   PgoutputDecoder decoder = DecoderInStreamBlock();
@@ -540,8 +508,7 @@ TEST(PgoutputDecoder, StreamStopOutsideBlockIsMalformed) {
 }
 
 TEST(PgoutputDecoder, TransactionBoundariesInsideStreamBlockAreMalformed) {
-  for (const std::string& bytes :
-       {BeginBytes(), CommitBytes(), StreamCommitBytes(), StreamAbortBytes()}) {
+  for (const std::string& bytes : {BeginBytes(), CommitBytes(), StreamCommitBytes(), StreamAbortBytes()}) {
     PgoutputDecoder decoder = DecoderInStreamBlock();
     ExpectInvalid(decoder.Decode(bytes));
     EXPECT_TRUE(decoder.in_stream_block());
@@ -550,7 +517,7 @@ TEST(PgoutputDecoder, TransactionBoundariesInsideStreamBlockAreMalformed) {
 
 TEST(PgoutputDecoder, FailedDecodeLeavesStreamBlockStateUnchanged) {
   PgoutputDecoder outside(2);
-  ExpectInvalid(outside.Decode(StreamStartBytes().substr(0, 3)));  // truncated Stream Start
+  ExpectInvalid(outside.Decode(StreamStartBytes().substr(0, 3)));            // truncated Stream Start
   ExpectInvalid(outside.Decode(StreamStartBytes() + std::string(1, '\0')));  // trailing byte
   EXPECT_FALSE(outside.in_stream_block());
 
@@ -569,14 +536,12 @@ TEST_P(StreamMessageBeforeProtoVersion2, IsAnError) {
   PgoutputDecoder decoder(1);
   absl::StatusOr<PgoutputMessage> result = decoder.Decode(GetParam());
   ExpectInvalid(result);
-  EXPECT_NE(result.status().message().find("proto_version"), std::string_view::npos)
-      << result.status();
+  EXPECT_NE(result.status().message().find("proto_version"), std::string_view::npos) << result.status();
   EXPECT_FALSE(decoder.in_stream_block());
 }
 
 INSTANTIATE_TEST_SUITE_P(PgoutputDecoder, StreamMessageBeforeProtoVersion2,
-                         testing::Values(StreamStartBytes(), std::string("E"), StreamCommitBytes(),
-                                         StreamAbortBytes()),
+                         testing::Values(StreamStartBytes(), std::string("E"), StreamCommitBytes(), StreamAbortBytes()),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return std::string("type_") + info.param[0];
                          });
@@ -589,8 +554,7 @@ TEST_P(TwoPhaseMessage, IsNotSupported) {
   for (int proto_version = 1; proto_version <= 4; ++proto_version) {
     PgoutputDecoder decoder(proto_version);
     // A plausible body: flags, two LSNs, a time, an xid and a gid.
-    const std::string bytes =
-        Bytes().Char(GetParam()).Byte(0).Int64(1).Int64(2).Int64(3).Int32(kXid).String("g").str();
+    const std::string bytes = Bytes().Char(GetParam()).Byte(0).Int64(1).Int64(2).Int64(3).Int32(kXid).String("g").str();
     absl::StatusOr<PgoutputMessage> result = decoder.Decode(bytes);
     ExpectInvalid(result);
     EXPECT_NE(result.status().message().find("two-phase"), std::string_view::npos);
@@ -599,9 +563,7 @@ TEST_P(TwoPhaseMessage, IsNotSupported) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PgoutputDecoder, TwoPhaseMessage, testing::Values('b', 'P', 'K', 'r', 'p'),
-                         [](const testing::TestParamInfo<char>& info) {
-                           return std::string("type_") + info.param;
-                         });
+                         [](const testing::TestParamInfo<char>& info) { return std::string("type_") + info.param; });
 
 // --- Malformed input ---
 
@@ -631,26 +593,22 @@ TEST(PgoutputDecoder, ErrorNamesMessageTypeColumnAndOffset) {
   // clang-format on
   absl::StatusOr<PgoutputMessage> result = decoder.Decode(bytes);
   ExpectInvalid(result);
-  EXPECT_EQ(result.status().message(),
-            "malformed pgoutput Insert message: truncated tuple column 1 at offset 15");
+  EXPECT_EQ(result.status().message(), "malformed pgoutput Insert message: truncated tuple column 1 at offset 15");
 }
 
 TEST(PgoutputDecoder, TrailingBytesAreMalformed) {
   PgoutputDecoder decoder(1);
   absl::StatusOr<PgoutputMessage> result = decoder.Decode(BeginBytes() + "xy");
   ExpectInvalid(result);
-  EXPECT_EQ(result.status().message(),
-            "malformed pgoutput Begin message: 2 trailing bytes at offset 21");
+  EXPECT_EQ(result.status().message(), "malformed pgoutput Begin message: 2 trailing bytes at offset 21");
 }
 
 TEST(PgoutputDecoder, ColumnLengthLargerThanTheRestIsMalformed) {
   PgoutputDecoder decoder(1);
   for (uint32_t len : {4u, 0x7fffffffu, 0x80000000u, 0xffffffffu}) {
-    const std::string bytes =
-        Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('t').Int32(len).Raw("abc").str();
+    const std::string bytes = Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('t').Int32(len).Raw("abc").str();
     ExpectInvalid(decoder.Decode(bytes));
-    const std::string binary =
-        Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('b').Int32(len).Raw("abc").str();
+    const std::string binary = Bytes().Char('I').Int32(kRelid).Char('N').Int16(1).Char('b').Int32(len).Raw("abc").str();
     ExpectInvalid(decoder.Decode(binary));
   }
 }
@@ -658,12 +616,10 @@ TEST(PgoutputDecoder, ColumnLengthLargerThanTheRestIsMalformed) {
 TEST(PgoutputDecoder, ColumnCountLargerThanTheRestIsMalformed) {
   PgoutputDecoder decoder(1);
   // 0xffff columns declared, three bytes left: rejected before anything is allocated for them.
-  const std::string bytes =
-      Bytes().Char('I').Int32(kRelid).Char('N').Int16(0xffff).Char('n').Char('n').Char('n').str();
+  const std::string bytes = Bytes().Char('I').Int32(kRelid).Char('N').Int16(0xffff).Char('n').Char('n').Char('n').str();
   absl::StatusOr<PgoutputMessage> result = decoder.Decode(bytes);
   ExpectInvalid(result);
-  EXPECT_NE(result.status().message().find("column count 65535"), std::string_view::npos)
-      << result.status();
+  EXPECT_NE(result.status().message().find("column count 65535"), std::string_view::npos) << result.status();
 }
 
 TEST(PgoutputDecoder, RelationColumnCountLargerThanTheRestIsMalformed) {
@@ -688,8 +644,7 @@ TEST(PgoutputDecoder, TruncateRelationCountLargerThanTheRestIsMalformed) {
 TEST(PgoutputDecoder, MessageContentLengthLargerThanTheRestIsMalformed) {
   PgoutputDecoder decoder(1);
   for (uint32_t len : {6u, 0x7fffffffu, 0xffffffffu}) {
-    const std::string bytes =
-        Bytes().Char('M').Byte(1).Int64(1).String("p").Int32(len).Raw("hello").str();
+    const std::string bytes = Bytes().Char('M').Byte(1).Int64(1).String("p").Int32(len).Raw("hello").str();
     ExpectInvalid(decoder.Decode(bytes));
   }
 }
@@ -709,16 +664,15 @@ TEST(PgoutputDecoder, WrongTupleMarkersAreMalformed) {
   // Insert needs 'N'; Update needs 'K', 'O' or 'N', then 'N'; Delete needs 'K' or 'O'.
   ExpectInvalid(decoder.Decode(Bytes().Char('I').Int32(kRelid).Char('K').Raw(NewTuple()).str()));
   ExpectInvalid(decoder.Decode(Bytes().Char('U').Int32(kRelid).Char('X').Raw(NewTuple()).str()));
-  ExpectInvalid(decoder.Decode(
-      Bytes().Char('U').Int32(kRelid).Char('K').Raw(OldTuple()).Char('O').Raw(NewTuple()).str()));
+  ExpectInvalid(
+      decoder.Decode(Bytes().Char('U').Int32(kRelid).Char('K').Raw(OldTuple()).Char('O').Raw(NewTuple()).str()));
   ExpectInvalid(decoder.Decode(Bytes().Char('U').Int32(kRelid).Char('K').Raw(OldTuple()).str()));
   ExpectInvalid(decoder.Decode(Bytes().Char('D').Int32(kRelid).Char('N').Raw(OldTuple()).str()));
 }
 
 TEST(PgoutputDecoder, UnknownReplicaIdentityIsMalformed) {
   PgoutputDecoder decoder(1);
-  const std::string bytes =
-      Bytes().Char('R').Int32(kRelid).String("public").String("t").Char('x').Int16(0).str();
+  const std::string bytes = Bytes().Char('R').Int32(kRelid).String("public").String("t").Char('x').Int16(0).str();
   ExpectInvalid(decoder.Decode(bytes));
 }
 
@@ -739,46 +693,34 @@ std::vector<Fixture> AllFixtures() {
       {"Begin", 1, false, BeginBytes(), KindOf<BeginMessage>()},
       {"Commit", 1, false, CommitBytes(), KindOf<CommitMessage>()},
       {"Origin", 1, false, OriginBytes(), KindOf<OriginMessage>()},
-      {"Relation", 1, false, Bytes().Message('R', {}, RelationBody()).str(),
-       KindOf<RelationMessage>()},
+      {"Relation", 1, false, Bytes().Message('R', {}, RelationBody()).str(), KindOf<RelationMessage>()},
       {"Type", 1, false, Bytes().Message('Y', {}, TypeBody()).str(), KindOf<TypeMessage>()},
-      {"InsertAllColumnKinds", 1, false, Bytes().Message('I', {}, InsertBody()).str(),
-       KindOf<InsertMessage>()},
-      {"UpdateNoOld", 1, false, Bytes().Message('U', {}, UpdateBody('\0')).str(),
-       KindOf<UpdateMessage>()},
-      {"UpdateOldKey", 1, false, Bytes().Message('U', {}, UpdateBody('K')).str(),
-       KindOf<UpdateMessage>()},
-      {"UpdateOldRow", 1, false, Bytes().Message('U', {}, UpdateBody('O')).str(),
-       KindOf<UpdateMessage>()},
-      {"DeleteOldKey", 1, false, Bytes().Message('D', {}, DeleteBody('K')).str(),
-       KindOf<DeleteMessage>()},
-      {"DeleteOldRow", 1, false, Bytes().Message('D', {}, DeleteBody('O')).str(),
-       KindOf<DeleteMessage>()},
-      {"Truncate", 1, false, Bytes().Message('T', {}, TruncateBody()).str(),
-       KindOf<TruncateMessage>()},
+      {"InsertAllColumnKinds", 1, false, Bytes().Message('I', {}, InsertBody()).str(), KindOf<InsertMessage>()},
+      {"UpdateNoOld", 1, false, Bytes().Message('U', {}, UpdateBody('\0')).str(), KindOf<UpdateMessage>()},
+      {"UpdateOldKey", 1, false, Bytes().Message('U', {}, UpdateBody('K')).str(), KindOf<UpdateMessage>()},
+      {"UpdateOldRow", 1, false, Bytes().Message('U', {}, UpdateBody('O')).str(), KindOf<UpdateMessage>()},
+      {"DeleteOldKey", 1, false, Bytes().Message('D', {}, DeleteBody('K')).str(), KindOf<DeleteMessage>()},
+      {"DeleteOldRow", 1, false, Bytes().Message('D', {}, DeleteBody('O')).str(), KindOf<DeleteMessage>()},
+      {"Truncate", 1, false, Bytes().Message('T', {}, TruncateBody()).str(), KindOf<TruncateMessage>()},
       {"MessageTransactional", 1, false, Bytes().Message('M', {}, MessageBody(true, "hi")).str(),
        KindOf<LogicalMessage>()},
-      {"MessageNonTransactional", 1, false,
-       Bytes().Message('M', {}, MessageBody(false, "hi")).str(), KindOf<LogicalMessage>()},
+      {"MessageNonTransactional", 1, false, Bytes().Message('M', {}, MessageBody(false, "hi")).str(),
+       KindOf<LogicalMessage>()},
       {"StreamStart", 2, false, StreamStartBytes(), KindOf<StreamStartMessage>()},
       {"StreamStop", 2, true, "E", KindOf<StreamStopMessage>()},
       {"StreamCommit", 2, false, StreamCommitBytes(), KindOf<StreamCommitMessage>()},
       {"StreamAbort", 2, false, StreamAbortBytes(), KindOf<StreamAbortMessage>()},
-      {"StreamAbortV4WithAbortInfo", 4, false, StreamAbortWithAbortInfoBytes(),
-       KindOf<StreamAbortMessage>(), StreamAbortBytes().size()},
+      {"StreamAbortV4WithAbortInfo", 4, false, StreamAbortWithAbortInfoBytes(), KindOf<StreamAbortMessage>(),
+       StreamAbortBytes().size()},
       {"OriginInStreamBlock", 2, true, OriginBytes(), KindOf<OriginMessage>()},
-      {"RelationInStreamBlock", 2, true, Bytes().Message('R', kXid, RelationBody()).str(),
-       KindOf<RelationMessage>()},
-      {"TypeInStreamBlock", 2, true, Bytes().Message('Y', kXid, TypeBody()).str(),
-       KindOf<TypeMessage>()},
-      {"InsertInStreamBlock", 3, true, Bytes().Message('I', kXid, InsertBody()).str(),
-       KindOf<InsertMessage>()},
+      {"RelationInStreamBlock", 2, true, Bytes().Message('R', kXid, RelationBody()).str(), KindOf<RelationMessage>()},
+      {"TypeInStreamBlock", 2, true, Bytes().Message('Y', kXid, TypeBody()).str(), KindOf<TypeMessage>()},
+      {"InsertInStreamBlock", 3, true, Bytes().Message('I', kXid, InsertBody()).str(), KindOf<InsertMessage>()},
       {"UpdateOldKeyInStreamBlock", 4, true, Bytes().Message('U', kXid, UpdateBody('K')).str(),
        KindOf<UpdateMessage>()},
       {"DeleteOldRowInStreamBlock", 2, true, Bytes().Message('D', kXid, DeleteBody('O')).str(),
        KindOf<DeleteMessage>()},
-      {"TruncateInStreamBlock", 2, true, Bytes().Message('T', kXid, TruncateBody()).str(),
-       KindOf<TruncateMessage>()},
+      {"TruncateInStreamBlock", 2, true, Bytes().Message('T', kXid, TruncateBody()).str(), KindOf<TruncateMessage>()},
       {"MessageInStreamBlock", 2, true, Bytes().Message('M', kXid, MessageBody(true, "s")).str(),
        KindOf<LogicalMessage>()},
   };
@@ -840,9 +782,7 @@ TEST_P(EveryMessageKind, MutatedBytesNeverCrash) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PgoutputDecoder, EveryMessageKind, testing::ValuesIn(AllFixtures()),
-                         [](const testing::TestParamInfo<Fixture>& info) {
-                           return info.param.name;
-                         });
+                         [](const testing::TestParamInfo<Fixture>& info) { return info.param.name; });
 
 TEST(PgoutputDecoder, RandomBytesNeverCrash) {
   std::mt19937 rng(20240615);
@@ -879,8 +819,7 @@ TEST(PgoutputDecoder, RandomBytesNeverCrash) {
 // where mood is an enum: UPDATE t SET name = 'b' leaves the toasted "big" column unchanged ('u').
 TEST(PgoutputDecoder, RealPostgres15TransactionWithUnchangedToast) {
   PgoutputDecoder decoder(1);
-  const auto begin =
-      DecodeAs<BeginMessage>(decoder, FromHex("420000000001543ca800030417647672f9000002da"));
+  const auto begin = DecodeAs<BeginMessage>(decoder, FromHex("420000000001543ca800030417647672f9000002da"));
   EXPECT_EQ(begin.final_lsn.ToString(), "0/1543CA8");
   EXPECT_EQ(begin.xid, 730u);
 
@@ -895,19 +834,17 @@ TEST(PgoutputDecoder, RealPostgres15TransactionWithUnchangedToast) {
   EXPECT_EQ(relation.relid, 16389u);
   EXPECT_EQ(relation.relation_name, "t");
   EXPECT_EQ(relation.replica_identity, 'd');
-  EXPECT_EQ(relation.columns, (std::vector<RelationColumn>{{true, "id", 23, -1},
-                                                           {false, "name", 25, -1},
-                                                           {false, "big", 25, -1},
-                                                           {false, "m", 16385, -1}}));
+  EXPECT_EQ(relation.columns,
+            (std::vector<RelationColumn>{
+                {true, "id", 23, -1}, {false, "name", 25, -1}, {false, "big", 25, -1}, {false, "m", 16385, -1}}));
 
-  const auto update = DecodeAs<UpdateMessage>(
-      decoder, FromHex("55000040054e00047400000001317400000001627574000000056861707079"));
+  const auto update =
+      DecodeAs<UpdateMessage>(decoder, FromHex("55000040054e00047400000001317400000001627574000000056861707079"));
   EXPECT_EQ(update.relid, 16389u);
   EXPECT_EQ(update.old_kind, '\0');
   EXPECT_EQ(update.new_tuple, (TupleData{Text("1"), Text("b"), Unchanged(), Text("happy")}));
 
-  const auto commit = DecodeAs<CommitMessage>(
-      decoder, FromHex("43000000000001543ca80000000001543cd800030417647672f9"));
+  const auto commit = DecodeAs<CommitMessage>(decoder, FromHex("43000000000001543ca80000000001543cd800030417647672f9"));
   EXPECT_EQ(commit.commit_lsn.ToString(), "0/1543CA8");
   EXPECT_EQ(commit.end_lsn.ToString(), "0/1543CD8");
   EXPECT_EQ(commit.commit_time, begin.commit_time);
@@ -923,8 +860,7 @@ TEST(PgoutputDecoder, RealPostgres15ChangesOfEveryKind) {
   EXPECT_EQ(update_key.old_tuple, (TupleData{Text("1"), Null(), Null(), Null()}));
   EXPECT_EQ(update_key.new_tuple, (TupleData{Text("2"), Text("b"), Unchanged(), Text("happy")}));
 
-  const auto delete_key =
-      DecodeAs<DeleteMessage>(decoder, FromHex("44000040054b00047400000001326e6e6e"));
+  const auto delete_key = DecodeAs<DeleteMessage>(decoder, FromHex("44000040054b00047400000001326e6e6e"));
   EXPECT_EQ(delete_key.old_kind, 'K');
   EXPECT_EQ(delete_key.old_tuple, (TupleData{Text("2"), Null(), Null(), Null()}));
 
@@ -938,14 +874,13 @@ TEST(PgoutputDecoder, RealPostgres15ChangesOfEveryKind) {
   EXPECT_EQ(DecodeAs<InsertMessage>(decoder, FromHex("490000400c4e00027400000001376e")).new_tuple,
             (TupleData{Text("7"), Null()}));
 
-  const auto update_row = DecodeAs<UpdateMessage>(
-      decoder, FromHex("550000400c4f00027400000001376e4e0002740000000137740000000171"));
+  const auto update_row =
+      DecodeAs<UpdateMessage>(decoder, FromHex("550000400c4f00027400000001376e4e0002740000000137740000000171"));
   EXPECT_EQ(update_row.old_kind, 'O');
   EXPECT_EQ(update_row.old_tuple, (TupleData{Text("7"), Null()}));
   EXPECT_EQ(update_row.new_tuple, (TupleData{Text("7"), Text("q")}));
 
-  const auto delete_row =
-      DecodeAs<DeleteMessage>(decoder, FromHex("440000400c4f0002740000000137740000000171"));
+  const auto delete_row = DecodeAs<DeleteMessage>(decoder, FromHex("440000400c4f0002740000000137740000000171"));
   EXPECT_EQ(delete_row.old_kind, 'O');
   EXPECT_EQ(delete_row.old_tuple, (TupleData{Text("7"), Text("q")}));
 
@@ -953,30 +888,25 @@ TEST(PgoutputDecoder, RealPostgres15ChangesOfEveryKind) {
   EXPECT_EQ(truncate.options, 0);
   EXPECT_EQ(truncate.relids, std::vector<uint32_t>{16396});
 
-  const auto message =
-      DecodeAs<LogicalMessage>(decoder, FromHex("4d010000000001544ac0706678000000000568656c6c6f"));
+  const auto message = DecodeAs<LogicalMessage>(decoder, FromHex("4d010000000001544ac0706678000000000568656c6c6f"));
   EXPECT_TRUE(message.transactional);
   EXPECT_EQ(message.lsn.ToString(), "0/1544AC0");
   EXPECT_EQ(message.prefix, "pfx");
   EXPECT_EQ(message.content, "hello");
 
-  const auto non_transactional =
-      DecodeAs<LogicalMessage>(decoder, FromHex("4d000000000001544b986e74000000000178"));
+  const auto non_transactional = DecodeAs<LogicalMessage>(decoder, FromHex("4d000000000001544b986e74000000000178"));
   EXPECT_FALSE(non_transactional.transactional);
   EXPECT_EQ(non_transactional.prefix, "nt");
   EXPECT_EQ(non_transactional.content, "x");
 
   // A transaction replayed from replication origin "upstream" at 0/ABCDEF01.
-  const auto origin =
-      DecodeAs<OriginMessage>(decoder, FromHex("4f00000000abcdef01757073747265616d00"));
+  const auto origin = DecodeAs<OriginMessage>(decoder, FromHex("4f00000000abcdef01757073747265616d00"));
   EXPECT_EQ(origin.origin_commit_lsn.ToString(), "0/ABCDEF01");
   EXPECT_EQ(origin.name, "upstream");
 
   // binary 'true': the int4 8 in send format and the text "o".
-  EXPECT_EQ(
-      DecodeAs<InsertMessage>(decoder, FromHex("490000400c4e000262000000040000000862000000016f"))
-          .new_tuple,
-      (TupleData{Binary(std::string("\0\0\0\x08", 4)), Binary("o")}));
+  EXPECT_EQ(DecodeAs<InsertMessage>(decoder, FromHex("490000400c4e000262000000040000000862000000016f")).new_tuple,
+            (TupleData{Binary(std::string("\0\0\0\x08", 4)), Binary("o")}));
 }
 
 // proto_version 2 with streaming 'on' and logical_decoding_work_mem = 64kB: a large transaction
@@ -994,8 +924,7 @@ TEST(PgoutputDecoder, RealPostgres15StreamedTransaction) {
   EXPECT_EQ(relation.relid, 16406u);
   EXPECT_EQ(relation.relation_name, "s");
 
-  const auto insert =
-      DecodeAs<InsertMessage>(decoder, FromHex("49000002e7000040164e0002740000000131740000000176"));
+  const auto insert = DecodeAs<InsertMessage>(decoder, FromHex("49000002e7000040164e0002740000000131740000000176"));
   EXPECT_EQ(insert.xid, 743u);
   EXPECT_EQ(insert.new_tuple, (TupleData{Text("1"), Text("v")}));
 
@@ -1008,8 +937,8 @@ TEST(PgoutputDecoder, RealPostgres15StreamedTransaction) {
   EXPECT_EQ(abort.xid, 743u);
   EXPECT_EQ(abort.subxid, 744u);
 
-  const auto commit = DecodeAs<StreamCommitMessage>(
-      decoder, FromHex("63000002e70000000000015a9a9800000000015a9ac80003041765123d7f"));
+  const auto commit =
+      DecodeAs<StreamCommitMessage>(decoder, FromHex("63000002e70000000000015a9a9800000000015a9ac80003041765123d7f"));
   EXPECT_EQ(commit.xid, 743u);
   EXPECT_EQ(commit.commit_lsn.ToString(), "0/15A9A98");
   EXPECT_EQ(commit.end_lsn.ToString(), "0/15A9AC8");
@@ -1019,13 +948,8 @@ TEST(PgoutputDecoder, RealPostgres15StreamedTransaction) {
 
 TEST(ReplicationMessage, XLogDataHeaderAndPayloadPointingIntoTheBuffer) {
   const std::string payload = BeginBytes();
-  const std::string bytes = Bytes()
-                                .Char('w')
-                                .Int64(0x0000'0016'B374'D848)
-                                .Int64(0x0000'0016'B374'FFFF)
-                                .Int64(kCommitTime)
-                                .Raw(payload)
-                                .str();
+  const std::string bytes =
+      Bytes().Char('w').Int64(0x0000'0016'B374'D848).Int64(0x0000'0016'B374'FFFF).Int64(kCommitTime).Raw(payload).str();
   absl::StatusOr<ReplicationMessage> result = DecodeReplicationMessage(bytes);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_TRUE(std::holds_alternative<XLogData>(*result));
@@ -1058,8 +982,7 @@ TEST(ReplicationMessage, XLogDataTruncatedHeaderIsAnError) {
 
 TEST(ReplicationMessage, KeepaliveFields) {
   for (const bool reply : {false, true}) {
-    const std::string bytes =
-        Bytes().Char('k').Int64(0x0000'0001'0000'00FF).Int64(-5).Byte(reply ? 1 : 0).str();
+    const std::string bytes = Bytes().Char('k').Int64(0x0000'0001'0000'00FF).Int64(-5).Byte(reply ? 1 : 0).str();
     ASSERT_EQ(bytes.size(), 18u);
     absl::StatusOr<ReplicationMessage> result = DecodeReplicationMessage(bytes);
     ASSERT_TRUE(result.ok()) << result.status();
@@ -1081,8 +1004,7 @@ TEST(ReplicationMessage, KeepaliveTruncatedOrWithTrailingBytesIsAnError) {
 }
 
 TEST(ReplicationMessage, OtherTypesAreAnError) {
-  for (const std::string& bytes :
-       {std::string(""), std::string("r"), std::string("B"), std::string("\0", 1)}) {
+  for (const std::string& bytes : {std::string(""), std::string("r"), std::string("B"), std::string("\0", 1)}) {
     absl::StatusOr<ReplicationMessage> result = DecodeReplicationMessage(bytes);
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
@@ -1090,9 +1012,9 @@ TEST(ReplicationMessage, OtherTypesAreAnError) {
 }
 
 TEST(ReplicationMessage, StandbyStatusUpdateIsThirtyFourBigEndianBytes) {
-  const std::string encoded = EncodeStandbyStatusUpdate(
-      Lsn(0x0000'0016'B374'D848), Lsn(0x0000'0016'B374'D000), Lsn(0x0000'0015'0000'0001),
-      /*now=*/0x0002'D5A8'1234'5678, /*reply_requested=*/true);
+  const std::string encoded =
+      EncodeStandbyStatusUpdate(Lsn(0x0000'0016'B374'D848), Lsn(0x0000'0016'B374'D000), Lsn(0x0000'0015'0000'0001),
+                                /*now=*/0x0002'D5A8'1234'5678, /*reply_requested=*/true);
   EXPECT_EQ(encoded, FromHex("72"
                              "00000016b374d848"
                              "00000016b374d000"
