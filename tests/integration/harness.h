@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -84,13 +85,15 @@ class ServerTest : public ::testing::Test {
     return *wal::Lsn::Parse(r->Get(0, 0));
   }
 
-  // Runs capture of database "app" in a thread, as `pgpitr run --no-first-base` would.
-  void StartCapture() {
+  // Runs capture of database "app" in a thread, as `pgpitr run --no-first-base` would; `adjust`
+  // changes the options first (a test's own schedule, metrics, callbacks).
+  void StartCapture(const std::function<void(wal::CaptureOptions&)>& adjust = {}) {
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(repo_dir_, wal::Repository::Mode::kCapture);
     ASSERT_TRUE(repo.ok()) << repo.status();
     capture_repo_ = *std::move(repo);
     capture_stop_ = false;
+    capture_ended_ = false;
     durable_ = 0;
     wal::CaptureOptions options;
     options.source = Info("app");
@@ -103,6 +106,7 @@ class ServerTest : public ::testing::Test {
       durable_time_ = time;
       durable_ = lsn.value();
     };
+    if (adjust) adjust(options);
     capture_thread_ = std::thread([this, options] {
       capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
       capture_ended_ = true;

@@ -75,24 +75,9 @@ class MetricsTest : public ServerTest {
  protected:
   // Capture as the harness runs it, with a metrics registry and a quick slot check.
   void StartCaptureWithMetrics(wal::Metrics* metrics) {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
-        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kCapture);
-    ASSERT_TRUE(repo.ok()) << repo.status();
-    capture_repo_ = *std::move(repo);
-    wal::CaptureOptions options;
-    options.source = Info("app");
-    options.first_base = false;
-    options.sequence_interval = std::chrono::milliseconds(200);
-    options.status_interval = std::chrono::milliseconds(200);
-    options.slot_check_interval = std::chrono::milliseconds(200);
-    options.metrics = metrics;
-    options.on_sync = [this](wal::Lsn lsn, wal::PgTime time) {
-      durable_time_ = time;
-      durable_ = lsn.value();
-    };
-    capture_thread_ = std::thread([this, options] {
-      capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
-      capture_ended_ = true;
+    StartCapture([metrics](wal::CaptureOptions& options) {
+      options.slot_check_interval = std::chrono::milliseconds(200);
+      options.metrics = metrics;
     });
   }
 };

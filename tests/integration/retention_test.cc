@@ -170,28 +170,14 @@ TEST_F(RetentionTest, AKillAfterEachStepLeavesARepositoryThatRestores) {
 class BaseScheduleTest : public ServerTest {
  protected:
   void StartScheduledCapture() {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
-        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kCapture);
-    ASSERT_TRUE(repo.ok()) << repo.status();
-    capture_repo_ = *std::move(repo);
-    wal::CaptureOptions options;
-    options.source = Info("app");
-    options.first_base = true;
-    options.base_schedule = wal::BaseSchedule();
-    options.base_schedule->interval = std::chrono::seconds(2);
-    options.sequence_interval = std::chrono::milliseconds(200);
-    options.status_interval = std::chrono::milliseconds(200);
-    options.on_sync = [this](Lsn lsn, PgTime time) {
-      durable_time_ = time;
-      durable_ = lsn.value();
-    };
-    options.on_base_decision = [this](std::string_view what) {
-      std::lock_guard<std::mutex> lock(mu_);
-      decisions_.emplace_back(what);
-    };
-    capture_thread_ = std::thread([this, options] {
-      capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
-      capture_ended_ = true;
+    StartCapture([this](wal::CaptureOptions& options) {
+      options.first_base = true;
+      options.base_schedule = wal::BaseSchedule();
+      options.base_schedule->interval = std::chrono::seconds(2);
+      options.on_base_decision = [this](std::string_view what) {
+        std::lock_guard<std::mutex> lock(mu_);
+        decisions_.emplace_back(what);
+      };
     });
   }
 

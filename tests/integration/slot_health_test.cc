@@ -98,7 +98,6 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   }
   ASSERT_EQ(Slot(app).wal_status, "lost") << "the source did not invalidate the slot";
 
-  capture_ended_ = false;  // the harness leaves it set by the first capture's end
   StartCapture();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(180);
   while (Bases().size() < 2) {
