@@ -1,8 +1,5 @@
 #include "restore/bulk_replayer.h"
 
-#include <charconv>
-#include <cstring>
-
 #include "fmt/format.h"
 #include "wal/stream_messages.h"
 
@@ -102,15 +99,7 @@ std::string BulkReplayer::PendingRange() const {
 
 absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql, std::string* sqlstate) {
   wal::PgResult result(PQexec(target_->raw(), sql.c_str()));
-  if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
-    if (sqlstate != nullptr && result.raw() != nullptr) *sqlstate = wal::SqlState(result.raw());
-    return absl::FailedPreconditionError(
-        wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw())));
-  }
-  int64_t affected = 0;
-  const char* tuples = PQcmdTuples(result.raw());
-  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
-  return affected;
+  return wal::AffectedRows(result.raw(), target_->raw(), sqlstate);
 }
 
 absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_view data) {
@@ -134,12 +123,12 @@ absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_v
   int64_t rows = 0;
   for (PGresult* r = PQgetResult(conn); r != nullptr; r = PQgetResult(conn)) {
     wal::PgResult result(r);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      if (status.ok()) status = absl::FailedPreconditionError(wal::OneLine(PQresultErrorMessage(r)));
-      continue;
+    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn);
+    if (affected.ok()) {
+      rows = *affected;
+    } else if (status.ok()) {
+      status = affected.status();
     }
-    const char* tuples = PQcmdTuples(r);
-    std::from_chars(tuples, tuples + std::strlen(tuples), rows);
   }
   if (!status.ok()) return status;
   return rows;

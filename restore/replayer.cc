@@ -1,6 +1,5 @@
 #include "restore/replayer.h"
 
-#include <charconv>
 #include <set>
 
 #include "fmt/format.h"
@@ -227,14 +226,7 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
   }
   wal::PgResult result(PQexecPrepared(target_->raw(), s.name.c_str(), static_cast<int>(values.size()), values.data(),
                                       lengths.data(), nullptr, 0));
-  if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
-    return absl::FailedPreconditionError(
-        wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw())));
-  }
-  int64_t affected = 0;
-  const char* tuples = PQcmdTuples(result.raw());
-  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
-  return affected;
+  return wal::AffectedRows(result.raw(), target_->raw());
 }
 
 absl::Status Replayer::Apply(const proto::Change& change, const proto::Transaction& txn) {

@@ -1,5 +1,8 @@
 #include "wal/pg_connection.h"
 
+#include <charconv>
+#include <cstring>
+
 #include "fmt/format.h"
 
 namespace pgpitr::wal {
@@ -22,6 +25,17 @@ std::string OneLine(std::string_view message) {
 std::string SqlState(const PGresult* result) {
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   return state != nullptr ? state : "";
+}
+
+absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn, std::string* sqlstate) {
+  if (result == nullptr || PQresultStatus(result) != PGRES_COMMAND_OK) {
+    if (sqlstate != nullptr && result != nullptr) *sqlstate = SqlState(result);
+    return absl::FailedPreconditionError(OneLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn)));
+  }
+  int64_t affected = 0;
+  const char* tuples = PQcmdTuples(const_cast<PGresult*>(result));
+  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
+  return affected;
 }
 
 std::string QuoteIdent(std::string_view name) {

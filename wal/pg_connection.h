@@ -71,6 +71,11 @@ std::string OneLine(std::string_view message);
 // The SQLSTATE of a failed result, or "" when there is none.
 std::string SqlState(const PGresult* result);
 
+// The rows a finished command affected (its PQcmdTuples); when it failed, its error in one line,
+// and its SQLSTATE in *sqlstate when asked. `conn` gives the error when there is no result at all.
+[[nodiscard]] absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn,
+                                                   std::string* sqlstate = nullptr);
+
 // Quotes an identifier as PostgreSQL does ("a""b").
 std::string QuoteIdent(std::string_view name);
 // Quotes a literal ('it''s').
