@@ -71,6 +71,17 @@ class ProxyTest : public ServerTest {
     return RunShell(fmt::format("psql '{}' -X -v ON_ERROR_STOP=1 {}", Via(db), args));
   }
 
+  // Puts pg_hba.conf lines ahead of the server's own (trust for everyone); takes effect at the
+  // next pg_reload_conf().
+  void PrependHba(const std::string& lines) {
+    const std::filesystem::path hba = server_->data_dir() / "pg_hba.conf";
+    std::ifstream in(hba);
+    std::stringstream old;
+    old << in.rdbuf();
+    std::ofstream out(hba, std::ios::trunc);
+    out << lines << old.str();
+  }
+
   std::unique_ptr<proxy::ProxyServer> proxy_;
 };
 
@@ -184,18 +195,11 @@ TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
        "SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_user LOGIN PASSWORD 'scram secret';"
        "SET password_encryption = 'md5'; CREATE ROLE md5_user LOGIN PASSWORD 'md5 secret';"
        "CREATE ROLE plain_user LOGIN PASSWORD 'plain secret'");
-  {
-    // Each role gets its own method; everyone else keeps trust.
-    const std::filesystem::path hba = server_->data_dir() / "pg_hba.conf";
-    std::ifstream in(hba);
-    std::stringstream old;
-    old << in.rdbuf();
-    std::ofstream out(hba, std::ios::trunc);
-    out << "host all scram_user 127.0.0.1/32 scram-sha-256\n"
-           "host all md5_user 127.0.0.1/32 md5\n"
-           "host all plain_user 127.0.0.1/32 password\n"
-        << old.str();
-  }
+  // Each role gets its own method; everyone else keeps trust.
+  PrependHba(
+      "host all scram_user 127.0.0.1/32 scram-sha-256\n"
+      "host all md5_user 127.0.0.1/32 md5\n"
+      "host all plain_user 127.0.0.1/32 password\n");
   Exec(admin, "SELECT pg_reload_conf()");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (const auto& [user, password, method] :
@@ -287,15 +291,9 @@ class ProxyTlsTest : public ProxyTest {
         ASSERT_EQ(owned.exit_code, 0) << owned.output;
       }
     }
-    const std::filesystem::path hba = server_->data_dir() / "pg_hba.conf";
-    std::ifstream in(hba);
-    std::stringstream old;
-    old << in.rdbuf();
-    std::ofstream out(hba, std::ios::trunc);
-    out << "hostnossl all tls_only 127.0.0.1/32 reject\n"
-           "hostssl all tls_only 127.0.0.1/32 scram-sha-256\n"
-        << old.str();
-    out.close();
+    PrependHba(
+        "hostnossl all tls_only 127.0.0.1/32 reject\n"
+        "hostssl all tls_only 127.0.0.1/32 scram-sha-256\n");
     wal::PgConnection admin = Connect("postgres");
     Exec(admin, "SET password_encryption = 'scram-sha-256'; CREATE ROLE tls_only LOGIN PASSWORD 'tls_secret'");
     Exec(admin, "ALTER SYSTEM SET ssl = on");
