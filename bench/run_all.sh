@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # run_all.sh: every comparison of issue 5 in one command, each against its peer in the same run:
 # capture drain (pg_recvlogical), live capture (pgbench alone and with pg_recvlogical), replay
-# (psql and pg_restore). Each script starts its own throwaway PostgreSQL and repeats each
-# measurement (BENCH_REPEATS, default 3); their tables of medians are printed at the end, after
-# the machine description. The Google Benchmark microbenchmarks run first when they were built.
+# (psql and pg_restore), and peak memory on one 5M-row transaction. Each script starts its own
+# throwaway PostgreSQL and repeats each measurement (BENCH_REPEATS, default 3; memory runs once);
+# their tables of medians are printed at the end, after the machine description. The Google Benchmark microbenchmarks run first when they were built.
 #
 # Usage: bash bench/run_all.sh [-h|--help]
 # Environment: as the scripts it runs (PGPITR_BIN, PG_BIN, BENCH_REPEATS, ...). Must run as root.
-# About 12 minutes on 2 cores with the defaults.
+# About 16 minutes on 2 cores with the defaults.
 set -Eeuo pipefail
 case "${1:-}" in
   -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -23,13 +23,13 @@ if [[ -x $MICRO ]]; then
   echo "== microbenchmarks ($MICRO)" >&2
   "$MICRO" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true > "$OUT/micro.txt" 2>&1 || true
 fi
-for script in capture_bench live_bench replay_bench; do
+for script in capture_bench live_bench replay_bench memory_bench; do
   echo "== $script" >&2
   bash "$DIR/$script.sh" > "$OUT/$script.txt"
 done
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}')"
-for f in micro capture_bench live_bench replay_bench; do
+for f in micro capture_bench live_bench replay_bench memory_bench; do
   [[ -s $OUT/$f.txt ]] || continue
   echo
   cat "$OUT/$f.txt"

@@ -11,6 +11,9 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/config.h"
+#include "cli/man_page.h"
+#include "cli/progress.h"
+#include "cli/target_time.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "proxy/proxy_server.h"
@@ -24,11 +27,15 @@
 #include "wal/metrics_server.h"
 #include "wal/pg_connection.h"
 #include "wal/repository.h"
+#include "wal/restorable_window.h"
 #include "wal/retention.h"
 #include "wal/slot_health.h"
 #include "wal/source.h"
 #include "wal/stream_messages.h"
 #include "wal/verify.h"
+
+// Last: only for PG_VERSION_NUM, the libpq headers this build was compiled against.
+#include <pg_config.h>
 
 namespace pgpitr::cli {
 
@@ -37,9 +44,8 @@ namespace {
 using wal::FormatPgTime;
 using wal::Lsn;
 
-constexpr const char* kExitCodes =
-    "Exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 source or server unusable, "
-    "4 restore target refused, 5 repository damaged.";
+// --repo may come from PGPITR_REPO or the config file, so it is checked after they are applied.
+constexpr const char* kRepoHelp = "Repository folder (default: PGPITR_REPO, else repo in the --config file)";
 
 // SIGINT and SIGTERM set `stop` from a thread that waits for them, so no handler touches shared
 // state. The signals must be blocked before any other thread starts.
@@ -77,6 +83,17 @@ std::string DefaultSource() {
 
 absl::StatusOr<wal::ConnInfo> ParseSource(const std::string& text) { return wal::ConnInfo::Parse(text); }
 
+// Progress of long work on stderr: one updating line on a terminal, an occasional line elsewhere.
+ProgressLine StderrProgress() {
+  return ProgressLine(
+      isatty(STDERR_FILENO) != 0,
+      [](std::string_view text) {
+        std::fwrite(text.data(), 1, text.size(), stderr);
+        std::fflush(stderr);
+      },
+      [] { return std::chrono::steady_clock::now(); });
+}
+
 nlohmann::json BaseJson(const proto::Base& base, bool usable) {
   return {{"id", base.id()},
           {"lsn", Lsn(base.lsn()).ToString()},
@@ -103,9 +120,9 @@ absl::Status Info(const InfoFlags& flags) {
   if (!state.ok()) return state.status();
   absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
   if (!bases.ok()) return bases.status();
-  absl::StatusOr<std::vector<proto::Gap>> gaps = (*repo)->change_log().Gaps();
-  if (!gaps.ok()) return gaps.status();
-  const restore::RestorableWindow window = restore::ComputeWindow(*bases, *state, *gaps);
+  absl::StatusOr<wal::RestorableWindow> read_window = wal::ReadRestorableWindow(*bases, (*repo)->change_log(), *state);
+  if (!read_window.ok()) return read_window.status();
+  const wal::RestorableWindow& window = *read_window;
   absl::StatusOr<std::optional<proto::Transaction>> last =
       (*repo)->change_log().LastCommitAtOrBefore(Lsn(~uint64_t{0}));
   if (!last.ok()) return last.status();
@@ -119,17 +136,25 @@ absl::Status Info(const InfoFlags& flags) {
   out["log_start_lsn"] = Lsn(state->log_start_lsn()).ToString();
   out["captured_through_lsn"] = Lsn(state->captured_through_lsn()).ToString();
   out["captured_through_time"] = FormatPgTime(state->captured_through_time());
-  if (window.empty()) {
-    out["window"] = nullptr;
-  } else {
-    out["window"] = {{"earliest_time", FormatPgTime(window.earliest_time)},
-                     {"earliest_lsn", window.earliest_lsn.ToString()},
-                     {"latest_time", FormatPgTime(window.latest_time)},
-                     {"latest_lsn", window.latest_lsn.ToString()}};
-  }
+  // "window" is the newest stretch (what the metrics export); "stretches" lists every one, oldest first.
+  auto stretch_json = [](const wal::RestorableStretch& s) {
+    nlohmann::json j = {{"earliest_time", FormatPgTime(s.start_time)},
+                        {"earliest_lsn", s.start_lsn.ToString()},
+                        {"latest_time", FormatPgTime(s.end_time)},
+                        {"latest_lsn", s.end_lsn.ToString()},
+                        {"ends_at_gap", nullptr}};
+    if (s.ends_at_gap) {
+      j["ends_at_gap"] = {{"from_lsn", Lsn(s.ends_at_gap->from_lsn()).ToString()},
+                          {"to_lsn", Lsn(s.ends_at_gap->to_lsn()).ToString()},
+                          {"reason", s.ends_at_gap->reason()}};
+    }
+    return j;
+  };
+  out["window"] = window.empty() ? nlohmann::json(nullptr) : stretch_json(window.newest());
+  out["stretches"] = nlohmann::json::array();
+  for (const wal::RestorableStretch& s : window.stretches) out["stretches"].push_back(stretch_json(s));
   out["bases"] = nlohmann::json::array();
-  for (const auto& b : window.usable_bases) out["bases"].push_back(BaseJson(b, true));
-  for (const auto& b : window.unusable_bases) out["bases"].push_back(BaseJson(b, false));
+  for (const auto& b : *bases) out["bases"].push_back(BaseJson(b, window.IsUsable(b)));
   const uint64_t log_bytes = (*repo)->change_log().SizeOnDisk();
   // What compression and the key layout achieve: the figure issue 5's storage target is about.
   const double bytes_per_row = state->rows() > 0 ? static_cast<double>(log_bytes) / state->rows() : 0.0;
@@ -181,8 +206,16 @@ absl::Status Info(const InfoFlags& flags) {
   std::cout << fmt::format("repository   {}\n", flags.repo);
   std::cout << fmt::format("source       database {} (cluster {}), slot {}, publication {}\n", state->database(),
                            state->system_identifier(), state->slot_name(), state->publication_name());
-  std::cout << fmt::format("window       {}\n", window.empty() ? std::string("none yet (no base the change log covers)")
-                                                               : window.ToString());
+  if (window.empty()) std::cout << "window       none yet (no base the change log covers)\n";
+  for (size_t i = 0; i < window.stretches.size(); ++i) {
+    const wal::RestorableStretch& s = window.stretches[i];
+    std::cout << fmt::format("{}{}{}\n", i == 0 ? "window       " : "             ", s.ToString(),
+                             s.ends_at_gap
+                                 ? fmt::format(", then a gap: commits after LSN {} and before {} are missing ({})",
+                                               Lsn(s.ends_at_gap->from_lsn()).ToString(),
+                                               Lsn(s.ends_at_gap->to_lsn()).ToString(), s.ends_at_gap->reason())
+                                 : std::string());
+  }
   std::cout << fmt::format(
       "captured     through {} ({}); {} transactions, {} rows, {} bytes on disk ({:.1f} bytes per row)\n",
       Lsn(state->captured_through_lsn()).ToString(), FormatPgTime(state->captured_through_time()),
@@ -222,8 +255,7 @@ absl::Status Info(const InfoFlags& flags) {
   }
   std::cout << fmt::format("bases        {}\n", bases->size());
   for (const auto& b : *bases) {
-    const bool usable = std::any_of(window.usable_bases.begin(), window.usable_bases.end(),
-                                    [&](const proto::Base& u) { return u.id() == b.id(); });
+    const bool usable = window.IsUsable(b);
     std::cout << fmt::format("  {}  LSN {}  consistent {}  {} bytes  PostgreSQL {}{}\n", b.id(),
                              Lsn(b.lsn()).ToString(), FormatPgTime(b.consistent_time()), b.size_bytes(),
                              b.server_version(), usable ? "" : "  (not usable: the change log does not cover it)");
@@ -236,14 +268,20 @@ absl::Status Info(const InfoFlags& flags) {
 absl::Status Verify(const std::string& repo_dir) {
   absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_dir, wal::Repository::Mode::kRead);
   if (!repo.ok()) return repo.status();
-  absl::StatusOr<wal::VerifyReport> report = wal::VerifyRepository(**repo);
+  ProgressLine line = StderrProgress();
+  absl::StatusOr<wal::VerifyReport> report = wal::VerifyRepository(**repo, &line);
+  line.Finish();
   if (!report.ok()) return report.status();
   for (const wal::VerifyProblem& p : report->problems) std::cout << "damaged: " << p.what << "\n";
   for (const std::string& note : report->notes) std::cout << "note: " << note << "\n";
-  const restore::RestorableWindow window = restore::ComputeWindow(report->good_bases, report->state, report->breaks);
+  // Damage verify found splits the window as a recorded gap does.
+  absl::StatusOr<wal::RestorableWindow> read_window =
+      wal::ReadRestorableWindow(report->good_bases, (*repo)->change_log(), report->state, report->breaks);
+  const wal::RestorableWindow window =
+      read_window.ok() ? *read_window : wal::ComputeRestorableWindow(report->good_bases, report->state, report->breaks);
   std::cout << fmt::format("checked {} bases, {} transactions, {} changes ({} keys)\n", report->bases_checked,
                            report->transactions_checked, report->changes_checked, report->keys_checked);
-  std::cout << fmt::format("restorable: {}\n", window.empty() ? std::string("nothing") : window.ToString());
+  std::cout << fmt::format("restorable: {}\n", window.ToString());
   if (report->damaged()) {
     return absl::DataLossError(fmt::format(
         "repository {} is damaged ({} problems, listed above); restore only inside the window shown, and take a new "
@@ -258,8 +296,12 @@ absl::Status Verify(const std::string& repo_dir) {
 // PGPITR_TEST_RETENTION_EXIT_AFTER=k ends the process abruptly after step k (crash-safety tests).
 absl::Status Retention(const std::string& repo_dir, const std::string& keep, const std::string& now_text,
                        const wal::Logger& log) {
-  absl::StatusOr<std::chrono::milliseconds> window = wal::ParseDuration(keep);
-  if (!window.ok()) return window.status();
+  absl::StatusOr<std::optional<std::chrono::milliseconds>> window = ParseRetentionWindow(keep);
+  if (!window.ok()) return absl::InvalidArgumentError(fmt::format("--keep: {}", window.status().message()));
+  if (!window->has_value()) {
+    std::cout << fmt::format("retention {}: keeps everything; nothing deleted\n", keep);
+    return absl::OkStatus();
+  }
   wal::PgTime now = wal::PgTimeFromSystemClock(std::chrono::system_clock::now());
   if (!now_text.empty()) {
     absl::StatusOr<restore::RestoreTarget> at = restore::RestoreTarget::AtTime(now_text, false);
@@ -277,7 +319,7 @@ absl::Status Retention(const std::string& repo_dir, const std::string& keep, con
     };
   }
   absl::StatusOr<wal::RetentionResult> result =
-      wal::RunRetention(**repo, wal::RetentionPolicy{*window}, now, options, log);
+      wal::RunRetention(**repo, wal::RetentionPolicy{**window}, now, options, log);
   if (!result.ok()) return result.status();
   std::cout << fmt::format("retention {}: kept {} bases from {} on; deleted {} bases and {} transactions\n", keep,
                            result->plan.keep.size(), FormatPgTime(result->plan.horizon_time),
@@ -392,41 +434,18 @@ absl::Status Uninstall(const std::string& source_text, const std::string& slot, 
   return absl::OkStatus();
 }
 
-// One line of restore progress on a terminal; silent otherwise.
-class ProgressLine {
- public:
-  ProgressLine() : tty_(isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()) {}
-  void Show(const restore::RestoreProgress& p) {
-    if (!tty_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (p.phase == "replay" && now - last_ < std::chrono::milliseconds(200) &&
-        p.transactions_done != p.transactions_total) {
-      return;
-    }
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    if (p.phase == "replay") {
-      std::fprintf(stderr, "\r\033[Kreplay: %llu/%llu transactions, %llu rows (%.0f rows/s)",
-                   static_cast<unsigned long long>(p.transactions_done),
-                   static_cast<unsigned long long>(p.transactions_total), static_cast<unsigned long long>(p.rows_done),
-                   seconds > 0 ? p.rows_done / seconds : 0.0);
-    } else {
-      if (started_) std::fprintf(stderr, "\n");
-      std::fprintf(stderr, "\r\033[K%s...", p.phase.c_str());
-      start_ = now;
-    }
-    started_ = true;
-  }
-  ~ProgressLine() {
-    if (tty_ && started_) std::fprintf(stderr, "\n");
-  }
+// libpq's version number as people write it: 150020 -> "15.20" (160001 -> "16.1"; 90624 -> "9.6.24").
+std::string PgVersionText(int number) {
+  if (number >= 100000) return fmt::format("{}.{}", number / 10000, number % 10000);
+  return fmt::format("{}.{}.{}", number / 10000, (number / 100) % 100, number % 100);
+}
 
- private:
-  bool tty_;
-  bool started_ = false;
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_;
-};
+// What --version prints: ours, the PostgreSQL client library built against and the one loaded, RocksDB.
+std::string VersionText() {
+  return fmt::format("pgpitr {}\nlibpq {} (built with {})\nRocksDB {}.{}.{}", PGPITR_VERSION,
+                     PgVersionText(PQlibVersion()), PgVersionText(PG_VERSION_NUM), ROCKSDB_MAJOR, ROCKSDB_MINOR,
+                     ROCKSDB_PATCH);
+}
 
 void PrintError(const absl::Status& status) {
   std::fprintf(stderr, "pgpitr: %s\n", std::string(status.message()).c_str());
@@ -434,37 +453,44 @@ void PrintError(const absl::Status& status) {
 
 }  // namespace
 
-int ExitCodeFor(const absl::Status& status) {
+std::string ExitCodesText() {
+  return "Exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 source or server unusable, "
+         "4 restore target refused, 5 repository damaged, 6 stopped (SIGINT/SIGTERM, or declined).";
+}
+
+ExitCode ExitCodeOf(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:
-      return 0;
+      return ExitCode::kSuccess;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kNotFound:
-      return 2;
+      return ExitCode::kUsage;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kCancelled:
-      return 3;
+      return ExitCode::kSourceUnusable;
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kPermissionDenied:
-      return 4;
+      return ExitCode::kTargetRefused;
     case absl::StatusCode::kDataLoss:
-      return 5;
+      return ExitCode::kDamaged;
+    case absl::StatusCode::kCancelled:
+      return ExitCode::kStopped;
     default:
-      return 1;
+      return ExitCode::kInternal;
   }
 }
 
-int RunCli(int argc, char** argv) {
+int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect) {
   CLI::App app{
       "pgpitr: point-in-time restore for any PostgreSQL you can reach with a connection string.\n"
       "It captures every committed transaction through logical replication into a local repository, on top of\n"
       "consistent base dumps, and restores to any second (or LSN) inside the window it holds.",
       "pgpitr"};
-  app.footer(std::string("\nThe source defaults to $DATABASE_URL, else libpq's PG* variables.\n") + kExitCodes);
-  app.set_version_flag("--version", fmt::format("pgpitr {} (libpq {}, RocksDB {}.{}.{})", PGPITR_VERSION,
-                                                PQlibVersion(), ROCKSDB_MAJOR, ROCKSDB_MINOR, ROCKSDB_PATCH));
+  app.footer(std::string("\nThe source defaults to $DATABASE_URL, else libpq's PG* variables.\n") +
+             "Times are printed in UTC with their offset (2026-11-25 10:41:07+00:00).\n" + ExitCodesText() +
+             "\nExample: pgpitr run --source 'host=db dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
+  app.set_version_flag("--version", VersionText());
   app.require_subcommand(1);
   // Options every command takes, before or after its name.
   app.fallthrough();
@@ -501,16 +527,13 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   run->add_option("--pg-bin", pg_bin, "Folder holding pg_dump (default: the newest installed PostgreSQL client)");
-  std::string base_interval = "24h", base_at, retention_days = "7";
+  std::string base_interval = "24h", base_at, retention_days = kDefaultRetention;
   run->add_option("--base-interval", base_interval,
                   "Take a base this often, only when the source had transactions since the last one (e.g. 24h, "
                   "12h, 30min)")
       ->capture_default_str();
   run->add_option("--base-at", base_at, "Take the scheduled bases at this time of day, HH:MM in UTC (e.g. 02:30)");
-  run->add_option("--retention-days", retention_days,
-                  "Keep bases and the change log to restore to any point of the last N days (a number of days, or "
-                  "a duration such as 12h); 0 keeps everything")
-      ->capture_default_str();
+  run->add_option("--retention-days", retention_days, kRetentionHelp)->capture_default_str();
   std::string metrics_listen;
   run->add_option("--metrics-listen", metrics_listen,
                   "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9187; off by default)");
@@ -537,7 +560,7 @@ int RunCli(int argc, char** argv) {
                          "Take a consistent base dump now (capture's slot must exist).\n"
                          "  e.g. pgpitr backup --source 'host=db dbname=app' --repo /var/lib/pgpitr/app");
   backup->add_option("--source", backup_source, "Connection string of the captured database");
-  backup->add_option("--repo", backup_repo, "Repository folder")->required();
+  backup->add_option("--repo", backup_repo, kRepoHelp);
   backup->add_option("--slot", backup_slot, "Capture's slot")->capture_default_str();
   backup->add_option("--pg-bin", pg_bin, "Folder holding pg_dump");
 
@@ -546,7 +569,7 @@ int RunCli(int argc, char** argv) {
   CLI::App* info_cmd = app.add_subcommand("info",
                                           "Show the restorable window, bases, change log and slot lag.\n"
                                           "  e.g. pgpitr info --repo /var/lib/pgpitr/app --json");
-  info_cmd->add_option("--repo", info.repo, "Repository folder")->required();
+  info_cmd->add_option("--repo", info.repo, kRepoHelp);
   info_cmd->add_option("--source", info.source,
                        "Also report the slot's lag on this source (default: $DATABASE_URL if set)");
   info_cmd->add_flag("--json", info.json, "Print JSON (fields documented in the README)");
@@ -560,12 +583,16 @@ int RunCli(int argc, char** argv) {
                          "Restore into a database as of a time, an LSN, or the latest captured point.\n"
                          "  e.g. pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' "
                          "--to-time '2026-11-25 10:41:07+00'");
-  restore_cmd->add_option("--repo", restore_repo, "Repository folder")->required();
+  restore_cmd->add_option("--repo", restore_repo, kRepoHelp);
   restore_cmd
       ->add_option("--target", target, "Connection string of the database to restore into (created when missing)")
       ->required();
   auto* t1 = restore_cmd->add_option(
-      "--to-time", to_time, "Restore commits up to this time: '2026-11-25 10:41:07.123456+00' or ISO 8601 with Z");
+      "--to-time", to_time,
+      "Restore commits up to this time: with its offset ('2026-11-25 10:41:07.123456+00:00', "
+      "'2026-11-25T11:41:07+01:00', '...Z'), 'now', or a time ago ('-30s', '-15min', '-2h', '-1d', from when the "
+      "restore starts; 'now' is usually a moment past what capture has confirmed: --latest restores everything captured); "
+      "a time without an offset is refused (it would depend on the machine's zone)");
   auto* t2 = restore_cmd->add_option("--to-lsn", to_lsn, "Restore commits whose commit LSN is at or before this LSN");
   auto* t3 = restore_cmd->add_flag("--latest", latest, "Restore everything captured");
   std::string to_mark;
@@ -591,18 +618,17 @@ int RunCli(int argc, char** argv) {
       "verify",
       "Check every base's checksum and every change-log record; report what is damaged and what is still "
       "restorable (exit code 5 when damaged).\n  e.g. pgpitr verify --repo /var/lib/pgpitr/app");
-  verify_cmd->add_option("--repo", verify_repo, "Repository folder")->required();
+  verify_cmd->add_option("--repo", verify_repo, kRepoHelp);
 
   // retention
-  std::string retention_repo, retention_keep = "7d", retention_now;
+  std::string retention_repo, retention_keep = kDefaultRetention, retention_now;
   CLI::App* retention_cmd =
       app.add_subcommand("retention",
                          "Delete bases older than the window and the change log only they needed, in a repository no "
                          "'pgpitr run' is writing ('run' applies --retention-days itself).\n"
                          "  e.g. pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
-  retention_cmd->add_option("--repo", retention_repo, "Repository folder")->required();
-  retention_cmd->add_option("--keep", retention_keep, "The window to keep restorable (e.g. 7d, 30d, 12h)")
-      ->capture_default_str();
+  retention_cmd->add_option("--repo", retention_repo, kRepoHelp);
+  retention_cmd->add_option("--keep", retention_keep, kRetentionHelp)->capture_default_str();
   retention_cmd->add_option("--now", retention_now, "Apply as if it were this time (for tests and dry reasoning)");
 
   // mark
@@ -634,6 +660,33 @@ int RunCli(int argc, char** argv) {
       "binaries in /usr/lib/postgresql/15/bin).");
   demo->add_flag("--keep", keep, "Leave the throwaway server's folder in place");
 
+  // `pgpitr man`, hidden: the manual page, from the same text as --help (CMake installs it as pgpitr.1).
+  AddManCommand(app, PGPITR_VERSION);
+
+  // Examples at the end of each command's --help (and in the man page made from it).
+  run->footer(
+      "Examples:\n"
+      "  pgpitr run --source 'host=db.example.com dbname=app user=pgpitr' --repo /var/lib/pgpitr/app\n"
+      "  DATABASE_URL='postgres://pgpitr:secret@db.example.com:5432/app?sslmode=require' pgpitr run --repo DIR\n"
+      "  pgpitr run --config /etc/pgpitr/app.toml --listen 127.0.0.1:6432 --metrics-listen 127.0.0.1:9187");
+  backup->footer(
+      "Example:\n  pgpitr backup --source 'host=db.example.com dbname=app user=pgpitr' --repo /var/lib/pgpitr/app");
+  info_cmd->footer(
+      "Examples:\n  pgpitr info --repo /var/lib/pgpitr/app\n"
+      "  pgpitr info --repo /var/lib/pgpitr/app --json --source 'host=db.example.com dbname=app user=pgpitr'");
+  restore_cmd->footer(
+      "Examples:\n"
+      "  pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_1041 user=postgres' --to-time "
+      "'2026-11-25 10:41:07+00:00'\n"
+      "  pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' --to-time -15min\n"
+      "  pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' --to-mark before-migration\n"
+      "The absolute UTC time a --to-time resolves to is printed before the restore starts.");
+  verify_cmd->footer("Example:\n  pgpitr verify --repo /var/lib/pgpitr/app   # exit code 5 when something is damaged");
+  retention_cmd->footer("Example:\n  pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
+  mark->footer("Example:\n  pgpitr mark before-migration-42 --source 'host=db.example.com dbname=app user=pgpitr'");
+  uninstall->footer("Example:\n  pgpitr uninstall --source 'host=db.example.com dbname=app user=pgpitr' --yes");
+  demo->footer("Example:\n  pgpitr demo --keep");
+  if (inspect) inspect(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -675,6 +728,12 @@ int RunCli(int argc, char** argv) {
   fill(run, "--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
        settings.set_replica_identity_full);
   if (run->count("--no-first-base") == 0 && settings.first_base.has_value()) no_first_base = !*settings.first_base;
+  fill(backup, "--repo", backup_repo, settings.repo);
+  fill(info_cmd, "--repo", info.repo, settings.repo);
+  fill(restore_cmd, "--repo", restore_repo, settings.repo);
+  fill(verify_cmd, "--repo", verify_repo, settings.repo);
+  fill(retention_cmd, "--repo", retention_repo, settings.repo);
+  fill(retention_cmd, "--keep", retention_keep, settings.retention_days);
   fill(backup, "--source", backup_source, settings.source);
   fill(backup, "--slot", backup_slot, settings.slot);
   fill(backup, "--pg-bin", pg_bin, settings.pg_bin);
@@ -695,11 +754,20 @@ int RunCli(int argc, char** argv) {
   }
   if (!log_format_word.empty()) log_options.format = *wal::ParseLogFormat(log_format_word);
   if (!log_level_word.empty()) log_options.min_level = *wal::ParseLogLevel(log_level_word);
-  if (*run && run_repo.empty()) {
-    const absl::Status s = absl::InvalidArgumentError(
-        "run needs a repository: --repo DIR (or PGPITR_REPO, or repo = \"DIR\" in the --config file)");
-    PrintError(s);
-    return ExitCodeFor(s);
+  for (const auto& [cmd, repo_dir] :
+       std::initializer_list<std::pair<CLI::App*, const std::string*>>{{run, &run_repo},
+                                                                       {backup, &backup_repo},
+                                                                       {info_cmd, &info.repo},
+                                                                       {restore_cmd, &restore_repo},
+                                                                       {verify_cmd, &verify_repo},
+                                                                       {retention_cmd, &retention_repo}}) {
+    if (*cmd && repo_dir->empty()) {
+      const absl::Status s = absl::InvalidArgumentError(
+          fmt::format("{} needs a repository: --repo DIR (or PGPITR_REPO, or repo = \"DIR\" in the --config file)",
+                      cmd->get_name()));
+      PrintError(s);
+      return ExitCodeFor(s);
+    }
   }
 
   // The repository holds the source's data: files 0600, folders 0700, whatever the umask was.
@@ -729,16 +797,11 @@ int RunCli(int argc, char** argv) {
         if (at.ok() && capture.base_schedule) capture.base_schedule->at = *at;
         if (!at.ok()) result = absl::InvalidArgumentError(fmt::format("--base-at: {}", at.status().message()));
       }
-      if (retention_days != "0") {
-        const bool days = retention_days.find_first_not_of("0123456789") == std::string::npos;
-        absl::StatusOr<std::chrono::milliseconds> keep =
-            wal::ParseDuration(days ? retention_days + "d" : retention_days);
-        if (keep.ok()) capture.retention = wal::RetentionPolicy();
-        if (keep.ok())
-          capture.retention->window = *keep;
-        else
-          result = absl::InvalidArgumentError(fmt::format(
-              "--retention-days '{}' is neither a number of days nor a duration (e.g. 7, 30, 12h)", retention_days));
+      if (absl::StatusOr<std::optional<std::chrono::milliseconds>> keep = ParseRetentionWindow(retention_days);
+          !keep.ok()) {
+        result = absl::InvalidArgumentError(fmt::format("--retention-days: {}", keep.status().message()));
+      } else if (keep->has_value()) {
+        capture.retention = wal::RetentionPolicy{**keep};
       }
       capture.slot_check_interval = std::chrono::seconds(slot_check_seconds);
       // Declared before the capture that updates it and the server that reads it.
@@ -777,9 +840,14 @@ int RunCli(int argc, char** argv) {
     } else if (!repo.ok()) {
       result = repo.status();
     } else {
-      wal::BaseOptions options{
-          .source = *source, .slot = backup_slot, .pg_bin_dir = pg_bin, .stop = [&stop] { return stop.load(); }};
+      ProgressLine line = StderrProgress();
+      wal::BaseOptions options{.source = *source,
+                               .slot = backup_slot,
+                               .pg_bin_dir = pg_bin,
+                               .stop = [&stop] { return stop.load(); },
+                               .progress = &line};
       absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, log);
+      line.Finish();
       result = base.status();
       if (base.ok()) {
         std::cout << fmt::format("base {} taken: LSN {}, consistent at {}, {} bytes\n", base->id(),
@@ -796,8 +864,20 @@ int RunCli(int argc, char** argv) {
   } else if (*restore_cmd) {
     absl::StatusOr<wal::ConnInfo> target_info = wal::ConnInfo::Parse(target);
     absl::StatusOr<restore::RestoreTarget> point = restore::RestoreTarget::Latest();
-    if (!to_time.empty())
-      point = restore::RestoreTarget::AtTime(to_time, exclusive);
+    // A relative --to-time counts back from now: the moment the restore starts.
+    const absl::StatusOr<TargetTime> resolved =
+        to_time.empty() ? absl::StatusOr<TargetTime>(TargetTime{})
+                        : ResolveTargetTime(to_time, wal::PgTimeFromSystemClock(std::chrono::system_clock::now()));
+    if (!to_time.empty() && !resolved.ok())
+      point = resolved.status();
+    else if (!to_time.empty())
+      point = [&] {
+        restore::RestoreTarget at;
+        at.kind = restore::RestoreTarget::Kind::kTime;
+        at.time = resolved->time;
+        at.exclusive = exclusive;
+        return at;
+      }();
     else if (!to_lsn.empty())
       point = restore::RestoreTarget::AtLsn(to_lsn, exclusive);
     else if (!to_mark.empty())
@@ -814,9 +894,25 @@ int RunCli(int argc, char** argv) {
       restore_options.target = *target_info;
       restore_options.point = *point;
       restore_options.pg_bin_dir = pg_bin;
-      ProgressLine line;
+      if (!to_time.empty()) {
+        std::cout << "restoring to " << resolved->Echo() << std::endl;  // before the work: the user may stop it
+      }
+      ProgressLine line = StderrProgress();
       absl::StatusOr<restore::RestoreSummary> summary =
-          restore::RunRestore(restore_options, log, [&](const restore::RestoreProgress& p) { line.Show(p); });
+          restore::RunRestore(restore_options, log, [&](const restore::RestoreProgress& p) {
+            if (p.phase == "replay") {
+              line.Report({.phase = "replay",
+                           .done = p.transactions_done,
+                           .total = p.transactions_total,
+                           .unit = "transactions"});
+            } else {
+              line.Report({.phase = p.phase == "base" ? "base restore (pg_restore)" : p.phase,
+                           .done = 0,
+                           .total = 0,
+                           .unit = ""});
+            }
+          });
+      line.Finish();
       result = summary.status();
       if (summary.ok()) std::cout << summary->ToString();
     }

@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "fmt/format.h"
+#include "wal/base_schedule.h"
 #include "wal/conninfo.h"
 #include "wal/status_format.h"
 
@@ -191,6 +193,24 @@ Config ConfigFromEnvironment(const std::function<const char*(const char*)>& gete
   take("PGPITR_BASE_AT", config.base_at);
   take("PGPITR_RETENTION_DAYS", config.retention_days);
   return config;
+}
+
+absl::StatusOr<std::optional<std::chrono::milliseconds>> ParseRetentionWindow(std::string_view text) {
+  const bool days = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  const std::string duration = days ? std::string(text) + "d" : std::string(text);
+  // Zero ("0", "0d") keeps everything: a well-formed duration whose every number is zero.
+  if (!text.empty() && text.find_first_of("123456789") == std::string_view::npos) {
+    std::string ones = duration;
+    std::replace(ones.begin(), ones.end(), '0', '1');
+    if (wal::ParseDuration(ones).ok()) return std::nullopt;
+  }
+  absl::StatusOr<std::chrono::milliseconds> window = wal::ParseDuration(duration);
+  if (!window.ok()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "retention window '{}' is neither a number of days nor a duration (e.g. 7, 30, 7d, 36h; 0 keeps everything)",
+        text));
+  }
+  return *window;
 }
 
 Config Overlay(const Config& under, const Config& over) {

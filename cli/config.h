@@ -8,6 +8,7 @@
 // `source_file` readable only by its owner.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -52,5 +53,14 @@ Config ConfigFromEnvironment(const std::function<const char*(const char*)>& gete
 
 // `over`'s fields where set, else `under`'s.
 Config Overlay(const Config& under, const Config& over);
+
+// The retention window, one parser and one help text for `run --retention-days`, `retention --keep`,
+// retention_days in the file and PGPITR_RETENTION_DAYS: a whole number of days ("7") or a duration
+// ("7d", "36h", "1d12h"); zero ("0") keeps everything (nullopt).
+inline constexpr const char* kDefaultRetention = "7";
+inline constexpr const char* kRetentionHelp =
+    "Keep bases and the change log to restore to any point of this window: a number of days (7) or a duration "
+    "(7d, 36h, 1d12h); 0 keeps everything";
+[[nodiscard]] absl::StatusOr<std::optional<std::chrono::milliseconds>> ParseRetentionWindow(std::string_view text);
 
 }  // namespace pgpitr::cli

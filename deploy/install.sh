@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libpq-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libssl-dev libtomlplusplus-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   # the Asio proxy; clang and its runtime for the libFuzzer target
   libboost-dev clang-14 libclang-rt-14-dev
   # pg_dump/pg_restore for bases and restores; the server for `pgpitr demo` and the tests.

@@ -1,8 +1,10 @@
-// The restorable window of a repository, and a restore plan: which base, which transactions.
-//   RestorableWindow w = ComputeWindow(bases, state);
+// A restore plan: which base, which transactions, for a target inside the restorable window
+// (wal/restorable_window.h: the stretches between the change log's gaps that hold a usable base).
 //   absl::StatusOr<RestorePlan> plan = PlanRestore(bases, log, state, target);
-// A base is usable when the change log reaches back to it (its LSN is at or after the log's start)
-// and capture has made it durable (its LSN is at or before captured_through). Pure reads.
+// A target outside every stretch (before the first, inside a gap, after the newest) is refused with
+// one line naming the stretches. The commits to replay are checked from their transaction records
+// only (a broken commit-LSN chain is refused); their changes are read once, by the replay, which
+// stops at the first one that does not read back. Pure reads.
 #pragma once
 
 #include <optional>
@@ -12,27 +14,9 @@
 #include "proto/pgpitr.pb.h"
 #include "restore/restore_target.h"
 #include "wal/change_log.h"
+#include "wal/restorable_window.h"
 
 namespace pgpitr::restore {
-
-struct RestorableWindow {
-  std::vector<proto::Base> usable_bases;    // oldest first
-  std::vector<proto::Base> unusable_bases;  // the log does not reach them (yet)
-  wal::Lsn earliest_lsn;
-  wal::PgTime earliest_time = 0;
-  wal::Lsn latest_lsn;
-  wal::PgTime latest_time = 0;
-  std::optional<proto::Gap> ends_at_gap;  // the gap that ends the window, when one does
-  bool empty() const { return usable_bases.empty(); }
-  std::string ToString() const;  // "2026-... (LSN 0/...) to 2026-... (LSN 0/...)"
-};
-
-// Gaps (recorded by capture, or damage found by verify) split the log: a restore never replays
-// across one, so the window is the newest stretch between gaps that holds a usable base, ending at
-// the next gap's start (its time: the newest base's there, a conservative bound) or at what capture
-// made durable. Bases in older stretches are listed in unusable_bases.
-RestorableWindow ComputeWindow(const std::vector<proto::Base>& bases, const proto::CaptureState& state,
-                               const std::vector<proto::Gap>& gaps = {});
 
 struct RestorePlan {
   RestoreTarget target;

@@ -1,6 +1,7 @@
 #include "restore/restore.h"
 
 #include <map>
+#include <optional>
 
 #include "fmt/format.h"
 #include "restore/bulk_replayer.h"
@@ -39,8 +40,11 @@ absl::StatusOr<std::string> CountRelations(const wal::ConnInfo& target) {
   return objects->GetString(0, 0);
 }
 
-absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::string& dbname,
-                                   const proto::CaptureState& state, const proto::Base& base, const wal::Logger& log) {
+// Creates the target database when missing (or replaced); true when this restore created it, so
+// that a failure can drop it rather than leave a half-restored database behind.
+absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const std::string& dbname,
+                                           const proto::CaptureState& state, const proto::Base& base,
+                                           const wal::Logger& log) {
   absl::StatusOr<PgConnection> admin = ConnectMaintenance(options.target);
   if (!admin.ok()) return admin.status();
   // The source itself is never a target, whatever the flags say.
@@ -63,7 +67,7 @@ absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::str
   if (exists->rows() > 0) {
     absl::StatusOr<std::string> objects = CountRelations(options.target);
     if (!objects.ok()) return objects.status();
-    if (*objects == "0") return absl::OkStatus();
+    if (*objects == "0") return false;
     if (!options.replace_existing) {
       return absl::AlreadyExistsError(fmt::format(
           "the restore target database {} is not empty ({} relations); restore into a new database name, or "
@@ -77,7 +81,8 @@ absl::Status PrepareTargetDatabase(const RestoreOptions& options, const std::str
   }
   std::string create = fmt::format("CREATE DATABASE {} TEMPLATE template0", QuoteIdent(dbname));
   if (!base.encoding().empty()) create += " ENCODING " + wal::QuoteLiteral(base.encoding());
-  return admin->Execute(create);
+  if (absl::Status s = admin->Execute(create); !s.ok()) return s;
+  return true;
 }
 
 // The value each sequence gets: never one the source had handed out at the target.
@@ -172,6 +177,119 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
   return absl::OkStatus();
 }
 
+// The base and the replay into the prepared target database; fills *summary.
+absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbname, const fs::path& dump,
+                         const wal::ChangeLog& changes, const proto::CaptureState& capture_state,
+                         const RestorePlan& plan_in, const std::function<void(const RestoreProgress&)>& progress,
+                         RestoreSummary* out) {
+  RestoreSummary& summary = *out;
+  const RestorePlan* plan = &plan_in;
+  const proto::CaptureState* state = &capture_state;
+  // The base.
+  const auto base_start = Clock::now();
+  if (progress) progress({.phase = "base", .transactions_total = plan->transactions});
+  absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
+  if (!target.ok()) return target.status();
+  absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
+  if (!pg_restore.ok()) return pg_restore.status();
+  std::map<std::string, std::string> env;
+  wal::ConnInfo target_conn = options.target;
+  if (auto password = options.target.Get("password")) {
+    env["PGPASSWORD"] = *password;
+    target_conn = target_conn.Without("password");
+  }
+  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error",
+                                   fmt::format("--jobs={}", std::max(1, options.jobs)),
+                                   "--dbname=" + target_conn.ToString()};
+  if (options.no_owner) {
+    argv.push_back("--no-owner");
+    argv.push_back("--no-privileges");
+  }
+  argv.push_back(dump.string());
+  const fs::path restore_log = fs::temp_directory_path() / fmt::format("pgpitr-pg_restore-{}.log", getpid());
+  absl::Status restored = wal::RunProcess(argv, env, restore_log);
+  std::error_code ec;
+  fs::remove(restore_log, ec);
+  if (!restored.ok()) {
+    return absl::FailedPreconditionError(
+        fmt::format("restoring base {} into {} failed: {}{}", plan->base.id(), dbname, restored.message(),
+                    std::string(restored.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
+  }
+  summary.base_seconds = Clock::now() - base_start;
+
+  // The transactions after it.
+  const auto replay_start = Clock::now();
+  // Either replayer takes every transaction after the base up to the target, in commit order.
+  // The changes are read here, once: a change that does not read back (damaged or missing in the
+  // change log) stops the replay naming its transaction; the planner checked only the records.
+  auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
+    if (plan->last_commit) {
+      RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
+      std::optional<Lsn> failed_at;
+      absl::Status replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
+                                                         [&](const proto::Transaction& txn) {
+                                                           absl::Status s = replayer.Replay(txn);
+                                                           if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
+                                                           if (progress) {
+                                                             p.transactions_done = replayer.transactions();
+                                                             p.rows_done = replayer.rows();
+                                                             progress(p);
+                                                           }
+                                                           return s;
+                                                         });
+      if (replayed.ok()) replayed = finish();
+      if (!replayed.ok() && failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
+          replayed.message().find("change log") != std::string_view::npos) {
+        return absl::DataLossError(
+            fmt::format("the change log is damaged: the changes of the transaction committed at LSN {} do not read "
+                        "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still "
+                        "restorable",
+                        failed_at->ToString(), replayed.message()));
+      }
+      if (!replayed.ok()) {
+        // With bulk replay many source transactions share a target transaction: what failed was
+        // rolled back with whatever else that target transaction held.
+        return absl::Status(replayed.code(), fmt::format("{} (read {} of {} transactions)", replayed.message(),
+                                                         replayer.transactions(), plan->transactions));
+      }
+    }
+    summary.transactions = replayer.transactions();
+    summary.rows = replayer.rows();
+    summary.row_writes = row_writes();
+    summary.notes = replayer.schema_notes();
+    return absl::OkStatus();
+  };
+  if (options.row_by_row) {
+    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
+    if (!replayer.ok()) return replayer.status();
+    Replayer& r = **replayer;
+    if (absl::Status s = replay_all(
+            r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
+        !s.ok())
+      return s;
+  } else {
+    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer =
+        BulkReplayer::Create(&*target, changes, BulkReplayOptions{.flush_bytes = options.replay_flush_bytes});
+    if (!replayer.ok()) return replayer.status();
+    BulkReplayer& r = **replayer;
+    if (absl::Status s = replay_all(
+            r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
+        !s.ok()) {
+      return s;
+    }
+  }
+  summary.replay_seconds = Clock::now() - replay_start;
+
+  if (progress) progress({.phase = "sequences"});
+  if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
+  // Replay committed asynchronously for speed; one synchronous commit flushes WAL over all of it.
+  if (absl::Status s = target->Execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT");
+      !s.ok()) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string RestoreSummary::ToString() const {
@@ -229,101 +347,26 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
            Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());
 
-  if (absl::Status s = PrepareTargetDatabase(options, *dbname, *state, plan->base, log); !s.ok()) return s;
-
-  // The base.
-  const auto base_start = Clock::now();
-  if (progress) progress({.phase = "base", .transactions_total = plan->transactions});
-  absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
-  if (!target.ok()) return target.status();
-  absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
-  if (!pg_restore.ok()) return pg_restore.status();
-  std::map<std::string, std::string> env;
-  wal::ConnInfo target_conn = options.target;
-  if (auto password = options.target.Get("password")) {
-    env["PGPASSWORD"] = *password;
-    target_conn = target_conn.With("password", "");
-  }
-  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error",
-                                   fmt::format("--jobs={}", std::max(1, options.jobs)),
-                                   "--dbname=" + target_conn.ToString()};
-  if (options.no_owner) {
-    argv.push_back("--no-owner");
-    argv.push_back("--no-privileges");
-  }
-  argv.push_back(dump.string());
-  const fs::path restore_log = fs::temp_directory_path() / fmt::format("pgpitr-pg_restore-{}.log", getpid());
-  absl::Status restored = wal::RunProcess(argv, env, restore_log);
-  std::error_code ec;
-  fs::remove(restore_log, ec);
-  if (!restored.ok()) {
-    return absl::FailedPreconditionError(fmt::format(
-        "restoring base {} into {} failed: {} (the target database is left as it is; drop it before retrying{})",
-        plan->base.id(), *dbname, restored.message(),
-        std::string(restored.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
-  }
-  summary.base_seconds = Clock::now() - base_start;
-
-  // The transactions after it.
-  const auto replay_start = Clock::now();
-  // Either replayer takes every transaction after the base up to the target, in commit order.
-  auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
-    if (plan->last_commit) {
-      RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
-      absl::Status replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
-                                                         [&](const proto::Transaction& txn) {
-                                                           absl::Status s = replayer.Replay(txn);
-                                                           if (progress) {
-                                                             p.transactions_done = replayer.transactions();
-                                                             p.rows_done = replayer.rows();
-                                                             progress(p);
-                                                           }
-                                                           return s;
-                                                         });
-      if (replayed.ok()) replayed = finish();
-      if (!replayed.ok()) {
-        // With bulk replay many source transactions share a target transaction: what failed was
-        // rolled back with whatever else that target transaction held.
-        return absl::Status(replayed.code(),
-                            fmt::format("{} (read {} of {} transactions; the target database is incomplete: drop it)",
-                                        replayed.message(), replayer.transactions(), plan->transactions));
-      }
-    }
-    summary.transactions = replayer.transactions();
-    summary.rows = replayer.rows();
-    summary.row_writes = row_writes();
-    summary.notes = replayer.schema_notes();
-    return absl::OkStatus();
-  };
-  if (options.row_by_row) {
-    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
-    if (!replayer.ok()) return replayer.status();
-    Replayer& r = **replayer;
-    if (absl::Status s = replay_all(
-            r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
-        !s.ok())
-      return s;
+  absl::StatusOr<bool> created = PrepareTargetDatabase(options, *dbname, *state, plan->base, log);
+  if (!created.ok()) return created.status();
+  absl::Status restored = RestoreInto(options, *dbname, dump, changes, *state, *plan, progress, &summary);
+  if (restored.ok()) return summary;
+  // A failed restore never leaves a half-restored database that could pass for a good one: the
+  // database this restore created is dropped; one that was there (empty) is said to be incomplete.
+  std::string left;
+  if (*created) {
+    absl::Status dropped = absl::OkStatus();
+    absl::StatusOr<PgConnection> admin = ConnectMaintenance(options.target);
+    if (admin.ok())
+      dropped = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", QuoteIdent(*dbname)));
+    left = admin.ok() && dropped.ok()
+               ? fmt::format("the target database {} was dropped (this restore had created it)", *dbname)
+               : fmt::format("the target database {} is incomplete and could not be dropped ({}): drop it", *dbname,
+                             admin.ok() ? dropped.message() : admin.status().message());
   } else {
-    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer =
-        BulkReplayer::Create(&*target, changes, BulkReplayOptions{.flush_bytes = options.replay_flush_bytes});
-    if (!replayer.ok()) return replayer.status();
-    BulkReplayer& r = **replayer;
-    if (absl::Status s = replay_all(
-            r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
-        !s.ok()) {
-      return s;
-    }
+    left = fmt::format("the target database {} holds an incomplete restore: drop it before retrying", *dbname);
   }
-  summary.replay_seconds = Clock::now() - replay_start;
-
-  if (progress) progress({.phase = "sequences"});
-  if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
-  // Replay committed asynchronously for speed; one synchronous commit flushes WAL over all of it.
-  if (absl::Status s = target->Execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT");
-      !s.ok()) {
-    return s;
-  }
-  return summary;
+  return absl::Status(restored.code(), fmt::format("{}; {}", restored.message(), left));
 }
 
 }  // namespace pgpitr::restore

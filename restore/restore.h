@@ -4,6 +4,9 @@
 //   absl::StatusOr<RestoreSummary> s = RunRestore(options, Logger::Stderr(), progress);
 // The target database is created when missing; a non-empty one is refused unless
 // replace_existing (which drops and recreates it); the source database itself is always refused.
+// The change log's changes are read once, during replay. When the restore fails after creating the
+// target database (a damaged change, a failed pg_restore), it drops it again and says so; a
+// database that was there (empty) is left, said to be incomplete.
 #pragma once
 
 #include <chrono>

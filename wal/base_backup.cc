@@ -96,7 +96,7 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
   ConnInfo target = options.source;
   if (auto password = options.source.Get("password")) {
     env["PGPASSWORD"] = *password;  // kept out of the process list
-    target = target.With("password", "");
+    target = target.Without("password");
   }
   std::vector<std::string> argv = {pg_dump->string(),
                                    "--snapshot=" + snapshot,
@@ -105,7 +105,17 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
                                    "--no-subscriptions",
                                    "--file=" + (*partial / base.dump_file()).string(),
                                    "--dbname=" + target.ToString()};
-  absl::Status dumped = RunProcess(argv, env, *partial / "pg_dump.log", options.stop);
+  // RunProcess polls `stop` while pg_dump runs: the moment to say how much it has written.
+  const fs::path dump_path = *partial / base.dump_file();
+  absl::Status dumped = RunProcess(argv, env, *partial / "pg_dump.log", [&] {
+    if (options.progress) {
+      std::error_code size_ec;
+      const uintmax_t bytes = fs::file_size(dump_path, size_ec);
+      options.progress->Report(
+          {.phase = "base dump (pg_dump)", .done = size_ec ? 0 : bytes, .total = 0, .unit = "bytes"});
+    }
+    return options.stop && options.stop();
+  });
   // The exported snapshot must stay valid until pg_dump has taken it; only now may the slot go.
   repl.reset();
   if (!dumped.ok()) {

@@ -13,6 +13,7 @@
 #include "wal/conninfo.h"
 #include "wal/logger.h"
 #include "wal/process.h"
+#include "wal/progress.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
@@ -22,6 +23,7 @@ struct BaseOptions {
   std::string slot = "pgpitr";       // capture's slot: it must exist, so no commit escapes
   std::filesystem::path pg_bin_dir;  // empty: the newest installed client programs
   StopRequested stop;                // returns true to abandon the dump
+  ProgressSink* progress = nullptr;  // told the bytes pg_dump has written, while it runs
 };
 
 [[nodiscard]] absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options,

@@ -18,6 +18,11 @@ namespace {
 // Messages read before a synced write when the server keeps sending: group commit bounds.
 constexpr size_t kMaxMessagesPerSync = 50000;
 constexpr size_t kMaxBytesPerSync = 32 << 20;
+// While the server keeps sending, a read that finds nothing waits this long for more before the
+// sync: without it a drain synced (fdatasync) after every socket read, a few KiB at a time.
+constexpr std::chrono::milliseconds kReadPause(1);
+// ... but a sync, and so a confirmation to the server, comes at least this often.
+constexpr std::chrono::milliseconds kMaxSyncDelay(50);
 
 PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
@@ -49,23 +54,17 @@ void ExportRepository(const Repository& repo, const proto::CaptureState& state, 
   m.Set(kChangeLogBytes, static_cast<double>(repo.change_log().SizeOnDisk()));
   absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
   if (!bases.ok()) return;
-  // The window as restore computes it: from the oldest base the change log covers to what is durable.
-  const proto::Base* oldest_usable = nullptr;
   const proto::Base* newest = nullptr;
   for (const proto::Base& b : *bases) {
     if (newest == nullptr || b.lsn() > newest->lsn()) newest = &b;
-    const bool usable =
-        state.log_start_lsn() != 0 && b.lsn() >= state.log_start_lsn() && b.lsn() <= state.captured_through_lsn();
-    if (usable && (oldest_usable == nullptr || b.lsn() < oldest_usable->lsn())) oldest_usable = &b;
   }
   if (newest != nullptr) {
     m.Set(kLastBaseTimestamp, UnixSeconds(newest->consistent_time()));
     m.Set(kLastBaseSize, static_cast<double>(newest->size_bytes()));
   }
-  if (oldest_usable != nullptr) {
-    m.Set(kWindowStart, UnixSeconds(oldest_usable->consistent_time()));
-    m.Set(kWindowEnd, UnixSeconds(std::max(state.captured_through_time(), oldest_usable->consistent_time())));
-  }
+  // The window as restore computes it (wal/restorable_window.h), gaps and retention included.
+  absl::StatusOr<RestorableWindow> window = ReadRestorableWindow(*bases, repo.change_log(), state);
+  if (window.ok()) ExportRestorableWindow(m, *window);
 }
 
 // Bases in the background (wal/base_schedule.h) so capture keeps streaming while pg_dump works: the
@@ -88,7 +87,11 @@ class BackgroundBases {
     s.base_now = base_now;
     s.retention = options.retention;
     s.clock = options.clock;
-    s.on_decision = options.on_base_decision;
+    // Failed dumps and failed retention runs count as errors, then reach the caller's callback.
+    s.on_decision = [metrics = options.metrics, forward = options.on_base_decision](std::string_view what) {
+      if (metrics != nullptr) CountBaseDecision(*metrics, what);
+      if (forward) forward(what);
+    };
     return s;
   }
   BaseScheduler scheduler_;
@@ -99,6 +102,11 @@ class BackgroundBases {
 absl::Status CaptureSession(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
                             const Logger& log, ChangeLogWriter& writer, std::optional<BackgroundBases>& first_base,
                             bool* streamed) {
+  // Failures to read or write the change log count as storage errors in the metrics.
+  auto storage = [&](absl::Status s) {
+    if (!s.ok() && options.metrics != nullptr) CountError(*options.metrics, ErrorKind::kStorage);
+    return s;
+  };
   if (absl::Status s = DropLostSlot(options, log); !s.ok()) return s;
   absl::StatusOr<SourceFacts> facts = PrepareSource(options.source, options.source_settings, log);
   if (!facts.ok()) return facts.status();
@@ -124,24 +132,24 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
         options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
         Lsn(state.captured_through_lsn()).ToString(), to.ToString());
     if (absl::Status s =
-            repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot));
+            storage(repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot)));
         !s.ok()) {
       return s;
     }
     writer.NoteServerPosition(to);
     if (options.metrics != nullptr) {
       options.metrics->Add(kSlotLost, 1);
-      options.metrics->Add(kErrors, 1, {{"kind", "slot"}});
+      CountError(*options.metrics, ErrorKind::kSlot);
     }
     needs_new_base = true;
   }
   writer.SetSourceIdentity(facts->system_identifier, facts->database, options.source_settings.slot,
                            options.source_settings.publication);
   writer.SetLogStart(facts->slot_start, facts->server_time);
-  if (absl::Status s = writer.Sync(); !s.ok()) return s;
+  if (absl::Status s = storage(writer.Sync()); !s.ok()) return s;
 
   SequenceSampler sampler;
-  if (absl::Status s = sampler.Seed(repo.change_log()); !s.ok()) return s;
+  if (absl::Status s = storage(sampler.Seed(repo.change_log())); !s.ok()) return s;
   absl::StatusOr<PgConnection> sequence_conn = PgConnection::Connect(options.source, "source");
   if (!sequence_conn.ok()) return sequence_conn.status();
 
@@ -175,7 +183,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   // Any status update answers a keepalive that asked for one; ask_reply asks the server for one.
   auto sync_and_report = [&](bool ask_reply) -> absl::Status {
     if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
-      if (absl::Status s = writer.Sync(); !s.ok()) return s;
+      if (absl::Status s = storage(writer.Sync()); !s.ok()) return s;
       if (options.metrics != nullptr) {
         options.metrics->Set(kTransactionsCaptured, static_cast<double>(writer.state().transactions()));
         options.metrics->Set(kRowsCaptured, static_cast<double>(writer.state().rows()));
@@ -208,7 +216,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       if (e.level == SlotEvent::Level::kWarning) log.Warn("slot {}: {}", options.source_settings.slot, e.message);
       if (e.level == SlotEvent::Level::kError) log.Error("slot {}: {}", options.source_settings.slot, e.message);
       if (e.level != SlotEvent::Level::kInfo && options.metrics != nullptr) {
-        options.metrics->Add(kErrors, 1, {{"kind", "slot"}});
+        CountError(*options.metrics, ErrorKind::kSlot);
       }
     }
     const std::string figures =
@@ -236,14 +244,17 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     size_t bytes = 0;
     bool reply_requested = false;
     std::chrono::milliseconds wait(100);
-    while (messages < kMaxMessagesPerSync && bytes < kMaxBytesPerSync) {
+    std::chrono::steady_clock::time_point first_message;
+    while (messages < kMaxMessagesPerSync && bytes < kMaxBytesPerSync &&
+           (messages == 0 || std::chrono::steady_clock::now() - first_message < kMaxSyncDelay)) {
       absl::StatusOr<std::optional<std::string_view>> data = stream.Next(wait);
       if (!data.ok()) {
         result = data.status();
         break;
       }
       if (!data->has_value()) break;
-      wait = std::chrono::milliseconds(0);
+      if (messages == 0) first_message = std::chrono::steady_clock::now();
+      wait = kReadPause;
       ++messages;
       bytes += (*data)->size();
       absl::StatusOr<ReplicationMessage> message = DecodeReplicationMessage(**data);
@@ -264,7 +275,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
                                                  xlog.wal_start.ToString(), decoded.status().message()));
         break;
       }
-      if (absl::Status s = writer.Apply(*decoded); !s.ok()) {
+      if (absl::Status s = storage(writer.Apply(*decoded)); !s.ok()) {
         result = s;
         break;
       }
@@ -330,7 +341,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     ever_streamed = ever_streamed || streamed;
     // A source that never worked is a configuration problem: say so at once.
     if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !ever_streamed) return s;
-    if (options.metrics != nullptr) options.metrics->Add(kErrors, 1, {{"kind", "source"}});
+    if (options.metrics != nullptr) CountError(*options.metrics, ErrorKind::kSource);
     if (absl::Status reset = writer.AbandonOpenTransactions(); !reset.ok()) return reset;
     if (streamed) delay = options.reconnect_delay;
     log.Warn("lost the source: {}; reconnecting in {:.1f} s", s.message(), delay.count() / 1000.0);

@@ -7,6 +7,7 @@
 // from one thread (capture's ChangeLogWriter).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -32,8 +33,10 @@ namespace pgpitr::wal {
 //   'M' "retention"                           -> proto::Retention  see wal/retention.h
 //   'T' u64 commit_lsn                        -> proto::Transaction
 //   'W' u64 ordered(max_commit_time) u64 commit_lsn -> ""   time index, see below
-//   'C' u64 storage_id u64 seq                -> proto::Change   a transaction's changes, in order
-//   'P' u64 storage_id                        -> u32 xid         changes of a transaction not yet
+//   'C' u64 storage_id u64 chunk_seq          -> proto::ChangeChunk  a transaction's changes, in
+//                                                                order, in chunks of <= ~128 KiB
+//                                                                numbered from 0
+//   'P' u64 storage_id                        -> u32 xid         chunks of a transaction not yet
 //                                                                committed (deleted at startup)
 //   'S' u32 schema_id                         -> proto::RelationSchema
 //   'Y' u32 type_oid                          -> proto::TypeInfo
@@ -47,7 +50,10 @@ namespace pgpitr::wal {
 // replay in commit order and stop before the first commit whose time is after T. Each 'W' key
 // carries the largest commit time seen up to and including that commit; that running maximum is
 // monotonic in commit order, so the first commit after T is one Seek away.
-inline constexpr uint32_t kChangeLogFormatVersion = 1;
+//
+// Format versions: 1 stored one 'C' key per change (proto::Change); 2 stores chunks. A version-1 log
+// is refused (State() says how to go on): its keys would read as damaged chunks.
+inline constexpr uint32_t kChangeLogFormatVersion = 2;
 
 class ChangeLog {
  public:
@@ -70,6 +76,10 @@ class ChangeLog {
   // the visitor returns.
   [[nodiscard]] absl::Status ForEachTransaction(
       Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const;
+  // The format version the log was written in: kChangeLogFormatVersion, or 1 for a log written
+  // before changes were stored in chunks (one 'C' key per change, its value a proto::Change),
+  // which is read but never added to.
+  [[nodiscard]] absl::StatusOr<uint32_t> FormatVersion() const;
   // Visits a committed transaction's changes in order.
   [[nodiscard]] absl::Status ForEachChange(const proto::Transaction& txn,
                                            const std::function<absl::Status(const proto::Change&)>& visit) const;
@@ -108,7 +118,7 @@ class ChangeLog {
   static std::string StateKey();
   static std::string TransactionKey(Lsn commit_lsn);
   static std::string TimeIndexKey(PgTime running_max_commit_time, Lsn commit_lsn);
-  static std::string ChangeKey(uint64_t storage_id, uint64_t seq);
+  static std::string ChangeKey(uint64_t storage_id, uint64_t chunk_seq);
   static std::string PendingKey(uint64_t storage_id);
   static std::string SchemaKey(uint32_t schema_id);
   static std::string TypeKey(uint32_t type_oid);
@@ -125,6 +135,7 @@ class ChangeLog {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::filesystem::path dir_;
+  mutable std::atomic<uint32_t> format_version_{0};  // 0 until FormatVersion() first reads it
 };
 
 // Corrupt stored bytes become DataLoss errors naming the key.

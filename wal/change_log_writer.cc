@@ -1,5 +1,7 @@
 #include "wal/change_log_writer.h"
 
+#include <algorithm>
+
 #include "fmt/format.h"
 #include "wal/stream_messages.h"
 
@@ -9,29 +11,103 @@ namespace {
 
 // Changes of open transactions are written (unsynced) once this much is buffered, so memory stays
 // bounded whatever a transaction's size.
-constexpr size_t kSpillBytes = 16 << 20;
+constexpr size_t kSpillBytes = 8 << 20;
+// A transaction's changes are stored in chunks of about this many bytes (before compression).
+constexpr size_t kChunkBytes = 128 << 10;
 
-void CopyTuple(const TupleData& from, proto::Tuple* to) {
-  to->mutable_values()->Reserve(static_cast<int>(from.size()));
-  for (const TupleColumn& column : from) {
-    proto::Value* v = to->add_values();
-    switch (column.kind) {
-      case ColumnKind::kNull:
-        v->set_kind(proto::Value::NULL_);
-        break;
-      case ColumnKind::kUnchangedToast:
-        v->set_kind(proto::Value::UNCHANGED_TOAST);
-        break;
-      case ColumnKind::kText:
-        v->set_kind(proto::Value::TEXT);
-        v->set_data(column.value);
-        break;
-      case ColumnKind::kBinary:
-        v->set_kind(proto::Value::BINARY);
-        v->set_data(column.value);
-        break;
+// --- proto::Change in wire format, written straight from the decoded message ---
+// Row changes are the hot path of capture: building a proto::Change per row (a message, a Value and
+// a string per column) and serializing it cost more than everything else the writer does. These
+// write the same bytes SerializeToString would (fields in number order, proto3 defaults omitted,
+// tuples always present when set); tests/wal/change_log_test.cc holds them to that.
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+uint32_t ValueKindOf(ColumnKind kind) {
+  switch (kind) {
+    case ColumnKind::kNull:
+      return proto::Value::NULL_;
+    case ColumnKind::kUnchangedToast:
+      return proto::Value::UNCHANGED_TOAST;
+    case ColumnKind::kBinary:
+      return proto::Value::BINARY;
+    case ColumnKind::kText:
+      break;
+  }
+  return proto::Value::TEXT;
+}
+bool HasData(const TupleColumn& c) {
+  return (c.kind == ColumnKind::kText || c.kind == ColumnKind::kBinary) && !c.value.empty();
+}
+// A field of the message: tag, then for a length-delimited one its length.
+size_t FieldSize(size_t length) { return 1 + VarintSize(length) + length; }
+size_t ValueSize(const TupleColumn& c) {
+  const uint32_t kind = ValueKindOf(c.kind);
+  return (kind != 0 ? 1 + VarintSize(kind) : 0) + (HasData(c) ? FieldSize(c.value.size()) : 0);
+}
+size_t TupleSize(const TupleData& tuple) {
+  size_t n = 0;
+  for (const TupleColumn& c : tuple) n += FieldSize(ValueSize(c));
+  return n;
+}
+void AppendTuple(std::string* out, char tag, const TupleData& tuple, size_t size) {
+  out->push_back(tag);
+  AppendVarint(out, size);
+  for (const TupleColumn& c : tuple) {
+    out->push_back('\x0a');  // Tuple.values
+    AppendVarint(out, ValueSize(c));
+    if (const uint32_t kind = ValueKindOf(c.kind); kind != 0) {
+      out->push_back('\x08');  // Value.kind
+      AppendVarint(out, kind);
+    }
+    if (HasData(c)) {
+      out->push_back('\x12');  // Value.data
+      AppendVarint(out, c.value.size());
+      out->append(c.value);
     }
   }
+}
+
+}  // namespace
+
+void AppendRowChange(std::string* out, proto::Change::Kind kind, uint32_t schema_id, const TupleData* new_tuple,
+                     proto::Change::OldKind old_kind, const TupleData* old_tuple) {
+  const size_t new_size = new_tuple != nullptr ? TupleSize(*new_tuple) : 0;
+  const size_t old_size = old_tuple != nullptr ? TupleSize(*old_tuple) : 0;
+  if (kind != 0) {
+    out->push_back('\x08');  // Change.kind
+    AppendVarint(out, static_cast<uint32_t>(kind));
+  }
+  if (schema_id != 0) {
+    out->push_back('\x10');  // Change.schema_id
+    AppendVarint(out, schema_id);
+  }
+  if (new_tuple != nullptr) AppendTuple(out, '\x1a', *new_tuple, new_size);  // Change.new_tuple
+  if (old_kind != 0) {
+    out->push_back('\x20');  // Change.old_kind
+    AppendVarint(out, static_cast<uint32_t>(old_kind));
+  }
+  if (old_tuple != nullptr) AppendTuple(out, '\x2a', *old_tuple, old_size);  // Change.old_tuple
+}
+
+namespace {
+
+size_t RowChangeSize(proto::Change::Kind kind, uint32_t schema_id, const TupleData* new_tuple,
+                     proto::Change::OldKind old_kind, const TupleData* old_tuple) {
+  return (kind != 0 ? 1 + VarintSize(static_cast<uint32_t>(kind)) : 0) +
+         (schema_id != 0 ? 1 + VarintSize(schema_id) : 0) + (new_tuple ? FieldSize(TupleSize(*new_tuple)) : 0) +
+         (old_kind != 0 ? 1 + VarintSize(static_cast<uint32_t>(old_kind)) : 0) +
+         (old_tuple ? FieldSize(TupleSize(*old_tuple)) : 0);
 }
 
 proto::Change::OldKind OldKindOf(char old_kind) {
@@ -73,6 +149,14 @@ absl::StatusOr<std::unique_ptr<ChangeLogWriter>> ChangeLogWriter::Create(ChangeL
   std::unique_ptr<ChangeLogWriter> writer(new ChangeLogWriter(log));
   absl::StatusOr<proto::CaptureState> state = log->State();
   if (!state.ok()) return state.status();
+  if (state->format_version() < kChangeLogFormatVersion) {
+    // InvalidArgument: a usage error (exit code 2), which the systemd unit does not retry.
+    return absl::InvalidArgumentError(fmt::format(
+        "the change log in this repository has format version {}, written by an older pgpitr: this pgpitr "
+        "restores from it but does not add to it; capture into a new repository (another --repo) and keep this "
+        "one for restores until its window is no longer needed",
+        state->format_version()));
+  }
   writer->state_ = *std::move(state);
   writer->state_.set_format_version(kChangeLogFormatVersion);
   if (writer->state_.next_storage_id() == 0) writer->state_.set_next_storage_id(1);
@@ -153,6 +237,10 @@ void ChangeLogWriter::NoteServerClock(Lsn lsn, PgTime time) {
 }
 
 absl::Status ChangeLogWriter::Sync() {
+  // Everything buffered goes, the open transactions' changes too: a restart need not wait for a
+  // chunk to fill to find them pending.
+  if (current_.has_value()) WriteChunk(&*current_, /*at_commit=*/false);
+  for (auto& [xid, txn] : streamed_) WriteChunk(&txn, /*at_commit=*/false);
   proto::CaptureState next = state_;
   next.set_captured_through_lsn(pending_through_.value());
   next.set_captured_through_time(pending_through_time_);
@@ -176,11 +264,7 @@ absl::Status ChangeLogWriter::AbandonOpenTransactions() {
 
 absl::Status ChangeLogWriter::MaybeSpill() {
   if (batch_.GetDataSize() < kSpillBytes) return absl::OkStatus();
-  // Unsynced: what it holds is confirmed to the server only after a later Sync.
-  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
-  absl::Status s = log_->Write(&batch_, /*sync=*/false);
-  batch_.Clear();
-  return s;
+  return WriteBatchUnsynced();
 }
 
 absl::StatusOr<ChangeLogWriter::OpenTransaction*> ChangeLogWriter::TransactionFor(std::optional<uint32_t> xid,
@@ -207,21 +291,106 @@ absl::StatusOr<uint32_t> ChangeLogWriter::SchemaFor(const OpenTransaction& txn, 
       fmt::format("replication stream sent a change for relation OID {} before describing it", relid));
 }
 
-absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
-                                           const proto::Change& change) {
-  if (txn->skip) return absl::OkStatus();
+void ChangeLogWriter::NoteSubtransaction(OpenTransaction* txn, std::optional<uint32_t> subxid) {
   if (subxid.has_value() && *subxid != txn->xid) {
     txn->subxact_first_seq.try_emplace(*subxid, OpenTransaction::SubxactStart{txn->next_seq, txn->rows});
   }
-  if (txn->next_seq == 0) {
-    batch_.Put(ChangeLog::PendingKey(txn->storage_id), std::to_string(txn->xid));
-  }
-  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->next_seq++), Serialize(change));
-  if (change.kind() == proto::Change::INSERT || change.kind() == proto::Change::UPDATE ||
-      change.kind() == proto::Change::DELETE) {
-    ++txn->rows;
-  }
+}
+
+absl::Status ChangeLogWriter::ChangeAppended(OpenTransaction* txn) {
+  ++txn->next_seq;
+  if (txn->chunk.size() >= kChunkBytes) WriteChunk(txn, /*at_commit=*/false);
   return MaybeSpill();
+}
+
+absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
+                                           const proto::Change& change) {
+  if (txn->skip) return absl::OkStatus();
+  NoteSubtransaction(txn, subxid);
+  txn->chunk_offsets.push_back(static_cast<uint32_t>(txn->chunk.size()));
+  txn->chunk.push_back('\x12');  // ChangeChunk.changes
+  AppendVarint(&txn->chunk, change.ByteSizeLong());
+  change.AppendToString(&txn->chunk);
+  return ChangeAppended(txn);
+}
+
+absl::Status ChangeLogWriter::AppendRow(OpenTransaction* txn, std::optional<uint32_t> subxid, proto::Change::Kind kind,
+                                        uint32_t schema_id, const TupleData* new_tuple, proto::Change::OldKind old_kind,
+                                        const TupleData* old_tuple) {
+  if (txn->skip) return absl::OkStatus();
+  NoteSubtransaction(txn, subxid);
+  txn->chunk_offsets.push_back(static_cast<uint32_t>(txn->chunk.size()));
+  txn->chunk.push_back('\x12');  // ChangeChunk.changes
+  AppendVarint(&txn->chunk, RowChangeSize(kind, schema_id, new_tuple, old_kind, old_tuple));
+  AppendRowChange(&txn->chunk, kind, schema_id, new_tuple, old_kind, old_tuple);
+  ++txn->rows;
+  return ChangeAppended(txn);
+}
+
+void ChangeLogWriter::WriteChunk(OpenTransaction* txn, bool at_commit) {
+  if (txn->chunk.empty()) return;
+  // A transaction whose chunks reach the log before its commit is pending until then.
+  if (!at_commit && !txn->pending_written) {
+    batch_.Put(ChangeLog::PendingKey(txn->storage_id), std::to_string(txn->xid));
+    txn->pending_written = true;
+  }
+  std::string value(1, '\x08');  // ChangeChunk.first_seq, then the buffered ChangeChunk.changes
+  AppendVarint(&value, txn->chunk_first_seq);
+  value += txn->chunk;
+  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->written_chunks.size()), value);
+  txn->written_chunks.push_back(txn->chunk_first_seq);
+  txn->chunk.clear();
+  txn->chunk_offsets.clear();
+  txn->chunk_first_seq = txn->next_seq;
+}
+
+absl::Status ChangeLogWriter::WriteBatchUnsynced() {
+  // Unsynced: what it holds is confirmed to the server only after a later Sync.
+  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
+  absl::Status s = log_->Write(&batch_, /*sync=*/false);
+  batch_.Clear();
+  return s;
+}
+
+absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
+  if (cut < txn->chunk_first_seq) {
+    // The cut is inside a written chunk: read it back (the batch first, so the log holds it), keep
+    // its changes before the cut in the buffer, and delete it and every chunk after it.
+    if (absl::Status s = WriteBatchUnsynced(); !s.ok()) return s;
+    const size_t k = static_cast<size_t>(std::upper_bound(txn->written_chunks.begin(), txn->written_chunks.end(), cut) -
+                                         txn->written_chunks.begin() - 1);
+    std::string value;
+    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(txn->storage_id, k), &value);
+    if (!got.ok()) {
+      return absl::InternalError(
+          fmt::format("could not read back a streamed transaction's changes to cut them: {}", got.ToString()));
+    }
+    proto::ChangeChunk chunk;
+    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+    batch_.DeleteRange(ChangeLog::ChangeKey(txn->storage_id, k), ChangeLog::ChangeKey(txn->storage_id + 1, 0));
+    txn->written_chunks.resize(k);
+    txn->chunk.clear();
+    txn->chunk_offsets.clear();
+    txn->chunk_first_seq = chunk.first_seq();
+    for (int i = 0; static_cast<uint64_t>(i) < cut - chunk.first_seq() && i < chunk.changes_size(); ++i) {
+      txn->chunk_offsets.push_back(static_cast<uint32_t>(txn->chunk.size()));
+      txn->chunk.push_back('\x12');
+      AppendVarint(&txn->chunk, chunk.changes(i).ByteSizeLong());
+      chunk.changes(i).AppendToString(&txn->chunk);
+    }
+  } else {
+    const size_t keep = static_cast<size_t>(cut - txn->chunk_first_seq);
+    if (keep < txn->chunk_offsets.size()) {
+      txn->chunk.resize(txn->chunk_offsets[keep]);
+      txn->chunk_offsets.resize(keep);
+    }
+  }
+  txn->next_seq = cut;
+  if (txn->written_chunks.empty() && txn->pending_written) {
+    batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    txn->pending_written = false;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
@@ -269,6 +438,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
   if (txn->skip || commit_lsn <= Lsn(state_.last_commit_lsn())) {
     Discard(*txn);
   } else {
+    WriteChunk(txn, /*at_commit=*/true);
     proto::Transaction record;
     record.set_xid(txn->xid);
     record.set_commit_lsn(commit_lsn.value());
@@ -285,7 +455,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
         state_.transactions() == 0 ? commit_time : std::max(state_.max_commit_time(), commit_time);
     state_.set_max_commit_time(running_max);
     batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
-    if (txn->next_seq > 0) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    if (txn->pending_written) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
     if (txn->has_ddl) state_.set_last_ddl_lsn(commit_lsn.value());
     for (const std::string& name : txn->marks) {
       proto::Mark mark;
@@ -303,9 +473,10 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
 }
 
 void ChangeLogWriter::Discard(const OpenTransaction& txn) {
-  if (txn.next_seq == 0) return;
-  batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, 0), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
-  batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
+  if (!txn.written_chunks.empty()) {
+    batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, 0), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
+  }
+  if (txn.pending_written) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
 }
 
 absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
@@ -358,34 +529,20 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (!txn.ok()) return txn.status();
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
-          proto::Change change;
-          change.set_kind(proto::Change::INSERT);
-          change.set_schema_id(*schema);
-          CopyTuple(m.new_tuple, change.mutable_new_tuple());
-          return AppendChange(*txn, m.xid, change);
+          return AppendRow(*txn, m.xid, proto::Change::INSERT, *schema, &m.new_tuple, proto::Change::NONE, nullptr);
         } else if constexpr (std::is_same_v<M, UpdateMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Update");
           if (!txn.ok()) return txn.status();
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
-          proto::Change change;
-          change.set_kind(proto::Change::UPDATE);
-          change.set_schema_id(*schema);
-          change.set_old_kind(OldKindOf(m.old_kind));
-          if (m.old_kind != '\0') CopyTuple(m.old_tuple, change.mutable_old_tuple());
-          CopyTuple(m.new_tuple, change.mutable_new_tuple());
-          return AppendChange(*txn, m.xid, change);
+          return AppendRow(*txn, m.xid, proto::Change::UPDATE, *schema, &m.new_tuple, OldKindOf(m.old_kind),
+                           m.old_kind != '\0' ? &m.old_tuple : nullptr);
         } else if constexpr (std::is_same_v<M, DeleteMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Delete");
           if (!txn.ok()) return txn.status();
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
-          proto::Change change;
-          change.set_kind(proto::Change::DELETE);
-          change.set_schema_id(*schema);
-          change.set_old_kind(OldKindOf(m.old_kind));
-          CopyTuple(m.old_tuple, change.mutable_old_tuple());
-          return AppendChange(*txn, m.xid, change);
+          return AppendRow(*txn, m.xid, proto::Change::DELETE, *schema, nullptr, OldKindOf(m.old_kind), &m.old_tuple);
         } else if constexpr (std::is_same_v<M, TruncateMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Truncate");
           if (!txn.ok()) return txn.status();
@@ -457,12 +614,10 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           // streamed since its first change: execution within one transaction is sequential.
           const uint64_t cut = sub->second.seq;
           txn.rows = sub->second.rows;
-          batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, cut), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
-          txn.next_seq = cut;
+          if (absl::Status s = CutChanges(&txn, cut); !s.ok()) return s;
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
           }
-          if (cut == 0) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
           return absl::OkStatus();
         }
       },

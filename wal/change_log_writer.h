@@ -2,8 +2,10 @@
 // the ChangeLog, and decides what may be confirmed to the server.
 //   auto writer = ChangeLogWriter::Create(log.get());
 //   writer->Apply(message);  ...  writer->Sync();  send flush = writer->durable_through();
-// Changes are written to RocksDB as they arrive (a transaction of millions of rows is never held in
-// memory) under a pending marker; a transaction becomes visible with its 'T' record at commit. The
+// Changes are gathered into chunks of about 128 KiB (proto::ChangeChunk) and a full chunk is written
+// at once (a transaction of millions of rows is never held in memory), under a pending marker; a
+// transaction becomes visible with its 'T' record at commit, which a small transaction's only chunk
+// shares a write with (no pending marker then). The
 // flush position reported to the server only advances after a synced write (Sync), and a commit at
 // or before the last stored one is skipped, so the server resending after a restart is harmless.
 // Used by one thread (the capture loop).
@@ -24,6 +26,12 @@
 #include "wal/pgoutput_decoder.h"
 
 namespace pgpitr::wal {
+
+// Appends a row change in proto::Change's wire format, the bytes SerializeToString would write for
+// {kind, schema_id, new_tuple, old_kind, old_tuple} (a null tuple is an unset field). Capture's hot
+// path: no message is built per row.
+void AppendRowChange(std::string* out, proto::Change::Kind kind, uint32_t schema_id, const TupleData* new_tuple,
+                     proto::Change::OldKind old_kind, const TupleData* old_tuple);
 
 class ChangeLogWriter {
  public:
@@ -60,7 +68,8 @@ class ChangeLogWriter {
     return pending_through_ > Lsn(state_.captured_through_lsn()) ||
            pending_through_time_ > state_.captured_through_time();
   }
-  size_t buffered_bytes() const { return batch_.GetDataSize(); }
+  // Bytes of writes waiting in the batch (0 when it holds none; its fixed header is not counted).
+  size_t buffered_bytes() const { return batch_.Count() == 0 ? 0 : batch_.GetDataSize(); }
   const proto::CaptureState& state() const { return state_; }
 
   // One-time facts about the source, stored with the next write.
@@ -75,8 +84,14 @@ class ChangeLogWriter {
   struct OpenTransaction {
     uint32_t xid = 0;
     uint64_t storage_id = 0;
-    uint64_t next_seq = 0;
+    uint64_t next_seq = 0;  // change number of the next change
     uint64_t rows = 0;
+    // Changes not yet written: ChangeChunk.changes entries in wire format, and where each starts.
+    std::string chunk;
+    std::vector<uint32_t> chunk_offsets;
+    uint64_t chunk_first_seq = 0;          // change number of the first buffered change
+    std::vector<uint64_t> written_chunks;  // first change number of each chunk written, by chunk_seq
+    bool pending_written = false;          // its 'P' marker is in the log or the batch
     std::string origin;
     std::vector<std::string> marks;  // names of pgpitr.mark messages in it
     bool has_ddl = false;            // holds a pgpitr.ddl message
@@ -99,6 +114,17 @@ class ChangeLogWriter {
   [[nodiscard]] absl::StatusOr<uint32_t> SchemaFor(const OpenTransaction& txn, uint32_t relid) const;
   [[nodiscard]] absl::Status AppendChange(OpenTransaction* txn, std::optional<uint32_t> subxid,
                                           const proto::Change& change);
+  // A row change (INSERT, UPDATE, DELETE), encoded straight into the chunk buffer.
+  [[nodiscard]] absl::Status AppendRow(OpenTransaction* txn, std::optional<uint32_t> subxid, proto::Change::Kind kind,
+                                       uint32_t schema_id, const TupleData* new_tuple, proto::Change::OldKind old_kind,
+                                       const TupleData* old_tuple);
+  void NoteSubtransaction(OpenTransaction* txn, std::optional<uint32_t> subxid);
+  [[nodiscard]] absl::Status ChangeAppended(OpenTransaction* txn);
+  // Moves the buffered changes into the batch as the transaction's next chunk.
+  void WriteChunk(OpenTransaction* txn, bool at_commit);
+  // Cuts a streamed transaction's changes back to the first `cut` (a subtransaction aborted).
+  [[nodiscard]] absl::Status CutChanges(OpenTransaction* txn, uint64_t cut);
+  [[nodiscard]] absl::Status WriteBatchUnsynced();
   [[nodiscard]] absl::Status ApplyRelation(const RelationMessage& m);
   [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time);
   void Discard(const OpenTransaction& txn);

@@ -60,6 +60,12 @@ ConnInfo ConnInfo::With(std::string_view key, std::string_view value) const {
   return copy;
 }
 
+ConnInfo ConnInfo::Without(std::string_view key) const {
+  ConnInfo copy = *this;
+  if (auto it = copy.keys_.find(key); it != copy.keys_.end()) copy.keys_.erase(it);
+  return copy;
+}
+
 std::optional<std::string> ConnInfo::Get(std::string_view key) const {
   auto it = keys_.find(key);
   if (it == keys_.end()) return std::nullopt;

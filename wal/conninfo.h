@@ -22,6 +22,9 @@ class ConnInfo {
 
   // A copy with key set to value (replacing any earlier value).
   ConnInfo With(std::string_view key, std::string_view value) const;
+  // A copy without the key, so libpq falls back to its environment default (PGPASSWORD, ...).
+  // An empty value is not the same: password='' overrides PGPASSWORD.
+  ConnInfo Without(std::string_view key) const;
   std::optional<std::string> Get(std::string_view key) const;
 
   // key='value' pairs, quoted as libpq requires; includes the password.

@@ -128,14 +128,51 @@ void DeclareCaptureMetrics(Metrics& m) {
   m.Declare(kLastBaseSize, MetricType::kGauge, "Size of the newest base dump.");
   m.Declare(kWindowStart, MetricType::kGauge, "Earliest restorable time (Unix seconds; 0: nothing restorable).");
   m.Declare(kWindowEnd, MetricType::kGauge, "Latest restorable time (Unix seconds; 0: nothing restorable).");
+  m.Declare(kWindowStretches, MetricType::kGauge,
+            "Stretches the restorable window is split into by gaps in the change log (1: no gap; 0: nothing "
+            "restorable); window start and end are the newest stretch's.");
   m.Declare(kErrors, MetricType::kCounter,
             "Errors by kind: source (connection to the source lost), slot (slot lost, or warned about: at risk "
-            "of invalidation or lag growing).");
+            "of invalidation or lag growing), base (a base dump failed), storage (the change log could not be read "
+            "or written), retention (retention failed).");
+  for (ErrorKind kind : kAllErrorKinds) m.Add(kErrors, 0, {{"kind", std::string(ErrorKindLabel(kind))}});
   m.Declare(kSlotWalStatus, MetricType::kGauge,
             "1 for the slot's current wal_status (reserved, extended, unreserved, lost, missing).");
   m.Declare(kSlotSafeWalSize, MetricType::kGauge,
             "WAL bytes that can still be written before the slot is at risk of invalidation (-1: no limit).");
   m.Declare(kSlotLost, MetricType::kCounter, "Times capture found its slot lost and started a new one (a gap).");
+}
+
+std::string_view ErrorKindLabel(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kSource:
+      return "source";
+    case ErrorKind::kSlot:
+      return "slot";
+    case ErrorKind::kBase:
+      return "base";
+    case ErrorKind::kStorage:
+      return "storage";
+    case ErrorKind::kRetention:
+      return "retention";
+  }
+  return "other";
+}
+
+void CountError(Metrics& metrics, ErrorKind kind) {
+  metrics.Add(kErrors, 1, {{"kind", std::string(ErrorKindLabel(kind))}});
+}
+
+void CountBaseDecision(Metrics& metrics, std::string_view decision) {
+  if (decision == "failed") CountError(metrics, ErrorKind::kBase);
+  if (decision == "retention failed") CountError(metrics, ErrorKind::kRetention);
+}
+
+void ExportRestorableWindow(Metrics& metrics, const RestorableWindow& window) {
+  auto unix_seconds = [](PgTime t) { return static_cast<double>(UnixMicrosFromPgTime(t)) / 1e6; };
+  metrics.Set(kWindowStretches, static_cast<double>(window.stretches.size()));
+  metrics.Set(kWindowStart, window.empty() ? 0 : unix_seconds(window.newest().start_time));
+  metrics.Set(kWindowEnd, window.empty() ? 0 : unix_seconds(window.newest().end_time));
 }
 
 }  // namespace pgpitr::wal

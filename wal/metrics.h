@@ -1,7 +1,7 @@
 // Metrics: a small registry of named counters and gauges, rendered in Prometheus' text exposition
 // format (version 0.0.4), which `pgpitr run --metrics-listen` serves for an existing Prometheus.
 //   Metrics metrics;  DeclareCaptureMetrics(metrics);
-//   metrics.Add(kTransactionsCaptured, 3);  metrics.Set(kErrors, 1, {{"kind", "source"}});
+//   metrics.Add(kTransactionsCaptured, 3);  CountError(metrics, ErrorKind::kSource);
 //   std::string page = metrics.Exposition();
 // No global state: capture and the HTTP server share one object. Safe to use from any thread.
 #pragma once
@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "wal/restorable_window.h"
 
 namespace pgpitr::wal {
 
@@ -69,12 +71,34 @@ inline constexpr std::string_view kLastBaseTimestamp = "pgpitr_last_base_timesta
 inline constexpr std::string_view kLastBaseSize = "pgpitr_last_base_size_bytes";
 inline constexpr std::string_view kWindowStart = "pgpitr_window_start_timestamp_seconds";
 inline constexpr std::string_view kWindowEnd = "pgpitr_window_end_timestamp_seconds";
+inline constexpr std::string_view kWindowStretches = "pgpitr_window_stretches";
 inline constexpr std::string_view kErrors = "pgpitr_errors_total";
 inline constexpr std::string_view kSlotWalStatus = "pgpitr_slot_wal_status";
 inline constexpr std::string_view kSlotSafeWalSize = "pgpitr_slot_safe_wal_size_bytes";
 inline constexpr std::string_view kSlotLost = "pgpitr_slot_lost_total";
 
-// Declares the families above, with their help text.
+// Declares the families above, with their help text; every kind of kErrors starts at 0, so that a
+// rate() over it works from the first scrape.
 void DeclareCaptureMetrics(Metrics& metrics);
+
+// The classes of error `run` counts in pgpitr_errors_total{kind}.
+enum class ErrorKind {
+  kSource,     // the connection to the source was lost ("source")
+  kSlot,       // the slot was lost, or is at risk or lagging more and more ("slot")
+  kBase,       // a base dump failed ("base")
+  kStorage,    // the change log could not be read or written ("storage")
+  kRetention,  // retention failed ("retention")
+};
+inline constexpr ErrorKind kAllErrorKinds[] = {ErrorKind::kSource, ErrorKind::kSlot, ErrorKind::kBase,
+                                               ErrorKind::kStorage, ErrorKind::kRetention};
+std::string_view ErrorKindLabel(ErrorKind kind);
+void CountError(Metrics& metrics, ErrorKind kind);
+// Counts the failures among the base scheduler's decisions (wal/base_schedule.h): "failed" is a
+// base error, "retention failed" a retention error; the others are not errors.
+void CountBaseDecision(Metrics& metrics, std::string_view decision);
+
+// The restorable window's newest stretch (start and end, Unix seconds; 0 when there is none) and
+// how many stretches the change log's gaps split it into.
+void ExportRestorableWindow(Metrics& metrics, const RestorableWindow& window);
 
 }  // namespace pgpitr::wal

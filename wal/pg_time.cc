@@ -28,7 +28,7 @@ std::string FormatPgTime(PgTime t) {
     while (!frac.empty() && frac.back() == '0') frac.pop_back();
     out += "." + frac;
   }
-  out += "+00";
+  out += "+00:00";  // an explicit offset: nobody has to know the zone is UTC
   return out;
 }
 

@@ -119,7 +119,7 @@ std::string Describe(char tag) {
 
 }  // namespace
 
-absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo) {
+absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSink* progress) {
   VerifyReport report;
   ChangeLog& log = repo.change_log();
   absl::StatusOr<proto::CaptureState> state = log.State();
@@ -139,6 +139,10 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo) {
   absl::StatusOr<std::vector<Repository::BaseFolder>> folders = repo.ScanBases();
   if (!folders.ok()) return folders.status();
   for (const Repository::BaseFolder& folder : *folders) {
+    if (progress) {
+      progress->Report(
+          {.phase = "verify bases", .done = report.bases_checked, .total = folders->size(), .unit = "bases"});
+    }
     ++report.bases_checked;
     if (!folder.manifest.has_value()) {
       report.problems.push_back({.base_id = folder.id,
@@ -210,6 +214,15 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo) {
       const std::string_view key = it->key().ToStringView();
       const std::string_view value = it->value().ToStringView();
       ++report.keys_checked;
+      if (progress && report.keys_checked % 4096 == 1) {
+        // RocksDB's estimate of the keys there are: good enough for a rate and a time left.
+        uint64_t estimate = 0;
+        db->GetIntProperty("rocksdb.estimate-num-keys", &estimate);
+        progress->Report({.phase = "verify change log",
+                          .done = report.keys_checked,
+                          .total = std::max(estimate, report.keys_checked),
+                          .unit = "keys"});
+      }
       last_good = std::string(key);
       switch (key[0]) {
         case 'T': {
@@ -228,15 +241,29 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo) {
           break;
         }
         case 'C': {
-          ++report.changes_checked;
+          // A chunk of a transaction's changes (wal/change_log.h): it must start where the previous
+          // chunk ended.
           const uint64_t storage = NumberOf(key);
-          const uint64_t seq = key.size() == 17 ? ReadU64(key.substr(9)) : kMax;
-          proto::Change change;
+          proto::ChangeChunk chunk;
           uint64_t& seen = changes_by_storage[storage];
-          if (seq != seen || !change.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          if (report.state.format_version() == 1) {
+            // Version 1: one change per key, numbered from 0.
+            proto::Change change;
+            if (key.size() != 17 || !change.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+                ReadU64(key.substr(9)) != seen) {
+              broken_storage.insert(storage);
+            } else {
+              ++seen;
+              ++report.changes_checked;
+            }
+            break;
+          }
+          if (key.size() != 17 || !chunk.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+              chunk.first_seq() != seen) {
             broken_storage.insert(storage);
           } else {
-            ++seen;
+            seen += static_cast<uint64_t>(chunk.changes_size());
+            report.changes_checked += static_cast<uint64_t>(chunk.changes_size());
           }
           break;
         }

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/pgpitr.pb.h"
+#include "wal/progress.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
@@ -35,6 +36,7 @@ struct VerifyReport {
   bool damaged() const { return !problems.empty(); }
 };
 
-[[nodiscard]] absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo);
+// `progress`, when given, hears of each base checked and of the change-log keys read.
+[[nodiscard]] absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSink* progress = nullptr);
 
 }  // namespace pgpitr::wal

@@ -8,6 +8,9 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "tests/temp_dir.h"
 
@@ -137,6 +140,43 @@ TEST(Config, EnvironmentOverridesTheFile) {
     return it == env.end() ? nullptr : it->second.c_str();
   });
   EXPECT_EQ(specific.source, "host=specific") << "PGPITR_SOURCE wins over DATABASE_URL";
+}
+
+// One parser for `run --retention-days`, `retention --keep`, retention_days and PGPITR_RETENTION_DAYS.
+TEST(Config, RetentionWindowIsDaysOrADuration) {
+  using std::chrono::hours;
+  const std::vector<std::pair<std::string, std::chrono::milliseconds>> cases = {
+      {"7", hours(24 * 7)}, {"7d", hours(24 * 7)}, {"30", hours(24 * 30)}, {"36h", hours(36)}, {"1d12h", hours(36)}};
+  for (const auto& [text, want] : cases) {
+    absl::StatusOr<std::optional<std::chrono::milliseconds>> w = ParseRetentionWindow(text);
+    ASSERT_TRUE(w.ok()) << text << ": " << w.status();
+    ASSERT_TRUE(w->has_value()) << text;
+    EXPECT_EQ(**w, want) << text;
+  }
+}
+
+TEST(Config, RetentionWindowZeroKeepsEverything) {
+  for (const char* text : {"0", "0d", "00"}) {
+    absl::StatusOr<std::optional<std::chrono::milliseconds>> w = ParseRetentionWindow(text);
+    ASSERT_TRUE(w.ok()) << text << ": " << w.status();
+    EXPECT_FALSE(w->has_value()) << text;
+  }
+}
+
+TEST(Config, RetentionWindowThatDoesNotParseIsOneLineNamingTheForms) {
+  for (const char* text : {"", "seven", "7 days", "-7", "7w"}) {
+    absl::StatusOr<std::optional<std::chrono::milliseconds>> w = ParseRetentionWindow(text);
+    ASSERT_FALSE(w.ok()) << text;
+    const std::string message(w.status().message());
+    EXPECT_NE(message.find("neither a number of days nor a duration"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST(Config, RetentionDefaultIsSevenDays) {
+  absl::StatusOr<std::optional<std::chrono::milliseconds>> w = ParseRetentionWindow(kDefaultRetention);
+  ASSERT_TRUE(w.ok() && w->has_value());
+  EXPECT_EQ(**w, std::chrono::hours(24 * 7));
 }
 
 }  // namespace

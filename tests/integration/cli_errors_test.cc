@@ -1,64 +1,15 @@
 // Bad input at the command line: each gets one line naming the fix and a documented exit code
-// (2 usage or input, 3 source or server unusable, 4 target refused), and changes nothing.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
+// (cli::ExitCode: 2 usage or input, 3 source or server unusable, 4 target refused, 5 repository
+// damaged, 6 stopped), and changes nothing. Each code is shown here by a real case.
 #include <fstream>
-#include <sstream>
 
+#include "cli/commands.h"
+#include "cli_process.h"
 #include "harness.h"
 #include "nlohmann/json.hpp"
 
-extern char** environ;
-
 namespace pgpitr::testing {
 namespace {
-
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-  // The last line of stderr: the error, when there is one.
-  std::string LastErrorLine() const {
-    std::string trimmed = err;
-    while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
-    const size_t nl = trimmed.rfind('\n');
-    return nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
-  }
-};
-
-std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-CliResult RunPgpitr(std::vector<std::string> args) {
-  const std::filesystem::path dir = MakeTempDir("pgpitr-cli-");
-  args.insert(args.begin(), PGPITR_BINARY);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, (dir / "out").c_str(), O_WRONLY | O_CREAT, 0600);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (dir / "err").c_str(), O_WRONLY | O_CREAT, 0600);
-  pid_t pid = 0;
-  CliResult result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  result.out = Slurp(dir / "out");
-  result.err = Slurp(dir / "err");
-  std::filesystem::remove_all(dir);
-  return result;
-}
 
 // One repository with a base and some captured transactions, shared by the tests that restore.
 class CliErrorsTest : public ServerTest {
@@ -237,6 +188,58 @@ TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
   const CliResult again = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app"), "--yes"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.out;
+}
+
+TEST_F(CliErrorsTest, AnUnknownFlagIsTheUsageExitCode) {
+  const CliResult r = RunPgpitr({"info", "--repo", repo_dir_.string(), "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, static_cast<int>(cli::ExitCode::kUsage)) << r.err;
+  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, ARestoreFromADamagedBaseIsTheDamagedExitCode) {
+  Capture();
+  std::optional<std::filesystem::path> dump;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(repo_dir_ / "bases")) {
+    if (entry.path().filename() == "base.dump") dump = entry.path();
+  }
+  ASSERT_TRUE(dump.has_value()) << "no base.dump under " << repo_dir_;
+  {
+    std::ofstream damage(*dump, std::ios::app | std::ios::binary);
+    damage << "bit rot";
+  }
+  const CliResult r = RunPgpitr(
+      {"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("restored"), "--latest"});
+  EXPECT_EQ(r.exit_code, static_cast<int>(cli::ExitCode::kDamaged)) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("is damaged"), std::string::npos) << r.err;
+}
+
+TEST_F(CliErrorsTest, ABackupStoppedBySigtermIsTheStoppedExitCode) {
+  Capture();
+  // A pg_dump that never ends, as a dump of a large database seems to.
+  const std::filesystem::path bin = MakeTempDir("pgpitr-slow-bin-");
+  {
+    std::ofstream slow(bin / "pg_dump");
+    slow << "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_dump (PostgreSQL) 15.1'; exit 0; fi\nexec sleep 600\n";
+  }
+  std::filesystem::permissions(bin / "pg_dump", std::filesystem::perms::owner_all);
+  PgpitrProcess backup(
+      {"backup", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string(), "--pg-bin", bin.string()});
+  // Off a terminal, progress says once that the dump started: the moment to stop it.
+  for (int i = 0; i < 1200 && backup.Err().find("base dump (pg_dump)") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(backup.Err().find("base dump (pg_dump)"), std::string::npos) << backup.Err();
+  backup.Signal(SIGTERM);
+  const CliResult r = backup.Wait();
+  std::filesystem::remove_all(bin);
+  EXPECT_EQ(r.exit_code, static_cast<int>(cli::ExitCode::kStopped)) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("pg_dump was stopped"), std::string::npos) << r.err;
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+      wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+  ASSERT_TRUE(bases.ok()) << bases.status();
+  EXPECT_EQ(bases->size(), 1u) << "a stopped dump leaves no base behind";
 }
 
 TEST_F(CliErrorsTest, ASecondRunOnTheSameRepositoryIsRefused) {

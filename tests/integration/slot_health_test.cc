@@ -1,9 +1,14 @@
 // The source's health as capture sees it: an idle source (or one writing only elsewhere in the
 // cluster) still sees capture's slot advance, so WAL does not pile up; and a slot the source
-// invalidated (max_slot_wal_keep_size) is recovered from with a recorded gap and a new base.
+// invalidated (max_slot_wal_keep_size) is recovered from with a recorded gap and a new base: the
+// window is then two stretches, each restorable exactly, and a target inside the gap is refused.
 #include "wal/slot_health.h"
 
+#include "fmt/format.h"
+#include "tests/integration/cli_process.h"
 #include "tests/integration/harness.h"
+#include "wal/restorable_window.h"
+#include "wal/stream_messages.h"
 
 namespace pgpitr::testing {
 namespace {
@@ -82,7 +87,10 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   Exec(app, "INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 50) g");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "UPDATE accounts SET balance = balance + 1 WHERE id <= 10");
+  // A restore point as `pgpitr mark` makes it: the last commit capture sees before the gap.
+  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'before-the-gap')", wal::kMarkMessagePrefix));
   WaitCaptured(InsertLsn(app));
+  const embedded::Fingerprint before_the_gap = FingerprintOf("app");
   StopCapture();
 
   // While capture is down: commits it will never see, then WAL until the source gives up the slot.
@@ -107,6 +115,8 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   }
   EXPECT_EQ(Slot(app).wal_status, "reserved") << "a new slot";
   Exec(app, "UPDATE accounts SET balance = balance * 2 WHERE id % 3 = 0");
+  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'after-the-new-base')", wal::kMarkMessagePrefix));
+  const embedded::Fingerprint after_the_new_base = FingerprintOf("app");
   Exec(app, "DELETE FROM accounts WHERE id = 7");
   WaitCaptured(InsertLsn(app));
 
@@ -125,6 +135,69 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   absl::StatusOr<restore::RestoreSummary> restored = Restore("restored", restore::RestoreTarget::Latest());
   ASSERT_TRUE(restored.ok()) << restored.status();
   EXPECT_EQ(FingerprintOf("restored"), FingerprintOf("app"));
+
+  // The window: the stretch before the gap, from the first base to its last commit, and the one
+  // from the new base on (capture stopped, so that its end stays put while it is compared).
+  StopCapture();
+  wal::RestorableWindow window;
+  {
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+    ASSERT_TRUE(repo.ok()) << repo.status();
+    absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
+    ASSERT_TRUE(state.ok()) << state.status();
+    absl::StatusOr<wal::RestorableWindow> read = wal::ReadRestorableWindow(Bases(), (*repo)->change_log(), *state);
+    ASSERT_TRUE(read.ok()) << read.status();
+    window = *read;
+  }
+  ASSERT_EQ(window.stretches.size(), 2u) << window.ToString();
+  const wal::RestorableStretch& before = window.stretches[0];
+  const wal::RestorableStretch& after = window.stretches[1];
+  ASSERT_TRUE(before.ends_at_gap.has_value());
+  EXPECT_LT(before.end_time, after.start_time);
+
+  // Exactly to points before the gap: the mark, and the stretch's last instant.
+  restored = Restore("before_gap_mark", restore::RestoreTarget::AtMark("before-the-gap"));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(FingerprintOf("before_gap_mark"), before_the_gap);
+  restore::RestoreTarget at_end;
+  at_end.kind = restore::RestoreTarget::Kind::kTime;
+  at_end.time = before.end_time;
+  restored = Restore("before_gap_time", at_end);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->plan.base.id(), before.bases.back().id());
+  EXPECT_EQ(FingerprintOf("before_gap_time"), before_the_gap);
+
+  // Exactly to a point after the new base.
+  restored = Restore("after_new_base", restore::RestoreTarget::AtMark("after-the-new-base"));
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->plan.base.id(), after.bases.front().id());
+  EXPECT_EQ(FingerprintOf("after_new_base"), after_the_new_base);
+
+  // Inside the gap: refused in one line naming both stretches, and nothing is created.
+  restore::RestoreTarget inside = at_end;
+  inside.time = before.end_time + (after.start_time - before.end_time) / 2;
+  restored = Restore("inside_gap", inside);
+  ASSERT_FALSE(restored.ok()) << "restored from base " << restored->plan.base.id();
+  EXPECT_EQ(restored.status().code(), absl::StatusCode::kOutOfRange);
+  const std::string refusal(restored.status().message());
+  EXPECT_NE(refusal.find("falls between two stretches of the window"), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find(before.ToString() + "; " + after.ToString()), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("lost"), std::string::npos) << refusal;
+  EXPECT_EQ(refusal.find('\n'), std::string::npos) << refusal;
+  absl::StatusOr<wal::PgResult> created = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'inside_gap'");
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->GetString(0, 0), "0");
+
+  // info prints every stretch, and verify's restorable line too.
+  const CliResult info = RunPgpitr({"info", "--repo", repo_dir_.string()});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("window       " + before.ToString() + ", then a gap: commits after LSN "), std::string::npos)
+      << info.out;
+  EXPECT_NE(info.out.find("             " + after.ToString() + "\n"), std::string::npos) << info.out;
+  const CliResult verify = RunPgpitr({"verify", "--repo", repo_dir_.string()});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("restorable: " + window.ToString() + "\n"), std::string::npos) << verify.out;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Specification of restore planning: which bases the change log makes usable, the restorable window,
-// and for a target the base to start from, the last commit to replay and how many commits that is.
+// Specification of restore planning: for a target inside the restorable window (see
+// tests/wal/restorable_window_test.cc), the base to start from, the last commit to replay and how
+// many commits that is; a target outside it, or across a gap, is refused naming the window.
 // The change log is a real RocksDB filled through ChangeLogWriter; bases and capture state are
 // written by hand.
 #include "restore/planner.h"
@@ -49,12 +50,6 @@ proto::CaptureState State(uint64_t log_start, uint64_t captured_through, PgTime 
   return state;
 }
 
-std::vector<std::string> IdsOf(const std::vector<proto::Base>& bases) {
-  std::vector<std::string> out;
-  for (const proto::Base& b : bases) out.push_back(b.id());
-  return out;
-}
-
 RestoreTarget AtTime(PgTime t, bool exclusive = false) {
   RestoreTarget target;
   target.kind = RestoreTarget::Kind::kTime;
@@ -68,58 +63,6 @@ RestoreTarget AtLsn(uint64_t lsn, bool exclusive = false) {
   target.lsn = Lsn(lsn);
   target.exclusive = exclusive;
   return target;
-}
-
-// --- the window ---
-
-TEST(RestorableWindow, BaseBeforeTheLogStartIsUnusable) {
-  const RestorableWindow w =
-      ComputeWindow({Base("old", 0x50, T(0)), Base("new", 0x150, T(150))}, State(0x100, 0x600, T(600)));
-  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"old"});
-  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"new"});
-  EXPECT_EQ(w.earliest_lsn, Lsn(0x150));
-  EXPECT_EQ(w.earliest_time, T(150));
-}
-
-TEST(RestorableWindow, BaseAfterCapturedThroughIsUnusable) {
-  const RestorableWindow w =
-      ComputeWindow({Base("b1", 0x150, T(150)), Base("ahead", 0x700, T(700))}, State(0x100, 0x600, T(600)));
-  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"ahead"});
-  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
-  EXPECT_EQ(w.latest_time, T(600));
-}
-
-TEST(RestorableWindow, BasesExactlyAtTheLogStartAndAtCapturedThroughAreUsable) {
-  const RestorableWindow w =
-      ComputeWindow({Base("at-start", 0x100, T(100)), Base("at-end", 0x600, T(600))}, State(0x100, 0x600, T(600)));
-  EXPECT_EQ(IdsOf(w.usable_bases), (std::vector<std::string>{"at-start", "at-end"}));
-  EXPECT_TRUE(w.unusable_bases.empty());
-}
-
-TEST(RestorableWindow, RunsFromTheOldestUsableBaseToCapturedThrough) {
-  const RestorableWindow w =
-      ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))}, State(0x100, 0x600, T(600)));
-  EXPECT_FALSE(w.empty());
-  EXPECT_EQ(w.earliest_lsn, Lsn(0x150));
-  EXPECT_EQ(w.earliest_time, T(150));
-  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
-  EXPECT_EQ(w.latest_time, T(600));
-  EXPECT_EQ(w.ToString(), "2026-11-25 10:43:37+00 (LSN 0/150) to 2026-11-25 10:51:07+00 (LSN 0/600)");
-}
-
-TEST(RestorableWindow, LatestTimeIsAtLeastTheNewestUsableBasesTime) {
-  // Capture has passed the base's LSN, but its clock reading is older than the base's.
-  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150))}, State(0x100, 0x150, T(120)));
-  EXPECT_EQ(w.latest_lsn, Lsn(0x150));
-  EXPECT_EQ(w.latest_time, T(150));
-}
-
-TEST(RestorableWindow, NothingIsUsableBeforeCaptureStarted) {
-  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150))}, State(0, 0, 0));
-  EXPECT_TRUE(w.empty());
-  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(w.ToString(), "empty");
 }
 
 // --- plans ---
@@ -206,8 +149,8 @@ TEST_P(PlanRestoreOutOfRange, IsAnErrorPrintingTheWindow) {
   ASSERT_FALSE(plan.ok()) << "planned from base " << plan->base.id();
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kOutOfRange) << plan.status();
   const std::string message(plan.status().message());
-  EXPECT_NE(message.find(ComputeWindow(bases_, state_).ToString()), std::string::npos) << message;
-  EXPECT_NE(message.find("2026-11-25 10:43:37+00 (LSN 0/150) to 2026-11-25 10:51:07+00 (LSN 0/600)"), std::string::npos)
+  EXPECT_NE(message.find(wal::FormatPgTime(T(150)) + " (LSN 0/150) to " + wal::FormatPgTime(T(600)) + " (LSN 0/600)"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find(GetParam().names), std::string::npos) << message;
 }
@@ -226,8 +169,8 @@ TEST_F(PlanRestoreTest, TargetTimeBeforeTheEarliestBaseNamesBothTimes) {
   absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(149)));
   ASSERT_FALSE(plan.ok());
   const std::string message(plan.status().message());
-  EXPECT_NE(message.find("restore target 2026-11-25 10:43:36+00 is before the earliest restorable point "
-                         "2026-11-25 10:43:37+00"),
+  EXPECT_NE(message.find("restore target " + wal::FormatPgTime(T(149)) + " is before the earliest restorable point " +
+                         wal::FormatPgTime(T(150))),
             std::string::npos)
       << message;
 }
@@ -376,38 +319,53 @@ TEST_F(PlanRestoreTest, TimeTargetStopsBeforeTheFirstCommitAfterIt) {
 
 // --- gaps: a restore never replays across one ---
 
-proto::Gap Gap(uint64_t from, uint64_t to) {
-  proto::Gap g;
-  g.set_from_lsn(from);
-  g.set_to_lsn(to);
-  g.set_reason("slot lost");
-  return g;
+// The lost-slot case: commits after 0x200 and before 0x300 are missing (there are none in the log);
+// b1 (0x150) restores up to the gap, b2 (0x350) from there on.
+class PlanRestoreAcrossAGap : public PlanRestoreTest {
+ protected:
+  void SetUp() override {
+    PlanRestoreTest::SetUp();
+    ASSERT_TRUE(log_->RecordGap(Lsn(0x200), Lsn(0x300), "slot pgpitr lost").ok());
+  }
+};
+
+TEST_F(PlanRestoreAcrossAGap, APointBeforeTheGapReplaysFromTheBaseBeforeIt) {
+  for (const RestoreTarget& target : {AtTime(T(200)), AtLsn(0x200)}) {
+    absl::StatusOr<RestorePlan> plan = Plan(target);
+    ASSERT_TRUE(plan.ok()) << target.ToString() << ": " << plan.status();
+    EXPECT_EQ(plan->base.id(), "b1");
+    EXPECT_EQ(LastCommitLsn(*plan), 0x200u) << "the last commit before the gap";
+    EXPECT_EQ(plan->transactions, 1u);
+  }
 }
 
-TEST(RestorableWindow, AGapBetweenBasesStartsTheWindowAtTheFirstBaseAfterIt) {
-  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))},
-                                           State(0x100, 0x600, T(600)), {Gap(0x200, 0x300)});
-  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b2"});
-  EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(w.earliest_lsn, Lsn(0x350));
-  EXPECT_EQ(w.latest_lsn, Lsn(0x600));
-  EXPECT_FALSE(w.ends_at_gap.has_value());
+TEST_F(PlanRestoreAcrossAGap, APointAfterTheNewBaseReplaysFromIt) {
+  absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(400)));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(LastCommitLsn(*plan), 0x400u);
+  plan = Plan(RestoreTarget::Latest());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->base.id(), "b2");
+  EXPECT_EQ(plan->reached_lsn, Lsn(0x600));
 }
 
-TEST(RestorableWindow, AGapAfterTheNewestBaseEndsTheWindowAtItsStart) {
-  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))},
-                                           State(0x100, 0x600, T(600)), {Gap(0x400, 0x500)});
-  EXPECT_EQ(IdsOf(w.usable_bases), (std::vector<std::string>{"b1", "b2"}));
-  EXPECT_EQ(w.latest_lsn, Lsn(0x400));
-  ASSERT_TRUE(w.ends_at_gap.has_value());
-  EXPECT_LE(w.latest_time, T(600));
-}
-
-TEST(RestorableWindow, ABaseInsideAGapIsNotUsable) {
-  const RestorableWindow w = ComputeWindow({Base("b1", 0x150, T(150)), Base("inside", 0x250, T(250))},
-                                           State(0x100, 0x600, T(600)), {Gap(0x200, 0x300)});
-  EXPECT_EQ(IdsOf(w.usable_bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(w.latest_lsn, Lsn(0x200));
+TEST_F(PlanRestoreAcrossAGap, ATargetInsideTheGapIsRefusedNamingTheStretches) {
+  // After the last commit before the gap, before the first base after it: by time and by LSN.
+  for (const RestoreTarget& target : {AtTime(T(201)), AtTime(T(349)), AtLsn(0x201), AtLsn(0x34F)}) {
+    absl::StatusOr<RestorePlan> plan = Plan(target);
+    ASSERT_FALSE(plan.ok()) << target.ToString() << " planned from " << plan->base.id();
+    EXPECT_EQ(plan.status().code(), absl::StatusCode::kOutOfRange);
+    const std::string message(plan.status().message());
+    EXPECT_NE(message.find("falls between two stretches of the window"), std::string::npos) << message;
+    EXPECT_NE(message.find("gap after LSN 0/200 and before 0/300 (slot pgpitr lost)"), std::string::npos) << message;
+    const std::string before =
+        wal::FormatPgTime(T(150)) + " (LSN 0/150) to " + wal::FormatPgTime(T(200)) + " (LSN 0/200)";
+    const std::string after =
+        wal::FormatPgTime(T(350)) + " (LSN 0/350) to " + wal::FormatPgTime(T(600)) + " (LSN 0/600)";
+    EXPECT_NE(message.find(before + "; " + after), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
+  }
 }
 
 TEST_F(PlanRestoreTest, ATargetPastARecordedGapIsRefusedNamingIt) {

@@ -147,14 +147,14 @@ TEST(RestoreTarget, AtTimeIsATimeTargetInclusiveByDefault) {
   EXPECT_EQ(target->kind, RestoreTarget::Kind::kTime);
   EXPECT_EQ(target->time, FromUnix(kUnix20261125_104107, 123456));
   EXPECT_FALSE(target->exclusive);
-  EXPECT_EQ(target->ToString(), "time 2026-11-25 10:41:07.123456+00 (inclusive)");
+  EXPECT_EQ(target->ToString(), "time 2026-11-25 10:41:07.123456+00:00 (inclusive)");
 }
 
 TEST(RestoreTarget, AtTimeExclusive) {
   absl::StatusOr<RestoreTarget> target = RestoreTarget::AtTime("2026-11-25T10:41:07Z", /*exclusive=*/true);
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_TRUE(target->exclusive);
-  EXPECT_EQ(target->ToString(), "time 2026-11-25 10:41:07+00 (exclusive)");
+  EXPECT_EQ(target->ToString(), "time 2026-11-25 10:41:07+00:00 (exclusive)");
 }
 
 TEST(RestoreTarget, AtTimeWithBadTextIsTheParseError) {

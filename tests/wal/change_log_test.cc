@@ -355,7 +355,7 @@ TEST_F(ChangeLogTest, ResentCommitAtTheLastStoredLsnIsSkipped) {
   EXPECT_EQ(Ids(0x200), (Strings{"a", "b"}));
   EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x200});
   EXPECT_EQ(writer_->state().transactions(), 1u);
-  EXPECT_EQ(StoredChangeRecords(), 2u) << "the skipped copy left changes behind";
+  EXPECT_EQ(StoredChangeRecords(), 1u) << "the skipped copy left changes behind";  // one chunk
   EXPECT_EQ(Pending(), std::vector<uint64_t>{});
 }
 
@@ -419,7 +419,7 @@ TEST_F(ChangeLogTest, OpenTransactionsChangesAreDeletedByTheNextWriter) {
   Apply(Insert("2"));
   Sync();  // the open transaction's changes reach the disk
   ASSERT_EQ(Pending().size(), 1u);
-  ASSERT_EQ(StoredChangeRecords(), 3u);
+  ASSERT_EQ(StoredChangeRecords(), 2u);  // a chunk each
 
   writer_.reset();  // capture stops without the commit
   NewWriter();
@@ -432,7 +432,7 @@ TEST_F(ChangeLogTest, OpenTransactionsChangesAreDeletedByTheNextWriter) {
   CommitInserts(0x200, 20, 701, {"1", "2"});
   Sync();
   EXPECT_EQ(Ids(0x200), (Strings{"1", "2"}));
-  EXPECT_EQ(StoredChangeRecords(), 3u);
+  EXPECT_EQ(StoredChangeRecords(), 2u);
 }
 
 TEST_F(ChangeLogTest, OpenStreamedTransactionsChangesAreDeletedAfterReopen) {
@@ -693,7 +693,7 @@ TEST_F(ChangeLogTest, StreamAbortOfASubtransactionRemovesExactlyItsChanges) {
   EXPECT_EQ(Txn(0x300).row_count(), 2u) << "rows of the aborted subtransaction were counted";
   EXPECT_EQ(Ids(0x400), Strings{"other"});
   EXPECT_EQ(writer_->state().rows(), 3u);
-  EXPECT_EQ(StoredChangeRecords(), 3u);
+  EXPECT_EQ(StoredChangeRecords(), 2u);  // one chunk each
 }
 
 TEST_F(ChangeLogTest, StreamAbortOfASubtransactionAlsoRemovesTheChangesAfterIt) {
@@ -1029,6 +1029,11 @@ TEST_F(ChangeLogTest, LargeTransactionIsSpilledBeforeCommitAndCommitsWhole) {
   }
   EXPECT_LT(max_buffered, kBound);
   EXPECT_EQ(Pending().size(), 1u) << "nothing reached RocksDB before the commit";
+  EXPECT_GT(StoredChangeRecords(), 10u) << "not stored in chunks";
+  std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("C"); it->Valid() && it->key()[0] == 'C'; it->Next()) {
+    EXPECT_LT(it->value().size(), 256u << 10) << "a chunk is not bounded";
+  }
   EXPECT_EQ(Get(0x9000), std::nullopt);
   Apply(Commit(0x9000, 90));
   Sync();
@@ -1049,6 +1054,177 @@ TEST_F(ChangeLogTest, LargeTransactionIsSpilledBeforeCommitAndCommitsWhole) {
   EXPECT_EQ(next, kRows);
   EXPECT_EQ(Pending(), std::vector<uint64_t>{});
 }
+
+// --- storage: chunks, and the row-change encoding ---
+
+TEST_F(ChangeLogTest, SmallTransactionIsStoredAsOneChunkWithoutAPendingMarker) {
+  Apply(Accounts());
+  CommitInserts(0x100, 10, 700, {"1", "2", "3", "4"});
+  Sync();
+  EXPECT_EQ(StoredChangeRecords(), 1u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+  EXPECT_EQ(Ids(0x100), (Strings{"1", "2", "3", "4"}));
+}
+
+// A subtransaction of a streamed transaction aborts after its first changes were written in a chunk
+// shared with the changes before it; with or without a Sync in between.
+class ChangeLogStreamCut : public ChangeLogTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ChangeLogStreamCut, AbortInsideAWrittenChunkKeepsExactlyTheChangesBeforeIt) {
+  const bool sync_before_abort = GetParam();
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Strings expected;
+  for (int i = 0; i < 1000; ++i) {
+    expected.push_back("top" + std::to_string(i));
+    Apply(Insert(expected.back(), 800));
+  }
+  for (int i = 0; i < 10000; ++i) Apply(Insert("sub" + std::to_string(i), 801));  // several chunks
+  Apply(StreamStopMessage{});
+  if (sync_before_abort) Sync();
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});
+  Apply(StreamStart(800, false));
+  Apply(Insert("after", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  expected.push_back("after");
+  EXPECT_EQ(Ids(0x300), expected);
+  EXPECT_EQ(Txn(0x300).change_count(), 1001u);
+  EXPECT_EQ(Txn(0x300).row_count(), 1001u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
+}
+
+INSTANTIATE_TEST_SUITE_P(SyncedOrNot, ChangeLogStreamCut, ::testing::Bool());
+
+TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
+  // A log written before chunks: one 'C' key per change, its value a proto::Change.
+  writer_.reset();
+  proto::CaptureState state;
+  state.set_format_version(1);
+  proto::Transaction txn;
+  txn.set_commit_lsn(0x1000);
+  txn.set_storage_id(7);
+  txn.set_change_count(3);
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(batch.Put(ChangeLog::StateKey(), state.SerializeAsString()).ok());
+  ASSERT_TRUE(batch.Put(ChangeLog::TransactionKey(Lsn(0x1000)), txn.SerializeAsString()).ok());
+  for (uint32_t seq = 0; seq < 3; ++seq) {
+    proto::Change change;
+    change.set_schema_id(100 + seq);
+    ASSERT_TRUE(batch.Put(ChangeLog::ChangeKey(7, seq), change.SerializeAsString()).ok());
+  }
+  ASSERT_TRUE(log_->Write(&batch, /*sync=*/true).ok());
+  log_.reset();
+  OpenLog();
+
+  absl::StatusOr<proto::CaptureState> read = log_->State();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->format_version(), 1u);
+  std::vector<uint32_t> schema_ids;
+  absl::Status s = log_->ForEachChange(txn, [&](const proto::Change& c) {
+    schema_ids.push_back(c.schema_id());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(schema_ids, (std::vector<uint32_t>{100, 101, 102}));
+
+  // Capture does not add chunks to it: a usage error that names the way out.
+  absl::StatusOr<std::unique_ptr<ChangeLogWriter>> writer = ChangeLogWriter::Create(log_.get());
+  EXPECT_EQ(writer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(writer.status().message().find("another --repo"), std::string_view::npos) << writer.status();
+
+  // A missing change is still found.
+  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(7, 1)).ok());
+  s = log_->ForEachChange(txn, [](const proto::Change&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(ChangeLogTest, ANewerFormatIsRefusedWithWhatToDo) {
+  proto::CaptureState state;
+  state.set_format_version(kChangeLogFormatVersion + 1);
+  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), state.SerializeAsString()).ok());
+  absl::StatusOr<proto::CaptureState> read = log_->State();
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(read.status().message().find("newer pgpitr"), std::string_view::npos) << read.status();
+}
+
+struct RowChangeCase {
+  std::string name;
+  proto::Change::Kind kind;
+  uint32_t schema_id;
+  std::optional<TupleData> new_tuple;
+  proto::Change::OldKind old_kind;
+  std::optional<TupleData> old_tuple;
+};
+
+class RowChangeEncoding : public ::testing::TestWithParam<RowChangeCase> {};
+
+proto::Tuple ToProto(const TupleData& tuple) {
+  proto::Tuple out;
+  for (const TupleColumn& c : tuple) {
+    proto::Value* v = out.add_values();
+    switch (c.kind) {
+      case ColumnKind::kNull:
+        v->set_kind(proto::Value::NULL_);
+        break;
+      case ColumnKind::kUnchangedToast:
+        v->set_kind(proto::Value::UNCHANGED_TOAST);
+        break;
+      case ColumnKind::kText:
+        v->set_data(c.value);
+        break;
+      case ColumnKind::kBinary:
+        v->set_kind(proto::Value::BINARY);
+        v->set_data(c.value);
+        break;
+    }
+  }
+  return out;
+}
+
+TEST_P(RowChangeEncoding, IsExactlyWhatProtobufSerializes) {
+  const RowChangeCase& c = GetParam();
+  proto::Change expected;
+  expected.set_kind(c.kind);
+  expected.set_schema_id(c.schema_id);
+  if (c.new_tuple) *expected.mutable_new_tuple() = ToProto(*c.new_tuple);
+  expected.set_old_kind(c.old_kind);
+  if (c.old_tuple) *expected.mutable_old_tuple() = ToProto(*c.old_tuple);
+  std::string bytes;
+  AppendRowChange(&bytes, c.kind, c.schema_id, c.new_tuple ? &*c.new_tuple : nullptr, c.old_kind,
+                  c.old_tuple ? &*c.old_tuple : nullptr);
+  EXPECT_EQ(bytes, expected.SerializeAsString());
+  proto::Change parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_EQ(parsed.SerializeAsString(), expected.SerializeAsString());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Kinds, RowChangeEncoding,
+    ::testing::Values(
+        RowChangeCase{"InsertOfText", proto::Change::INSERT, 1, Row({"1", "someone"}), proto::Change::NONE,
+                      std::nullopt},
+        RowChangeCase{"InsertOfEveryColumnKind", proto::Change::INSERT, 3,
+                      TupleData{{ColumnKind::kText, "x"},
+                                {ColumnKind::kNull, ""},
+                                {ColumnKind::kUnchangedToast, ""},
+                                {ColumnKind::kBinary, std::string("\0\1\2", 3)},
+                                {ColumnKind::kText, ""}},
+                      proto::Change::NONE, std::nullopt},
+        RowChangeCase{"InsertOfNoColumns", proto::Change::INSERT, 2, TupleData{}, proto::Change::NONE, std::nullopt},
+        RowChangeCase{"InsertOfALongValueAndALargeSchemaId", proto::Change::INSERT, 300000,
+                      Row({std::string(70000, 'v'), std::string(200, 'w')}), proto::Change::NONE, std::nullopt},
+        RowChangeCase{"UpdateKeepingTheKey", proto::Change::UPDATE, 4, Row({"1", "new"}), proto::Change::NONE,
+                      std::nullopt},
+        RowChangeCase{"UpdateOfTheKey", proto::Change::UPDATE, 4, Row({"2", "new"}), proto::Change::KEY,
+                      TupleData{{ColumnKind::kText, "1"}, {ColumnKind::kNull, ""}}},
+        RowChangeCase{"UpdateWithTheFullOldRow", proto::Change::UPDATE, 5, Row({"1", "new"}), proto::Change::FULL_ROW,
+                      Row({"1", "old"})},
+        RowChangeCase{"DeleteByKey", proto::Change::DELETE, 6, std::nullopt, proto::Change::KEY, Row({"1"})},
+        RowChangeCase{"DeleteOfAFullRow", proto::Change::DELETE, 7, std::nullopt, proto::Change::FULL_ROW,
+                      Row({"1", "old"})}),
+    [](const ::testing::TestParamInfo<RowChangeCase>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace pgpitr::wal

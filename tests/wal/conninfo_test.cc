@@ -73,6 +73,16 @@ TEST(ConnInfo, WithAddsAMissingKey) {
   EXPECT_EQ(MustParse(ci.ToString()).Get("replication"), "database");
 }
 
+TEST(ConnInfo, WithoutDropsTheKeySoLibpqFallsBackToItsEnvironment) {
+  const ConnInfo ci = MustParse("postgres://app:secret@db/app?sslmode=require");
+  const ConnInfo without = ci.Without("password");
+  EXPECT_EQ(without.Get("password"), std::nullopt);
+  EXPECT_EQ(ci.Get("password"), "secret");
+  // No password='' either: an empty value would override PGPASSWORD for pg_dump and pg_restore.
+  EXPECT_EQ(without.ToString().find("password"), std::string::npos);
+  EXPECT_EQ(without.Without("absent").ToString(), without.ToString());
+}
+
 TEST(ConnInfo, RedactedHidesThePasswordButToStringKeepsIt) {
   const ConnInfo ci = MustParse("postgres://app:hunter2@db:5432/app");
   EXPECT_EQ(ci.Redacted().find("hunter2"), std::string::npos) << ci.Redacted();
