@@ -90,7 +90,7 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
       for (const RestorableStretch& s : window.stretches) {
         if (s.start_time <= t) stretch = &s;
       }
-      if (target.time > stretch->end_time) {
+      if (t > stretch->end_time) {
         return Beyond(window, *stretch, FormatPgTime(target.time), FormatPgTime(stretch->end_time));
       }
       for (const proto::Base& b : stretch->bases) {
@@ -120,7 +120,7 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
       for (const RestorableStretch& s : window.stretches) {
         if (s.start_lsn <= lsn) stretch = &s;
       }
-      if (lsn > stretch->end_lsn) {
+      if (bound > stretch->end_lsn) {
         return Beyond(window, *stretch, "LSN " + lsn.ToString(), stretch->end_lsn.ToString());
       }
       for (const proto::Base& b : stretch->bases) {

@@ -176,7 +176,9 @@ TEST_F(PlanRestoreTest, TargetTimeBeforeTheEarliestBaseNamesBothTimes) {
 }
 
 TEST_F(PlanRestoreTest, WindowEdgesAreRestorable) {
-  for (const RestoreTarget& target : {AtTime(T(150)), AtTime(T(600)), AtLsn(0x150), AtLsn(0x600)}) {
+  // An exclusive target one tick past the end stops at the end: restorable too.
+  for (const RestoreTarget& target : {AtTime(T(150)), AtTime(T(600)), AtLsn(0x150), AtLsn(0x600),
+                                      AtTime(T(600) + 1, /*exclusive=*/true), AtLsn(0x601, /*exclusive=*/true)}) {
     absl::StatusOr<RestorePlan> plan = Plan(target);
     EXPECT_TRUE(plan.ok()) << target.ToString() << ": " << plan.status();
   }
