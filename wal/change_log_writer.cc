@@ -456,8 +456,9 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     state_.set_max_commit_time(running_max);
     batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
     if (txn->pending_written) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
-    if (txn->has_ddl) state_.set_last_ddl_lsn(commit_lsn.value());
-    for (const std::string& name : txn->marks) {
+    if (!txn->ddl_seqs.empty()) state_.set_last_ddl_lsn(commit_lsn.value());
+    for (const auto& seq_and_name : txn->marks) {
+      const std::string& name = seq_and_name.second;
       proto::Mark mark;
       mark.set_name(name);
       mark.set_commit_lsn(commit_lsn.value());
@@ -561,8 +562,8 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (!m.transactional) return absl::OkStatus();
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Message");
           if (!txn.ok()) return txn.status();
-          if (m.prefix == kMarkMessagePrefix) (*txn)->marks.push_back(m.content);
-          if (m.prefix == kDdlMessagePrefix) (*txn)->has_ddl = true;
+          if (m.prefix == kMarkMessagePrefix) (*txn)->marks.emplace_back((*txn)->next_seq, m.content);
+          if (m.prefix == kDdlMessagePrefix) (*txn)->ddl_seqs.push_back((*txn)->next_seq);
           proto::Change change;
           change.set_kind(proto::Change::MESSAGE);
           change.set_message_prefix(m.prefix);
@@ -615,6 +616,8 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           const uint64_t cut = sub->second.seq;
           txn.rows = sub->second.rows;
           if (absl::Status s = CutChanges(&txn, cut); !s.ok()) return s;
+          std::erase_if(txn.marks, [cut](const auto& mark) { return mark.first >= cut; });
+          std::erase_if(txn.ddl_seqs, [cut](uint64_t seq) { return seq >= cut; });
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
           }

@@ -93,9 +93,11 @@ class ChangeLogWriter {
     std::vector<uint64_t> written_chunks;  // first change number of each chunk written, by chunk_seq
     bool pending_written = false;          // its 'P' marker is in the log or the batch
     std::string origin;
-    std::vector<std::string> marks;  // names of pgpitr.mark messages in it
-    bool has_ddl = false;            // holds a pgpitr.ddl message
-    bool skip = false;               // already stored before a restart: ignore its changes
+    // pgpitr.mark and pgpitr.ddl messages in it, by change number, so that a rolled-back
+    // subtransaction takes its own with it.
+    std::vector<std::pair<uint64_t, std::string>> marks;  // change number, mark name
+    std::vector<uint64_t> ddl_seqs;
+    bool skip = false;  // already stored before a restart: ignore its changes
     Lsn final_lsn;
     PgTime commit_time = 0;
     // Streamed transactions: where each subtransaction's changes begin, so that a subtransaction

@@ -24,6 +24,7 @@
 #include "tests/temp_dir.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
+#include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
 namespace {
@@ -694,6 +695,32 @@ TEST_F(ChangeLogTest, StreamAbortOfASubtransactionRemovesExactlyItsChanges) {
   EXPECT_EQ(Ids(0x400), Strings{"other"});
   EXPECT_EQ(writer_->state().rows(), 3u);
   EXPECT_EQ(StoredChangeRecords(), 2u);  // one chunk each
+}
+
+TEST_F(ChangeLogTest, AMarkInARolledBackSubtransactionIsNotMade) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  Apply(LogicalMessage{
+      .xid = 801, .transactional = true, .lsn = Lsn(0x150), .prefix = kMarkMessagePrefix, .content = "inside-s1"});
+  Apply(Insert("sub1", 801));  // SAVEPOINT s1
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ROLLBACK TO s1
+  Apply(StreamStart(800, false));
+  Apply(LogicalMessage{
+      .xid = 800, .transactional = true, .lsn = Lsn(0x250), .prefix = kMarkMessagePrefix, .content = "kept"});
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+
+  absl::StatusOr<std::optional<proto::Mark>> inside = log_->GetMark("inside-s1");
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  EXPECT_FALSE(inside->has_value()) << "a mark made inside a rolled-back savepoint was kept";
+  absl::StatusOr<std::optional<proto::Mark>> kept = log_->GetMark("kept");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->commit_lsn(), 0x300u);
+  EXPECT_EQ(Txn(0x300).change_count(), 2u);  // top1 and the "kept" message
 }
 
 TEST_F(ChangeLogTest, StreamAbortOfASubtransactionAlsoRemovesTheChangesAfterIt) {
