@@ -11,18 +11,8 @@
 namespace pgpitr::testing {
 namespace {
 
-// One repository with a base and some captured transactions, shared by the tests that restore.
-class CliErrorsTest : public ServerTest {
- protected:
-  void Capture() {
-    wal::PgConnection app = Connect("app");
-    Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    ASSERT_FALSE(StartCaptureWithBase().id().empty());
-    Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
-    WaitCaptured(InsertLsn(app));
-    StopCapture();
-  }
-};
+// The tests that restore start from ServerTest::CaptureTenRows().
+class CliErrorsTest : public ServerTest {};
 
 TEST_F(CliErrorsTest, UnreachableSourceIsExitCode3WithOneLine) {
   const CliResult r = RunPgpitr({"run", "--source", "host=127.0.0.1 port=1 dbname=app user=postgres connect_timeout=3",
@@ -66,7 +56,7 @@ TEST_F(WalLevelReplicaTest, SourceWithoutLogicalWalLevelIsRefusedWithTheFix) {
 }
 
 TEST_F(CliErrorsTest, TargetBeforeTheEarliestBaseIsExitCode2AndPrintsTheWindow) {
-  Capture();
+  CaptureTenRows();
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
                                  server_->ConnectionString("restored"), "--to-time", "2020-01-01 00:00:00+00"});
   EXPECT_EQ(r.exit_code, 2);
@@ -79,7 +69,7 @@ TEST_F(CliErrorsTest, TargetBeforeTheEarliestBaseIsExitCode2AndPrintsTheWindow) 
 }
 
 TEST_F(CliErrorsTest, TargetAfterTheWindowIsRefused) {
-  Capture();
+  CaptureTenRows();
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
                                  server_->ConnectionString("restored"), "--to-time", "2999-01-01T00:00:00Z"});
   EXPECT_EQ(r.exit_code, 2);
@@ -87,7 +77,7 @@ TEST_F(CliErrorsTest, TargetAfterTheWindowIsRefused) {
 }
 
 TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
-  Capture();
+  CaptureTenRows();
   wal::PgConnection admin = Connect("postgres");
   Exec(admin, "CREATE DATABASE busy");
   wal::PgConnection busy = Connect("busy");
@@ -109,7 +99,7 @@ TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
 }
 
 TEST_F(CliErrorsTest, TheSourceDatabaseItselfIsNeverATarget) {
-  Capture();
+  CaptureTenRows();
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("app"),
                                  "--latest", "--replace-existing"});
   EXPECT_EQ(r.exit_code, 4);
@@ -138,7 +128,7 @@ TEST_F(CliErrorsTest, AFolderThatIsNoRepositoryIsExitCode2) {
 }
 
 TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
-  Capture();
+  CaptureTenRows();
   const std::filesystem::path bin = MakeTempDir("pgpitr-fake-bin-");
   {
     std::ofstream fake(bin / "pg_dump");
@@ -154,7 +144,7 @@ TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
 }
 
 TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
-  Capture();
+  CaptureTenRows();
   const CliResult r = RunPgpitr({"info", "--repo", repo_dir_.string(), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json info = nlohmann::json::parse(r.out);
@@ -169,7 +159,7 @@ TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
 }
 
 TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
-  Capture();
+  CaptureTenRows();
   const CliResult unconfirmed = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app")});
   EXPECT_EQ(unconfirmed.exit_code, 2);
   EXPECT_NE(unconfirmed.LastErrorLine().find("pass --yes"), std::string::npos) << unconfirmed.err;
@@ -197,7 +187,7 @@ TEST_F(CliErrorsTest, AnUnknownFlagIsTheUsageExitCode) {
 }
 
 TEST_F(CliErrorsTest, ARestoreFromADamagedBaseIsTheDamagedExitCode) {
-  Capture();
+  CaptureTenRows();
   std::optional<std::filesystem::path> dump;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(repo_dir_ / "bases")) {
     if (entry.path().filename() == "base.dump") dump = entry.path();
@@ -214,7 +204,7 @@ TEST_F(CliErrorsTest, ARestoreFromADamagedBaseIsTheDamagedExitCode) {
 }
 
 TEST_F(CliErrorsTest, ABackupStoppedBySigtermIsTheStoppedExitCode) {
-  Capture();
+  CaptureTenRows();
   // A pg_dump that never ends, as a dump of a large database seems to.
   const std::filesystem::path bin = MakeTempDir("pgpitr-slow-bin-");
   {
@@ -243,7 +233,7 @@ TEST_F(CliErrorsTest, ABackupStoppedBySigtermIsTheStoppedExitCode) {
 }
 
 TEST_F(CliErrorsTest, ASecondRunOnTheSameRepositoryIsRefused) {
-  Capture();
+  CaptureTenRows();
   StartCapture();  // the first capture holds the repository again
   const CliResult second =
       RunPgpitr({"run", "--source", server_->ConnectionString("app"), "--repo", repo_dir_.string()});

@@ -119,13 +119,6 @@ class DatabaseUrlTest : public ServerTest {
     absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
     return state.ok() ? std::optional(*state) : std::nullopt;
   }
-  size_t BaseCount() {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
-        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
-    if (!repo.ok()) return 0;
-    absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
-    return bases.ok() ? bases->size() : 0;
-  }
 
   std::filesystem::path tls_dir_;
 };

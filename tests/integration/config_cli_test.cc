@@ -12,15 +12,6 @@ namespace {
 
 class ConfigCliTest : public ServerTest {
  protected:
-  void Capture() {
-    wal::PgConnection app = Connect("app");
-    Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    ASSERT_FALSE(StartCaptureWithBase().id().empty());
-    Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
-    WaitCaptured(InsertLsn(app));
-    StopCapture();
-  }
-
   std::string WriteConfig(const std::string& text) {
     if (config_dir_.empty()) config_dir_ = MakeTempDir("pgpitr-config-");
     const std::filesystem::path file = config_dir_ / "app.toml";
@@ -50,7 +41,7 @@ class ConfigCliTest : public ServerTest {
 };
 
 TEST_F(ConfigCliTest, EveryCommandTakesTheRepositoryAndSourceFromTheConfigFile) {
-  Capture();
+  CaptureTenRows();
   const std::string config = WriteConfig(fmt::format("repo = \"{}\"\nsource = \"{}\"\nretention_days = \"0\"\n",
                                                      repo_dir_.string(), server_->ConnectionString("app")));
   const std::vector<std::string> env = Environment();
@@ -84,7 +75,7 @@ TEST_F(ConfigCliTest, EveryCommandTakesTheRepositoryAndSourceFromTheConfigFile) 
 }
 
 TEST_F(ConfigCliTest, TheEnvironmentWinsOverTheFileAndAFlagOverBoth) {
-  Capture();
+  CaptureTenRows();
   const std::string config = WriteConfig("repo = \"/nonexistent/from-the-file\"\n");
   CliResult r = RunPgpitr({"info", "--config", config}, Environment({"PGPITR_REPO=" + repo_dir_.string()}));
   EXPECT_EQ(r.exit_code, 0) << r.err;

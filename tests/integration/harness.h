@@ -148,6 +148,26 @@ class ServerTest : public ::testing::Test {
     }
   }
 
+  // A repository with a base and ten captured rows of table t in app, capture stopped: what the
+  // tests that run the pgpitr binary against a finished repository start from.
+  void CaptureTenRows() {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    ASSERT_FALSE(StartCaptureWithBase().id().empty());
+    Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
+    WaitCaptured(InsertLsn(app));
+    StopCapture();
+  }
+
+  // Bases registered in the repository as of now (0 when it cannot be opened yet).
+  size_t BaseCount() {
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+    if (!repo.ok()) return 0;
+    absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+    return bases.ok() ? bases->size() : 0;
+  }
+
   // A base taken the way `pgpitr backup` takes one.
   proto::Base TakeBase() {
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =

@@ -197,14 +197,6 @@ class BaseScheduleTest : public ServerTest {
     }
   }
 
-  size_t BaseCount() {
-    absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
-        wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
-    if (!repo.ok()) return 0;
-    absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
-    return bases.ok() ? bases->size() : 0;
-  }
-
   std::mutex mu_;
   std::vector<std::string> decisions_;
 };
