@@ -80,13 +80,17 @@ class BulkReplayer {
 
   BulkReplayer(wal::PgConnection* target, const wal::ChangeLog& log, BulkReplayOptions options,
                std::unique_ptr<Replayer> row_by_row)
-      : target_(target), log_(log), options_(options), row_by_row_(std::move(row_by_row)) {}
+      : target_(target), changes_(log.NewChangeReader()), options_(options), row_by_row_(std::move(row_by_row)) {}
 
   [[nodiscard]] absl::Status Take(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::Status Flush();
   [[nodiscard]] absl::Status FlushKeyed(NetEffect& net);
   [[nodiscard]] absl::Status FlushAppends(Appends& appends);
   [[nodiscard]] absl::Status Commit();
+  // Creates the temporary table `stage` with the columns of the query columns_of, COPYs data (rows
+  // lines) into it, and analyzes it when it is large.
+  [[nodiscard]] absl::Status Stage(const std::string& stage, const std::string& columns_of, std::string_view data,
+                                   size_t rows);
   // COPY sql FROM STDIN with data; returns the rows copied.
   [[nodiscard]] absl::StatusOr<int64_t> Copy(const std::string& sql, std::string_view data);
   // Runs a statement; returns the rows it affected. On failure, *sqlstate (when given) is its SQLSTATE.
@@ -95,7 +99,7 @@ class BulkReplayer {
   std::string PendingRange() const;
 
   wal::PgConnection* target_;
-  const wal::ChangeLog& log_;
+  std::unique_ptr<wal::ChangeLog::ChangeReader> changes_;
   BulkReplayOptions options_;
   std::unique_ptr<Replayer> row_by_row_;
   std::map<uint32_t, NetEffect> keyed_;              // pending, by schema id

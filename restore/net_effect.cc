@@ -17,15 +17,28 @@ uint64_t SizeOf(const std::string& key, const NetEffect::Row& row) {
   return n;
 }
 
-Cell ToCell(const proto::Value& v) {
+// Sets a cell from a value, reusing the cell's string (this is replay's innermost loop).
+void SetCell(Cell& cell, const proto::Value& v) {
   switch (v.kind()) {
     case proto::Value::NULL_:
-      return Cell{Cell::Kind::kNull, ""};
+      cell.kind = Cell::Kind::kNull;
+      cell.text.clear();
+      return;
     case proto::Value::UNCHANGED_TOAST:
-      return Cell{Cell::Kind::kUnknown, ""};
+      cell.kind = Cell::Kind::kUnknown;
+      cell.text.clear();
+      return;
     default:
-      return Cell{Cell::Kind::kText, v.data()};
+      cell.kind = Cell::Kind::kText;
+      cell.text.assign(v.data());
   }
+}
+
+bool HasUnchangedToast(const proto::Tuple& tuple) {
+  for (const proto::Value& v : tuple.values()) {
+    if (v.kind() == proto::Value::UNCHANGED_TOAST) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -83,24 +96,27 @@ NetEffect::State& NetEffect::Find(const std::string& key, bool* fresh) {
 }
 
 absl::Status NetEffect::Add(const proto::Change& change) {
-  const std::string table = wal::QuoteIdent(schema_.namespace_()) + "." + wal::QuoteIdent(schema_.name());
+  // Only the errors name the table: Add runs once per row change.
+  auto table_name = [&] { return wal::QuoteIdent(schema_.namespace_()) + "." + wal::QuoteIdent(schema_.name()); };
   if (key_columns_.empty()) {
-    return absl::FailedPreconditionError(fmt::format("{} has no replica identity key to collapse changes by", table));
+    return absl::FailedPreconditionError(
+        fmt::format("{} has no replica identity key to collapse changes by", table_name()));
   }
   const int ncolumns = schema_.columns_size();
   if ((change.kind() != proto::Change::DELETE && change.new_tuple().values_size() != ncolumns) ||
       (change.old_kind() != proto::Change::NONE && change.old_tuple().values_size() != ncolumns)) {
-    return absl::DataLossError(fmt::format("a change to {} has a different number of columns than its schema", table));
+    return absl::DataLossError(
+        fmt::format("a change to {} has a different number of columns than its schema", table_name()));
   }
   if (change.old_kind() == proto::Change::FULL_ROW) {
-    return absl::FailedPreconditionError(
-        fmt::format("a change to {} carries a full old row, which only REPLICA IDENTITY FULL tables send", table));
+    return absl::FailedPreconditionError(fmt::format(
+        "a change to {} carries a full old row, which only REPLICA IDENTITY FULL tables send", table_name()));
   }
   auto contradiction = [&](const char* what) {
     return absl::DataLossError(fmt::format(
         "{} on {}: the change log contradicts itself or the restore target (was the target changed during the "
         "restore?)",
-        what, table));
+        what, table_name()));
   };
   std::string key;
   bool fresh = false;
@@ -110,14 +126,11 @@ absl::Status NetEffect::Add(const proto::Change& change) {
       State& state = Find(key, &fresh);
       if (state.present) return contradiction("an INSERT of a key that already holds a row");
       bytes_ -= fresh ? 0 : SizeOf(key, state.row);
+      if (HasUnchangedToast(change.new_tuple())) return contradiction("an INSERT with an unchanged TOASTed value");
       state.present = true;
       state.row.origin_key.clear();
-      state.row.cells.clear();
-      for (const proto::Value& v : change.new_tuple().values()) {
-        if (v.kind() == proto::Value::UNCHANGED_TOAST)
-          return contradiction("an INSERT with an unchanged TOASTed value");
-        state.row.cells.push_back(ToCell(v));
-      }
+      state.row.cells.resize(ncolumns);
+      for (int i = 0; i < ncolumns; ++i) SetCell(state.row.cells[i], change.new_tuple().values(i));
       bytes_ += SizeOf(key, state.row);
       return absl::OkStatus();
     }
@@ -125,23 +138,29 @@ absl::Status NetEffect::Add(const proto::Change& change) {
       const proto::Tuple& old_tuple = change.old_kind() == proto::Change::KEY ? change.old_tuple() : change.new_tuple();
       if (absl::Status s = EncodeKey(old_tuple, &key); !s.ok()) return s;
       std::string new_key;
-      if (absl::Status s = EncodeKey(change.new_tuple(), &new_key); !s.ok()) return s;
+      if (change.old_kind() != proto::Change::KEY) {
+        new_key = key;  // the same tuple: the key did not change
+      } else if (absl::Status s = EncodeKey(change.new_tuple(), &new_key); !s.ok()) {
+        return s;
+      }
       State& from = Find(key, &fresh);
+      const bool toast = HasUnchangedToast(change.new_tuple());
       if (fresh) {
-        // First seen here: the target holds this row, with values the run does not know yet.
+        // First seen here: the target holds this row, with values the run does not know yet
+        // (unless this change gives every one).
         from.existed = true;
         from.present = true;
         from.row.cells.assign(ncolumns, Cell{});
-        from.row.origin_key = DecodeKey(key);
+        if (toast) from.row.origin_key = DecodeKey(key);
       }
       if (!from.present) return contradiction("an UPDATE of a key that holds no row");
       bytes_ -= fresh ? 0 : SizeOf(key, from.row);
       Row row = std::move(from.row);
       for (int i = 0; i < ncolumns; ++i) {
         const proto::Value& v = change.new_tuple().values(i);
-        if (v.kind() != proto::Value::UNCHANGED_TOAST) row.cells[i] = ToCell(v);
+        if (v.kind() != proto::Value::UNCHANGED_TOAST) SetCell(row.cells[i], v);
       }
-      if (!row.HasUnknown()) row.origin_key.clear();
+      if (!row.origin_key.empty() && !row.HasUnknown()) row.origin_key.clear();
       if (new_key == key) {
         from.row = std::move(row);
         bytes_ += SizeOf(key, from.row);

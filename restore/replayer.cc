@@ -406,7 +406,7 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
 
 absl::Status Replayer::Replay(const proto::Transaction& txn) {
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
-  absl::Status applied = log_.ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
+  absl::Status applied = changes_->ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
   if (!applied.ok()) {
     (void)target_->Execute("ROLLBACK");
     return applied;

@@ -52,7 +52,7 @@ class Replayer {
     std::vector<int> params;  // for each parameter: the column it takes, >= 0 new tuple, < 0 old (~i)
   };
 
-  Replayer(wal::PgConnection* target, const wal::ChangeLog& log) : target_(target), log_(log) {}
+  Replayer(wal::PgConnection* target, const wal::ChangeLog& log) : target_(target), changes_(log.NewChangeReader()) {}
 
   [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
@@ -61,7 +61,7 @@ class Replayer {
   std::string TypeName(const proto::RelationSchema::Column& column) const;
 
   wal::PgConnection* target_;
-  const wal::ChangeLog& log_;
+  std::unique_ptr<wal::ChangeLog::ChangeReader> changes_;
   std::map<uint32_t, proto::RelationSchema> schemas_;
   std::map<uint32_t, proto::TypeInfo> types_;
   std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> schema id the target matches

@@ -224,10 +224,10 @@ absl::StatusOr<uint32_t> ChangeLog::FormatVersion() const {
 namespace {
 
 // Version 1: 'C' storage_id seq -> one proto::Change per key.
-absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, const proto::Transaction& txn, uint64_t* seen,
-                                     const std::function<absl::Status(const proto::Change&)>& visit) {
+absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, std::string_view prefix, const proto::Transaction& txn,
+                                     uint64_t* seen, const std::function<absl::Status(const proto::Change&)>& visit) {
   proto::Change change;
-  for (; it->Valid(); it->Next()) {
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (key.size() != 17 || ReadU64(key.substr(9)) != *seen) {
       return absl::DataLossError(
@@ -251,48 +251,70 @@ absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, const proto::Transac
 
 absl::Status ChangeLog::ForEachChange(const proto::Transaction& txn,
                                       const std::function<absl::Status(const proto::Change&)>& visit) const {
-  absl::StatusOr<uint32_t> version = FormatVersion();
+  return NewChangeReader()->ForEachChange(txn, visit);
+}
+
+std::unique_ptr<ChangeLog::ChangeReader> ChangeLog::NewChangeReader() const {
+  return std::unique_ptr<ChangeReader>(new ChangeReader(*this));
+}
+
+namespace {
+constexpr size_t kReaderArenaBlock = 1 << 20;  // a parsed 128 KiB chunk of small rows fits
+google::protobuf::ArenaOptions ReaderArenaOptions(char* block) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = kReaderArenaBlock;
+  return options;
+}
+}  // namespace
+
+ChangeLog::ChangeReader::ChangeReader(const ChangeLog& log)
+    : log_(log),
+      it_(log.db_->NewIterator(rocksdb::ReadOptions())),
+      arena_block_(new char[kReaderArenaBlock]),
+      arena_(ReaderArenaOptions(arena_block_.get())) {}
+
+absl::Status ChangeLog::ChangeReader::ForEachChange(const proto::Transaction& txn,
+                                                    const std::function<absl::Status(const proto::Change&)>& visit) {
+  absl::StatusOr<uint32_t> version = log_.FormatVersion();
   if (!version.ok()) return version.status();
-  rocksdb::ReadOptions read;
-  const std::string upper = Prefixed('C', txn.storage_id() + 1);
-  rocksdb::Slice upper_slice(upper);
-  read.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+  // The transaction's keys are 'C' storage_id ...; the reader is usually on its first one already.
+  const std::string prefix = Prefixed('C', txn.storage_id());
+  const std::string first = ChangeKey(txn.storage_id(), 0);
+  if (!it_->Valid() || it_->key().ToStringView() != first) it_->Seek(prefix);
+  auto in_transaction = [&] { return it_->Valid() && it_->key().starts_with(prefix); };
   uint64_t expected_seq = 0;
   uint64_t expected_chunk = 0;
-  // One chunk at a time, its message reused: memory stays at one chunk whatever the transaction's size.
-  proto::ChangeChunk chunk;
-  it->Seek(Prefixed('C', txn.storage_id()));
   if (*version == 1) {
-    if (absl::Status st = ForEachVersionOneChange(it.get(), txn, &expected_seq, visit); !st.ok()) return st;
+    if (absl::Status st = ForEachVersionOneChange(it_.get(), prefix, txn, &expected_seq, visit); !st.ok()) return st;
   }
-  for (; *version != 1 && it->Valid(); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
+  for (; *version != 1 && in_transaction(); it_->Next()) {
+    const std::string_view key = it_->key().ToStringView();
     if (key.size() != 17 || ReadU64(key.substr(9)) != expected_chunk) {
       return absl::DataLossError(fmt::format(
           "change log is missing changes from change {} of the transaction committed at {} (run 'pgpitr verify')",
           expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
     ++expected_chunk;
-    chunk.Clear();
-    if (absl::Status st =
-            ParseStored(it->value().ToStringView(), &chunk,
-                        fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
-        !st.ok()) {
-      return st;
+    arena_.Reset();
+    auto* chunk = google::protobuf::Arena::CreateMessage<proto::ChangeChunk>(&arena_);
+    const std::string_view value = it_->value().ToStringView();
+    if (!chunk->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return ParseStored(value, chunk,
+                         fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
     }
-    if (chunk.first_seq() != expected_seq) {
+    if (chunk->first_seq() != expected_seq) {
       return absl::DataLossError(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
                       expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
-    for (const proto::Change& change : chunk.changes()) {
+    for (const proto::Change& change : chunk->changes()) {
       if (absl::Status st = visit(change); !st.ok()) return st;
     }
-    expected_seq += static_cast<uint64_t>(chunk.changes_size());
+    expected_seq += static_cast<uint64_t>(chunk->changes_size());
   }
-  if (absl::Status st = FromRocks(it->status(), fmt::format("reading the changes of the transaction committed at {}",
-                                                            Lsn(txn.commit_lsn()).ToString()));
+  if (absl::Status st = FromRocks(it_->status(), fmt::format("reading the changes of the transaction committed at {}",
+                                                             Lsn(txn.commit_lsn()).ToString()));
       !st.ok()) {
     return st;
   }

@@ -1124,6 +1124,51 @@ TEST_P(ChangeLogStreamCut, AbortInsideAWrittenChunkKeepsExactlyTheChangesBeforeI
 
 INSTANTIATE_TEST_SUITE_P(SyncedOrNot, ChangeLogStreamCut, ::testing::Bool());
 
+TEST_F(ChangeLogTest, OneReaderReadsEveryTransactionInCommitOrderOrAnyOther) {
+  // Storage ids out of commit order (a streamed transaction committed after plain ones that began
+  // later), an empty streamed transaction, and plain ones: one reader, as replay uses it.
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("s1", 800));
+  Apply(StreamStopMessage{});
+  CommitInserts(0x100, 10, 700, {"p1", "p2"});
+  Apply(StreamStart(900, true));
+  Apply(StreamStopMessage{});
+  CommitInserts(0x200, 20, 701, {"p3"});
+  Apply(StreamStart(800, false));
+  Apply(Insert("s2", 800));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Apply(StreamCommit(900, 0x400, 40));
+  CommitInserts(0x500, 50, 702, {"p4", "p5", "p6"});
+  Sync();
+
+  const std::map<uint64_t, Strings> expected = {
+      {0x100, {"p1", "p2"}}, {0x200, {"p3"}}, {0x300, {"s1", "s2"}}, {0x400, {}}, {0x500, {"p4", "p5", "p6"}}};
+  std::unique_ptr<ChangeLog::ChangeReader> reader = log_->NewChangeReader();
+  auto read = [&](uint64_t commit_lsn) {
+    Strings ids;
+    absl::Status s = reader->ForEachChange(Txn(commit_lsn), [&](const proto::Change& c) {
+      ids.push_back(c.new_tuple().values(0).data());
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return ids;
+  };
+  for (uint64_t lsn : CommitLsns()) EXPECT_EQ(read(lsn), expected.at(lsn)) << Lsn(lsn).ToString();
+  for (uint64_t lsn : {0x500, 0x100, 0x300, 0x300, 0x400, 0x200}) {
+    EXPECT_EQ(read(lsn), expected.at(lsn)) << Lsn(lsn).ToString() << " read out of commit order";
+  }
+
+  // A chunk missing from the middle of the log is found by a reader that was stepping past it.
+  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(Txn(0x200).storage_id(), 0)).ok());
+  std::unique_ptr<ChangeLog::ChangeReader> fresh = log_->NewChangeReader();
+  absl::Status first = fresh->ForEachChange(Txn(0x100), [](const proto::Change&) { return absl::OkStatus(); });
+  EXPECT_TRUE(first.ok()) << first;
+  absl::Status missing = fresh->ForEachChange(Txn(0x200), [](const proto::Change&) { return absl::OkStatus(); });
+  EXPECT_EQ(missing.code(), absl::StatusCode::kDataLoss) << missing;
+}
+
 TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
   // A log written before chunks: one 'C' key per change, its value a proto::Change.
   writer_.reset();
