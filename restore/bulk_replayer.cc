@@ -1,5 +1,8 @@
 #include "restore/bulk_replayer.h"
 
+#include <filesystem>
+#include <set>
+
 #include "fmt/format.h"
 #include "wal/stream_messages.h"
 
@@ -57,6 +60,9 @@ std::string ColumnList(const proto::RelationSchema& schema, bool keys_only, cons
   return out;
 }
 
+// Appended rows beyond this wait in a temporary file until the base's data loads.
+constexpr size_t kSpillPiece = 1 << 20;
+
 // Sends COPY data in pieces, so a flush never holds a second copy of everything pending.
 constexpr size_t kCopyChunk = 1 << 20;
 
@@ -89,13 +95,13 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
 }
 
 absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
-                                                                   BulkReplayOptions options) {
+                                                                   BulkReplayOptions options, BaseLoad* base_load) {
   absl::StatusOr<std::unique_ptr<Replayer>> row_by_row = Replayer::Create(target, log);
   if (!row_by_row.ok()) return row_by_row.status();
   // The set-based statements join a staging table of up to flush_bytes against its table: with the
   // default 4 MB the hash join spills to disk in batches, which more than doubled their time.
   if (absl::Status s = target->Execute(fmt::format("SET work_mem = '{}kB'", kReplayWorkMemKiB)); !s.ok()) return s;
-  return std::unique_ptr<BulkReplayer>(new BulkReplayer(target, log, options, *std::move(row_by_row)));
+  return std::unique_ptr<BulkReplayer>(new BulkReplayer(target, log, options, *std::move(row_by_row), base_load));
 }
 
 std::string BulkReplayer::PendingRange() const {
@@ -155,18 +161,36 @@ absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& co
   return absl::OkStatus();
 }
 
+void BulkReplayer::CloseSpill(Appends& appends) {
+  if (appends.spill != nullptr) std::fclose(appends.spill);
+  appends.spill = nullptr;
+}
+
+BulkReplayer::~BulkReplayer() {
+  for (auto& [id, appends] : appends_) CloseSpill(appends);
+}
+
 absl::Status BulkReplayer::FlushAppends(Appends& appends) {
   if (appends.rows == 0) return absl::OkStatus();
   const std::string table = QualifiedName(*appends.schema);
+  std::string data;
+  if (appends.spill != nullptr) {
+    // Rows that waited for the base's data (rare here: those tables are merged into its load).
+    std::rewind(appends.spill);
+    char buffer[1 << 16];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, appends.spill)) > 0;) data.append(buffer, n);
+    CloseSpill(appends);
+  }
+  data += appends.copy_data;
   absl::StatusOr<int64_t> copied =
-      Copy(fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(*appends.schema, false)), appends.copy_data);
+      Copy(fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(*appends.schema, false)), data);
   if (!copied.ok()) {
     return absl::FailedPreconditionError(fmt::format("replaying the INSERTs into {} of {} failed: {}", table,
                                                      PendingRange(), copied.status().message()));
   }
   row_writes_ += appends.rows;
   pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
-  appends.copy_data = std::string();
+  std::string().swap(appends.copy_data);
   appends.rows = 0;
   return absl::OkStatus();
 }
@@ -382,7 +406,84 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Key types whose text a base's COPY data and the logical stream write alike whatever the session's
+// settings (no time zone, no float digits): rows of tables keyed otherwise are applied after the
+// base's rows load rather than matched against them.
+bool KeyMatchesBaseText(const proto::RelationSchema& schema) {
+  for (const auto& c : schema.columns()) {
+    if (!c.is_key()) continue;
+    switch (c.type_oid()) {
+      case 16:    // bool
+      case 18:    // char
+      case 19:    // name
+      case 20:    // int8
+      case 21:    // int2
+      case 23:    // int4
+      case 25:    // text
+      case 26:    // oid
+      case 1042:  // bpchar
+      case 1043:  // varchar
+      case 1082:  // date (both ISO)
+      case 1700:  // numeric
+      case 2950:  // uuid
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::Status BulkReplayer::Load() {
+  std::vector<TableLoad> tables;
+  std::set<uint32_t> relids;
+  for (auto& [id, net] : keyed_) {
+    if (!KeyMatchesBaseText(net.schema()) || !relids.insert(net.schema().relid()).second) continue;
+    TableLoad& t = tables.emplace_back();
+    t.relid = net.schema().relid();
+    t.net = &net;
+    t.schema = &net.schema();
+  }
+  for (auto& [id, appends] : appends_) {
+    if (!relids.insert(appends.schema->relid()).second) continue;
+    TableLoad& t = tables.emplace_back();
+    t.relid = appends.schema->relid();
+    t.schema = appends.schema;
+    t.appended_file = appends.spill;
+    t.appended = appends.copy_data;
+  }
+  absl::StatusOr<BaseLoad::Loaded> loaded = base_load_->Data(tables);
+  if (!loaded.ok()) return loaded.status();
+  if (absl::Status s = base_load_->Indexes(); !s.ok()) return s;
+  loaded_ = true;
+  row_writes_ += base_load_->replayed_rows();
+  for (auto it = keyed_.begin(); it != keyed_.end();) {
+    it = loaded->merged.contains(it->second.schema().relid()) ? keyed_.erase(it) : std::next(it);
+  }
+  for (auto it = appends_.begin(); it != appends_.end();) {
+    if (!loaded->appended.contains(it->second.schema->relid())) {
+      ++it;
+      continue;
+    }
+    CloseSpill(it->second);
+    it = appends_.erase(it);
+  }
+  pending_bytes_ = 0;
+  for (const auto& [id, net] : keyed_) pending_bytes_ += net.bytes();
+  for (const auto& [id, appends] : appends_) pending_bytes_ += appends.copy_data.size();
+  // What could not be merged, set-based now that the rows and indexes are there.
+  if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
+  in_transaction_ = true;
+  commit_due_ = true;
+  return Flush();
+}
+
 absl::Status BulkReplayer::Flush() {
+  if (!loaded_) return Load();
   if (keyed_.empty() && appends_.empty()) return absl::OkStatus();
   for (auto& [id, net] : keyed_) {
     if (absl::Status s = FlushKeyed(net); !s.ok()) return s;
@@ -407,8 +508,20 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
   if (schema != nullptr) {
     if (auto it = followed_.find(schema->relid()); it != followed_.end()) followed = it->second;
   }
-  const ChangeRoute route = RouteOf(change, schema, followed);
+  ChangeRoute route = RouteOf(change, schema, followed);
   if (route.way == ChangeRoute::Way::kIgnore) return absl::OkStatus();
+  if (route.cut && schema != nullptr && !followed) {
+    // A relation's first change since the last cut: nothing of it is pending, and when the target's
+    // table already has the schema's shape, what is pending of the others need not be applied first.
+    absl::StatusOr<bool> matches = row_by_row_->Matches(*schema);
+    if (!matches.ok()) return matches.status();
+    if (*matches) {
+      followed_[schema->relid()] = schema->schema_id();
+      route.cut = false;
+    }
+  }
+  // Before the base's rows are loaded, a change that finds its row by the whole old row needs them.
+  if (!loaded_ && route.way == ChangeRoute::Way::kRowByRow) route.cut = true;
   if (route.cut) {
     if (absl::Status s = Flush(); !s.ok()) return s;
   }
@@ -461,6 +574,19 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     appends.copy_data += '\n';
     ++appends.rows;
     pending_bytes_ += appends.copy_data.size() - before;
+    if (!loaded_ && appends.copy_data.size() >= kSpillPiece) {
+      // Before the base's data loads these wait on disk, so they do not count against merge_bytes.
+      if (appends.spill == nullptr) appends.spill = std::tmpfile();
+      if (appends.spill == nullptr || std::fwrite(appends.copy_data.data(), 1, appends.copy_data.size(),
+                                                  appends.spill) != appends.copy_data.size()) {
+        return absl::InternalError(
+            fmt::format("cannot write the INSERTs into {} waiting for the base's data to a "
+                        "temporary file (is {} full?)",
+                        QualifiedName(*schema), std::filesystem::temp_directory_path().string()));
+      }
+      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
+      appends.copy_data.clear();
+    }
   } else {
     // One of several equal rows changes: row by row, after the INSERTs before it.
     auto it = appends_.find(schema->schema_id());
@@ -470,7 +596,7 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
     ++row_writes_;
   }
-  if (pending_bytes_ >= options_.flush_bytes) return Flush();
+  if (pending_bytes_ >= PendingLimit()) return Flush();
   return absl::OkStatus();
 }
 
@@ -481,8 +607,15 @@ absl::Status BulkReplayer::Commit() {
   return target_->Execute("COMMIT");
 }
 
+void BulkReplayer::Abort() {
+  if (in_transaction_) (void)target_->Execute("ROLLBACK");
+  in_transaction_ = false;
+}
+
 absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
-  if (!in_transaction_) {
+  // Before the base's data loads nothing is written through this connection, and it holds no lock
+  // the base's indexes would wait for.
+  if (loaded_ && !in_transaction_) {
     if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
     in_transaction_ = true;
   }
@@ -490,16 +623,14 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   last_pending_lsn_ = txn.commit_lsn();
   absl::Status taken = changes_->ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
   if (!taken.ok()) {
-    (void)target_->Execute("ROLLBACK");
-    in_transaction_ = false;
+    Abort();
     return taken;
   }
   ++transactions_;
   // At a transaction boundary: commit what a cut has applied, and what has grown large.
-  if (commit_due_ || pending_bytes_ >= options_.flush_bytes) {
+  if (commit_due_ || pending_bytes_ >= PendingLimit()) {
     if (absl::Status s = Flush(); !s.ok()) {
-      (void)target_->Execute("ROLLBACK");
-      in_transaction_ = false;
+      Abort();
       return s;
     }
     return Commit();
@@ -508,10 +639,10 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
 }
 
 absl::Status BulkReplayer::Finish() {
-  if (!in_transaction_) return absl::OkStatus();
+  // The base's data is loaded even when nothing was replayed.
+  if (!in_transaction_ && loaded_) return absl::OkStatus();
   if (absl::Status s = Flush(); !s.ok()) {
-    (void)target_->Execute("ROLLBACK");
-    in_transaction_ = false;
+    Abort();
     return s;
   }
   return Commit();

@@ -16,9 +16,15 @@
 // (session_replication_role = replica: no triggers, no foreign-key actions), so memory stays bounded
 // whatever the size of a transaction. Many source transactions share one target transaction: it is
 // committed when a cut was made for memory or a schema change, and by Finish. One thread.
+// With a BaseLoad whose schema is restored but not its data, the first run is merged into the base's
+// rows as they load (restore/base_load.h): its cut loads the data (the collapsed changes merged in),
+// then the indexes and constraints, and only then applies what could not be merged, set-based. That
+// first run may hold BulkReplayOptions::merge_bytes; a change to a table whose rows are a multiset
+// (other than an INSERT) cuts it, since it needs the rows it changes.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/pgpitr.pb.h"
+#include "restore/base_load.h"
 #include "restore/net_effect.h"
 #include "restore/replayer.h"
 #include "wal/change_log.h"
@@ -50,13 +57,20 @@ struct ChangeRoute {
 struct BulkReplayOptions {
   // Pending changes held in memory before they are applied (an approximation of their size).
   uint64_t flush_bytes = 64ull << 20;
+  // ... while the base's data is not loaded yet: what is merged into it costs no UPDATE or DELETE
+  // later, so the first run may be larger.
+  uint64_t merge_bytes = 128ull << 20;
 };
 
 class BulkReplayer {
  public:
+  // base_load: the base, schema restored and data not yet (see the top of this file); null when the
+  // target already holds the whole base.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<BulkReplayer>> Create(wal::PgConnection* target,
                                                                             const wal::ChangeLog& log,
-                                                                            BulkReplayOptions options = {});
+                                                                            BulkReplayOptions options = {},
+                                                                            BaseLoad* base_load = nullptr);
+  ~BulkReplayer();
 
   // Takes one committed transaction (in commit order); may apply and commit what is pending.
   [[nodiscard]] absl::Status Replay(const proto::Transaction& txn);
@@ -71,16 +85,31 @@ class BulkReplayer {
   const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
 
  private:
-  // INSERTs into a table without a key, as COPY text lines.
+  // INSERTs into a table without a key, as COPY text lines; before the base's data loads, all but
+  // the last MiB of them wait in a temporary file.
   struct Appends {
     const proto::RelationSchema* schema = nullptr;
     std::string copy_data;
+    std::FILE* spill = nullptr;
     uint64_t rows = 0;
   };
 
   BulkReplayer(wal::PgConnection* target, const wal::ChangeLog& log, BulkReplayOptions options,
-               std::unique_ptr<Replayer> row_by_row)
-      : target_(target), changes_(log.NewChangeReader()), options_(options), row_by_row_(std::move(row_by_row)) {}
+               std::unique_ptr<Replayer> row_by_row, BaseLoad* base_load)
+      : target_(target),
+        changes_(log.NewChangeReader()),
+        options_(options),
+        row_by_row_(std::move(row_by_row)),
+        base_load_(base_load),
+        loaded_(base_load == nullptr) {}
+
+  // The first cut when the base's data is not loaded: loads it with what is pending merged in, then
+  // its indexes, then applies the rest of what is pending.
+  [[nodiscard]] absl::Status Load();
+  uint64_t PendingLimit() const { return loaded_ ? options_.flush_bytes : options_.merge_bytes; }
+  // Rolls back the target transaction, if one is open.
+  void Abort();
+  static void CloseSpill(Appends& appends);
 
   [[nodiscard]] absl::Status Take(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::Status Flush();
@@ -102,6 +131,8 @@ class BulkReplayer {
   std::unique_ptr<wal::ChangeLog::ChangeReader> changes_;
   BulkReplayOptions options_;
   std::unique_ptr<Replayer> row_by_row_;
+  BaseLoad* base_load_;
+  bool loaded_;                                      // the target holds the base's data and indexes
   std::map<uint32_t, NetEffect> keyed_;              // pending, by schema id
   std::map<uint32_t, Appends> appends_;              // pending, by schema id
   std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> the schema id the target was made to match

@@ -78,6 +78,29 @@ std::string Replayer::TypeName(const proto::RelationSchema::Column& column) cons
 absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
   auto followed = followed_.find(schema.relid());
   if (followed != followed_.end() && followed->second == schema.schema_id()) return absl::OkStatus();
+  absl::StatusOr<std::vector<SchemaStep>> steps = PlanFollow(schema);
+  if (!steps.ok()) return steps.status();
+  for (const SchemaStep& step : *steps) {
+    if (absl::Status s = target_->Execute(step.sql); !s.ok()) return s;
+    if (!step.note.empty()) schema_notes_.push_back(step.note);
+  }
+  followed_[schema.relid()] = schema.schema_id();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Replayer::Matches(const proto::RelationSchema& schema) {
+  auto followed = followed_.find(schema.relid());
+  if (followed != followed_.end() && followed->second == schema.schema_id()) return true;
+  absl::StatusOr<std::vector<SchemaStep>> steps = PlanFollow(schema);
+  if (!steps.ok()) return steps.status();
+  if (!steps->empty()) return false;
+  followed_[schema.relid()] = schema.schema_id();
+  return true;
+}
+
+absl::StatusOr<std::vector<Replayer::SchemaStep>> Replayer::PlanFollow(const proto::RelationSchema& schema) {
+  std::vector<SchemaStep> steps;
+  auto followed = followed_.find(schema.relid());
   const std::string table = QualifiedName(schema);
 
   // A relation renamed on the source since the last schema replay used.
@@ -89,32 +112,38 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
     // A rename replayed from captured DDL has already happened.
     if (before != nullptr && moved->Get(0, 0) == "t" &&
         (before->namespace_() != schema.namespace_() || before->name() != schema.name())) {
+      const std::string note = fmt::format("renamed {} to {}, as the stream showed", QualifiedName(*before), table);
       if (before->namespace_() != schema.namespace_()) {
-        if (absl::Status s = target_->Execute(
-                fmt::format("ALTER TABLE {} SET SCHEMA {}", QualifiedName(*before), QuoteIdent(schema.namespace_())));
-            !s.ok()) {
-          return s;
-        }
+        steps.push_back(
+            {fmt::format("ALTER TABLE {} SET SCHEMA {}", QualifiedName(*before), QuoteIdent(schema.namespace_())),
+             before->name() != schema.name() ? "" : note});
       }
       if (before->name() != schema.name()) {
-        if (absl::Status s =
-                target_->Execute(fmt::format("ALTER TABLE {}.{} RENAME TO {}", QuoteIdent(schema.namespace_()),
-                                             QuoteIdent(before->name()), QuoteIdent(schema.name())));
-            !s.ok()) {
-          return s;
-        }
+        steps.push_back({fmt::format("ALTER TABLE {}.{} RENAME TO {}", QuoteIdent(schema.namespace_()),
+                                     QuoteIdent(before->name()), QuoteIdent(schema.name())),
+                         note});
       }
-      schema_notes_.push_back(fmt::format("renamed {} to {}, as the stream showed", QualifiedName(*before), table));
+      // The columns are compared below as they are after the rename.
+      absl::StatusOr<std::vector<SchemaStep>> rest = PlanColumns(schema, QualifiedName(*before));
+      if (!rest.ok()) return rest.status();
+      steps.insert(steps.end(), rest->begin(), rest->end());
+      return steps;
     }
   }
+  return PlanColumns(schema, table);
+}
 
+absl::StatusOr<std::vector<Replayer::SchemaStep>> Replayer::PlanColumns(const proto::RelationSchema& schema,
+                                                                        const std::string& current_name) {
+  std::vector<SchemaStep> steps;
+  const std::string table = QualifiedName(schema);
   absl::StatusOr<wal::PgResult> columns = target_->Query(
       "SELECT a.attname, a.atttypid::int8, format_type(a.atttypid, a.atttypmod) "
       "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
       "AND a.attgenerated = '' ORDER BY a.attnum",
-      {table});
+      {current_name});
   if (!columns.ok()) return columns.status();
-  absl::StatusOr<wal::PgResult> exists = target_->Query("SELECT to_regclass($1) IS NOT NULL", {table});
+  absl::StatusOr<wal::PgResult> exists = target_->Query("SELECT to_regclass($1) IS NOT NULL", {current_name});
   if (!exists.ok()) return exists.status();
 
   auto type_sql = [&](const proto::RelationSchema::Column& c) -> absl::StatusOr<std::string> {
@@ -142,55 +171,40 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
       sql += ")";
     }
     sql += ")";
-    if (absl::Status s = target_->Execute(sql); !s.ok()) return s;
-    schema_notes_.push_back(
-        fmt::format("created table {} from the stream's description (columns and key only: defaults, constraints "
-                    "and indexes are not in the logical stream)",
-                    table));
-  } else {
-    std::map<std::string, std::pair<uint32_t, std::string>> present;
-    for (int i = 0; i < columns->rows(); ++i) {
-      present[columns->GetString(i, 0)] = {static_cast<uint32_t>(std::stoul(columns->GetString(i, 1))),
-                                           columns->GetString(i, 2)};
-    }
-    std::set<std::string> wanted;
-    for (const auto& c : schema.columns()) {
-      wanted.insert(c.name());
-      auto it = present.find(c.name());
-      absl::StatusOr<std::string> type = type_sql(c);
-      if (!type.ok()) return type.status();
-      if (it == present.end()) {
-        if (absl::Status s =
-                target_->Execute(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(c.name()), *type));
-            !s.ok()) {
-          return s;
-        }
-        schema_notes_.push_back(fmt::format(
-            "added column {}.{} ({}) as the stream showed; a DEFAULT it was added with is not in the logical "
-            "stream, so rows older than it hold NULL",
-            table, QuoteIdent(c.name()), *type));
-      } else if (it->second.second != *type && c.type_oid() < kFirstNormalObjectId) {
-        if (absl::Status s =
-                target_->Execute(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", table,
-                                             QuoteIdent(c.name()), *type, QuoteIdent(c.name()), *type));
-            !s.ok()) {
-          return s;
-        }
-        schema_notes_.push_back(
-            fmt::format("changed the type of {}.{} to {} as the stream showed", table, QuoteIdent(c.name()), *type));
-      }
-    }
-    for (const auto& [name, type] : present) {
-      if (wanted.contains(name)) continue;
-      if (absl::Status s = target_->Execute(fmt::format("ALTER TABLE {} DROP COLUMN {}", table, QuoteIdent(name)));
-          !s.ok()) {
-        return s;
-      }
-      schema_notes_.push_back(fmt::format("dropped column {}.{} as the stream showed", table, QuoteIdent(name)));
+    steps.push_back({sql, fmt::format("created table {} from the stream's description (columns and key only: "
+                                      "defaults, constraints and indexes are not in the logical stream)",
+                                      table)});
+    return steps;
+  }
+  std::map<std::string, std::pair<uint32_t, std::string>> present;
+  for (int i = 0; i < columns->rows(); ++i) {
+    present[columns->GetString(i, 0)] = {static_cast<uint32_t>(std::stoul(columns->GetString(i, 1))),
+                                         columns->GetString(i, 2)};
+  }
+  std::set<std::string> wanted;
+  for (const auto& c : schema.columns()) {
+    wanted.insert(c.name());
+    auto it = present.find(c.name());
+    absl::StatusOr<std::string> type = type_sql(c);
+    if (!type.ok()) return type.status();
+    if (it == present.end()) {
+      steps.push_back({fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, QuoteIdent(c.name()), *type),
+                       fmt::format("added column {}.{} ({}) as the stream showed; a DEFAULT it was added with is not "
+                                   "in the logical stream, so rows older than it hold NULL",
+                                   table, QuoteIdent(c.name()), *type)});
+    } else if (it->second.second != *type && c.type_oid() < kFirstNormalObjectId) {
+      steps.push_back(
+          {fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", table, QuoteIdent(c.name()), *type,
+                       QuoteIdent(c.name()), *type),
+           fmt::format("changed the type of {}.{} to {} as the stream showed", table, QuoteIdent(c.name()), *type)});
     }
   }
-  followed_[schema.relid()] = schema.schema_id();
-  return absl::OkStatus();
+  for (const auto& [name, type] : present) {
+    if (wanted.contains(name)) continue;
+    steps.push_back({fmt::format("ALTER TABLE {} DROP COLUMN {}", table, QuoteIdent(name)),
+                     fmt::format("dropped column {}.{} as the stream showed", table, QuoteIdent(name))});
+  }
+  return steps;
 }
 
 absl::StatusOr<const Replayer::Statement*> Replayer::Prepare(const std::string& key, const std::string& sql,

@@ -38,6 +38,9 @@ class Replayer {
   [[nodiscard]] absl::Status Apply(const proto::Change& change, const proto::Transaction& txn);
   // Makes the target's table match the schema (see the top of this file); a no-op when it already does.
   [[nodiscard]] absl::Status FollowSchema(const proto::RelationSchema& schema);
+  // True when the target's table already matches the schema, so FollowSchema would change nothing;
+  // it then counts as followed. Only reads the target's catalog.
+  [[nodiscard]] absl::StatusOr<bool> Matches(const proto::RelationSchema& schema);
   const proto::RelationSchema* Schema(uint32_t schema_id) const;
 
   uint64_t transactions() const { return transactions_; }
@@ -47,6 +50,17 @@ class Replayer {
   const std::vector<std::string>& schema_notes() const { return schema_notes_; }
 
  private:
+  // One statement that makes the target's table follow the stream, and what the summary says of it.
+  struct SchemaStep {
+    std::string sql;
+    std::string note;
+  };
+  // What FollowSchema would run, in order; nothing when the target already matches.
+  [[nodiscard]] absl::StatusOr<std::vector<SchemaStep>> PlanFollow(const proto::RelationSchema& schema);
+  // The column changes, comparing the stream's schema with the target's table now named current_name.
+  [[nodiscard]] absl::StatusOr<std::vector<SchemaStep>> PlanColumns(const proto::RelationSchema& schema,
+                                                                    const std::string& current_name);
+
   struct Statement {
     std::string name;
     std::vector<int> params;  // for each parameter: the column it takes, >= 0 new tuple, < 0 old (~i)

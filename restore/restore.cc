@@ -3,7 +3,9 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "fmt/format.h"
+#include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
 #include "restore/replayer.h"
 #include "wal/base_backup.h"
@@ -185,61 +187,62 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   RestoreSummary& summary = *out;
   const RestorePlan* plan = &plan_in;
   const proto::CaptureState* state = &capture_state;
-  // The base.
-  const auto base_start = Clock::now();
+  // The base: its schema now; its data and indexes when the replay's first run is collapsed, so
+  // that run is merged into the rows as they load (restore/base_load.h).
+  const auto restore_start = Clock::now();
   if (progress) progress({.phase = "base", .transactions_total = plan->transactions});
   absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
   if (!target.ok()) return target.status();
   absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
   if (!pg_restore.ok()) return pg_restore.status();
-  std::map<std::string, std::string> env;
-  wal::ConnInfo target_conn = options.target;
-  if (auto password = options.target.Get("password")) {
-    env["PGPASSWORD"] = *password;
-    target_conn = target_conn.Without("password");
-  }
-  std::vector<std::string> argv = {pg_restore->string(), "--exit-on-error",
-                                   fmt::format("--jobs={}", std::max(1, options.jobs)),
-                                   "--dbname=" + target_conn.ToString()};
-  if (options.no_owner) {
-    argv.push_back("--no-owner");
-    argv.push_back("--no-privileges");
-  }
-  argv.push_back(dump.string());
-  const fs::path restore_log = fs::temp_directory_path() / fmt::format("pgpitr-pg_restore-{}.log", getpid());
-  absl::Status restored = wal::RunProcess(argv, env, restore_log);
-  std::error_code ec;
-  fs::remove(restore_log, ec);
-  if (!restored.ok()) {
-    return absl::FailedPreconditionError(
-        fmt::format("restoring base {} into {} failed: {}{}", plan->base.id(), dbname, restored.message(),
-                    std::string(restored.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
-  }
-  summary.base_seconds = Clock::now() - base_start;
+  BaseLoadOptions load_options;
+  load_options.pg_restore = *pg_restore;
+  load_options.dump = dump;
+  load_options.target = options.target;
+  load_options.jobs = std::max(1, options.jobs);
+  load_options.no_owner = options.no_owner;
+  load_options.encoding = plan->base.encoding();
+  load_options.base_id = plan->base.id();
+  load_options.progress = [&](const char* phase) {
+    if (progress) progress({.phase = phase, .transactions_total = plan->transactions});
+  };
+  BaseLoad base(load_options);
+  auto base_failed = [&](const absl::Status& s) {
+    return absl::Status(
+        s.code(),
+        fmt::format("restoring into {} failed: {}{}", dbname, s.message(),
+                    std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
+  };
+  if (absl::Status s = base.Schema(); !s.ok()) return base_failed(s);
 
   // The transactions after it.
-  const auto replay_start = Clock::now();
   // Either replayer takes every transaction after the base up to the target, in commit order.
   // The changes are read here, once: a change that does not read back (damaged or missing in the
   // change log) stops the replay naming its transaction; the planner checked only the records.
   auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
-    if (plan->last_commit) {
+    {
       RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
       std::optional<Lsn> failed_at;
-      absl::Status replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
-                                                         [&](const proto::Transaction& txn) {
-                                                           absl::Status s = replayer.Replay(txn);
-                                                           if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
-                                                           if (progress) {
-                                                             p.transactions_done = replayer.transactions();
-                                                             p.rows_done = replayer.rows();
-                                                             progress(p);
-                                                           }
-                                                           return s;
-                                                         });
+      absl::Status replayed = absl::OkStatus();
+      if (plan->last_commit) {
+        replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
+                                              [&](const proto::Transaction& txn) {
+                                                absl::Status s = replayer.Replay(txn);
+                                                if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
+                                                if (progress) {
+                                                  p.transactions_done = replayer.transactions();
+                                                  p.rows_done = replayer.rows();
+                                                  progress(p);
+                                                }
+                                                return s;
+                                              });
+      }
+      // Also when nothing was replayed: the bulk replayer loads the base's data there.
       if (replayed.ok()) replayed = finish();
+      // The change log's own read errors start so (wal/change_log.cc); a base that disagrees with
+      // the log says "the base's rows ...".
       if (!replayed.ok() && failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
-          replayed.message().find("change log") != std::string_view::npos) {
+          absl::StartsWith(replayed.message(), "change log")) {
         return absl::DataLossError(
             fmt::format("the change log is damaged: the changes of the transaction committed at LSN {} do not read "
                         "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still "
@@ -260,6 +263,10 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     return absl::OkStatus();
   };
   if (options.row_by_row) {
+    // The whole base first, then one statement per change.
+    absl::StatusOr<BaseLoad::Loaded> loaded = base.Data({});
+    if (!loaded.ok()) return base_failed(loaded.status());
+    if (absl::Status s = base.Indexes(); !s.ok()) return base_failed(s);
     absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
@@ -268,8 +275,11 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         !s.ok())
       return s;
   } else {
-    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer =
-        BulkReplayer::Create(&*target, changes, BulkReplayOptions{.flush_bytes = options.replay_flush_bytes});
+    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer = BulkReplayer::Create(
+        &*target, changes,
+        BulkReplayOptions{.flush_bytes = options.replay_flush_bytes,
+                          .merge_bytes = std::max(options.replay_flush_bytes, options.replay_merge_bytes)},
+        &base);
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
     if (absl::Status s = replay_all(
@@ -277,8 +287,11 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         !s.ok()) {
       return s;
     }
+    summary.merged_rows = base.replayed_rows();
   }
-  summary.replay_seconds = Clock::now() - replay_start;
+  for (const std::string& note : base.notes()) summary.notes.push_back(note);
+  summary.base_seconds = base.seconds();
+  summary.replay_seconds = (Clock::now() - restore_start) - base.seconds();
 
   if (progress) progress({.phase = "sequences"});
   if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
@@ -297,11 +310,12 @@ std::string RestoreSummary::ToString() const {
       "restored to {}\n"
       "  base:         {} (LSN {}, consistent at {}), restored in {:.1f} s\n"
       "  replayed:     {} transactions, {} rows in {:.1f} s ({:.0f} rows/s; {} row writes after collapsing "
-      "each row's changes to its net effect)\n"
+      "each row's changes to its net effect{})\n"
       "  reached:      LSN {}, {}\n",
       plan.target.ToString(), plan.base.id(), Lsn(plan.base.lsn()).ToString(),
       wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows, replay_seconds.count(),
       replay_seconds.count() > 0 ? static_cast<double>(rows) / replay_seconds.count() : 0.0, row_writes,
+      merged_rows > 0 ? fmt::format(", {} of them merged into the base's rows as they loaded", merged_rows) : "",
       plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
   if (plan.last_commit) {
     out +=

@@ -35,11 +35,12 @@ struct RestoreOptions {
   // Replay one target transaction per source transaction, row by row (the slow path, kept for
   // comparison), instead of each row's net effect in bulk.
   bool row_by_row = false;
-  uint64_t replay_flush_bytes = 64ull << 20;  // BulkReplayOptions::flush_bytes
+  uint64_t replay_flush_bytes = 64ull << 20;   // BulkReplayOptions::flush_bytes
+  uint64_t replay_merge_bytes = 128ull << 20;  // BulkReplayOptions::merge_bytes (at least flush_bytes)
 };
 
 struct RestoreProgress {
-  std::string phase;  // "base", "replay", "sequences"
+  std::string phase;  // "base" (its schema), "replay", "data", "indexes" (the base's), "sequences"
   uint64_t transactions_done = 0;
   uint64_t transactions_total = 0;
   uint64_t rows_done = 0;
@@ -48,8 +49,9 @@ struct RestoreProgress {
 struct RestoreSummary {
   RestorePlan plan;
   uint64_t transactions = 0;
-  uint64_t rows = 0;        // source row changes replayed
-  uint64_t row_writes = 0;  // rows the target was written after collapsing each row's changes
+  uint64_t rows = 0;         // source row changes replayed
+  uint64_t row_writes = 0;   // rows the target was written after collapsing each row's changes
+  uint64_t merged_rows = 0;  // ... of which written into the base's rows as they loaded
   std::chrono::duration<double> base_seconds{0};
   std::chrono::duration<double> replay_seconds{0};
   std::vector<std::string> notes;  // schema changes followed, sequence decisions

@@ -1,6 +1,7 @@
 #include "wal/process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -39,8 +40,12 @@ std::string LastLines(const fs::path& file, size_t count) {
 
 }  // namespace
 
-absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                        const fs::path& log_file, const StopRequested& stop) {
+namespace {
+
+// Starts argv with env added to this process's environment, stdin from /dev/null, stdout to
+// stdout_fd (or the log when -1) and stderr to the log.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                            const fs::path& log_file, int stdout_fd) {
   std::map<std::string, std::string> merged;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -61,8 +66,12 @@ absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (stdout_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  }
   pid_t pid = 0;
   // The CLI blocks SIGINT/SIGTERM in every thread (a watcher thread waits for them); a child would
   // inherit that mask and could not be stopped. It starts with no signal blocked.
@@ -78,24 +87,80 @@ absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std
   if (rc != 0) {
     return absl::FailedPreconditionError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
   }
-  int status = 0;
-  bool stopped = false;
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR) return absl::InternalError(fmt::format("lost track of {}", argv[0]));
-    if (!stopped && stop && stop()) {
-      kill(pid, SIGTERM);
-      stopped = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return pid;
+}
+
+// How the child ended, as a status: ok for exit code 0.
+absl::Status Exited(const std::vector<std::string>& argv, int status, bool stopped, const fs::path& log_file) {
   if (stopped) return absl::CancelledError(fmt::format("{} was stopped", fs::path(argv[0]).filename().string()));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::FailedPreconditionError(fmt::format(
       "{} failed ({}): {}", fs::path(argv[0]).filename().string(),
       WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status)) : fmt::format("signal {}", WTERMSIG(status)),
       OneLine(LastLines(log_file, 4))));
+}
+
+}  // namespace
+
+absl::Status RunProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                        const fs::path& log_file, const StopRequested& stop) {
+  absl::StatusOr<pid_t> pid = Spawn(argv, env, log_file, -1);
+  if (!pid.ok()) return pid.status();
+  int status = 0;
+  bool stopped = false;
+  for (;;) {
+    const pid_t done = waitpid(*pid, &status, WNOHANG);
+    if (done == *pid) break;
+    if (done < 0 && errno != EINTR) return absl::InternalError(fmt::format("lost track of {}", argv[0]));
+    if (!stopped && stop && stop()) {
+      kill(*pid, SIGTERM);
+      stopped = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Exited(argv, status, stopped, log_file);
+}
+
+absl::Status RunProcessReading(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                               const fs::path& log_file, const OutputSink& on_output, const StopRequested& stop) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(fmt::format("cannot make a pipe for {}: {}", argv[0], std::strerror(errno)));
+  }
+  absl::StatusOr<pid_t> pid = Spawn(argv, env, log_file, fds[1]);
+  close(fds[1]);
+  if (!pid.ok()) {
+    close(fds[0]);
+    return pid.status();
+  }
+  absl::Status sink = absl::OkStatus();
+  bool stopped = false;
+  std::vector<char> buffer(256 << 10);
+  for (;;) {
+    if (!stopped && stop && stop()) {
+      kill(*pid, SIGTERM);
+      stopped = true;
+    }
+    pollfd p{.fd = fds[0], .events = POLLIN, .revents = 0};
+    const int ready = poll(&p, 1, 20);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) continue;
+    const ssize_t n = read(fds[0], buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (absl::Status s = on_output(std::string_view(buffer.data(), static_cast<size_t>(n))); !s.ok()) {
+      sink = s;
+      kill(*pid, SIGTERM);
+      break;
+    }
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(*pid, &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError(fmt::format("lost track of {}", argv[0]));
+  }
+  if (!sink.ok()) return sink;
+  return Exited(argv, status, stopped, log_file);
 }
 
 absl::StatusOr<int> PgToolMajorVersion(const fs::path& tool) {

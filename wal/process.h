@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,6 +24,14 @@ using StopRequested = std::function<bool()>;
 [[nodiscard]] absl::Status RunProcess(const std::vector<std::string>& argv,
                                       const std::map<std::string, std::string>& env,
                                       const std::filesystem::path& log_file, const StopRequested& stop = {});
+
+// As RunProcess, but the child's standard output is handed to on_output as it arrives (its standard
+// error still goes to log_file). An error from on_output stops the child (SIGTERM) and is returned.
+using OutputSink = std::function<absl::Status(std::string_view)>;
+[[nodiscard]] absl::Status RunProcessReading(const std::vector<std::string>& argv,
+                                             const std::map<std::string, std::string>& env,
+                                             const std::filesystem::path& log_file, const OutputSink& on_output,
+                                             const StopRequested& stop = {});
 
 // The path of tool ("pg_dump", "pg_restore") at least as new as the server's major version:
 // from bin_dir when given, else /usr/lib/postgresql/<N>/bin for the newest N installed, else PATH.

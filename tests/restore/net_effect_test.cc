@@ -263,6 +263,89 @@ TEST(NetEffect, TablesWithoutAKeyAreRefused) {
   EXPECT_EQ(net.Add(Insert({"1", "0", "a"})).code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// --- merged into the base's rows as they load
+
+// The lines a merge writes for base lines (COPY text, columns as named), sorted; or its error.
+absl::StatusOr<std::vector<std::string>> Merge(const std::vector<proto::Change>& changes,
+                                               const std::vector<std::string>& base,
+                                               const std::vector<std::string>& columns = {"id", "version", "body"},
+                                               proto::RelationSchema schema = Docs()) {
+  NetEffect net(schema);
+  for (const proto::Change& c : changes) {
+    if (absl::Status s = net.Add(c); !s.ok()) return s;
+  }
+  if (absl::Status s = net.BeginMerge(columns); !s.ok()) return s;
+  std::string out;
+  for (const std::string& line : base) {
+    if (absl::Status s = net.MergeBaseRow(line, &out); !s.ok()) return s;
+  }
+  if (absl::Status s = net.EndMerge(&out); !s.ok()) return s;
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < out.size();) {
+    const size_t nl = out.find('\n', at);
+    lines.push_back(out.substr(at, nl - at));
+    at = nl + 1;
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+using Lines = std::vector<std::string>;
+
+TEST(NetEffectMerge, RowsTheRunDidNotTouchPassThroughAsTheyAre) {
+  auto merged = Merge({Update({"2", "5", "b2"})}, {"1\t0\ta\\tb", "2\t0\tb", "3\t0\t\\N"});
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(*merged, ElementsAre("1\t0\ta\\tb", "2\t5\tb2", "3\t0\t\\N"));
+}
+
+TEST(NetEffectMerge, DeletedRowsGoUpdatedAreReplacedAndNewKeysFollow) {
+  auto merged = Merge(
+      {Delete("1"), Update({"2", "7", kNull}), Insert({"9", "1", "new\tline"}), UpdateKey("3", {"4", "0", "moved"})},
+      {"1\t0\ta", "2\t0\tb", "3\t0\tc"});
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(*merged, ElementsAre("2\t7\t\\N", "4\t0\tmoved", "9\t1\tnew\\tline"));
+}
+
+TEST(NetEffectMerge, LinesFollowTheBasesColumnOrder) {
+  auto merged = Merge({Update({"2", "5", "x"}), Insert({"3", "6", "y"})}, {"b\t2\t0"}, {"body", "id", "version"});
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(*merged, ElementsAre("x\t2\t5", "y\t3\t6"));
+}
+
+TEST(NetEffectMerge, UnchangedValuesTheRunNeverSawComeFromTheBaseRow) {
+  // Its own row, and through key changes (4 -> 5 -> 6), where the base row 4 itself goes.
+  auto merged = Merge({Update({"1", "3", kU}), UpdateKey("4", {"5", "1", kU}), UpdateKey("5", {"6", "2", kU})},
+                      {"6x\t0\tunrelated", "1\t0\tbig \\t one", "4\t0\tfour's \\\\ body"});
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(*merged, ElementsAre("1\t3\tbig \\t one", "6\t2\tfour's \\\\ body", "6x\t0\tunrelated"));
+}
+
+TEST(NetEffectMerge, KeysWithEscapedBytesMatchTheirBaseRows) {
+  proto::RelationSchema schema = Docs();
+  auto merged = Merge({Update({"a\tb", "1", "x"})}, {"a\\tb\t0\told"}, {"id", "version", "body"}, schema);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(*merged, ElementsAre("a\\tb\t1\tx"));
+}
+
+TEST(NetEffectMerge, ABaseThatDisagreesWithTheRunIsDataLoss) {
+  // An update of a row the base does not hold; an insert of a key it holds; a key held twice;
+  // unknown values whose row is missing.
+  EXPECT_EQ(Merge({Update({"2", "5", "x"})}, {"1\t0\ta"}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Merge({Insert({"1", "5", "x"})}, {"1\t0\ta"}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Merge({Update({"1", "5", "x"})}, {"1\t0\ta", "1\t0\ta"}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Merge({Update({"1", "5", kU})}, {"2\t0\ta"}).status().code(), absl::StatusCode::kDataLoss);
+  absl::Status short_line = Merge({Update({"1", "5", "x"})}, {""}, {"body", "version", "id"}).status();
+  EXPECT_EQ(short_line.code(), absl::StatusCode::kDataLoss) << short_line;
+}
+
+TEST(NetEffectMerge, OtherColumnsThanTheSchemasAreRefusedAndTheRunIsKept) {
+  NetEffect net(Docs());
+  ASSERT_TRUE(net.Add(Update({"1", "2", "x"})).ok());
+  EXPECT_EQ(net.BeginMerge({"id", "version"}).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(net.BeginMerge({"id", "version", "note"}).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(net.Take().updated.size(), 1u);
+}
+
 // --- where a run is cut
 
 TEST(RouteOf, TruncateAndCapturedSchemaChangesCutTheRun) {

@@ -1,0 +1,367 @@
+#include "restore/base_load.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "fmt/format.h"
+#include "restore/copy_text.h"
+#include "restore/dump_toc.h"
+#include "restore/replayer.h"
+#include "wal/pg_connection.h"
+#include "wal/process.h"
+
+namespace pgpitr::restore {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// COPY data goes to the server in pieces of about this size.
+constexpr size_t kCopyPiece = 1 << 20;
+
+// Sends data as COPY data; ok or the connection's error.
+absl::Status PutCopyData(PGconn* conn, std::string_view data) {
+  if (data.empty()) return absl::OkStatus();
+  if (PQputCopyData(conn, data.data(), static_cast<int>(data.size())) != 1) {
+    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
+  }
+  return absl::OkStatus();
+}
+
+// Starts COPY sql FROM STDIN.
+absl::Status StartCopy(PGconn* conn, const std::string& sql) {
+  wal::PgResult start(PQexec(conn, sql.c_str()));
+  if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
+    return absl::FailedPreconditionError(
+        wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn)));
+  }
+  return absl::OkStatus();
+}
+
+// Ends a COPY (aborting it with `abort` when given); the rows it copied.
+absl::StatusOr<int64_t> EndCopy(PGconn* conn, const char* abort = nullptr) {
+  if (PQputCopyEnd(conn, abort) != 1) return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
+  absl::Status status;
+  int64_t rows = 0;
+  for (PGresult* r = PQgetResult(conn); r != nullptr; r = PQgetResult(conn)) {
+    wal::PgResult result(r);
+    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn);
+    if (affected.ok()) {
+      rows = *affected;
+    } else if (status.ok()) {
+      status = affected.status();
+    }
+  }
+  if (!status.ok()) return status;
+  return rows;
+}
+
+std::string ColumnNames(const proto::RelationSchema& schema) {
+  std::string out;
+  for (const auto& c : schema.columns()) out += (out.empty() ? "" : ", ") + wal::QuoteIdent(c.name());
+  return out;
+}
+
+}  // namespace
+
+fs::path BaseLoad::TempFile(const std::string& what) {
+  return fs::temp_directory_path() / fmt::format("pgpitr-{}-{}-{}", what, getpid(), ++temp_counter_);
+}
+
+absl::Status BaseLoad::Run(std::vector<std::string> args) {
+  std::map<std::string, std::string> env;
+  wal::ConnInfo target = options_.target;
+  if (auto password = target.Get("password")) {
+    env["PGPASSWORD"] = *password;
+    target = target.Without("password");
+  }
+  std::vector<std::string> argv = {options_.pg_restore.string(), "--exit-on-error", "--dbname=" + target.ToString()};
+  if (options_.no_owner) {
+    argv.push_back("--no-owner");
+    argv.push_back("--no-privileges");
+  }
+  for (std::string& a : args) argv.push_back(std::move(a));
+  argv.push_back(options_.dump.string());
+  const fs::path log = TempFile("pg_restore.log");
+  absl::Status s = wal::RunProcess(argv, env, log, options_.stop);
+  std::error_code ec;
+  fs::remove(log, ec);
+  return s;
+}
+
+absl::StatusOr<std::string> BaseLoad::List(const std::string& section) {
+  std::string listing;
+  const fs::path log = TempFile("pg_restore.log");
+  absl::Status s =
+      wal::RunProcessReading({options_.pg_restore.string(), "--list", "--section=" + section, options_.dump.string()},
+                             {}, log, [&](std::string_view out) {
+                               listing.append(out);
+                               return absl::OkStatus();
+                             });
+  std::error_code ec;
+  fs::remove(log, ec);
+  if (!s.ok()) return s;
+  return listing;
+}
+
+absl::Status BaseLoad::Schema() {
+  const auto start = Clock::now();
+  absl::Status s = Run({"--section=pre-data"});
+  seconds_ += Clock::now() - start;
+  if (!s.ok())
+    return absl::Status(s.code(), fmt::format("restoring the schema of base {}: {}", options_.base_id, s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status BaseLoad::Indexes() {
+  if (options_.progress) options_.progress("indexes");
+  const auto start = Clock::now();
+  absl::Status s = Run({"--section=post-data", fmt::format("--jobs={}", std::max(1, options_.jobs))});
+  seconds_ += Clock::now() - start;
+  if (!s.ok()) {
+    return absl::Status(
+        s.code(), fmt::format("restoring the indexes and constraints of base {}: {}", options_.base_id, s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const TableLoad& table,
+                                         const std::function<bool()>& stop) {
+  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
+  if (!conn.ok()) return conn.status();
+  std::string settings = "SET synchronous_commit = off";
+  if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
+  if (absl::Status s = conn->Execute(settings); !s.ok()) return s;
+  PGconn* pg = conn->raw();
+
+  const fs::path list = TempFile("entry.list");
+  {
+    std::ofstream out(list);
+    out << entry_line << "\n";
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", list.string()));
+  }
+  enum class Stage { kHeader, kRows, kDone } stage = Stage::kHeader;
+  bool merging = false;
+  std::string pending;  // an incomplete line
+  std::string out;      // COPY data not sent yet
+  uint64_t base_rows = 0;
+  auto line_done = [&](std::string_view line) -> absl::Status {
+    switch (stage) {
+      case Stage::kHeader: {
+        std::optional<std::vector<std::string>> columns = CopyStatementColumns(line);
+        if (!columns) return absl::OkStatus();  // SET commands and comments before the rows
+        if (table.net != nullptr) {
+          absl::Status begun = table.net->BeginMerge(*columns);
+          merging = begun.ok();
+          if (!merging) {
+            std::lock_guard<std::mutex> lock(notes_mu_);
+            notes_.push_back(fmt::format("the replayed changes to {} were applied after its base rows loaded: {}",
+                                         QualifiedName(table.net->schema()), begun.message()));
+          }
+        }
+        // The statement pg_restore would run, names qualified (it runs with an empty search_path).
+        std::string sql(line.substr(0, line.size() - std::string_view(" FROM stdin;").size()));
+        if (absl::Status s = StartCopy(pg, sql + " FROM STDIN"); !s.ok()) return s;
+        stage = Stage::kRows;
+        return absl::OkStatus();
+      }
+      case Stage::kRows:
+        if (line == "\\.") {
+          if (merging) {
+            if (absl::Status s = table.net->EndMerge(&out); !s.ok()) return s;
+          }
+          if (absl::Status s = PutCopyData(pg, out); !s.ok()) return s;
+          out.clear();
+          absl::StatusOr<int64_t> copied = EndCopy(pg);
+          if (!copied.ok()) return copied.status();
+          stage = Stage::kDone;
+          return absl::OkStatus();
+        }
+        ++base_rows;
+        if (merging) {
+          if (absl::Status s = table.net->MergeBaseRow(line, &out); !s.ok()) return s;
+        } else {
+          out.append(line);
+          out += '\n';
+        }
+        if (out.size() >= kCopyPiece) {
+          if (absl::Status s = PutCopyData(pg, out); !s.ok()) return s;
+          out.clear();
+        }
+        return absl::OkStatus();
+      case Stage::kDone:
+        return absl::OkStatus();
+    }
+    return absl::OkStatus();
+  };
+  std::map<std::string, std::string> env;
+  if (auto password = options_.target.Get("password")) env["PGPASSWORD"] = *password;
+  const fs::path log = TempFile("pg_restore.log");
+  absl::Status read = wal::RunProcessReading(
+      {options_.pg_restore.string(), "--file=-", "--use-list=" + list.string(), options_.dump.string()}, env, log,
+      [&](std::string_view chunk) -> absl::Status {
+        size_t at = 0;
+        if (!pending.empty()) {
+          const size_t nl = chunk.find('\n');
+          if (nl == std::string_view::npos) {
+            pending.append(chunk);
+            return absl::OkStatus();
+          }
+          pending.append(chunk.substr(0, nl));
+          if (absl::Status s = line_done(pending); !s.ok()) return s;
+          pending.clear();
+          at = nl + 1;
+        }
+        for (;;) {
+          const size_t nl = chunk.find('\n', at);
+          if (nl == std::string_view::npos) break;
+          if (absl::Status s = line_done(chunk.substr(at, nl - at)); !s.ok()) return s;
+          at = nl + 1;
+        }
+        pending.append(chunk.substr(at));
+        return absl::OkStatus();
+      },
+      stop);
+  std::error_code ec;
+  fs::remove(log, ec);
+  fs::remove(list, ec);
+  if (!read.ok()) {
+    if (stage == Stage::kRows) (void)EndCopy(pg, "pgpitr stopped the load");
+    return read;
+  }
+  if (stage != Stage::kDone) {
+    return absl::DataLossError(fmt::format("pg_restore printed no rows for the entry {}", entry_line));
+  }
+  base_rows_ += base_rows;
+  if (merging) replayed_rows_ += table.net->merged_rows();
+
+  // The INSERTs the run appended to the table, in the schema's column order.
+  if (table.appended_file != nullptr || !table.appended.empty()) {
+    if (absl::Status s = StartCopy(
+            pg, fmt::format("COPY {} ({}) FROM STDIN", QualifiedName(*table.schema), ColumnNames(*table.schema)));
+        !s.ok()) {
+      return s;
+    }
+    absl::Status sent = absl::OkStatus();
+    uint64_t lines = 0;
+    auto send = [&](std::string_view data) {
+      for (char c : data) lines += c == '\n';
+      if (sent.ok()) sent = PutCopyData(pg, data);
+    };
+    if (table.appended_file != nullptr) {
+      std::rewind(table.appended_file);
+      std::vector<char> buffer(kCopyPiece);
+      for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), table.appended_file)) > 0;) {
+        send(std::string_view(buffer.data(), n));
+      }
+      if (std::ferror(table.appended_file)) sent = absl::InternalError("cannot read back the appended rows");
+    }
+    send(table.appended);
+    absl::StatusOr<int64_t> copied = EndCopy(pg, sent.ok() ? nullptr : "pgpitr could not send the rows");
+    if (!sent.ok()) return sent;
+    if (!copied.ok()) return copied.status();
+    replayed_rows_ += lines;
+  }
+  return merging;
+}
+
+std::vector<std::string> BaseLoad::notes() const {
+  std::lock_guard<std::mutex> lock(notes_mu_);
+  return notes_;
+}
+
+absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& tables) {
+  if (options_.progress) options_.progress("data");
+  const auto start = Clock::now();
+  absl::StatusOr<std::string> listing = List("data");
+  if (!listing.ok()) return listing.status();
+  std::vector<TocEntry> rest = ParseToc(*listing);
+  std::map<uint32_t, const TableLoad*> by_relid;
+  for (const TableLoad& t : tables) by_relid[t.relid] = &t;
+
+  // The tasks: the merged tables, biggest run first, and pg_restore of everything else.
+  struct Task {
+    std::string entry_line;
+    const TableLoad* table = nullptr;  // null: the rest
+  };
+  std::vector<Task> tasks;
+  for (auto it = rest.begin(); it != rest.end();) {
+    auto t = it->table_data ? by_relid.find(it->oid) : by_relid.end();
+    if (t == by_relid.end()) {
+      ++it;
+      continue;
+    }
+    tasks.push_back({it->line, t->second});
+    it = rest.erase(it);
+  }
+  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
+    const uint64_t wa = (a.table->net ? a.table->net->bytes() : 0) + a.table->appended.size();
+    const uint64_t wb = (b.table->net ? b.table->net->bytes() : 0) + b.table->appended.size();
+    return wa > wb;
+  });
+  fs::path rest_list;
+  if (!rest.empty()) {
+    rest_list = TempFile("data.list");
+    std::ofstream out(rest_list);
+    out << TocList(rest);
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", rest_list.string()));
+    tasks.insert(tasks.begin(), Task{});
+  }
+
+  std::mutex mu;
+  absl::Status first_error = absl::OkStatus();
+  Loaded loaded_tables;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto stop = [&] { return failed.load() || (options_.stop && options_.stop()); };
+  auto work = [&] {
+    for (size_t i; !failed.load() && (i = next++) < tasks.size();) {
+      const Task& task = tasks[i];
+      absl::Status s;
+      if (task.table == nullptr) {
+        s = Run({"--section=data", "--use-list=" + rest_list.string(),
+                 fmt::format("--jobs={}", std::max(1, options_.jobs))});
+      } else {
+        absl::StatusOr<bool> loaded = LoadTable(task.entry_line, *task.table, stop);
+        if (loaded.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (*loaded) loaded_tables.merged.insert(task.table->relid);
+          loaded_tables.appended.insert(task.table->relid);
+        }
+        s = loaded.status();
+        if (!s.ok() && task.table->schema != nullptr) {
+          s = absl::Status(s.code(), fmt::format("loading the rows of {} merged with the replayed changes: {}",
+                                                 QualifiedName(*task.table->schema), s.message()));
+        }
+      }
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.ok()) first_error = s;
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const size_t nthreads = std::min<size_t>(std::max(1, options_.jobs), tasks.size());
+  for (size_t i = 1; i < nthreads; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  if (!rest_list.empty()) {
+    std::error_code ec;
+    fs::remove(rest_list, ec);
+  }
+  seconds_ += Clock::now() - start;
+  if (!first_error.ok()) {
+    return absl::Status(first_error.code(),
+                        fmt::format("restoring the data of base {}: {}", options_.base_id, first_error.message()));
+  }
+  return loaded_tables;
+}
+
+}  // namespace pgpitr::restore

@@ -1,0 +1,103 @@
+// BaseLoad: restores a base's dump into the target in its three sections, so that replay's first run
+// of changes is merged into the base's table data as it loads, instead of being applied to it after.
+//   BaseLoad load(options);
+//   RETURN_IF_ERROR(load.Schema());                 // pg_restore --section=pre-data: tables, no rows
+//   ... collapse the first run of changes (NetEffect per table) ...
+//   absl::StatusOr<std::set<uint32_t>> merged = load.Data(tables);  // rows, merged with the run
+//   RETURN_IF_ERROR(load.Indexes());                // pg_restore --section=post-data
+// A table's rows are read from `pg_restore -f -` of its one TABLE DATA entry, each base row is
+// replaced by its final image (or dropped, or kept) as NetEffect::MergeBaseRow says, the rows of
+// new keys and the table's appended INSERTs follow, and all of it is COPYed into the still unindexed
+// table: replay writes no row twice and no index entry that it later deletes, so a restore to a point
+// costs about what pg_restore of a dump taken there would. The other data entries (untouched
+// tables, sequence values, large objects) are restored by pg_restore itself, in parallel with the
+// merged tables (--jobs tasks at once). A table whose base rows do not have the run's columns is
+// loaded as it is and left to the caller (not in the returned set). One thread calls it; Data uses
+// threads of its own.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "restore/net_effect.h"
+#include "wal/conninfo.h"
+
+namespace pgpitr::restore {
+
+struct BaseLoadOptions {
+  std::filesystem::path pg_restore;
+  std::filesystem::path dump;
+  wal::ConnInfo target;                       // without its password, which goes in env
+  std::map<std::string, std::string> env;     // PGPASSWORD, when the target has one
+  int jobs = 2;                               // tasks at once, and pg_restore --jobs
+  bool no_owner = false;                      // pg_restore --no-owner --no-privileges
+  std::string encoding;                       // the base's (source database's) encoding
+  std::string base_id;                        // for messages
+  std::function<bool()> stop;                 // asked while pg_restore runs: true stops it
+  std::function<void(const char*)> progress;  // "data", "indexes": the phase starting
+};
+
+// What one table brings to the load: the run's net effect on it (null when it has none) and the
+// INSERTs appended to it (COPY text lines in the schema's column order), in a file or in memory.
+struct TableLoad {
+  uint32_t relid = 0;
+  NetEffect* net = nullptr;
+  const proto::RelationSchema* schema = nullptr;  // for the appended rows' column list
+  std::FILE* appended_file = nullptr;             // rewound by Data; the caller closes it
+  std::string appended;                           // after the file's lines
+};
+
+class BaseLoad {
+ public:
+  explicit BaseLoad(BaseLoadOptions options) : options_(std::move(options)) {}
+
+  // pg_restore --section=pre-data.
+  [[nodiscard]] absl::Status Schema();
+  // Every data entry; the tables given are merged into theirs.
+  struct Loaded {
+    std::set<uint32_t> merged;    // relids whose NetEffect was consumed (merged into the base's rows)
+    std::set<uint32_t> appended;  // relids whose appended rows were loaded
+  };
+  [[nodiscard]] absl::StatusOr<Loaded> Data(const std::vector<TableLoad>& tables);
+  // pg_restore --section=post-data: indexes, constraints, triggers, ...
+  [[nodiscard]] absl::Status Indexes();
+
+  // Time spent in the three calls.
+  std::chrono::duration<double> seconds() const { return seconds_; }
+  // Rows the merged tables received from the base, and rows written by the merge (final images, new
+  // keys, appended rows).
+  uint64_t base_rows() const { return base_rows_; }
+  uint64_t replayed_rows() const { return replayed_rows_; }
+  // Why tables given to Data were not merged (their rows then loaded as they are).
+  std::vector<std::string> notes() const;
+
+ private:
+  // pg_restore with these arguments (after the connection and the common flags) and the dump.
+  [[nodiscard]] absl::Status Run(std::vector<std::string> args);
+  [[nodiscard]] absl::StatusOr<std::string> List(const std::string& section);
+  [[nodiscard]] absl::StatusOr<bool> LoadTable(const std::string& entry_line, const TableLoad& table,
+                                               const std::function<bool()>& stop);
+  std::filesystem::path TempFile(const std::string& what);
+
+  BaseLoadOptions options_;
+  std::chrono::duration<double> seconds_{0};
+  std::atomic<uint64_t> base_rows_{0};
+  std::atomic<uint64_t> replayed_rows_{0};
+  std::atomic<uint64_t> temp_counter_{0};
+  mutable std::mutex notes_mu_;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace pgpitr::restore

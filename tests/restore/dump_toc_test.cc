@@ -1,0 +1,47 @@
+// The table of contents pg_restore -l prints: entries with their dump ids and oids, table data told
+// apart, comments and odd lines skipped, and a list file that names exactly the entries given.
+#include "restore/dump_toc.h"
+
+#include <gtest/gtest.h>
+
+namespace pgpitr::restore {
+namespace {
+
+constexpr const char* kListing = R"(;
+; Archive created at 2026-12-01 18:10:41 UTC
+;     dbname: sec_src
+;
+; Selected TOC Entries:
+;
+3378; 0 17933 TABLE DATA public child postgres
+3376; 0 17923 TABLE DATA public my table postgres
+3395; 0 0 SEQUENCE SET public child_id_seq postgres
+3382; 0 0 BLOBS - BLOBS 
+3379; 0 17954 MATERIALIZED VIEW DATA public mv postgres
+not an entry
+12x; 0 1 TABLE DATA public bad postgres
+)";
+
+TEST(DumpToc, EntriesCarryTheirDumpIdOidAndWhetherTheyAreTableData) {
+  const std::vector<TocEntry> entries = ParseToc(kListing);
+  ASSERT_EQ(entries.size(), 5u);
+  EXPECT_EQ(entries[0].dump_id, 3378);
+  EXPECT_EQ(entries[0].oid, 17933u);
+  EXPECT_TRUE(entries[0].table_data);
+  EXPECT_EQ(entries[1].oid, 17923u);  // a name with a space: found by its oid
+  EXPECT_TRUE(entries[1].table_data);
+  EXPECT_FALSE(entries[2].table_data);
+  EXPECT_FALSE(entries[3].table_data);
+  EXPECT_FALSE(entries[4].table_data);  // materialized view data is refreshed, not copied
+}
+
+TEST(DumpToc, AListNamesExactlyTheEntriesGiven) {
+  std::vector<TocEntry> entries = ParseToc(kListing);
+  entries.erase(entries.begin());
+  EXPECT_EQ(TocList({entries[0], entries[1]}),
+            "3376; 0 17923 TABLE DATA public my table postgres\n3395; 0 0 SEQUENCE SET public child_id_seq postgres\n");
+  EXPECT_EQ(TocList({}), "");
+}
+
+}  // namespace
+}  // namespace pgpitr::restore
