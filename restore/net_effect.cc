@@ -27,7 +27,7 @@ bool HasUnchangedToast(const proto::Tuple& tuple) {
 
 // Walks an image (see NetEffect::State): visit(column, tag, value) for each column.
 template <typename Visit>
-void ForEachImageCell(const std::string& image, Visit visit) {
+void ForEachImageCell(std::string_view image, Visit visit) {
   size_t at = 0;
   for (int column = 0; at < image.size(); ++column) {
     const char tag = image[at++];
@@ -41,9 +41,6 @@ void ForEachImageCell(const std::string& image, Visit visit) {
     visit(column, tag, value);
   }
 }
-
-// Frees a string's buffer (assigning an empty string would keep it).
-void Release(std::string& s) { std::string().swap(s); }
 
 void AppendImageCell(std::string* image, char tag, std::string_view value) {
   *image += tag;
@@ -61,7 +58,21 @@ bool NetEffect::Row::HasUnknown() const {
   return false;
 }
 
-NetEffect::NetEffect(const proto::RelationSchema& schema) : schema_(schema) {
+// --- storage
+
+namespace {
+// The arena grows in blocks from 16 KiB, doubling up to 1 MiB.
+constexpr size_t kFirstBlock = 16 << 10;
+constexpr size_t kLargestBlock = 1 << 20;
+constexpr size_t kIndexSlotBytes = sizeof(uint32_t) + 1;  // a slot and its control byte
+size_t Rounded(size_t n) { return (n + 7) & ~size_t{7}; }
+}  // namespace
+
+size_t NetEffect::EntryHash::operator()(uint32_t i) const { return (*this)(net->Key(net->entries_[i])); }
+size_t NetEffect::EntryHash::operator()(std::string_view key) const { return absl::Hash<std::string_view>()(key); }
+bool NetEffect::EntryEq::operator()(uint32_t a, std::string_view b) const { return net->Key(net->entries_[a]) == b; }
+
+NetEffect::NetEffect(const proto::RelationSchema& schema) : schema_(schema), index_(0, EntryHash{this}, EntryEq{this}) {
   for (int i = 0; i < schema_.columns_size(); ++i) {
     if (schema_.columns(i).is_key()) key_columns_.push_back(i);
   }
@@ -69,6 +80,111 @@ NetEffect::NetEffect(const proto::RelationSchema& schema) : schema_(schema) {
 
 std::string NetEffect::TableName() const {
   return wal::QuoteIdent(schema_.namespace_()) + "." + wal::QuoteIdent(schema_.name());
+}
+
+char* NetEffect::Allocate(size_t n) {
+  n = Rounded(n);
+  if (n > block_left_) {
+    const size_t size = std::max(n, std::min(kLargestBlock, blocks_.empty() ? kFirstBlock : 2 * last_block_));
+    blocks_.emplace_back(new char[size]);
+    last_block_ = size;
+    block_next_ = blocks_.back().get();
+    block_left_ = size;
+    arena_bytes_ += size;
+  }
+  char* at = block_next_;
+  block_next_ += n;
+  block_left_ -= n;
+  live_bytes_ += n;
+  return at;
+}
+
+uint32_t NetEffect::Find(std::string_view key, bool* fresh) {
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    *fresh = false;
+    return *it;
+  }
+  *fresh = true;
+  Entry e;
+  e.key_size = static_cast<uint32_t>(key.size());
+  e.bytes = Allocate(key.size());
+  std::memcpy(e.bytes, key.data(), key.size());
+  const uint32_t index = static_cast<uint32_t>(entries_.size());
+  entries_.push_back(e);
+  index_.insert(index);
+  return index;
+}
+
+void NetEffect::SetImage(uint32_t entry, std::string_view image) {
+  Entry& e = entries_[entry];
+  if (image.size() > e.room) {
+    // The key moves with the image to a place with some room to grow; the old one is garbage
+    // until the next compaction.
+    const size_t room = image.size() + image.size() / 8;
+    char* bytes = Allocate(e.key_size + room);
+    live_bytes_ -= Rounded(e.key_size + e.room);
+    std::memcpy(bytes, e.bytes, e.key_size);
+    e.bytes = bytes;
+    e.room = static_cast<uint32_t>(Rounded(e.key_size + room) - e.key_size);
+  }
+  std::memcpy(e.bytes + e.key_size, image.data(), image.size());
+  e.image_size = static_cast<uint32_t>(image.size());
+  e.flags |= kPresent;
+}
+
+void NetEffect::ClearImage(uint32_t entry) {
+  Entry& e = entries_[entry];
+  e.image_size = 0;
+  e.flags &= static_cast<uint8_t>(~(kPresent | kUnknown));
+  origins_.erase(entry);
+  // The image's room is garbage now: a compaction keeps only the key.
+  live_bytes_ -= Rounded(e.key_size + e.room) - Rounded(e.key_size);
+  e.room = static_cast<uint32_t>(Rounded(e.key_size) - e.key_size);
+}
+
+void NetEffect::Compact() {
+  std::vector<Entry> entries;
+  std::unordered_map<uint32_t, std::string> origins;
+  std::vector<std::unique_ptr<char[]>> old_blocks = std::move(blocks_);
+  blocks_.clear();
+  block_next_ = nullptr;
+  block_left_ = 0;
+  last_block_ = 0;
+  arena_bytes_ = 0;
+  live_bytes_ = 0;
+  for (uint32_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    // A key inserted and deleted in this run holds nothing: forgotten.
+    if (e.flags == 0) continue;
+    Entry moved = e;
+    moved.room = e.image_size;
+    moved.bytes = Allocate(e.key_size + e.image_size);
+    moved.room = static_cast<uint32_t>(Rounded(e.key_size + e.image_size) - e.key_size);
+    std::memcpy(moved.bytes, e.bytes, e.key_size + e.image_size);
+    if (auto it = origins_.find(i); it != origins_.end()) {
+      origins[static_cast<uint32_t>(entries.size())] = std::move(it->second);
+    }
+    entries.push_back(moved);
+  }
+  entries_ = std::move(entries);
+  origins_ = std::move(origins);
+  index_ = decltype(index_)(entries_.size(), EntryHash{this}, EntryEq{this});
+  for (uint32_t i = 0; i < entries_.size(); ++i) index_.insert(i);
+}
+
+void NetEffect::Reset() {
+  entries_ = std::vector<Entry>();
+  index_ = decltype(index_)(0, EntryHash{this}, EntryEq{this});
+  origins_.clear();
+  blocks_.clear();
+  block_next_ = nullptr;
+  block_left_ = 0;
+  last_block_ = 0;
+  arena_bytes_ = 0;
+  live_bytes_ = 0;
+  bytes_ = 0;
+  waiting_for_origin_.clear();
 }
 
 absl::Status NetEffect::EncodeKey(const proto::Tuple& tuple, std::string* key) const {
@@ -89,32 +205,19 @@ absl::Status NetEffect::EncodeKey(const proto::Tuple& tuple, std::string* key) c
   return absl::OkStatus();
 }
 
-std::vector<std::string> NetEffect::DecodeKey(const std::string& key) const {
+std::vector<std::string> NetEffect::DecodeKey(std::string_view key) const {
   std::vector<std::string> values;
   size_t at = 0;
   while (at + sizeof(uint32_t) <= key.size()) {
     const uint32_t n = ReadU32(key.data() + at);
     at += sizeof n;
-    values.push_back(key.substr(at, n));
+    values.emplace_back(key.substr(at, n));
     at += n;
   }
   return values;
 }
 
-NetEffect::State& NetEffect::Find(const std::string& key, bool* fresh) {
-  auto [it, inserted] = rows_.try_emplace(key);
-  *fresh = inserted;
-  return it->second;
-}
-
-uint64_t NetEffect::SizeOf(const std::string& key, const State& state) const {
-  // The hash node (its key and state), its bucket, and what the strings hold outside it.
-  constexpr uint64_t kNode = sizeof(std::pair<const std::string, State>) + 32;
-  auto outside = [](const std::string& s) -> uint64_t { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
-  return kNode + outside(key) + outside(state.image) + outside(state.origin);
-}
-
-void NetEffect::SetImage(State& state, const proto::Tuple& tuple, bool merge_unchanged) {
+bool NetEffect::BuildImage(const proto::Tuple& tuple, std::string_view old) {
   scratch_.clear();
   bool unknown = false;
   auto append = [&](const proto::Value& v) {
@@ -130,25 +233,24 @@ void NetEffect::SetImage(State& state, const proto::Tuple& tuple, bool merge_unc
         AppendImageCell(&scratch_, 'v', v.data());
     }
   };
-  if (!merge_unchanged || !HasUnchangedToast(tuple)) {
+  if (old.empty() || !HasUnchangedToast(tuple)) {
     for (const proto::Value& v : tuple.values()) append(v);
-  } else {
-    // Values sent as unchanged keep what the run knew of them (or stay unknown).
-    ForEachImageCell(state.image, [&](int column, char tag, std::string_view value) {
-      const proto::Value& v = tuple.values(column);
-      if (v.kind() != proto::Value::UNCHANGED_TOAST) {
-        append(v);
-      } else {
-        AppendImageCell(&scratch_, tag, value);
-        unknown = unknown || tag == 'u';
-      }
-    });
+    return unknown;
   }
-  state.image.assign(scratch_);
-  state.unknown = unknown;
+  // Values sent as unchanged keep what the run knew of them (or stay unknown).
+  ForEachImageCell(old, [&](int column, char tag, std::string_view value) {
+    const proto::Value& v = tuple.values(column);
+    if (v.kind() != proto::Value::UNCHANGED_TOAST) {
+      append(v);
+    } else {
+      AppendImageCell(&scratch_, tag, value);
+      unknown = unknown || tag == 'u';
+    }
+  });
+  return unknown;
 }
 
-std::vector<Cell> NetEffect::Cells(const std::string& image) const {
+std::vector<Cell> NetEffect::Cells(std::string_view image) const {
   std::vector<Cell> cells;
   cells.reserve(schema_.columns_size());
   ForEachImageCell(image, [&](int, char tag, std::string_view value) {
@@ -159,6 +261,8 @@ std::vector<Cell> NetEffect::Cells(const std::string& image) const {
   });
   return cells;
 }
+
+// --- the run
 
 absl::Status NetEffect::Add(const proto::Change& change) {
   // Only the errors name the table: Add runs once per row change.
@@ -182,105 +286,95 @@ absl::Status NetEffect::Add(const proto::Change& change) {
         "restore?)",
         what, TableName()));
   };
-  std::string key;
   bool fresh = false;
+  absl::Status result = absl::OkStatus();
   switch (change.kind()) {
     case proto::Change::INSERT: {
-      if (absl::Status s = EncodeKey(change.new_tuple(), &key); !s.ok()) return s;
+      if (absl::Status s = EncodeKey(change.new_tuple(), &key_); !s.ok()) return s;
       if (HasUnchangedToast(change.new_tuple())) return contradiction("an INSERT with an unchanged TOASTed value");
-      State& state = Find(key, &fresh);
-      if (state.present) return contradiction("an INSERT of a key that already holds a row");
-      bytes_ -= fresh ? 0 : SizeOf(key, state);
-      state.present = true;
-      state.origin.clear();
-      SetImage(state, change.new_tuple(), /*merge_unchanged=*/false);
-      bytes_ += SizeOf(key, state);
-      return absl::OkStatus();
+      const uint32_t e = Find(key_, &fresh);
+      if (Has(entries_[e], kPresent)) return contradiction("an INSERT of a key that already holds a row");
+      BuildImage(change.new_tuple(), {});
+      SetImage(e, scratch_);
+      break;
     }
     case proto::Change::UPDATE: {
       const proto::Tuple& old_tuple = change.old_kind() == proto::Change::KEY ? change.old_tuple() : change.new_tuple();
-      if (absl::Status s = EncodeKey(old_tuple, &key); !s.ok()) return s;
-      std::string new_key;
-      if (change.old_kind() != proto::Change::KEY) {
-        new_key = key;  // the same tuple: the key did not change
-      } else if (absl::Status s = EncodeKey(change.new_tuple(), &new_key); !s.ok()) {
-        return s;
-      }
-      State& from = Find(key, &fresh);
+      if (absl::Status s = EncodeKey(old_tuple, &key_); !s.ok()) return s;
+      const uint32_t from = Find(key_, &fresh);
       if (fresh) {
         // First seen here: the target holds this row, with values the run does not know yet
         // (unless this change gives every one).
-        from.existed = true;
-        from.present = true;
-        SetImage(from, change.new_tuple(), /*merge_unchanged=*/false);
-        if (from.unknown) from.origin = key;
+        entries_[from].flags |= kExisted | kPresent;
+        if (BuildImage(change.new_tuple(), {})) {
+          entries_[from].flags |= kUnknown;
+          origins_[from] = key_;
+        }
+        SetImage(from, scratch_);
       } else {
-        if (!from.present) return contradiction("an UPDATE of a key that holds no row");
-        bytes_ -= SizeOf(key, from);
-        SetImage(from, change.new_tuple(), /*merge_unchanged=*/true);
-        if (!from.unknown) from.origin.clear();
+        if (!Has(entries_[from], kPresent)) return contradiction("an UPDATE of a key that holds no row");
+        const bool unknown = BuildImage(change.new_tuple(), Image(entries_[from]));
+        SetImage(from, scratch_);
+        if (!unknown && Has(entries_[from], kUnknown)) {
+          entries_[from].flags &= static_cast<uint8_t>(~kUnknown);
+          origins_.erase(from);
+        }
       }
-      if (new_key == key) {
-        bytes_ += SizeOf(key, from);
-        return absl::OkStatus();
+      if (change.old_kind() != proto::Change::KEY) break;  // the key did not change
+      std::string new_key;
+      if (absl::Status s = EncodeKey(change.new_tuple(), &new_key); !s.ok()) return s;
+      if (new_key == key_) break;
+      // The row moves to its new key; its old key now holds none.
+      const bool unknown = Has(entries_[from], kUnknown);
+      std::string origin;
+      if (unknown) origin = std::move(origins_[from]);
+      const std::string image(Image(entries_[from]));
+      ClearImage(from);
+      const uint32_t to = Find(new_key, &fresh);
+      if (Has(entries_[to], kPresent)) return contradiction("an UPDATE to a key that already holds a row");
+      SetImage(to, image);
+      if (unknown) {
+        entries_[to].flags |= kUnknown;
+        origins_[to] = std::move(origin);
       }
-      std::string image = std::move(from.image);
-      std::string origin = std::move(from.origin);
-      const bool unknown = from.unknown;
-      from.present = false;
-      from.unknown = false;
-      Release(from.image);
-      Release(from.origin);
-      bytes_ += SizeOf(key, from);
-      State& to = Find(new_key, &fresh);
-      if (to.present) return contradiction("an UPDATE to a key that already holds a row");
-      bytes_ -= fresh ? 0 : SizeOf(new_key, to);
-      to.present = true;
-      to.image = std::move(image);
-      to.origin = std::move(origin);
-      to.unknown = unknown;
-      bytes_ += SizeOf(new_key, to);
-      return absl::OkStatus();
+      break;
     }
     case proto::Change::DELETE: {
       if (change.old_kind() != proto::Change::KEY) return contradiction("a DELETE without its key");
-      if (absl::Status s = EncodeKey(change.old_tuple(), &key); !s.ok()) return s;
-      State& state = Find(key, &fresh);
-      if (fresh) {
-        state.existed = true;
-        state.present = true;
-      }
-      if (!state.present) return contradiction("a DELETE of a key that holds no row");
-      bytes_ -= fresh ? 0 : SizeOf(key, state);
-      state.present = false;
-      state.unknown = false;
-      Release(state.image);
-      Release(state.origin);
-      bytes_ += SizeOf(key, state);
-      return absl::OkStatus();
+      if (absl::Status s = EncodeKey(change.old_tuple(), &key_); !s.ok()) return s;
+      const uint32_t e = Find(key_, &fresh);
+      if (fresh) entries_[e].flags |= kExisted | kPresent;
+      if (!Has(entries_[e], kPresent)) return contradiction("a DELETE of a key that holds no row");
+      ClearImage(e);
+      break;
     }
     default:
       return absl::InvalidArgumentError("NetEffect takes INSERT, UPDATE and DELETE only");
   }
+  // Garbage (images that moved or were deleted) is dropped when it is most of the arena.
+  if (arena_bytes_ > 4 * kFirstBlock && arena_bytes_ > 3 * live_bytes_) Compact();
+  bytes_ =
+      arena_bytes_ + entries_.capacity() * sizeof(Entry) + index_.capacity() * kIndexSlotBytes + origins_.size() * 64;
+  return result;
 }
 
 NetEffect::Result NetEffect::Take() {
   Result result;
-  for (auto& [key, state] : rows_) {
+  for (uint32_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
     Row row;
-    if (state.present) {
-      row.cells = Cells(state.image);
-      if (state.unknown) row.origin_key = DecodeKey(state.origin);
+    if (Has(e, kPresent)) {
+      row.cells = Cells(Image(e));
+      if (Has(e, kUnknown)) row.origin_key = DecodeKey(origins_.at(i));
     }
-    if (state.existed && state.present && !state.unknown) {
+    if (Has(e, kExisted) && Has(e, kPresent) && !Has(e, kUnknown)) {
       result.updated.push_back(std::move(row));
       continue;
     }
-    if (state.existed) result.deleted_keys.push_back(DecodeKey(key));
-    if (state.present) result.rows.push_back(std::move(row));
+    if (Has(e, kExisted)) result.deleted_keys.push_back(DecodeKey(Key(e)));
+    if (Has(e, kPresent)) result.rows.push_back(std::move(row));
   }
-  rows_.clear();
-  bytes_ = 0;
+  Reset();
   return result;
 }
 
@@ -304,18 +398,17 @@ absl::Status NetEffect::BeginMerge(const std::vector<std::string>& columns) {
   }
   last_key_position_ = 0;
   for (int k : key_columns_) last_key_position_ = std::max(last_key_position_, static_cast<size_t>(base_position_[k]));
-  origins_.clear();
-  for (const auto& [key, state] : rows_) {
-    if (state.present && state.unknown) origins_[state.origin].push_back(key);
-  }
+  waiting_for_origin_.clear();
+  for (const auto& [entry, origin] : origins_) waiting_for_origin_[origin].push_back(entry);
   return absl::OkStatus();
 }
 
-void NetEffect::AppendMergedRow(const State& state, std::string* out) {
+void NetEffect::AppendMergedRow(const Entry& e, std::string* out) {
   ++merged_rows_;
   // The image is in schema order; the line is in the base's.
-  std::vector<std::pair<char, std::string_view>> cells(schema_.columns_size());
-  ForEachImageCell(state.image, [&](int column, char tag, std::string_view value) {
+  std::vector<std::pair<char, std::string_view>>& cells = merge_cells_;
+  cells.assign(schema_.columns_size(), {'n', {}});
+  ForEachImageCell(Image(e), [&](int column, char tag, std::string_view value) {
     cells[base_position_[column]] = {tag, value};
   });
   for (size_t p = 0; p < cells.size(); ++p) {
@@ -334,16 +427,14 @@ absl::Status NetEffect::MergeBaseRow(std::string_view line, std::string* out) {
   std::string& key = merge_key_;
   key.clear();
   size_t field_start = 0;
-  size_t position = 0;
   std::vector<std::string_view>& fields = merge_fields_;  // up to the last key column
   fields.clear();
-  while (position <= last_key_position_) {
+  while (fields.size() <= last_key_position_) {
     const size_t tab = line.find('\t', field_start);
     fields.push_back(
         line.substr(field_start, tab == std::string_view::npos ? std::string_view::npos : tab - field_start));
     if (tab == std::string_view::npos) break;
     field_start = tab + 1;
-    ++position;
   }
   if (fields.size() <= last_key_position_) {
     return absl::DataLossError(fmt::format("a row of {} in the base has too few columns", TableName()));
@@ -364,74 +455,70 @@ absl::Status NetEffect::MergeBaseRow(std::string_view line, std::string* out) {
     AppendU32(&key, static_cast<uint32_t>(value->size()));
     key.append(*value);
   }
-  auto it = rows_.find(key);
-  if (it == rows_.end()) {
+  auto it = index_.find(std::string_view(key));
+  if (it == index_.end()) {
     out->append(line);
     *out += '\n';
     return absl::OkStatus();
   }
-  State& state = it->second;
+  const uint32_t entry = *it;
   auto disagree = [&](const char* what) {
     return absl::DataLossError(fmt::format(
         "the base's rows of {} do not match the change log: {} (key {}); restore from another base, or run 'pgpitr "
         "verify'",
-        TableName(), what, fmt::join(DecodeKey(it->first), ", ")));
+        TableName(), what, fmt::join(DecodeKey(key), ", ")));
   };
-  if (state.in_base) return disagree("the base holds the key twice");
-  state.in_base = true;
-  if (!state.existed) return disagree("the change log inserts a row the base already holds");
+  if (Has(entries_[entry], kInBase)) return disagree("the base holds the key twice");
+  entries_[entry].flags |= kInBase;
+  if (!Has(entries_[entry], kExisted)) return disagree("the change log inserts a row the base already holds");
   // This base row holds values that rows of the run never saw: fill them in.
-  if (auto needed = origins_.find(it->first); needed != origins_.end()) {
+  if (auto needed = waiting_for_origin_.find(key); needed != waiting_for_origin_.end()) {
     CopyFields all;
     SplitCopyLine(line, &all);
-    for (const std::string& dependent : needed->second) {
-      State& d = rows_.at(dependent);
-      const uint64_t before = SizeOf(dependent, d);
-      scratch_.clear();
-      ForEachImageCell(d.image, [&](int column, char tag, std::string_view value) {
+    for (uint32_t dependent : needed->second) {
+      std::string filled;
+      ForEachImageCell(Image(entries_[dependent]), [&](int column, char tag, std::string_view value) {
         if (tag != 'u') {
-          AppendImageCell(&scratch_, tag, value);
+          AppendImageCell(&filled, tag, value);
           return;
         }
         const std::optional<std::string> base_value = static_cast<size_t>(base_position_[column]) < all.raw.size()
                                                           ? UnescapeCopyField(all.raw[base_position_[column]])
                                                           : std::nullopt;
-        AppendImageCell(&scratch_, base_value ? 'v' : 'n', base_value ? std::string_view(*base_value) : "");
+        AppendImageCell(&filled, base_value ? 'v' : 'n', base_value ? std::string_view(*base_value) : "");
       });
-      d.image.assign(scratch_);
-      d.unknown = false;
-      d.origin.clear();
-      bytes_ = bytes_ - before + SizeOf(dependent, d);
+      SetImage(dependent, filled);
+      entries_[dependent].flags &= static_cast<uint8_t>(~kUnknown);
+      origins_.erase(dependent);
     }
-    origins_.erase(needed);
+    waiting_for_origin_.erase(needed);
   }
-  if (state.present && !state.unknown) {
-    AppendMergedRow(state, out);
-    state.emitted = true;
+  const Entry& e = entries_[entry];
+  if (Has(e, kPresent) && !Has(e, kUnknown)) {
+    AppendMergedRow(e, out);
+    entries_[entry].flags |= kEmitted;
   }
   return absl::OkStatus();
 }
 
 absl::Status NetEffect::EndMerge(std::string* out) {
-  for (auto& [key, state] : rows_) {
-    if (state.existed && !state.in_base) {
+  for (Entry& e : entries_) {
+    if (Has(e, kExisted) && !Has(e, kInBase)) {
       return absl::DataLossError(fmt::format(
           "the base's rows of {} do not match the change log: it changes a row the base does not hold (key {}); "
           "restore from another base, or run 'pgpitr verify'",
-          TableName(), fmt::join(DecodeKey(key), ", ")));
+          TableName(), fmt::join(DecodeKey(Key(e)), ", ")));
     }
-    if (!state.present || state.emitted) continue;
-    if (state.unknown) {
+    if (!Has(e, kPresent) || Has(e, kEmitted)) continue;
+    if (Has(e, kUnknown)) {
       return absl::DataLossError(fmt::format(
           "the base's rows of {} do not match the change log: the row its key {} came from is not in the base",
-          TableName(), fmt::join(DecodeKey(key), ", ")));
+          TableName(), fmt::join(DecodeKey(Key(e)), ", ")));
     }
-    AppendMergedRow(state, out);
-    state.emitted = true;
+    AppendMergedRow(e, out);
+    e.flags |= kEmitted;
   }
-  rows_.clear();
-  origins_.clear();
-  bytes_ = 0;
+  Reset();
   return absl::OkStatus();
 }
 

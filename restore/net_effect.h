@@ -13,11 +13,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "proto/pgpitr.pb.h"
 
@@ -51,6 +53,7 @@ class NetEffect {
   // The relation's key columns are those the schema marks is_key; a schema with none is refused by
   // Add (such relations are replayed row by row).
   explicit NetEffect(const proto::RelationSchema& schema);
+  NetEffect(NetEffect&&) = delete;  // the index's functors point at it
 
   // One INSERT, UPDATE or DELETE written under this schema. An error when the change contradicts
   // the run so far (an UPDATE or DELETE of a key known to hold no row, an INSERT on a key known to
@@ -73,8 +76,8 @@ class NetEffect {
   [[nodiscard]] absl::Status MergeBaseRow(std::string_view line, std::string* out);
   [[nodiscard]] absl::Status EndMerge(std::string* out);
 
-  bool empty() const { return rows_.empty(); }
-  size_t keys() const { return rows_.size(); }
+  bool empty() const { return entries_.empty(); }
+  size_t keys() const { return entries_.size(); }
   // Rows the merge wrote: final images and rows of new keys.
   uint64_t merged_rows() const { return merged_rows_; }
   // Approximate bytes held, to bound memory.
@@ -82,43 +85,86 @@ class NetEffect {
   const proto::RelationSchema& schema() const { return schema_; }
 
  private:
-  // A row's values in schema order, in one string: per column 'v' u32 length bytes, 'n' (NULL) or
-  // 'u' (unknown: the target's value stays). One allocation per row, since a run may hold millions.
-  struct State {
-    bool existed = false;  // a target row held this key at the start of the run
-    bool present = false;  // a row holds this key now
-    bool unknown = false;  // the image has unknown values
-    bool in_base = false;  // merging: the base's row of this key was met
-    bool emitted = false;  // merging: the final row was written out
-    std::string image;     // when present
-    std::string origin;    // when unknown: the encoded key of the target row that holds those values
+  // What the run knows of one key. Its bytes (the encoded key, then the row's image) live in the
+  // arena: a run may hold millions of keys, and a hash node, two strings and their allocations per key
+  // cost twice the row itself. The image is the row's values in schema order, per column 'v' u32
+  // length bytes, 'n' (NULL) or 'u' (unknown: the target's value stays).
+  struct Entry {
+    char* bytes = nullptr;  // key_size bytes of key, then room bytes for the image
+    uint32_t key_size = 0;
+    uint32_t image_size = 0;  // when present
+    uint32_t room = 0;
+    uint8_t flags = 0;
   };
+  enum Flag : uint8_t {
+    kExisted = 1,   // a target row held this key at the start of the run
+    kPresent = 2,   // a row holds this key now (its image is set)
+    kUnknown = 4,   // the image has unknown values; origins_ names the target row that holds them
+    kInBase = 8,    // merging: the base's row of this key was met
+    kEmitted = 16,  // merging: the final row was written out
+  };
+  // The index of the entries, looked up by key bytes.
+  struct EntryHash {
+    using is_transparent = void;
+    const NetEffect* net;
+    size_t operator()(uint32_t i) const;
+    size_t operator()(std::string_view key) const;
+  };
+  struct EntryEq {
+    using is_transparent = void;
+    const NetEffect* net;
+    bool operator()(uint32_t a, uint32_t b) const { return a == b; }
+    bool operator()(uint32_t a, std::string_view b) const;
+    bool operator()(std::string_view a, uint32_t b) const { return (*this)(b, a); }
+  };
+
+  static bool Has(const Entry& e, Flag f) { return (e.flags & f) != 0; }
+  std::string_view Key(const Entry& e) const { return std::string_view(e.bytes, e.key_size); }
+  std::string_view Image(const Entry& e) const { return std::string_view(e.bytes + e.key_size, e.image_size); }
 
   // The key of a tuple, encoded (length-prefixed values); an error when a key value is not text.
   [[nodiscard]] absl::Status EncodeKey(const proto::Tuple& tuple, std::string* key) const;
-  std::vector<std::string> DecodeKey(const std::string& key) const;
-  State& Find(const std::string& key, bool* fresh);
-  uint64_t SizeOf(const std::string& key, const State& state) const;
-  // Sets state's image from the tuple, keeping the old values where the tuple's are unchanged TOAST.
-  void SetImage(State& state, const proto::Tuple& tuple, bool merge_unchanged);
+  std::vector<std::string> DecodeKey(std::string_view key) const;
+  // The entry of key, made (with no flags) when there is none.
+  uint32_t Find(std::string_view key, bool* fresh);
+  // Sets an entry's image, in its room when it fits.
+  void SetImage(uint32_t entry, std::string_view image);
+  void ClearImage(uint32_t entry);
+  char* Allocate(size_t n);
+  // Builds in scratch_ the image of a tuple, keeping old's values where the tuple's are unchanged
+  // TOAST (old may be empty); returns whether unknown values remain.
+  bool BuildImage(const proto::Tuple& tuple, std::string_view old);
   // The image as cells.
-  std::vector<Cell> Cells(const std::string& image) const;
-  void AppendMergedRow(const State& state, std::string* out);
+  std::vector<Cell> Cells(std::string_view image) const;
+  void AppendMergedRow(const Entry& e, std::string* out);
   std::string TableName() const;
+  void Reset();
+  // Copies what entries use into a new arena, forgetting keys that hold nothing.
+  void Compact();
 
   proto::RelationSchema schema_;
   std::vector<int> key_columns_;
-  std::unordered_map<std::string, State> rows_;
+  std::vector<Entry> entries_;
+  absl::flat_hash_set<uint32_t, EntryHash, EntryEq> index_;
+  std::unordered_map<uint32_t, std::string> origins_;  // entry -> encoded origin key, while kUnknown
+  std::vector<std::unique_ptr<char[]>> blocks_;        // the arena
+  char* block_next_ = nullptr;
+  size_t block_left_ = 0;
+  size_t last_block_ = 0;
+  uint64_t live_bytes_ = 0;  // of the arena, what entries use (the rest is garbage)
+  uint64_t arena_bytes_ = 0;
   uint64_t bytes_ = 0;
   // Merging: the base position of each schema column, and of the last key column.
   std::vector<int> base_position_;
   size_t last_key_position_ = 0;
-  // Merging: encoded origin key -> the keys whose unknown values that base row holds.
-  std::unordered_map<std::string, std::vector<std::string>> origins_;
+  // Merging: encoded origin key -> the entries whose unknown values that base row holds.
+  std::unordered_map<std::string, std::vector<uint32_t>> waiting_for_origin_;
   uint64_t merged_rows_ = 0;
   std::string scratch_;
+  std::string key_;
   std::string merge_key_;
   std::vector<std::string_view> merge_fields_;
+  std::vector<std::pair<char, std::string_view>> merge_cells_;
 };
 
 }  // namespace pgpitr::restore

@@ -296,27 +296,39 @@ absl::Status ChangeLog::ChangeReader::ForEachChange(const proto::Transaction& tx
           expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
     ++expected_chunk;
-    arena_.Reset();
-    auto* chunk = google::protobuf::Arena::CreateMessage<proto::ChangeChunk>(&arena_);
     const std::string_view value = it_->value().ToStringView();
-    if (!chunk->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return ParseStored(value, chunk,
-                         fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+    uint64_t first_seq = 0;
+    size_t changes = 0;
+    const proto::ChangeChunk* parsed = nullptr;
+    if (decoder_.Decode(value)) {
+      first_seq = decoder_.first_seq();
+      changes = decoder_.size();
+    } else {
+      // Not in a form the fast decoder reads: protobuf's parser decides, and names the damage.
+      arena_.Reset();
+      auto* chunk = google::protobuf::Arena::CreateMessage<proto::ChangeChunk>(&arena_);
+      if (!chunk->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+        return ParseStored(value, chunk,
+                           fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+      }
+      parsed = chunk;
+      first_seq = chunk->first_seq();
+      changes = static_cast<size_t>(chunk->changes_size());
     }
-    if (chunk->first_seq() != expected_seq) {
+    if (first_seq != expected_seq) {
       return absl::DataLossError(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
                       expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
-    for (const proto::Change& change : chunk->changes()) {
+    for (size_t i = 0; i < changes; ++i) {
+      const proto::Change& change = parsed != nullptr ? parsed->changes(static_cast<int>(i)) : decoder_.change(i);
       if (absl::Status st = visit(change); !st.ok()) return st;
     }
-    expected_seq += static_cast<uint64_t>(chunk->changes_size());
+    expected_seq += changes;
   }
-  if (absl::Status st = FromRocks(it_->status(), fmt::format("reading the changes of the transaction committed at {}",
-                                                             Lsn(txn.commit_lsn()).ToString()));
-      !st.ok()) {
-    return st;
+  if (!it_->status().ok()) {
+    return FromRocks(it_->status(), fmt::format("reading the changes of the transaction committed at {}",
+                                                Lsn(txn.commit_lsn()).ToString()));
   }
   if (expected_seq != txn.change_count()) {
     return absl::DataLossError(
