@@ -241,33 +241,6 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
   base_rows_ += base_rows;
   if (merging) replayed_rows_ += table.net->merged_rows();
 
-  // The INSERTs the run appended to the table, in the schema's column order.
-  if (table.appended_file != nullptr || !table.appended.empty()) {
-    if (absl::Status s = StartCopy(
-            pg, fmt::format("COPY {} ({}) FROM STDIN", QualifiedName(*table.schema), ColumnNames(*table.schema)));
-        !s.ok()) {
-      return s;
-    }
-    absl::Status sent = absl::OkStatus();
-    uint64_t lines = 0;
-    auto send = [&](std::string_view data) {
-      for (char c : data) lines += c == '\n';
-      if (sent.ok()) sent = PutCopyData(pg, data);
-    };
-    if (table.appended_file != nullptr) {
-      std::rewind(table.appended_file);
-      std::vector<char> buffer(kCopyPiece);
-      for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), table.appended_file)) > 0;) {
-        send(std::string_view(buffer.data(), n));
-      }
-      if (std::ferror(table.appended_file)) sent = absl::InternalError("cannot read back the appended rows");
-    }
-    send(table.appended);
-    absl::StatusOr<int64_t> copied = EndCopy(pg, sent.ok() ? nullptr : "pgpitr could not send the rows");
-    if (!sent.ok()) return sent;
-    if (!copied.ok()) return copied.status();
-    replayed_rows_ += lines;
-  }
   return merging;
 }
 
@@ -276,9 +249,72 @@ std::vector<std::string> BaseLoad::notes() const {
   return notes_;
 }
 
+BaseLoad::~BaseLoad() { (void)FinishAppends(); }
+
+absl::Status BaseLoad::Append(const proto::RelationSchema& schema, std::string rows) {
+  std::unique_lock<std::mutex> lock(append_mu_);
+  if (!appender_.joinable()) appender_ = std::thread([this] { AppendRows(); });
+  // At most a few MiB wait: the collapse does not run far ahead of the server.
+  append_changed_.wait(lock, [&] { return append_queue_.size() < 4 || !append_error_.ok(); });
+  if (!append_error_.ok()) return append_error_;
+  append_queue_.push_back(
+      {fmt::format("COPY {} ({}) FROM STDIN", QualifiedName(schema), ColumnNames(schema)), std::move(rows)});
+  append_changed_.notify_all();
+  return absl::OkStatus();
+}
+
+void BaseLoad::AppendRows() {
+  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
+  absl::Status error = conn.status();
+  if (error.ok()) {
+    std::string settings = "SET synchronous_commit = off";
+    if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
+    error = conn->Execute(settings);
+  }
+  std::unique_lock<std::mutex> lock(append_mu_);
+  for (;;) {
+    append_changed_.wait(lock, [&] { return append_finish_ || !append_queue_.empty(); });
+    if (append_queue_.empty()) break;
+    Appended item = std::move(append_queue_.front());
+    append_queue_.pop_front();
+    append_changed_.notify_all();
+    if (!error.ok()) continue;  // the rest is dropped: the restore fails
+    lock.unlock();
+    uint64_t lines = 0;
+    for (char c : item.rows) lines += c == '\n';
+    error = StartCopy(conn->raw(), item.copy);
+    if (error.ok()) error = PutCopyData(conn->raw(), item.rows);
+    absl::StatusOr<int64_t> copied = EndCopy(conn->raw(), error.ok() ? nullptr : "pgpitr could not send the rows");
+    if (error.ok()) error = copied.status();
+    if (error.ok()) replayed_rows_ += lines;
+    lock.lock();
+    if (!error.ok()) {
+      append_error_ = absl::Status(
+          error.code(), fmt::format("loading the rows appended to tables without a key: {}", error.message()));
+      append_changed_.notify_all();
+    }
+  }
+  if (!error.ok() && append_error_.ok()) {
+    append_error_ = absl::Status(error.code(),
+                                 fmt::format("loading the rows appended to tables without a key: {}", error.message()));
+  }
+}
+
+absl::Status BaseLoad::FinishAppends() {
+  {
+    std::lock_guard<std::mutex> lock(append_mu_);
+    append_finish_ = true;
+  }
+  append_changed_.notify_all();
+  if (appender_.joinable()) appender_.join();
+  std::lock_guard<std::mutex> lock(append_mu_);
+  return append_error_;
+}
+
 absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& tables) {
   if (options_.progress) options_.progress("data");
   const auto start = Clock::now();
+  if (absl::Status s = FinishAppends(); !s.ok()) return s;
   absl::StatusOr<std::string> listing = List("data");
   if (!listing.ok()) return listing.status();
   std::vector<TocEntry> rest = ParseToc(*listing);
@@ -300,11 +336,8 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
     tasks.push_back({it->line, t->second});
     it = rest.erase(it);
   }
-  std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
-    const uint64_t wa = (a.table->net ? a.table->net->bytes() : 0) + a.table->appended.size();
-    const uint64_t wb = (b.table->net ? b.table->net->bytes() : 0) + b.table->appended.size();
-    return wa > wb;
-  });
+  std::stable_sort(tasks.begin(), tasks.end(),
+                   [](const Task& a, const Task& b) { return a.table->net->bytes() > b.table->net->bytes(); });
   fs::path rest_list;
   if (!rest.empty()) {
     rest_list = TempFile("data.list");
@@ -332,7 +365,6 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
         if (loaded.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (*loaded) loaded_tables.merged.insert(task.table->relid);
-          loaded_tables.appended.insert(task.table->relid);
         }
         s = loaded.status();
         if (!s.ok() && task.table->schema != nullptr) {

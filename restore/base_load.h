@@ -7,19 +7,20 @@
 //   RETURN_IF_ERROR(load.Indexes());                // pg_restore --section=post-data
 // A table's rows are read from `pg_restore -f -` of its one TABLE DATA entry, each base row is
 // replaced by its final image (or dropped, or kept) as NetEffect::MergeBaseRow says, the rows of
-// new keys and the table's appended INSERTs follow, and all of it is COPYed into the still unindexed
-// table: replay writes no row twice and no index entry that it later deletes, so a restore to a point
-// costs about what pg_restore of a dump taken there would. The other data entries (untouched
-// tables, sequence values, large objects) are restored by pg_restore itself, in parallel with the
-// merged tables (--jobs tasks at once). A table whose base rows do not have the run's columns is
-// loaded as it is and left to the caller (not in the returned set). One thread calls it; Data uses
-// threads of its own.
+// new keys follow, and all of it is COPYed into the still unindexed table (INSERTs appended to tables
+// without a key were COPYed while the run was collapsed): replay writes no row twice and no index entry that it later
+// deletes, so a restore to a point costs about what pg_restore of a dump taken there would. The other data entries
+// (untouched tables, sequence values, large objects) are restored by pg_restore itself, in parallel with the merged
+// tables (--jobs tasks at once). A table whose base rows do not have the run's columns is loaded as it is and left to
+// the caller (not in the returned set). One thread calls it; Data uses threads of its own.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,26 +51,29 @@ struct BaseLoadOptions {
   std::function<void(const char*)> progress;  // "data", "indexes": the phase starting
 };
 
-// What one table brings to the load: the run's net effect on it (null when it has none) and the
-// INSERTs appended to it (COPY text lines in the schema's column order), in a file or in memory.
+// What one table brings to the load: the run's net effect on it.
 struct TableLoad {
   uint32_t relid = 0;
   NetEffect* net = nullptr;
-  const proto::RelationSchema* schema = nullptr;  // for the appended rows' column list
-  std::FILE* appended_file = nullptr;             // rewound by Data; the caller closes it
-  std::string appended;                           // after the file's lines
+  const proto::RelationSchema* schema = nullptr;
 };
 
 class BaseLoad {
  public:
   explicit BaseLoad(BaseLoadOptions options) : options_(std::move(options)) {}
+  ~BaseLoad();
 
   // pg_restore --section=pre-data.
   [[nodiscard]] absl::Status Schema();
-  // Every data entry; the tables given are merged into theirs.
+  // INSERTs into a table without a key (COPY text lines, in the schema's column order), between
+  // Schema and Data: COPYed in a thread of its own on a connection of its own while the run is still
+  // being collapsed (such rows are a multiset: the base's rows may come after them). An error of an
+  // earlier call is returned by a later one, or by Data.
+  [[nodiscard]] absl::Status Append(const proto::RelationSchema& schema, std::string rows);
+  // Every data entry; the tables given are merged into theirs. Returns the relids merged, whose
+  // NetEffect was consumed; the others' were left untouched.
   struct Loaded {
-    std::set<uint32_t> merged;    // relids whose NetEffect was consumed (merged into the base's rows)
-    std::set<uint32_t> appended;  // relids whose appended rows were loaded
+    std::set<uint32_t> merged;
   };
   [[nodiscard]] absl::StatusOr<Loaded> Data(const std::vector<TableLoad>& tables);
   // pg_restore --section=post-data: indexes, constraints, triggers, ...
@@ -91,7 +96,21 @@ class BaseLoad {
                                                const std::function<bool()>& stop);
   std::filesystem::path TempFile(const std::string& what);
 
+  // The appending thread's.
+  void AppendRows();
+  [[nodiscard]] absl::Status FinishAppends();
+
   BaseLoadOptions options_;
+  struct Appended {
+    std::string copy;  // COPY ... FROM STDIN
+    std::string rows;
+  };
+  std::mutex append_mu_;
+  std::condition_variable append_changed_;
+  std::deque<Appended> append_queue_;
+  bool append_finish_ = false;
+  absl::Status append_error_;
+  std::thread appender_;
   std::chrono::duration<double> seconds_{0};
   std::atomic<uint64_t> base_rows_{0};
   std::atomic<uint64_t> replayed_rows_{0};

@@ -60,8 +60,8 @@ std::string ColumnList(const proto::RelationSchema& schema, bool keys_only, cons
   return out;
 }
 
-// Appended rows beyond this wait in a temporary file until the base's data loads.
-constexpr size_t kSpillPiece = 1 << 20;
+// Before the base's data loads, rows appended to tables without a key go to it in pieces this big.
+constexpr size_t kAppendPiece = 1 << 20;
 
 // Sends COPY data in pieces, so a flush never holds a second copy of everything pending.
 constexpr size_t kCopyChunk = 1 << 20;
@@ -95,13 +95,15 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
 }
 
 absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
-                                                                   BulkReplayOptions options, BaseLoad* base_load) {
+                                                                   BulkReplayOptions options, BaseLoad* base_load,
+                                                                   ChangeSource* source) {
   absl::StatusOr<std::unique_ptr<Replayer>> row_by_row = Replayer::Create(target, log);
   if (!row_by_row.ok()) return row_by_row.status();
   // The set-based statements join a staging table of up to flush_bytes against its table: with the
   // default 4 MB the hash join spills to disk in batches, which more than doubled their time.
   if (absl::Status s = target->Execute(fmt::format("SET work_mem = '{}kB'", kReplayWorkMemKiB)); !s.ok()) return s;
-  return std::unique_ptr<BulkReplayer>(new BulkReplayer(target, log, options, *std::move(row_by_row), base_load));
+  return std::unique_ptr<BulkReplayer>(
+      new BulkReplayer(target, log, options, *std::move(row_by_row), base_load, source));
 }
 
 std::string BulkReplayer::PendingRange() const {
@@ -161,29 +163,20 @@ absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& co
   return absl::OkStatus();
 }
 
-void BulkReplayer::CloseSpill(Appends& appends) {
-  if (appends.spill != nullptr) std::fclose(appends.spill);
-  appends.spill = nullptr;
-}
-
-BulkReplayer::~BulkReplayer() {
-  for (auto& [id, appends] : appends_) CloseSpill(appends);
-}
-
 absl::Status BulkReplayer::FlushAppends(Appends& appends) {
   if (appends.rows == 0) return absl::OkStatus();
   const std::string table = QualifiedName(*appends.schema);
-  std::string data;
-  if (appends.spill != nullptr) {
-    // Rows that waited for the base's data (rare here: those tables are merged into its load).
-    std::rewind(appends.spill);
-    char buffer[1 << 16];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, appends.spill)) > 0;) data.append(buffer, n);
-    CloseSpill(appends);
+  if (!loaded_) {
+    // Before the base's data loads: COPYed beside the collapse (BaseLoad::Append).
+    pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
+    if (absl::Status s = base_load_->Append(*appends.schema, std::move(appends.copy_data)); !s.ok()) return s;
+    std::string().swap(appends.copy_data);
+    row_writes_ += appends.rows;
+    appends.rows = 0;
+    return absl::OkStatus();
   }
-  data += appends.copy_data;
   absl::StatusOr<int64_t> copied =
-      Copy(fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(*appends.schema, false)), data);
+      Copy(fmt::format("COPY {} ({}) FROM STDIN", table, ColumnList(*appends.schema, false)), appends.copy_data);
   if (!copied.ok()) {
     return absl::FailedPreconditionError(fmt::format("replaying the INSERTs into {} of {} failed: {}", table,
                                                      PendingRange(), copied.status().message()));
@@ -448,33 +441,25 @@ absl::Status BulkReplayer::Load() {
     t.net = &net;
     t.schema = &net.schema();
   }
+  // The last appended rows join the others, which went while the run was collapsed.
   for (auto& [id, appends] : appends_) {
-    if (!relids.insert(appends.schema->relid()).second) continue;
-    TableLoad& t = tables.emplace_back();
-    t.relid = appends.schema->relid();
-    t.schema = appends.schema;
-    t.appended_file = appends.spill;
-    t.appended = appends.copy_data;
+    if (absl::Status s = FlushAppends(appends); !s.ok()) return s;
   }
+  appends_.clear();
   absl::StatusOr<BaseLoad::Loaded> loaded = base_load_->Data(tables);
   if (!loaded.ok()) return loaded.status();
   if (absl::Status s = base_load_->Indexes(); !s.ok()) return s;
   loaded_ = true;
-  row_writes_ += base_load_->replayed_rows();
   for (auto it = keyed_.begin(); it != keyed_.end();) {
-    it = loaded->merged.contains(it->second.schema().relid()) ? keyed_.erase(it) : std::next(it);
-  }
-  for (auto it = appends_.begin(); it != appends_.end();) {
-    if (!loaded->appended.contains(it->second.schema->relid())) {
+    if (!loaded->merged.contains(it->second.schema().relid())) {
       ++it;
       continue;
     }
-    CloseSpill(it->second);
-    it = appends_.erase(it);
+    row_writes_ += it->second.merged_rows();
+    it = keyed_.erase(it);
   }
   pending_bytes_ = 0;
   for (const auto& [id, net] : keyed_) pending_bytes_ += net.bytes();
-  for (const auto& [id, appends] : appends_) pending_bytes_ += appends.copy_data.size();
   // What could not be merged, set-based now that the rows and indexes are there.
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
   in_transaction_ = true;
@@ -574,18 +559,9 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     appends.copy_data += '\n';
     ++appends.rows;
     pending_bytes_ += appends.copy_data.size() - before;
-    if (!loaded_ && appends.copy_data.size() >= kSpillPiece) {
-      // Before the base's data loads these wait on disk, so they do not count against merge_bytes.
-      if (appends.spill == nullptr) appends.spill = std::tmpfile();
-      if (appends.spill == nullptr || std::fwrite(appends.copy_data.data(), 1, appends.copy_data.size(),
-                                                  appends.spill) != appends.copy_data.size()) {
-        return absl::InternalError(
-            fmt::format("cannot write the INSERTs into {} waiting for the base's data to a "
-                        "temporary file (is {} full?)",
-                        QualifiedName(*schema), std::filesystem::temp_directory_path().string()));
-      }
-      pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
-      appends.copy_data.clear();
+    // Before the base's data loads they go to the target beside the collapse, a MiB at a time.
+    if (!loaded_ && appends.copy_data.size() >= kAppendPiece) {
+      if (absl::Status s = FlushAppends(appends); !s.ok()) return s;
     }
   } else {
     // One of several equal rows changes: row by row, after the INSERTs before it.
@@ -621,7 +597,7 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   }
   if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
   last_pending_lsn_ = txn.commit_lsn();
-  absl::Status taken = changes_->ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
+  absl::Status taken = source_->ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
   if (!taken.ok()) {
     Abort();
     return taken;

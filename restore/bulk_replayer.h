@@ -66,11 +66,12 @@ class BulkReplayer {
  public:
   // base_load: the base, schema restored and data not yet (see the top of this file); null when the
   // target already holds the whole base.
+  // source: where Replay reads each transaction's changes (a ChangeFeed); the change log when null.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<BulkReplayer>> Create(wal::PgConnection* target,
                                                                             const wal::ChangeLog& log,
                                                                             BulkReplayOptions options = {},
-                                                                            BaseLoad* base_load = nullptr);
-  ~BulkReplayer();
+                                                                            BaseLoad* base_load = nullptr,
+                                                                            ChangeSource* source = nullptr);
 
   // Takes one committed transaction (in commit order); may apply and commit what is pending.
   [[nodiscard]] absl::Status Replay(const proto::Transaction& txn);
@@ -85,19 +86,18 @@ class BulkReplayer {
   const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
 
  private:
-  // INSERTs into a table without a key, as COPY text lines; before the base's data loads, all but
-  // the last MiB of them wait in a temporary file.
+  // INSERTs into a table without a key, as COPY text lines.
   struct Appends {
     const proto::RelationSchema* schema = nullptr;
     std::string copy_data;
-    std::FILE* spill = nullptr;
     uint64_t rows = 0;
   };
 
   BulkReplayer(wal::PgConnection* target, const wal::ChangeLog& log, BulkReplayOptions options,
-               std::unique_ptr<Replayer> row_by_row, BaseLoad* base_load)
+               std::unique_ptr<Replayer> row_by_row, BaseLoad* base_load, ChangeSource* source)
       : target_(target),
-        changes_(log.NewChangeReader()),
+        own_source_(source == nullptr ? std::make_unique<LogChangeSource>(log) : nullptr),
+        source_(source == nullptr ? own_source_.get() : source),
         options_(options),
         row_by_row_(std::move(row_by_row)),
         base_load_(base_load),
@@ -109,7 +109,6 @@ class BulkReplayer {
   uint64_t PendingLimit() const { return loaded_ ? options_.flush_bytes : options_.merge_bytes; }
   // Rolls back the target transaction, if one is open.
   void Abort();
-  static void CloseSpill(Appends& appends);
 
   [[nodiscard]] absl::Status Take(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::Status Flush();
@@ -128,7 +127,8 @@ class BulkReplayer {
   std::string PendingRange() const;
 
   wal::PgConnection* target_;
-  std::unique_ptr<wal::ChangeLog::ChangeReader> changes_;
+  std::unique_ptr<ChangeSource> own_source_;
+  ChangeSource* source_;
   BulkReplayOptions options_;
   std::unique_ptr<Replayer> row_by_row_;
   BaseLoad* base_load_;

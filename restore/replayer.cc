@@ -37,8 +37,9 @@ std::string QualifiedName(const proto::RelationSchema& schema) {
   return QuoteIdent(schema.namespace_()) + "." + QuoteIdent(schema.name());
 }
 
-absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Create(wal::PgConnection* target, const wal::ChangeLog& log) {
-  std::unique_ptr<Replayer> r(new Replayer(target, log));
+absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
+                                                           ChangeSource* source) {
+  std::unique_ptr<Replayer> r(new Replayer(target, log, source));
   absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log.Schemas();
   if (!schemas.ok()) return schemas.status();
   r->schemas_ = *std::move(schemas);
@@ -420,7 +421,7 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
 
 absl::Status Replayer::Replay(const proto::Transaction& txn) {
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
-  absl::Status applied = changes_->ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
+  absl::Status applied = source_->ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
   if (!applied.ok()) {
     (void)target_->Execute("ROLLBACK");
     return applied;

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/pgpitr.pb.h"
+#include "restore/change_feed.h"
 #include "wal/change_log.h"
 #include "wal/pg_connection.h"
 
@@ -28,8 +29,11 @@ namespace pgpitr::restore {
 
 class Replayer {
  public:
+  // source: where Replay reads each transaction's changes (a ChangeFeed reading ahead); the change
+  // log itself when null.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Create(wal::PgConnection* target,
-                                                                        const wal::ChangeLog& log);
+                                                                        const wal::ChangeLog& log,
+                                                                        ChangeSource* source = nullptr);
 
   [[nodiscard]] absl::Status Replay(const proto::Transaction& txn);
 
@@ -66,7 +70,10 @@ class Replayer {
     std::vector<int> params;  // for each parameter: the column it takes, >= 0 new tuple, < 0 old (~i)
   };
 
-  Replayer(wal::PgConnection* target, const wal::ChangeLog& log) : target_(target), changes_(log.NewChangeReader()) {}
+  Replayer(wal::PgConnection* target, const wal::ChangeLog& log, ChangeSource* source)
+      : target_(target),
+        own_source_(source == nullptr ? std::make_unique<LogChangeSource>(log) : nullptr),
+        source_(source == nullptr ? own_source_.get() : source) {}
 
   [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
@@ -75,7 +82,8 @@ class Replayer {
   std::string TypeName(const proto::RelationSchema::Column& column) const;
 
   wal::PgConnection* target_;
-  std::unique_ptr<wal::ChangeLog::ChangeReader> changes_;
+  std::unique_ptr<ChangeSource> own_source_;
+  ChangeSource* source_;
   std::map<uint32_t, proto::RelationSchema> schemas_;
   std::map<uint32_t, proto::TypeInfo> types_;
   std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> schema id the target matches

@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
+#include "restore/change_feed.h"
 #include "restore/replayer.h"
 #include "wal/base_backup.h"
 #include "wal/pg_connection.h"
@@ -219,23 +220,26 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   // Either replayer takes every transaction after the base up to the target, in commit order.
   // The changes are read here, once: a change that does not read back (damaged or missing in the
   // change log) stops the replay naming its transaction; the planner checked only the records.
+  // Reading the change log runs ahead of the replay, in a thread of its own.
+  std::optional<ChangeFeed> feed;
+  if (plan->last_commit) feed.emplace(changes, Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()));
+  ChangeSource* source = feed.has_value() ? &*feed : nullptr;
   auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
     {
       RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
       std::optional<Lsn> failed_at;
       absl::Status replayed = absl::OkStatus();
       if (plan->last_commit) {
-        replayed = changes.ForEachTransaction(Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()),
-                                              [&](const proto::Transaction& txn) {
-                                                absl::Status s = replayer.Replay(txn);
-                                                if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
-                                                if (progress) {
-                                                  p.transactions_done = replayer.transactions();
-                                                  p.rows_done = replayer.rows();
-                                                  progress(p);
-                                                }
-                                                return s;
-                                              });
+        replayed = feed->ForEachTransaction([&](const proto::Transaction& txn) {
+          absl::Status s = replayer.Replay(txn);
+          if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
+          if (progress) {
+            p.transactions_done = replayer.transactions();
+            p.rows_done = replayer.rows();
+            progress(p);
+          }
+          return s;
+        });
       }
       // Also when nothing was replayed: the bulk replayer loads the base's data there.
       if (replayed.ok()) replayed = finish();
@@ -267,7 +271,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     absl::StatusOr<BaseLoad::Loaded> loaded = base.Data({});
     if (!loaded.ok()) return base_failed(loaded.status());
     if (absl::Status s = base.Indexes(); !s.ok()) return base_failed(s);
-    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes);
+    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes, source);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
     if (absl::Status s = replay_all(
@@ -279,7 +283,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         &*target, changes,
         BulkReplayOptions{.flush_bytes = options.replay_flush_bytes,
                           .merge_bytes = std::max(options.replay_flush_bytes, options.replay_merge_bytes)},
-        &base);
+        &base, source);
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
     if (absl::Status s = replay_all(

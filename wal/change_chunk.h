@@ -31,6 +31,8 @@ class ChangeChunkDecoder {
   uint64_t first_seq() const { return first_seq_; }
   size_t size() const { return size_; }
   const proto::Change& change(size_t i) const { return changes_[i]; }
+  // The change, for a caller that takes it by Swap (the message swapped in is reused).
+  proto::Change& mutable_change(size_t i) { return changes_[i]; }
 
  private:
   uint64_t first_seq_ = 0;

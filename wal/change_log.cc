@@ -225,7 +225,7 @@ namespace {
 
 // Version 1: 'C' storage_id seq -> one proto::Change per key.
 absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, std::string_view prefix, const proto::Transaction& txn,
-                                     uint64_t* seen, const std::function<absl::Status(const proto::Change&)>& visit) {
+                                     uint64_t* seen, const std::function<absl::Status(proto::Change&)>& visit) {
   proto::Change change;
   for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::string_view key = it->key().ToStringView();
@@ -276,6 +276,11 @@ ChangeLog::ChangeReader::ChangeReader(const ChangeLog& log)
 
 absl::Status ChangeLog::ChangeReader::ForEachChange(const proto::Transaction& txn,
                                                     const std::function<absl::Status(const proto::Change&)>& visit) {
+  return TakeEachChange(txn, [&](proto::Change& change) { return visit(change); });
+}
+
+absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& txn,
+                                                     const std::function<absl::Status(proto::Change&)>& visit) {
   absl::StatusOr<uint32_t> version = log_.FormatVersion();
   if (!version.ok()) return version.status();
   // The transaction's keys are 'C' storage_id ...; the reader is usually on its first one already.
@@ -299,7 +304,7 @@ absl::Status ChangeLog::ChangeReader::ForEachChange(const proto::Transaction& tx
     const std::string_view value = it_->value().ToStringView();
     uint64_t first_seq = 0;
     size_t changes = 0;
-    const proto::ChangeChunk* parsed = nullptr;
+    proto::ChangeChunk* parsed = nullptr;
     if (decoder_.Decode(value)) {
       first_seq = decoder_.first_seq();
       changes = decoder_.size();
@@ -321,7 +326,7 @@ absl::Status ChangeLog::ChangeReader::ForEachChange(const proto::Transaction& tx
                       expected_seq, Lsn(txn.commit_lsn()).ToString()));
     }
     for (size_t i = 0; i < changes; ++i) {
-      const proto::Change& change = parsed != nullptr ? parsed->changes(static_cast<int>(i)) : decoder_.change(i);
+      proto::Change& change = parsed != nullptr ? *parsed->mutable_changes(static_cast<int>(i)) : decoder_.mutable_change(i);
       if (absl::Status st = visit(change); !st.ok()) return st;
     }
     expected_seq += changes;

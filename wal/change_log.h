@@ -154,6 +154,10 @@ class ChangeLog::ChangeReader {
   // As ChangeLog::ForEachChange.
   [[nodiscard]] absl::Status ForEachChange(const proto::Transaction& txn,
                                            const std::function<absl::Status(const proto::Change&)>& visit);
+  // The same, and the visitor may take each change by Swap (what it swaps in is reused, so a reader
+  // ahead of the replay moves changes without copying or allocating them).
+  [[nodiscard]] absl::Status TakeEachChange(const proto::Transaction& txn,
+                                            const std::function<absl::Status(proto::Change&)>& take);
 
  private:
   friend class ChangeLog;
