@@ -12,8 +12,12 @@
 #   replay      `pgpitr restore --latest` into a new database: the replay part it prints
 #   psql        psql -f of the equivalent SQL (1000 statements per transaction) into a database
 #               restored from a dump of the initial state (the restore itself not timed)
-#   pg_restore  pg_restore --jobs 2 of a dump (-Fc) of the final state into a new database
-# The restored database is checked against the source (row counts and balance sums) once.
+#   pg_restore  pg_restore --jobs 2 of a dump (-Fc) of the final state into a new database, and of
+#               the base pgpitr restores from, alone: what a restore costs with no change to replay
+# The replay figure is what `pgpitr restore` prints; since it merges the first run of changes into
+# the base's rows as they load, the table also shows the whole restore (base + replay) and replay's
+# added time (the whole restore minus pg_restore of the base alone). The restored database is
+# checked against the source (row counts and balance sums) once.
 #
 # Usage: bash bench/replay_bench.sh [--full] [-h|--help]
 #   --full          1,000,000 pgbench transactions (4M row changes) at scale 10: about an hour here
@@ -153,7 +157,8 @@ SOURCE_CHECK=$("${PSQL[@]}" -d bench -At -c "SELECT (SELECT sum(abalance) || '/'
 FINAL_ROWS=$("${PSQL[@]}" -d bench -At -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables")
 
 # ---------------------------------------------------------------- measurements
-declare -a T_BASE=() T_REPLAY=() T_PSQL=() T_PGRESTORE=() RSS=()
+BASE_DUMP=$(ls "$TMP"/repo/bases/*/base.dump | head -n 1)
+declare -a T_BASE=() T_REPLAY=() T_TOTAL=() T_PSQL=() T_PGRESTORE=() T_PGRESTORE_BASE=() RSS=()
 for r in $(seq 1 "$REPEATS"); do
   log "run $r/$REPEATS: pgpitr restore --latest"
   out=$(/usr/bin/time -f 'maxrss_kib %M' "$PGPITR_BIN" restore --repo "$TMP/repo" --target "$CONN dbname=replay_$r" \
@@ -161,6 +166,7 @@ for r in $(seq 1 "$REPEATS"); do
   echo "$out" > "$TMP/logs/restore-$r.log"
   T_BASE+=("$(sed -n 's/.*restored in \([0-9.]*\) s.*/\1/p' <<< "$out" | head -n 1)")
   T_REPLAY+=("$(sed -n 's/.*replayed: .* rows in \([0-9.]*\) s.*/\1/p' <<< "$out" | head -n 1)")
+  T_TOTAL+=("$(awk -v a="${T_BASE[-1]}" -v b="${T_REPLAY[-1]}" 'BEGIN {printf "%.3f", a + b}')")
   RSS+=("$(sed -n 's/^maxrss_kib \([0-9]*\)$/\1/p' <<< "$out")")
   if [[ $r == 1 ]]; then
     RESTORED_CHECK=$("${PSQL[@]}" -d replay_1 -At -c "SELECT (SELECT sum(abalance) || '/' || count(*) FROM pgbench_accounts) || ' ' ||
@@ -186,12 +192,21 @@ for r in $(seq 1 "$REPEATS"); do
   "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --jobs 2 -d "final_$r" "$TMP/work/final.dump"
   T_PGRESTORE+=("$(elapsed "$start")")
   "${PSQL[@]}" -d postgres -c "DROP DATABASE final_$r"
+
+  log "run $r/$REPEATS: pg_restore of the base alone"
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE base_$r"
+  start=$(now)
+  "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --jobs 2 -d "base_$r" "$BASE_DUMP"
+  T_PGRESTORE_BASE+=("$(elapsed "$start")")
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE base_$r"
 done
 
 m() { printf '%s\n' "$@" | median | awk '{printf "%.2f", $1}'; }
 BASE=$(m "${T_BASE[@]}"); REPLAY=$(m "${T_REPLAY[@]}"); PSQL_T=$(m "${T_PSQL[@]}"); PGR=$(m "${T_PGRESTORE[@]}")
+TOTAL=$(m "${T_TOTAL[@]}"); PGR_BASE=$(m "${T_PGRESTORE_BASE[@]}")
+ADDED=$(awk -v t="$TOTAL" -v b="$PGR_BASE" 'BEGIN {printf "%.2f", t - b}')
 RSS_MIB=$(printf '%s\n' "${RSS[@]}" | sort -g | tail -n 1 | awk '{printf "%.0f", $1 / 1024}')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1f", a / b; else print "inf"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "inf"}'; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN {if (t > 0) printf "%.0f", n / t; else print "-"}'; }
 ROW_CHANGES=$((TRANSACTIONS * 4))
 
@@ -207,8 +222,11 @@ cat << EOF
 
 | measure | seconds | row changes/s | ratio |
 |---|---:|---:|---|
-| pgpitr replay | $REPLAY | $(rate $ROW_CHANGES "$REPLAY") | |
+| pgpitr replay (as restore prints it) | $REPLAY | $(rate $ROW_CHANGES "$REPLAY") | |
 | psql, equivalent SQL in 1000-statement transactions | $PSQL_T | $(rate $ROW_CHANGES "$PSQL_T") | psql / replay = $(ratio "$PSQL_T" "$REPLAY") (goal >= 10) |
 | pg_restore of the final state (--jobs 2) | $PGR | | replay / pg_restore = $(ratio "$REPLAY" "$PGR") (goal <= 2) |
-| pgpitr base restore (pg_restore of the base, for reference) | $BASE | | |
+| pgpitr restore, base + replay | $TOTAL | | restore / pg_restore of the final state = $(ratio "$TOTAL" "$PGR") |
+| pg_restore of the base alone (--jobs 2) | $PGR_BASE | | |
+| replay's added time: restore - pg_restore of the base | $ADDED | | added / pg_restore of the final state = $(ratio "$ADDED" "$PGR") |
+| pgpitr's base part (schema, data with the first run merged in, indexes) | $BASE | | |
 EOF

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "restore/copy_text.h"
 #include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
@@ -11,36 +12,6 @@ namespace pgpitr::restore {
 using wal::QuoteIdent;
 
 namespace {
-
-// COPY's text format: tab-separated, \N for NULL, backslash escapes for the bytes that frame it.
-void AppendField(std::string* out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        *out += c;
-    }
-  }
-}
-
-void AppendCell(std::string* out, const Cell& cell) {
-  if (cell.kind == Cell::Kind::kText) {
-    AppendField(out, cell.text);
-  } else {
-    *out += "\\N";
-  }
-}
 
 // Changes to these tables are collapsed by key; the others keep their order (rows are a multiset).
 bool HasKey(const proto::RelationSchema& schema) {
@@ -62,9 +33,6 @@ std::string ColumnList(const proto::RelationSchema& schema, bool keys_only, cons
 
 // Before the base's data loads, rows appended to tables without a key go to it in pieces this big.
 constexpr size_t kAppendPiece = 1 << 20;
-
-// Sends COPY data in pieces, so a flush never holds a second copy of everything pending.
-constexpr size_t kCopyChunk = 1 << 20;
 
 // The replay session's work_mem (hash joins may use hash_mem_multiplier times it).
 constexpr int kReplayWorkMemKiB = 128 * 1024;
@@ -120,27 +88,44 @@ absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql, std::stri
 }
 
 absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_view data) {
-  PGconn* conn = target_->raw();
-  {
-    wal::PgResult start(PQexec(conn, sql.c_str()));
-    if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
-      return absl::FailedPreconditionError(
-          wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn)));
-    }
+  CopyIn in(target_->raw());
+  if (absl::Status s = in.Start(sql); !s.ok()) return s;
+  in.Send(data);
+  return in.End();
+}
+
+absl::Status CopyIn::Start(const std::string& sql) {
+  wal::PgResult start(PQexec(conn_, sql.c_str()));
+  if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
+    return absl::FailedPreconditionError(
+        wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn_)));
   }
-  bool sent = true;
-  for (size_t at = 0; at < data.size() && sent; at += kCopyChunk) {
-    const size_t n = std::min(kCopyChunk, data.size() - at);
-    sent = PQputCopyData(conn, data.data() + at, static_cast<int>(n)) == 1;
+  return absl::OkStatus();
+}
+
+void CopyIn::Send(std::string_view data) {
+  Put();
+  for (size_t at = 0; at < data.size() && sent_; at += kPiece) {
+    const size_t n = std::min(kPiece, data.size() - at);
+    sent_ = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
   }
-  if (PQputCopyEnd(conn, sent ? nullptr : "pgpitr could not send the rows") != 1) {
-    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
+}
+
+void CopyIn::Put() {
+  if (sent_ && !buffer_.empty()) sent_ = PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) == 1;
+  buffer_.clear();
+}
+
+absl::StatusOr<int64_t> CopyIn::End() {
+  Put();
+  if (PQputCopyEnd(conn_, sent_ ? nullptr : "pgpitr could not send the rows") != 1) {
+    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn_)));
   }
   absl::Status status;
   int64_t rows = 0;
-  for (PGresult* r = PQgetResult(conn); r != nullptr; r = PQgetResult(conn)) {
+  for (PGresult* r = PQgetResult(conn_); r != nullptr; r = PQgetResult(conn_)) {
     wal::PgResult result(r);
-    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn);
+    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn_);
     if (affected.ok()) {
       rows = *affected;
     } else if (status.ok()) {
@@ -151,13 +136,16 @@ absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_v
   return rows;
 }
 
-absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& columns_of, std::string_view data,
-                                 size_t rows) {
+absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& columns_of, size_t rows,
+                                 const std::function<void(CopyIn&)>& fill) {
   if (absl::Status s = target_->Execute(fmt::format("CREATE TEMP TABLE {} AS {} WITH NO DATA", stage, columns_of));
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} FROM STDIN", stage), data);
+  CopyIn in(target_->raw());
+  if (absl::Status s = in.Start(fmt::format("COPY {} FROM STDIN", stage)); !s.ok()) return s;
+  fill(in);
+  absl::StatusOr<int64_t> copied = in.End();
   if (!copied.ok()) return copied.status();
   if (rows >= kAnalyzeStagingRows) return target_->Execute("ANALYZE " + stage);
   return absl::OkStatus();
@@ -192,7 +180,6 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   if (net.empty()) return absl::OkStatus();
   const proto::RelationSchema& schema = net.schema();
   const std::string table = QualifiedName(schema);
-  const NetEffect::Result result = net.Take();
   auto failed = [&](const char* what, const absl::Status& s) {
     return absl::Status(s.code(), fmt::format("replaying the net effect of {} on {} failed ({}): {}", PendingRange(),
                                               table, what, s.message()));
@@ -215,17 +202,33 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     }
     return absl::OkStatus();
   };
-
-  // 1. Final rows that keep values this run never saw: read those from their origin rows, which the
-  // deletes below remove.
-  size_t partial = 0;
+  // What becomes of each key (as NetEffect::Take sorts them): rows replaced under their own key
+  // with every value known are updated in place; the other keys the target held are deleted; final
+  // rows with values the run never saw ("partial") are read from their origin rows, then inserted
+  // with the other rows of new keys. The rows are written straight from the run, a MiB at a time.
+  using Row = NetEffect::RowView;
+  auto is_updated = [](const Row& r) { return r.existed && r.present && !r.unknown; };
+  auto is_deleted = [&](const Row& r) { return r.existed && !is_updated(r); };
+  auto is_partial = [](const Row& r) { return r.present && r.unknown; };
+  auto is_inserted = [&](const Row& r) { return r.present && !r.unknown && !r.existed; };
+  size_t updated = 0, deleted = 0, partial = 0, inserted = 0;
   std::vector<bool> column_unknown(ncolumns, false);
-  for (const NetEffect::Row& row : result.rows) {
-    if (!row.HasUnknown()) continue;
+  std::string mask;
+  net.ForEachRow([&](const Row& r) {
+    updated += is_updated(r);
+    deleted += is_deleted(r);
+    inserted += is_inserted(r);
+    if (!is_partial(r)) return;
     ++partial;
-    for (int i = 0; i < ncolumns; ++i)
-      column_unknown[i] = column_unknown[i] || row.cells[i].kind == Cell::Kind::kUnknown;
-  }
+    mask.clear();
+    std::string ignored;
+    net.AppendImageText(r.image, &ignored, &mask);
+    for (int i = 0; i < ncolumns && i < static_cast<int>(mask.size()); ++i) {
+      column_unknown[i] = column_unknown[i] || mask[i] == 'u';
+    }
+  });
+
+  // 1. Partial rows: their unknown values are read from their origin rows, which the deletes below remove.
   std::string partial_stage;
   if (partial > 0) {
     partial_stage = fmt::format("pg_temp.pgpitr_rows_{}", ++stage_counter_);
@@ -235,26 +238,23 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
           fmt::format(", {} AS \"pgpitr origin {}\"", QuoteIdent(schema.columns(key_columns[k]).name()), k);
     }
     drops.push_back(partial_stage);
-    std::string data;
-    for (const NetEffect::Row& row : result.rows) {
-      if (!row.HasUnknown()) continue;
-      std::string mask;
-      for (const Cell& c : row.cells) {
-        AppendCell(&data, c);
-        data += '\t';
-        mask += c.kind == Cell::Kind::kUnknown ? 'u' : '-';
-      }
-      for (const std::string& k : row.origin_key) {
-        AppendField(&data, k);
-        data += '\t';
-      }
-      data += mask;
-      data += '\n';
-    }
     if (absl::Status s = Stage(partial_stage,
                                fmt::format("SELECT {}{}, ''::text AS \"pgpitr unknown\" FROM ONLY {}",
                                            ColumnList(schema, false), origin_columns, table),
-                               data, partial);
+                               partial,
+                               [&](CopyIn& in) {
+                                 net.ForEachRow([&](const Row& r) {
+                                   if (!is_partial(r)) return;
+                                   mask.clear();
+                                   net.AppendImageText(r.image, &in.rows(), &mask);
+                                   in.rows() += '\t';
+                                   net.AppendKeyText(r.origin, &in.rows());
+                                   in.rows() += '\t';
+                                   in.rows() += mask;
+                                   in.rows() += '\n';
+                                   in.Sent();
+                                 });
+                               });
         !s.ok()) {
       return failed("staging", s);
     }
@@ -276,19 +276,18 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   }
 
   // 2. The other rows the target held at the start of the run under a key the run touched.
-  if (!result.deleted_keys.empty()) {
+  if (deleted > 0) {
     const std::string stage = fmt::format("pg_temp.pgpitr_keys_{}", ++stage_counter_);
     drops.push_back(stage);
-    std::string data;
-    for (const std::vector<std::string>& key : result.deleted_keys) {
-      for (size_t k = 0; k < key.size(); ++k) {
-        if (k) data += '\t';
-        AppendField(&data, key[k]);
-      }
-      data += '\n';
-    }
-    if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, true), table), data,
-                               result.deleted_keys.size());
+    if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, true), table), deleted,
+                               [&](CopyIn& in) {
+                                 net.ForEachRow([&](const Row& r) {
+                                   if (!is_deleted(r)) return;
+                                   net.AppendKeyText(r.key, &in.rows());
+                                   in.rows() += '\n';
+                                   in.Sent();
+                                 });
+                               });
         !s.ok()) {
       return failed("staging", s);
     }
@@ -297,28 +296,29 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
       const std::string c = QuoteIdent(schema.columns(i).name());
       where += fmt::format("{}t.{} = s.{}", where.empty() ? "" : " AND ", c, c);
     }
-    absl::StatusOr<int64_t> deleted =
+    absl::StatusOr<int64_t> removed =
         Affected(fmt::format("DELETE FROM ONLY {} t USING {} s WHERE {}", table, stage, where));
-    if (!deleted.ok()) return failed("DELETE", deleted.status());
-    if (static_cast<size_t>(*deleted) != result.deleted_keys.size()) {
-      return mismatch("found the rows to update or delete", *deleted, result.deleted_keys.size());
-    }
+    if (!removed.ok()) return failed("DELETE", removed.status());
+    if (static_cast<size_t>(*removed) != deleted)
+      return mismatch("found the rows to update or delete", *removed, deleted);
   }
 
   // 3. Rows replaced under their own key, every value known (the common case): UPDATE in place.
-  if (!result.updated.empty()) {
+  auto write_rows = [&](auto which) {
+    return [&, which](CopyIn& in) {
+      net.ForEachRow([&](const Row& r) {
+        if (!which(r)) return;
+        net.AppendImageText(r.image, &in.rows());
+        in.rows() += '\n';
+        in.Sent();
+      });
+    };
+  };
+  if (updated > 0) {
     const std::string stage = fmt::format("pg_temp.pgpitr_updated_{}", ++stage_counter_);
     drops.push_back(stage);
-    std::string data;
-    for (const NetEffect::Row& row : result.updated) {
-      for (int i = 0; i < ncolumns; ++i) {
-        if (i) data += '\t';
-        AppendCell(&data, row.cells[i]);
-      }
-      data += '\n';
-    }
-    if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, false), table), data,
-                               result.updated.size());
+    if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, false), table), updated,
+                               write_rows(is_updated));
         !s.ok()) {
       return failed("staging", s);
     }
@@ -335,13 +335,11 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     if (!set.empty()) {
       if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
       std::string sqlstate;
-      absl::StatusOr<int64_t> updated =
+      absl::StatusOr<int64_t> changed =
           Affected(fmt::format("UPDATE ONLY {} t SET {} FROM {} s WHERE {}", table, set, stage, where), &sqlstate);
-      if (updated.ok()) {
+      if (changed.ok()) {
         if (absl::Status s = target_->Execute("RELEASE SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
-        if (static_cast<size_t>(*updated) != result.updated.size()) {
-          return mismatch("found the rows to update", *updated, result.updated.size());
-        }
+        if (static_cast<size_t>(*changed) != updated) return mismatch("found the rows to update", *changed, updated);
         updated_in_place = true;
       } else if (sqlstate == "23505" || sqlstate == "23P01") {
         // Values of another unique constraint moved between these rows, which one UPDATE checks
@@ -351,50 +349,42 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
           return failed("UPDATE", s);
         }
       } else {
-        return failed("UPDATE", updated.status());
+        return failed("UPDATE", changed.status());
       }
     }
     if (!updated_in_place) {
-      absl::StatusOr<int64_t> deleted =
+      absl::StatusOr<int64_t> removed =
           Affected(fmt::format("DELETE FROM ONLY {} t USING {} s WHERE {}", table, stage, where));
-      if (!deleted.ok()) return failed("DELETE", deleted.status());
-      if (static_cast<size_t>(*deleted) != result.updated.size()) {
-        return mismatch("found the rows to update", *deleted, result.updated.size());
-      }
-      absl::StatusOr<int64_t> inserted =
+      if (!removed.ok()) return failed("DELETE", removed.status());
+      if (static_cast<size_t>(*removed) != updated) return mismatch("found the rows to update", *removed, updated);
+      absl::StatusOr<int64_t> added =
           Affected(fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} s", table,
                                ColumnList(schema, false), ColumnList(schema, false, "s."), stage));
-      if (!inserted.ok()) return failed("INSERT", inserted.status());
+      if (!added.ok()) return failed("INSERT", added.status());
     }
-    row_writes_ += result.updated.size();
+    row_writes_ += updated;
   }
 
   // 4. The final rows of new keys.
   const std::string columns = ColumnList(schema, false);
   if (partial > 0) {
-    absl::StatusOr<int64_t> inserted =
+    absl::StatusOr<int64_t> added =
         Affected(fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}", table, columns,
                              ColumnList(schema, false, "s."), partial_stage + " s"));
-    if (!inserted.ok()) return failed("INSERT", inserted.status());
-    if (static_cast<size_t>(*inserted) != partial) return mismatch("inserted", *inserted, partial);
+    if (!added.ok()) return failed("INSERT", added.status());
+    if (static_cast<size_t>(*added) != partial) return mismatch("inserted", *added, partial);
   }
-  if (result.rows.size() > partial) {
-    std::string data;
-    for (const NetEffect::Row& row : result.rows) {
-      if (row.HasUnknown()) continue;
-      for (int i = 0; i < ncolumns; ++i) {
-        if (i) data += '\t';
-        AppendCell(&data, row.cells[i]);
-      }
-      data += '\n';
-    }
-    absl::StatusOr<int64_t> copied = Copy(fmt::format("COPY {} ({}) FROM STDIN", table, columns), data);
+  if (inserted > 0) {
+    CopyIn in(target_->raw());
+    absl::Status started = in.Start(fmt::format("COPY {} ({}) FROM STDIN", table, columns));
+    if (!started.ok()) return failed("COPY", started);
+    write_rows(is_inserted)(in);
+    absl::StatusOr<int64_t> copied = in.End();
     if (!copied.ok()) return failed("COPY", copied.status());
-    if (static_cast<size_t>(*copied) != result.rows.size() - partial) {
-      return mismatch("inserted", *copied, result.rows.size() - partial);
-    }
+    if (static_cast<size_t>(*copied) != inserted) return mismatch("inserted", *copied, inserted);
   }
-  row_writes_ += result.deleted_keys.size() + result.rows.size();
+  row_writes_ += deleted + partial + inserted;
+  net.Clear();
   if (absl::Status s = drop_stages(); !s.ok()) return failed("dropping the staging tables", s);
   return absl::OkStatus();
 }
@@ -553,7 +543,7 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
       if (v.kind() == proto::Value::NULL_) {
         appends.copy_data += "\\N";
       } else {
-        AppendField(&appends.copy_data, v.data());
+        AppendCopyField(&appends.copy_data, v.data());
       }
     }
     appends.copy_data += '\n';

@@ -7,7 +7,7 @@ namespace pgpitr::restore {
 namespace {
 
 // A batch is handed over at about this many bytes of row values, or this many items.
-constexpr uint64_t kBatchBytes = 8 << 20;
+constexpr uint64_t kBatchBytes = 4 << 20;
 constexpr size_t kBatchItems = 4096;
 constexpr int kBatches = 3;  // one filling, one being replayed, one waiting
 

@@ -4,7 +4,7 @@
 //   RETURN_IF_ERROR(feed.ForEachTransaction([&](const proto::Transaction& t) { return replayer.Replay(t); }));
 // where the replayer reads each transaction's changes from the feed (a ChangeSource), in the same
 // order. Changes are moved between the reading thread and the replay in batches of at most about
-// 8 MiB, three at a time, by Swap: steady-state reading allocates nothing and holds a bounded amount
+// 4 MiB, three at a time, by Swap: steady-state reading allocates nothing and holds a bounded amount
 // whatever the size of a transaction. An error reading the log reaches the replay at its place:
 // after every transaction and change before it. ForEachTransaction is called once, on one thread;
 // the feed's thread stops when it returns or the feed is destroyed.

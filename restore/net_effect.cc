@@ -378,6 +378,46 @@ NetEffect::Result NetEffect::Take() {
   return result;
 }
 
+// --- visiting the run
+
+void NetEffect::ForEachRow(const std::function<void(const RowView&)>& visit) const {
+  RowView view;
+  for (uint32_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (e.flags == 0) continue;  // inserted and deleted in the run: nothing
+    view.existed = Has(e, kExisted);
+    view.present = Has(e, kPresent);
+    view.unknown = Has(e, kUnknown);
+    view.key = Key(e);
+    view.image = Image(e);
+    view.origin = view.unknown ? std::string_view(origins_.at(i)) : std::string_view();
+    visit(view);
+  }
+}
+
+void NetEffect::AppendKeyText(std::string_view key, std::string* out) const {
+  size_t at = 0;
+  for (bool first = true; at + sizeof(uint32_t) <= key.size(); first = false) {
+    const uint32_t n = ReadU32(key.data() + at);
+    at += sizeof n;
+    if (!first) *out += '\t';
+    AppendCopyField(out, key.substr(at, n));
+    at += n;
+  }
+}
+
+void NetEffect::AppendImageText(std::string_view image, std::string* out, std::string* mask) const {
+  ForEachImageCell(image, [&](int column, char tag, std::string_view value) {
+    if (column > 0) *out += '\t';
+    if (tag == 'v') {
+      AppendCopyField(out, value);
+    } else {
+      *out += kCopyNull;
+    }
+    if (mask != nullptr) *mask += tag == 'u' ? 'u' : '-';
+  });
+}
+
 // --- merging into the base's rows
 
 absl::Status NetEffect::BeginMerge(const std::vector<std::string>& columns) {

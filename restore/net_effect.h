@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,24 @@ class NetEffect {
 
   // The net effect of the changes added since the last Take, and a fresh start.
   Result Take();
+
+  // --- or visited, to be applied set-based without a second copy of the run in memory ---
+  struct RowView {
+    bool existed = false;     // a target row held the key at the start of the run
+    bool present = false;     // a row holds it now
+    bool unknown = false;     // that row has values the run never saw
+    std::string_view key;     // encoded: AppendKeyText writes it
+    std::string_view image;   // when present: AppendImageText writes it
+    std::string_view origin;  // when unknown: the encoded key of the target row holding those values
+  };
+  void ForEachRow(const std::function<void(const RowView&)>& visit) const;
+  // Key values as COPY text fields (tab-separated, key columns in schema order).
+  void AppendKeyText(std::string_view key, std::string* out) const;
+  // A row's values as COPY text fields in schema order, unknown values as NULL; *mask (when given)
+  // gets 'u' for each unknown column and '-' for the others.
+  void AppendImageText(std::string_view image, std::string* out, std::string* mask = nullptr) const;
+  // Forgets the run, as Take does.
+  void Clear() { Reset(); }
 
   // --- or merged into the base's rows of the table as they load (restore's first run) ---
   // Instead of Take: the base's rows come as lines of COPY text (without the newline) whose fields

@@ -4,6 +4,7 @@
 
 #include "fmt/format.h"
 #include "rocksdb/options.h"
+#include "rocksdb/sst_partitioner.h"
 #include "rocksdb/table.h"
 
 namespace pgpitr::wal {
@@ -58,6 +59,12 @@ rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
   // Two memtables of 32 MiB at most: part of run's memory bound (a 5M-row transaction stays < 256 MiB).
   options.write_buffer_size = 32 << 20;
   options.max_write_buffer_number = 2;
+  // Tables cut where the key's kind changes: each kind only grows at its end, so a new table of
+  // one kind does not overlap the older ones of its level and moves down without being rewritten.
+  // Without it every table spans 'C'..'W', every compaction rewrote all of the level below (the
+  // whole change log), and that took most of capture's CPU while it drained a backlog.
+  options.sst_partitioner_factory = rocksdb::NewSstPartitionerFixedPrefixFactory(1);
+  options.level0_file_num_compaction_trigger = 8;
   options.max_background_jobs = 2;
   options.keep_log_file_num = 5;
   rocksdb::BlockBasedTableOptions table;
@@ -418,10 +425,13 @@ uint64_t ChangeLog::SizeOnDisk() const {
   uint64_t total = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
-    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file(ec) && (ext == ".sst" || ext == ".log")) total += entry.file_size(ec);
   }
   return total;
 }
+
+absl::Status ChangeLog::FlushMemtables() { return FromRocks(db_->Flush(rocksdb::FlushOptions()), "flushing"); }
 
 absl::StatusOr<std::vector<proto::Gap>> ChangeLog::Gaps() const {
   std::vector<proto::Gap> out;

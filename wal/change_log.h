@@ -103,7 +103,7 @@ class ChangeLog {
   // (capture was stopped inside them); the server sends them again.
   [[nodiscard]] absl::StatusOr<std::vector<uint64_t>> PendingStorageIds() const;
 
-  // Approximate bytes on disk.
+  // Bytes of its tables and write-ahead log on disk (not RocksDB's own info logs).
   uint64_t SizeOnDisk() const;
 
   // Known holes in the log, oldest first. Restore never replays across one.
@@ -114,6 +114,9 @@ class ChangeLog {
   // --- writes (the writer only) ---
   // sync=true returns only when the write is on disk (fsync of RocksDB's WAL).
   [[nodiscard]] absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Writes what the memtables hold to (compressed) tables, so that the write-ahead log is empty: a
+  // reader that opens the log later replays nothing, and the size on disk is what is kept.
+  [[nodiscard]] absl::Status FlushMemtables();
   // Records (synced) that commits with from < commit LSN < to may be missing, e.g. after the slot
   // was lost and capture started again from a new one. Safe from any thread of the writer process.
   [[nodiscard]] absl::Status RecordGap(Lsn from, Lsn to, std::string_view reason);

@@ -1,6 +1,7 @@
 #include "wal/change_log_writer.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include "fmt/format.h"
 #include "wal/stream_messages.h"
@@ -236,6 +237,51 @@ void ChangeLogWriter::NoteServerClock(Lsn lsn, PgTime time) {
   AdvanceTo(pending_through_, 0);
 }
 
+void ChangeLogWriter::OrderedBatch::Put(std::string key, std::string value) {
+  bytes_ += key.size() + value.size() + 8;
+  ops_.push_back({Op::Kind::kPut, std::move(key), std::move(value)});
+}
+
+void ChangeLogWriter::OrderedBatch::Delete(std::string key) {
+  bytes_ += key.size() + 8;
+  ops_.push_back({Op::Kind::kDelete, std::move(key), {}});
+}
+
+void ChangeLogWriter::OrderedBatch::DeleteRange(std::string begin, std::string end) {
+  assert(!begin.empty() && !end.empty() && begin[0] == end[0]);
+  bytes_ += begin.size() + end.size() + 8;
+  ops_.push_back({Op::Kind::kDeleteRange, std::move(begin), std::move(end)});
+}
+
+rocksdb::WriteBatch* ChangeLogWriter::OrderedBatch::Build() {
+  std::stable_sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
+    return static_cast<uint8_t>(a.key[0]) < static_cast<uint8_t>(b.key[0]);
+  });
+  built_.Clear();
+  for (const Op& op : ops_) {
+    rocksdb::Status s;
+    switch (op.kind) {
+      case Op::Kind::kPut:
+        s = built_.Put(op.key, op.value);
+        break;
+      case Op::Kind::kDelete:
+        s = built_.Delete(op.key);
+        break;
+      case Op::Kind::kDeleteRange:
+        s = built_.DeleteRange(op.key, op.value);
+        break;
+    }
+    assert(s.ok());  // only a batch over 4 GiB could refuse, and a sync comes long before that
+    (void)s;
+  }
+  return &built_;
+}
+
+void ChangeLogWriter::OrderedBatch::Clear() {
+  ops_.clear();
+  bytes_ = 0;
+}
+
 absl::Status ChangeLogWriter::Sync() {
   // Everything buffered goes, the open transactions' changes too: a restart need not wait for a
   // chunk to fill to find them pending.
@@ -245,7 +291,7 @@ absl::Status ChangeLogWriter::Sync() {
   next.set_captured_through_lsn(pending_through_.value());
   next.set_captured_through_time(pending_through_time_);
   batch_.Put(ChangeLog::StateKey(), Serialize(next));
-  absl::Status s = log_->Write(&batch_, /*sync=*/true);
+  absl::Status s = log_->Write(batch_.Build(), /*sync=*/true);
   // A failed write leaves the durable position where it was: nothing more is confirmed.
   if (!s.ok()) return s;
   state_ = std::move(next);
@@ -337,7 +383,7 @@ void ChangeLogWriter::WriteChunk(OpenTransaction* txn, bool at_commit) {
   std::string value(1, '\x08');  // ChangeChunk.first_seq, then the buffered ChangeChunk.changes
   AppendVarint(&value, txn->chunk_first_seq);
   value += txn->chunk;
-  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->written_chunks.size()), value);
+  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->written_chunks.size()), std::move(value));
   txn->written_chunks.push_back(txn->chunk_first_seq);
   txn->chunk.clear();
   txn->chunk_offsets.clear();
@@ -347,7 +393,7 @@ void ChangeLogWriter::WriteChunk(OpenTransaction* txn, bool at_commit) {
 absl::Status ChangeLogWriter::WriteBatchUnsynced() {
   // Unsynced: what it holds is confirmed to the server only after a later Sync.
   batch_.Put(ChangeLog::StateKey(), Serialize(state_));
-  absl::Status s = log_->Write(&batch_, /*sync=*/false);
+  absl::Status s = log_->Write(batch_.Build(), /*sync=*/false);
   batch_.Clear();
   return s;
 }

@@ -132,9 +132,37 @@ class ChangeLogWriter {
   void Discard(const OpenTransaction& txn);
   [[nodiscard]] absl::Status MaybeSpill();
 
+  // What the next write holds. RocksDB applies a batch to its memtable in order, and its skip list
+  // finds a key's place from where the last insert went when keys ascend; each kind of key ('C'
+  // chunks, 'T' transactions, 'W' times, ...) ascends on its own, but a batch of transactions
+  // interleaves them (C T W C T W ...), and then every insert searched from the top. So operations
+  // are kept here and written grouped by kind, in key order of the kinds, each kind's in the order
+  // made: operations on different kinds never touch the same keys, so the result is the same.
+  class OrderedBatch {
+   public:
+    void Put(std::string key, std::string value);
+    void Delete(std::string key);
+    void DeleteRange(std::string begin, std::string end);  // begin and end of the same kind
+    size_t Count() const { return ops_.size(); }
+    size_t GetDataSize() const { return bytes_; }
+    // The operations as one WriteBatch, grouped as said above (valid until the next Build).
+    rocksdb::WriteBatch* Build();
+    void Clear();
+
+   private:
+    struct Op {
+      enum class Kind : uint8_t { kPut, kDelete, kDeleteRange } kind;
+      std::string key;
+      std::string value;  // the value, or the end of a range
+    };
+    std::vector<Op> ops_;
+    size_t bytes_ = 0;
+    rocksdb::WriteBatch built_;
+  };
+
   ChangeLog* log_;
   proto::CaptureState state_;
-  rocksdb::WriteBatch batch_;
+  OrderedBatch batch_;
   // Advances what will be durable at the next Sync; time is the commit time or clock reading that
   // position is known to cover.
   void AdvanceTo(Lsn lsn, PgTime time);
