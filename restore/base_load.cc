@@ -174,7 +174,12 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
       case Stage::kRows:
         if (line == "\\.") {
           if (merging) {
-            if (absl::Status s = table.net->EndMerge(&out); !s.ok()) return s;
+            absl::Status ended = table.net->EndMerge(&out, [&]() -> absl::Status {
+              absl::Status sent = PutCopyData(pg, out);
+              out.clear();
+              return sent;
+            });
+            if (!ended.ok()) return ended;
           }
           if (absl::Status s = PutCopyData(pg, out); !s.ok()) return s;
           out.clear();

@@ -66,6 +66,8 @@ constexpr size_t kFirstBlock = 16 << 10;
 constexpr size_t kLargestBlock = 1 << 20;
 constexpr size_t kIndexSlotBytes = sizeof(uint32_t) + 1;  // a slot and its control byte
 size_t Rounded(size_t n) { return (n + 7) & ~size_t{7}; }
+// EndMerge hands its rows on in pieces of about this size.
+constexpr size_t kMergePiece = 1 << 20;
 }  // namespace
 
 size_t NetEffect::EntryHash::operator()(uint32_t i) const { return (*this)(net->Key(net->entries_[i])); }
@@ -119,14 +121,23 @@ uint32_t NetEffect::Find(std::string_view key, bool* fresh) {
 void NetEffect::SetImage(uint32_t entry, std::string_view image) {
   Entry& e = entries_[entry];
   if (image.size() > e.room) {
-    // The key moves with the image to a place with some room to grow; the old one is garbage
-    // until the next compaction.
-    const size_t room = image.size() + image.size() / 8;
-    char* bytes = Allocate(e.key_size + room);
-    live_bytes_ -= Rounded(e.key_size + e.room);
-    std::memcpy(bytes, e.bytes, e.key_size);
-    e.bytes = bytes;
-    e.room = static_cast<uint32_t>(Rounded(e.key_size + room) - e.key_size);
+    // Room for the image (exactly the first time: most rows never grow; with some to spare after).
+    const size_t room = e.room == 0 ? image.size() : image.size() + image.size() / 8;
+    const size_t had = Rounded(e.key_size + e.room);
+    const size_t needs = Rounded(e.key_size + room);
+    if (e.bytes + had == block_next_ && needs - had <= block_left_) {
+      // The arena's last allocation (a key just found): it grows where it is.
+      block_next_ += needs - had;
+      block_left_ -= needs - had;
+      live_bytes_ += needs - had;
+    } else {
+      // The key moves with the image; the old place is garbage until the next compaction.
+      char* bytes = Allocate(e.key_size + room);
+      live_bytes_ -= had;
+      std::memcpy(bytes, e.bytes, e.key_size);
+      e.bytes = bytes;
+    }
+    e.room = static_cast<uint32_t>(needs - e.key_size);
   }
   std::memcpy(e.bytes + e.key_size, image.data(), image.size());
   e.image_size = static_cast<uint32_t>(image.size());
@@ -144,7 +155,7 @@ void NetEffect::ClearImage(uint32_t entry) {
 }
 
 void NetEffect::Compact() {
-  std::vector<Entry> entries;
+  EntryList entries;
   std::unordered_map<uint32_t, std::string> origins;
   std::vector<std::unique_ptr<char[]>> old_blocks = std::move(blocks_);
   blocks_.clear();
@@ -174,7 +185,7 @@ void NetEffect::Compact() {
 }
 
 void NetEffect::Reset() {
-  entries_ = std::vector<Entry>();
+  entries_ = EntryList();
   index_ = decltype(index_)(0, EntryHash{this}, EntryEq{this});
   origins_.clear();
   blocks_.clear();
@@ -352,9 +363,8 @@ absl::Status NetEffect::Add(const proto::Change& change) {
       return absl::InvalidArgumentError("NetEffect takes INSERT, UPDATE and DELETE only");
   }
   // Garbage (images that moved or were deleted) is dropped when it is most of the arena.
-  if (arena_bytes_ > 4 * kFirstBlock && arena_bytes_ > 3 * live_bytes_) Compact();
-  bytes_ =
-      arena_bytes_ + entries_.capacity() * sizeof(Entry) + index_.capacity() * kIndexSlotBytes + origins_.size() * 64;
+  if (arena_bytes_ > 2 * kFirstBlock && arena_bytes_ > 3 * live_bytes_) Compact();
+  bytes_ = arena_bytes_ + entries_.bytes() + index_.capacity() * kIndexSlotBytes + origins_.size() * 64;
   return result;
 }
 
@@ -541,8 +551,9 @@ absl::Status NetEffect::MergeBaseRow(std::string_view line, std::string* out) {
   return absl::OkStatus();
 }
 
-absl::Status NetEffect::EndMerge(std::string* out) {
-  for (Entry& e : entries_) {
+absl::Status NetEffect::EndMerge(std::string* out, const std::function<absl::Status()>& drain) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (Has(e, kExisted) && !Has(e, kInBase)) {
       return absl::DataLossError(fmt::format(
           "the base's rows of {} do not match the change log: it changes a row the base does not hold (key {}); "
@@ -557,6 +568,10 @@ absl::Status NetEffect::EndMerge(std::string* out) {
     }
     AppendMergedRow(e, out);
     e.flags |= kEmitted;
+    // A run of new keys alone may be larger than memory allows twice.
+    if (drain && out->size() >= kMergePiece) {
+      if (absl::Status s = drain(); !s.ok()) return s;
+    }
   }
   Reset();
   return absl::OkStatus();

@@ -93,7 +93,8 @@ class NetEffect {
   // base does not hold, inserted a key the base holds, or the base holds a key twice.
   [[nodiscard]] absl::Status BeginMerge(const std::vector<std::string>& columns);
   [[nodiscard]] absl::Status MergeBaseRow(std::string_view line, std::string* out);
-  [[nodiscard]] absl::Status EndMerge(std::string* out);
+  // drain, when given, is called whenever *out holds a MiB or more; it sends and clears it.
+  [[nodiscard]] absl::Status EndMerge(std::string* out, const std::function<absl::Status()>& drain = {});
 
   bool empty() const { return entries_.empty(); }
   size_t keys() const { return entries_.size(); }
@@ -163,7 +164,27 @@ class NetEffect {
 
   proto::RelationSchema schema_;
   std::vector<int> key_columns_;
-  std::vector<Entry> entries_;
+  // The entries, in blocks that never move: growing never copies the ones there (a vector's
+  // doubling briefly held twice the memory a run may use).
+  class EntryList {
+   public:
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    Entry& operator[](size_t i) { return blocks_[i >> kShift][i & kMask]; }
+    const Entry& operator[](size_t i) const { return blocks_[i >> kShift][i & kMask]; }
+    void push_back(const Entry& e) {
+      if ((size_ & kMask) == 0 && (size_ >> kShift) == blocks_.size()) blocks_.emplace_back(new Entry[kMask + 1]);
+      (*this)[size_++] = e;
+    }
+    uint64_t bytes() const { return blocks_.size() * (kMask + 1) * sizeof(Entry); }
+
+   private:
+    static constexpr size_t kShift = 10;  // 1024 entries, 24 KiB a block
+    static constexpr size_t kMask = (size_t{1} << kShift) - 1;
+    std::vector<std::unique_ptr<Entry[]>> blocks_;
+    size_t size_ = 0;
+  };
+  EntryList entries_;
   absl::flat_hash_set<uint32_t, EntryHash, EntryEq> index_;
   std::unordered_map<uint32_t, std::string> origins_;  // entry -> encoded origin key, while kUnknown
   std::vector<std::unique_ptr<char[]>> blocks_;        // the arena

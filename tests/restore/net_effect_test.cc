@@ -247,11 +247,11 @@ TEST(NetEffect, CompositeKeysAndEscapableBytesRoundTrip) {
 TEST(NetEffect, TakeStartsAFreshRunAndBytesTrackWhatIsHeld) {
   NetEffect net(Docs());
   EXPECT_EQ(net.bytes(), 0u);
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(net.Add(Insert({std::to_string(i), "0", std::string(1000, 'x')})).ok());
-  EXPECT_GE(net.bytes(), 100u * 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(net.Add(Insert({std::to_string(i), "0", std::string(1000, 'x')})).ok());
+  EXPECT_GE(net.bytes(), 1000u * 1000u);
   const uint64_t held = net.bytes();
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(net.Add(Delete(std::to_string(i))).ok());
-  EXPECT_LT(net.bytes(), held / 4);  // deleted rows keep only their key
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(net.Add(Delete(std::to_string(i))).ok());
+  EXPECT_LT(net.bytes(), held / 4);  // deleted rows' images are compacted away
   EXPECT_EQ(net.Take().rows.size(), 0u);
   EXPECT_EQ(net.bytes(), 0u);
   EXPECT_TRUE(net.empty());
