@@ -158,6 +158,13 @@ FINAL_ROWS=$("${PSQL[@]}" -d bench -At -c "SELECT sum(n_live_tup) FROM pg_stat_u
 
 # ---------------------------------------------------------------- measurements
 BASE_DUMP=$(ls "$TMP"/repo/bases/*/base.dump | head -n 1)
+timed_pg_restore() {  # $1 = a new database, $2 = a dump; prints seconds
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE $1"
+  local start; start=$(now)
+  "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --jobs 2 -d "$1" "$2"
+  elapsed "$start"
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE $1"
+}
 declare -a T_BASE=() T_REPLAY=() T_TOTAL=() T_PSQL=() T_PGRESTORE=() T_PGRESTORE_BASE=() RSS=()
 for r in $(seq 1 "$REPEATS"); do
   log "run $r/$REPEATS: pgpitr restore --latest"
@@ -186,19 +193,9 @@ for r in $(seq 1 "$REPEATS"); do
   T_PSQL+=("$(elapsed "$start")")
   "${PSQL[@]}" -d postgres -c "DROP DATABASE psql_$r"
 
-  log "run $r/$REPEATS: pg_restore of the final state"
-  "${PSQL[@]}" -d postgres -c "CREATE DATABASE final_$r"
-  start=$(now)
-  "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --jobs 2 -d "final_$r" "$TMP/work/final.dump"
-  T_PGRESTORE+=("$(elapsed "$start")")
-  "${PSQL[@]}" -d postgres -c "DROP DATABASE final_$r"
-
-  log "run $r/$REPEATS: pg_restore of the base alone"
-  "${PSQL[@]}" -d postgres -c "CREATE DATABASE base_$r"
-  start=$(now)
-  "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PG_PORT" -U postgres --jobs 2 -d "base_$r" "$BASE_DUMP"
-  T_PGRESTORE_BASE+=("$(elapsed "$start")")
-  "${PSQL[@]}" -d postgres -c "DROP DATABASE base_$r"
+  log "run $r/$REPEATS: pg_restore of the final state, and of the base alone"
+  T_PGRESTORE+=("$(timed_pg_restore "final_$r" "$TMP/work/final.dump")")
+  T_PGRESTORE_BASE+=("$(timed_pg_restore "base_$r" "$BASE_DUMP")")
 done
 
 m() { printf '%s\n' "$@" | median | awk '{printf "%.2f", $1}'; }

@@ -22,46 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// COPY data goes to the server in pieces of about this size.
-constexpr size_t kCopyPiece = 1 << 20;
-
-// Sends data as COPY data; ok or the connection's error.
-absl::Status PutCopyData(PGconn* conn, std::string_view data) {
-  if (data.empty()) return absl::OkStatus();
-  if (PQputCopyData(conn, data.data(), static_cast<int>(data.size())) != 1) {
-    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
-  }
-  return absl::OkStatus();
-}
-
-// Starts COPY sql FROM STDIN.
-absl::Status StartCopy(PGconn* conn, const std::string& sql) {
-  wal::PgResult start(PQexec(conn, sql.c_str()));
-  if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
-    return absl::FailedPreconditionError(
-        wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn)));
-  }
-  return absl::OkStatus();
-}
-
-// Ends a COPY (aborting it with `abort` when given); the rows it copied.
-absl::StatusOr<int64_t> EndCopy(PGconn* conn, const char* abort = nullptr) {
-  if (PQputCopyEnd(conn, abort) != 1) return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn)));
-  absl::Status status;
-  int64_t rows = 0;
-  for (PGresult* r = PQgetResult(conn); r != nullptr; r = PQgetResult(conn)) {
-    wal::PgResult result(r);
-    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn);
-    if (affected.ok()) {
-      rows = *affected;
-    } else if (status.ok()) {
-      status = affected.status();
-    }
-  }
-  if (!status.ok()) return status;
-  return rows;
-}
-
 std::string ColumnNames(const proto::RelationSchema& schema) {
   std::string out;
   for (const auto& c : schema.columns()) out += (out.empty() ? "" : ", ") + wal::QuoteIdent(c.name());
@@ -149,7 +109,7 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
   enum class Stage { kHeader, kRows, kDone } stage = Stage::kHeader;
   bool merging = false;
   std::string pending;  // an incomplete line
-  std::string out;      // COPY data not sent yet
+  wal::CopyIn in(pg);
   uint64_t base_rows = 0;
   auto line_done = [&](std::string_view line) -> absl::Status {
     switch (stage) {
@@ -167,38 +127,32 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
         }
         // The statement pg_restore would run, names qualified (it runs with an empty search_path).
         std::string sql(line.substr(0, line.size() - std::string_view(" FROM stdin;").size()));
-        if (absl::Status s = StartCopy(pg, sql + " FROM STDIN"); !s.ok()) return s;
+        if (absl::Status s = in.Start(sql + " FROM STDIN"); !s.ok()) return s;
         stage = Stage::kRows;
         return absl::OkStatus();
       }
       case Stage::kRows:
         if (line == "\\.") {
           if (merging) {
-            absl::Status ended = table.net->EndMerge(&out, [&]() -> absl::Status {
-              absl::Status sent = PutCopyData(pg, out);
-              out.clear();
-              return sent;
+            absl::Status ended = table.net->EndMerge(&in.rows(), [&] {
+              in.Sent();
+              return absl::OkStatus();
             });
             if (!ended.ok()) return ended;
           }
-          if (absl::Status s = PutCopyData(pg, out); !s.ok()) return s;
-          out.clear();
-          absl::StatusOr<int64_t> copied = EndCopy(pg);
+          absl::StatusOr<int64_t> copied = in.End();
           if (!copied.ok()) return copied.status();
           stage = Stage::kDone;
           return absl::OkStatus();
         }
         ++base_rows;
         if (merging) {
-          if (absl::Status s = table.net->MergeBaseRow(line, &out); !s.ok()) return s;
+          if (absl::Status s = table.net->MergeBaseRow(line, &in.rows()); !s.ok()) return s;
         } else {
-          out.append(line);
-          out += '\n';
+          in.rows().append(line);
+          in.rows() += '\n';
         }
-        if (out.size() >= kCopyPiece) {
-          if (absl::Status s = PutCopyData(pg, out); !s.ok()) return s;
-          out.clear();
-        }
+        in.Sent();
         return absl::OkStatus();
       case Stage::kDone:
         return absl::OkStatus();
@@ -237,7 +191,7 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
   fs::remove(log, ec);
   fs::remove(list, ec);
   if (!read.ok()) {
-    if (stage == Stage::kRows) (void)EndCopy(pg, "pgpitr stopped the load");
+    if (stage == Stage::kRows) (void)in.End("pgpitr stopped the load");
     return read;
   }
   if (stage != Stage::kDone) {
@@ -287,10 +241,12 @@ void BaseLoad::AppendRows() {
     lock.unlock();
     uint64_t lines = 0;
     for (char c : item.rows) lines += c == '\n';
-    error = StartCopy(conn->raw(), item.copy);
-    if (error.ok()) error = PutCopyData(conn->raw(), item.rows);
-    absl::StatusOr<int64_t> copied = EndCopy(conn->raw(), error.ok() ? nullptr : "pgpitr could not send the rows");
-    if (error.ok()) error = copied.status();
+    wal::CopyIn in(conn->raw());
+    error = in.Start(item.copy);
+    if (error.ok()) {
+      in.Send(item.rows);
+      error = in.End().status();
+    }
     if (error.ok()) replayed_rows_ += lines;
     lock.lock();
     if (!error.ok()) {

@@ -88,61 +88,19 @@ absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql, std::stri
 }
 
 absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_view data) {
-  CopyIn in(target_->raw());
+  wal::CopyIn in(target_->raw());
   if (absl::Status s = in.Start(sql); !s.ok()) return s;
   in.Send(data);
   return in.End();
 }
 
-absl::Status CopyIn::Start(const std::string& sql) {
-  wal::PgResult start(PQexec(conn_, sql.c_str()));
-  if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
-    return absl::FailedPreconditionError(
-        wal::OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn_)));
-  }
-  return absl::OkStatus();
-}
-
-void CopyIn::Send(std::string_view data) {
-  Put();
-  for (size_t at = 0; at < data.size() && sent_; at += kPiece) {
-    const size_t n = std::min(kPiece, data.size() - at);
-    sent_ = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
-  }
-}
-
-void CopyIn::Put() {
-  if (sent_ && !buffer_.empty()) sent_ = PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) == 1;
-  buffer_.clear();
-}
-
-absl::StatusOr<int64_t> CopyIn::End() {
-  Put();
-  if (PQputCopyEnd(conn_, sent_ ? nullptr : "pgpitr could not send the rows") != 1) {
-    return absl::UnavailableError(wal::OneLine(PQerrorMessage(conn_)));
-  }
-  absl::Status status;
-  int64_t rows = 0;
-  for (PGresult* r = PQgetResult(conn_); r != nullptr; r = PQgetResult(conn_)) {
-    wal::PgResult result(r);
-    absl::StatusOr<int64_t> affected = wal::AffectedRows(r, conn_);
-    if (affected.ok()) {
-      rows = *affected;
-    } else if (status.ok()) {
-      status = affected.status();
-    }
-  }
-  if (!status.ok()) return status;
-  return rows;
-}
-
 absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& columns_of, size_t rows,
-                                 const std::function<void(CopyIn&)>& fill) {
+                                 const std::function<void(wal::CopyIn&)>& fill) {
   if (absl::Status s = target_->Execute(fmt::format("CREATE TEMP TABLE {} AS {} WITH NO DATA", stage, columns_of));
       !s.ok()) {
     return s;
   }
-  CopyIn in(target_->raw());
+  wal::CopyIn in(target_->raw());
   if (absl::Status s = in.Start(fmt::format("COPY {} FROM STDIN", stage)); !s.ok()) return s;
   fill(in);
   absl::StatusOr<int64_t> copied = in.End();
@@ -242,7 +200,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
                                fmt::format("SELECT {}{}, ''::text AS \"pgpitr unknown\" FROM ONLY {}",
                                            ColumnList(schema, false), origin_columns, table),
                                partial,
-                               [&](CopyIn& in) {
+                               [&](wal::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
                                    if (!is_partial(r)) return;
                                    mask.clear();
@@ -280,7 +238,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     const std::string stage = fmt::format("pg_temp.pgpitr_keys_{}", ++stage_counter_);
     drops.push_back(stage);
     if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, true), table), deleted,
-                               [&](CopyIn& in) {
+                               [&](wal::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
                                    if (!is_deleted(r)) return;
                                    net.AppendKeyText(r.key, &in.rows());
@@ -305,7 +263,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
 
   // 3. Rows replaced under their own key, every value known (the common case): UPDATE in place.
   auto write_rows = [&](auto which) {
-    return [&, which](CopyIn& in) {
+    return [&, which](wal::CopyIn& in) {
       net.ForEachRow([&](const Row& r) {
         if (!which(r)) return;
         net.AppendImageText(r.image, &in.rows());
@@ -375,7 +333,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     if (static_cast<size_t>(*added) != partial) return mismatch("inserted", *added, partial);
   }
   if (inserted > 0) {
-    CopyIn in(target_->raw());
+    wal::CopyIn in(target_->raw());
     absl::Status started = in.Start(fmt::format("COPY {} ({}) FROM STDIN", table, columns));
     if (!started.ok()) return failed("COPY", started);
     write_rows(is_inserted)(in);

@@ -63,30 +63,6 @@ struct BulkReplayOptions {
   uint64_t merge_bytes = 128ull << 20;
 };
 
-// COPY ... FROM STDIN with rows written as they are made and sent a MiB at a time, so no second
-// copy of everything pending is held:
-//   CopyIn in(conn); RETURN_IF_ERROR(in.Start(sql)); for (...) { in.rows() += line; in.Sent(); } in.End();
-class CopyIn {
- public:
-  explicit CopyIn(PGconn* conn) : conn_(conn) {}
-  [[nodiscard]] absl::Status Start(const std::string& sql);
-  std::string& rows() { return buffer_; }  // append whole lines
-  void Sent() {                            // after each line
-    if (buffer_.size() >= kPiece) Put();
-  }
-  // Sends data (whole lines) as it is, in pieces.
-  void Send(std::string_view data);
-  // Sends the rest and ends the COPY; the rows it copied.
-  [[nodiscard]] absl::StatusOr<int64_t> End();
-
- private:
-  static constexpr size_t kPiece = 1 << 20;
-  void Put();
-  PGconn* conn_;
-  std::string buffer_;
-  bool sent_ = true;
-};
-
 class BulkReplayer {
  public:
   // base_load: the base, schema restored and data not yet (see the top of this file); null when the
@@ -143,7 +119,7 @@ class BulkReplayer {
   // Creates the temporary table `stage` with the columns of the query columns_of, COPYs into it the
   // `rows` lines fill writes, and analyzes it when it is large.
   [[nodiscard]] absl::Status Stage(const std::string& stage, const std::string& columns_of, size_t rows,
-                                   const std::function<void(CopyIn&)>& fill);
+                                   const std::function<void(wal::CopyIn&)>& fill);
   // COPY sql FROM STDIN with data; returns the rows copied.
   [[nodiscard]] absl::StatusOr<int64_t> Copy(const std::string& sql, std::string_view data);
   // Runs a statement; returns the rows it affected. On failure, *sqlstate (when given) is its SQLSTATE.

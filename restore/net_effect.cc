@@ -158,12 +158,7 @@ void NetEffect::Compact() {
   EntryList entries;
   std::unordered_map<uint32_t, std::string> origins;
   std::vector<std::unique_ptr<char[]>> old_blocks = std::move(blocks_);
-  blocks_.clear();
-  block_next_ = nullptr;
-  block_left_ = 0;
-  last_block_ = 0;
-  arena_bytes_ = 0;
-  live_bytes_ = 0;
+  ResetArena();
   for (uint32_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
     // A key inserted and deleted in this run holds nothing: forgotten.
@@ -188,14 +183,18 @@ void NetEffect::Reset() {
   entries_ = EntryList();
   index_ = decltype(index_)(0, EntryHash{this}, EntryEq{this});
   origins_.clear();
+  ResetArena();
+  bytes_ = 0;
+  waiting_for_origin_.clear();
+}
+
+void NetEffect::ResetArena() {
   blocks_.clear();
   block_next_ = nullptr;
   block_left_ = 0;
   last_block_ = 0;
   arena_bytes_ = 0;
   live_bytes_ = 0;
-  bytes_ = 0;
-  waiting_for_origin_.clear();
 }
 
 absl::Status NetEffect::EncodeKey(const proto::Tuple& tuple, std::string* key) const {

@@ -159,6 +159,7 @@ class NetEffect {
   void AppendMergedRow(const Entry& e, std::string* out);
   std::string TableName() const;
   void Reset();
+  void ResetArena();  // no blocks, nothing allocated
   // Copies what entries use into a new arena, forgetting keys that hold nothing.
   void Compact();
 

@@ -112,4 +112,46 @@ absl::Status PgConnection::Execute(std::string_view sql, const QueryParams& para
   return Query(sql, params).status();
 }
 
+absl::Status CopyIn::Start(const std::string& sql) {
+  PgResult start(PQexec(conn_, sql.c_str()));
+  if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
+    return absl::FailedPreconditionError(
+        OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn_)));
+  }
+  return absl::OkStatus();
+}
+
+void CopyIn::Send(std::string_view data) {
+  Put();
+  for (size_t at = 0; at < data.size() && sent_; at += kPiece) {
+    const size_t n = std::min(kPiece, data.size() - at);
+    sent_ = PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) == 1;
+  }
+}
+
+void CopyIn::Put() {
+  if (sent_ && !buffer_.empty()) sent_ = PQputCopyData(conn_, buffer_.data(), static_cast<int>(buffer_.size())) == 1;
+  buffer_.clear();
+}
+
+absl::StatusOr<int64_t> CopyIn::End(const char* abort) {
+  Put();
+  if (PQputCopyEnd(conn_, abort != nullptr ? abort : sent_ ? nullptr : "pgpitr could not send the rows") != 1) {
+    return absl::UnavailableError(OneLine(PQerrorMessage(conn_)));
+  }
+  absl::Status status;
+  int64_t rows = 0;
+  for (PGresult* r = PQgetResult(conn_); r != nullptr; r = PQgetResult(conn_)) {
+    PgResult result(r);
+    absl::StatusOr<int64_t> affected = AffectedRows(r, conn_);
+    if (affected.ok()) {
+      rows = *affected;
+    } else if (status.ok()) {
+      status = affected.status();
+    }
+  }
+  if (!status.ok()) return status;
+  return rows;
+}
+
 }  // namespace pgpitr::wal

@@ -76,6 +76,30 @@ std::string SqlState(const PGresult* result);
 [[nodiscard]] absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn,
                                                    std::string* sqlstate = nullptr);
 
+// COPY ... FROM STDIN with rows written as they are made and sent a MiB at a time, so no second
+// copy of everything pending is held:
+//   CopyIn in(conn); RETURN_IF_ERROR(in.Start(sql)); for (...) { in.rows() += line; in.Sent(); } in.End();
+class CopyIn {
+ public:
+  explicit CopyIn(PGconn* conn) : conn_(conn) {}
+  [[nodiscard]] absl::Status Start(const std::string& sql);
+  std::string& rows() { return buffer_; }  // append whole lines
+  void Sent() {                            // after each line
+    if (buffer_.size() >= kPiece) Put();
+  }
+  // Sends data (whole lines) as it is, in pieces.
+  void Send(std::string_view data);
+  // Sends the rest and ends the COPY (aborted with `abort` when given); the rows it copied.
+  [[nodiscard]] absl::StatusOr<int64_t> End(const char* abort = nullptr);
+
+ private:
+  static constexpr size_t kPiece = 1 << 20;
+  void Put();
+  PGconn* conn_;
+  std::string buffer_;
+  bool sent_ = true;
+};
+
 // Quotes an identifier as PostgreSQL does ("a""b").
 std::string QuoteIdent(std::string_view name);
 // Quotes a literal ('it''s').

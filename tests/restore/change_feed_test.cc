@@ -8,8 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/temp_dir.h"
-#include "wal/change_log_writer.h"
+#include "tests/change_log_fixture.h"
 #include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
@@ -17,16 +16,10 @@ namespace {
 
 using wal::Lsn;
 
-class ChangeFeedTest : public ::testing::Test {
+class ChangeFeedTest : public testing::ChangeLogFixture {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<wal::ChangeLog>> log =
-        wal::ChangeLog::Open(dir_.path() / "changelog", wal::ChangeLog::Mode::kWriter);
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = *std::move(log);
-    absl::StatusOr<std::unique_ptr<wal::ChangeLogWriter>> writer = wal::ChangeLogWriter::Create(log_.get());
-    ASSERT_TRUE(writer.ok()) << writer.status();
-    writer_ = *std::move(writer);
+    OpenLog();
     wal::RelationMessage relation{.xid = std::nullopt,
                                   .relid = 16389,
                                   .namespace_name = "public",
@@ -36,11 +29,6 @@ class ChangeFeedTest : public ::testing::Test {
     relation.columns.push_back({.is_key = true, .name = "id", .type_oid = 23, .type_modifier = -1});
     relation.columns.push_back({.is_key = false, .name = "v", .type_oid = 25, .type_modifier = -1});
     Apply(relation);
-  }
-
-  void Apply(const wal::PgoutputMessage& m) {
-    absl::Status s = writer_->Apply(m);
-    ASSERT_TRUE(s.ok()) << s;
   }
 
   // A transaction of `rows` inserts, ids from `first`, committed at commit_lsn.
@@ -83,10 +71,6 @@ class ChangeFeedTest : public ::testing::Test {
       return read;
     });
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<wal::ChangeLog> log_;
-  std::unique_ptr<wal::ChangeLogWriter> writer_;
 };
 
 TEST_F(ChangeFeedTest, GivesWhatReadingTheLogInOrderGives) {

@@ -16,14 +16,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "tests/temp_dir.h"
+#include "tests/change_log_fixture.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
 
 namespace pgpitr::restore {
 namespace {
-
-using ::pgpitr::testing::TempDir;
 
 using wal::Lsn;
 using wal::PgTime;
@@ -70,16 +68,10 @@ RestoreTarget AtLsn(uint64_t lsn, bool exclusive = false) {
 // Commits at LSN 0x100, 0x200, ... 0x500, each at T(LSN / 0x100 * 100): 0x300 commits at T(300).
 // Bases b1 at 0x150 (T(150)) and b2 at 0x350 (T(350)); the log starts at 0x100 and is captured
 // through 0x600 at T(600).
-class PlanRestoreTest : public ::testing::Test {
+class PlanRestoreTest : public testing::ChangeLogFixture {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<wal::ChangeLog>> log =
-        wal::ChangeLog::Open(dir_.path() / "changelog", wal::ChangeLog::Mode::kWriter);
-    ASSERT_TRUE(log.ok()) << log.status();
-    log_ = *std::move(log);
-    absl::StatusOr<std::unique_ptr<wal::ChangeLogWriter>> writer = wal::ChangeLogWriter::Create(log_.get());
-    ASSERT_TRUE(writer.ok()) << writer.status();
-    writer_ = *std::move(writer);
+    OpenLog();
     Apply(wal::RelationMessage{
         .xid = std::nullopt,
         .relid = 16389,
@@ -91,14 +83,6 @@ class PlanRestoreTest : public ::testing::Test {
     Sync();
   }
 
-  void Apply(const wal::PgoutputMessage& m) {
-    absl::Status s = writer_->Apply(m);
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  void Sync() {
-    absl::Status s = writer_->Sync();
-    ASSERT_TRUE(s.ok()) << s;
-  }
   void CommitOneInsert(uint64_t commit_lsn, PgTime commit_time) {
     Apply(wal::BeginMessage{.final_lsn = Lsn(commit_lsn), .commit_time = commit_time, .xid = 700});
     Apply(wal::InsertMessage{.xid = std::nullopt,
@@ -115,9 +99,6 @@ class PlanRestoreTest : public ::testing::Test {
     return plan.last_commit->commit_lsn();
   }
 
-  TempDir dir_;
-  std::unique_ptr<wal::ChangeLog> log_;
-  std::unique_ptr<wal::ChangeLogWriter> writer_;
   std::vector<proto::Base> bases_ = {Base("b1", 0x150, T(150)), Base("b2", 0x350, T(350))};
   proto::CaptureState state_ = State(0x100, 0x600, T(600));
 };
