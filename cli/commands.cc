@@ -906,7 +906,11 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
                            .total = p.transactions_total,
                            .unit = "transactions"});
             } else {
-              line.Report({.phase = p.phase == "base" ? "base restore (pg_restore)" : p.phase,
+              const std::string phase = p.phase == "base"      ? "base: schema (pg_restore)"
+                                        : p.phase == "data"    ? "base: data, the replayed changes merged in"
+                                        : p.phase == "indexes" ? "base: indexes and constraints (pg_restore)"
+                                                               : p.phase;
+              line.Report({.phase = phase,
                            .done = 0,
                            .total = 0,
                            .unit = ""});
