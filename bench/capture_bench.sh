@@ -12,13 +12,13 @@
 # Usage: bash bench/capture_bench.sh [-h|--help]
 #
 # Environment (all optional):
-#   BENCH_TRANSACTIONS  pgbench transactions per backlog, over 8 clients  (default 40000)
-#   BENCH_REPEATS       repetitions; the table shows medians              (default 3)
+#   BENCH_TRANSACTIONS  pgbench transactions per backlog, over 8 clients  (default 100000)
+#   BENCH_REPEATS       repetitions; the table shows medians              (default 5)
 #   BENCH_SCALE         pgbench -i scale factor                           (default 10)
 #   PGPITR_BIN          pgpitr binary (default /tmp/build-bench/cli/pgpitr; built there when missing)
 #   PG_BIN              PostgreSQL binaries                               (default /usr/lib/postgresql/15/bin)
 #
-# Must run as root (PostgreSQL runs as the `postgres` OS user). About 2 minutes with the defaults.
+# Must run as root (PostgreSQL runs as the `postgres` OS user). About 4 minutes with the defaults.
 set -Eeuo pipefail
 
 usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -28,8 +28,8 @@ case "${1:-}" in
   *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
 esac
 
-TRANSACTIONS=${BENCH_TRANSACTIONS:-40000}
-REPEATS=${BENCH_REPEATS:-3}
+TRANSACTIONS=${BENCH_TRANSACTIONS:-100000}
+REPEATS=${BENCH_REPEATS:-5}
 SCALE=${BENCH_SCALE:-10}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PGPITR_BIN=${PGPITR_BIN:-/tmp/build-bench/cli/pgpitr}
@@ -80,10 +80,7 @@ log "pgbench -i -s $SCALE"
 log "pgpitr: first run (publication, slot, base)"
 "$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" > "$TMP/pgpitr-first.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  [[ $("$PGPITR_BIN" info --repo "$TMP/repo" --json 2> /dev/null | jq '.bases | length' 2> /dev/null) == 1 ]] && break
-  sleep 0.2
-done
+bench_wait_first_base "$TMP/repo" "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
 "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv', 'pgoutput')" > /dev/null
 

@@ -74,3 +74,18 @@ bench_stop_server() {
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$1/data" -m immediate -w stop > /dev/null 2>&1
   BENCH_PG_STARTED=0
 }
+
+# "X/Y" -> the LSN as one number, for comparing.
+lsn_to_int() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) + 16#$lo )); }
+
+# Waits (up to 120 s) until the repository $1 has its first base, while `pgpitr run` (pid $2) takes it.
+bench_wait_first_base() {
+  local repo=$1 pid=$2
+  for _ in $(seq 1 600); do
+    [[ $("$PGPITR_BIN" info --repo "$repo" --json 2> /dev/null | jq '.bases | length' 2> /dev/null) == 1 ]] && return 0
+    kill -0 "$pid" 2> /dev/null || { echo "pgpitr run exited while taking its first base" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "pgpitr's first base did not finish in 120 s" >&2
+  return 1
+}

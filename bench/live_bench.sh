@@ -84,13 +84,9 @@ log "pgbench -i -s $SCALE"
 log "pgpitr: first run (publication, slot, base)"
 "$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" > "$TMP/pgpitr-first.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  [[ $("$PGPITR_BIN" info --repo "$TMP/repo" --json 2> /dev/null | jq '.bases | length' 2> /dev/null) == 1 ]] && break
-  sleep 0.2
-done
+bench_wait_first_base "$TMP/repo" "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
 
-lsn_to_int() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) + 16#$lo )); }
 slot_flush() { "${PSQL[@]}" -c "SELECT coalesce(confirmed_flush_lsn, '0/0') FROM pg_replication_slots WHERE slot_name = '$1'"; }
 
 # Samples "epoch insert_lsn_bytes confirmed_flush_bytes" every 100 ms into $2 until killed.

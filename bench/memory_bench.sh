@@ -62,14 +62,10 @@ SOURCE="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 PSQL=("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$SOURCE")
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
 "${PSQL[@]}" -c "CREATE TABLE bulk (id bigint PRIMARY KEY, grp int, label text, at timestamptz)"
-lsn_to_int() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) + 16#$lo )); }
 
 /usr/bin/time -v -o "$TMP/run.time" "$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" > "$TMP/run.log" 2>&1 &
 runpid=$!
-for _ in $(seq 1 600); do
-  [[ $("$PGPITR_BIN" info --repo "$TMP/repo" --json 2> /dev/null | jq '.bases | length' 2> /dev/null) == 1 ]] && break
-  sleep 0.5
-done
+bench_wait_first_base "$TMP/repo" "$runpid"
 log "base taken; inserting $ROWS rows in one transaction"
 start=$(now)
 "${PSQL[@]}" -c "INSERT INTO bulk SELECT g, g % 1000, md5(g::text), now() FROM generate_series(1, $ROWS) g"

@@ -591,7 +591,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       "--to-time", to_time,
       "Restore commits up to this time: with its offset ('2026-11-25 10:41:07.123456+00:00', "
       "'2026-11-25T11:41:07+01:00', '...Z'), 'now', or a time ago ('-30s', '-15min', '-2h', '-1d', from when the "
-      "restore starts; 'now' is usually a moment past what capture has confirmed: --latest restores everything captured); "
+      "restore starts; 'now' is usually a moment past what capture has confirmed: --latest restores everything "
+      "captured); "
       "a time without an offset is refused (it would depend on the machine's zone)");
   auto* t2 = restore_cmd->add_option("--to-lsn", to_lsn, "Restore commits whose commit LSN is at or before this LSN");
   auto* t3 = restore_cmd->add_flag("--latest", latest, "Restore everything captured");
@@ -909,11 +910,10 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
               const std::string phase = p.phase == "base"      ? "base: schema (pg_restore)"
                                         : p.phase == "data"    ? "base: data, the replayed changes merged in"
                                         : p.phase == "indexes" ? "base: indexes and constraints (pg_restore)"
-                                                               : p.phase;
-              line.Report({.phase = phase,
-                           .done = 0,
-                           .total = 0,
-                           .unit = ""});
+                                        : p.phase == "foreign keys"
+                                            ? "base: foreign keys and materialized views, on the replayed rows"
+                                            : p.phase;
+              line.Report({.phase = phase, .done = 0, .total = 0, .unit = ""});
             }
           });
       line.Finish();

@@ -30,11 +30,22 @@ std::string ColumnNames(const proto::RelationSchema& schema) {
 
 }  // namespace
 
+std::string BaseLoad::LoadSettings() const {
+  // What pg_restore sets for its data (a role's statement_timeout would cancel a large COPY), and
+  // the base's encoding, which both its rows and the replayed values are in.
+  std::string settings =
+      "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+      "SET standard_conforming_strings = on; SET xmloption = content; SET row_security = off; "
+      "SET synchronous_commit = off";
+  if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
+  return settings;
+}
+
 fs::path BaseLoad::TempFile(const std::string& what) {
   return fs::temp_directory_path() / fmt::format("pgpitr-{}-{}-{}", what, getpid(), ++temp_counter_);
 }
 
-absl::Status BaseLoad::Run(std::vector<std::string> args) {
+absl::Status BaseLoad::Run(std::vector<std::string> args, const std::function<bool()>& stop) {
   std::map<std::string, std::string> env;
   wal::ConnInfo target = options_.target;
   if (auto password = target.Get("password")) {
@@ -49,9 +60,26 @@ absl::Status BaseLoad::Run(std::vector<std::string> args) {
   for (std::string& a : args) argv.push_back(std::move(a));
   argv.push_back(options_.dump.string());
   const fs::path log = TempFile("pg_restore.log");
-  absl::Status s = wal::RunProcess(argv, env, log, options_.stop);
+  absl::Status s = wal::RunProcess(argv, env, log, stop ? stop : options_.stop);
   std::error_code ec;
   fs::remove(log, ec);
+  if (!s.ok() && std::string(s.message()).find("role") != std::string::npos) {
+    return absl::Status(s.code(), fmt::format("{}, or restore with --no-owner", s.message()));
+  }
+  return s;
+}
+
+absl::Status BaseLoad::RunList(const std::vector<TocEntry>& entries, const std::string& what) {
+  if (entries.empty()) return absl::OkStatus();
+  const fs::path list = TempFile(what + ".list");
+  {
+    std::ofstream out(list);
+    out << TocList(entries);
+    if (!out) return absl::InternalError(fmt::format("cannot write {}", list.string()));
+  }
+  absl::Status s = Run({"--use-list=" + list.string(), fmt::format("--jobs={}", std::max(1, options_.jobs))});
+  std::error_code ec;
+  fs::remove(list, ec);
   return s;
 }
 
@@ -82,7 +110,16 @@ absl::Status BaseLoad::Schema() {
 absl::Status BaseLoad::Indexes() {
   if (options_.progress) options_.progress("indexes");
   const auto start = Clock::now();
-  absl::Status s = Run({"--section=post-data", fmt::format("--jobs={}", std::max(1, options_.jobs))});
+  absl::StatusOr<std::string> listing = List("post-data");
+  absl::Status s = listing.status();
+  if (s.ok()) {
+    // Foreign keys and materialized views read other tables, which may not all be at the same point
+    // of the replay yet (some merged into the load, some applied after it, a run cut inside a
+    // transaction): they wait for FinishSchema.
+    std::vector<TocEntry> now;
+    for (TocEntry& e : ParseToc(*listing)) (e.reads_other_tables ? later_ : now).push_back(std::move(e));
+    s = RunList(now, "post-data");
+  }
   seconds_ += Clock::now() - start;
   if (!s.ok()) {
     return absl::Status(
@@ -91,13 +128,25 @@ absl::Status BaseLoad::Indexes() {
   return absl::OkStatus();
 }
 
+absl::Status BaseLoad::FinishSchema() {
+  if (later_.empty()) return absl::OkStatus();
+  if (options_.progress) options_.progress("foreign keys");
+  const auto start = Clock::now();
+  absl::Status s = RunList(later_, "foreign-keys");
+  later_.clear();
+  seconds_ += Clock::now() - start;
+  if (!s.ok()) {
+    return absl::Status(s.code(), fmt::format("restoring the foreign keys and materialized views of base {}: {}",
+                                              options_.base_id, s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const TableLoad& table,
                                          const std::function<bool()>& stop) {
   absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
   if (!conn.ok()) return conn.status();
-  std::string settings = "SET synchronous_commit = off";
-  if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
-  if (absl::Status s = conn->Execute(settings); !s.ok()) return s;
+  if (absl::Status s = conn->Execute(LoadSettings()); !s.ok()) return s;
   PGconn* pg = conn->raw();
 
   const fs::path list = TempFile("entry.list");
@@ -194,6 +243,11 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
     if (stage == Stage::kRows) (void)in.End("pgpitr stopped the load");
     return read;
   }
+  if (stage == Stage::kRows) {
+    (void)in.End("pg_restore's output ended inside the rows");
+    return absl::DataLossError(
+        fmt::format("pg_restore's output of the entry {} ended before the end of its rows", entry_line));
+  }
   if (stage != Stage::kDone) {
     return absl::DataLossError(fmt::format("pg_restore printed no rows for the entry {}", entry_line));
   }
@@ -212,6 +266,7 @@ BaseLoad::~BaseLoad() { (void)FinishAppends(); }
 
 absl::Status BaseLoad::Append(const proto::RelationSchema& schema, std::string rows) {
   std::unique_lock<std::mutex> lock(append_mu_);
+  if (append_finish_) return absl::FailedPreconditionError("rows appended after the base's data was loaded");
   if (!appender_.joinable()) appender_ = std::thread([this] { AppendRows(); });
   // At most a few MiB wait: the collapse does not run far ahead of the server.
   append_changed_.wait(lock, [&] { return append_queue_.size() < 4 || !append_error_.ok(); });
@@ -225,11 +280,7 @@ absl::Status BaseLoad::Append(const proto::RelationSchema& schema, std::string r
 void BaseLoad::AppendRows() {
   absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
   absl::Status error = conn.status();
-  if (error.ok()) {
-    std::string settings = "SET synchronous_commit = off";
-    if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
-    error = conn->Execute(settings);
-  }
+  if (error.ok()) error = conn->Execute(LoadSettings());
   std::unique_lock<std::mutex> lock(append_mu_);
   for (;;) {
     append_changed_.wait(lock, [&] { return append_finish_ || !append_queue_.empty(); });
@@ -297,8 +348,8 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
     tasks.push_back({it->line, t->second});
     it = rest.erase(it);
   }
-  std::stable_sort(tasks.begin(), tasks.end(),
-                   [](const Task& a, const Task& b) { return a.table->net->bytes() > b.table->net->bytes(); });
+  auto weight = [](const Task& t) { return t.table->net != nullptr ? t.table->net->bytes() : 0; };
+  std::stable_sort(tasks.begin(), tasks.end(), [&](const Task& a, const Task& b) { return weight(a) > weight(b); });
   fs::path rest_list;
   if (!rest.empty()) {
     rest_list = TempFile("data.list");
@@ -320,7 +371,8 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
       absl::Status s;
       if (task.table == nullptr) {
         s = Run({"--section=data", "--use-list=" + rest_list.string(),
-                 fmt::format("--jobs={}", std::max(1, options_.jobs))});
+                 fmt::format("--jobs={}", std::max(1, options_.jobs))},
+                stop);
       } else {
         absl::StatusOr<bool> loaded = LoadTable(task.entry_line, *task.table, stop);
         if (loaded.ok()) {

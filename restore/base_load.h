@@ -4,7 +4,9 @@
 //   RETURN_IF_ERROR(load.Schema());                 // pg_restore --section=pre-data: tables, no rows
 //   ... collapse the first run of changes (NetEffect per table) ...
 //   absl::StatusOr<std::set<uint32_t>> merged = load.Data(tables);  // rows, merged with the run
-//   RETURN_IF_ERROR(load.Indexes());                // pg_restore --section=post-data
+//   RETURN_IF_ERROR(load.Indexes());                // pg_restore --section=post-data, but for ...
+//   ... replay the rest ...
+//   RETURN_IF_ERROR(load.FinishSchema());           // ... foreign keys and materialized views
 // A table's rows are read from `pg_restore -f -` of its one TABLE DATA entry, each base row is
 // replaced by its final image (or dropped, or kept) as NetEffect::MergeBaseRow says, the rows of
 // new keys follow, and all of it is COPYed into the still unindexed table (INSERTs appended to tables
@@ -33,6 +35,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "restore/dump_toc.h"
 #include "restore/net_effect.h"
 #include "wal/conninfo.h"
 
@@ -76,8 +79,13 @@ class BaseLoad {
     std::set<uint32_t> merged;
   };
   [[nodiscard]] absl::StatusOr<Loaded> Data(const std::vector<TableLoad>& tables);
-  // pg_restore --section=post-data: indexes, constraints, triggers, ...
+  // pg_restore --section=post-data: indexes, constraints, triggers, ..., but for foreign keys and
+  // materialized views' data, which read other tables' rows: FinishSchema makes those, when every
+  // table is at the same point (the end of the replay, or a schema change's place).
   [[nodiscard]] absl::Status Indexes();
+  // The rest of post-data (once; nothing the second time). The caller holds no lock on the tables.
+  [[nodiscard]] absl::Status FinishSchema();
+  bool schema_unfinished() const { return !later_.empty(); }
 
   // Time spent in the three calls.
   std::chrono::duration<double> seconds() const { return seconds_; }
@@ -90,7 +98,10 @@ class BaseLoad {
 
  private:
   // pg_restore with these arguments (after the connection and the common flags) and the dump.
-  [[nodiscard]] absl::Status Run(std::vector<std::string> args);
+  [[nodiscard]] absl::Status Run(std::vector<std::string> args, const std::function<bool()>& stop = {});
+  // pg_restore of exactly these entries (nothing for none).
+  [[nodiscard]] absl::Status RunList(const std::vector<TocEntry>& entries, const std::string& what);
+  std::string LoadSettings() const;
   [[nodiscard]] absl::StatusOr<std::string> List(const std::string& section);
   [[nodiscard]] absl::StatusOr<bool> LoadTable(const std::string& entry_line, const TableLoad& table,
                                                const std::function<bool()>& stop);
@@ -101,6 +112,7 @@ class BaseLoad {
   [[nodiscard]] absl::Status FinishAppends();
 
   BaseLoadOptions options_;
+  std::vector<TocEntry> later_;  // post-data entries for FinishSchema
   struct Appended {
     std::string copy;  // COPY ... FROM STDIN
     std::string rows;

@@ -459,6 +459,11 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     if (absl::Status s = Flush(); !s.ok()) return s;
   }
   if (schema == nullptr) {
+    if (change.kind() == proto::Change::MESSAGE) {
+      // A captured schema change may name a foreign key: those exist before it runs (everything
+      // pending was applied at the cut, so every table is at this point).
+      if (absl::Status s = FinishSchema(); !s.ok()) return s;
+    }
     if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
     if (change.kind() == proto::Change::MESSAGE) {
       // The schema may have changed under every relation: check each again at its next change.
@@ -562,14 +567,30 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   return absl::OkStatus();
 }
 
-absl::Status BulkReplayer::Finish() {
-  // The base's data is loaded even when nothing was replayed.
-  if (!in_transaction_ && loaded_) return absl::OkStatus();
-  if (absl::Status s = Flush(); !s.ok()) {
-    Abort();
-    return s;
+absl::Status BulkReplayer::FinishSchema() {
+  if (base_load_ == nullptr || !base_load_->schema_unfinished()) return absl::OkStatus();
+  // pg_restore's session takes locks this one's open transaction would hold against it.
+  const bool was_in_transaction = in_transaction_;
+  if (absl::Status s = Commit(); !s.ok()) return s;
+  if (absl::Status s = base_load_->FinishSchema(); !s.ok()) return s;
+  if (was_in_transaction) {
+    if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
+    in_transaction_ = true;
   }
-  return Commit();
+  return absl::OkStatus();
+}
+
+absl::Status BulkReplayer::Finish() {
+  // The base's data is loaded even when nothing was replayed; its foreign keys and materialized
+  // views are made last, on rows that are all at the target.
+  if (in_transaction_ || !loaded_) {
+    if (absl::Status s = Flush(); !s.ok()) {
+      Abort();
+      return s;
+    }
+    if (absl::Status s = Commit(); !s.ok()) return s;
+  }
+  return FinishSchema();
 }
 
 }  // namespace pgpitr::restore

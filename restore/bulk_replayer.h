@@ -20,7 +20,9 @@
 // rows as they load (restore/base_load.h): its cut loads the data (the collapsed changes merged in),
 // then the indexes and constraints, and only then applies what could not be merged, set-based. That
 // first run may hold BulkReplayOptions::merge_bytes; a change to a table whose rows are a multiset
-// (other than an INSERT) cuts it, since it needs the rows it changes.
+// (other than an INSERT) cuts it, since it needs the rows it changes. Foreign keys and materialized
+// views are made by Finish, or before the first captured schema change, when every table is at one
+// point of the history (after the load, some tables may be ahead of others until then).
 #pragma once
 
 #include <cstdint>
@@ -110,6 +112,9 @@ class BulkReplayer {
   uint64_t PendingLimit() const { return loaded_ ? options_.flush_bytes : options_.merge_bytes; }
   // Rolls back the target transaction, if one is open.
   void Abort();
+  // Makes the base's foreign keys and materialized views (BaseLoad::FinishSchema), outside any
+  // target transaction; a no-op when they are made, or without a BaseLoad.
+  [[nodiscard]] absl::Status FinishSchema();
 
   [[nodiscard]] absl::Status Take(const proto::Change& change, const proto::Transaction& txn);
   [[nodiscard]] absl::Status Flush();

@@ -35,7 +35,9 @@ std::vector<TocEntry> ParseToc(std::string_view listing) {
     TocEntry entry;
     entry.dump_id = static_cast<int>(dump_id);
     entry.oid = static_cast<uint32_t>(oid);
-    entry.table_data = line.substr(at).starts_with("TABLE DATA ");
+    const std::string_view kind = line.substr(at);
+    entry.table_data = kind.starts_with("TABLE DATA ");
+    entry.reads_other_tables = kind.starts_with("FK CONSTRAINT ") || kind.starts_with("MATERIALIZED VIEW DATA ");
     entry.line = std::string(line);
     entries.push_back(std::move(entry));
   }

@@ -19,7 +19,10 @@ struct TocEntry {
   int dump_id = 0;
   uint32_t oid = 0;
   bool table_data = false;  // a table's rows (COPY), rather than a sequence value, large objects, ...
-  std::string line;         // as listed
+  // Post-data entries that read other tables' rows: a foreign key (checked against the rows it
+  // references) and a materialized view's data (REFRESH). Restore makes them last.
+  bool reads_other_tables = false;
+  std::string line;  // as listed
 };
 
 // The entries of a listing; lines that are neither comments nor entries are skipped.

@@ -271,6 +271,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     absl::StatusOr<BaseLoad::Loaded> loaded = base.Data({});
     if (!loaded.ok()) return base_failed(loaded.status());
     if (absl::Status s = base.Indexes(); !s.ok()) return base_failed(s);
+    if (absl::Status s = base.FinishSchema(); !s.ok()) return base_failed(s);
     absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes, source);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;

@@ -106,6 +106,31 @@ TEST_F(ChangeFeedTest, AReplayThatStopsEarlyStopsTheReading) {
   EXPECT_EQ(seen, 3);
 }
 
+TEST_F(ChangeFeedTest, AnErrorInsideALargeTransactionReachesItsReplayAfterItsFirstChanges) {
+  Commit(0x1000, 0, 10);
+  Commit(0x2000, 100, 9000);  // chunks of ~128 KiB: several, over several batches of the feed
+  Commit(0x3000, 20000, 10);
+  ASSERT_TRUE(writer_->Sync().ok());
+  absl::StatusOr<std::optional<proto::Transaction>> large = log_->GetTransaction(Lsn(0x2000));
+  ASSERT_TRUE(large.ok() && large->has_value());
+  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), wal::ChangeLog::ChangeKey((*large)->storage_id(), 5)).ok());
+  ChangeFeed feed(*log_, Lsn(0), Lsn(~0ull));
+  std::vector<uint64_t> complete;
+  size_t seen_of_large = 0;
+  absl::Status s = feed.ForEachTransaction([&](const proto::Transaction& t) {
+    absl::Status read = feed.ForEachChange(t, [&](const proto::Change&) {
+      if (t.commit_lsn() == 0x2000) ++seen_of_large;
+      return absl::OkStatus();
+    });
+    if (read.ok()) complete.push_back(t.commit_lsn());
+    return read;
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(complete, std::vector<uint64_t>{0x1000});
+  EXPECT_GT(seen_of_large, 4096u) << "the changes before the missing chunk, over more than one batch";
+  EXPECT_LT(seen_of_large, 9000u);
+}
+
 TEST_F(ChangeFeedTest, AnErrorInTheLogReachesTheReplayAtItsTransaction) {
   for (int t = 0; t < 100; ++t) Commit(0x1000 + 0x10 * t, t * 10, 10);
   ASSERT_TRUE(writer_->Sync().ok());

@@ -33,6 +33,21 @@ TEST(DumpToc, EntriesCarryTheirDumpIdOidAndWhetherTheyAreTableData) {
   EXPECT_FALSE(entries[2].table_data);
   EXPECT_FALSE(entries[3].table_data);
   EXPECT_FALSE(entries[4].table_data);  // materialized view data is refreshed, not copied
+  EXPECT_TRUE(entries[4].reads_other_tables);
+  EXPECT_FALSE(entries[0].reads_other_tables);
+}
+
+TEST(DumpToc, ForeignKeysAndViewDataReadOtherTables) {
+  const std::vector<TocEntry> entries = ParseToc(
+      "3228; 2606 17942 FK CONSTRAINT public child child_parent_id_fkey postgres\n"
+      "3227; 2606 17941 CONSTRAINT public child child_pkey postgres\n"
+      "3225; 1259 17947 INDEX public child_note postgres\n"
+      "3229; 2620 17949 TRIGGER public child t postgres\n");
+  ASSERT_EQ(entries.size(), 4u);
+  EXPECT_TRUE(entries[0].reads_other_tables);
+  EXPECT_FALSE(entries[1].reads_other_tables);
+  EXPECT_FALSE(entries[2].reads_other_tables);
+  EXPECT_FALSE(entries[3].reads_other_tables);
 }
 
 TEST(DumpToc, AListNamesExactlyTheEntriesGiven) {

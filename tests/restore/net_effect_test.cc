@@ -275,6 +275,7 @@ TEST(NetEffect, ALongRandomRunMatchesReplayingEveryChangeInOrder) {
   for (int k = 0; k < 300; k += 2) base[std::to_string(k)] = {std::to_string(k), "0", "base " + std::to_string(k)};
   model = base;
   NetEffect net(Docs());
+  NetEffect set_based(Docs());  // the same run, applied as FlushKeyed does
   uint64_t peak = 0;
   for (int step = 0; step < 200000; ++step) {
     const std::string key = std::to_string(random() % 300);
@@ -295,6 +296,7 @@ TEST(NetEffect, ALongRandomRunMatchesReplayingEveryChangeInOrder) {
       model[key] = {key, std::to_string(step), body};
     }
     ASSERT_TRUE(net.Add(change).ok()) << "step " << step;
+    ASSERT_TRUE(set_based.Add(change).ok()) << "step " << step;
     peak = std::max(peak, net.bytes());
   }
   EXPECT_LT(peak, 2u << 20) << "300 keys of at most 600 bytes: garbage is compacted away";
@@ -316,6 +318,40 @@ TEST(NetEffect, ALongRandomRunMatchesReplayingEveryChangeInOrder) {
   }
   EXPECT_EQ(merged, model);
   EXPECT_EQ(net.bytes(), 0u);
+
+  // Applied set-based to the base's rows, as FlushKeyed does: delete the keys the target held that
+  // are not updated in place, fill unknown values from their origin rows, then insert.
+  auto fields = [](const std::string& text) {
+    CopyFields f;
+    SplitCopyLine(text, &f);
+    std::vector<std::string> row;
+    for (std::string_view raw : f.raw) row.push_back(UnescapeCopyField(raw).value_or("NULL"));
+    return row;
+  };
+  std::map<std::string, std::vector<std::string>> applied = base, inserts;
+  set_based.ForEachRow([&](const NetEffect::RowView& r) {
+    std::string key_text, image_text, mask, origin_text;
+    set_based.AppendKeyText(r.key, &key_text);
+    const std::string key = fields(key_text)[0];
+    const bool updated = r.existed && r.present && !r.unknown;
+    if (r.existed && !updated) applied.erase(key);
+    if (!r.present) return;
+    set_based.AppendImageText(r.image, &image_text, &mask);
+    std::vector<std::string> row = fields(image_text);
+    if (r.unknown) {
+      set_based.AppendKeyText(r.origin, &origin_text);
+      const std::vector<std::string>& origin = base.at(fields(origin_text)[0]);
+      for (size_t i = 0; i < mask.size(); ++i) {
+        if (mask[i] == 'u') row[i] = origin[i];
+      }
+    }
+    (updated ? applied : inserts)[key] = row;
+  });
+  for (auto& [k, row] : inserts) {
+    ASSERT_FALSE(applied.contains(k)) << "an inserted key " << k << " still held a row";
+    applied[k] = row;
+  }
+  EXPECT_EQ(applied, model);
 }
 
 // --- merged into the base's rows as they load
