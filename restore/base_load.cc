@@ -183,11 +183,7 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
       case Stage::kRows:
         if (line == "\\.") {
           if (merging) {
-            absl::Status ended = table.net->EndMerge(&in.rows(), [&] {
-              in.Sent();
-              return absl::OkStatus();
-            });
-            if (!ended.ok()) return ended;
+            if (absl::Status s = table.net->EndMerge(&in.rows(), [&] { in.Sent(); }); !s.ok()) return s;
           }
           absl::StatusOr<int64_t> copied = in.End();
           if (!copied.ok()) return copied.status();

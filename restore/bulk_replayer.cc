@@ -165,22 +165,17 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   // rows with values the run never saw ("partial") are read from their origin rows, then inserted
   // with the other rows of new keys. The rows are written straight from the run, a MiB at a time.
   using Row = NetEffect::RowView;
-  auto is_updated = [](const Row& r) { return r.existed && r.present && !r.unknown; };
-  auto is_deleted = [&](const Row& r) { return r.existed && !is_updated(r); };
-  auto is_partial = [](const Row& r) { return r.present && r.unknown; };
-  auto is_inserted = [&](const Row& r) { return r.present && !r.unknown && !r.existed; };
   size_t updated = 0, deleted = 0, partial = 0, inserted = 0;
   std::vector<bool> column_unknown(ncolumns, false);
   std::string mask;
   net.ForEachRow([&](const Row& r) {
-    updated += is_updated(r);
-    deleted += is_deleted(r);
-    inserted += is_inserted(r);
-    if (!is_partial(r)) return;
+    updated += r.updated();
+    deleted += r.deleted();
+    inserted += r.inserted();
+    if (!r.partial()) return;
     ++partial;
     mask.clear();
-    std::string ignored;
-    net.AppendImageText(r.image, &ignored, &mask);
+    net.AppendImageText(r.image, nullptr, &mask);
     for (int i = 0; i < ncolumns && i < static_cast<int>(mask.size()); ++i) {
       column_unknown[i] = column_unknown[i] || mask[i] == 'u';
     }
@@ -202,7 +197,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
                                partial,
                                [&](wal::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
-                                   if (!is_partial(r)) return;
+                                   if (!r.partial()) return;
                                    mask.clear();
                                    net.AppendImageText(r.image, &in.rows(), &mask);
                                    in.rows() += '\t';
@@ -240,7 +235,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, true), table), deleted,
                                [&](wal::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
-                                   if (!is_deleted(r)) return;
+                                   if (!r.deleted()) return;
                                    net.AppendKeyText(r.key, &in.rows());
                                    in.rows() += '\n';
                                    in.Sent();
@@ -262,10 +257,10 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   }
 
   // 3. Rows replaced under their own key, every value known (the common case): UPDATE in place.
-  auto write_rows = [&](auto which) {
+  auto write_rows = [&](bool (Row::*which)() const) {
     return [&, which](wal::CopyIn& in) {
       net.ForEachRow([&](const Row& r) {
-        if (!which(r)) return;
+        if (!(r.*which)()) return;
         net.AppendImageText(r.image, &in.rows());
         in.rows() += '\n';
         in.Sent();
@@ -276,7 +271,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     const std::string stage = fmt::format("pg_temp.pgpitr_updated_{}", ++stage_counter_);
     drops.push_back(stage);
     if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, false), table), updated,
-                               write_rows(is_updated));
+                               write_rows(&Row::updated));
         !s.ok()) {
       return failed("staging", s);
     }
@@ -336,7 +331,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     wal::CopyIn in(target_->raw());
     absl::Status started = in.Start(fmt::format("COPY {} ({}) FROM STDIN", table, columns));
     if (!started.ok()) return failed("COPY", started);
-    write_rows(is_inserted)(in);
+    write_rows (&Row::inserted)(in);
     absl::StatusOr<int64_t> copied = in.End();
     if (!copied.ok()) return failed("COPY", copied.status());
     if (static_cast<size_t>(*copied) != inserted) return mismatch("inserted", *copied, inserted);
@@ -409,8 +404,7 @@ absl::Status BulkReplayer::Load() {
   pending_bytes_ = 0;
   for (const auto& [id, net] : keyed_) pending_bytes_ += net.bytes();
   // What could not be merged, set-based now that the rows and indexes are there.
-  if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
-  in_transaction_ = true;
+  if (absl::Status s = Begin(); !s.ok()) return s;
   commit_due_ = true;
   return Flush();
 }
@@ -529,6 +523,12 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
   return absl::OkStatus();
 }
 
+absl::Status BulkReplayer::Begin() {
+  if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
+  in_transaction_ = true;
+  return absl::OkStatus();
+}
+
 absl::Status BulkReplayer::Commit() {
   if (!in_transaction_) return absl::OkStatus();
   in_transaction_ = false;
@@ -545,8 +545,7 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   // Before the base's data loads nothing is written through this connection, and it holds no lock
   // the base's indexes would wait for.
   if (loaded_ && !in_transaction_) {
-    if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
-    in_transaction_ = true;
+    if (absl::Status s = Begin(); !s.ok()) return s;
   }
   if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
   last_pending_lsn_ = txn.commit_lsn();
@@ -574,8 +573,7 @@ absl::Status BulkReplayer::FinishSchema() {
   if (absl::Status s = Commit(); !s.ok()) return s;
   if (absl::Status s = base_load_->FinishSchema(); !s.ok()) return s;
   if (was_in_transaction) {
-    if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
-    in_transaction_ = true;
+    if (absl::Status s = Begin(); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

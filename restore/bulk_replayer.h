@@ -120,6 +120,7 @@ class BulkReplayer {
   [[nodiscard]] absl::Status Flush();
   [[nodiscard]] absl::Status FlushKeyed(NetEffect& net);
   [[nodiscard]] absl::Status FlushAppends(Appends& appends);
+  [[nodiscard]] absl::Status Begin();  // a target transaction
   [[nodiscard]] absl::Status Commit();
   // Creates the temporary table `stage` with the columns of the query columns_of, COPYs into it the
   // `rows` lines fill writes, and analyzes it when it is large.

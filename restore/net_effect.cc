@@ -66,8 +66,6 @@ constexpr size_t kFirstBlock = 16 << 10;
 constexpr size_t kLargestBlock = 1 << 20;
 constexpr size_t kIndexSlotBytes = sizeof(uint32_t) + 1;  // a slot and its control byte
 size_t Rounded(size_t n) { return (n + 7) & ~size_t{7}; }
-// EndMerge hands its rows on in pieces of about this size.
-constexpr size_t kMergePiece = 1 << 20;
 }  // namespace
 
 size_t NetEffect::EntryHash::operator()(uint32_t i) const { return (*this)(net->Key(net->entries_[i])); }
@@ -369,20 +367,14 @@ absl::Status NetEffect::Add(const proto::Change& change) {
 
 NetEffect::Result NetEffect::Take() {
   Result result;
-  for (uint32_t i = 0; i < entries_.size(); ++i) {
-    const Entry& e = entries_[i];
+  ForEachRow([&](const RowView& r) {
     Row row;
-    if (Has(e, kPresent)) {
-      row.cells = Cells(Image(e));
-      if (Has(e, kUnknown)) row.origin_key = DecodeKey(origins_.at(i));
-    }
-    if (Has(e, kExisted) && Has(e, kPresent) && !Has(e, kUnknown)) {
-      result.updated.push_back(std::move(row));
-      continue;
-    }
-    if (Has(e, kExisted)) result.deleted_keys.push_back(DecodeKey(Key(e)));
-    if (Has(e, kPresent)) result.rows.push_back(std::move(row));
-  }
+    if (r.present) row.cells = Cells(r.image);
+    if (r.unknown) row.origin_key = DecodeKey(r.origin);
+    if (r.deleted()) result.deleted_keys.push_back(DecodeKey(r.key));
+    if (r.updated()) result.updated.push_back(std::move(row));
+    if (r.partial() || r.inserted()) result.rows.push_back(std::move(row));
+  });
   Reset();
   return result;
 }
@@ -417,11 +409,13 @@ void NetEffect::AppendKeyText(std::string_view key, std::string* out) const {
 
 void NetEffect::AppendImageText(std::string_view image, std::string* out, std::string* mask) const {
   ForEachImageCell(image, [&](int column, char tag, std::string_view value) {
-    if (column > 0) *out += '\t';
-    if (tag == 'v') {
-      AppendCopyField(out, value);
-    } else {
-      *out += kCopyNull;
+    if (out != nullptr) {
+      if (column > 0) *out += '\t';
+      if (tag == 'v') {
+        AppendCopyField(out, value);
+      } else {
+        *out += kCopyNull;
+      }
     }
     if (mask != nullptr) *mask += tag == 'u' ? 'u' : '-';
   });
@@ -550,7 +544,7 @@ absl::Status NetEffect::MergeBaseRow(std::string_view line, std::string* out) {
   return absl::OkStatus();
 }
 
-absl::Status NetEffect::EndMerge(std::string* out, const std::function<absl::Status()>& drain) {
+absl::Status NetEffect::EndMerge(std::string* out, const std::function<void()>& after_row) {
   for (size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (Has(e, kExisted) && !Has(e, kInBase)) {
@@ -567,10 +561,7 @@ absl::Status NetEffect::EndMerge(std::string* out, const std::function<absl::Sta
     }
     AppendMergedRow(e, out);
     e.flags |= kEmitted;
-    // A run of new keys alone may be larger than memory allows twice.
-    if (drain && out->size() >= kMergePiece) {
-      if (absl::Status s = drain(); !s.ok()) return s;
-    }
+    if (after_row) after_row();
   }
   Reset();
   return absl::OkStatus();

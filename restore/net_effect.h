@@ -72,12 +72,21 @@ class NetEffect {
     std::string_view key;     // encoded: AppendKeyText writes it
     std::string_view image;   // when present: AppendImageText writes it
     std::string_view origin;  // when unknown: the encoded key of the target row holding those values
+    // What becomes of the key when applied to the target (Take's lists say the same):
+    // the target's row replaced in place, every value known (Result::updated);
+    bool updated() const { return existed && present && !unknown; }
+    // the target's row removed (Result::deleted_keys);
+    bool deleted() const { return existed && !updated(); }
+    // a row inserted whose unknown values are read from its origin row before the deletes;
+    bool partial() const { return present && unknown; }
+    // a row inserted with every value known (partial and inserted rows are Result::rows).
+    bool inserted() const { return present && !unknown && !existed; }
   };
   void ForEachRow(const std::function<void(const RowView&)>& visit) const;
   // Key values as COPY text fields (tab-separated, key columns in schema order).
   void AppendKeyText(std::string_view key, std::string* out) const;
-  // A row's values as COPY text fields in schema order, unknown values as NULL; *mask (when given)
-  // gets 'u' for each unknown column and '-' for the others.
+  // A row's values as COPY text fields in schema order, unknown values as NULL (out may be null);
+  // *mask (when given) gets 'u' for each unknown column and '-' for the others.
   void AppendImageText(std::string_view image, std::string* out, std::string* mask = nullptr) const;
   // Forgets the run, as Take does.
   void Clear() { Reset(); }
@@ -93,8 +102,9 @@ class NetEffect {
   // base does not hold, inserted a key the base holds, or the base holds a key twice.
   [[nodiscard]] absl::Status BeginMerge(const std::vector<std::string>& columns);
   [[nodiscard]] absl::Status MergeBaseRow(std::string_view line, std::string* out);
-  // drain, when given, is called whenever *out holds a MiB or more; it sends and clears it.
-  [[nodiscard]] absl::Status EndMerge(std::string* out, const std::function<absl::Status()>& drain = {});
+  // after_row, when given, is called after each row appended to *out (it may send and clear it): a
+  // run of new keys alone may be larger than memory allows twice.
+  [[nodiscard]] absl::Status EndMerge(std::string* out, const std::function<void()>& after_row = {});
 
   bool empty() const { return entries_.empty(); }
   size_t keys() const { return entries_.size(); }

@@ -59,6 +59,13 @@ class ChangeFeedTest : public testing::ChangeLogFixture {
                     .ok());
     return out;
   }
+  // Damages the log as a lost write would: chunk `chunk` of the transaction committed at `commit` is gone.
+  void DeleteChunk(Lsn commit, int chunk) {
+    absl::StatusOr<std::optional<proto::Transaction>> txn = log_->GetTransaction(commit);
+    ASSERT_TRUE(txn.ok() && txn->has_value());
+    ASSERT_TRUE(
+        log_->db()->Delete(rocksdb::WriteOptions(), wal::ChangeLog::ChangeKey((*txn)->storage_id(), chunk)).ok());
+  }
   absl::Status FromFeed(std::vector<std::string>* out, Lsn from = Lsn(0), Lsn to = Lsn(~0ull)) {
     ChangeFeed feed(*log_, from, to);
     return feed.ForEachTransaction([&](const proto::Transaction& t) {
@@ -111,9 +118,7 @@ TEST_F(ChangeFeedTest, AnErrorInsideALargeTransactionReachesItsReplayAfterItsFir
   Commit(0x2000, 100, 9000);  // chunks of ~128 KiB: several, over several batches of the feed
   Commit(0x3000, 20000, 10);
   ASSERT_TRUE(writer_->Sync().ok());
-  absl::StatusOr<std::optional<proto::Transaction>> large = log_->GetTransaction(Lsn(0x2000));
-  ASSERT_TRUE(large.ok() && large->has_value());
-  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), wal::ChangeLog::ChangeKey((*large)->storage_id(), 5)).ok());
+  ASSERT_NO_FATAL_FAILURE(DeleteChunk(Lsn(0x2000), 5));
   ChangeFeed feed(*log_, Lsn(0), Lsn(~0ull));
   std::vector<uint64_t> complete;
   size_t seen_of_large = 0;
@@ -134,9 +139,7 @@ TEST_F(ChangeFeedTest, AnErrorInsideALargeTransactionReachesItsReplayAfterItsFir
 TEST_F(ChangeFeedTest, AnErrorInTheLogReachesTheReplayAtItsTransaction) {
   for (int t = 0; t < 100; ++t) Commit(0x1000 + 0x10 * t, t * 10, 10);
   ASSERT_TRUE(writer_->Sync().ok());
-  absl::StatusOr<std::optional<proto::Transaction>> damaged = log_->GetTransaction(Lsn(0x1000 + 0x10 * 60));
-  ASSERT_TRUE(damaged.ok() && damaged->has_value());
-  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), wal::ChangeLog::ChangeKey((*damaged)->storage_id(), 0)).ok());
+  ASSERT_NO_FATAL_FAILURE(DeleteChunk(Lsn(0x1000 + 0x10 * 60), 0));
   ChangeFeed feed(*log_, Lsn(0), Lsn(~0ull));
   std::vector<uint64_t> complete;
   uint64_t failed_at = 0;
