@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -290,6 +292,26 @@ absl::Status Verify(const std::string& repo_dir) {
   }
   std::cout << "ok\n";
   return absl::OkStatus();
+}
+
+// Crash-safety tests of capture: PGPITR_TEST_CAPTURE_TRACE=FILE appends the name of every fault
+// point reached (wal::CaptureOptions::at_fault_point) to FILE, and PGPITR_TEST_CAPTURE_KILL_AT=N
+// kills the process with SIGKILL at the N-th (from 1), after tracing it. Unset: no hook at all.
+std::function<void(std::string_view)> CaptureFaultsFromEnvironment() {
+  const char* trace = std::getenv("PGPITR_TEST_CAPTURE_TRACE");
+  const char* kill_at = std::getenv("PGPITR_TEST_CAPTURE_KILL_AT");
+  if (trace == nullptr && kill_at == nullptr) return {};
+  auto reached = std::make_shared<uint64_t>(0);
+  const uint64_t kill_at_point = kill_at != nullptr ? std::strtoull(kill_at, nullptr, 10) : 0;
+  const std::string trace_path = trace != nullptr ? trace : "";
+  return [reached, kill_at_point, trace_path](std::string_view point) {
+    ++*reached;
+    if (!trace_path.empty()) {
+      std::ofstream out(trace_path, std::ios::app);
+      out << *reached << ' ' << point << '\n';
+    }
+    if (*reached == kill_at_point) ::raise(SIGKILL);
+  };
 }
 
 // `pgpitr retention`: applies retention to a repository no `run` is writing (run applies it itself).
@@ -805,6 +827,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
         capture.retention = wal::RetentionPolicy{**keep};
       }
       capture.slot_check_interval = std::chrono::seconds(slot_check_seconds);
+      capture.at_fault_point = CaptureFaultsFromEnvironment();
       // Declared before the capture that updates it and the server that reads it.
       wal::Metrics metrics;
       absl::StatusOr<std::unique_ptr<wal::MetricsServer>> metrics_server = nullptr;

@@ -600,6 +600,16 @@ absl::Status LocalServer::Stop() {
   return s;
 }
 
+absl::Status LocalServer::Crash() {
+  if (!running_) return absl::OkStatus();
+  absl::StatusOr<RunAs> run_as = ResolveRunAs();
+  if (!run_as.ok()) return run_as.status();
+  absl::Status s =
+      RunOrExplain(PgCtl(options_.bin_dir, data_dir_, {"-m", "immediate", "-w", "stop"}), *run_as, root_dir_);
+  if (s.ok()) running_ = false;
+  return s;
+}
+
 absl::Status LocalServer::StartAgain() {
   if (running_) {
     return absl::FailedPreconditionError(

@@ -52,7 +52,10 @@ class LocalServer {
 
   [[nodiscard]] absl::Status Stop();        // pg_ctl stop -m fast
   [[nodiscard]] absl::Status Restart();     // stop, then start on the same port and folder
-  [[nodiscard]] absl::Status StartAgain();  // start after Stop()
+  [[nodiscard]] absl::Status StartAgain();  // start after Stop() or Crash()
+  // pg_ctl stop -m immediate: every process ends at once, without a checkpoint, as in a crash; the
+  // next start replays the WAL since the last checkpoint before it accepts connections.
+  [[nodiscard]] absl::Status Crash();
 
  private:
   explicit LocalServer(LocalServerOptions options) : options_(std::move(options)) {}

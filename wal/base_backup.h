@@ -1,11 +1,14 @@
 // TakeBase: one consistent base dump of the source into the repository. A temporary logical slot
 // exports a snapshot on a replication connection that stays open while pg_dump reads at that
-// snapshot, so the dump holds exactly the commits before the slot's consistent point.
+// snapshot, so the dump holds exactly the commits before the slot's consistent point. TRUNCATE and
+// table rewrites are not MVCC-safe, so before pg_dump starts every dumped relation is locked at the
+// snapshot and proven to still have the snapshot's file; a base that cannot be is taken again.
 //   absl::StatusOr<proto::Base> base = TakeBase(repo, {.source = conninfo, .slot = "pgpitr"}, log);
 // Safe to run while capture streams into the same repository (it writes only under bases/).
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +27,11 @@ struct BaseOptions {
   std::filesystem::path pg_bin_dir;  // empty: the newest installed client programs
   StopRequested stop;                // returns true to abandon the dump
   ProgressSink* progress = nullptr;  // told the bytes pg_dump has written, while it runs
+  // For tests, run at each attempt: after the snapshot is exported and before its relations are
+  // checked (a rewrite committed then is refused), and after they are locked and before pg_dump
+  // starts (a rewrite asked for then queues behind the locks).
+  std::function<void()> after_snapshot = nullptr;
+  std::function<void()> after_lock = nullptr;
 };
 
 [[nodiscard]] absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options,

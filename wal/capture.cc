@@ -1,7 +1,9 @@
 #include "wal/capture.h"
 
 #include <optional>
+#include <string>
 #include <thread>
+#include <variant>
 
 #include "fmt/format.h"
 #include "wal/base_backup.h"
@@ -10,10 +12,20 @@
 #include "wal/replication_stream.h"
 #include "wal/sequences.h"
 #include "wal/slot_health.h"
+#include "wal/subtransactions.h"
 
 namespace pgpitr::wal {
 
 namespace {
+
+template <typename Variant, typename T, size_t I = 0>
+constexpr size_t variant_index() {
+  if constexpr (std::is_same_v<std::variant_alternative_t<I, Variant>, T>) {
+    return I;
+  } else {
+    return variant_index<Variant, T, I + 1>();
+  }
+}
 
 // Messages read before a synced write when the server keeps sending: group commit bounds.
 constexpr size_t kMaxMessagesPerSync = 50000;
@@ -23,6 +35,26 @@ constexpr size_t kMaxBytesPerSync = 32 << 20;
 constexpr std::chrono::milliseconds kReadPause(1);
 // ... but a sync, and so a confirmation to the server, comes at least this often.
 constexpr std::chrono::milliseconds kMaxSyncDelay(50);
+
+// The messages that open, pause, end or abort a transaction: where fault tests crash capture.
+const char* BoundaryName(const PgoutputMessage& m) {
+  switch (m.index()) {
+    case variant_index<PgoutputMessage, BeginMessage>():
+      return "Begin";
+    case variant_index<PgoutputMessage, CommitMessage>():
+      return "Commit";
+    case variant_index<PgoutputMessage, StreamStartMessage>():
+      return "Stream Start";
+    case variant_index<PgoutputMessage, StreamStopMessage>():
+      return "Stream Stop";
+    case variant_index<PgoutputMessage, StreamCommitMessage>():
+      return "Stream Commit";
+    case variant_index<PgoutputMessage, StreamAbortMessage>():
+      return "Stream Abort";
+    default:
+      return nullptr;
+  }
+}
 
 PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
@@ -152,6 +184,15 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   if (absl::Status s = storage(sampler.Seed(repo.change_log())); !s.ok()) return s;
   absl::StatusOr<PgConnection> sequence_conn = PgConnection::Connect(options.source, "source");
   if (!sequence_conn.ok()) return sequence_conn.status();
+  // A streamed transaction's subtransactions are checked against the source's commit log at its
+  // commit (wal/change_log_writer.h says why), on this session's side connection.
+  writer.SetAbortedSubtransactions([&sequence_conn](uint32_t xid, const std::vector<uint32_t>& subxids) {
+    return ReadAbortedSubtransactions(*sequence_conn, xid, subxids);
+  });
+  struct ForgetResolver {
+    ChangeLogWriter& writer;
+    ~ForgetResolver() { writer.SetAbortedSubtransactions({}); }
+  } forget_resolver{writer};
 
   // After a crash the server may not yet have noticed that the previous walsender's client is
   // gone, and reports the slot as active for a few seconds: wait for it.
@@ -160,10 +201,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     absl::StatusOr<PgConnection> repl = ConnectReplication(options.source);
     if (!repl.ok()) return repl.status();
     opened = ReplicationStream::Start(*std::move(repl), options.source_settings.slot, Lsn(), facts->plugin_options);
-    if (opened.ok() || attempt >= 60 || stop.load() ||
-        opened.status().message().find("is active for PID") == std::string_view::npos) {
-      break;
-    }
+    // 55006 object_in_use: the slot is still held.
+    if (opened.ok() || attempt >= 60 || stop.load() || SqlStateOf(opened.status()) != "55006") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (!opened.ok()) return opened.status();
@@ -182,8 +221,11 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
 
   // Any status update answers a keepalive that asked for one; ask_reply asks the server for one.
   auto sync_and_report = [&](bool ask_reply) -> absl::Status {
-    if (writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0) {
+    const bool syncing = writer.HasUnsyncedProgress() || writer.buffered_bytes() > 0;
+    if (syncing) {
+      if (options.at_fault_point) options.at_fault_point("before sync");
       if (absl::Status s = storage(writer.Sync()); !s.ok()) return s;
+      if (options.at_fault_point) options.at_fault_point("after sync");
       if (options.metrics != nullptr) {
         options.metrics->Set(kTransactionsCaptured, static_cast<double>(writer.state().transactions()));
         options.metrics->Set(kRowsCaptured, static_cast<double>(writer.state().rows()));
@@ -191,8 +233,34 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       }
       if (options.on_sync) options.on_sync(writer.durable_through(), writer.state().captured_through_time());
     }
-    return stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), ask_reply);
+    absl::Status sent = stream.SendStatus(writer.durable_through(), writer.durable_through(), Now(), ask_reply);
+    if (sent.ok() && syncing && options.at_fault_point) options.at_fault_point("after status");
+    return sent;
   };
+
+  // Sequence samples and slot checks read the source on a connection of their own, and neither
+  // may end capture: one that fails is skipped (the next one, a moment later, catches up), with a
+  // warning when it starts failing and a note when it works again. A lost connection is made
+  // again; only when that fails too does the session end, to be reconnected as a whole.
+  auto side_read_failed = [&](std::string_view what, const absl::Status& s, bool& failing) -> absl::Status {
+    if (s.code() == absl::StatusCode::kUnavailable) {
+      absl::StatusOr<PgConnection> again = PgConnection::Connect(options.source, "source");
+      if (!again.ok()) return again.status();
+      *sequence_conn = *std::move(again);
+      log.Warn("lost the source connection for sequences and slot checks ({}); connected again", s.message());
+    } else if (!failing) {
+      log.Warn("could not {} ({}); capture goes on and tries again", what, s.message());
+    }
+    if (!failing && options.metrics != nullptr) CountError(*options.metrics, ErrorKind::kSource);
+    failing = true;
+    return absl::OkStatus();
+  };
+  auto side_read_works = [&](std::string_view what, bool& failing) {
+    if (failing) log.Info("{} works again", what);
+    failing = false;
+  };
+  bool sampling_fails = false;
+  bool slot_check_fails = false;
 
   // The slot's health, sampled on the sequence connection: logged (warnings once per change of
   // state, the figures every minute), exported, and a lost slot ends the session to be recovered.
@@ -201,7 +269,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   auto check_slot = [&]() -> absl::Status {
     absl::StatusOr<SlotHealth> health =
         ReadSlotHealth(*sequence_conn, options.source_settings.slot, writer.state().captured_through_time());
-    if (!health.ok()) return health.status();
+    if (!health.ok()) return side_read_failed("check the slot's health", health.status(), slot_check_fails);
+    side_read_works("checking the slot's health", slot_check_fails);
     if (options.metrics != nullptr) {
       Metrics& m = *options.metrics;
       m.Set(kCaptureLagBytes, static_cast<double>(health->lag_bytes));
@@ -275,9 +344,22 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
                                                  xlog.wal_start.ToString(), decoded.status().message()));
         break;
       }
+      const char* boundary = options.at_fault_point ? BoundaryName(*decoded) : nullptr;
+      const uint64_t spills = writer.unsynced_writes();
+      const uint64_t aborted_at_commit = writer.aborted_at_commit();
+      if (boundary != nullptr) options.at_fault_point(std::string("before ") + boundary);
       if (absl::Status s = storage(writer.Apply(*decoded)); !s.ok()) {
         result = s;
         break;
+      }
+      if (boundary != nullptr) options.at_fault_point(std::string("after ") + boundary);
+      if (options.at_fault_point && writer.unsynced_writes() != spills) options.at_fault_point("after spill");
+      if (writer.aborted_at_commit() != aborted_at_commit) {
+        log.Info(
+            "the source aborted {} subtransaction(s) of the transaction committed at {} without a Stream Abort; "
+            "their changes were left out",
+            writer.aborted_at_commit() - aborted_at_commit, xlog.wal_start.ToString());
+        if (options.at_fault_point) options.at_fault_point("after leaving out subtransactions aborted unannounced");
       }
     }
     if (!result.ok()) break;
@@ -285,13 +367,15 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     const auto now = std::chrono::steady_clock::now();
     if (now - last_sequences >= options.sequence_interval) {
       absl::StatusOr<SequenceSampler::Check> check = sampler.Sample(*sequence_conn);
-      if (!check.ok()) {
-        result = check.status();
+      if (check.ok()) {
+        side_read_works("sampling sequences", sampling_fails);
+        writer.PutSequenceSample(check->changed, check->lsn, check->time);
+        // Each check is also the clock reading that moves the window's end while the source is idle.
+        writer.NoteServerClock(check->lsn, check->time);
+      } else if (absl::Status s = side_read_failed("sample sequences", check.status(), sampling_fails); !s.ok()) {
+        result = s;
         break;
       }
-      writer.PutSequenceSample(check->changed, check->lsn, check->time);
-      // Each check is also the clock reading that moves the window's end while the source is idle.
-      writer.NoteServerClock(check->lsn, check->time);
       last_sequences = now;
     }
     if (now - last_slot_check >= options.slot_check_interval) {
@@ -319,8 +403,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     // Everything is in RocksDB's write-ahead log already; flushed into tables, a restore that opens
     // the log next has nothing to replay, and the log's size is what it keeps.
     if (absl::Status s = repo.change_log().FlushMemtables(); !s.ok()) {
-      log.Warn("could not flush the change log's memtables at stop ({}); they are in its write-ahead log",
-               s.message());
+      log.Warn("could not flush the change log's memtables at stop ({}); they are in its write-ahead log", s.message());
     }
     log.Info("capture stopped; durable through {} ({} transactions, {} rows in the change log)",
              writer.durable_through().ToString(), writer.state().transactions(), writer.state().rows());

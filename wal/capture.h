@@ -53,6 +53,11 @@ struct CaptureOptions {
   Metrics* metrics = nullptr;
   // How often the slot's lag and wal_status are sampled: logged when their state changes, exported.
   std::chrono::milliseconds slot_check_interval{5000};
+  // Fault injection for tests: called at every point where a crash of capture must leave the
+  // repository sound: before and after each message that opens, pauses, aborts or commits a
+  // transaction, after each write of open transactions' changes (a spill), before and after each
+  // sync, after each status sent. `pgpitr run` sets it only from PGPITR_TEST_CAPTURE_KILL_AT.
+  std::function<void(std::string_view point)> at_fault_point;
 };
 
 [[nodiscard]] absl::Status RunCapture(const Repository& repo, const CaptureOptions& options,

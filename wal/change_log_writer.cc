@@ -338,7 +338,10 @@ absl::StatusOr<uint32_t> ChangeLogWriter::SchemaFor(const OpenTransaction& txn, 
 }
 
 void ChangeLogWriter::NoteSubtransaction(OpenTransaction* txn, std::optional<uint32_t> subxid) {
-  if (subxid.has_value() && *subxid != txn->xid) {
+  // Only streamed changes carry their (sub)transaction id; a new stretch starts when it changes.
+  if (!subxid.has_value() || (!txn->xid_runs.empty() && txn->xid_runs.back().first == *subxid)) return;
+  txn->xid_runs.emplace_back(*subxid, txn->next_seq);
+  if (*subxid != txn->xid) {
     txn->subxact_first_seq.try_emplace(*subxid, OpenTransaction::SubxactStart{txn->next_seq, txn->rows});
   }
 }
@@ -395,6 +398,7 @@ absl::Status ChangeLogWriter::WriteBatchUnsynced() {
   batch_.Put(ChangeLog::StateKey(), Serialize(state_));
   absl::Status s = log_->Write(batch_.Build(), /*sync=*/false);
   batch_.Clear();
+  ++unsynced_writes_;
   return s;
 }
 
@@ -432,10 +436,104 @@ absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
     }
   }
   txn->next_seq = cut;
+  std::erase_if(txn->xid_runs, [cut](const auto& run) { return run.second >= cut; });
   if (txn->written_chunks.empty() && txn->pending_written) {
     batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
     txn->pending_written = false;
   }
+  return absl::OkStatus();
+}
+
+absl::Status ChangeLogWriter::DropAbortedSubtransactions(OpenTransaction* txn) {
+  if (!aborted_subtransactions_) return absl::OkStatus();
+  std::vector<uint32_t> subxids;
+  for (const auto& [xid, first] : txn->xid_runs) {
+    if (xid != txn->xid && std::find(subxids.begin(), subxids.end(), xid) == subxids.end()) subxids.push_back(xid);
+  }
+  if (subxids.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<uint32_t>> aborted = aborted_subtransactions_(txn->xid, subxids);
+  if (!aborted.ok()) return aborted.status();
+  if (aborted->empty()) return absl::OkStatus();
+  aborted_at_commit_ += aborted->size();
+  return RewriteWithout(txn, *aborted);
+}
+
+absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::vector<uint32_t>& aborted) {
+  // The kept changes go, in order, under a new storage id; the old one is deleted after. A rare
+  // path (the server left out a Stream Abort), so it reads everything back.
+  if (absl::Status s = WriteBatchUnsynced(); !s.ok()) return s;
+  OpenTransaction old = std::move(*txn);
+  OpenTransaction& fresh = *txn;
+  fresh = OpenTransaction();
+  fresh.xid = old.xid;
+  fresh.origin = old.origin;
+  fresh.relation_schemas = old.relation_schemas;
+  fresh.storage_id = state_.next_storage_id();
+  state_.set_next_storage_id(fresh.storage_id + 1);
+
+  size_t run = 0;
+  auto xid_of = [&](uint64_t seq) {
+    while (run + 1 < old.xid_runs.size() && old.xid_runs[run + 1].second <= seq) ++run;
+    return old.xid_runs.empty() ? old.xid : old.xid_runs[run].first;
+  };
+  auto is_aborted = [&](uint32_t xid) { return std::find(aborted.begin(), aborted.end(), xid) != aborted.end(); };
+  auto mark_at = old.marks.begin();
+  auto ddl_at = old.ddl_seqs.begin();
+  proto::Change change;
+  auto keep = [&](uint64_t seq, std::string_view bytes) -> absl::Status {
+    const uint32_t xid = xid_of(seq);
+    // Marks and DDL are numbered by the change they came with.
+    for (; mark_at != old.marks.end() && mark_at->first <= seq; ++mark_at) {
+      if (!is_aborted(xid)) fresh.marks.emplace_back(fresh.next_seq, mark_at->second);
+    }
+    for (; ddl_at != old.ddl_seqs.end() && *ddl_at <= seq; ++ddl_at) {
+      if (!is_aborted(xid)) fresh.ddl_seqs.push_back(fresh.next_seq);
+    }
+    if (is_aborted(xid)) return absl::OkStatus();
+    if (!change.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      return absl::DataLossError(
+          "could not read back a streamed transaction's change to drop an aborted subtransaction");
+    }
+    if (fresh.xid_runs.empty() || fresh.xid_runs.back().first != xid) fresh.xid_runs.emplace_back(xid, fresh.next_seq);
+    if (change.kind() == proto::Change::INSERT || change.kind() == proto::Change::UPDATE ||
+        change.kind() == proto::Change::DELETE) {
+      ++fresh.rows;
+    }
+    fresh.chunk_offsets.push_back(static_cast<uint32_t>(fresh.chunk.size()));
+    fresh.chunk.push_back('\x12');  // ChangeChunk.changes
+    AppendVarint(&fresh.chunk, bytes.size());
+    fresh.chunk.append(bytes);
+    return ChangeAppended(&fresh);
+  };
+  for (size_t k = 0; k < old.written_chunks.size(); ++k) {
+    std::string value;
+    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(old.storage_id, k), &value);
+    if (!got.ok()) {
+      return absl::InternalError(
+          fmt::format("could not read back a streamed transaction's changes to drop an aborted subtransaction: {}",
+                      got.ToString()));
+    }
+    proto::ChangeChunk chunk;
+    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+    for (int i = 0; i < chunk.changes_size(); ++i) {
+      if (absl::Status s = keep(chunk.first_seq() + static_cast<uint64_t>(i), chunk.changes(i).SerializeAsString());
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
+  for (size_t i = 0; i < old.chunk_offsets.size(); ++i) {
+    // Each buffered entry is the ChangeChunk.changes tag, the length, then the change.
+    std::string_view entry(old.chunk);
+    entry = entry.substr(
+        old.chunk_offsets[i],
+        (i + 1 < old.chunk_offsets.size() ? old.chunk_offsets[i + 1] : old.chunk.size()) - old.chunk_offsets[i]);
+    size_t header = 1;
+    while (header < entry.size() && (static_cast<uint8_t>(entry[header]) & 0x80) != 0) ++header;
+    entry.remove_prefix(std::min(entry.size(), header + 1));
+    if (absl::Status s = keep(old.chunk_first_seq + i, entry); !s.ok()) return s;
+  }
+  Discard(old);
   return absl::OkStatus();
 }
 
@@ -640,6 +738,9 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
             empty.storage_id = state_.next_storage_id();
             state_.set_next_storage_id(empty.storage_id + 1);
             return CommitTransaction(&empty, m.commit_lsn, m.end_lsn, m.commit_time);
+          }
+          if (m.commit_lsn > Lsn(state_.last_commit_lsn())) {
+            if (absl::Status s = DropAbortedSubtransactions(&it->second); !s.ok()) return s;
           }
           absl::Status s = CommitTransaction(&it->second, m.commit_lsn, m.end_lsn, m.commit_time);
           // Schemas sent within the transaction are now in force for everyone (as pgoutput assumes).

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,11 +34,22 @@ namespace pgpitr::wal {
 void AppendRowChange(std::string* out, proto::Change::Kind kind, uint32_t schema_id, const TupleData* new_tuple,
                      proto::Change::OldKind old_kind, const TupleData* old_tuple);
 
+// Which of `subxids`, subtransactions of the committed transaction `xid`, the source aborted. The
+// server does not always send a Stream Abort for a subtransaction whose changes it streamed (one
+// whose changes it had spilled to disk and streamed from there, as after a restart), so a streamed
+// transaction's subtransactions are checked against the source's commit log at its commit.
+using AbortedSubtransactions =
+    std::function<absl::StatusOr<std::vector<uint32_t>>(uint32_t xid, const std::vector<uint32_t>& subxids)>;
+
 class ChangeLogWriter {
  public:
   // Loads capture's state and the current relation schemas, and deletes the changes of transactions
   // that were still open when capture last stopped (the server sends them again).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeLogWriter>> Create(ChangeLog* log);
+
+  // Set by capture for each connection (and reset when it ends): how Stream Commit learns which
+  // subtransactions aborted without a Stream Abort. Unset, the stream's Stream Aborts are trusted.
+  void SetAbortedSubtransactions(AbortedSubtransactions aborted) { aborted_subtransactions_ = std::move(aborted); }
 
   // Applies one message. A message that contradicts the protocol (a change outside a transaction,
   // for a relation never described) is an error: the stream cannot be trusted past it.
@@ -70,6 +82,10 @@ class ChangeLogWriter {
   }
   // Bytes of writes waiting in the batch (0 when it holds none; its fixed header is not counted).
   size_t buffered_bytes() const { return batch_.Count() == 0 ? 0 : batch_.GetDataSize(); }
+  // Writes made without a sync so far (spills of open transactions, cuts): fault tests crash after each.
+  uint64_t unsynced_writes() const { return unsynced_writes_; }
+  // Subtransactions found aborted at their transaction's commit, with no Stream Abort sent for them.
+  uint64_t aborted_at_commit() const { return aborted_at_commit_; }
   const proto::CaptureState& state() const { return state_; }
 
   // One-time facts about the source, stored with the next write.
@@ -108,6 +124,9 @@ class ChangeLogWriter {
     };
     std::map<uint32_t, SubxactStart> subxact_first_seq;
     std::unordered_map<uint32_t, uint32_t> relation_schemas;
+    // Streamed transactions: the (sub)transaction id of each stretch of changes and its first
+    // change, in order, so that a subtransaction found aborted at commit loses exactly its own.
+    std::vector<std::pair<uint32_t, uint64_t>> xid_runs;
   };
 
   explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
@@ -126,6 +145,11 @@ class ChangeLogWriter {
   void WriteChunk(OpenTransaction* txn, bool at_commit);
   // Cuts a streamed transaction's changes back to the first `cut` (a subtransaction aborted).
   [[nodiscard]] absl::Status CutChanges(OpenTransaction* txn, uint64_t cut);
+  // At a streamed transaction's commit: asks the source which of its subtransactions that still
+  // have changes aborted, and drops their changes (their marks and DDL too).
+  [[nodiscard]] absl::Status DropAbortedSubtransactions(OpenTransaction* txn);
+  // Rewrites a streamed transaction's changes under a new storage id without those of `aborted`.
+  [[nodiscard]] absl::Status RewriteWithout(OpenTransaction* txn, const std::vector<uint32_t>& aborted);
   [[nodiscard]] absl::Status WriteBatchUnsynced();
   [[nodiscard]] absl::Status ApplyRelation(const RelationMessage& m);
   [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time);
@@ -161,6 +185,9 @@ class ChangeLogWriter {
   };
 
   ChangeLog* log_;
+  AbortedSubtransactions aborted_subtransactions_;
+  uint64_t unsynced_writes_ = 0;
+  uint64_t aborted_at_commit_ = 0;
   proto::CaptureState state_;
   OrderedBatch batch_;
   // Advances what will be durable at the next Sync; time is the commit time or clock reading that

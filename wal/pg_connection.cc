@@ -1,11 +1,22 @@
 #include "wal/pg_connection.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
+#include "absl/strings/cord.h"
 #include "fmt/format.h"
 
 namespace pgpitr::wal {
+
+namespace {
+
+// Where a status keeps the SQLSTATE the server sent (absl::Status payloads are keyed by a URL).
+constexpr char kSqlStatePayload[] = "pgpitr.dev/sqlstate";
+
+bool IsSqlStateChar(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
+
+}  // namespace
 
 std::string OneLine(std::string_view message) {
   std::string out;
@@ -25,6 +36,50 @@ std::string OneLine(std::string_view message) {
 std::string SqlState(const PGresult* result) {
   const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   return state != nullptr ? state : "";
+}
+
+std::string SqlStateOf(const absl::Status& status) {
+  auto state = status.GetPayload(kSqlStatePayload);  // absl::optional<absl::Cord>
+  return state.has_value() ? std::string(*state) : "";
+}
+
+absl::Status WithSqlState(absl::Status status, std::string_view sqlstate) {
+  if (!status.ok() && !sqlstate.empty()) status.SetPayload(kSqlStatePayload, absl::Cord(std::string(sqlstate)));
+  return status;
+}
+
+bool IsTransientSqlState(std::string_view sqlstate) {
+  return sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate == "57P01" || sqlstate == "57P02" ||
+         sqlstate == "57P03";
+}
+
+std::string ParseConnectError(std::string_view verbose_message, std::string* sqlstate) {
+  sqlstate->clear();
+  std::string out;
+  size_t start = 0;
+  while (start < verbose_message.size()) {
+    size_t end = verbose_message.find('\n', start);
+    if (end == std::string_view::npos) end = verbose_message.size();
+    std::string line(verbose_message.substr(start, end - start));
+    start = end + 1;
+    const size_t text = line.find_first_not_of(" \t");
+    if (text != std::string::npos && line.compare(text, 9, "LOCATION:") == 0) continue;
+    // libpq writes "<severity>:  <SQLSTATE>: <message>", once per host it tried; a host that did
+    // not answer has no code, and the last code is the refusal that ended the attempt.
+    for (size_t at = line.find(":  "); at != std::string::npos; at = line.find(":  ", at + 1)) {
+      const size_t code = at + 3;
+      if (code + 7 > line.size() || line.compare(code + 5, 2, ": ") != 0 ||
+          !std::all_of(line.begin() + code, line.begin() + code + 5, IsSqlStateChar)) {
+        continue;
+      }
+      *sqlstate = line.substr(code, 5);
+      line.erase(code, 7);
+      break;
+    }
+    out += line;
+    out += '\n';
+  }
+  return OneLine(out);
 }
 
 absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn, std::string* sqlstate) {
@@ -58,15 +113,30 @@ std::string QuoteLiteral(std::string_view value) {
 }
 
 absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std::string_view what) {
-  PGconn* raw = PQconnectdb(conninfo.ToString().c_str());
+  // libpq puts the SQLSTATE of a refused connection only in its message, and only with verbose
+  // errors, which can be asked for only once a PGconn exists: start one, ask, and connect it anew
+  // with PQreset, which is PQconnectdb's blocking connect (its timeouts, its list of hosts).
+  PGconn* raw = PQconnectStart(conninfo.ToString().c_str());
   if (raw == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
   PgConnection conn(raw, std::string(what));
-  if (PQstatus(raw) != CONNECTION_OK) {
-    return absl::UnavailableError(
-        fmt::format("cannot connect to the {} ({}): {} (check the connection string, that the server is up, "
-                    "and that pg_hba.conf lets this host in)",
-                    what, conninfo.Redacted(), conn.LastError()));
+  if (PQstatus(raw) != CONNECTION_BAD) {
+    PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
+    PQreset(raw);
   }
+  if (PQstatus(raw) != CONNECTION_OK) {
+    std::string sqlstate;
+    const std::string why = ParseConnectError(PQerrorMessage(raw), &sqlstate);
+    const std::string message = fmt::format(
+        "cannot connect to the {} ({}): {}{} (check the connection string, that the server is up, "
+        "and that pg_hba.conf lets this host in)",
+        what, conninfo.Redacted(), why, sqlstate.empty() ? "" : " [SQLSTATE " + sqlstate + "]");
+    // Without a SQLSTATE the server did not answer (down, unreachable, restarting), or the
+    // connection broke before it said why. With one, it answered: starting, stopping, recovering
+    // or full is for later; anything else is these credentials, this database, this role.
+    const bool refused = PQconnectionNeedsPassword(raw) != 0 || (!sqlstate.empty() && !IsTransientSqlState(sqlstate));
+    return WithSqlState(refused ? absl::FailedPreconditionError(message) : absl::UnavailableError(message), sqlstate);
+  }
+  PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
   return conn;
 }
 
@@ -102,10 +172,16 @@ absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryPa
   if (message.empty()) message = LastError();
   const std::string state = SqlState(raw);
   if (PQstatus(conn_.get()) == CONNECTION_BAD) {
-    return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, message));
+    return WithSqlState(absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, message)),
+                        state);
   }
-  return absl::FailedPreconditionError(fmt::format("the {} refused `{}`: {}{}", what_, OneLine(sql).substr(0, 200),
-                                                   message, state.empty() ? "" : " [SQLSTATE " + state + "]"));
+  std::string refused = fmt::format("the {} refused `{}`: {}{}", what_, OneLine(sql).substr(0, 200), message,
+                                    state.empty() ? "" : " [SQLSTATE " + state + "]");
+  // The server going away (a shutdown, another backend's crash) ends the statement before the
+  // connection: the same as losing it.
+  return WithSqlState(IsTransientSqlState(state) ? absl::UnavailableError(std::move(refused))
+                                                 : absl::FailedPreconditionError(std::move(refused)),
+                      state);
 }
 
 absl::Status PgConnection::Execute(std::string_view sql, const QueryParams& params) {

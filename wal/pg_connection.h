@@ -39,14 +39,19 @@ using QueryParams = std::vector<std::optional<std::string>>;
 
 class PgConnection {
  public:
-  // what names the peer in errors ("source", "restore target").
+  // what names the peer in errors ("source", "restore target"). A refusal the server gave a reason
+  // for carries its SQLSTATE (SqlStateOf). Unavailable when trying again later may work: no answer
+  // (down, unreachable), or the server starting, stopping, recovering or out of connections;
+  // FailedPrecondition when the server refused these credentials, this database or this role.
   [[nodiscard]] static absl::StatusOr<PgConnection> Connect(const ConnInfo& conninfo, std::string_view what);
 
   PgConnection(PgConnection&&) = default;
   PgConnection& operator=(PgConnection&&) = default;
 
   // Runs one statement (simple protocol when there are no parameters, so it may hold several
-  // statements and replication commands). An error carries the server's message and SQLSTATE.
+  // statements and replication commands). An error carries the server's message and SQLSTATE (in
+  // the text, and for callers in SqlStateOf); it is Unavailable when the connection is lost or the
+  // server is going away (IsTransientSqlState), FailedPrecondition otherwise.
   [[nodiscard]] absl::StatusOr<PgResult> Query(std::string_view sql, const QueryParams& params = {});
   [[nodiscard]] absl::Status Execute(std::string_view sql, const QueryParams& params = {});
 
@@ -70,6 +75,23 @@ std::string OneLine(std::string_view message);
 
 // The SQLSTATE of a failed result, or "" when there is none.
 std::string SqlState(const PGresult* result);
+
+// The SQLSTATE a status from PgConnection carries, or "" when the server gave none (a lost or
+// refused connection, an error of libpq's own). Callers branch on it, never on the message.
+std::string SqlStateOf(const absl::Status& status);
+// `status` with `sqlstate` attached for SqlStateOf (unchanged when sqlstate is empty).
+absl::Status WithSqlState(absl::Status status, std::string_view sqlstate);
+
+// Whether a SQLSTATE says the server or the connection is going away, is not ready yet, or has no
+// room for us now (class 08 connection exception, class 53 insufficient resources, 57P01
+// admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now): worth trying again later.
+bool IsTransientSqlState(std::string_view sqlstate);
+
+// A connection error as libpq words it with PQERRORS_VERBOSE ("...failed: FATAL:  57P03: the
+// database system is starting up\nLOCATION:  ..."), as one line without the code and the source
+// location, and the SQLSTATE of the server's last refusal in *sqlstate ("" when the server sent
+// none). libpq keeps a refused connection's SQLSTATE nowhere else.
+std::string ParseConnectError(std::string_view verbose_message, std::string* sqlstate);
 
 // The rows a finished command affected (its PQcmdTuples); when it failed, its error in one line,
 // and its SQLSTATE in *sqlstate when asked. `conn` gives the error when there is no result at all.

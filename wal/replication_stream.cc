@@ -15,10 +15,15 @@ absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(PgCo
   PGresult* raw = PQexec(conn.raw(), command.c_str());
   PgResult result(raw);
   if (raw == nullptr || PQresultStatus(raw) != PGRES_COPY_BOTH) {
-    return absl::FailedPreconditionError(
-        fmt::format("the source refused to start replication from "
-                    "slot {}: {}",
-                    slot, conn.LastError()));
+    const std::string sqlstate = raw != nullptr ? SqlState(raw) : "";
+    const std::string message =
+        fmt::format("the source refused to start replication from slot {}: {}", slot, conn.LastError());
+    // For later: the connection lost or the server going away; the slot still held by a walsender
+    // that is ending (55006 object_in_use), or gone since the session began (42704
+    // undefined_object: the next session makes it again and records the gap).
+    const bool later = PQstatus(conn.raw()) == CONNECTION_BAD || IsTransientSqlState(sqlstate) || sqlstate == "55006" ||
+                       sqlstate == "42704";
+    return WithSqlState(later ? absl::UnavailableError(message) : absl::FailedPreconditionError(message), sqlstate);
   }
   if (PQsetnonblocking(conn.raw(), 1) != 0) {
     return absl::InternalError("could not make the replication connection non-blocking");

@@ -2,7 +2,8 @@
 // source every few seconds and stores a sample of those that changed.
 //   SequenceSampler sampler;  sampler.Seed(log);  auto check = sampler.Check(conn);
 // A check reads the clock and the WAL insert position first, then the values: every nextval()
-// handed out before that position is reflected in the values. One thread.
+// handed out before that position is reflected in the values. A sequence dropped while a check
+// reads it is left out of that check. One thread.
 #pragma once
 
 #include <map>

@@ -59,16 +59,17 @@ absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
       source.Get("options").value_or("") + " -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
   absl::StatusOr<PgConnection> conn = PgConnection::Connect(
       source.With("replication", "database").With("options", options), "source (replication connection)");
-  if (!conn.ok()) {
-    const std::string message(conn.status().message());
-    if (message.find("replication") != std::string::npos &&
-        (message.find("pg_hba.conf") != std::string::npos || message.find("permission") != std::string::npos ||
-         message.find("must be") != std::string::npos)) {
-      return absl::FailedPreconditionError(
-          fmt::format("{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf "
-                      "must allow the user to connect; on managed services grant the provider's replication role)",
-                      message));
-    }
+  // 42501 insufficient_privilege: the role may not start a walsender; 28000
+  // invalid_authorization_specification: pg_hba.conf has no line for replication connections.
+  // Anything else is PgConnection's verdict: a server that is down or restarting is for later.
+  const std::string sqlstate = conn.ok() ? "" : SqlStateOf(conn.status());
+  if (sqlstate == "42501" || sqlstate == "28000") {
+    return WithSqlState(
+        absl::FailedPreconditionError(fmt::format(
+            "{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf must allow "
+            "the user to connect for replication; on managed services grant the provider's replication role)",
+            conn.status().message())),
+        sqlstate);
   }
   return conn;
 }
@@ -149,6 +150,8 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   if (pub->rows() == 0) {
     absl::Status s =
         conn->Execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+    // A lost connection is not a refusal: the reconnect loop tries again.
+    if (s.code() == absl::StatusCode::kUnavailable) return s;
     if (!s.ok()) {
       return absl::FailedPreconditionError(
           fmt::format("cannot create publication {} on the source: {} (a FOR ALL TABLES publication needs a superuser, "

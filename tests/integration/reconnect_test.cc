@@ -1,11 +1,126 @@
-// The source restarting under a running capture: capture reconnects with backoff, resumes from its
-// slot, and a restore to the end is exact (issue: running for months unattended).
+// The source going away under a running capture (a restart, a crash and its recovery, terminated
+// connections, no walsender free) and its schema changing under the sequence sampler: capture
+// rides through all of it, reconnecting with backoff and resuming from its slot, and a restore to
+// the end is exact (issue: running for months unattended). Only a refusal of its configuration
+// (this role, this database, these credentials) ends it.
+#include <algorithm>
+#include <optional>
+
 #include "harness.h"
+#include "wal/sequences.h"
 
 namespace pgpitr::testing {
 namespace {
 
-class ReconnectTest : public ServerTest {};
+// capture's connections carry this application_name, so the tests can find them.
+constexpr char kCaptureName[] = "pgpitr_capture";
+
+class ReconnectTest : public ServerTest {
+ protected:
+  std::vector<std::string> ServerSettings() const override {
+    // Few walsenders, so that a test can hold every one capture is not using.
+    return {"logical_decoding_work_mem = 64kB", "max_wal_senders = 4"};
+  }
+
+  void TearDown() override {
+    StopWorkload();
+    ServerTest::TearDown();
+  }
+
+  // Capture with its connections named kCaptureName (`adjust` applied after), streaming, and a base.
+  proto::Base StartNamedCaptureWithBase(const std::function<void(wal::CaptureOptions&)>& adjust = {}) {
+    StartCapture([&](wal::CaptureOptions& o) {
+      o.source = o.source.With("application_name", kCaptureName);
+      if (adjust) adjust(o);
+    });
+    if (WalsenderPid() == 0) return proto::Base();
+    proto::Base base = TakeBase();
+    EXPECT_FALSE(base.id().empty());
+    return base;
+  }
+
+  // The pid of the walsender streaming capture's slot, once there is one other than `not_pid`; 0
+  // (and a failure) when capture ends or none comes.
+  int WalsenderPid(int not_pid = 0) {
+    wal::PgConnection admin = Connect("postgres");
+    for (int i = 0;; ++i) {
+      absl::StatusOr<wal::PgResult> r =
+          admin.Query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pgpitr' AND active");
+      if (r.ok() && r->rows() == 1 && !r->IsNull(0, 0) && std::stoi(r->GetString(0, 0)) != not_pid) {
+        return std::stoi(r->GetString(0, 0));
+      }
+      if (capture_ended_.load() || i == 1200) {
+        ADD_FAILURE() << "capture streams from no walsender (other than " << not_pid << "): " << capture_result_;
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // capture's connections that are not walsenders: the one for sequences and slot checks.
+  std::vector<int> SideConnectionPids() {
+    wal::PgConnection admin = Connect("postgres");
+    absl::StatusOr<wal::PgResult> r =
+        admin.Query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND backend_type = 'client backend'",
+                    {kCaptureName});
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<int> pids;
+    for (int i = 0; r.ok() && i < r->rows(); ++i) pids.push_back(std::stoi(r->GetString(i, 0)));
+    return pids;
+  }
+
+  void Terminate(int pid) {
+    wal::PgConnection admin = Connect("postgres");
+    Exec(admin, fmt::format("SELECT pg_terminate_backend({})", pid));
+  }
+
+  // Commits single-row inserts into app's table t until StopWorkload, connecting again after any
+  // error: whatever the source ends up holding is what a restore is compared with.
+  void StartWorkload() {
+    workload_stop_ = false;
+    workload_ = std::thread([this] {
+      std::optional<wal::PgConnection> app;
+      while (!workload_stop_.load()) {
+        if (!app.has_value()) {
+          absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(Info("app"), "workload");
+          if (c.ok()) app.emplace(*std::move(c));
+        }
+        if (app.has_value() && !app->Execute("INSERT INTO t (v) VALUES ('w')").ok()) app.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(app.has_value() ? 2 : 50));
+      }
+    });
+  }
+
+  void StopWorkload() {
+    workload_stop_ = true;
+    if (workload_.joinable()) workload_.join();
+  }
+
+  // A commit made now is captured, and capture is still running.
+  void ExpectCapturesNewCommits() {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "INSERT INTO t (v) VALUES ('marker')");
+    WaitCaptured(InsertLsn(app));
+  }
+
+  // Capture still runs; once the workload stops and capture has everything, a restore to the end
+  // equals the source.
+  void ExpectRestoreEqualsSource(const std::string& db) {
+    StopWorkload();
+    ExpectCapturesNewCommits();
+    ASSERT_FALSE(capture_ended_.load()) << "capture ended instead of reconnecting: " << capture_result_;
+    StopCapture();
+    ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, restore::RestoreTarget::Latest());
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    const embedded::Fingerprint expected = FingerprintOf("app");
+    const embedded::Fingerprint actual = FingerprintOf(db);
+    EXPECT_EQ(actual, expected) << embedded::DescribeDifference(expected, actual);
+  }
+
+  std::thread workload_;
+  std::atomic<bool> workload_stop_{false};
+};
 
 TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
   {
@@ -43,6 +158,221 @@ TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
   const embedded::Fingerprint actual = FingerprintOf("after_restart");
   EXPECT_EQ(actual, expected) << embedded::DescribeDifference(expected, actual);
   EXPECT_EQ(summary->transactions, 400u);
+}
+
+// One session creating and dropping sequences, as a migration does, in separate statements.
+void ChurnSequences(wal::PgConnection& ddl, int iterations) {
+  for (int i = 0; i < iterations; ++i) {
+    for (const char* sql : {"CREATE SEQUENCE churn_s", "CREATE TABLE churn_t (id serial PRIMARY KEY)",
+                            "DROP SEQUENCE churn_s", "DROP TABLE churn_t"}) {
+      absl::Status s = ddl.Execute(sql);
+      ASSERT_TRUE(s.ok()) << s << "\n  in: " << sql;
+    }
+  }
+}
+
+TEST_F(ReconnectTest, ASequenceCheckLeavesOutSequencesDroppedWhileItReads) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE SEQUENCE kept; SELECT nextval('kept')");
+  std::atomic<bool> churning{true};
+  std::thread churn([&] {
+    wal::PgConnection ddl = Connect("app");
+    ChurnSequences(ddl, 200);
+    churning = false;
+  });
+  wal::SequenceSampler sampler;
+  int checks = 0;
+  bool saw_kept = false;
+  absl::Status failed;
+  while (churning.load() && failed.ok()) {
+    absl::StatusOr<wal::SequenceSampler::Check> check = sampler.Sample(app);
+    if (!check.ok()) {
+      failed = check.status();
+      break;
+    }
+    ++checks;
+    for (const auto& s : check->changed.sequences()) saw_kept = saw_kept || s.name() == "kept";
+  }
+  churn.join();
+  EXPECT_TRUE(failed.ok()) << "check " << checks << " failed: " << failed;
+  EXPECT_TRUE(saw_kept);
+  EXPECT_GT(checks, 20);
+}
+
+TEST_F(ReconnectTest, SequencesDroppedWhileSampledDoNotStopCapture) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text); CREATE SEQUENCE kept");
+  }
+  ASSERT_FALSE(
+      StartNamedCaptureWithBase([](wal::CaptureOptions& o) { o.sequence_interval = std::chrono::milliseconds(1); })
+          .id()
+          .empty());
+  // Commits keep capture's loop turning, so that it samples as often as it is asked to.
+  StartWorkload();
+  {
+    wal::PgConnection ddl = Connect("app");
+    ChurnSequences(ddl, 200);
+  }
+  ASSERT_FALSE(capture_ended_.load()) << "capture ended: " << capture_result_;
+  wal::PgConnection app = Connect("app");
+  Exec(app, "SELECT nextval('kept') FROM generate_series(1, 7)");
+  // A sample after the nextval() calls, then a commit after that sample.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ExpectRestoreEqualsSource("after_churn");
+  wal::PgConnection restored = Connect("after_churn");
+  absl::StatusOr<wal::PgResult> seq = restored.Query("SELECT last_value FROM kept");
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_GE(std::stoll(seq->GetString(0, 0)), 7);
+}
+
+TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
+    wal::PgConnection admin = Connect("postgres");
+    Exec(admin, "CREATE DATABASE ballast");
+  }
+  ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
+  StartWorkload();
+  std::atomic<int> refused_while_recovering{0};
+  for (int round = 0; round < 3; ++round) {
+    {
+      // WAL that the next start replays before it accepts connections: rows of another database
+      // (capture reads past them), written by CREATE TABLE AS (which logical decoding skips).
+      wal::PgConnection ballast = Connect("ballast");
+      Exec(ballast,
+           fmt::format("CREATE TABLE b{} AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 400000) g",
+                       round));
+    }
+    ASSERT_TRUE(server_->Crash().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    // Someone connecting while the server starts and recovers: refused for later, not for good.
+    std::atomic<bool> up{false};
+    std::thread probe([&] {
+      while (!up.load()) {
+        absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(Info("app"), "probe");
+        if (!c.ok()) {
+          EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
+          if (wal::SqlStateOf(c.status()) == "57P03") ++refused_while_recovering;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    absl::Status started = server_->StartAgain();
+    up = true;
+    probe.join();
+    ASSERT_TRUE(started.ok()) << started;
+    ExpectCapturesNewCommits();
+  }
+  EXPECT_GT(refused_while_recovering.load(), 0) << "no connection met the server starting or recovering";
+  ExpectRestoreEqualsSource("after_crashes");
+}
+
+TEST_F(ReconnectTest, TerminatedCaptureConnectionsAreMadeAgainAndNothingIsLost) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
+  }
+  ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
+  StartWorkload();
+
+  // The walsender: the stream ends and the session connects again.
+  const int first = WalsenderPid();
+  Terminate(first);
+  const int second = WalsenderPid(first);
+  ASSERT_NE(second, 0);
+  ExpectCapturesNewCommits();
+
+  // The connection for sequences and slot checks: the next check makes it again.
+  const std::vector<int> side = SideConnectionPids();
+  ASSERT_FALSE(side.empty());
+  for (int pid : side) Terminate(pid);
+  auto is_new = [&](int pid) { return std::find(side.begin(), side.end(), pid) == side.end(); };
+  for (int i = 0;; ++i) {
+    const std::vector<int> now = SideConnectionPids();
+    if (std::any_of(now.begin(), now.end(), is_new)) break;
+    ASSERT_FALSE(capture_ended_.load()) << capture_result_;
+    ASSERT_LT(i, 600) << "capture did not connect again for sequences";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ExpectCapturesNewCommits();
+
+  // All of them at once.
+  Terminate(second);
+  for (int pid : SideConnectionPids()) Terminate(pid);
+  ASSERT_NE(WalsenderPid(second), 0);
+  ExpectCapturesNewCommits();
+  ExpectRestoreEqualsSource("after_terminations");
+}
+
+TEST_F(ReconnectTest, AReconnectThatFindsNoWalsenderFreeWaitsForOne) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
+  }
+  ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
+  StartWorkload();
+  // Every walsender capture does not use is held here.
+  const wal::ConnInfo replication = Info("app").With("replication", "database");
+  std::vector<wal::PgConnection> held;
+  absl::Status refused;
+  while (refused.ok() && held.size() < 10) {
+    absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(replication, "test walsender");
+    if (c.ok()) {
+      held.push_back(*std::move(c));
+    } else {
+      refused = c.status();
+    }
+  }
+  ASSERT_EQ(held.size(), 3u);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_EQ(wal::SqlStateOf(refused), "53300") << refused;
+
+  // capture's too, once it lets go of it: capture waits a moment before it connects again, and
+  // should it still be first, its next walsender is terminated.
+  int walsender = 0;
+  for (int round = 0; held.size() < 4; ++round) {
+    ASSERT_LT(round, 5) << "capture took its walsender back every time before the test";
+    walsender = WalsenderPid(walsender);
+    Terminate(walsender);
+    for (int i = 0; i < 50 && held.size() < 4; ++i) {
+      absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(replication, "test walsender");
+      if (c.ok()) {
+        held.push_back(*std::move(c));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_FALSE(capture_ended_.load()) << "capture ended instead of waiting for a walsender: " << capture_result_;
+  held.clear();
+  ASSERT_NE(WalsenderPid(walsender), 0);
+  ExpectRestoreEqualsSource("after_no_walsender");
+}
+
+TEST_F(ReconnectTest, ARoleNoLongerAllowedToLogInEndsCaptureWithTheReason) {
+  {
+    wal::PgConnection admin = Connect("postgres");
+    Exec(admin, "CREATE ROLE pitr LOGIN REPLICATION");
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text); CREATE PUBLICATION pgpitr FOR ALL TABLES");
+  }
+  StartCapture([](wal::CaptureOptions& o) { o.source = o.source.With("user", "pitr"); });
+  ASSERT_NE(WalsenderPid(), 0);
+  ExpectCapturesNewCommits();
+  {
+    wal::PgConnection admin = Connect("postgres");
+    Exec(admin, "ALTER ROLE pitr NOLOGIN");
+    Exec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pitr'");
+  }
+  for (int i = 0; !capture_ended_.load(); ++i) {
+    ASSERT_LT(i, 1200) << "capture kept trying a role that may not log in";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(capture_result_.code(), absl::StatusCode::kFailedPrecondition) << capture_result_;
+  EXPECT_EQ(wal::SqlStateOf(capture_result_), "28000") << capture_result_;
 }
 
 }  // namespace
