@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "fmt/format.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "tests/temp_dir.h"
@@ -175,7 +176,10 @@ class ChangeLogTest : public ::testing::Test {
       return {};
     }
     std::vector<std::string> out;
-    for (const proto::Change& c : Changes(*txn)) out.push_back(c.new_tuple().values(0).data());
+    for (const proto::Change& c : Changes(*txn)) {
+      out.push_back(c.kind() == proto::Change::MESSAGE ? "message " + c.message_content()
+                                                       : c.new_tuple().values(0).data());
+    }
     return out;
   }
 
@@ -738,6 +742,89 @@ TEST_F(ChangeLogTest, StreamAbortOfASubtransactionAlsoRemovesTheChangesAfterIt) 
   EXPECT_EQ(Ids(0x300), Strings{"top1"});
   EXPECT_EQ(Txn(0x300).row_count(), 1u);
   EXPECT_EQ(StoredChangeRecords(), 1u);
+}
+
+// The server does not send a Stream Abort for a subtransaction whose changes it streamed from its
+// spill files (it does not mark it as streamed): at the commit, the writer asks which of the
+// subtransactions it holds changes of aborted, and leaves exactly theirs out, wherever they are:
+// in chunks already written, in the buffer, before and among the top transaction's later changes.
+TEST_F(ChangeLogTest, ASubtransactionAbortedWithoutAStreamAbortIsLeftOutAtCommit) {
+  std::vector<std::vector<uint32_t>> asked;
+  writer_->SetAbortedSubtransactions([&](uint32_t xid, const std::vector<uint32_t>& subxids) {
+    EXPECT_EQ(xid, 800u);
+    asked.push_back(subxids);
+    return absl::StatusOr<std::vector<uint32_t>>(std::vector<uint32_t>{801});
+  });
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  for (int i = 0; i < 3000; ++i) Apply(Insert(fmt::format("rolled-back-{}", i), 801));  // several chunks
+  Apply(LogicalMessage{
+      .xid = 801, .transactional = true, .lsn = Lsn(0x150), .prefix = kMarkMessagePrefix, .content = "inside-s1"});
+  Apply(StreamStopMessage{});
+  Sync();  // on disk, under the pending marker
+  Apply(StreamStart(800, false));
+  Apply(Insert("released", 802));  // SAVEPOINT s2 ... RELEASE s2: committed with the transaction
+  Apply(Insert("top2", 800));      // after ROLLBACK TO s1, of which no Stream Abort came
+  Apply(LogicalMessage{
+      .xid = 800, .transactional = true, .lsn = Lsn(0x250), .prefix = kMarkMessagePrefix, .content = "kept"});
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], (std::vector<uint32_t>{801, 802}));
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "released", "top2", "message kept"}));
+  EXPECT_EQ(Txn(0x300).row_count(), 3u);
+  EXPECT_EQ(Txn(0x300).change_count(), 4u);  // and the "kept" message
+  EXPECT_EQ(writer_->state().rows(), 3u);
+  EXPECT_EQ(writer_->aborted_at_commit(), 1u);
+  absl::StatusOr<std::optional<proto::Mark>> inside = log_->GetMark("inside-s1");
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  EXPECT_FALSE(inside->has_value()) << "a mark of the aborted subtransaction was made";
+  absl::StatusOr<std::optional<proto::Mark>> kept = log_->GetMark("kept");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->has_value());
+  EXPECT_EQ(StoredChangeRecords(), 1u) << "the aborted subtransaction's chunks were left behind";
+  absl::StatusOr<std::vector<uint64_t>> pending = log_->PendingStorageIds();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
+}
+
+TEST_F(ChangeLogTest, AStreamedCommitWhoseSubtransactionsAllCommittedKeepsEverything) {
+  int asked = 0;
+  writer_->SetAbortedSubtransactions([&](uint32_t, const std::vector<uint32_t>&) {
+    ++asked;
+    return absl::StatusOr<std::vector<uint32_t>>(std::vector<uint32_t>{});
+  });
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800));
+  Apply(Insert("released", 801));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  // A streamed transaction without subtransactions asks nothing.
+  Apply(StreamStart(900, true));
+  Apply(Insert("only-top", 900));
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(900, 0x400, 40));
+  Sync();
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "released"}));
+  EXPECT_EQ(Ids(0x400), Strings{"only-top"});
+}
+
+TEST_F(ChangeLogTest, WhenTheSourceCannotTellASubtransactionsOutcomeTheCommitFails) {
+  writer_->SetAbortedSubtransactions([&](uint32_t, const std::vector<uint32_t>&) {
+    return absl::StatusOr<std::vector<uint32_t>>(absl::DataLossError("status no longer kept"));
+  });
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("sub", 801));
+  Apply(StreamStopMessage{});
+  absl::Status s = writer_->Apply(StreamCommit(800, 0x300, 30));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(writer_->state().transactions(), 0u) << "a transaction of unknown content was stored";
 }
 
 TEST_F(ChangeLogTest, StreamAbortOfAnUnknownSubtransactionChangesNothing) {
