@@ -30,10 +30,9 @@
 #include "fmt/format.h"
 #include "restore/restore.h"
 #include "restore/restore_target.h"
+#include "tests/spawn.h"
 #include "wal/pg_connection.h"
 #include "wal/repository.h"
-
-extern char** environ;
 
 namespace pgpitr::chaos {
 namespace {
@@ -67,19 +66,7 @@ void Say(const std::string& line) {
 }
 
 pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+  return testing::SpawnLogged(args, {}, log);
 }
 
 // What a checkpoint saw of the source, with every session paused between transactions.

@@ -9,25 +9,14 @@
 #include <sstream>
 
 #include "harness.h"
-
-extern char** environ;
+#include "tests/spawn.h"
 
 namespace pgpitr::testing {
 namespace {
 
 pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& log) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "cannot start " << args[0];
+  const pid_t pid = SpawnLogged(args, {}, log);
+  EXPECT_GT(pid, 0) << "cannot start " << args[0];
   return pid;
 }
 

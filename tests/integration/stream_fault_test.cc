@@ -14,8 +14,7 @@
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "harness.h"
-
-extern char** environ;
+#include "tests/spawn.h"
 
 namespace pgpitr::testing {
 namespace {
@@ -25,30 +24,6 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Starts a program with this process's environment plus `extra` ("NAME=value"), its output
-// appended to `log`.
-pid_t SpawnWithEnvironment(std::vector<std::string> args, const std::vector<std::string>& extra,
-                           const std::string& log) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env(extra);
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  EXPECT_EQ(rc, 0) << "cannot start " << args[0];
-  return pid;
 }
 
 // The fault points a trace file lists, in order ("12 before Stream Abort" a line).
@@ -75,7 +50,7 @@ class StreamFaultTest : public ServerTest {
   pid_t StartRun(const Iteration& it, bool with_faults) {
     std::vector<std::string> env = {"PGPITR_TEST_CAPTURE_TRACE=" + it.trace.string()};
     if (with_faults && it.kill_at > 0) env.push_back("PGPITR_TEST_CAPTURE_KILL_AT=" + std::to_string(it.kill_at));
-    return SpawnWithEnvironment(
+    return SpawnLogged(
         {PGPITR_BINARY, "run", "--source", server_->ConnectionString(it.db), "--repo", it.repo.string(), "--slot",
          "s_" + it.db, "--publication", "p_" + it.db, "--no-first-base", "--sequence-interval", "1"},
         env, it.repo.string() + ".log");
