@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -178,11 +180,16 @@ absl::Status Repository::EmptyTrash() const {
 }
 
 absl::StatusOr<fs::path> Repository::NewPartialBase(const std::string& id) const {
-  const fs::path dir = root_ / "bases" / (".partial-" + id);
+  // Unique: `run`'s scheduled base and a `backup` may dump at the same moment, and temporary slots
+  // made together can share a consistent point, so two dumps may carry the same id.
+  std::string pattern = (root_ / "bases" / (".partial-" + id + "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(fmt::format("cannot make a folder for base {} in {}: {}", id, (root_ / "bases").string(),
+                                           std::strerror(errno)));
+  }
   std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (absl::Status s = MakePrivateDir(dir); !s.ok()) return s;
-  return dir;
+  fs::permissions(pattern, fs::perms::owner_all, fs::perm_options::replace, ec);
+  return fs::path(pattern);
 }
 
 absl::Status Repository::CommitBase(const fs::path& partial, const proto::Base& base) const {
@@ -197,6 +204,11 @@ absl::Status Repository::CommitBase(const fs::path& partial, const proto::Base& 
   if (absl::Status s = SyncPath(partial); !s.ok()) return s;
   const fs::path final_dir = root_ / "bases" / base.id();
   std::error_code ec;
+  if (fs::exists(final_dir, ec)) {
+    // Another dump at the same consistent point was registered first: it holds the same commits.
+    fs::remove_all(partial, ec);
+    return absl::OkStatus();
+  }
   fs::rename(partial, final_dir, ec);
   if (ec) return absl::InternalError(fmt::format("cannot register base {}: {}", base.id(), ec.message()));
   return SyncPath(root_ / "bases");

@@ -8,7 +8,7 @@
 //   bases/<id>/base.json    the Base manifest (protobuf JSON), written last, by rename: a folder
 //                           without one is an incomplete dump and is ignored
 //   bases/<id>/base.dump    pg_dump's custom-format archive
-//   bases/.partial-<id>/    a base being dumped
+//   bases/.partial-<id>-<random>/  a base being dumped (two dumps may share an id)
 //   bases/.trash-<id>/      a base retention is deleting (see wal/retention.h)
 // Folders are created 0700 and files 0600. Bases may be added by another process (backup) while
 // capture writes the change log; the change log itself has one writer at a time.
@@ -61,7 +61,8 @@ class Repository {
   std::filesystem::path BaseDir(const proto::Base& base) const { return root_ / "bases" / base.id(); }
 
   // A fresh folder for a base being dumped, and its registration once the dump is complete: the
-  // manifest is written, synced, and the folder renamed into place.
+  // manifest is written, synced, and the folder renamed into place. When a base of the same id (the
+  // same consistent point, dumped at the same moment) is there already, it stands and this one goes.
   [[nodiscard]] absl::StatusOr<std::filesystem::path> NewPartialBase(const std::string& id) const;
   [[nodiscard]] absl::Status CommitBase(const std::filesystem::path& partial, const proto::Base& base) const;
 

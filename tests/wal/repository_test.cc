@@ -1,0 +1,49 @@
+// Repository: bases are dumped into folders of their own and registered by rename; two dumps that
+// carry the same id (temporary slots made at the same moment can share a consistent point: `run`'s
+// scheduled base and a `backup`) do not disturb each other, and the first registered stands.
+#include "wal/repository.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/temp_dir.h"
+
+namespace pgpitr::wal {
+namespace {
+
+using ::pgpitr::testing::TempDir;
+
+proto::Base BaseWithId(const std::string& id, const std::string& sha) {
+  proto::Base base;
+  base.set_id(id);
+  base.set_lsn(0x1000);
+  base.set_dump_file("base.dump");
+  base.set_sha256(sha);
+  return base;
+}
+
+TEST(Repository, TwoDumpsOfTheSameIdGetTheirOwnFoldersAndTheFirstRegisteredStands) {
+  TempDir dir("pgpitr_repository_");
+  absl::StatusOr<std::unique_ptr<Repository>> repo = Repository::Open(dir.path() / "repo", Repository::Mode::kCapture);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<std::filesystem::path> first = (*repo)->NewPartialBase("0000000000001000");
+  absl::StatusOr<std::filesystem::path> second = (*repo)->NewPartialBase("0000000000001000");
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_NE(*first, *second) << "the second dump would delete the first one's folder";
+  std::ofstream(*first / "base.dump") << "first";
+  std::ofstream(*second / "base.dump") << "second";
+  EXPECT_TRUE(std::filesystem::exists(*first / "base.dump"));
+
+  ASSERT_TRUE((*repo)->CommitBase(*first, BaseWithId("0000000000001000", "aa")).ok());
+  absl::Status again = (*repo)->CommitBase(*second, BaseWithId("0000000000001000", "bb"));
+  EXPECT_TRUE(again.ok()) << again;
+  EXPECT_FALSE(std::filesystem::exists(*second)) << "the redundant dump's folder was left behind";
+  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+  ASSERT_TRUE(bases.ok()) << bases.status();
+  ASSERT_EQ(bases->size(), 1u);
+  EXPECT_EQ((*bases)[0].sha256(), "aa");
+}
+
+}  // namespace
+}  // namespace pgpitr::wal
