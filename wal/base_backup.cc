@@ -40,8 +40,8 @@ absl::StatusOr<std::string> Sha256File(const fs::path& file) {
 namespace {
 
 // A base whose snapshot cannot be proven consistent is taken again, this many times in all.
-constexpr int kBaseAttempts = 5;
-constexpr auto kBaseRetryDelay = std::chrono::seconds(1);
+constexpr int kBaseAttempts = 10;
+constexpr auto kBaseRetryDelay = std::chrono::milliseconds(300);
 // How often, while pg_dump takes its locks, to look whether it holds them all or is stuck.
 constexpr auto kLockWatchInterval = std::chrono::milliseconds(100);
 
@@ -54,6 +54,10 @@ struct Attempt {
 absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& options, const Logger& log,
                                    PgConnection& conn, const fs::path& pg_dump, int dump_major, int attempt) {
   const auto wall_start = std::chrono::system_clock::now();
+  // The session that will lock the dumped tables is opened first: between the snapshot and the locks
+  // a rewrite refuses the snapshot, so nothing slow may happen there.
+  absl::StatusOr<PgConnection> lock_session = PgConnection::Connect(options.source, "source");
+  if (!lock_session.ok()) return lock_session.status();
   absl::StatusOr<PgConnection> replication = ConnectReplication(options.source);
   if (!replication.ok()) return replication.status();
   std::optional<PgConnection> repl(*std::move(replication));
@@ -68,14 +72,16 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   absl::StatusOr<Lsn> lsn = Lsn::Parse(created->Get(0, 1));
   if (!lsn.ok()) return lsn.status();
   const std::string snapshot = created->GetString(0, 2);
-  absl::StatusOr<PgTime> consistent_time = ServerClock(conn);
-  if (!consistent_time.ok()) return consistent_time.status();
   if (options.after_snapshot) options.after_snapshot();
 
   // Held until pg_dump holds the same locks; on return before that, destroyed before the slot.
-  absl::StatusOr<SnapshotLocks> locks = SnapshotLocks::Take(options.source, snapshot);
+  absl::StatusOr<SnapshotLocks> locks = SnapshotLocks::Take(*std::move(lock_session), snapshot);
   if (!locks.ok()) return locks.status();
   if (!locks->refused().empty()) return Attempt{.base = std::nullopt, .refused = locks->refused()};
+  // Read after the locks, so a little late: the base holds every commit stamped before it (and the
+  // planner, for a target time between, picks an older base, never a wrong one).
+  absl::StatusOr<PgTime> consistent_time = ServerClock(conn);
+  if (!consistent_time.ok()) return consistent_time.status();
   if (options.after_lock) options.after_lock();
 
   proto::Base base;

@@ -36,9 +36,8 @@ bool RetryableLockFailure(const std::string& sqlstate) {
 
 }  // namespace
 
-absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(const ConnInfo& source, const std::string& snapshot) {
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(source, "source");
-  if (!conn.ok()) return conn.status();
+absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const std::string& snapshot) {
+  std::optional<PgConnection> conn(std::move(session));
   // SET TRANSACTION SNAPSHOT must come before any query of the transaction. The session idles in its
   // transaction while pg_dump runs: a server-wide idle timeout must not end it early.
   for (const std::string& sql : {std::string("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),

@@ -2,7 +2,7 @@
 // MVCC-safe. At the dump's exported snapshot it locks every relation whose rows pg_dump reads
 // (ACCESS SHARE, as pg_dump does), proves each still has the file the snapshot shows, and holds the
 // locks until pg_dump holds them itself, so no rewrite can commit in between.
-//   absl::StatusOr<SnapshotLocks> locks = SnapshotLocks::Take(source, snapshot);
+//   absl::StatusOr<SnapshotLocks> locks = SnapshotLocks::Take(std::move(session), snapshot);
 //   if (!locks->refused().empty()) { /* take the base again, at a new snapshot */ }
 //   while (pg_dump runs) if (*locks->Watch(monitor, "pg_dump's application_name") == kRefused) stop it;
 // One owner; destroying it (or Release) ends the session that holds the locks.
@@ -22,7 +22,9 @@ class SnapshotLocks {
   // Locks, on a session of its own at `snapshot` (exported and still valid), the relations pg_dump
   // dumps the rows of. A relation rewritten, dropped or renamed since the snapshot, or one that stays
   // locked by another session past a bound, is not an error: refused() says so.
-  [[nodiscard]] static absl::StatusOr<SnapshotLocks> Take(const ConnInfo& source, const std::string& snapshot);
+  // `session` is a plain connection to the source, opened before the snapshot was exported, so that
+  // the time between the snapshot and the locks (when a rewrite refuses the snapshot) stays short.
+  [[nodiscard]] static absl::StatusOr<SnapshotLocks> Take(PgConnection session, const std::string& snapshot);
 
   // Empty when every relation is held with the snapshot's file; else why not, naming the relation.
   const std::string& refused() const { return refused_; }
