@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <unordered_set>
 
 #include "fmt/format.h"
 #include "wal/stream_messages.h"
@@ -446,9 +447,11 @@ absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
 
 absl::Status ChangeLogWriter::DropAbortedSubtransactions(OpenTransaction* txn) {
   if (!aborted_subtransactions_) return absl::OkStatus();
+  // A transaction may have very many (a PL/pgSQL loop with an EXCEPTION block makes one each turn).
+  std::unordered_set<uint32_t> seen;
   std::vector<uint32_t> subxids;
   for (const auto& [xid, first] : txn->xid_runs) {
-    if (xid != txn->xid && std::find(subxids.begin(), subxids.end(), xid) == subxids.end()) subxids.push_back(xid);
+    if (xid != txn->xid && seen.insert(xid).second) subxids.push_back(xid);
   }
   if (subxids.empty()) return absl::OkStatus();
   absl::StatusOr<std::vector<uint32_t>> aborted = aborted_subtransactions_(txn->xid, subxids);
@@ -476,7 +479,8 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
     while (run + 1 < old.xid_runs.size() && old.xid_runs[run + 1].second <= seq) ++run;
     return old.xid_runs.empty() ? old.xid : old.xid_runs[run].first;
   };
-  auto is_aborted = [&](uint32_t xid) { return std::find(aborted.begin(), aborted.end(), xid) != aborted.end(); };
+  const std::unordered_set<uint32_t> aborted_set(aborted.begin(), aborted.end());
+  auto is_aborted = [&](uint32_t xid) { return aborted_set.contains(xid); };
   auto mark_at = old.marks.begin();
   auto ddl_at = old.ddl_seqs.begin();
   proto::Change change;

@@ -1,5 +1,6 @@
 #include "wal/subtransactions.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -7,10 +8,13 @@
 
 namespace pgpitr::wal {
 
-absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(PgConnection& conn, uint32_t xid,
-                                                                 const std::vector<uint32_t>& subxids) {
+namespace {
+
+// One query's worth: the aborted ones among `subxids`.
+absl::StatusOr<std::vector<uint32_t>> ReadAbortedBatch(PgConnection& conn, uint32_t xid,
+                                                       const std::vector<uint32_t>& subxids, size_t from, size_t to) {
   std::string list;
-  for (uint32_t x : subxids) list += fmt::format("{}{}", list.empty() ? "" : ",", x);
+  for (size_t i = from; i < to; ++i) list += fmt::format("{}{}", list.empty() ? "" : ",", subxids[i]);
   const std::string sql = fmt::format(
       "SELECT x, pg_xact_status((((n >> 32) - CASE WHEN x > (n & 4294967295) THEN 1 ELSE 0 END) << 32 | x)"
       "::text::xid8) FROM unnest('{{{}}}'::bigint[]) AS x, "
@@ -40,6 +44,21 @@ absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(PgConnection& c
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(PgConnection& conn, uint32_t xid,
+                                                                 const std::vector<uint32_t>& subxids) {
+  constexpr size_t kPerQuery = 10000;
+  std::vector<uint32_t> aborted;
+  for (size_t from = 0; from < subxids.size(); from += kPerQuery) {
+    absl::StatusOr<std::vector<uint32_t>> some =
+        ReadAbortedBatch(conn, xid, subxids, from, std::min(subxids.size(), from + kPerQuery));
+    if (!some.ok()) return some.status();
+    aborted.insert(aborted.end(), some->begin(), some->end());
+  }
+  return aborted;
 }
 
 }  // namespace pgpitr::wal
