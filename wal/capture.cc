@@ -18,15 +18,6 @@ namespace pgpitr::wal {
 
 namespace {
 
-template <typename Variant, typename T, size_t I = 0>
-constexpr size_t variant_index() {
-  if constexpr (std::is_same_v<std::variant_alternative_t<I, Variant>, T>) {
-    return I;
-  } else {
-    return variant_index<Variant, T, I + 1>();
-  }
-}
-
 // Messages read before a synced write when the server keeps sending: group commit bounds.
 constexpr size_t kMaxMessagesPerSync = 50000;
 constexpr size_t kMaxBytesPerSync = 32 << 20;
@@ -37,23 +28,19 @@ constexpr std::chrono::milliseconds kReadPause(1);
 constexpr std::chrono::milliseconds kMaxSyncDelay(50);
 
 // The messages that open, pause, end or abort a transaction: where fault tests crash capture.
-const char* BoundaryName(const PgoutputMessage& m) {
-  switch (m.index()) {
-    case variant_index<PgoutputMessage, BeginMessage>():
-      return "Begin";
-    case variant_index<PgoutputMessage, CommitMessage>():
-      return "Commit";
-    case variant_index<PgoutputMessage, StreamStartMessage>():
-      return "Stream Start";
-    case variant_index<PgoutputMessage, StreamStopMessage>():
-      return "Stream Stop";
-    case variant_index<PgoutputMessage, StreamCommitMessage>():
-      return "Stream Commit";
-    case variant_index<PgoutputMessage, StreamAbortMessage>():
-      return "Stream Abort";
-    default:
-      return nullptr;
-  }
+const char* BoundaryName(const PgoutputMessage& message) {
+  return std::visit(
+      [](const auto& m) -> const char* {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, BeginMessage>) return "Begin";
+        if constexpr (std::is_same_v<M, CommitMessage>) return "Commit";
+        if constexpr (std::is_same_v<M, StreamStartMessage>) return "Stream Start";
+        if constexpr (std::is_same_v<M, StreamStopMessage>) return "Stream Stop";
+        if constexpr (std::is_same_v<M, StreamCommitMessage>) return "Stream Commit";
+        if constexpr (std::is_same_v<M, StreamAbortMessage>) return "Stream Abort";
+        return nullptr;
+      },
+      message);
 }
 
 PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_process.h"
 #include "harness.h"
 #include "tests/spawn.h"
 
@@ -18,13 +19,6 @@ pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& l
   const pid_t pid = SpawnLogged(args, {}, log);
   EXPECT_GT(pid, 0) << "cannot start " << args[0];
   return pid;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 class CrashTest : public ServerTest {
@@ -56,7 +50,7 @@ TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
   for (int i = 0; i < 600 && CapturedThrough() == wal::Lsn(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_NE(CapturedThrough(), wal::Lsn()) << ReadFile(repo_dir_.string() + ".log");
+  ASSERT_NE(CapturedThrough(), wal::Lsn()) << Slurp(repo_dir_.string() + ".log");
   ASSERT_FALSE(TakeBase().id().empty());
 
   std::atomic<int> committed{0};
@@ -99,13 +93,13 @@ TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (CapturedThrough() < end) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "capture did not catch up after the restarts:\n"
-                                                          << ReadFile(repo_dir_.string() + ".log");
+                                                          << Slurp(repo_dir_.string() + ".log");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << ReadFile(repo_dir_.string() + ".log");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(repo_dir_.string() + ".log");
 
   absl::StatusOr<restore::RestoreSummary> summary = Restore("after_crashes", restore::RestoreTarget::Latest());
   ASSERT_TRUE(summary.ok()) << summary.status();

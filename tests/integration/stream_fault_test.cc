@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_process.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 #include "harness.h"
@@ -18,13 +19,6 @@
 
 namespace pgpitr::testing {
 namespace {
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The fault points a trace file lists, in order ("12 before Stream Abort" a line).
 std::vector<std::string> TracedPoints(const std::filesystem::path& trace) {
@@ -126,7 +120,7 @@ class StreamFaultTest : public ServerTest {
       RestartIfKilled();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (CapturedThrough(it.repo) == wal::Lsn()) return "capture did not start: " + ReadFile(it.repo.string() + ".log");
+    if (CapturedThrough(it.repo) == wal::Lsn()) return "capture did not start: " + Slurp(it.repo.string() + ".log");
     {
       absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
           wal::Repository::Open(it.repo, wal::Repository::Mode::kRead);
@@ -145,10 +139,10 @@ class StreamFaultTest : public ServerTest {
     // Wait for capture to reach the end or to die at its fault point; start it again if it died.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (CapturedThrough(it.repo) < end) {
-      if (!RestartIfKilled()) return "capture ended by itself: " + ReadFile(it.repo.string() + ".log");
+      if (!RestartIfKilled()) return "capture ended by itself: " + Slurp(it.repo.string() + ".log");
       if (std::chrono::steady_clock::now() > deadline) {
         kill(pid_, SIGKILL);
-        return "capture did not catch up: " + ReadFile(it.repo.string() + ".log");
+        return "capture did not catch up: " + Slurp(it.repo.string() + ".log");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
