@@ -570,13 +570,20 @@ class Chaos {
 
   // --- the peer: pg_recvlogical on a slot of its own, the same publication and protocol options,
   // confirming every second; both slots' confirmed positions sampled every 200 ms ---
+  // It asks for what capture asks for: the server's highest pgoutput protocol up to 4, streaming,
+  // logical messages (the marks and DDL records ride on them).
   pid_t StartPeer() {
+    int proto_version = 2;
     if (absl::StatusOr<wal::PgConnection> c = Connect(); c.ok()) {
       (void)c->Execute("SELECT pg_create_logical_replication_slot('peer', 'pgoutput')");
+      if (absl::StatusOr<wal::PgResult> r = c->Query("SELECT current_setting('server_version_num')::int / 10000");
+          r.ok() && r->rows() == 1) {
+        proto_version = std::clamp(std::stoi(r->GetString(0, 0)) - 12, 2, 4);
+      }
     }
     return Spawn({(server_->bin_dir() / "pg_recvlogical").string(), "-d", server_->ConnectionString("app"), "--slot",
-                  "peer", "--start", "-o", "proto_version=2", "-o", "streaming=on", "-o", "publication_names=pgpitr",
-                  "-s", "1", "-F", "1", "-f", "/dev/null"},
+                  "peer", "--start", "-o", fmt::format("proto_version={}", proto_version), "-o", "streaming=on", "-o",
+                  "messages=true", "-o", "publication_names=pgpitr", "-s", "1", "-F", "1", "-f", "/dev/null"},
                  work_ / "recvlogical.log");
   }
   void SampleLag(const std::atomic<bool>& stop) {

@@ -1,0 +1,385 @@
+// pgpitr_regress_corpus: PostgreSQL's own regression SQL files, run with psql against a captured
+// throwaway PostgreSQL (through pgpitr's proxy or straight to the server), each file in a session of
+// its own; after each file a point (LSN, schema, every table's rows), and the points restored and
+// compared exactly with the source as it was then.
+//   pgpitr_regress_corpus --mode proxy            # prints "N/N points exact"
+//   pgpitr_regress_corpus --mode direct --files insert,alter_table --every 1
+// Exit code 0 only when every point restored is exact.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "embedded/fingerprint.h"
+#include "embedded/local_server.h"
+#include "fmt/format.h"
+#include "restore/restore.h"
+#include "restore/restore_target.h"
+#include "tests/spawn.h"
+#include "wal/pg_connection.h"
+#include "wal/repository.h"
+
+namespace pgpitr::corpus {
+namespace {
+
+// The files, in the order of PostgreSQL 15's parallel_schedule (later files use what earlier ones made).
+constexpr const char* kSchedule[] = {
+    "test_setup",       "enum",          "rangetypes",      "insert",        "insert_conflict", "copydml",
+    "create_misc",      "create_procedure", "create_table", "create_type",   "create_index",    "create_view",
+    "create_aggregate", "create_function_sql", "create_cast", "constraints",  "triggers",        "inherit",
+    "typed_table",      "vacuum",        "drop_if_exists",  "updatable_views", "select_into",   "transactions",
+    "arrays",           "update",        "delete",          "namespace",     "prepared_xacts",  "privileges",
+    "matview",          "replica_identity", "rowsecurity",  "identity",      "generated",       "create_table_like",
+    "alter_generic",    "rules",         "foreign_key",     "cluster",       "dependency",      "plpgsql",
+    "copy2",            "temp",          "domain",          "truncate",      "alter_table",     "sequence",
+    "rowtypes",         "returning",     "with",            "indexing",      "hash_part",       "merge",
+    "fast_default",
+};
+
+struct Options {
+  std::string mode = "proxy";  // proxy | direct
+  std::string corpus = PGPITR_CORPUS_DIR;
+  std::vector<std::string> files;
+  int every = 1;  // restore every Nth point (the last point always)
+  std::string pgpitr = PGPITR_BINARY;
+  bool keep = false;
+};
+
+std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void Say(const std::string& line) { std::fprintf(stderr, "corpus: %s\n", line.c_str()); }
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Runs a program to its end (or kills it after `limit`); its exit code, -1 when killed.
+int RunToEnd(const std::vector<std::string>& args, const std::vector<std::string>& env,
+             const std::filesystem::path& log, std::chrono::seconds limit) {
+  pid_t pid = testing::SpawnLogged(args, env, log);
+  if (pid < 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A schema dump without its comments and blank lines, as lines, for comparing two databases.
+struct Schema {
+  std::vector<std::string> lines;
+  friend bool operator==(const Schema&, const Schema&) = default;
+};
+
+// What a point saw of the source after a file, with no session open.
+struct Point {
+  int number = 0;
+  std::string after;  // the file
+  wal::Lsn lsn;
+  std::string time;
+  embedded::Fingerprint fingerprint;
+  Schema schema;
+};
+
+class Corpus {
+ public:
+  explicit Corpus(Options o) : o_(std::move(o)) {}
+
+  int Run() {
+    embedded::LocalServerOptions so;
+    so.settings = {"max_connections = 60"};  // no prepared transactions, as pg_regress runs by default
+    absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start(so);
+    if (!server.ok()) return Fail(fmt::format("cannot start PostgreSQL: {}", server.status().message()));
+    server_ = *std::move(server);
+    work_ = std::filesystem::temp_directory_path() / fmt::format("pgpitr-corpus-{}-{}", o_.mode, getpid());
+    std::filesystem::create_directories(work_ / "out");
+    repo_ = work_ / "repo";
+    log_ = work_ / "run.log";
+    if (absl::Status s = Setup(); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
+    if (!StartRun()) return Fail("pgpitr run did not start:\n" + Slurp(log_));
+
+    for (const std::string& file : o_.files) {
+      const std::filesystem::path sql = std::filesystem::path(o_.corpus) / (file + ".sql");
+      if (!std::filesystem::exists(sql)) return Fail(fmt::format("no file {}", sql.string()));
+      const int code = Psql(sql, work_ / "out" / (file + ".out"));
+      if (code < 0) Say(fmt::format("{}: psql did not finish within 300 s", file));
+      if (!TakePoint(file)) return Fail("cannot read the source at a point");
+    }
+    if (!WaitCaptured()) return Fail("capture did not reach the last point:\n" + Slurp(log_));
+    kill(run_pid_, SIGTERM);
+    waitpid(run_pid_, nullptr, 0);
+    return Verify();
+  }
+
+ private:
+  int Fail(const std::string& why) {
+    Say(why);
+    if (run_pid_ > 0) {
+      kill(run_pid_, SIGKILL);
+      waitpid(run_pid_, nullptr, 0);
+    }
+    if (server_ != nullptr) server_->KeepOnExit();
+    std::printf("0/0 points exact (%s): %s\n", o_.mode.c_str(), why.c_str());
+    return 2;
+  }
+
+  std::string Conn(const std::string& db) const { return server_->ConnectionString(db); }
+  absl::StatusOr<wal::PgConnection> Connect(const std::string& db = "regression") {
+    absl::StatusOr<wal::ConnInfo> info = wal::ConnInfo::Parse(Conn(db));
+    if (!info.ok()) return info.status();
+    return wal::PgConnection::Connect(*info, "source");
+  }
+
+  // The database as pg_regress makes it: its locale and output settings.
+  absl::Status Setup() {
+    absl::StatusOr<wal::PgConnection> admin = Connect("postgres");
+    if (!admin.ok()) return admin.status();
+    if (absl::Status s =
+            admin->Execute("CREATE DATABASE regression TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+        !s.ok()) {
+      return s;
+    }
+    return admin->Execute(
+        "ALTER DATABASE regression SET lc_messages TO 'C';"
+        "ALTER DATABASE regression SET lc_monetary TO 'C';"
+        "ALTER DATABASE regression SET lc_numeric TO 'C';"
+        "ALTER DATABASE regression SET lc_time TO 'C';"
+        "ALTER DATABASE regression SET bytea_output TO 'hex';"
+        "ALTER DATABASE regression SET timezone_abbreviations TO 'Default';");
+  }
+
+  bool StartRun() {
+    std::vector<std::string> args = {o_.pgpitr, "run", "--source", Conn("regression"), "--repo", repo_.string(),
+                                     "--sequence-interval", "1", "--log-level", "info"};
+    if (o_.mode == "proxy") {
+      proxy_port_ = FreePort();
+      args.push_back("--listen");
+      args.push_back(fmt::format("127.0.0.1:{}", proxy_port_));
+    }
+    run_pid_ = testing::SpawnLogged(args, {}, log_);
+    for (int i = 0; i < 1200; ++i) {
+      absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+          wal::Repository::Open(repo_, wal::Repository::Mode::kRead);
+      if (repo.ok()) {
+        absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+        if (bases.ok() && !bases->empty()) return true;
+      }
+      int status = 0;
+      if (waitpid(run_pid_, &status, WNOHANG) == run_pid_) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // One file, one session, as pg_regress runs it (its client settings; errors do not stop it).
+  int Psql(const std::filesystem::path& sql, const std::filesystem::path& out) {
+    const std::string conn = o_.mode == "proxy" ? fmt::format("host=127.0.0.1 port={} user=postgres dbname=regression "
+                                                              "sslmode=disable",
+                                                              proxy_port_)
+                                                : Conn("regression");
+    return RunToEnd({(server_->bin_dir() / "psql").string(), "-X", "-a", "-q", "-d", conn, "-f", sql.string()},
+                    {"PGTZ=PST8PDT", "PGDATESTYLE=Postgres, MDY", "PGAPPNAME=pg_regress/" + sql.stem().string()}, out,
+                    std::chrono::seconds(300));
+  }
+
+  absl::StatusOr<Schema> DumpSchema(const std::string& db) {
+    const std::filesystem::path out = work_ / fmt::format("schema-{}.sql", db);
+    std::filesystem::remove(out);
+    const int code =
+        RunToEnd({(server_->bin_dir() / "pg_dump").string(), "--schema-only", "--no-publications",
+                  "--no-subscriptions", "-d", Conn(db), "-f", out.string()},
+                 {}, work_ / "pg_dump.log", std::chrono::seconds(120));
+    if (code != 0) return absl::InternalError(fmt::format("pg_dump of {} failed: {}", db, Slurp(work_ / "pg_dump.log")));
+    Schema s;
+    std::istringstream in(Slurp(out));
+    for (std::string line; std::getline(in, line);) {
+      // pg_dump 15.14 and later fence the script with \restrict KEY ... \unrestrict KEY, a random key.
+      if (line.empty() || line.starts_with("--") || line.starts_with("\\restrict ") ||
+          line.starts_with("\\unrestrict ")) {
+        continue;
+      }
+      s.lines.push_back(line);
+    }
+    return s;
+  }
+
+  bool TakePoint(const std::string& file) {
+    absl::StatusOr<wal::PgConnection> conn = Connect();
+    if (!conn.ok()) return false;
+    // Prepared transactions a file left open would commit or roll back later: none are left here.
+    (void)conn->Execute("SELECT pg_catalog.pg_sleep(0)");
+    absl::StatusOr<wal::PgResult> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
+    absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*conn);
+    absl::StatusOr<Schema> schema = DumpSchema("regression");
+    if (!r.ok() || !f.ok() || !schema.ok()) {
+      Say(fmt::format("point after {}: {}", file,
+                      !r.ok() ? r.status().message() : !f.ok() ? f.status().message() : schema.status().message()));
+      return false;
+    }
+    Point p;
+    p.number = static_cast<int>(points_.size()) + 1;
+    p.after = file;
+    p.lsn = *wal::Lsn::Parse(r->Get(0, 0));
+    p.time = r->GetString(0, 1);
+    p.fingerprint = *std::move(f);
+    p.schema = *std::move(schema);
+    Say(fmt::format("point {} after {} at {} ({} tables)", p.number, file, p.lsn.ToString(),
+                    p.fingerprint.tables.size()));
+    points_.push_back(std::move(p));
+    return true;
+  }
+
+  // Waits until the change log holds everything up to the last point.
+  bool WaitCaptured() {
+    if (points_.empty()) return true;
+    // A logical message moves the stream past the last point even when nothing else happens.
+    if (absl::StatusOr<wal::PgConnection> conn = Connect(); conn.ok()) {
+      (void)conn->Execute("SELECT pg_logical_emit_message(false, 'corpus', 'end')");
+    }
+    for (int i = 0; i < 1200; ++i) {
+      absl::StatusOr<wal::PgConnection> conn = Connect();
+      if (conn.ok()) {
+        absl::StatusOr<wal::PgResult> r = conn->Query(
+            "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pgpitr'",
+            {points_.back().lsn.ToString()});
+        if (r.ok() && r->rows() == 1 && r->GetString(0, 0) == "t") return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  static std::string SchemaDifference(const Schema& expected, const Schema& actual) {
+    std::vector<std::string> a = expected.lines, b = actual.lines;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    std::vector<std::string> missing, extra;
+    std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(missing));
+    std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(extra));
+    std::string out = fmt::format("schema differs by {} missing and {} extra lines", missing.size(), extra.size());
+    for (size_t i = 0; i < std::min<size_t>(missing.size(), 4); ++i) out += "\n    - " + missing[i];
+    for (size_t i = 0; i < std::min<size_t>(extra.size(), 4); ++i) out += "\n    + " + extra[i];
+    return out;
+  }
+
+  int Verify() {
+    int exact = 0;
+    int total = 0;
+    for (size_t i = 0; i < points_.size(); ++i) {
+      const Point& p = points_[i];
+      const bool last = i + 1 == points_.size();
+      if (!last && (i + 1) % static_cast<size_t>(std::max(1, o_.every)) != 0) continue;
+      ++total;
+      const std::string db = fmt::format("r{}", p.number);
+      const std::string what = fmt::format("point {} (after {}, {})", p.number, p.after, p.lsn.ToString());
+      restore::RestoreOptions ro;
+      ro.repo = repo_;
+      ro.target = *wal::ConnInfo::Parse(Conn(db));
+      ro.point = *restore::RestoreTarget::AtLsn(p.lsn.ToString(), /*exclusive=*/true);
+      absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(ro, wal::Logger::Silent());
+      if (!summary.ok()) {
+        Say(fmt::format("{}: NOT EXACT: restore failed: {}", what, summary.status().message()));
+        continue;
+      }
+      std::string difference;
+      {
+        absl::StatusOr<wal::PgConnection> conn = Connect(db);
+        absl::StatusOr<embedded::Fingerprint> f =
+            conn.ok() ? embedded::TakeFingerprint(*conn) : absl::StatusOr<embedded::Fingerprint>(conn.status());
+        absl::StatusOr<Schema> schema = DumpSchema(db);
+        if (!f.ok() || !schema.ok()) {
+          difference = fmt::format("cannot read the restore: {}", !f.ok() ? f.status().message() : schema.status().message());
+        } else {
+          if (*f != p.fingerprint) difference += embedded::DescribeDifference(p.fingerprint, *f);
+          if (*schema != p.schema) difference += SchemaDifference(p.schema, *schema);
+        }
+      }
+      if (difference.empty()) {
+        ++exact;
+        Say(fmt::format("{}: exact ({} transactions replayed)", what, summary->transactions));
+      } else {
+        Say(fmt::format("{}: NOT EXACT: {}", what, difference));
+      }
+      if (absl::StatusOr<wal::PgConnection> admin = Connect("postgres"); admin.ok()) {
+        (void)admin->Execute("DROP DATABASE " + db);
+      }
+    }
+    std::printf("%d/%d points exact (%s, %zu files)\n", exact, total, o_.mode.c_str(), o_.files.size());
+    std::fflush(stdout);
+    const bool ok = exact == total && total > 0;
+    if (ok && !o_.keep) {
+      std::error_code ec;
+      std::filesystem::remove_all(work_, ec);
+    } else {
+      server_->KeepOnExit();
+      Say(fmt::format("kept {} (repository, logs, psql outputs)", work_.string()));
+    }
+    return ok ? 0 : 1;
+  }
+
+  Options o_;
+  std::unique_ptr<embedded::LocalServer> server_;
+  std::filesystem::path work_, repo_, log_;
+  pid_t run_pid_ = -1;
+  int proxy_port_ = 0;
+  std::vector<Point> points_;
+};
+
+}  // namespace
+}  // namespace pgpitr::corpus
+
+int main(int argc, char** argv) {
+  pgpitr::corpus::Options o;
+  std::string files;
+  CLI::App app("pgpitr_regress_corpus: PostgreSQL's regression SQL captured, every point restored and compared");
+  app.add_option("--mode", o.mode, "proxy (psql through pgpitr's proxy) or direct (psql to the server)")
+      ->check(CLI::IsMember({"proxy", "direct"}))
+      ->capture_default_str();
+  app.add_option("--corpus", o.corpus, "The folder of the regression SQL files")->capture_default_str();
+  app.add_option("--files", files, "Comma-separated file names without .sql (default: the whole schedule)");
+  app.add_option("--every", o.every, "Restore every Nth point (and always the last)")->capture_default_str();
+  app.add_option("--pgpitr", o.pgpitr, "The pgpitr binary")->capture_default_str();
+  app.add_flag("--keep", o.keep, "Keep the server's and the repository's folders");
+  CLI11_PARSE(app, argc, argv);
+  if (files.empty()) {
+    for (const char* f : pgpitr::corpus::kSchedule) o.files.emplace_back(f);
+  } else {
+    std::istringstream in(files);
+    for (std::string f; std::getline(in, f, ',');) {
+      if (!f.empty()) o.files.push_back(f);
+    }
+  }
+  return pgpitr::corpus::Corpus(o).Run();
+}
