@@ -244,9 +244,10 @@ absl::Status Info(const InfoFlags& flags) {
   }
   if (state->unproxied_schema_changes() > 0) {
     std::cout << fmt::format(
-        "warning      {} schema changes reached the stream without passing through the proxy (the last on {} near "
-        "LSN {}): restore follows added and dropped columns from the stream, but not defaults, renames or indexes; "
-        "connect applications through 'pgpitr run --listen'\n",
+        "warning      {} schema changes reached the stream unrecorded (the last on {} near LSN {}): restore "
+        "follows added and dropped columns from the stream, but not defaults, renames or indexes; run capture as "
+        "a superuser (its event triggers record every schema change) or connect applications through 'pgpitr run "
+        "--listen'\n",
         state->unproxied_schema_changes(), state->last_unproxied_relation(),
         Lsn(state->last_unproxied_lsn()).ToString());
   }
@@ -352,8 +353,10 @@ absl::Status Retention(const std::string& repo_dir, const std::string& keep, con
 // The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
 absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string& listen, const std::string& tls_cert,
                                                                const std::string& tls_key, const wal::ConnInfo& source,
+                                                               std::shared_ptr<const std::atomic<bool>> source_records_ddl,
                                                                const wal::Logger& log) {
   proxy::ProxyOptions options;
+  options.source_records_ddl = std::move(source_records_ddl);
   options.tls_cert_file = tls_cert;
   options.tls_key_file = tls_key;
   // TLS towards the source as its sslmode (and sslrootcert) say, as libpq would.
@@ -541,6 +544,10 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   run->add_option("--publication", capture.source_settings.publication,
                   "Publication (FOR ALL TABLES) to create or reuse")
       ->capture_default_str();
+  bool no_event_triggers = false;
+  run->add_flag("--no-event-triggers", no_event_triggers,
+                "Do not create pgpitr's event triggers on the source (and drop them if an earlier run made them): "
+                "schema changes are then recorded only through the proxy (--listen)");
   run->add_flag("--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
                 "Set REPLICA IDENTITY FULL on published tables that have no primary key (changes the source's schema)");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
@@ -567,7 +574,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   std::string listen, tls_cert, tls_key;
   run->add_option("--listen", listen,
                   "Also serve the wire-protocol proxy on HOST:PORT (e.g. 127.0.0.1:6432): applications connecting "
-                  "through it have their schema changes recorded for restore");
+                  "through it have their schema changes recorded for restore (without it only when the capture role "
+                  "may create event triggers, a superuser)");
   run->add_option("--tls-cert", tls_cert,
                   "PEM certificate (chain) the proxy presents to clients asking for TLS, with --tls-key "
                   "(e.g. /etc/pgpitr/proxy.crt); without it clients connect in plain text")
@@ -807,6 +815,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
     } else {
       capture.source = *source;
       capture.first_base = !no_first_base;
+      capture.source_settings.event_triggers = !no_event_triggers;
       capture.sequence_interval = std::chrono::seconds(sequence_seconds);
       capture.pg_bin_dir = pg_bin;
       if (absl::StatusOr<std::chrono::milliseconds> interval = wal::ParseDuration(base_interval); !interval.ok()) {
@@ -838,7 +847,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       }
       absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> proxy_server = nullptr;
       if (!listen.empty()) {
-        proxy_server = StartProxy(listen, tls_cert, tls_key, *source, log);
+        capture.source_settings.source_records_ddl = std::make_shared<std::atomic<bool>>(false);
+        proxy_server = StartProxy(listen, tls_cert, tls_key, *source, capture.source_settings.source_records_ddl, log);
       } else if (!tls_cert.empty() || !tls_key.empty()) {
         proxy_server = absl::InvalidArgumentError("--tls-cert and --tls-key are for the proxy: add --listen HOST:PORT");
       }

@@ -15,6 +15,7 @@
 #include "proxy/response_tracker.h"
 #include "proxy/sql.h"
 #include "proxy/wire.h"
+#include "wal/event_triggers.h"
 
 namespace pgpitr::proxy {
 
@@ -46,13 +47,19 @@ bool Recorded(std::string_view statement) {
   return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement) && !CreatesTableFromQuery(statement);
 }
 
+// The source decides, when the statement runs, whether the proxy records a schema change: not when
+// its event triggers do (a `run` that has not yet seen the source cannot know).
+const std::string kNoEventTrigger = fmt::format(
+    "NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{}' AND evtenabled <> 'D')",
+    wal::kDdlEndTrigger);
+
 // The statement that records a schema change in the stream: a transactional message, so it
 // lands at its place in the transaction and disappears with it.
 std::string DdlMessageStatement(std::string_view statement) {
   return fmt::format(
-      "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
-      "pg_catalog.current_setting('search_path'), 'sql', {})::text);",
-      wal::kDdlMessagePrefix, DollarQuote(statement));
+      "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
+      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {})::text) END;",
+      kNoEventTrigger, wal::kDdlMessagePrefix, DollarQuote(statement));
 }
 
 }  // namespace
@@ -322,7 +329,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ForwardClientMessage(const Frame& frame, std::string* out) {
-    const bool capture = server_->options.capture_ddl;
+    const bool capture = server_->options.capture_ddl &&
+                         !(server_->options.source_records_ddl && server_->options.source_records_ddl->load());
     switch (frame.type) {
       case 'Q': {
         absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
@@ -408,9 +416,9 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     std::string parse = std::string(kName) + '\0';
     parse += fmt::format(
-        "SELECT pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object('search_path', "
-        "pg_catalog.current_setting('search_path'), 'sql', $1::text)::text)",
-        wal::kDdlMessagePrefix);
+        "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
+        "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text)::text) END",
+        kNoEventTrigger, wal::kDdlMessagePrefix);
     parse += '\0';
     u16(&parse, 1);
     u32(&parse, 25);  // text

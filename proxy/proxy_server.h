@@ -16,6 +16,7 @@
 // Asynchronous I/O on a small fixed pool of threads; each session's handlers run on its own strand.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,6 +47,9 @@ struct ProxyOptions {
   uint16_t upstream_port = 5432;
   int threads = 2;
   bool capture_ddl = true;
+  // When set and true, the source's event triggers record schema changes (wal/event_triggers.h):
+  // the proxy then forwards every statement as it is.
+  std::shared_ptr<const std::atomic<bool>> source_records_ddl;
   // PEM files for TLS towards clients; both empty: clients are answered 'N' (plain text only).
   std::string tls_cert_file;
   std::string tls_key_file;

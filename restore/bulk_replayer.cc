@@ -48,7 +48,7 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
   switch (change.kind()) {
     case proto::Change::MESSAGE:
       // Only a captured schema change cuts; marks and foreign messages are not replayed.
-      if (change.message_prefix() != wal::kDdlMessagePrefix) return {false, Way::kIgnore};
+      if (!wal::IsSchemaChangeMessage(change.message_prefix())) return {false, Way::kIgnore};
       return {true, Way::kRunNow};
     case proto::Change::TRUNCATE:
       return {true, Way::kRunNow};
@@ -431,6 +431,7 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
       change.kind() == proto::Change::MESSAGE || change.kind() == proto::Change::TRUNCATE
           ? nullptr
           : row_by_row_->Schema(change.schema_id());
+  if (schema != nullptr && row_by_row_->LeftOut(schema->relid(), txn)) return absl::OkStatus();
   std::optional<uint32_t> followed;
   if (schema != nullptr) {
     if (auto it = followed_.find(schema->relid()); it != followed_.end()) followed = it->second;

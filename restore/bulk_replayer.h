@@ -85,6 +85,8 @@ class BulkReplayer {
   uint64_t rows() const { return rows_; }                  // source row changes taken
   uint64_t row_writes() const { return row_writes_; }      // rows deleted, inserted or changed in the target
   uint64_t flushes() const { return flushes_; }
+  // Rows (and TRUNCATEs) of tables dropped later in the window are left out (restore/planner.h).
+  void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { row_by_row_->LeaveOutRowsOfDropped(dropped); }
   uint64_t ddl_statements() const { return row_by_row_->ddl_statements(); }
   const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
 

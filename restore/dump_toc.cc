@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "wal/event_triggers.h"
+
 namespace pgpitr::restore {
 
 namespace {
@@ -36,6 +38,11 @@ std::vector<TocEntry> ParseToc(std::string_view listing) {
     entry.dump_id = static_cast<int>(dump_id);
     entry.oid = static_cast<uint32_t>(oid);
     const std::string_view kind = line.substr(at);
+    // pgpitr's own event triggers on the source are not part of what is restored.
+    if (constexpr std::string_view kTrigger = "EVENT TRIGGER - "; kind.starts_with(kTrigger)) {
+      const std::string_view name = kind.substr(kTrigger.size(), kind.find(' ', kTrigger.size()) - kTrigger.size());
+      if (wal::IsEventTriggerObject("EVENT TRIGGER", name)) continue;
+    }
     entry.table_data = kind.starts_with("TABLE DATA ");
     entry.reads_other_tables = kind.starts_with("FK CONSTRAINT ") || kind.starts_with("MATERIALIZED VIEW DATA ");
     entry.line = std::string(line);

@@ -152,6 +152,7 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
           }
           previous = Lsn(t.commit_lsn());
           ++plan.transactions;
+          for (uint32_t relid : t.dropped_relids()) plan.dropped.Add(relid, Lsn(t.commit_lsn()));
           return absl::OkStatus();
         });
     if (counted.code() == absl::StatusCode::kDataLoss &&

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,12 +19,30 @@
 
 namespace pgpitr::restore {
 
+// The tables dropped inside a restore's window (recorded by the source's event trigger): rows
+// written to one before its drop end with it, so replay leaves them out (some, of a type that has
+// no input function, could not be written at all).
+class DroppedRelations {
+ public:
+  void Add(uint32_t relid, wal::Lsn commit) { drops_[relid].push_back(commit); }
+  // True when the transaction committed at `commit`, or a later one in the window, drops relid.
+  bool DroppedAtOrAfter(uint32_t relid, wal::Lsn commit) const {
+    auto it = drops_.find(relid);
+    return it != drops_.end() && it->second.back() >= commit;
+  }
+  bool empty() const { return drops_.empty(); }
+
+ private:
+  std::unordered_map<uint32_t, std::vector<wal::Lsn>> drops_;  // relid -> commit LSNs, ascending
+};
+
 struct RestorePlan {
   RestoreTarget target;
   proto::Base base;
   // Replay every commit with base.lsn <= commit LSN <= replay_through; none when nullopt.
   std::optional<proto::Transaction> last_commit;
   uint64_t transactions = 0;  // how many commits that is
+  DroppedRelations dropped;   // by those commits
   // The point the restored database corresponds to.
   wal::Lsn reached_lsn;
   wal::PgTime reached_time = 0;

@@ -1,9 +1,12 @@
 #include "restore/replayer.h"
 
+#include <cctype>
 #include <set>
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "proxy/sql.h"
+#include "wal/event_triggers.h"
 #include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
@@ -246,17 +249,21 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
 
 absl::Status Replayer::Apply(const proto::Change& change, const proto::Transaction& txn) {
   if (change.kind() == proto::Change::MESSAGE) {
+    if (change.message_prefix() == wal::kDdlEventMessagePrefix) return ApplyDdlEvent(change, txn);
     if (change.message_prefix() != wal::kDdlMessagePrefix) return absl::OkStatus();
     return ApplyDdl(change, txn);
   }
   if (change.kind() == proto::Change::TRUNCATE) {
-    std::string sql = "TRUNCATE ONLY ";
+    std::string relations;
     for (int i = 0; i < change.truncated_schema_ids_size(); ++i) {
       const proto::RelationSchema* schema = Schema(change.truncated_schema_ids(i));
       if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
+      if (LeftOut(schema->relid(), txn)) continue;
       if (absl::Status s = FollowSchema(*schema); !s.ok()) return s;
-      sql += (i ? ", " : "") + QualifiedName(*schema);
+      relations += (relations.empty() ? "" : ", ") + QualifiedName(*schema);
     }
+    if (relations.empty()) return absl::OkStatus();
+    std::string sql = "TRUNCATE ONLY " + relations;
     if (change.truncate_options() & 2) sql += " RESTART IDENTITY";
     if (change.truncate_options() & 1) sql += " CASCADE";
     return target_->Execute(sql);
@@ -264,6 +271,7 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
 
   const proto::RelationSchema* schema = Schema(change.schema_id());
   if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
+  if (LeftOut(schema->relid(), txn)) return absl::OkStatus();
   if (absl::Status s = FollowSchema(*schema); !s.ok()) return s;
   const int ncolumns = schema->columns_size();
   if ((change.kind() != proto::Change::DELETE && change.new_tuple().values_size() != ncolumns) ||
@@ -412,11 +420,263 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
                     wal::OneLine(sql).substr(0, 200), wal::Lsn(txn.commit_lsn()).ToString(), s.message()));
   }
   // Statements prepared against the old shape are stale now.
+  return Forget();
+}
+
+absl::Status Replayer::Forget() {
   statements_.clear();
   if (absl::Status s = target_->Execute("DEALLOCATE ALL"); !s.ok()) return s;
   followed_.clear();
   ++ddl_statements_;
   return absl::OkStatus();
+}
+
+namespace {
+
+// The word at *at of a statement or command tag, lower case, after whitespace and comments;
+// empty at anything else. *at moves past it.
+std::string NextWord(std::string_view text, size_t* at) {
+  while (*at < text.size()) {
+    if (std::isspace(static_cast<unsigned char>(text[*at])) != 0) {
+      ++*at;
+    } else if (text.substr(*at, 2) == "--") {
+      *at = std::min(text.size(), text.find('\n', *at));
+    } else if (text.substr(*at, 2) == "/*") {
+      const size_t close = text.find("*/", *at);
+      *at = close == std::string_view::npos ? text.size() : close + 2;
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  while (*at < text.size() && std::isalpha(static_cast<unsigned char>(text[*at])) != 0) {
+    word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[(*at)++])));
+  }
+  return word;
+}
+
+// The first n words of a statement (or a command tag), lower case, without the modifiers a command
+// tag leaves out (CREATE [OR REPLACE] [TEMP|UNLOGGED] [UNIQUE] [CONSTRAINT] ...).
+std::vector<std::string> LeadingWords(std::string_view text, size_t n) {
+  static const std::set<std::string> kModifiers = {"or",      "replace", "temp",   "temporary",  "unlogged",
+                                                   "unique",  "global",  "local",  "constraint", "recursive",
+                                                   "trusted", "procedural"};
+  std::vector<std::string> words;
+  size_t at = 0;
+  while (words.size() < n) {
+    const std::string word = NextWord(text, &at);
+    if (word.empty()) break;
+    if (words.empty() || !kModifiers.contains(word)) words.push_back(word);
+  }
+  return words;
+}
+
+// True when a statement is one that reports this command tag to ddl_command_end.
+bool StatementMatchesTag(std::string_view statement, std::string_view tag) {
+  const std::vector<std::string> tag_words = LeadingWords(tag, 2);
+  const std::vector<std::string> words = LeadingWords(statement, 2);
+  if (tag_words.empty() || words.empty() || tag_words[0] != words[0]) return false;
+  if (tag_words[0] == "select") return true;  // SELECT ... INTO
+  return tag_words.size() < 2 || (words.size() >= 2 && words[1] == tag_words[1]);
+}
+
+std::string JsonString(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+// True only for a JSON true: null, absent or any other value is false.
+bool JsonTrue(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
+}
+
+// True when a statement dropped temporary objects and lasting ones by name.
+bool MixesTemporary(const nlohmann::json& dropped) {
+  bool temporary = false, lasting = false;
+  for (const nlohmann::json& d : dropped) {
+    if (!d.is_object() || !JsonTrue(d, "original")) continue;
+    (JsonTrue(d, "temp") ? temporary : lasting) = true;
+  }
+  return temporary && lasting;
+}
+
+}  // namespace
+
+absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn) {
+  const std::string where = fmt::format("the transaction committed at {}", wal::Lsn(txn.commit_lsn()).ToString());
+  const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, /*allow_exceptions=*/false);
+  if (!e.is_object() || !e.contains("query") || !e["query"].is_string() || !e.contains("tag") ||
+      !e["tag"].is_string() || !e.contains("commands") || !e["commands"].is_array() || !e.contains("dropped") ||
+      !e["dropped"].is_array() || !e.contains("settings") || !e["settings"].is_object() ||
+      !e.contains("search_path") || !e["search_path"].is_string() || !e.contains("role") || !e["role"].is_string()) {
+    return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+  }
+  const std::string query = e["query"].get<std::string>();
+  const std::string tag = e["tag"].get<std::string>();
+
+  // Which statement of the query it was: the only one, or, in a query of several, the next one
+  // that fires the trigger (the same query string sent again later starts again at its first).
+  const std::vector<std::string_view> statements = proxy::SplitStatements(query);
+  std::string_view statement;
+  if (statements.size() == 1) {
+    statement = statements[0];
+  } else {
+    // In a query of several statements, the next one after the last matched that reports this tag.
+    const std::string key = fmt::format("{}|{}|{}", e.contains("backend") ? e["backend"].dump() : "",
+                                        e.contains("statement_start") ? e["statement_start"].dump() : "", query);
+    size_t& next = statements_replayed_[key];
+    for (size_t i = next; i < statements.size(); ++i) {
+      if (StatementMatchesTag(statements[i], tag)) {
+        statement = statements[i];
+        next = i + 1;
+        break;
+      }
+    }
+  }
+
+  // What it changed that lasts: temporary objects go with their session, and pgpitr's own
+  // triggers are not part of the database restored.
+  bool lasting = false;
+  for (const nlohmann::json& c : e["commands"]) {
+    const bool temporary = JsonTrue(c, "temp") || JsonString(c, "schema") == "pg_temp";
+    if (!temporary && JsonString(c, "schema") != wal::kEventTriggerSchema) lasting = true;
+  }
+  for (const nlohmann::json& d : e["dropped"]) {
+    if (!JsonTrue(d, "original")) continue;
+    if (!JsonTrue(d, "temp") && JsonString(d, "schema") != wal::kEventTriggerSchema) lasting = true;
+  }
+  // A DROP of relations the target never had (what a failed CREATE INDEX CONCURRENTLY or REINDEX
+  // CONCURRENTLY left behind: invalid, not in a dump, its creation never a schema change) is
+  // left out; when the target has any of them, the statement runs.
+  if (lasting && tag.starts_with("DROP ") && e["commands"].empty()) {
+    static const std::set<std::string> kRelationTypes = {"table", "index", "sequence", "view", "materialized view",
+                                                         "foreign table"};
+    nlohmann::json relations = nlohmann::json::array();
+    bool only_relations = true;
+    for (const nlohmann::json& d : e["dropped"]) {
+      if (!JsonTrue(d, "original")) continue;
+      if (!kRelationTypes.contains(JsonString(d, "type"))) only_relations = false;
+      relations.push_back(JsonString(d, "identity"));
+    }
+    if (only_relations && !relations.empty()) {
+      absl::StatusOr<wal::PgResult> present = target_->Query(
+          "SELECT count(*) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
+          "WHERE pg_catalog.to_regclass(r) IS NOT NULL",
+          {relations.dump()});
+      if (!present.ok()) return present.status();
+      if (present->GetString(0, 0) == "0") lasting = false;
+    }
+  }
+  if (!lasting) return absl::OkStatus();
+
+  std::string sql;
+  if (tag == "CREATE TABLE AS" || tag == "SELECT INTO") {
+    // Its rows are in the stream: the table is made empty, with the columns the query gave it.
+    for (const nlohmann::json& c : e["commands"]) {
+      if (!c.contains("columns") || !c["columns"].is_array()) continue;
+      std::string columns, collations;
+      for (const nlohmann::json& col : c["columns"]) {
+        if (!col.is_array() || col.size() != 3 || !col[0].is_string() || !col[1].is_string()) {
+          return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+        }
+        const std::string name = QuoteIdent(col[0].get<std::string>());
+        columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", name, col[1].get<std::string>());
+        if (col[2].is_string()) {
+          columns += " COLLATE " + col[2].get<std::string>();
+          collations += fmt::format("{}ALTER COLUMN {} TYPE {} COLLATE {}", collations.empty() ? "" : ", ", name,
+                                    col[1].get<std::string>(), col[2].get<std::string>());
+        }
+      }
+      // Its first row, before this message in the stream, may have made it already, from the
+      // stream's description, which has no collations.
+      const std::string table = JsonString(c, "identity");
+      absl::StatusOr<wal::PgResult> exists =
+          target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {table});
+      if (!exists.ok()) return exists.status();
+      if (exists->GetString(0, 0) == "t") {
+        if (collations.empty()) return absl::OkStatus();
+        sql = fmt::format("ALTER TABLE {} {}", table, collations);
+      } else {
+        sql = fmt::format("CREATE {}TABLE {} ({})", JsonString(c, "persistence") == "u" ? "UNLOGGED " : "", table,
+                          columns);
+      }
+    }
+  } else if (tag.starts_with("DROP ") && e["commands"].empty() && MixesTemporary(e["dropped"])) {
+    // A DROP naming temporary objects and lasting ones: the lasting ones, by the names the source
+    // resolved, with CASCADE when it dropped dependents of theirs.
+    bool cascade = false;
+    for (const nlohmann::json& d : e["dropped"]) cascade = cascade || JsonTrue(d, "normal");
+    for (const nlohmann::json& d : e["dropped"]) {
+      if (!JsonTrue(d, "original") || JsonTrue(d, "temp")) continue;
+      std::string type = JsonString(d, "type");
+      for (char& ch : type) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      sql += fmt::format("{}DROP {} {}{}", sql.empty() ? "" : "; ", type, JsonString(d, "identity"),
+                         cascade ? " CASCADE" : "");
+    }
+  } else if (tag == "REINDEX") {
+    return absl::OkStatus();  // the indexes are built at restore anyway
+  } else if (!statement.empty() && StatementMatchesTag(statement, tag)) {
+    // CREATE/DROP INDEX CONCURRENTLY cannot run in replay's transaction: the same index without it.
+    sql = proxy::IndexStatementWithoutConcurrently(statement).value_or(std::string(statement));
+  }
+  if (sql.empty()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the schema change `{}` of {} was made inside a function, procedure or DO block (`{}`): its statement "
+        "is not recorded, so it cannot be replayed",
+        tag, where, wal::OneLine(query).substr(0, 200)));
+  }
+
+  // The session state it ran in: role (so the objects have their owners), search_path, and the
+  // settings that change how it parses or what it makes; the target's own are put back after.
+  // Roles are the cluster's, not the database's: those the source had then and the target lacks
+  // are created (NOLOGIN, no other attribute), so grants and owners land as they did.
+  const std::string role = e["role"].get<std::string>();
+  nlohmann::json roles = e.contains("roles") && e["roles"].is_array() ? e["roles"] : nlohmann::json::array();
+  roles.push_back(role);
+  absl::StatusOr<wal::PgResult> missing = target_->Query(
+      "SELECT DISTINCT r FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
+      "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1",
+      {roles.dump()});
+  if (!missing.ok()) return missing.status();
+  for (int i = 0; i < missing->rows(); ++i) {
+    const std::string name = missing->GetString(i, 0);
+    if (absl::Status s = target_->Execute(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
+      return absl::FailedPreconditionError(
+          fmt::format("the schema change `{}` of {} needs role {}, which the restore target lacks and could not be "
+                      "created ({}): create it and restore again",
+                      wal::OneLine(sql).substr(0, 200), where, name, s.message()));
+    }
+    schema_notes_.push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
+                                        wal::OneLine(sql).substr(0, 80)));
+  }
+  std::vector<std::pair<std::string, std::string>> settings = {{"search_path", e["search_path"].get<std::string>()}};
+  for (const auto& [name, value] : e["settings"].items()) {
+    if (value.is_string() && name != "check_function_bodies") settings.emplace_back(name, value.get<std::string>());
+  }
+  // As pg_dump's scripts do: a body may name what existed only in the source's session (a
+  // temporary table); it was checked there.
+  settings.emplace_back("check_function_bodies", "off");
+  for (const auto& [name, value] : settings) {
+    if (!own_settings_.contains(name)) {
+      absl::StatusOr<wal::PgResult> own = target_->Query("SELECT pg_catalog.current_setting($1)", {name});
+      if (!own.ok()) return own.status();
+      own_settings_[name] = own->GetString(0, 0);
+    }
+    if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config($1, $2, true)", {name, value}); !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('role', $1, true)", {role}); !s.ok()) return s;
+  absl::Status ran = target_->Execute(sql);
+  if (ran.ok()) ran = target_->Execute("SELECT pg_catalog.set_config('role', 'none', true)");
+  for (const auto& [name, value] : settings) {
+    if (!ran.ok()) break;
+    ran = target_->Execute("SELECT pg_catalog.set_config($1, $2, true)", {name, own_settings_[name]});
+  }
+  if (!ran.ok()) {
+    return absl::FailedPreconditionError(fmt::format("replaying the schema change `{}` of {} failed: {}",
+                                                     wal::OneLine(sql).substr(0, 200), where, ran.message()));
+  }
+  return Forget();
 }
 
 absl::Status Replayer::Replay(const proto::Transaction& txn) {

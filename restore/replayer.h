@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "proto/pgpitr.pb.h"
 #include "restore/change_feed.h"
+#include "restore/planner.h"
 #include "wal/change_log.h"
 #include "wal/pg_connection.h"
 
@@ -46,6 +47,12 @@ class Replayer {
   // it then counts as followed. Only reads the target's catalog.
   [[nodiscard]] absl::StatusOr<bool> Matches(const proto::RelationSchema& schema);
   const proto::RelationSchema* Schema(uint32_t schema_id) const;
+
+  // Rows (and TRUNCATEs) of tables dropped later in the window are left out (restore/planner.h).
+  void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { dropped_ = dropped; }
+  bool LeftOut(uint32_t relid, const proto::Transaction& txn) const {
+    return dropped_ != nullptr && dropped_->DroppedAtOrAfter(relid, wal::Lsn(txn.commit_lsn()));
+  }
 
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }
@@ -76,6 +83,12 @@ class Replayer {
         source_(source == nullptr ? own_source_.get() : source) {}
 
   [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
+  // A schema change recorded by the source's event trigger (wal/event_triggers.cc): run again as
+  // the source ran it (its statement, role, search_path and parsing settings), or left out when it
+  // changed nothing lasting (temporary objects, IF EXISTS of nothing, pgpitr's own triggers).
+  [[nodiscard]] absl::Status ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn);
+  // After a schema change ran: statements prepared and tables followed are stale; it is counted.
+  [[nodiscard]] absl::Status Forget();
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
                                                          std::vector<int> params);
   [[nodiscard]] absl::StatusOr<int64_t> Run(const Statement& s, const proto::Change& change);
@@ -89,6 +102,11 @@ class Replayer {
   std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> schema id the target matches
   std::unordered_map<std::string, Statement> statements_;
   std::vector<std::string> schema_notes_;
+  // Schema changes of one query of several statements: how many of them were replayed so far.
+  std::map<std::string, size_t> statements_replayed_;
+  // The target session's own values of the settings a recorded schema change runs under.
+  std::map<std::string, std::string> own_settings_;
+  const DroppedRelations* dropped_ = nullptr;
   uint64_t transactions_ = 0;
   uint64_t rows_ = 0;
   uint64_t ddl_statements_ = 0;

@@ -275,6 +275,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes, source);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
+    r.LeaveOutRowsOfDropped(&plan->dropped);
     if (absl::Status s = replay_all(
             r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
         !s.ok())
@@ -287,6 +288,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         &base, source);
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
+    r.LeaveOutRowsOfDropped(&plan->dropped);
     if (absl::Status s = replay_all(
             r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
         !s.ok()) {

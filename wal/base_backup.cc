@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "wal/event_triggers.h"
 #include "wal/pg_connection.h"
 #include "wal/process.h"
 #include "wal/snapshot_locks.h"
@@ -118,6 +119,8 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
                                    "--format=custom",
                                    "--no-publications",
                                    "--no-subscriptions",
+                                   // pgpitr's event triggers' functions (the triggers are left out at restore)
+                                   std::string("--exclude-schema=") + kEventTriggerSchema,
                                    "--file=" + (*partial / base.dump_file()).string(),
                                    "--dbname=" + target.ToString()};
   // RunProcess polls `stop` while pg_dump runs: the moment to say how much it has written, and to

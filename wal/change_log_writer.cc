@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "fmt/format.h"
+#include "wal/event_triggers.h"
 #include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
@@ -482,6 +483,7 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
   const std::unordered_set<uint32_t> aborted_set(aborted.begin(), aborted.end());
   auto is_aborted = [&](uint32_t xid) { return aborted_set.contains(xid); };
   auto mark_at = old.marks.begin();
+  auto dropped_at = old.dropped.begin();
   auto ddl_at = old.ddl_seqs.begin();
   proto::Change change;
   auto keep = [&](uint64_t seq, std::string_view bytes) -> absl::Status {
@@ -492,6 +494,9 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
     }
     for (; ddl_at != old.ddl_seqs.end() && *ddl_at <= seq; ++ddl_at) {
       if (!is_aborted(xid)) fresh.ddl_seqs.push_back(fresh.next_seq);
+    }
+    for (; dropped_at != old.dropped.end() && dropped_at->first <= seq; ++dropped_at) {
+      if (!is_aborted(xid)) fresh.dropped.emplace_back(fresh.next_seq, dropped_at->second);
     }
     if (is_aborted(xid)) return absl::OkStatus();
     if (!change.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -597,6 +602,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     record.set_row_count(txn->rows);
     record.set_origin(txn->origin);
     record.set_prev_commit_lsn(state_.last_commit_lsn());  // the continuity chain verify checks
+    for (const auto& [seq, relid] : txn->dropped) record.add_dropped_relids(relid);
     batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
     // The first commit starts the maximum: max_commit_time's 0 is not a commit time.
     const PgTime running_max =
@@ -711,7 +717,10 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Message");
           if (!txn.ok()) return txn.status();
           if (m.prefix == kMarkMessagePrefix) (*txn)->marks.emplace_back((*txn)->next_seq, m.content);
-          if (m.prefix == kDdlMessagePrefix) (*txn)->ddl_seqs.push_back((*txn)->next_seq);
+          if (IsSchemaChangeMessage(m.prefix)) (*txn)->ddl_seqs.push_back((*txn)->next_seq);
+          if (m.prefix == kDdlEventMessagePrefix) {
+            for (uint32_t relid : DroppedRelations(m.content)) (*txn)->dropped.emplace_back((*txn)->next_seq, relid);
+          }
           proto::Change change;
           change.set_kind(proto::Change::MESSAGE);
           change.set_message_prefix(m.prefix);
@@ -769,6 +778,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (absl::Status s = CutChanges(&txn, cut); !s.ok()) return s;
           std::erase_if(txn.marks, [cut](const auto& mark) { return mark.first >= cut; });
           std::erase_if(txn.ddl_seqs, [cut](uint64_t seq) { return seq >= cut; });
+          std::erase_if(txn.dropped, [cut](const auto& dropped) { return dropped.first >= cut; });
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);
           }

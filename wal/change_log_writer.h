@@ -113,6 +113,8 @@ class ChangeLogWriter {
     // subtransaction takes its own with it.
     std::vector<std::pair<uint64_t, std::string>> marks;  // change number, mark name
     std::vector<uint64_t> ddl_seqs;
+    // Relations the recorded schema changes dropped: change number, relation OID.
+    std::vector<std::pair<uint64_t, uint32_t>> dropped;
     bool skip = false;  // already stored before a restart: ignore its changes
     Lsn final_lsn;
     PgTime commit_time = 0;

@@ -163,6 +163,25 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     log.Warn("publication {} is not FOR ALL TABLES: tables outside it are not captured", settings.publication);
   }
 
+  // Schema changes by any path, where the role may create event triggers.
+  absl::StatusOr<DdlRecording> recording =
+      settings.event_triggers ? InstallEventTriggers(*conn) : RemoveEventTriggers(*conn);
+  if (!recording.ok()) {
+    if (recording.status().code() == absl::StatusCode::kUnavailable) return recording.status();
+    log.Warn("could not create pgpitr's event triggers ({}); schema changes are recorded only through the proxy",
+             recording.status().message());
+    recording = DdlRecording::kProxyOnly;
+  }
+  facts.ddl_recording = *recording;
+  if (settings.source_records_ddl) settings.source_records_ddl->store(*recording == DdlRecording::kEventTriggers);
+  if (*recording == DdlRecording::kEventTriggers) {
+    log.Info("schema changes are recorded by the source's event triggers, whatever path they take");
+  } else {
+    log.Warn(
+        "schema changes are recorded only when they pass the proxy (--listen): event triggers need a superuser; "
+        "a schema change made another way makes restores into the relations it touched fail, naming it");
+  }
+
   absl::StatusOr<std::vector<std::string>> missing = TablesWithoutReplicaIdentity(*conn);
   if (!missing.ok()) return missing.status();
   for (const std::string& table : *missing) {

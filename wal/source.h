@@ -1,15 +1,19 @@
 // Source: what pgpitr needs of the database it captures, checked and set up before streaming:
-// settings and privileges, its publication and logical slot, tables without a replica identity.
+// settings and privileges, its publication, event triggers and logical slot, tables without a
+// replica identity.
 //   auto facts = PrepareSource(conninfo, {.slot = "pgpitr", .publication = "pgpitr"}, log);
 // Every refusal is one line that names the fix. Nothing here writes to the source's data: it
 // creates a publication and a slot, and changes replica identities only when asked to.
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "wal/conninfo.h"
+#include "wal/event_triggers.h"
 #include "wal/logger.h"
 #include "wal/lsn.h"
 #include "wal/pg_connection.h"
@@ -22,6 +26,11 @@ struct SourceSettings {
   std::string publication = "pgpitr";
   // Sets REPLICA IDENTITY FULL on published tables that have no replica identity.
   bool set_replica_identity_full = false;
+  // Create pgpitr's event triggers (when the role may); false removes them if an earlier run made them.
+  bool event_triggers = true;
+  // Set when the source records schema changes itself (its event triggers are in place); the
+  // proxy then leaves statements as they are. Shared with the proxy of the same `run`.
+  std::shared_ptr<std::atomic<bool>> source_records_ddl;
 };
 
 struct SourceFacts {
@@ -33,6 +42,7 @@ struct SourceFacts {
   Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
   PgTime server_time = 0;  // the server's clock when the slot was found or made
   std::vector<std::string> tables_without_identity;  // "schema.table"
+  DdlRecording ddl_recording = DdlRecording::kProxyOnly;
   int proto_version = 1;
   std::string plugin_options;  // for START_REPLICATION
 };

@@ -219,7 +219,7 @@ class Corpus {
     std::filesystem::remove(out);
     const int code =
         RunToEnd({(server_->bin_dir() / "pg_dump").string(), "--schema-only", "--no-publications",
-                  "--no-subscriptions", "-d", Conn(db), "-f", out.string()},
+                  "--no-subscriptions", "--exclude-schema=_pgpitr", "-d", Conn(db), "-f", out.string()},
                  {}, work_ / "pg_dump.log", std::chrono::seconds(120));
     if (code != 0) return absl::InternalError(fmt::format("pg_dump of {} failed: {}", db, Slurp(work_ / "pg_dump.log")));
     Schema s;
@@ -227,7 +227,8 @@ class Corpus {
     for (std::string line; std::getline(in, line);) {
       // pg_dump 15.14 and later fence the script with \restrict KEY ... \unrestrict KEY, a random key.
       if (line.empty() || line.starts_with("--") || line.starts_with("\\restrict ") ||
-          line.starts_with("\\unrestrict ")) {
+          line.starts_with("\\unrestrict ") || line.find("_pgpitr_") != std::string::npos ||
+          line.find("_pgpitr.") != std::string::npos) {
         continue;
       }
       s.lines.push_back(line);

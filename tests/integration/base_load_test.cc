@@ -13,18 +13,22 @@ namespace {
 
 class BaseLoadTest : public ServerTest {
  protected:
-  // pg_dump --schema-only of a database, without the lines that differ between any two dumps and
-  // without capture's publication (bases leave it out).
+  // pg_dump --schema-only of a database, without comments, blank lines and the lines that differ
+  // between any two dumps, and without capture's publication and event triggers (bases leave them out).
   std::string SchemaDump(const std::string& db) {
-    const std::string command = fmt::format("'{}' --schema-only --no-publications '{}' 2>&1",
-                                            (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
+    const std::string command =
+        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
+                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
     FILE* pipe = popen(command.c_str(), "r");
     EXPECT_NE(pipe, nullptr);
     std::string out;
     std::array<char, 4096> buffer{};
     while (pipe != nullptr && fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
       const std::string line = buffer.data();
-      if (line.starts_with("\\restrict") || line.starts_with("\\unrestrict")) continue;
+      if (line.starts_with("\\restrict") || line.starts_with("\\unrestrict") || line.starts_with("--") ||
+          line == "\n" || line.find("_pgpitr") != std::string::npos) {
+        continue;
+      }
       out += line;
     }
     if (pipe != nullptr) {

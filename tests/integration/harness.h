@@ -106,6 +106,7 @@ class ServerTest : public ::testing::Test {
       durable_time_ = time;
       durable_ = lsn.value();
     };
+    options.source_settings.event_triggers = event_triggers_;
     if (adjust) adjust(options);
     capture_thread_ = std::thread([this, options] {
       capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
@@ -206,6 +207,8 @@ class ServerTest : public ::testing::Test {
   std::atomic<uint64_t> durable_{0};
   std::atomic<wal::PgTime> durable_time_{0};
   absl::Status capture_result_;
+  // Whether capture creates its event triggers on the source (wal/event_triggers.h).
+  bool event_triggers_ = true;
 };
 
 }  // namespace pgpitr::testing

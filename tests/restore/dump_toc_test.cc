@@ -58,5 +58,18 @@ TEST(DumpToc, AListNamesExactlyTheEntriesGiven) {
   EXPECT_EQ(TocList({}), "");
 }
 
+// pgpitr's own event triggers on the source (wal/event_triggers.h) are not restored; a user's
+// event trigger is, whatever its name.
+TEST(DumpToc, PgpitrsEventTriggersAreLeftOut) {
+  const std::vector<TocEntry> entries = ParseToc(
+      "3501; 3466 17990 EVENT TRIGGER - _pgpitr_ddl_end postgres\n"
+      "3502; 3466 17991 EVENT TRIGGER - _pgpitr_sql_drop postgres\n"
+      "3503; 3466 17992 EVENT TRIGGER - audit_ddl postgres\n"
+      "3504; 3466 17993 EVENT TRIGGER - _pgpitr_ddl_end_of_mine postgres\n");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].dump_id, 3503);
+  EXPECT_EQ(entries[1].dump_id, 3504);
+}
+
 }  // namespace
 }  // namespace pgpitr::restore

@@ -379,3 +379,25 @@ TEST_F(PlanRestoreTest, AMissingTransactionRecordIsRefusedNamingTheRange) {
 
 }  // namespace
 }  // namespace pgpitr::restore
+
+namespace pgpitr::restore {
+namespace {
+
+// A table's rows are left out of replay when it is dropped by the same or a later transaction in
+// the window; rows after its last drop (its OID reused) are not.
+TEST(DroppedRelations, RowsBeforeTheLastDropInTheWindowAreLeftOut) {
+  DroppedRelations dropped;
+  EXPECT_TRUE(dropped.empty());
+  dropped.Add(16400, wal::Lsn(0x200));
+  dropped.Add(16400, wal::Lsn(0x500));
+  EXPECT_FALSE(dropped.empty());
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x100)));
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x200)));  // rows of the dropping transaction
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x300)));
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x500)));
+  EXPECT_FALSE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x600)));
+  EXPECT_FALSE(dropped.DroppedAtOrAfter(16401, wal::Lsn(0x100)));
+}
+
+}  // namespace
+}  // namespace pgpitr::restore

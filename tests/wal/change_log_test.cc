@@ -1385,5 +1385,43 @@ INSTANTIATE_TEST_SUITE_P(
                       Row({"1", "old"})}),
     [](const ::testing::TestParamInfo<RowChangeCase>& info) { return info.param.name; });
 
+// The tables a recorded schema change dropped go with its transaction's record, so a restore can
+// leave out their rows; those of a rolled-back savepoint do not.
+TEST_F(ChangeLogTest, TablesDroppedByARecordedSchemaChangeAreInTheTransactionRecord) {
+  Apply(Accounts());
+  Apply(Begin(0x200, 20, 700));
+  Apply(LogicalMessage{.xid = 700,
+                       .transactional = true,
+                       .lsn = Lsn(0x150),
+                       .prefix = kDdlEventMessagePrefix,
+                       .content = R"({"tag": "DROP TABLE", "dropped": [{"relid": 16400, "original": true},
+                                      {"relid": null, "type": "type"}, {"relid": 16403}]})"});
+  Apply(Commit(0x200, 20));
+  Apply(StreamStart(800, true));
+  Apply(LogicalMessage{.xid = 801,
+                       .transactional = true,
+                       .lsn = Lsn(0x250),
+                       .prefix = kDdlEventMessagePrefix,
+                       .content = R"({"dropped": [{"relid": 16500}]})"});
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ROLLBACK TO the savepoint
+  Apply(StreamStart(800, false));
+  Apply(LogicalMessage{.xid = 800,
+                       .transactional = true,
+                       .lsn = Lsn(0x260),
+                       .prefix = kDdlEventMessagePrefix,
+                       .content = R"({"dropped": [{"relid": 16600}]})"});
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  const proto::Transaction plain = Txn(0x200);
+  const proto::Transaction streamed = Txn(0x300);
+  EXPECT_EQ(std::vector<uint32_t>(plain.dropped_relids().begin(), plain.dropped_relids().end()),
+            (std::vector<uint32_t>{16400, 16403}));
+  EXPECT_EQ(std::vector<uint32_t>(streamed.dropped_relids().begin(), streamed.dropped_relids().end()),
+            std::vector<uint32_t>{16600});
+  EXPECT_EQ(writer_->state().last_ddl_lsn(), 0x300u);
+}
+
 }  // namespace
 }  // namespace pgpitr::wal

@@ -1,0 +1,128 @@
+// Schema changes made straight to the source (no proxy) are recorded by capture's event triggers
+// and replayed at their place: owners, temporary objects, tables made from queries, mixed drops,
+// indexes made concurrently; what cannot be replayed (DDL inside a DO block) is named.
+#include <array>
+#include <cstdio>
+
+#include "harness.h"
+#include "wal/event_triggers.h"
+
+namespace pgpitr::testing {
+namespace {
+
+class EventTriggersTest : public ServerTest {
+ protected:
+  // pg_dump --schema-only without comments, blank lines, the dump's random fence and pgpitr's own
+  // schema and triggers (bases and restores leave them out).
+  std::string SchemaDump(const std::string& db) {
+    const std::string command =
+        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
+                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
+    FILE* pipe = popen(command.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buffer{};
+    while (pipe != nullptr && fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+      const std::string line = buffer.data();
+      if (line.starts_with("--") || line == "\n" || line.starts_with("\\restrict") ||
+          line.starts_with("\\unrestrict") || line.find("_pgpitr") != std::string::npos) {
+        continue;
+      }
+      out += line;
+    }
+    if (pipe != nullptr) pclose(pipe);
+    return out;
+  }
+  static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
+    return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
+  }
+};
+
+TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE kept (id int PRIMARY KEY, v text)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  const std::vector<std::string> steps = {
+      // Owned by the role that made it, as on the source.
+      "CREATE ROLE et_owner; GRANT CREATE ON SCHEMA public TO et_owner; SET ROLE et_owner; "
+      "CREATE TABLE owned (id int PRIMARY KEY, at date DEFAULT '01/02/2003'); RESET ROLE",
+      // DateStyle shapes how a default parses; the source's is replayed with the statement.
+      "SET DateStyle = 'SQL, DMY'; ALTER TABLE owned ADD COLUMN d2 date DEFAULT '01/02/2003'; RESET DateStyle",
+      // Temporary objects, a trigger on one, and a drop that names a temporary and a lasting table.
+      "CREATE TEMP TABLE scratch (a int); CREATE TABLE doomed (a int); "
+      "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; "
+      "CREATE TRIGGER scratch_noop BEFORE INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION noop(); "
+      "ALTER TABLE scratch ADD COLUMN b int; DROP TABLE scratch, doomed",
+      // A table made from a query: empty, and with rows.
+      "CREATE TABLE copied AS SELECT id, v FROM kept WITH NO DATA",
+      "INSERT INTO kept SELECT g, 'v' || g FROM generate_series(1, 20) g; "
+      "SELECT * INTO selected FROM kept WHERE id < 5",
+      // Rows of a table dropped later are not replayed (this type has no input function).
+      "CREATE TABLE catalog_copy AS SELECT relname, relpartbound FROM pg_class LIMIT 3",
+      "DROP TABLE catalog_copy",
+      // Several statements in one query, rows between them.
+      "CREATE TABLE multi (a int); INSERT INTO multi VALUES (1); ALTER TABLE multi ADD COLUMN b int DEFAULT 7; "
+      "INSERT INTO multi VALUES (2)",
+  };
+  std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
+  std::vector<std::string> schemas;
+  for (const std::string& step : steps) {
+    Exec(app, step);
+    points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+    schemas.push_back(SchemaDump("app"));
+  }
+  // Not inside a transaction block: made with CONCURRENTLY, replayed without.
+  Exec(app, "CREATE INDEX CONCURRENTLY kept_v ON kept (v)");
+  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+  schemas.push_back(SchemaDump("app"));
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+
+  for (size_t i = 0; i < points.size(); ++i) {
+    const std::string db = fmt::format("point_{}", i);
+    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, AtLsn(points[i].first));
+    ASSERT_TRUE(summary.ok()) << "after step " << i << ": " << summary.status();
+    EXPECT_EQ(FingerprintOf(db), points[i].second) << "after step " << i;
+    EXPECT_EQ(SchemaDump(db), schemas[i]) << "after step " << i;
+  }
+}
+
+TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesItNamingIt) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(app, "INSERT INTO t VALUES (1)");
+  const wal::Lsn before = InsertLsn(app);
+  Exec(app, "DO $$BEGIN EXECUTE 'ALTER TABLE t ADD COLUMN hidden int'; END$$");
+  Exec(app, "INSERT INTO t VALUES (2)");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> early = Restore("early", AtLsn(before));
+  ASSERT_TRUE(early.ok()) << early.status();
+  restore::RestoreTarget latest;
+  latest.kind = restore::RestoreTarget::Kind::kLatest;
+  absl::StatusOr<restore::RestoreSummary> late = Restore("late", latest);
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("ALTER TABLE"), std::string::npos) << late.status();
+  EXPECT_NE(late.status().message().find("DO $$"), std::string::npos) << late.status();
+  absl::StatusOr<wal::PgResult> gone =
+      Connect("postgres").Query("SELECT count(*) FROM pg_database WHERE datname = 'late'");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->GetString(0, 0), "0") << "the failed restore left its database behind";
+}
+
+TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
+  wal::PgConnection app = Connect("app");
+  ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
+  const std::string count = "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE '\\_pgpitr\\_%'";
+  EXPECT_EQ(app.Query(count)->GetString(0, 0), "2");
+  event_triggers_ = false;
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  StopCapture();
+  EXPECT_EQ(app.Query(count)->GetString(0, 0), "0");
+  EXPECT_EQ(app.Query("SELECT count(*) FROM pg_namespace WHERE nspname = '_pgpitr'")->GetString(0, 0), "0");
+}
+
+}  // namespace
+}  // namespace pgpitr::testing

@@ -1,0 +1,176 @@
+#include "wal/event_triggers.h"
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "wal/stream_messages.h"
+
+namespace pgpitr::wal {
+
+namespace {
+
+// sql_drop fires before ddl_command_end of the same statement: what it dropped waits in a
+// transaction-local setting for the statement's one message.
+constexpr const char* kRecordDrop = R"sql(
+CREATE OR REPLACE FUNCTION _pgpitr.record_drop() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
+BEGIN
+  PERFORM pg_catalog.set_config('pgpitr.dropped', (
+    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+             'type', d.object_type, 'schema', d.schema_name, 'identity', d.object_identity,
+             'relid', CASE WHEN d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+                           AND d.object_type = 'table' THEN d.objid::pg_catalog.int8 END,
+             'original', d.original, 'normal', d.normal, 'temp', d.is_temporary)), '[]'::jsonb)::text
+      FROM pg_catalog.pg_event_trigger_dropped_objects() d), true);
+END
+$pgpitr$)sql";
+
+// One message per statement: its text (the top-level query: a statement inside a function or DO
+// block shows the call), the session state that shapes how it parses and what it makes, the roles
+// that existed (a GRANT or an owner names them; roles are not in the database's dumps), what it
+// created or changed (temporary: in pg_temp, or a trigger, rule, policy, constraint, default or
+// statistics object of a temporary table), and what it dropped. A table made from
+// a query also gives its columns: its rows are in the stream, so restore makes it empty.
+constexpr const char* kRecordDdl = R"sql(
+CREATE OR REPLACE FUNCTION _pgpitr.record_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
+DECLARE
+  dropped text := pg_catalog.current_setting('pgpitr.dropped', true);
+  commands jsonb;
+BEGIN
+  SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'tag', c.command_tag, 'type', c.object_type, 'schema', c.schema_name,
+           'identity', c.object_identity, 'in_extension', c.in_extension,
+           'temp', COALESCE(c.schema_name = 'pg_temp', false) OR COALESCE((
+              SELECT t.relpersistence = 't' FROM pg_catalog.pg_class t WHERE t.oid = CASE c.classid
+                WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN c.objid
+                WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN
+                  (SELECT x.tgrelid FROM pg_catalog.pg_trigger x WHERE x.oid = c.objid)
+                WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN
+                  (SELECT x.conrelid FROM pg_catalog.pg_constraint x WHERE x.oid = c.objid)
+                WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN
+                  (SELECT x.ev_class FROM pg_catalog.pg_rewrite x WHERE x.oid = c.objid)
+                WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass THEN
+                  (SELECT x.polrelid FROM pg_catalog.pg_policy x WHERE x.oid = c.objid)
+                WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass THEN
+                  (SELECT x.adrelid FROM pg_catalog.pg_attrdef x WHERE x.oid = c.objid)
+                WHEN 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass THEN
+                  (SELECT x.stxrelid FROM pg_catalog.pg_statistic_ext x WHERE x.oid = c.objid)
+              END), false),
+           'persistence', r.relpersistence,
+           'columns', CASE WHEN c.command_tag IN ('CREATE TABLE AS', 'SELECT INTO') AND r.relkind = 'r' THEN (
+              SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                       a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                       CASE WHEN a.attcollation <> t.typcollation
+                            THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END) ORDER BY a.attnum)
+                FROM pg_catalog.pg_attribute a
+                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+                LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+               WHERE a.attrelid = c.objid AND a.attnum > 0 AND NOT a.attisdropped) END)
+           ORDER BY c.ordinality), '[]'::jsonb)
+    INTO commands
+    FROM pg_catalog.pg_event_trigger_ddl_commands() WITH ORDINALITY c
+    LEFT JOIN pg_catalog.pg_class r ON c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND r.oid = c.objid;
+  IF dropped IS NOT NULL AND dropped <> '' THEN
+    PERFORM pg_catalog.set_config('pgpitr.dropped', '', true);
+  END IF;
+  PERFORM pg_catalog.pg_logical_emit_message(true, '%PREFIX%', pg_catalog.jsonb_build_object(
+    'tag', TG_TAG,
+    'query', pg_catalog.current_query(),
+    'statement_start', pg_catalog.statement_timestamp(),
+    'backend', pg_catalog.pg_backend_pid(),
+    'role', current_user,
+    'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
+               WHERE r.rolname !~ '^pg_'),
+    'search_path', pg_catalog.current_setting('search_path'),
+    'settings', pg_catalog.jsonb_build_object(
+      'DateStyle', pg_catalog.current_setting('DateStyle'),
+      'IntervalStyle', pg_catalog.current_setting('IntervalStyle'),
+      'TimeZone', pg_catalog.current_setting('TimeZone'),
+      'standard_conforming_strings', pg_catalog.current_setting('standard_conforming_strings'),
+      'check_function_bodies', pg_catalog.current_setting('check_function_bodies'),
+      'transform_null_equals', pg_catalog.current_setting('transform_null_equals'),
+      'array_nulls', pg_catalog.current_setting('array_nulls'),
+      'xmloption', pg_catalog.current_setting('xmloption'),
+      'default_tablespace', pg_catalog.current_setting('default_tablespace'),
+      'default_table_access_method', pg_catalog.current_setting('default_table_access_method'),
+      'default_toast_compression', pg_catalog.current_setting('default_toast_compression'),
+      'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
+    'commands', commands,
+    'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
+END
+$pgpitr$)sql";
+
+std::string WithPrefix(std::string sql) {
+  const std::string key = "%PREFIX%";
+  sql.replace(sql.find(key), key.size(), kDdlEventMessagePrefix);
+  return sql;
+}
+
+}  // namespace
+
+absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn) {
+  absl::StatusOr<PgResult> super = conn.Query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user");
+  if (!super.ok()) return super.status();
+  // Only a superuser may create event triggers (PostgreSQL 15 to 17).
+  if (super->rows() != 1 || super->GetString(0, 0) != "t") return DdlRecording::kProxyOnly;
+  const std::string install = fmt::format(
+      "BEGIN;"
+      "SET LOCAL client_min_messages = warning;"
+      // No trigger of ours fires while its own functions are replaced.
+      "DROP EVENT TRIGGER IF EXISTS {drop_trigger};"
+      "DROP EVENT TRIGGER IF EXISTS {end_trigger};"
+      "CREATE SCHEMA IF NOT EXISTS {schema};"
+      "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;"
+      "GRANT USAGE ON SCHEMA {schema} TO PUBLIC;"
+      "{drop};"
+      "{ddl};"
+      "CREATE EVENT TRIGGER {drop_trigger} ON sql_drop EXECUTE FUNCTION {schema}.record_drop();"
+      "CREATE EVENT TRIGGER {end_trigger} ON ddl_command_end EXECUTE FUNCTION {schema}.record_ddl();"
+      // They fire under session_replication_role = replica too (bulk loads, other replication tools).
+      "ALTER EVENT TRIGGER {drop_trigger} ENABLE ALWAYS;"
+      "ALTER EVENT TRIGGER {end_trigger} ENABLE ALWAYS;"
+      "COMMIT;",
+      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("ddl", WithPrefix(kRecordDdl)),
+      fmt::arg("drop_trigger", kSqlDropTrigger), fmt::arg("end_trigger", kDdlEndTrigger));
+  if (absl::Status s = conn.Execute(install); !s.ok()) {
+    (void)conn.Execute("ROLLBACK");
+    return s;
+  }
+  return DdlRecording::kEventTriggers;
+}
+
+absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn) {
+  absl::StatusOr<PgResult> present =
+      conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2)",
+                 {kDdlEndTrigger, kSqlDropTrigger});
+  if (!present.ok()) return present.status();
+  if (present->GetString(0, 0) == "0") return DdlRecording::kProxyOnly;
+  if (absl::Status s = conn.Execute(fmt::format(
+          "BEGIN; SET LOCAL client_min_messages = warning; DROP EVENT TRIGGER IF EXISTS {}; "
+          "DROP EVENT TRIGGER IF EXISTS {}; DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
+          kDdlEndTrigger, kSqlDropTrigger, kEventTriggerSchema));
+      !s.ok()) {
+    (void)conn.Execute("ROLLBACK");
+    return s;
+  }
+  return DdlRecording::kProxyOnly;
+}
+
+std::vector<uint32_t> DroppedRelations(std::string_view message) {
+  std::vector<uint32_t> out;
+  const nlohmann::json e = nlohmann::json::parse(message, nullptr, /*allow_exceptions=*/false);
+  if (!e.is_object() || !e.contains("dropped") || !e["dropped"].is_array()) return out;
+  for (const nlohmann::json& d : e["dropped"]) {
+    if (d.is_object() && d.contains("relid") && d["relid"].is_number_unsigned()) {
+      out.push_back(d["relid"].get<uint32_t>());
+    }
+  }
+  return out;
+}
+
+bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {
+  if (dump_desc == "EVENT TRIGGER") return name == kDdlEndTrigger || name == kSqlDropTrigger;
+  if (dump_desc == "SCHEMA") return name == kEventTriggerSchema;
+  return false;
+}
+
+}  // namespace pgpitr::wal

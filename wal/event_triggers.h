@@ -1,0 +1,40 @@
+// EventTriggers: pgpitr's event triggers on the source. Each schema change, by whatever path it comes
+// (the proxy, psql on the server, a migration tool, a function), is recorded as a transactional
+// logical message at its place in the stream, with the session state it ran in.
+//   absl::StatusOr<DdlRecording> how = InstallEventTriggers(conn);   // kEventTriggers or kProxyOnly
+// The triggers live in schema _pgpitr (a function each) and are named _pgpitr_*; bases leave both out.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "wal/pg_connection.h"
+
+namespace pgpitr::wal {
+
+inline constexpr const char* kEventTriggerSchema = "_pgpitr";
+inline constexpr const char* kDdlEndTrigger = "_pgpitr_ddl_end";
+inline constexpr const char* kSqlDropTrigger = "_pgpitr_sql_drop";
+
+enum class DdlRecording {
+  kEventTriggers,  // the source records every schema change itself
+  kProxyOnly,      // the capture role may not create event triggers: only what passes the proxy is recorded
+};
+
+// Creates (or replaces) the triggers and their functions in one transaction. A role that may not
+// create them (not a superuser) gives kProxyOnly, not an error; a lost connection is an error.
+[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn);
+
+// The tables (their OIDs) a recorded schema change dropped, from its message (prefix
+// kDdlEventMessagePrefix); none when the message does not parse. A dropped column is not a dropped table.
+std::vector<uint32_t> DroppedRelations(std::string_view message);
+
+// Drops pgpitr's triggers and schema if they are there (`run --no-event-triggers`): kProxyOnly.
+[[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn);
+
+// True for the dump entries of pgpitr's own triggers and schema, which a restore leaves out.
+bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name);
+
+}  // namespace pgpitr::wal
