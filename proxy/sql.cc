@@ -1,5 +1,6 @@
 #include "proxy/sql.h"
 
+#include <cctype>
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
@@ -295,6 +296,21 @@ bool GrantIsSchemaChange(Cursor& c) {
   return !c.done() && !c.AtAnyWord({"database", "tablespace", "parameter"});
 }
 
+// An identifier as PostgreSQL folds it: unquoted lower case, quoted without its quotes.
+std::string FoldIdentifier(const Token& t) {
+  std::string out;
+  if (t.kind == TokenKind::kQuotedIdentifier) {
+    const std::string_view inner = t.text.substr(1, t.text.size() - 2);
+    for (size_t i = 0; i < inner.size(); ++i) {
+      out += inner[i];
+      if (inner[i] == '"' && i + 1 < inner.size() && inner[i + 1] == '"') ++i;
+    }
+    return out;
+  }
+  for (char ch : t.text) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
 // After EXPLAIN: whether the options include ANALYZE, leaving the cursor at the statement.
 bool ExplainAnalyzes(Cursor& c) {
   if (c.AtPunct('(')) {
@@ -460,6 +476,42 @@ std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view st
   std::string out(statement.substr(0, at));
   out += statement.substr(at + word.size());
   return out;
+}
+
+std::optional<std::vector<std::string>> GrantedRelations(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.AtAnyWord({"grant", "revoke"})) return std::nullopt;
+  if (!c.SeekWord({"on", "to", "from"}) || !c.AtWord("on")) return std::nullopt;
+  c.Advance();
+  c.AcceptAny({"table", "sequence"});
+  std::vector<std::string> names;
+  std::string name;
+  while (!c.done()) {
+    const Token& t = c.token();
+    if (t.kind == TokenKind::kWord && (WordIs(t.text, "to") || WordIs(t.text, "from"))) break;
+    if (t.kind == TokenKind::kWord && names.empty() && name.empty() &&
+        (WordIs(t.text, "all") || WordIs(t.text, "schema") || WordIs(t.text, "function") ||
+         WordIs(t.text, "procedure") || WordIs(t.text, "routine") || WordIs(t.text, "type") ||
+         WordIs(t.text, "domain") || WordIs(t.text, "language") || WordIs(t.text, "large") ||
+         WordIs(t.text, "foreign") || WordIs(t.text, "database") || WordIs(t.text, "tablespace") ||
+         WordIs(t.text, "parameter"))) {
+      return std::nullopt;
+    }
+    if (t.kind == TokenKind::kWord || t.kind == TokenKind::kQuotedIdentifier) {
+      name += FoldIdentifier(t);
+    } else if (t.kind == TokenKind::kPunct && t.text == ".") {
+      name += '.';
+    } else if (t.kind == TokenKind::kPunct && t.text == ",") {
+      names.push_back(std::move(name));
+      name.clear();
+    } else {
+      return std::nullopt;
+    }
+    c.Advance();
+  }
+  if (c.done() || name.empty()) return std::nullopt;
+  names.push_back(std::move(name));
+  return names;
 }
 
 bool MustRunOutsideTransaction(std::string_view statement) {

@@ -31,6 +31,11 @@ bool IsSchemaChange(std::string_view statement);
 // stream, so running the statement again at restore would insert them twice.
 bool CreatesTableFromQuery(std::string_view statement);
 
+// For GRANT/REVOKE ... ON [TABLE|SEQUENCE] name, ... TO/FROM ...: the names of the relations it
+// names, each as PostgreSQL folds it ("Quoted" kept, unquoted lower case, schema.name joined by a
+// dot); nullopt for any other statement (other kinds of objects, ALL TABLES IN SCHEMA, roles).
+std::optional<std::vector<std::string>> GrantedRelations(std::string_view statement);
+
 // True for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY,
 // DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the
 // proxy therefore cannot wrap with its own statement.

@@ -566,6 +566,24 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       if (present->GetString(0, 0) == "0") lasting = false;
     }
   }
+  // A GRANT or REVOKE reports no object: on a relation named as one of the session's temporary
+  // ones (unqualified, or in pg_temp), it was theirs.
+  if (lasting && (tag == "GRANT" || tag == "REVOKE") && e.contains("temp_relations") &&
+      e["temp_relations"].is_array() && !statement.empty()) {
+    std::set<std::string> temporary;
+    for (const nlohmann::json& name : e["temp_relations"]) {
+      if (name.is_string()) temporary.insert(name.get<std::string>());
+    }
+    if (std::optional<std::vector<std::string>> names = proxy::GrantedRelations(statement)) {
+      size_t on_temporary = 0;
+      for (const std::string& name : *names) {
+        if (name.starts_with("pg_temp.") || (name.find('.') == std::string::npos && temporary.contains(name))) {
+          ++on_temporary;
+        }
+      }
+      if (on_temporary == names->size()) lasting = false;
+    }
+  }
   if (!lasting) return absl::OkStatus();
 
   std::string sql;

@@ -51,7 +51,8 @@ class Replayer {
   // Rows (and TRUNCATEs) of tables dropped later in the window are left out (restore/planner.h).
   void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { dropped_ = dropped; }
   bool LeftOut(uint32_t relid, const proto::Transaction& txn) const {
-    return dropped_ != nullptr && dropped_->DroppedAtOrAfter(relid, wal::Lsn(txn.commit_lsn()));
+    return dropped_ != nullptr && !dropped_->empty() &&
+           dropped_->DroppedAtOrAfter(relid, wal::Lsn(txn.commit_lsn()));
   }
 
   uint64_t transactions() const { return transactions_; }

@@ -81,6 +81,10 @@ BEGIN
     'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
                WHERE r.rolname !~ '^pg_'),
     'search_path', pg_catalog.current_setting('search_path'),
+    -- A GRANT does not say what it granted on: the session's temporary relations tell which names were theirs.
+    'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN
+       (SELECT pg_catalog.jsonb_agg(t.relname) FROM pg_catalog.pg_class t
+         WHERE t.relnamespace = pg_catalog.pg_my_temp_schema()) END,
     'settings', pg_catalog.jsonb_build_object(
       'DateStyle', pg_catalog.current_setting('DateStyle'),
       'IntervalStyle', pg_catalog.current_setting('IntervalStyle'),

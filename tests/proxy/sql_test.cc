@@ -343,6 +343,24 @@ INSTANTIATE_TEST_SUITE_P(
         KeywordCase{"SELECT 'VACUUM'", false}, KeywordCase{"-- VACUUM", false}),
     NameFromSql<KeywordCase>);
 
+TEST(GrantedRelations, TheRelationsAGrantNamesAsPostgresFoldsThem) {
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(GrantedRelations("GRANT SELECT ON mytable TO someone"), Names{"mytable"});
+  EXPECT_EQ(GrantedRelations("revoke select on table MyTable, \"Odd \"\"x\", s.t from someone"),
+            (Names{"mytable", "Odd \"x", "s.t"}));
+  EXPECT_EQ(GrantedRelations("GRANT SELECT (a, b), UPDATE (c) ON t TO r"), Names{"t"});
+  EXPECT_EQ(GrantedRelations("GRANT USAGE ON SEQUENCE pg_temp.s TO r"), Names{"pg_temp.s"});
+}
+
+TEST(GrantedRelations, OtherGrantsAndStatementsNameNone) {
+  EXPECT_EQ(GrantedRelations("GRANT SELECT ON ALL TABLES IN SCHEMA public TO r"), std::nullopt);
+  EXPECT_EQ(GrantedRelations("GRANT EXECUTE ON FUNCTION f(int) TO r"), std::nullopt);
+  EXPECT_EQ(GrantedRelations("GRANT USAGE ON SCHEMA s TO r"), std::nullopt);
+  EXPECT_EQ(GrantedRelations("GRANT r1 TO r2"), std::nullopt);
+  EXPECT_EQ(GrantedRelations("GRANT SELECT ON t"), std::nullopt);
+  EXPECT_EQ(GrantedRelations("SELECT 1"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace pgpitr::proxy
 
