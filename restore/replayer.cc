@@ -691,8 +691,19 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     ran = target_->Execute("SELECT pg_catalog.set_config($1, $2, true)", {name, own_settings_[name]});
   }
   if (!ran.ok()) {
-    return absl::FailedPreconditionError(fmt::format("replaying the schema change `{}` of {} failed: {}",
-                                                     wal::OneLine(sql).substr(0, 200), where, ran.message()));
+    // Large objects are not in the logical stream: one made after the base is not at the target.
+    bool large_object = false;
+    // (GRANT reports its object type in capitals, other commands in lower case.)
+    for (const nlohmann::json& c : e["commands"]) {
+      std::string type = JsonString(c, "type");
+      for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      large_object = large_object || type == "large object";
+    }
+    return absl::FailedPreconditionError(fmt::format(
+        "replaying the schema change `{}` of {} failed: {}{}", wal::OneLine(sql).substr(0, 200), where, ran.message(),
+        large_object ? " (large objects are not in the logical stream: pgpitr restores those of the base only; "
+                       "restore to a point before this one, or take a base after the large object was made)"
+                     : ""));
   }
   return Forget();
 }

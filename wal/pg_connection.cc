@@ -137,6 +137,9 @@ absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std
     return WithSqlState(refused ? absl::FailedPreconditionError(message) : absl::UnavailableError(message), sqlstate);
   }
   PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
+  // The server's notices (a replayed DROP's "drop cascades to ...") are not pgpitr's output: libpq
+  // would print each to stderr, between the lines a user reads.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
   return conn;
 }
 

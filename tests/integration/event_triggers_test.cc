@@ -112,6 +112,22 @@ TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesI
   EXPECT_EQ(gone->GetString(0, 0), "0") << "the failed restore left its database behind";
 }
 
+// Large objects are not in the logical stream: a restore that reaches a schema change on one made
+// after the base says so, rather than failing on a missing object.
+TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAreNotCaptured) {
+  wal::PgConnection app = Connect("app");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(app, "SELECT lo_create(4242); GRANT SELECT ON LARGE OBJECT 4242 TO PUBLIC");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  restore::RestoreTarget latest;
+  latest.kind = restore::RestoreTarget::Kind::kLatest;
+  absl::StatusOr<restore::RestoreSummary> summary = Restore("restored", latest);
+  ASSERT_FALSE(summary.ok());
+  EXPECT_NE(summary.status().message().find("large objects are not in the logical stream"), std::string::npos)
+      << summary.status();
+}
+
 TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
   wal::PgConnection app = Connect("app");
   ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
