@@ -72,6 +72,14 @@ BEGIN
   IF dropped IS NOT NULL AND dropped <> '' THEN
     PERFORM pg_catalog.set_config('pgpitr.dropped', '', true);
   END IF;
+  -- A sidecar never makes the application's statement fail: where the message cannot be written
+  -- it warns instead. (No EXCEPTION block: a message written in a subtransaction is decoded after
+  -- the parent's next change when their LSNs meet, away from its place.)
+  IF pg_catalog.current_setting('wal_level') <> 'logical' OR NOT pg_catalog.has_function_privilege(
+       'pg_catalog.pg_logical_emit_message(boolean, text, text)', 'EXECUTE') THEN
+    RAISE WARNING 'pgpitr cannot record this schema change (wal_level is not logical, or this role may not call pg_logical_emit_message)';
+    RETURN;
+  END IF;
   PERFORM pg_catalog.pg_logical_emit_message(true, '%PREFIX%', pg_catalog.jsonb_build_object(
     'tag', TG_TAG,
     'query', pg_catalog.current_query(),

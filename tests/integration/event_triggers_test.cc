@@ -128,6 +128,21 @@ TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAr
       << summary.status();
 }
 
+// The triggers run in the application's statement: when they cannot record (here the role may
+// not call pg_logical_emit_message), the statement still succeeds, with a warning.
+TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsStatement) {
+  wal::PgConnection app = Connect("app");
+  ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
+  Exec(app,
+       "CREATE ROLE et_app LOGIN; GRANT CREATE ON SCHEMA public TO et_app; "
+       "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC");
+  wal::PgConnection as_app = Connect("app");
+  Exec(as_app, "SET ROLE et_app");
+  EXPECT_TRUE(as_app.Execute("CREATE TABLE made_anyway (a int)").ok());
+  EXPECT_TRUE(as_app.Execute("DROP TABLE made_anyway").ok());
+  Exec(app, "GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO PUBLIC");
+}
+
 TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
   wal::PgConnection app = Connect("app");
   ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
