@@ -514,13 +514,13 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   const std::string tag = e["tag"].get<std::string>();
 
   // Which statement of the query it was: the only one, or, in a query of several, the next one
-  // that fires the trigger (the same query string sent again later starts again at its first).
+  // after the last matched that reports this tag (the same query sent again later has another
+  // statement_start, and starts again at its first).
   const std::vector<std::string_view> statements = proxy::SplitStatements(query);
   std::string_view statement;
   if (statements.size() == 1) {
     statement = statements[0];
   } else {
-    // In a query of several statements, the next one after the last matched that reports this tag.
     const std::string key = fmt::format("{}|{}|{}", e.contains("backend") ? e["backend"].dump() : "",
                                         e.contains("statement_start") ? e["statement_start"].dump() : "", query);
     size_t& next = statements_replayed_[key];
