@@ -666,30 +666,35 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     schema_notes_.push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
                                         wal::OneLine(sql).substr(0, 80)));
   }
-  std::vector<std::pair<std::string, std::string>> settings = {{"search_path", e["search_path"].get<std::string>()}};
+  // One statement sets them all, the role among them (each is user-settable, so their order does
+  // not matter), and one puts the target's own back.
+  nlohmann::json settings = nlohmann::json::object();
   for (const auto& [name, value] : e["settings"].items()) {
-    if (value.is_string() && name != "check_function_bodies") settings.emplace_back(name, value.get<std::string>());
+    if (value.is_string()) settings[name] = value;
   }
+  settings["search_path"] = e["search_path"];
   // As pg_dump's scripts do: a body may name what existed only in the source's session (a
   // temporary table); it was checked there.
-  settings.emplace_back("check_function_bodies", "off");
-  for (const auto& [name, value] : settings) {
-    if (!own_settings_.contains(name)) {
-      absl::StatusOr<wal::PgResult> own = target_->Query("SELECT pg_catalog.current_setting($1)", {name});
-      if (!own.ok()) return own.status();
-      own_settings_[name] = own->GetString(0, 0);
-    }
-    if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config($1, $2, true)", {name, value}); !s.ok()) {
-      return s;
-    }
+  settings["check_function_bodies"] = "off";
+  nlohmann::json unknown = nlohmann::json::array();
+  for (const auto& [name, value] : settings.items()) {
+    if (!own_settings_.contains(name)) unknown.push_back(name);
   }
-  if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('role', $1, true)", {role}); !s.ok()) return s;
+  if (!unknown.empty()) {
+    absl::StatusOr<wal::PgResult> own = target_->Query(
+        "SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) n",
+        {unknown.dump()});
+    if (!own.ok()) return own.status();
+    for (int i = 0; i < own->rows(); ++i) own_settings_[own->GetString(i, 0)] = own->GetString(i, 1);
+  }
+  nlohmann::json own = {{"role", "none"}};
+  for (const auto& [name, value] : settings.items()) own[name] = own_settings_[name];
+  settings["role"] = role;
+  constexpr const char* kSetAll =
+      "SELECT pg_catalog.set_config(s.key, s.value, true) FROM pg_catalog.jsonb_each_text($1::jsonb) s";
+  if (absl::Status s = target_->Execute(kSetAll, {settings.dump()}); !s.ok()) return s;
   absl::Status ran = target_->Execute(sql);
-  if (ran.ok()) ran = target_->Execute("SELECT pg_catalog.set_config('role', 'none', true)");
-  for (const auto& [name, value] : settings) {
-    if (!ran.ok()) break;
-    ran = target_->Execute("SELECT pg_catalog.set_config($1, $2, true)", {name, own_settings_[name]});
-  }
+  if (ran.ok()) ran = target_->Execute(kSetAll, {own.dump()});
   if (!ran.ok()) {
     // Large objects are not in the logical stream: one made after the base is not at the target.
     bool large_object = false;

@@ -1,5 +1,6 @@
 // SpawnLogged: starts a program in the background for a test, as a user would run it, with this
-// process's environment plus some variables, its stdout and stderr appended to one log file.
+// process's environment plus some variables, its stdout and stderr appended to one log file;
+// Slurp reads such a log (or any file) back whole.
 //   pid_t pid = SpawnLogged({PGPITR_BINARY, "run", ...}, {"PGPITR_TEST_CAPTURE_KILL_AT=7"}, "run.log");
 // Returns -1 when the program cannot be started; the caller waits for or kills the process.
 #pragma once
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,14 @@ inline pid_t SpawnLogged(std::vector<std::string> args, const std::vector<std::s
   if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   return pid;
+}
+
+// A file's whole content; empty when it cannot be read.
+inline std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace pgpitr::testing

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "fmt/format.h"
+#include "wal/event_triggers.h"
 
 namespace pgpitr::wal {
 
@@ -172,14 +173,13 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
              recording.status().message());
     recording = DdlRecording::kProxyOnly;
   }
-  facts.ddl_recording = *recording;
   if (settings.source_records_ddl) settings.source_records_ddl->store(*recording == DdlRecording::kEventTriggers);
   if (*recording == DdlRecording::kEventTriggers) {
     log.Info("schema changes are recorded by the source's event triggers, whatever path they take");
   } else {
     log.Warn(
         "schema changes are recorded only when they pass the proxy (--listen): event triggers need a superuser; "
-        "a schema change made another way makes restores into the relations it touched fail, naming it");
+        "of one made another way, restore follows only the columns added and dropped, and 'pgpitr info' warns");
   }
 
   absl::StatusOr<std::vector<std::string>> missing = TablesWithoutReplicaIdentity(*conn);

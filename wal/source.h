@@ -3,7 +3,8 @@
 // replica identity.
 //   auto facts = PrepareSource(conninfo, {.slot = "pgpitr", .publication = "pgpitr"}, log);
 // Every refusal is one line that names the fix. Nothing here writes to the source's data: it
-// creates a publication and a slot, and changes replica identities only when asked to.
+// creates a publication, a slot and (as a superuser) its event triggers in schema _pgpitr, and
+// changes replica identities only when asked to.
 #pragma once
 
 #include <atomic>
@@ -13,7 +14,6 @@
 
 #include "absl/status/statusor.h"
 #include "wal/conninfo.h"
-#include "wal/event_triggers.h"
 #include "wal/logger.h"
 #include "wal/lsn.h"
 #include "wal/pg_connection.h"
@@ -42,7 +42,6 @@ struct SourceFacts {
   Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
   PgTime server_time = 0;  // the server's clock when the slot was found or made
   std::vector<std::string> tables_without_identity;  // "schema.table"
-  DdlRecording ddl_recording = DdlRecording::kProxyOnly;
   int proto_version = 1;
   std::string plugin_options;  // for START_REPLICATION
 };

@@ -15,12 +15,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -52,12 +50,7 @@ struct Options {
   bool peer = false;  // pg_recvlogical on a second slot, and both slots' lag compared
 };
 
-std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::Slurp;
 
 void Say(const std::string& line) {
   static std::mutex mu;

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -55,12 +54,7 @@ struct Options {
   bool keep = false;
 };
 
-std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::Slurp;
 
 void Say(const std::string& line) { std::fprintf(stderr, "corpus: %s\n", line.c_str()); }
 
@@ -239,8 +233,6 @@ class Corpus {
   bool TakePoint(const std::string& file) {
     absl::StatusOr<wal::PgConnection> conn = Connect();
     if (!conn.ok()) return false;
-    // Prepared transactions a file left open would commit or roll back later: none are left here.
-    (void)conn->Execute("SELECT pg_catalog.pg_sleep(0)");
     absl::StatusOr<wal::PgResult> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*conn);
     absl::StatusOr<Schema> schema = DumpSchema("regression");

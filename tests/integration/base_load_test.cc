@@ -3,40 +3,13 @@
 // triggers, views, policies, grants, comments, large objects, partitions), exactly the source's rows,
 // and tables that cannot be merged (a time-zone-dependent key, a partitioned table's root) still
 // come out exact; foreign keys and materialized views are made on rows that are all at the target.
-#include <array>
-#include <cstdio>
 
 #include "harness.h"
 
 namespace pgpitr::testing {
 namespace {
 
-class BaseLoadTest : public ServerTest {
- protected:
-  // pg_dump --schema-only of a database, without comments, blank lines and the lines that differ
-  // between any two dumps, and without capture's publication and event triggers (bases leave them out).
-  std::string SchemaDump(const std::string& db) {
-    const std::string command =
-        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
-                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
-    FILE* pipe = popen(command.c_str(), "r");
-    EXPECT_NE(pipe, nullptr);
-    std::string out;
-    std::array<char, 4096> buffer{};
-    while (pipe != nullptr && fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-      const std::string line = buffer.data();
-      if (line.starts_with("\\restrict") || line.starts_with("\\unrestrict") || line.starts_with("--") ||
-          line == "\n" || line.find("_pgpitr") != std::string::npos) {
-        continue;
-      }
-      out += line;
-    }
-    if (pipe != nullptr) {
-      EXPECT_EQ(pclose(pipe), 0) << out;
-    }
-    return out;
-  }
-};
+class BaseLoadTest : public ServerTest {};
 
 TEST_F(BaseLoadTest, ARestoreHasTheSourcesWholeSchemaAndExactlyItsRows) {
   wal::PgConnection app = Connect("app");

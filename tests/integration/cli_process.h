@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "tests/spawn.h"
 
 extern char** environ;
 
@@ -33,13 +34,6 @@ struct CliResult {
     return nl == std::string::npos ? trimmed : trimmed.substr(nl + 1);
   }
 };
-
-inline std::string Slurp(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A pgpitr process running in the background; stdout and stderr go to files read at any time.
 class PgpitrProcess {

@@ -1,8 +1,6 @@
 // Schema changes made straight to the source (no proxy) are recorded by capture's event triggers
 // and replayed at their place: owners, temporary objects, tables made from queries, mixed drops,
 // indexes made concurrently; what cannot be replayed (DDL inside a DO block) is named.
-#include <array>
-#include <cstdio>
 
 #include "harness.h"
 #include "wal/event_triggers.h"
@@ -12,26 +10,6 @@ namespace {
 
 class EventTriggersTest : public ServerTest {
  protected:
-  // pg_dump --schema-only without comments, blank lines, the dump's random fence and pgpitr's own
-  // schema and triggers (bases and restores leave them out).
-  std::string SchemaDump(const std::string& db) {
-    const std::string command =
-        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
-                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buffer{};
-    while (pipe != nullptr && fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-      const std::string line = buffer.data();
-      if (line.starts_with("--") || line == "\n" || line.starts_with("\\restrict") ||
-          line.starts_with("\\unrestrict") || line.find("_pgpitr") != std::string::npos) {
-        continue;
-      }
-      out += line;
-    }
-    if (pipe != nullptr) pclose(pipe);
-    return out;
-  }
   static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
     return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
   }

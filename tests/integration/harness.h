@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -189,6 +191,30 @@ class ServerTest : public ::testing::Test {
     options.point = point;
     options.replace_existing = replace;
     return restore::RunRestore(options, wal::Logger::Silent());
+  }
+
+  // pg_dump --schema-only of a database, without comments, blank lines and the lines that differ
+  // between any two dumps, and without capture's publication and event triggers (bases leave them out).
+  std::string SchemaDump(const std::string& db) {
+    const std::string command =
+        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
+                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
+    FILE* pipe = popen(command.c_str(), "r");
+    EXPECT_NE(pipe, nullptr);
+    std::string out;
+    std::array<char, 4096> buffer{};
+    while (pipe != nullptr && fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+      const std::string line = buffer.data();
+      if (line.starts_with("\\restrict") || line.starts_with("\\unrestrict") || line.starts_with("--") ||
+          line == "\n" || line.find("_pgpitr") != std::string::npos) {
+        continue;
+      }
+      out += line;
+    }
+    if (pipe != nullptr) {
+      EXPECT_EQ(pclose(pipe), 0) << out;
+    }
+    return out;
   }
 
   embedded::Fingerprint FingerprintOf(const std::string& db) {
