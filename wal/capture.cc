@@ -335,7 +335,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       const uint64_t spills = writer.unsynced_writes();
       const uint64_t aborted_at_commit = writer.aborted_at_commit();
       if (boundary != nullptr) options.at_fault_point(std::string("before ") + boundary);
-      if (absl::Status s = storage(writer.Apply(*decoded)); !s.ok()) {
+      if (absl::Status s = storage(writer.Apply(*decoded, xlog.wal_start)); !s.ok()) {
         result = s;
         break;
       }

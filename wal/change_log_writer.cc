@@ -404,7 +404,95 @@ absl::Status ChangeLogWriter::WriteBatchUnsynced() {
   return s;
 }
 
+void ChangeLogWriter::NoteRecord(OpenTransaction* txn, Lsn at) {
+  if (!at.IsValid() || txn->skip || at == txn->tail_lsn) return;
+  txn->tail_lsn = at;
+  txn->tail_seq = txn->next_seq;
+  txn->tail_rows = txn->rows;
+}
+
+absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq, std::optional<uint32_t> subxid,
+                                             const proto::Change& change) {
+  if (absl::Status s = ReloadFrom(txn, seq); !s.ok()) return s;
+  for (auto& mark : txn->marks) mark.first += mark.first >= seq ? 1 : 0;
+  for (uint64_t& ddl : txn->ddl_seqs) ddl += ddl >= seq ? 1 : 0;
+  for (auto& dropped : txn->dropped) dropped.first += dropped.first >= seq ? 1 : 0;
+  for (auto& [xid, start] : txn->subxact_first_seq) start.seq += start.seq >= seq ? 1 : 0;
+  if (subxid.has_value() && !txn->xid_runs.empty()) {
+    // Stretches before it stay, then its own, then the one it was put into goes on after it.
+    std::vector<std::pair<uint32_t, uint64_t>> runs;
+    std::optional<uint32_t> covering;
+    for (const auto& [xid, first] : txn->xid_runs) {
+      if (first <= seq) covering = xid;
+      if (first < seq) runs.emplace_back(xid, first);
+    }
+    runs.emplace_back(*subxid, seq);
+    if (covering.has_value()) runs.emplace_back(*covering, seq + 1);
+    for (const auto& [xid, first] : txn->xid_runs) {
+      if (first > seq) runs.emplace_back(xid, first + 1);
+    }
+    txn->xid_runs.clear();
+    for (const auto& run : runs) {
+      if (txn->xid_runs.empty() || txn->xid_runs.back().first != run.first) txn->xid_runs.push_back(run);
+    }
+    if (*subxid != txn->xid) {
+      txn->subxact_first_seq.try_emplace(*subxid, OpenTransaction::SubxactStart{seq, txn->tail_rows});
+    }
+  }
+  std::string entry(1, '\x12');  // ChangeChunk.changes
+  AppendVarint(&entry, change.ByteSizeLong());
+  change.AppendToString(&entry);
+  const size_t index = static_cast<size_t>(seq - txn->chunk_first_seq);
+  const uint32_t offset = txn->chunk_offsets[index];
+  txn->chunk.insert(offset, entry);
+  txn->chunk_offsets.insert(txn->chunk_offsets.begin() + static_cast<std::ptrdiff_t>(index), offset);
+  for (size_t i = index + 1; i < txn->chunk_offsets.size(); ++i) {
+    txn->chunk_offsets[i] += static_cast<uint32_t>(entry.size());
+  }
+  ++txn->tail_seq;
+  return ChangeAppended(txn);
+}
+
+absl::Status ChangeLogWriter::ReloadFrom(OpenTransaction* txn, uint64_t seq) {
+  if (seq >= txn->chunk_first_seq) return absl::OkStatus();
+  // Rare: the record's changes filled a chunk. The batch goes first, so that the log holds them.
+  if (absl::Status s = WriteBatchUnsynced(); !s.ok()) return s;
+  const size_t k = static_cast<size_t>(std::upper_bound(txn->written_chunks.begin(), txn->written_chunks.end(), seq) -
+                                       txn->written_chunks.begin() - 1);
+  std::string buffer;
+  std::vector<uint32_t> offsets;
+  for (size_t j = k; j < txn->written_chunks.size(); ++j) {
+    std::string value;
+    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(txn->storage_id, j), &value);
+    if (!got.ok()) {
+      return absl::InternalError(
+          fmt::format("could not read back a transaction's changes to put a message in its place: {}", got.ToString()));
+    }
+    proto::ChangeChunk chunk;
+    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+    for (const proto::Change& change : chunk.changes()) {
+      offsets.push_back(static_cast<uint32_t>(buffer.size()));
+      buffer.push_back('\x12');
+      AppendVarint(&buffer, change.ByteSizeLong());
+      change.AppendToString(&buffer);
+    }
+  }
+  for (uint32_t offset : txn->chunk_offsets) offsets.push_back(static_cast<uint32_t>(buffer.size()) + offset);
+  buffer += txn->chunk;
+  batch_.DeleteRange(ChangeLog::ChangeKey(txn->storage_id, k), ChangeLog::ChangeKey(txn->storage_id + 1, 0));
+  txn->chunk_first_seq = txn->written_chunks[k];
+  txn->written_chunks.resize(k);
+  txn->chunk = std::move(buffer);
+  txn->chunk_offsets = std::move(offsets);
+  if (txn->written_chunks.empty() && txn->pending_written) {
+    batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    txn->pending_written = false;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
+  txn->tail_lsn = Lsn();
   if (cut < txn->chunk_first_seq) {
     // The cut is inside a written chunk: read it back (the batch first, so the log holds it), keep
     // its changes before the cut in the buffer, and delete it and every chunk after it.
@@ -634,7 +722,7 @@ void ChangeLogWriter::Discard(const OpenTransaction& txn) {
   if (txn.pending_written) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
 }
 
-absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
+absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, Lsn at) {
   return std::visit(
       [&](const auto& m) -> absl::Status {
         using M = std::decay_t<decltype(m)>;
@@ -682,12 +770,14 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
         } else if constexpr (std::is_same_v<M, InsertMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Insert");
           if (!txn.ok()) return txn.status();
+          NoteRecord(*txn, at);
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
           return AppendRow(*txn, m.xid, proto::Change::INSERT, *schema, &m.new_tuple, proto::Change::NONE, nullptr);
         } else if constexpr (std::is_same_v<M, UpdateMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Update");
           if (!txn.ok()) return txn.status();
+          NoteRecord(*txn, at);
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
           return AppendRow(*txn, m.xid, proto::Change::UPDATE, *schema, &m.new_tuple, OldKindOf(m.old_kind),
@@ -695,12 +785,14 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
         } else if constexpr (std::is_same_v<M, DeleteMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Delete");
           if (!txn.ok()) return txn.status();
+          NoteRecord(*txn, at);
           absl::StatusOr<uint32_t> schema = SchemaFor(**txn, m.relid);
           if (!schema.ok()) return schema.status();
           return AppendRow(*txn, m.xid, proto::Change::DELETE, *schema, nullptr, OldKindOf(m.old_kind), &m.old_tuple);
         } else if constexpr (std::is_same_v<M, TruncateMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Truncate");
           if (!txn.ok()) return txn.status();
+          NoteRecord(*txn, at);
           proto::Change change;
           change.set_kind(proto::Change::TRUNCATE);
           change.set_truncate_options(m.options);
@@ -716,17 +808,36 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message) {
           if (!m.transactional) return absl::OkStatus();
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Message");
           if (!txn.ok()) return txn.status();
-          if (m.prefix == kMarkMessagePrefix) (*txn)->marks.emplace_back((*txn)->next_seq, m.content);
-          if (IsSchemaChangeMessage(m.prefix)) (*txn)->ddl_seqs.push_back((*txn)->next_seq);
-          if (m.prefix == kDdlEventMessagePrefix) {
-            for (uint32_t relid : DroppedRelations(m.content)) (*txn)->dropped.emplace_back((*txn)->next_seq, relid);
-          }
+          OpenTransaction* t = *txn;
           proto::Change change;
           change.set_kind(proto::Change::MESSAGE);
           change.set_message_prefix(m.prefix);
           change.set_message_content(m.content);
           change.set_message_lsn(m.lsn.value());
-          return AppendChange(*txn, m.xid, change);
+          // Changes sent before it from the record that starts where it ends come after it.
+          const bool before_tail = t->tail_lsn.IsValid() && t->tail_lsn == m.lsn && t->tail_seq < t->next_seq;
+          const uint64_t seq = before_tail ? t->tail_seq : t->next_seq;
+          if (before_tail) {
+            if (absl::Status s = InsertChangeAt(t, seq, m.xid, change); !s.ok()) return s;
+          }
+          // Kept in change order.
+          auto place = [seq](auto* list, auto entry) {
+            auto it = std::upper_bound(list->begin(), list->end(), seq, [](uint64_t s, const auto& e) {
+              if constexpr (std::is_same_v<std::decay_t<decltype(e)>, uint64_t>) {
+                return s < e;
+              } else {
+                return s < e.first;
+              }
+            });
+            list->insert(it, std::move(entry));
+          };
+          if (m.prefix == kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
+          if (IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
+          if (m.prefix == kDdlEventMessagePrefix) {
+            for (uint32_t relid : DroppedRelations(m.content)) place(&t->dropped, std::make_pair(seq, relid));
+          }
+          if (before_tail) return absl::OkStatus();
+          return AppendChange(t, m.xid, change);
         } else if constexpr (std::is_same_v<M, StreamStartMessage>) {
           if (current_.has_value() || stream_xid_.has_value()) {
             return absl::DataLossError("replication stream sent Stream Start inside a transaction");

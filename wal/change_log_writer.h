@@ -51,9 +51,10 @@ class ChangeLogWriter {
   // subtransactions aborted without a Stream Abort. Unset, the stream's Stream Aborts are trusted.
   void SetAbortedSubtransactions(AbortedSubtransactions aborted) { aborted_subtransactions_ = std::move(aborted); }
 
-  // Applies one message. A message that contradicts the protocol (a change outside a transaction,
-  // for a relation never described) is an error: the stream cannot be trusted past it.
-  [[nodiscard]] absl::Status Apply(const PgoutputMessage& message);
+  // Applies one message; `at` is where the server placed it in WAL (XLogData's start: a change's
+  // record, a logical message's end). A message that contradicts the protocol (a change outside a
+  // transaction, for a relation never described) is an error: the stream cannot be trusted past it.
+  [[nodiscard]] absl::Status Apply(const PgoutputMessage& message, Lsn at = Lsn());
 
   // The server reported (keepalive) that it has sent everything before wal_end. When no
   // transaction is open outside a stream, every commit before wal_end has been applied.
@@ -129,6 +130,13 @@ class ChangeLogWriter {
     // Streamed transactions: the (sub)transaction id of each stretch of changes and its first
     // change, in order, so that a subtransaction found aborted at commit loses exactly its own.
     std::vector<std::pair<uint32_t, uint64_t>> xid_runs;
+    // The WAL record of the last row change or TRUNCATE and the first change it made: a logical
+    // message is placed at its record's end, which is where the next record starts, and the server
+    // orders changes of different subtransactions by that position, so a message emitted in a
+    // subtransaction can arrive after the changes of the record that follows it (same position).
+    Lsn tail_lsn;
+    uint64_t tail_seq = 0;
+    uint64_t tail_rows = 0;  // rows before it
   };
 
   explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
@@ -145,6 +153,14 @@ class ChangeLogWriter {
   [[nodiscard]] absl::Status ChangeAppended(OpenTransaction* txn);
   // Moves the buffered changes into the batch as the transaction's next chunk.
   void WriteChunk(OpenTransaction* txn, bool at_commit);
+  // Notes that the next change comes from the WAL record at `at` (see OpenTransaction::tail_lsn).
+  static void NoteRecord(OpenTransaction* txn, Lsn at);
+  // Puts `change` (a logical message of `subxid`) before the changes from `seq` on, which the
+  // server sent first although their record follows the message's.
+  [[nodiscard]] absl::Status InsertChangeAt(OpenTransaction* txn, uint64_t seq, std::optional<uint32_t> subxid,
+                                            const proto::Change& change);
+  // Brings the written chunks holding changes from `seq` on back into the buffer.
+  [[nodiscard]] absl::Status ReloadFrom(OpenTransaction* txn, uint64_t seq);
   // Cuts a streamed transaction's changes back to the first `cut` (a subtransaction aborted).
   [[nodiscard]] absl::Status CutChanges(OpenTransaction* txn, uint64_t cut);
   // At a streamed transaction's commit: asks the source which of its subtransactions that still

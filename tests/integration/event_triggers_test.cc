@@ -40,6 +40,10 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       // Several statements in one query, rows between them.
       "CREATE TABLE multi (a int); INSERT INTO multi VALUES (1); ALTER TABLE multi ADD COLUMN b int DEFAULT 7; "
       "INSERT INTO multi VALUES (2)",
+      // Schema changes inside savepoints, rows of the parent right after them.
+      "BEGIN; SAVEPOINT s; CREATE TABLE in_savepoint (a int); RELEASE s; INSERT INTO in_savepoint VALUES (1); "
+      "SAVEPOINT t; ALTER TABLE in_savepoint ADD COLUMN b int; RELEASE t; INSERT INTO in_savepoint VALUES (2, 3); "
+      "COMMIT",
   };
   std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
   std::vector<std::string> schemas;
@@ -63,6 +67,47 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
     EXPECT_EQ(FingerprintOf(db), points[i].second) << "after step " << i;
     EXPECT_EQ(SchemaDump(db), schemas[i]) << "after step " << i;
   }
+}
+
+// A logical message is placed at its record's end, where the next record starts; the server merges
+// a transaction's subtransactions by that position and may send the parent's next row first (a tie).
+// Stored, every transaction's changes are in the source's order.
+TEST_F(EventTriggersTest, AMessageInsideASavepointIsStoredBeforeTheRowsThatFollowIt) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  for (int i = 0; i < 20; ++i) {
+    Exec(app, fmt::format("BEGIN; INSERT INTO t VALUES ({0}); SAVEPOINT s; "
+                          "SELECT pg_logical_emit_message(true, 'test.order', 'after {0}'); RELEASE s; "
+                          "INSERT INTO t VALUES ({1}); COMMIT",
+                          2 * i, 2 * i + 1));
+  }
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+
+  absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
+      wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  std::vector<std::string> order;
+  absl::Status s = (*repo)->change_log().ForEachTransaction(wal::Lsn(0), wal::Lsn(~uint64_t{0}), [&](const proto::Transaction& t) {
+    return (*repo)->change_log().ForEachChange(t, [&](const proto::Change& c) {
+      if (c.kind() == proto::Change::MESSAGE && c.message_prefix() == "test.order") {
+        order.push_back(c.message_content());
+      } else if (c.kind() == proto::Change::INSERT) {
+        order.push_back(c.new_tuple().values(0).data());
+      }
+      return absl::OkStatus();
+    });
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 20; ++i) {
+    expected.push_back(std::to_string(2 * i));
+    expected.push_back(fmt::format("after {}", 2 * i));
+    expected.push_back(std::to_string(2 * i + 1));
+  }
+  EXPECT_EQ(order, expected);
 }
 
 TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesItNamingIt) {

@@ -118,8 +118,8 @@ class ChangeLogTest : public ::testing::Test {
     NewWriter();
   }
 
-  void Apply(const PgoutputMessage& m) {
-    absl::Status s = writer_->Apply(m);
+  void Apply(const PgoutputMessage& m, uint64_t at = 0) {
+    absl::Status s = writer_->Apply(m, Lsn(at));
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -725,6 +725,99 @@ TEST_F(ChangeLogTest, AMarkInARolledBackSubtransactionIsNotMade) {
   ASSERT_TRUE(kept->has_value());
   EXPECT_EQ((*kept)->commit_lsn(), 0x300u);
   EXPECT_EQ(Txn(0x300).change_count(), 2u);  // top1 and the "kept" message
+}
+
+// A logical message is placed at its record's end, which is where the next record starts; the
+// server merges a transaction's subtransactions by that position, so a message emitted inside a
+// savepoint can arrive after the changes of the very next record (BEGIN; SAVEPOINT s; emit; RELEASE s;
+// INSERT). Stored, the message comes first, as on the source.
+LogicalMessage Ddl(std::optional<uint32_t> xid, uint64_t lsn, std::string content) {
+  return LogicalMessage{
+      .xid = xid, .transactional = true, .lsn = Lsn(lsn), .prefix = kDdlEventMessagePrefix, .content = content};
+}
+
+TEST_F(ChangeLogTest, AMessageSentAfterTheChangesOfTheRecordAtItsEndGoesBeforeThem) {
+  Apply(Accounts());
+  Apply(Begin(0x300, 30, 800));
+  Apply(Insert("before"), 0x100);
+  Apply(Insert("multi1"), 0x180);  // one record, several rows (COPY, a multi-insert)
+  Apply(Insert("multi2"), 0x180);
+  Apply(Ddl(std::nullopt, 0x180, "{}"), 0x180);
+  Apply(Insert("after"), 0x200);
+  Apply(Commit(0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), (Strings{"before", "message {}", "multi1", "multi2", "after"}));
+  EXPECT_EQ(Txn(0x300).row_count(), 4u);
+}
+
+TEST_F(ChangeLogTest, AMessageAtTheEndOfTheRecordBeforeStaysWhereItIs) {
+  Apply(Accounts());
+  Apply(Begin(0x300, 30, 800));
+  Apply(Insert("before"), 0x100);
+  Apply(Ddl(std::nullopt, 0x180, "{}"), 0x180);  // the insert at 0x100 ended before 0x180
+  Apply(Insert("after"), 0x180);
+  Apply(Commit(0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), (Strings{"before", "message {}", "after"}));
+}
+
+// Streamed: the message's subtransaction, and its place, go with it when a subtransaction aborts.
+TEST_F(ChangeLogTest, AMessagePutBeforeItsFollowingRecordKeepsItsSubtransaction) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800), 0x100);
+  Apply(Insert("s2row", 802), 0x180);  // SAVEPOINT s1 (801) emitted the message; RELEASE s1; SAVEPOINT s2
+  Apply(Ddl(801, 0x180, "{}"), 0x180);
+  Apply(Insert("s2row2", 802), 0x200);
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 802});  // ROLLBACK TO s2: the message stays
+  Apply(StreamStart(800, false));
+  Apply(Insert("top2", 800), 0x280);
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "message {}", "top2"}));
+  EXPECT_EQ(Txn(0x300).row_count(), 2u);
+}
+
+TEST_F(ChangeLogTest, AMessagePutBeforeItsFollowingRecordGoesWithItsOwnSubtransaction) {
+  Apply(Accounts());
+  Apply(StreamStart(800, true));
+  Apply(Insert("top1", 800), 0x100);
+  // SAVEPOINT s1 (801); SAVEPOINT s2 (802) emits the message; RELEASE s2; an insert in s1.
+  Apply(Insert("s1row", 801), 0x180);
+  Apply(Ddl(802, 0x180, "{}"), 0x180);
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 802});  // ROLLBACK TO s1 aborts s2 and s1
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});
+  Apply(StreamStart(800, false));
+  Apply(Insert("top2", 800), 0x280);
+  Apply(StreamStopMessage{});
+  Apply(StreamCommit(800, 0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), (Strings{"top1", "top2"}));
+  EXPECT_EQ(Txn(0x300).row_count(), 2u);
+}
+
+// The changes of the record that follows the message may already be in a written chunk.
+TEST_F(ChangeLogTest, AMessageGoesBeforeItsFollowingRecordsChangesAlreadyWritten) {
+  Apply(Accounts());
+  Apply(Begin(0x300, 30, 800));
+  Apply(Insert("before"), 0x100);
+  Strings expected{"before", "message {}"};
+  for (int i = 0; i < 5000; ++i) {  // several chunks from one record
+    expected.push_back("row" + std::to_string(i));
+    Apply(Insert(expected.back()), 0x180);
+  }
+  ASSERT_GT(StoredChangeRecords() + writer_->buffered_bytes(), 0u);
+  Apply(Ddl(std::nullopt, 0x180, "{}"), 0x180);
+  Apply(Insert("after"), 0x200);
+  expected.push_back("after");
+  Apply(Commit(0x300, 30));
+  Sync();
+  EXPECT_EQ(Ids(0x300), expected);
+  EXPECT_EQ(Txn(0x300).change_count(), 5003u);
+  EXPECT_EQ(Pending(), std::vector<uint64_t>{});
 }
 
 TEST_F(ChangeLogTest, StreamAbortOfASubtransactionAlsoRemovesTheChangesAfterIt) {
