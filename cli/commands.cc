@@ -480,7 +480,8 @@ void PrintError(const absl::Status& status) {
 
 std::string ExitCodesText() {
   return "Exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 source or server unusable, "
-         "4 restore target refused, 5 repository damaged, 6 stopped (SIGINT/SIGTERM, or declined).";
+         "4 restore target refused, 5 repository damaged, 6 stopped (SIGINT/SIGTERM, or declined), "
+         "7 restored with --best-effort, not exactly (what may differ is listed).";
 }
 
 ExitCode ExitCodeOf(const absl::Status& status) {
@@ -642,6 +643,12 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
                         "Replay one statement per captured row change, one target transaction per source "
                         "transaction, instead of each row's net effect in bulk (slower; a fallback)");
   restore_cmd->add_option("--pg-bin", pg_bin, "Folder holding pg_restore");
+  restore_cmd->add_flag("--best-effort", restore_options.best_effort,
+                        "Carry on past a schema change that cannot be replayed, and list every object that may then "
+                        "differ from the source (exit code 7); without it such a change stops the restore");
+  bool restore_json = false;
+  restore_cmd->add_flag("--json", restore_json,
+                        "Print the summary as JSON, with 'exact' and the 'differences' (fields in the README)");
 
   // verify
   std::string verify_repo;
@@ -951,7 +958,12 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
           });
       line.Finish();
       result = summary.status();
-      if (summary.ok()) std::cout << summary->ToString();
+      if (summary.ok()) std::cout << (restore_json ? summary->ToJson() + "\n" : summary->ToString());
+      if (summary.ok() && !summary->differences.empty()) {
+        std::cerr << "pgpitr: error: the restore is NOT exact: " << summary->differences.size()
+                  << " schema change(s) could not be replayed; the summary lists what may differ" << std::endl;
+        return static_cast<int>(ExitCode::kNotExact);
+      }
     }
   } else if (*uninstall) {
     result = Uninstall(uninstall_source, uninstall_slot, uninstall_publication, uninstall_yes);

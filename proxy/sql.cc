@@ -478,6 +478,30 @@ std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view st
   return out;
 }
 
+std::optional<Detach> DetachWithoutConcurrently(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("alter") || !c.Accept("table")) return std::nullopt;
+  // DETACH PARTITION, at the top level (a table may be called detach), then the partition's name.
+  bool found = false;
+  while (!c.done() && !found) {
+    const bool detach = c.depth() == 0 && c.AtWord("detach");
+    c.Advance();
+    found = detach && c.Accept("partition");
+  }
+  if (!found || c.done()) return std::nullopt;
+  const size_t name_at = static_cast<size_t>(c.token().text.data() - statement.data());
+  while (!c.done() && !c.AtWord("concurrently") && !c.AtWord("finalize") && !c.AtPunct(';')) c.Advance();
+  if (!c.AtWord("concurrently")) return std::nullopt;
+  const std::string_view word = c.token().text;
+  const size_t at = static_cast<size_t>(word.data() - statement.data());
+  std::string_view partition = statement.substr(name_at, at - name_at);
+  while (!partition.empty() && std::isspace(static_cast<unsigned char>(partition.back())) != 0) {
+    partition.remove_suffix(1);
+  }
+  return Detach{.statement = std::string(statement.substr(0, at)) + std::string(statement.substr(at + word.size())),
+                .partition = std::string(partition)};
+}
+
 std::optional<std::vector<std::string>> GrantedRelations(std::string_view statement) {
   Cursor c(statement);
   if (!c.AtAnyWord({"grant", "revoke"})) return std::nullopt;

@@ -45,5 +45,13 @@ bool MustRunOutsideTransaction(std::string_view statement);
 // CONCURRENTLY, which makes or drops the same index inside a transaction (as restore replays it);
 // nullopt for any other statement.
 std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view statement);
+// ALTER TABLE ... DETACH PARTITION p CONCURRENTLY without CONCURRENTLY (which cannot run in a
+// transaction block; replay runs it in one), and the partition as written; nullopt for any other
+// statement.
+struct Detach {
+  std::string statement;
+  std::string partition;
+};
+std::optional<Detach> DetachWithoutConcurrently(std::string_view statement);
 
 }  // namespace pgpitr::proxy

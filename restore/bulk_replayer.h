@@ -89,6 +89,9 @@ class BulkReplayer {
   void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { row_by_row_->LeaveOutRowsOfDropped(dropped); }
   uint64_t ddl_statements() const { return row_by_row_->ddl_statements(); }
   const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
+  // As Replayer::CarryOnPastSchemaChanges and Replayer::differences.
+  void CarryOnPastSchemaChanges(bool carry_on) { row_by_row_->CarryOnPastSchemaChanges(carry_on); }
+  const std::vector<Difference>& differences() const { return row_by_row_->differences(); }
 
  private:
   // INSERTs into a table without a key, as COPY text lines.

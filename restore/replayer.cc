@@ -1,5 +1,6 @@
 #include "restore/replayer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -414,13 +415,100 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = target_->Execute(sql); !s.ok()) {
-    return absl::FailedPreconditionError(
-        fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {}",
-                    wal::OneLine(sql).substr(0, 200), wal::Lsn(txn.commit_lsn()).ToString(), s.message()));
+  if (absl::Status s = RunRecorded(sql); !s.ok()) {
+    if (absl::Status u = Unreplayable(txn, sql, std::string(s.message()), {}); !u.ok()) return u;
   }
   // Statements prepared against the old shape are stale now.
   return Forget();
+}
+
+absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& e) {
+  // Memberships: only of the roles this restore created (a role the target had is left as it is).
+  if (e.contains("memberships") && e["memberships"].is_array() && !created_roles_.empty()) {
+    const std::string recorded = e["memberships"].dump();
+    if (recorded != applied_memberships_) {
+      absl::StatusOr<wal::PgResult> grants = target_->Query(
+          "SELECT pg_catalog.format('GRANT %I TO %I%s', x->>0, x->>1, "
+          "       CASE WHEN (x->>2)::boolean THEN ' WITH ADMIN OPTION' ELSE '' END) "
+          "FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
+          "WHERE x->>1 IN (SELECT pg_catalog.jsonb_array_elements_text($2::jsonb)) "
+          "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = x->>0) "
+          "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a "
+          "                   JOIN pg_catalog.pg_roles r ON r.oid = a.roleid "
+          "                   JOIN pg_catalog.pg_roles m ON m.oid = a.member "
+          "                  WHERE r.rolname = x->>0 AND m.rolname = x->>1)",
+          {recorded, nlohmann::json(created_roles_).dump()});
+      if (!grants.ok()) return grants.status();
+      for (int i = 0; i < grants->rows(); ++i) {
+        if (absl::Status s = target_->Execute(grants->GetString(i, 0)); !s.ok()) return s;
+      }
+      applied_memberships_ = recorded;
+    }
+  }
+  // The database's privileges, as the source's were (its owner's aside).
+  if (e.contains("database_privileges") && e["database_privileges"].is_array()) {
+    const std::string recorded = e["database_privileges"].dump();
+    if (recorded != applied_database_privileges_) {
+      absl::StatusOr<wal::PgResult> changes = target_->Query(
+          "WITH want AS (SELECT x->>0 AS grantee, x->>1 AS privilege, (x->>2)::boolean AS grantable "
+          "                FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
+          "               WHERE x->>0 = 'PUBLIC' OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+          "                                                  WHERE r.rolname = x->>0)), "
+          "     have AS (SELECT COALESCE(g.rolname, 'PUBLIC') AS grantee, x.privilege_type AS privilege, "
+          "                     x.is_grantable AS grantable "
+          "                FROM pg_catalog.pg_database d, "
+          "                     pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) x "
+          "                LEFT JOIN pg_catalog.pg_roles g ON g.oid = x.grantee "
+          "               WHERE d.datname = pg_catalog.current_database() AND x.grantee <> d.datdba) "
+          "SELECT pg_catalog.format('REVOKE %s ON DATABASE %I FROM %s', h.privilege, pg_catalog.current_database(), "
+          "         CASE WHEN h.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE pg_catalog.quote_ident(h.grantee) END) "
+          "  FROM have h WHERE NOT EXISTS (SELECT 1 FROM want w WHERE (w.grantee, w.privilege, w.grantable) = "
+          "                                (h.grantee, h.privilege, h.grantable)) "
+          "UNION ALL "
+          "SELECT pg_catalog.format('GRANT %s ON DATABASE %I TO %s%s', w.privilege, pg_catalog.current_database(), "
+          "         CASE WHEN w.grantee = 'PUBLIC' THEN 'PUBLIC' ELSE pg_catalog.quote_ident(w.grantee) END, "
+          "         CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+          "  FROM want w WHERE NOT EXISTS (SELECT 1 FROM have h WHERE (w.grantee, w.privilege, w.grantable) = "
+          "                                (h.grantee, h.privilege, h.grantable))",
+          {recorded});
+      if (!changes.ok()) return changes.status();
+      // Revokes come first in the result, then grants.
+      for (int i = 0; i < changes->rows(); ++i) {
+        if (absl::Status s = target_->Execute(changes->GetString(i, 0)); !s.ok()) return s;
+      }
+      applied_database_privileges_ = recorded;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replayer::RunRecorded(const std::string& sql) {
+  if (!carry_on_) return target_->Execute(sql);
+  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_schema_change"); !s.ok()) return s;
+  absl::Status ran = target_->Execute(sql);
+  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_schema_change"
+                                                 : "ROLLBACK TO SAVEPOINT pgpitr_schema_change");
+      !s.ok()) {
+    return s;
+  }
+  return ran;
+}
+
+absl::Status Replayer::Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
+                                    std::vector<std::string> objects) {
+  statement = wal::OneLine(statement).substr(0, 200);
+  if (!carry_on_) {
+    return absl::FailedPreconditionError(
+        fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {} (restore to a "
+                    "point before it, or pass --best-effort to carry on and be told what may differ)",
+                    statement, wal::Lsn(txn.commit_lsn()).ToString(), reason));
+  }
+  differences_.push_back(Difference{.commit_lsn = txn.commit_lsn(),
+                                    .commit_time = txn.commit_time(),
+                                    .statement = std::move(statement),
+                                    .reason = std::move(reason),
+                                    .objects = std::move(objects)});
+  return absl::OkStatus();
 }
 
 absl::Status Replayer::Forget() {
@@ -489,6 +577,32 @@ bool JsonTrue(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
 }
 
+// The large objects a GRANT or REVOKE ... ON LARGE OBJECT n[, m ...] names.
+std::vector<std::string> LargeObjectsGranted(std::string_view statement) {
+  std::string text;  // lower case, each run of white space one blank
+  for (const char ch : statement) {
+    if (std::isspace(static_cast<unsigned char>(ch)) != 0) {
+      if (!text.empty() && text.back() != ' ') text += ' ';
+    } else {
+      text += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  const size_t on = text.find(" on large object ");
+  if (on == std::string::npos) return {};
+  std::vector<std::string> numbers(1);
+  for (size_t at = on + std::string_view(" on large object ").size(); at < text.size(); ++at) {
+    if (std::isdigit(static_cast<unsigned char>(text[at])) != 0) {
+      numbers.back() += text[at];
+    } else if (text[at] == ',') {
+      numbers.emplace_back();
+    } else if (text[at] != ' ') {
+      break;
+    }
+  }
+  std::erase(numbers, std::string());
+  return numbers;
+}
+
 // True when a statement dropped temporary objects and lasting ones by name.
 bool MixesTemporary(const nlohmann::json& dropped) {
   bool temporary = false, lasting = false;
@@ -542,7 +656,11 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   }
   for (const nlohmann::json& d : e["dropped"]) {
     if (!JsonTrue(d, "original")) continue;
-    if (!JsonTrue(d, "temp") && JsonString(d, "schema") != wal::kEventTriggerSchema) lasting = true;
+    // (A rule, trigger or policy of a temporary table is not temporary itself, but "on pg_temp.t".)
+    if (!JsonTrue(d, "temp") && JsonString(d, "schema") != wal::kEventTriggerSchema &&
+        JsonString(d, "identity").find(" on pg_temp.") == std::string::npos) {
+      lasting = true;
+    }
   }
   // A DROP of relations the target never had (what a failed CREATE INDEX CONCURRENTLY or REINDEX
   // CONCURRENTLY left behind: invalid, not in a dump, its creation never a schema change) is
@@ -635,12 +753,52 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   } else if (!statement.empty() && StatementMatchesTag(statement, tag)) {
     // CREATE/DROP INDEX CONCURRENTLY cannot run in replay's transaction: the same index without it.
     sql = proxy::IndexStatementWithoutConcurrently(statement).value_or(std::string(statement));
+    // So does DETACH PARTITION CONCURRENTLY: the same detach without it, then what it adds that a
+    // plain one does not: the partition's constraint as a CHECK, unless one just like it is there.
+    if (std::optional<proxy::Detach> detach = proxy::DetachWithoutConcurrently(statement)) {
+      const std::string partition = wal::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";
+      sql = fmt::format(
+          "DO $pgpitr$ DECLARE c text := pg_catalog.pg_get_partition_constraintdef({0}); BEGIN EXECUTE {1}; "
+          "IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = {0} "
+          "AND k.contype = 'c' AND pg_catalog.pg_get_constraintdef(k.oid) = pg_catalog.format('CHECK (%s)', c)) THEN "
+          "EXECUTE pg_catalog.format('ALTER TABLE %s ADD CHECK (%s)', {0}, c); END IF; END $pgpitr$",
+          partition, wal::QuoteLiteral(detach->statement));
+    }
   }
+  // What it touched, for a report of what may differ.
+  std::vector<std::string> objects;
+  bool large_object = false;
+  for (const nlohmann::json& c : e["commands"]) {
+    // (GRANT reports its object type in capitals, other commands in lower case.)
+    std::string type = JsonString(c, "type");
+    for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    large_object = large_object || type == "large object";
+    const std::string identity = JsonString(c, "identity");
+    if (!identity.empty()) {
+      objects.push_back(type + " " + identity);
+    } else if (type == "large object") {
+      // A GRANT names no object: the numbers after ON LARGE OBJECT do.
+      for (const std::string& number : LargeObjectsGranted(statement)) objects.push_back("large object " + number);
+    } else {
+      objects.push_back(type);
+    }
+  }
+  for (const nlohmann::json& d : e["dropped"]) {
+    if (JsonTrue(d, "original")) objects.push_back(JsonString(d, "type") + " " + JsonString(d, "identity"));
+  }
+  if (objects.empty() && (tag == "GRANT" || tag == "REVOKE") && !statement.empty()) {
+    if (std::optional<std::vector<std::string>> names = proxy::GrantedRelations(statement)) {
+      for (const std::string& name : *names) objects.push_back("privileges on " + name);
+    }
+  }
+  std::sort(objects.begin(), objects.end());
+  objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
   if (sql.empty()) {
-    return absl::FailedPreconditionError(fmt::format(
-        "the schema change `{}` of {} was made inside a function, procedure or DO block (`{}`): its statement "
-        "is not recorded, so it cannot be replayed",
-        tag, where, wal::OneLine(query).substr(0, 200)));
+    return Unreplayable(txn, query,
+                        fmt::format("its {} was made inside a function, procedure or DO block: the statement itself "
+                                    "is not recorded, only the call",
+                                    tag),
+                        objects);
   }
 
   // The session state it ran in: role (so the objects have their owners), search_path, and the
@@ -657,14 +815,22 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   if (!missing.ok()) return missing.status();
   for (int i = 0; i < missing->rows(); ++i) {
     const std::string name = missing->GetString(i, 0);
-    if (absl::Status s = target_->Execute(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
-      return absl::FailedPreconditionError(
-          fmt::format("the schema change `{}` of {} needs role {}, which the restore target lacks and could not be "
-                      "created ({}): create it and restore again",
-                      wal::OneLine(sql).substr(0, 200), where, name, s.message()));
+    if (absl::Status s = RunRecorded(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
+      return Unreplayable(txn, sql,
+                          fmt::format("it needs role {}, which the restore target lacks and could not be created "
+                                      "({}): create the role and restore again",
+                                      name, s.message()),
+                          objects);
     }
     schema_notes_.push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
                                         wal::OneLine(sql).substr(0, 80)));
+    created_roles_.push_back(name);
+  }
+  if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) {
+    return Unreplayable(txn, sql, fmt::format("giving the restore target the source's role memberships and database "
+                                              "privileges failed: {}",
+                                              s.message()),
+                        objects);
   }
   // One statement sets them all, the role among them (each is user-settable, so their order does
   // not matter), and one puts the target's own back.
@@ -693,22 +859,22 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   constexpr const char* kSetAll =
       "SELECT pg_catalog.set_config(s.key, s.value, true) FROM pg_catalog.jsonb_each_text($1::jsonb) s";
   if (absl::Status s = target_->Execute(kSetAll, {settings.dump()}); !s.ok()) return s;
-  absl::Status ran = target_->Execute(sql);
-  if (ran.ok()) ran = target_->Execute(kSetAll, {own.dump()});
+  absl::Status ran = RunRecorded(sql);
+  // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
+  if (ran.ok() || carry_on_) {
+    if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;
+  }
   if (!ran.ok()) {
     // Large objects are not in the logical stream: one made after the base is not at the target.
-    bool large_object = false;
-    // (GRANT reports its object type in capitals, other commands in lower case.)
-    for (const nlohmann::json& c : e["commands"]) {
-      std::string type = JsonString(c, "type");
-      for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      large_object = large_object || type == "large object";
+    if (absl::Status s = Unreplayable(txn, sql,
+                                      fmt::format("{}{}", ran.message(),
+                                                  large_object ? " (large objects are not in the logical stream: "
+                                                                 "pgpitr restores those of the base only)"
+                                                               : ""),
+                                      objects);
+        !s.ok()) {
+      return s;
     }
-    return absl::FailedPreconditionError(fmt::format(
-        "replaying the schema change `{}` of {} failed: {}{}", wal::OneLine(sql).substr(0, 200), where, ran.message(),
-        large_object ? " (large objects are not in the logical stream: pgpitr restores those of the base only; "
-                       "restore to a point before this one, or take a base after the large object was made)"
-                     : ""));
   }
   return Forget();
 }

@@ -20,8 +20,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "nlohmann/json_fwd.hpp"
 #include "proto/pgpitr.pb.h"
 #include "restore/change_feed.h"
+#include "restore/difference.h"
 #include "restore/planner.h"
 #include "wal/change_log.h"
 #include "wal/pg_connection.h"
@@ -54,6 +56,11 @@ class Replayer {
     return dropped_ != nullptr && !dropped_->empty() &&
            dropped_->DroppedAtOrAfter(relid, wal::Lsn(txn.commit_lsn()));
   }
+
+  // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
+  // left out and listed in differences().
+  void CarryOnPastSchemaChanges(bool carry_on) { carry_on_ = carry_on; }
+  const std::vector<Difference>& differences() const { return differences_; }
 
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }
@@ -88,6 +95,17 @@ class Replayer {
   // the source ran it (its statement, role, search_path and parsing settings), or left out when it
   // changed nothing lasting (temporary objects, IF EXISTS of nothing, pgpitr's own triggers).
   [[nodiscard]] absl::Status ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn);
+  // A schema change that could not be replayed: an error naming it, or, carrying on, one more
+  // difference and OK.
+  [[nodiscard]] absl::Status Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
+                                          std::vector<std::string> objects);
+  // Gives the roles this restore created the memberships the source's had, and the target
+  // database the source database's privileges, as recorded with a schema change (both are
+  // global, outside any dump), when they changed since the last one.
+  [[nodiscard]] absl::Status MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& event);
+  // Runs a recorded statement; carrying on, inside a savepoint, so that its failure leaves the
+  // target transaction usable.
+  [[nodiscard]] absl::Status RunRecorded(const std::string& sql);
   // After a schema change ran: statements prepared and tables followed are stale; it is counted.
   [[nodiscard]] absl::Status Forget();
   [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
@@ -108,6 +126,11 @@ class Replayer {
   // The target session's own values of the settings a recorded schema change runs under.
   std::map<std::string, std::string> own_settings_;
   const DroppedRelations* dropped_ = nullptr;
+  std::vector<std::string> created_roles_;
+  std::string applied_memberships_;
+  std::string applied_database_privileges_;
+  bool carry_on_ = false;
+  std::vector<Difference> differences_;
   uint64_t transactions_ = 0;
   uint64_t rows_ = 0;
   uint64_t ddl_statements_ = 0;

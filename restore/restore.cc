@@ -4,7 +4,9 @@
 #include <optional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 #include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
 #include "restore/change_feed.h"
@@ -264,6 +266,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     summary.rows = replayer.rows();
     summary.row_writes = row_writes();
     summary.notes = replayer.schema_notes();
+    summary.differences = replayer.differences();
     return absl::OkStatus();
   };
   if (options.row_by_row) {
@@ -276,6 +279,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
     r.LeaveOutRowsOfDropped(&plan->dropped);
+    r.CarryOnPastSchemaChanges(options.best_effort);
     if (absl::Status s = replay_all(
             r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
         !s.ok())
@@ -289,6 +293,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
     r.LeaveOutRowsOfDropped(&plan->dropped);
+    r.CarryOnPastSchemaChanges(options.best_effort);
     if (absl::Status s = replay_all(
             r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
         !s.ok()) {
@@ -332,7 +337,39 @@ std::string RestoreSummary::ToString() const {
     out += "  last commit:  none after the base\n";
   }
   for (const std::string& note : notes) out += "  note: " + note + "\n";
+  if (!differences.empty()) {
+    out += fmt::format("NOT EXACT: {} schema change(s) could not be replayed (--best-effort); what they touched may "
+                       "differ from the source:\n",
+                       differences.size());
+    for (const Difference& d : differences) {
+      out += fmt::format("  - `{}` (committed at LSN {}, {}): {}\n", d.statement, Lsn(d.commit_lsn).ToString(),
+                         wal::FormatPgTime(d.commit_time), d.reason);
+      if (!d.objects.empty()) out += "    may differ: " + absl::StrJoin(d.objects, ", ") + "\n";
+    }
+  }
   return out;
+}
+
+std::string RestoreSummary::ToJson() const {
+  nlohmann::json out = {
+      {"target", plan.target.ToString()},
+      {"base", {{"id", plan.base.id()}, {"lsn", Lsn(plan.base.lsn()).ToString()}}},
+      {"reached_lsn", plan.reached_lsn.ToString()},
+      {"reached_time", wal::FormatPgTime(plan.reached_time)},
+      {"transactions", transactions},
+      {"rows", rows},
+      {"exact", differences.empty()},
+      {"notes", notes},
+  };
+  out["differences"] = nlohmann::json::array();
+  for (const Difference& d : differences) {
+    out["differences"].push_back({{"commit_lsn", Lsn(d.commit_lsn).ToString()},
+                                  {"commit_time", wal::FormatPgTime(d.commit_time)},
+                                  {"statement", d.statement},
+                                  {"reason", d.reason},
+                                  {"objects", d.objects}});
+  }
+  return out.dump(2);
 }
 
 absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const wal::Logger& log,

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/pgpitr.pb.h"
+#include "restore/difference.h"
 #include "restore/planner.h"
 #include "restore/restore_target.h"
 #include "wal/conninfo.h"
@@ -35,6 +36,9 @@ struct RestoreOptions {
   // Replay one target transaction per source transaction, row by row (the slow path, kept for
   // comparison), instead of each row's net effect in bulk.
   bool row_by_row = false;
+  // Carry on past a schema change that cannot be replayed, and list what may differ
+  // (RestoreSummary::differences), instead of stopping.
+  bool best_effort = false;
   uint64_t replay_flush_bytes = 64ull << 20;   // BulkReplayOptions::flush_bytes
   uint64_t replay_merge_bytes = 128ull << 20;  // BulkReplayOptions::merge_bytes (at least flush_bytes)
 };
@@ -55,7 +59,11 @@ struct RestoreSummary {
   std::chrono::duration<double> base_seconds{0};
   std::chrono::duration<double> replay_seconds{0};
   std::vector<std::string> notes;  // schema changes followed, sequence decisions
+  // Only with best_effort: what was not replayed. Empty: the restore is exact.
+  std::vector<Difference> differences;
   std::string ToString() const;
+  // The summary as a JSON object (fields documented in the README).
+  std::string ToJson() const;
 };
 
 [[nodiscard]] absl::StatusOr<RestoreSummary> RunRestore(

@@ -53,7 +53,18 @@ BEGIN
                   (SELECT x.adrelid FROM pg_catalog.pg_attrdef x WHERE x.oid = c.objid)
                 WHEN 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass THEN
                   (SELECT x.stxrelid FROM pg_catalog.pg_statistic_ext x WHERE x.oid = c.objid)
-              END), false),
+              END), false)
+           -- or made of the session's temporary types or relations (a function of a temporary row
+           -- type, a domain over one): dropped with them when the session ends.
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep
+                        LEFT JOIN pg_catalog.pg_type dt
+                               ON dep.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND dt.oid = dep.refobjid
+                        LEFT JOIN pg_catalog.pg_class dc
+                               ON dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dc.oid = dep.refobjid
+                       WHERE dep.classid = c.classid AND dep.objid = c.objid AND dep.deptype = 'n'
+                         AND pg_catalog.pg_my_temp_schema() <> 0
+                         AND (dt.typnamespace = pg_catalog.pg_my_temp_schema()
+                              OR dc.relnamespace = pg_catalog.pg_my_temp_schema())),
            'persistence', r.relpersistence,
            'columns', CASE WHEN c.command_tag IN ('CREATE TABLE AS', 'SELECT INTO') AND r.relkind = 'r' THEN (
               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
@@ -88,6 +99,22 @@ BEGIN
     'role', current_user,
     'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
                WHERE r.rolname !~ '^pg_'),
+    -- Which role is a member of which (a statement run as one role may need another's rights).
+    'memberships', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(r.rolname, m.rolname, a.admin_option)
+                                                ORDER BY r.rolname, m.rolname)
+                      FROM pg_catalog.pg_auth_members a
+                      JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+                      JOIN pg_catalog.pg_roles m ON m.oid = a.member
+                     WHERE m.rolname !~ '^pg_'),
+    -- The database's own privileges (GRANT CREATE ON DATABASE is no schema change, and a
+    -- statement may need it), but for its owner's.
+    'database_privileges', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                                     COALESCE(g.rolname, 'PUBLIC'), x.privilege_type, x.is_grantable)
+                                     ORDER BY g.rolname, x.privilege_type)
+                              FROM pg_catalog.pg_database d,
+                                   pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) x
+                              LEFT JOIN pg_catalog.pg_roles g ON g.oid = x.grantee
+                             WHERE d.datname = pg_catalog.current_database() AND x.grantee <> d.datdba),
     'search_path', pg_catalog.current_setting('search_path'),
     -- A GRANT does not say what it granted on: the session's temporary relations tell which names were theirs.
     'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN

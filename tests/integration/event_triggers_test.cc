@@ -10,6 +10,11 @@ namespace {
 
 class EventTriggersTest : public ServerTest {
  protected:
+  static std::string Query(wal::PgConnection conn, const std::string& sql) {
+    absl::StatusOr<wal::PgResult> r = conn.Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
+  }
   static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
     return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
   }
@@ -44,11 +49,28 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "BEGIN; SAVEPOINT s; CREATE TABLE in_savepoint (a int); RELEASE s; INSERT INTO in_savepoint VALUES (1); "
       "SAVEPOINT t; ALTER TABLE in_savepoint ADD COLUMN b int; RELEASE t; INSERT INTO in_savepoint VALUES (2, 3); "
       "COMMIT",
+      // A role that may create in the database (no schema change) and is a member of another (global):
+      // the restore's database and the roles it creates get the same.
+      "CREATE ROLE et_creator; CREATE ROLE et_target; GRANT et_target TO et_creator; "
+      "GRANT CREATE ON DATABASE app TO et_creator; SET ROLE et_creator; CREATE SCHEMA et_schema; "
+      "GRANT CREATE ON SCHEMA et_schema TO et_target; CREATE TABLE et_schema.x (a int); "
+      "ALTER TABLE et_schema.x OWNER TO et_target; RESET ROLE",
+      // Effectively temporary: a function of a temporary row type; a rule of a temporary table.
+      "CREATE TEMP TABLE tmp_row (a int, b text); "
+      "CREATE FUNCTION tmp_fn(tmp_row) RETURNS int LANGUAGE sql AS 'SELECT $1.a'; "
+      "CREATE TEMP TABLE tmp_r (a int); CREATE RULE tmp_rule AS ON INSERT TO tmp_r DO INSTEAD NOTHING; "
+      "DROP RULE tmp_rule ON tmp_r",
+      "CREATE TABLE parted (a int) PARTITION BY LIST (a); "
+      "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1)",
   };
   std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
   std::vector<std::string> schemas;
   for (const std::string& step : steps) {
-    Exec(app, step);
+    // Each in a session of its own, ended before the point (its temporary objects gone with it).
+    {
+      wal::PgConnection session = Connect("app");
+      Exec(session, step);
+    }
     points.emplace_back(InsertLsn(app), FingerprintOf("app"));
     schemas.push_back(SchemaDump("app"));
   }
@@ -56,6 +78,12 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   Exec(app, "CREATE INDEX CONCURRENTLY kept_v ON kept (v)");
   points.emplace_back(InsertLsn(app), FingerprintOf("app"));
   schemas.push_back(SchemaDump("app"));
+  Exec(app, "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY");
+  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+  schemas.push_back(SchemaDump("app"));
+  // The roles are gone by the time of the restores: they make them again.
+  Exec(app, "DROP TABLE et_schema.x; DROP SCHEMA et_schema; REVOKE CREATE ON DATABASE app FROM et_creator; "
+            "DROP ROLE et_creator; DROP ROLE et_target");
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
@@ -137,6 +165,44 @@ TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesI
 
 // Large objects are not in the logical stream: a restore that reaches a schema change on one made
 // after the base says so, rather than failing on a missing object.
+// --best-effort carries on past what cannot be replayed and names what may differ; the rest is exact.
+TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNamesWhatItTouched) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(app, "INSERT INTO t VALUES (1)");
+  Exec(app, "DO $$BEGIN EXECUTE 'CREATE INDEX t_hidden ON t (id DESC)'; END$$");
+  Exec(app, "SELECT lo_create(4243); GRANT SELECT ON LARGE OBJECT 4243 TO PUBLIC; SELECT lo_unlink(4243)");
+  Exec(app, "INSERT INTO t VALUES (2); INSERT INTO other SELECT g FROM generate_series(1, 50) g; "
+            "ALTER TABLE other ADD COLUMN v text DEFAULT 'x'");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+
+  restore::RestoreOptions options;
+  options.repo = repo_dir_;
+  options.target = Info("best");
+  options.best_effort = true;
+  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  ASSERT_EQ(summary->differences.size(), 2u) << summary->ToString();
+  EXPECT_NE(summary->differences[0].statement.find("DO $$"), std::string::npos);
+  EXPECT_EQ(summary->differences[0].objects, std::vector<std::string>{"index public.t_hidden"});
+  EXPECT_NE(summary->differences[1].reason.find("large objects are not in the logical stream"), std::string::npos);
+  EXPECT_EQ(summary->differences[1].objects, std::vector<std::string>{"large object 4243"});
+  EXPECT_NE(summary->ToString().find("NOT EXACT"), std::string::npos);
+  EXPECT_NE(summary->ToJson().find("\"exact\": false"), std::string::npos);
+  // Everything else is there, rows and schema changes after the ones left out.
+  EXPECT_EQ(Query(Connect("best"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
+  EXPECT_EQ(Query(Connect("best"), "SELECT count(*) || ' ' || min(v) FROM other"), "50 x");
+
+  // Strict, the same restore stops at the first and says how to go on.
+  options.target = Info("strict");
+  options.best_effort = false;
+  absl::StatusOr<restore::RestoreSummary> strict = restore::RunRestore(options, wal::Logger::Silent());
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("--best-effort"), std::string::npos) << strict.status();
+}
+
 TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAreNotCaptured) {
   wal::PgConnection app = Connect("app");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());

@@ -381,6 +381,21 @@ TEST(CreatesTableFromQuery, TablesFilledByAQueryAreRecognized) {
   EXPECT_FALSE(CreatesTableFromQuery("INSERT INTO t SELECT 1"));
 }
 
+TEST(DetachWithoutConcurrently, DropsOnlyTheConcurrentlyKeywordAndNamesThePartition) {
+  std::optional<Detach> d = DetachWithoutConcurrently("ALTER TABLE range_parted2 DETACH PARTITION part_rp CONCURRENTLY");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->statement, "ALTER TABLE range_parted2 DETACH PARTITION part_rp ");
+  EXPECT_EQ(d->partition, "part_rp");
+  d = DetachWithoutConcurrently("alter table detach detach partition s.\"Concurrently\" concurrently;");
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->statement, "alter table detach detach partition s.\"Concurrently\" ;");
+  EXPECT_EQ(d->partition, "s.\"Concurrently\"");
+  EXPECT_FALSE(DetachWithoutConcurrently("ALTER TABLE p DETACH PARTITION c").has_value());
+  EXPECT_FALSE(DetachWithoutConcurrently("ALTER TABLE p DETACH PARTITION c FINALIZE").has_value());
+  EXPECT_FALSE(DetachWithoutConcurrently("ALTER TABLE p ATTACH PARTITION concurrently FOR VALUES IN (1)").has_value());
+  EXPECT_FALSE(DetachWithoutConcurrently("CREATE INDEX CONCURRENTLY i ON t (v)").has_value());
+}
+
 TEST(IndexStatementWithoutConcurrently, DropsOnlyTheConcurrentlyKeyword) {
   EXPECT_EQ(IndexStatementWithoutConcurrently("CREATE INDEX CONCURRENTLY i ON t (v)"), "CREATE INDEX  i ON t (v)");
   EXPECT_EQ(IndexStatementWithoutConcurrently("create unique index concurrently if not exists i on t (v)"),
