@@ -33,7 +33,10 @@ constexpr const char* kRecordDdl = R"sql(
 CREATE OR REPLACE FUNCTION _pgpitr.record_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
 DECLARE
   dropped text := pg_catalog.current_setting('pgpitr.dropped', true);
+  -- Set while this function gives a table REPLICA IDENTITY FULL itself: the statement it runs.
+  own_statement text := NULLIF(pg_catalog.current_setting('pgpitr.identity_statement', true), '');
   commands jsonb;
+  missing record;
 BEGIN
   SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'tag', c.command_tag, 'type', c.object_type, 'schema', c.schema_name,
@@ -93,7 +96,7 @@ BEGIN
   END IF;
   PERFORM pg_catalog.pg_logical_emit_message(true, '%PREFIX%', pg_catalog.jsonb_build_object(
     'tag', TG_TAG,
-    'query', pg_catalog.current_query(),
+    'query', COALESCE(own_statement, pg_catalog.current_query()),
     'statement_start', pg_catalog.statement_timestamp(),
     'backend', pg_catalog.pg_backend_pid(),
     'role', current_user,
@@ -135,18 +138,46 @@ BEGIN
       'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
     'commands', commands,
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
+  -- With --set-replica-identity-full: no published table is left without a replica identity by
+  -- this statement (its UPDATE and DELETE would fail while published). The change is a schema
+  -- change of its own, recorded (above, in the nested call) like any other.
+  IF %IDENTITY_FULL% AND own_statement IS NULL THEN
+    FOR missing IN
+      SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
+         AND (c.relreplident = 'n'
+              OR (c.relreplident = 'd' AND NOT EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+              OR (c.relreplident = 'i' AND NOT EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+    LOOP
+      own_statement := pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', missing.nspname, missing.relname);
+      BEGIN
+        PERFORM pg_catalog.set_config('pgpitr.identity_statement', own_statement, true);
+        EXECUTE own_statement;
+        PERFORM pg_catalog.set_config('pgpitr.identity_statement', '', true);
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'pgpitr could not set REPLICA IDENTITY FULL on %.%: %', missing.nspname, missing.relname, SQLERRM;
+      END;
+    END LOOP;
+  END IF;
 END
 $pgpitr$)sql";
 
-std::string WithPrefix(std::string sql) {
-  const std::string key = "%PREFIX%";
-  sql.replace(sql.find(key), key.size(), kDdlEventMessagePrefix);
+std::string RecordDdlFunction(bool identity_full) {
+  std::string sql = kRecordDdl;
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"%PREFIX%", kDdlEventMessagePrefix},
+                                   {"%IDENTITY_FULL%", identity_full ? "true" : "false"}}) {
+    sql.replace(sql.find(key), key.size(), value);
+  }
   return sql;
 }
 
 }  // namespace
 
-absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn) {
+absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool identity_full) {
   absl::StatusOr<PgResult> super = conn.Query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user");
   if (!super.ok()) return super.status();
   // Only a superuser may create event triggers (PostgreSQL 15 to 17).
@@ -168,7 +199,7 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn) {
       "ALTER EVENT TRIGGER {drop_trigger} ENABLE ALWAYS;"
       "ALTER EVENT TRIGGER {end_trigger} ENABLE ALWAYS;"
       "COMMIT;",
-      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("ddl", WithPrefix(kRecordDdl)),
+      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("ddl", RecordDdlFunction(identity_full)),
       fmt::arg("drop_trigger", kSqlDropTrigger), fmt::arg("end_trigger", kDdlEndTrigger));
   if (absl::Status s = conn.Execute(install); !s.ok()) {
     (void)conn.Execute("ROLLBACK");

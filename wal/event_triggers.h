@@ -25,7 +25,10 @@ enum class DdlRecording {
 
 // Creates (or replaces) the triggers and their functions in one transaction. A role that may not
 // create them (not a superuser) gives kProxyOnly, not an error; a lost connection is an error.
-[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn);
+// identity_full (run --set-replica-identity-full): a statement that leaves a published table
+// without a replica identity (a new table without a primary key, a dropped key) also gives it
+// REPLICA IDENTITY FULL, so the application's UPDATE and DELETE on it never fail.
+[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool identity_full = false);
 
 // The tables (their OIDs) a recorded schema change dropped, from its message (prefix
 // kDdlEventMessagePrefix); none when the message does not parse. A dropped column is not a dropped table.

@@ -166,7 +166,8 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
 
   // Schema changes by any path, where the role may create event triggers.
   absl::StatusOr<DdlRecording> recording =
-      settings.event_triggers ? InstallEventTriggers(*conn) : RemoveEventTriggers(*conn);
+      settings.event_triggers ? InstallEventTriggers(*conn, settings.set_replica_identity_full)
+                              : RemoveEventTriggers(*conn);
   if (!recording.ok()) {
     if (recording.status().code() == absl::StatusCode::kUnavailable) return recording.status();
     log.Warn("could not create pgpitr's event triggers ({}); schema changes are recorded only through the proxy",

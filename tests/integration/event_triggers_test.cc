@@ -97,6 +97,54 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   }
 }
 
+// With --set-replica-identity-full, a statement that leaves a table without a replica identity
+// (made without a key, key dropped, identity index dropped) gives it REPLICA IDENTITY FULL at once:
+// the application's UPDATE and DELETE on it work as without pgpitr, and are captured exactly.
+TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAndTheApplicationsWritesWork) {
+  set_replica_identity_full_ = true;
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE old_nokey (a int); INSERT INTO old_nokey VALUES (1), (2)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  const std::vector<std::string> steps = {
+      "CREATE TABLE nokey (a int, b text); INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (2, 'y'); "
+      "UPDATE nokey SET b = 'z' WHERE a = 1; DELETE FROM nokey WHERE a = 2",
+      "CREATE TABLE keyed (id int PRIMARY KEY, v int); INSERT INTO keyed VALUES (1, 1); "
+      "ALTER TABLE keyed DROP CONSTRAINT keyed_pkey; UPDATE keyed SET v = 2",
+      "CREATE TABLE ri (id int NOT NULL, v int); CREATE UNIQUE INDEX ri_id ON ri (id); "
+      "ALTER TABLE ri REPLICA IDENTITY USING INDEX ri_id; INSERT INTO ri VALUES (1, 1); DROP INDEX ri_id; "
+      "UPDATE ri SET v = 3",
+      "CREATE TABLE a1 (x int); CREATE TABLE a2 (y int); INSERT INTO a1 VALUES (1); UPDATE a1 SET x = 2; "
+      "INSERT INTO a2 VALUES (1); DELETE FROM a2",
+      "BEGIN; CREATE TABLE in_txn (x int); INSERT INTO in_txn VALUES (1); SAVEPOINT s; UPDATE in_txn SET x = 5; "
+      "RELEASE s; COMMIT",
+      "UPDATE old_nokey SET a = a + 10",
+  };
+  std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
+  std::vector<std::string> schemas;
+  for (const std::string& step : steps) {
+    {
+      wal::PgConnection session = Connect("app");
+      Exec(session, step);  // fails the test if the application's statement fails
+    }
+    points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+    schemas.push_back(SchemaDump("app"));
+  }
+  EXPECT_EQ(Query(Connect("app"),
+                  "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) FROM pg_class "
+                  "WHERE relname IN ('old_nokey', 'nokey', 'keyed', 'ri', 'a1', 'a2', 'in_txn')"),
+            "a1=f,a2=f,in_txn=f,keyed=f,nokey=f,old_nokey=f,ri=f");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const std::string db = fmt::format("point_{}", i);
+    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, AtLsn(points[i].first));
+    ASSERT_TRUE(summary.ok()) << "after step " << i << ": " << summary.status();
+    EXPECT_EQ(FingerprintOf(db), points[i].second) << "after step " << i;
+    EXPECT_EQ(SchemaDump(db), schemas[i]) << "after step " << i;
+  }
+}
+
 // A logical message is placed at its record's end, where the next record starts; the server merges
 // a transaction's subtransactions by that position and may send the parent's next row first (a tie).
 // Stored, every transaction's changes are in the source's order.

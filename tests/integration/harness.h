@@ -109,6 +109,7 @@ class ServerTest : public ::testing::Test {
       durable_ = lsn.value();
     };
     options.source_settings.event_triggers = event_triggers_;
+    options.source_settings.set_replica_identity_full = set_replica_identity_full_;
     if (adjust) adjust(options);
     capture_thread_ = std::thread([this, options] {
       capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
@@ -235,6 +236,7 @@ class ServerTest : public ::testing::Test {
   absl::Status capture_result_;
   // Whether capture creates its event triggers on the source (wal/event_triggers.h).
   bool event_triggers_ = true;
+  bool set_replica_identity_full_ = false;  // run --set-replica-identity-full
 };
 
 }  // namespace pgpitr::testing
