@@ -91,6 +91,7 @@ class BulkReplayer {
   const std::vector<std::string>& schema_notes() const { return row_by_row_->schema_notes(); }
   // As Replayer::CarryOnPastSchemaChanges and Replayer::differences.
   void CarryOnPastSchemaChanges(bool carry_on) { row_by_row_->CarryOnPastSchemaChanges(carry_on); }
+  void NoteRolesCreated(const std::vector<std::string>& roles) { row_by_row_->NoteRolesCreated(roles); }
   const std::vector<Difference>& differences() const { return row_by_row_->differences(); }
 
  private:

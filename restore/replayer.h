@@ -61,6 +61,11 @@ class Replayer {
   // left out and listed in differences().
   void CarryOnPastSchemaChanges(bool carry_on) { carry_on_ = carry_on; }
   const std::vector<Difference>& differences() const { return differences_; }
+  // Roles this restore created before the replay (for the base): they get memberships as the
+  // source's roles had them, like those replay creates.
+  void NoteRolesCreated(const std::vector<std::string>& roles) {
+    created_roles_.insert(created_roles_.end(), roles.begin(), roles.end());
+  }
 
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }

@@ -1,5 +1,6 @@
 #include "restore/restore.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -182,6 +183,48 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
   return absl::OkStatus();
 }
 
+// Roles are the cluster's: those the base names and the target lacks are created (NOLOGIN, no
+// other attribute) with the memberships the source gave them, so that owners and privileges land
+// as they were. A role that cannot be created stops the restore, naming it.
+absl::Status CreateMissingRoles(PgConnection& target, const proto::Base& base, std::vector<std::string>* created,
+                                std::vector<std::string>* notes) {
+  if (base.roles().empty()) return absl::OkStatus();
+  nlohmann::json names(std::vector<std::string>(base.roles().begin(), base.roles().end()));
+  absl::StatusOr<wal::PgResult> missing = target.Query(
+      "SELECT r FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
+      "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1",
+      {names.dump()});
+  if (!missing.ok()) return missing.status();
+  for (int i = 0; i < missing->rows(); ++i) {
+    const std::string name = missing->GetString(i, 0);
+    if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", wal::QuoteIdent(name))); !s.ok()) {
+      return absl::FailedPreconditionError(
+          fmt::format("the base's objects name role {}, which the restore target lacks and could not be created ({}): "
+                      "create it, or pass --no-owner",
+                      name, s.message()));
+    }
+    created->push_back(name);
+  }
+  if (created->empty()) return absl::OkStatus();
+  for (const proto::Base::RoleMembership& m : base.memberships()) {
+    if (std::find(created->begin(), created->end(), m.member()) == created->end()) continue;
+    absl::StatusOr<wal::PgResult> has = target.Query(
+        "SELECT count(*) FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.roleid "
+        "JOIN pg_catalog.pg_roles m ON m.oid = a.member WHERE r.rolname = $1 AND m.rolname = $2",
+        {m.role(), m.member()});
+    if (!has.ok()) return has.status();
+    if (has->GetString(0, 0) != "0") continue;
+    if (absl::Status s = target.Execute(fmt::format("GRANT {} TO {}{}", wal::QuoteIdent(m.role()),
+                                                    wal::QuoteIdent(m.member()), m.admin() ? " WITH ADMIN OPTION" : ""));
+        !s.ok()) {
+      return s;
+    }
+  }
+  notes->push_back(fmt::format("created role(s) {} (NOLOGIN) on the restore target: the base's objects name them",
+                               absl::StrJoin(*created, ", ")));
+  return absl::OkStatus();
+}
+
 // The base and the replay into the prepared target database; fills *summary.
 absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbname, const fs::path& dump,
                          const wal::ChangeLog& changes, const proto::CaptureState& capture_state,
@@ -198,6 +241,11 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   if (!target.ok()) return target.status();
   absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
   if (!pg_restore.ok()) return pg_restore.status();
+  std::vector<std::string> created_roles;
+  std::vector<std::string> role_notes;
+  if (!options.no_owner) {
+    if (absl::Status s = CreateMissingRoles(*target, plan->base, &created_roles, &role_notes); !s.ok()) return s;
+  }
   BaseLoadOptions load_options;
   load_options.pg_restore = *pg_restore;
   load_options.dump = dump;
@@ -265,7 +313,8 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     summary.transactions = replayer.transactions();
     summary.rows = replayer.rows();
     summary.row_writes = row_writes();
-    summary.notes = replayer.schema_notes();
+    summary.notes = role_notes;
+    for (const std::string& note : replayer.schema_notes()) summary.notes.push_back(note);
     summary.differences = replayer.differences();
     return absl::OkStatus();
   };
@@ -280,6 +329,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     Replayer& r = **replayer;
     r.LeaveOutRowsOfDropped(&plan->dropped);
     r.CarryOnPastSchemaChanges(options.best_effort);
+    r.NoteRolesCreated(created_roles);
     if (absl::Status s = replay_all(
             r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
         !s.ok())
@@ -294,6 +344,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     BulkReplayer& r = **replayer;
     r.LeaveOutRowsOfDropped(&plan->dropped);
     r.CarryOnPastSchemaChanges(options.best_effort);
+    r.NoteRolesCreated(created_roles);
     if (absl::Status s = replay_all(
             r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
         !s.ok()) {

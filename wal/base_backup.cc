@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "fmt/format.h"
@@ -98,6 +99,28 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   if (!db.ok()) return db.status();
   base.set_database(db->GetString(0, 0));
   base.set_encoding(db->GetString(0, 1));
+  // The roles the dump's owners and privileges name: those the database's objects depend on, the
+  // bootstrap superuser (whose objects are not tracked), and the roles they are members of.
+  absl::StatusOr<PgResult> roles = conn.Query(
+      "WITH named AS (SELECT r.oid, r.rolname FROM pg_catalog.pg_roles r "
+      "  WHERE r.rolname !~ '^pg_' AND (r.oid = 10 OR r.oid IN (SELECT s.refobjid FROM pg_catalog.pg_shdepend s "
+      "    WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.dbid = (SELECT d.oid "
+      "      FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())))) "
+      "SELECT g.rolname, m.rolname, a.admin_option FROM pg_catalog.pg_auth_members a "
+      "  JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN named m ON m.oid = a.member "
+      "UNION ALL SELECT NULL, n.rolname, false FROM named n ORDER BY 1 NULLS FIRST, 2");
+  if (!roles.ok()) return roles.status();
+  std::set<std::string> role_names;
+  for (int i = 0; i < roles->rows(); ++i) {
+    role_names.insert(roles->GetString(i, 1));
+    if (roles->IsNull(i, 0)) continue;
+    if (!roles->GetString(i, 0).starts_with("pg_")) role_names.insert(roles->GetString(i, 0));
+    proto::Base::RoleMembership* m = base.add_memberships();
+    m->set_role(roles->GetString(i, 0));
+    m->set_member(roles->GetString(i, 1));
+    m->set_admin(roles->GetString(i, 2) == "t");
+  }
+  for (const std::string& name : role_names) base.add_roles(name);
   // Ids sort by LSN: 16 hex digits.
   base.set_id(fmt::format("{:016X}", lsn->value()));
   base.set_dump_file("base.dump");

@@ -134,5 +134,32 @@ TEST_F(BaseLoadTest, ForeignKeysAndViewsAreMadeOnRowsAllAtTheTarget) {
   }
 }
 
+// Roles are the cluster's and not in the dump: those the base's objects name (owner, grantee, and
+// the roles they are members of) are recorded with it, and a restore target that lacks them gets them.
+TEST_F(BaseLoadTest, RolesTheBaseNamesAreMadeOnATargetThatLacksThem) {
+  wal::PgConnection app = Connect("app");
+  Exec(app,
+       "CREATE ROLE bl_owner; CREATE ROLE bl_reader; CREATE ROLE bl_group; GRANT bl_group TO bl_owner; "
+       "CREATE TABLE owned_t (a int PRIMARY KEY); ALTER TABLE owned_t OWNER TO bl_owner; "
+       "GRANT SELECT ON owned_t TO bl_reader; INSERT INTO owned_t VALUES (1)");
+  const std::string schema = SchemaDump("app");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  const wal::Lsn point = InsertLsn(app);
+  // Gone from the cluster by the time of the restore.
+  Exec(app, "DROP TABLE owned_t; DROP ROLE bl_owner, bl_reader, bl_group");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> summary =
+      Restore("restored", *restore::RestoreTarget::AtLsn(point.ToString(), /*exclusive=*/true));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(SchemaDump("restored"), schema);
+  absl::StatusOr<wal::PgResult> member = Connect("postgres").Query("SELECT pg_has_role('bl_owner', 'bl_group', 'MEMBER')");
+  ASSERT_TRUE(member.ok()) << member.status();
+  EXPECT_EQ(member->GetString(0, 0), "t");
+  EXPECT_NE(summary->ToString().find("created role(s) bl_group, bl_owner, bl_reader"), std::string::npos)
+      << summary->ToString();
+}
+
 }  // namespace
 }  // namespace pgpitr::testing
