@@ -826,6 +826,27 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
                                         wal::OneLine(sql).substr(0, 80)));
     created_roles_.push_back(name);
   }
+  // The role it ran as, if this restore made it, may do what it could on the source.
+  if (e.contains("role_attributes") && e["role_attributes"].is_object() &&
+      std::find(created_roles_.begin(), created_roles_.end(), role) != created_roles_.end()) {
+    std::string attributes;
+    for (const auto& [name, keyword] : {std::pair<const char*, const char*>{"superuser", "SUPERUSER"},
+                                        {"createdb", "CREATEDB"},
+                                        {"createrole", "CREATEROLE"},
+                                        {"bypassrls", "BYPASSRLS"},
+                                        {"inherit", "INHERIT"}}) {
+      const nlohmann::json& value = e["role_attributes"].value(name, nlohmann::json());
+      if (value.is_boolean()) attributes += fmt::format(" {}{}", value.get<bool>() ? "" : "NO", keyword);
+    }
+    if (!attributes.empty() && attributes != applied_role_attributes_[role]) {
+      if (absl::Status s = RunRecorded(fmt::format("ALTER ROLE {}{}", QuoteIdent(role), attributes)); !s.ok()) {
+        return Unreplayable(txn, sql, fmt::format("giving role {} what it could do on the source failed: {}", role,
+                                                  s.message()),
+                            objects);
+      }
+      applied_role_attributes_[role] = attributes;
+    }
+  }
   if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) {
     return Unreplayable(txn, sql, fmt::format("giving the restore target the source's role memberships and database "
                                               "privileges failed: {}",

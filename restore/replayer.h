@@ -133,6 +133,7 @@ class Replayer {
   const DroppedRelations* dropped_ = nullptr;
   std::vector<std::string> created_roles_;
   std::string applied_memberships_;
+  std::map<std::string, std::string> applied_role_attributes_;  // role -> the ALTER ROLE options given
   std::string applied_database_privileges_;
   bool carry_on_ = false;
   std::vector<Difference> differences_;

@@ -100,6 +100,10 @@ BEGIN
     'statement_start', pg_catalog.statement_timestamp(),
     'backend', pg_catalog.pg_backend_pid(),
     'role', current_user,
+    -- What the role may do (a role the restore target lacks is made with the same).
+    'role_attributes', (SELECT pg_catalog.jsonb_build_object('superuser', r.rolsuper, 'createdb', r.rolcreatedb,
+                                 'createrole', r.rolcreaterole, 'bypassrls', r.rolbypassrls, 'inherit', r.rolinherit)
+                          FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
     'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
                WHERE r.rolname !~ '^pg_'),
     -- Which role is a member of which (a statement run as one role may need another's rights).

@@ -115,7 +115,11 @@ absl::StatusOr<std::vector<Repository::BaseFolder>> Repository::ScanBases() cons
       std::stringstream text;
       text << in.rdbuf();
       proto::Base base;
-      if (!google::protobuf::util::JsonStringToMessage(text.str(), &base).ok()) {
+      // Fields a newer pgpitr added are skipped, as in the change log's binary records: a base
+      // stays restorable by the version that reads it.
+      google::protobuf::util::JsonParseOptions parse;
+      parse.ignore_unknown_fields = true;
+      if (!google::protobuf::util::JsonStringToMessage(text.str(), &base, parse).ok()) {
         folder.problem = "its manifest (base.json) does not parse";
       } else if (base.id() != name) {
         folder.problem = fmt::format("its manifest names another base ({})", base.id());

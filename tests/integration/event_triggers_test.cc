@@ -55,6 +55,8 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "GRANT CREATE ON DATABASE app TO et_creator; SET ROLE et_creator; CREATE SCHEMA et_schema; "
       "GRANT CREATE ON SCHEMA et_schema TO et_target; CREATE TABLE et_schema.x (a int); "
       "ALTER TABLE et_schema.x OWNER TO et_target; RESET ROLE",
+      // A role that is a superuser on the source (gone by the restore): made again as one, NOLOGIN.
+      "CREATE ROLE et_super SUPERUSER; SET ROLE et_super; CREATE SCHEMA et_super_schema; RESET ROLE",
       // Effectively temporary: a function of a temporary row type; a rule of a temporary table.
       "CREATE TEMP TABLE tmp_row (a int, b text); "
       "CREATE FUNCTION tmp_fn(tmp_row) RETURNS int LANGUAGE sql AS 'SELECT $1.a'; "
@@ -83,7 +85,7 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   schemas.push_back(SchemaDump("app"));
   // The roles are gone by the time of the restores: they make them again.
   Exec(app, "DROP TABLE et_schema.x; DROP SCHEMA et_schema; REVOKE CREATE ON DATABASE app FROM et_creator; "
-            "DROP ROLE et_creator; DROP ROLE et_target");
+            "DROP ROLE et_creator; DROP ROLE et_target; DROP SCHEMA et_super_schema; DROP ROLE et_super");
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;

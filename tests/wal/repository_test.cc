@@ -45,5 +45,28 @@ TEST(Repository, TwoDumpsOfTheSameIdGetTheirOwnFoldersAndTheFirstRegisteredStand
   EXPECT_EQ((*bases)[0].sha256(), "aa");
 }
 
+// A manifest written by a newer pgpitr (a field this one does not know) is read, the field
+// skipped; one that is not JSON is damaged.
+TEST(Repository, AManifestWithFieldsOfANewerVersionIsReadAndABrokenOneIsDamaged) {
+  TempDir dir("pgpitr_repository_");
+  absl::StatusOr<std::unique_ptr<Repository>> repo = Repository::Open(dir.path() / "repo", Repository::Mode::kCapture);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<std::filesystem::path> partial = (*repo)->NewPartialBase("0000000000001000");
+  ASSERT_TRUE(partial.ok());
+  std::ofstream(*partial / "base.dump") << "dump";
+  ASSERT_TRUE((*repo)->CommitBase(*partial, BaseWithId("0000000000001000", "aa")).ok());
+  const std::filesystem::path manifest = dir.path() / "repo" / "bases" / "0000000000001000" / "base.json";
+  ASSERT_TRUE(std::filesystem::exists(manifest));
+  std::ofstream(manifest) << R"({"id": "0000000000001000", "lsn": "4096", "sha256": "aa", "futureField": [1, 2]})";
+  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+  ASSERT_TRUE(bases.ok()) << bases.status();
+  ASSERT_EQ(bases->size(), 1u);
+  EXPECT_EQ((*bases)[0].sha256(), "aa");
+
+  std::ofstream(manifest) << R"({"id": "0000000000001000", "lsn": )";
+  bases = (*repo)->Bases();
+  EXPECT_EQ(bases.status().code(), absl::StatusCode::kDataLoss) << bases.status();
+}
+
 }  // namespace
 }  // namespace pgpitr::wal
