@@ -577,6 +577,29 @@ bool JsonTrue(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
 }
 
+// For a COMMENT made where its statement is not recorded (inside a function or DO block): the
+// statement that gives the object the comment the source recorded it had after it; empty when it
+// is not that, or the object is of a kind this cannot name.
+std::string CommentEffect(const nlohmann::json& commands) {
+  std::string sql;
+  for (const nlohmann::json& c : commands) {
+    if (JsonString(c, "tag") != "COMMENT" || !c.contains("comment")) return "";
+    std::string type = JsonString(c, "type");
+    const std::string identity = JsonString(c, "identity");
+    if (identity.empty() || type.empty() || type == "domain constraint") return "";
+    if (type.ends_with(" column")) type = "column";
+    if (type == "table constraint") type = "constraint";
+    for (char& ch : type) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    // [description], or null when the object has none (COMMENT ... IS NULL).
+    const nlohmann::json& comment = c["comment"];
+    const std::string text = comment.is_array() && !comment.empty() && comment[0].is_string()
+                                 ? wal::QuoteLiteral(comment[0].get<std::string>())
+                                 : "NULL";
+    sql += fmt::format("{}COMMENT ON {} {} IS {}", sql.empty() ? "" : "; ", type, identity, text);
+  }
+  return sql;
+}
+
 // The large objects a GRANT or REVOKE ... ON LARGE OBJECT n[, m ...] names.
 std::vector<std::string> LargeObjectsGranted(std::string_view statement) {
   std::string text;  // lower case, each run of white space one blank
@@ -793,6 +816,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   }
   std::sort(objects.begin(), objects.end());
   objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
+  if (sql.empty()) sql = CommentEffect(e["commands"]);
   if (sql.empty()) {
     return Unreplayable(txn, query,
                         fmt::format("its {} was made inside a function, procedure or DO block: the statement itself "

@@ -69,6 +69,10 @@ BEGIN
                          AND (dt.typnamespace = pg_catalog.pg_my_temp_schema()
                               OR dc.relnamespace = pg_catalog.pg_my_temp_schema())),
            'persistence', r.relpersistence,
+           -- A comment's effect (a COMMENT inside a function has no statement of its own to replay).
+           'comment', CASE WHEN c.command_tag = 'COMMENT' THEN (
+              SELECT pg_catalog.jsonb_build_array(d.description) FROM pg_catalog.pg_description d
+               WHERE d.objoid = c.objid AND d.classoid = c.classid AND d.objsubid = c.objsubid) END,
            'columns', CASE WHEN c.command_tag IN ('CREATE TABLE AS', 'SELECT INTO') AND r.relkind = 'r' THEN (
               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),

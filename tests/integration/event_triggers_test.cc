@@ -62,6 +62,11 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "CREATE FUNCTION tmp_fn(tmp_row) RETURNS int LANGUAGE sql AS 'SELECT $1.a'; "
       "CREATE TEMP TABLE tmp_r (a int); CREATE RULE tmp_rule AS ON INSERT TO tmp_r DO INSTEAD NOTHING; "
       "DROP RULE tmp_rule ON tmp_r",
+      // A comment made inside a function or DO block: replayed by its effect.
+      "CREATE FUNCTION commenter() RETURNS void LANGUAGE plpgsql AS $$BEGIN "
+      "COMMENT ON TABLE kept IS 'made in a function'; COMMENT ON COLUMN kept.v IS 'it''s v'; END$$; "
+      "SELECT commenter()",
+      "DO $$BEGIN COMMENT ON COLUMN kept.v IS NULL; END$$",
       "CREATE TABLE parted (a int) PARTITION BY LIST (a); "
       "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1)",
   };
