@@ -779,13 +779,32 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     // So does DETACH PARTITION CONCURRENTLY: the same detach without it, then what it adds that a
     // plain one does not: the partition's constraint as a CHECK, unless one just like it is there.
     if (std::optional<proxy::Detach> detach = proxy::DetachWithoutConcurrently(statement)) {
-      const std::string partition = wal::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";
-      sql = fmt::format(
-          "DO $pgpitr$ DECLARE c text := pg_catalog.pg_get_partition_constraintdef({0}); BEGIN EXECUTE {1}; "
-          "IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = {0} "
-          "AND k.contype = 'c' AND pg_catalog.pg_get_constraintdef(k.oid) = pg_catalog.format('CHECK (%s)', c)) THEN "
-          "EXECUTE pg_catalog.format('ALTER TABLE %s ADD CHECK (%s)', {0}, c); END IF; END $pgpitr$",
-          partition, wal::QuoteLiteral(detach->statement));
+      sql = detach->statement;
+      if (e.contains("detached_checks") && e["detached_checks"].is_array()) {
+        // The partition's CHECK constraints on the source after it (recorded): those the target's
+        // lacks are the ones the concurrent detach added.
+        for (const nlohmann::json& check : e["detached_checks"]) {
+          if (!check.is_array() || check.size() != 3 || !check[0].is_string() || !check[1].is_string() ||
+              !check[2].is_string()) {
+            return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+          }
+          sql += fmt::format(
+              "; DO $pgpitr$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = "
+              "{0}::pg_catalog.regclass AND k.conname = {1}) THEN ALTER TABLE {2} ADD CONSTRAINT {3} {4}; END IF; "
+              "END $pgpitr$",
+              wal::QuoteLiteral(check[0].get<std::string>()), wal::QuoteLiteral(check[1].get<std::string>()),
+              check[0].get<std::string>(), QuoteIdent(check[1].get<std::string>()), check[2].get<std::string>());
+        }
+      } else {
+        // Recorded before the trigger said: the partition's constraint, unless one just like it is there.
+        const std::string partition = wal::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";
+        sql = fmt::format(
+            "DO $pgpitr$ DECLARE c text := pg_catalog.pg_get_partition_constraintdef({0}); BEGIN EXECUTE {1}; "
+            "IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = {0} "
+            "AND k.contype = 'c' AND pg_catalog.pg_get_constraintdef(k.oid) = pg_catalog.format('CHECK (%s)', c)) "
+            "THEN EXECUTE pg_catalog.format('ALTER TABLE %s ADD CHECK (%s)', {0}, c); END IF; END $pgpitr$",
+            partition, wal::QuoteLiteral(detach->statement));
+      }
     }
   }
   // What it touched, for a report of what may differ.

@@ -145,6 +145,18 @@ BEGIN
       'default_toast_compression', pg_catalog.current_setting('default_toast_compression'),
       'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
     'commands', commands,
+    -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when
+    -- one it has implies it), in a transaction of its own before this one: the partition's CHECK
+    -- constraints now, so that a plain detach can be followed by the same.
+    'detached_checks', CASE WHEN TG_TAG = 'ALTER TABLE' AND pg_catalog.current_query() ~* 'detach\s+partition' THEN (
+       SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                pg_catalog.format('%I.%I', n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))
+                ORDER BY k.conname), '[]'::jsonb)
+         FROM pg_catalog.pg_constraint k
+         JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+        WHERE k.contype = 'c' AND t.oid = pg_catalog.to_regclass(
+                pg_catalog.substring(pg_catalog.current_query(), '(?i)detach\s+partition\s+([^\s;]+)'))) END,
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
   -- With --set-replica-identity-full: no published table is left without a replica identity by
   -- this statement (its UPDATE and DELETE would fail while published). The change is a schema

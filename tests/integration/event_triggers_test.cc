@@ -68,7 +68,9 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "SELECT commenter()",
       "DO $$BEGIN COMMENT ON COLUMN kept.v IS NULL; END$$",
       "CREATE TABLE parted (a int) PARTITION BY LIST (a); "
-      "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1)",
+      "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1); "
+      // One whose own constraint implies its partition's: detached concurrently, it gets none more.
+      "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES IN (2, 3); ALTER TABLE parted_2 ADD CHECK (a = 2)",
   };
   std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
   std::vector<std::string> schemas;
@@ -86,6 +88,9 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   points.emplace_back(InsertLsn(app), FingerprintOf("app"));
   schemas.push_back(SchemaDump("app"));
   Exec(app, "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY");
+  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+  schemas.push_back(SchemaDump("app"));
+  Exec(app, "ALTER TABLE parted DETACH PARTITION parted_2 CONCURRENTLY");
   points.emplace_back(InsertLsn(app), FingerprintOf("app"));
   schemas.push_back(SchemaDump("app"));
   // The roles are gone by the time of the restores: they make them again.
@@ -276,7 +281,10 @@ TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAr
 // not call pg_logical_emit_message), the statement still succeeds, with a warning.
 TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsStatement) {
   wal::PgConnection app = Connect("app");
-  ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
+  {
+    absl::StatusOr<wal::DdlRecording> installed = wal::InstallEventTriggers(app);
+    ASSERT_TRUE(installed.ok()) << installed.status();
+  }
   Exec(app,
        "CREATE ROLE et_app LOGIN; GRANT CREATE ON SCHEMA public TO et_app; "
        "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC");
@@ -289,7 +297,10 @@ TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsState
 
 TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
   wal::PgConnection app = Connect("app");
-  ASSERT_TRUE(wal::InstallEventTriggers(app).ok());
+  {
+    absl::StatusOr<wal::DdlRecording> installed = wal::InstallEventTriggers(app);
+    ASSERT_TRUE(installed.ok()) << installed.status();
+  }
   const std::string count = "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE '\\_pgpitr\\_%'";
   EXPECT_EQ(app.Query(count)->GetString(0, 0), "2");
   event_triggers_ = false;
