@@ -923,7 +923,40 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   constexpr const char* kSetAll =
       "SELECT pg_catalog.set_config(s.key, s.value, true) FROM pg_catalog.jsonb_each_text($1::jsonb) s";
   if (absl::Status s = target_->Execute(kSetAll, {settings.dump()}); !s.ok()) return s;
+  // Columns with a missing value (rows older than the column have the value its default gave when
+  // it was added) that the target has before the statement: the others are new.
+  const nlohmann::json missing_values =
+      e.contains("missing_values") && e["missing_values"].is_array() ? e["missing_values"] : nlohmann::json::array();
+  std::set<std::string> columns_before;
+  if (!missing_values.empty()) {
+    absl::StatusOr<wal::PgResult> before = target_->Query(
+        "SELECT x->>0 || '.' || pg_catalog.quote_ident(x->>1) FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
+        "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(x->>0) "
+        "AND a.attname = x->>1 AND NOT a.attisdropped)",
+        {missing_values.dump()});
+    if (!before.ok()) return before.status();
+    for (int i = 0; i < before->rows(); ++i) columns_before.insert(before->GetString(i, 0));
+  }
   absl::Status ran = RunRecorded(sql);
+  // A column this statement added: its rows get the source's value where the target's default gave another.
+  for (const nlohmann::json& m : missing_values) {
+    if (!ran.ok()) break;
+    if (!m.is_array() || m.size() != 3 || !m[0].is_string() || !m[1].is_string() || !m[2].is_string()) {
+      return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+    }
+    const std::string table = m[0].get<std::string>();
+    const std::string column = QuoteIdent(m[1].get<std::string>());
+    if (columns_before.contains(table + "." + column)) continue;
+    absl::StatusOr<wal::PgResult> fix = target_->Query(
+        "SELECT pg_catalog.format('UPDATE ONLY %s SET %I = (%L::%s)[1]', $1::pg_catalog.regclass, a.attname, $3::text, "
+        "pg_catalog.format_type(t.typarray, NULL)) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = $2 "
+        "AND a.attmissingval::text IS DISTINCT FROM $3::text",
+        {table, m[1].get<std::string>(), m[2].get<std::string>()});
+    ran = fix.status();
+    for (int i = 0; ran.ok() && i < fix->rows(); ++i) ran = RunRecorded(fix->GetString(i, 0));
+  }
   // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
   if (ran.ok() || carry_on_) {
     if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;

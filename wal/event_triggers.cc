@@ -145,6 +145,16 @@ BEGIN
       'default_toast_compression', pg_catalog.current_setting('default_toast_compression'),
       'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
     'commands', commands,
+    -- A column added with a default that is not a constant (now(), a stable function) keeps, for
+    -- the rows already there, the value it had then (attmissingval): replay gives them the same.
+    'missing_values', CASE WHEN TG_TAG = 'ALTER TABLE' THEN (
+       SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(
+                pg_catalog.format('%I.%I', n.nspname, t.relname), a.attname, a.attmissingval::text))
+         FROM pg_catalog.pg_event_trigger_ddl_commands() c
+         JOIN pg_catalog.pg_class t ON c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND t.oid = c.objid
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.atthasmissing AND NOT a.attisdropped
+        WHERE t.relkind = 'r') END,
     -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when
     -- one it has implies it), in a transaction of its own before this one: the partition's CHECK
     -- constraints now, so that a plain detach can be followed by the same.

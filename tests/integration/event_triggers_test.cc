@@ -62,6 +62,9 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "CREATE FUNCTION tmp_fn(tmp_row) RETURNS int LANGUAGE sql AS 'SELECT $1.a'; "
       "CREATE TEMP TABLE tmp_r (a int); CREATE RULE tmp_rule AS ON INSERT TO tmp_r DO INSTEAD NOTHING; "
       "DROP RULE tmp_rule ON tmp_r",
+      // A default that is not a constant: the rows already there keep the value it had then.
+      "ALTER TABLE kept ADD COLUMN added_at timestamptz DEFAULT now(); INSERT INTO kept (id, v) VALUES (1000, 'x')",
+      "ALTER TABLE kept ADD COLUMN added_by text DEFAULT current_user || pg_catalog.pg_backend_pid()",
       // A comment made inside a function or DO block: replayed by its effect.
       "CREATE FUNCTION commenter() RETURNS void LANGUAGE plpgsql AS $$BEGIN "
       "COMMENT ON TABLE kept IS 'made in a function'; COMMENT ON COLUMN kept.v IS 'it''s v'; END$$; "
