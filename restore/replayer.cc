@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "proxy/sql.h"
@@ -956,6 +957,27 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
         {table, m[1].get<std::string>(), m[2].get<std::string>()});
     ran = fix.status();
     for (int i = 0; ran.ok() && i < fix->rows(); ++i) ran = RunRecorded(fix->GetString(i, 0));
+  }
+  // A default that gave the rows already in a table values of their own (volatile: random(),
+  // clock_timestamp(), serial, identity): those values are not in the stream.
+  if (ran.ok() && e.contains("rewritten_with_new_values") && e["rewritten_with_new_values"].is_array() &&
+      !e["rewritten_with_new_values"].empty()) {
+    std::vector<std::string> tables;
+    for (const nlohmann::json& t : e["rewritten_with_new_values"]) {
+      if (t.is_string()) tables.push_back("table " + t.get<std::string>());
+    }
+    if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;
+    if (absl::Status s = Unreplayable(
+            txn, sql,
+            fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a "
+                        "serial or identity column), which are not in the stream: at restore they get values of "
+                        "their own",
+                        absl::StrJoin(tables, ", ")),
+            tables);
+        !s.ok()) {
+      return s;
+    }
+    return Forget();
   }
   // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
   if (ran.ok() || carry_on_) {

@@ -23,6 +23,35 @@ BEGIN
 END
 $pgpitr$)sql";
 
+// table_rewrite fires before a statement rewrites a table. A rewrite for a default (a column added
+// with a volatile default: random(), clock_timestamp(), serial, identity) gives every row there a
+// value of its own that is not in the stream: the tables it does that to, when they have rows, wait
+// in a transaction-local setting for the statement's message. (A subtransaction guards the look at
+// the rows: it must never fail the statement; a table it cannot read counts as having rows.)
+constexpr const char* kRecordRewrite = R"sql(
+CREATE OR REPLACE FUNCTION _pgpitr.record_rewrite() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
+DECLARE
+  has_rows boolean := true;
+  table_name text := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       WHERE c.oid = pg_catalog.pg_event_trigger_table_rewrite_oid());
+BEGIN
+  IF (pg_catalog.pg_event_trigger_table_rewrite_reason() & 2) = 0 THEN
+    RETURN;
+  END IF;
+  BEGIN
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', table_name) INTO has_rows;
+  EXCEPTION WHEN OTHERS THEN
+    has_rows := true;
+  END;
+  IF has_rows THEN
+    PERFORM pg_catalog.set_config('pgpitr.rewritten', (COALESCE(NULLIF(
+      pg_catalog.current_setting('pgpitr.rewritten', true), '')::jsonb, '[]'::jsonb)
+      || pg_catalog.jsonb_build_array(table_name))::text, true);
+  END IF;
+END
+$pgpitr$)sql";
+
 // One message per statement: its text (the top-level query: a statement inside a function or DO
 // block shows the call), the session state that shapes how it parses and what it makes, the roles
 // that existed (a GRANT or an owner names them; roles are not in the database's dumps), what it
@@ -33,6 +62,7 @@ constexpr const char* kRecordDdl = R"sql(
 CREATE OR REPLACE FUNCTION _pgpitr.record_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
 DECLARE
   dropped text := pg_catalog.current_setting('pgpitr.dropped', true);
+  rewritten text := pg_catalog.current_setting('pgpitr.rewritten', true);
   -- Set while this function gives a table REPLICA IDENTITY FULL itself: the statement it runs.
   own_statement text := NULLIF(pg_catalog.current_setting('pgpitr.identity_statement', true), '');
   commands jsonb;
@@ -89,6 +119,9 @@ BEGIN
     LEFT JOIN pg_catalog.pg_class r ON c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND r.oid = c.objid;
   IF dropped IS NOT NULL AND dropped <> '' THEN
     PERFORM pg_catalog.set_config('pgpitr.dropped', '', true);
+  END IF;
+  IF rewritten IS NOT NULL AND rewritten <> '' THEN
+    PERFORM pg_catalog.set_config('pgpitr.rewritten', '', true);
   END IF;
   -- A sidecar never makes the application's statement fail: where the message cannot be written
   -- it warns instead. (No EXCEPTION block: a message written in a subtransaction is decoded after
@@ -167,6 +200,7 @@ BEGIN
          JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
         WHERE k.contype = 'c' AND t.oid = pg_catalog.to_regclass(
                 pg_catalog.substring(pg_catalog.current_query(), '(?i)detach\s+partition\s+([^\s;]+)'))) END,
+    'rewritten_with_new_values', COALESCE(NULLIF(rewritten, '')::jsonb, '[]'::jsonb),
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
   -- With --set-replica-identity-full: no published table is left without a replica identity by
   -- this statement (its UPDATE and DELETE would fail while published). The change is a schema
@@ -218,19 +252,24 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool ident
       // No trigger of ours fires while its own functions are replaced.
       "DROP EVENT TRIGGER IF EXISTS {drop_trigger};"
       "DROP EVENT TRIGGER IF EXISTS {end_trigger};"
+      "DROP EVENT TRIGGER IF EXISTS {rewrite_trigger};"
       "CREATE SCHEMA IF NOT EXISTS {schema};"
       "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;"
       "GRANT USAGE ON SCHEMA {schema} TO PUBLIC;"
       "{drop};"
       "{ddl};"
+      "{rewrite};"
       "CREATE EVENT TRIGGER {drop_trigger} ON sql_drop EXECUTE FUNCTION {schema}.record_drop();"
+      "CREATE EVENT TRIGGER {rewrite_trigger} ON table_rewrite EXECUTE FUNCTION {schema}.record_rewrite();"
       "CREATE EVENT TRIGGER {end_trigger} ON ddl_command_end EXECUTE FUNCTION {schema}.record_ddl();"
       // They fire under session_replication_role = replica too (bulk loads, other replication tools).
       "ALTER EVENT TRIGGER {drop_trigger} ENABLE ALWAYS;"
       "ALTER EVENT TRIGGER {end_trigger} ENABLE ALWAYS;"
+      "ALTER EVENT TRIGGER {rewrite_trigger} ENABLE ALWAYS;"
       "COMMIT;",
       fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("ddl", RecordDdlFunction(identity_full)),
-      fmt::arg("drop_trigger", kSqlDropTrigger), fmt::arg("end_trigger", kDdlEndTrigger));
+      fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", kSqlDropTrigger),
+      fmt::arg("end_trigger", kDdlEndTrigger), fmt::arg("rewrite_trigger", kTableRewriteTrigger));
   if (absl::Status s = conn.Execute(install); !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -240,14 +279,14 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool ident
 
 absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn) {
   absl::StatusOr<PgResult> present =
-      conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2)",
-                 {kDdlEndTrigger, kSqlDropTrigger});
+      conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2, $3)",
+                 {kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger});
   if (!present.ok()) return present.status();
   if (present->GetString(0, 0) == "0") return DdlRecording::kProxyOnly;
   if (absl::Status s = conn.Execute(fmt::format(
           "BEGIN; SET LOCAL client_min_messages = warning; DROP EVENT TRIGGER IF EXISTS {}; "
-          "DROP EVENT TRIGGER IF EXISTS {}; DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
-          kDdlEndTrigger, kSqlDropTrigger, kEventTriggerSchema));
+          "DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
+          kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kEventTriggerSchema));
       !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -268,7 +307,9 @@ std::vector<uint32_t> DroppedRelations(std::string_view message) {
 }
 
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {
-  if (dump_desc == "EVENT TRIGGER") return name == kDdlEndTrigger || name == kSqlDropTrigger;
+  if (dump_desc == "EVENT TRIGGER") {
+    return name == kDdlEndTrigger || name == kSqlDropTrigger || name == kTableRewriteTrigger;
+  }
   if (dump_desc == "SCHEMA") return name == kEventTriggerSchema;
   return false;
 }

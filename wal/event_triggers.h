@@ -17,6 +17,7 @@ namespace pgpitr::wal {
 inline constexpr const char* kEventTriggerSchema = "_pgpitr";
 inline constexpr const char* kDdlEndTrigger = "_pgpitr_ddl_end";
 inline constexpr const char* kSqlDropTrigger = "_pgpitr_sql_drop";
+inline constexpr const char* kTableRewriteTrigger = "_pgpitr_table_rewrite";
 
 enum class DdlRecording {
   kEventTriggers,  // the source records every schema change itself
