@@ -958,6 +958,23 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     ran = fix.status();
     for (int i = 0; ran.ok() && i < fix->rows(); ++i) ran = RunRecorded(fix->GetString(i, 0));
   }
+  // Partitions get the bounds the source computed, where the target computed others (an expression).
+  if (ran.ok() && e.contains("partition_bounds") && e["partition_bounds"].is_array()) {
+    for (const nlohmann::json& b : e["partition_bounds"]) {
+      if (!b.is_array() || b.size() != 3 || !b[0].is_string() || !b[1].is_string() || !b[2].is_string()) {
+        return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+      }
+      absl::StatusOr<wal::PgResult> bound = target_->Query(
+          "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) IS DISTINCT FROM $2::text "
+          "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text) AND c.relispartition",
+          {b[0].get<std::string>(), b[2].get<std::string>()});
+      if (!bound.ok()) return bound.status();
+      if (bound->rows() != 1 || bound->GetString(0, 0) != "t") continue;
+      ran = RunRecorded(fmt::format("ALTER TABLE {1} DETACH PARTITION {0}; ALTER TABLE {1} ATTACH PARTITION {0} {2}",
+                                    b[0].get<std::string>(), b[1].get<std::string>(), b[2].get<std::string>()));
+      if (!ran.ok()) break;
+    }
+  }
   // A default that gave the rows already in a table values of their own (volatile: random(),
   // clock_timestamp(), serial, identity): those values are not in the stream.
   if (ran.ok() && e.contains("rewritten_with_new_values") && e["rewritten_with_new_values"].is_array() &&

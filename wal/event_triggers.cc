@@ -188,6 +188,19 @@ BEGIN
          JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
          JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.atthasmissing AND NOT a.attisdropped
         WHERE t.relkind = 'r') END,
+    -- A partition's bound as the source computed it (one given by an expression, now() + ..., was
+    -- evaluated once, when the partition was made): replay puts the same.
+    'partition_bounds', CASE WHEN TG_TAG IN ('CREATE TABLE', 'ALTER TABLE') THEN (
+       SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(
+                pg_catalog.format('%I.%I', n.nspname, t.relname), pg_catalog.format('%I.%I', pn.nspname, p.relname),
+                pg_catalog.pg_get_expr(t.relpartbound, t.oid)))
+         FROM pg_catalog.pg_event_trigger_ddl_commands() c
+         JOIN pg_catalog.pg_class t ON c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND t.oid = c.objid
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_catalog.pg_inherits i ON i.inhrelid = t.oid
+         JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+        WHERE t.relispartition AND t.relpersistence <> 't') END,
     -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when
     -- one it has implies it), in a transaction of its own before this one: the partition's CHECK
     -- constraints now, so that a plain detach can be followed by the same.

@@ -65,6 +65,10 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       // A default that is not a constant: the rows already there keep the value it had then.
       "ALTER TABLE kept ADD COLUMN added_at timestamptz DEFAULT now(); INSERT INTO kept (id, v) VALUES (1000, 'x')",
       "ALTER TABLE kept ADD COLUMN added_by text DEFAULT current_user || pg_catalog.pg_backend_pid()",
+      // A partition bound given by an expression: evaluated once, on the source.
+      "CREATE TABLE by_time (at timestamptz, v int) PARTITION BY RANGE (at); "
+      "CREATE TABLE by_time_now PARTITION OF by_time FOR VALUES FROM (now() - interval '1 hour') "
+      "TO (now() + interval '1 hour'); INSERT INTO by_time VALUES (now(), 1)",
       // A comment made inside a function or DO block: replayed by its effect.
       "CREATE FUNCTION commenter() RETURNS void LANGUAGE plpgsql AS $$BEGIN "
       "COMMENT ON TABLE kept IS 'made in a function'; COMMENT ON COLUMN kept.v IS 'it''s v'; END$$; "
