@@ -441,7 +441,7 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
           {recorded, nlohmann::json(created_roles_).dump()});
       if (!grants.ok()) return grants.status();
       for (int i = 0; i < grants->rows(); ++i) {
-        if (absl::Status s = target_->Execute(grants->GetString(i, 0)); !s.ok()) return s;
+        if (absl::Status s = RunGlobal(grants->GetString(i, 0)); !s.ok()) return s;
       }
       applied_memberships_ = recorded;
     }
@@ -475,11 +475,25 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
       if (!changes.ok()) return changes.status();
       // Revokes come first in the result, then grants.
       for (int i = 0; i < changes->rows(); ++i) {
-        if (absl::Status s = target_->Execute(changes->GetString(i, 0)); !s.ok()) return s;
+        if (absl::Status s = RunGlobal(changes->GetString(i, 0)); !s.ok()) return s;
       }
       applied_database_privileges_ = recorded;
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Replayer::RunGlobal(const std::string& sql) {
+  // In a savepoint: a grant the restore's role may not make (the target database is another
+  // role's) is noted, and the replay goes on; a statement that needed it then fails, named.
+  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_globals"); !s.ok()) return s;
+  absl::Status ran = target_->Execute(sql);
+  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_globals"
+                                                 : "ROLLBACK TO SAVEPOINT pgpitr_globals");
+      !s.ok()) {
+    return s;
+  }
+  if (!ran.ok()) schema_notes_.push_back(fmt::format("could not run `{}` on the restore target: {}", sql, ran.message()));
   return absl::OkStatus();
 }
 

@@ -108,6 +108,9 @@ class Replayer {
   // database the source database's privileges, as recorded with a schema change (both are
   // global, outside any dump), when they changed since the last one.
   [[nodiscard]] absl::Status MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& event);
+  // Runs a statement about roles or the database's privileges, in a savepoint; a refusal is noted
+  // in the summary, not an error.
+  [[nodiscard]] absl::Status RunGlobal(const std::string& sql);
   // Runs a recorded statement; carrying on, inside a savepoint, so that its failure leaves the
   // target transaction usable.
   [[nodiscard]] absl::Status RunRecorded(const std::string& sql);

@@ -180,11 +180,17 @@ BEGIN
     'commands', commands,
     -- A column added with a default that is not a constant (now(), a stable function) keeps, for
     -- the rows already there, the value it had then (attmissingval): replay gives them the same.
+    -- (Of the tables it changed and their partitions and children, which it changed too.)
     'missing_values', CASE WHEN TG_TAG = 'ALTER TABLE' THEN (
+       WITH RECURSIVE touched(oid) AS (
+         SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+          WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+         UNION
+         SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN touched ON i.inhparent = touched.oid)
        SELECT pg_catalog.jsonb_agg(DISTINCT pg_catalog.jsonb_build_array(
                 pg_catalog.format('%I.%I', n.nspname, t.relname), a.attname, a.attmissingval::text))
-         FROM pg_catalog.pg_event_trigger_ddl_commands() c
-         JOIN pg_catalog.pg_class t ON c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND t.oid = c.objid
+         FROM touched
+         JOIN pg_catalog.pg_class t ON t.oid = touched.oid
          JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
          JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.atthasmissing AND NOT a.attisdropped
         WHERE t.relkind = 'r') END,

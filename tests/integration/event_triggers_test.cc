@@ -65,6 +65,9 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       // A default that is not a constant: the rows already there keep the value it had then.
       "ALTER TABLE kept ADD COLUMN added_at timestamptz DEFAULT now(); INSERT INTO kept (id, v) VALUES (1000, 'x')",
       "ALTER TABLE kept ADD COLUMN added_by text DEFAULT current_user || pg_catalog.pg_backend_pid()",
+      "CREATE TABLE in_parts (a int) PARTITION BY LIST (a); "
+      "CREATE TABLE in_parts_1 PARTITION OF in_parts FOR VALUES IN (1); INSERT INTO in_parts VALUES (1)",
+      "ALTER TABLE in_parts ADD COLUMN at timestamptz DEFAULT now()",
       // A partition bound given by an expression: evaluated once, on the source.
       "CREATE TABLE by_time (at timestamptz, v int) PARTITION BY RANGE (at); "
       "CREATE TABLE by_time_now PARTITION OF by_time FOR VALUES FROM (now() - interval '1 hour') "
