@@ -615,6 +615,33 @@ std::string CommentEffect(const nlohmann::json& commands) {
   return sql;
 }
 
+// True for CREATE TABLE t (LIKE x) with nothing else in its parentheses (no other column, no
+// INCLUDING), where x was one of the session's temporary relations: what it made is the columns.
+bool LikeOfTemporaryOnly(std::string_view statement, const std::set<std::string>& temporary) {
+  std::string text;  // lower case, each run of white space one blank
+  for (const char ch : statement) {
+    if (std::isspace(static_cast<unsigned char>(ch)) != 0) {
+      if (!text.empty() && text.back() != ' ') text += ' ';
+    } else {
+      text += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  const size_t open = text.find('(');
+  const size_t close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  std::string_view inside = std::string_view(text).substr(open + 1, close - open - 1);
+  while (!inside.empty() && inside.front() == ' ') inside.remove_prefix(1);
+  while (!inside.empty() && inside.back() == ' ') inside.remove_suffix(1);
+  if (!inside.starts_with("like ") || inside.find_first_of(",\"") != std::string_view::npos) return false;
+  std::string name(inside.substr(5));
+  if (name.find(' ') != std::string::npos) return false;  // INCLUDING, EXCLUDING
+  std::string_view after = std::string_view(text).substr(close + 1);
+  while (!after.empty() && (after.front() == ' ' || after.front() == ';')) after.remove_prefix(1);
+  if (!after.empty()) return false;
+  if (name.starts_with("pg_temp.")) return true;
+  return name.find('.') == std::string::npos && temporary.contains(name);
+}
+
 // The large objects a GRANT or REVOKE ... ON LARGE OBJECT n[, m ...] names.
 std::vector<std::string> LargeObjectsGranted(std::string_view statement) {
   std::string text;  // lower case, each run of white space one blank
@@ -722,14 +749,16 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       if (present->GetString(0, 0) == "0") lasting = false;
     }
   }
-  // A GRANT or REVOKE reports no object: on a relation named as one of the session's temporary
-  // ones (unqualified, or in pg_temp), it was theirs.
-  if (lasting && (tag == "GRANT" || tag == "REVOKE") && e.contains("temp_relations") &&
-      e["temp_relations"].is_array() && !statement.empty()) {
-    std::set<std::string> temporary;
+  // The names of the session's temporary relations then, where recorded.
+  std::set<std::string> temporary;
+  if (e.contains("temp_relations") && e["temp_relations"].is_array()) {
     for (const nlohmann::json& name : e["temp_relations"]) {
       if (name.is_string()) temporary.insert(name.get<std::string>());
     }
+  }
+  // A GRANT or REVOKE reports no object: on a relation named as one of the session's temporary
+  // ones (unqualified, or in pg_temp), it was theirs.
+  if (lasting && (tag == "GRANT" || tag == "REVOKE") && !temporary.empty() && !statement.empty()) {
     if (std::optional<std::vector<std::string>> names = proxy::GrantedRelations(statement)) {
       size_t on_temporary = 0;
       for (const std::string& name : *names) {
@@ -743,17 +772,20 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   if (!lasting) return absl::OkStatus();
 
   std::string sql;
-  if (tag == "CREATE TABLE AS" || tag == "SELECT INTO") {
+  if (tag == "CREATE TABLE AS" || tag == "SELECT INTO" ||
+      (tag == "CREATE TABLE" && LikeOfTemporaryOnly(statement, temporary))) {
     // Its rows are in the stream: the table is made empty, with the columns the query gave it.
     for (const nlohmann::json& c : e["commands"]) {
       if (!c.contains("columns") || !c["columns"].is_array()) continue;
       std::string columns, collations;
       for (const nlohmann::json& col : c["columns"]) {
-        if (!col.is_array() || col.size() != 3 || !col[0].is_string() || !col[1].is_string()) {
+        if (!col.is_array() || col.size() < 3 || !col[0].is_string() || !col[1].is_string()) {
           return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
         }
         const std::string name = QuoteIdent(col[0].get<std::string>());
         columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", name, col[1].get<std::string>());
+        // (A table made LIKE another has its NOT NULLs; one made from a query has none.)
+        if (col.size() > 3 && col[3].is_boolean() && col[3].get<bool>()) columns += " NOT NULL";
         if (col[2].is_string()) {
           columns += " COLLATE " + col[2].get<std::string>();
           collations += fmt::format("{}ALTER COLUMN {} TYPE {} COLLATE {}", collations.empty() ? "" : ", ", name,

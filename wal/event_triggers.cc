@@ -103,11 +103,14 @@ BEGIN
            'comment', CASE WHEN c.command_tag = 'COMMENT' THEN (
               SELECT pg_catalog.jsonb_build_array(d.description) FROM pg_catalog.pg_description d
                WHERE d.objoid = c.objid AND d.classoid = c.classid AND d.objsubid = c.objsubid) END,
-           'columns', CASE WHEN c.command_tag IN ('CREATE TABLE AS', 'SELECT INTO') AND r.relkind = 'r' THEN (
+           -- (And of a table made while the session has temporary ones: it may be LIKE one of them.)
+           'columns', CASE WHEN r.relkind = 'r' AND (c.command_tag IN ('CREATE TABLE AS', 'SELECT INTO') OR
+                                (c.command_tag = 'CREATE TABLE' AND pg_catalog.pg_my_temp_schema() <> 0)) THEN (
               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                        CASE WHEN a.attcollation <> t.typcollation
-                            THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END) ORDER BY a.attnum)
+                            THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END, a.attnotnull)
+                       ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a
                 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
                 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
@@ -161,7 +164,7 @@ BEGIN
                              WHERE d.datname = pg_catalog.current_database() AND x.grantee <> d.datdba),
     'search_path', pg_catalog.current_setting('search_path'),
     -- A GRANT does not say what it granted on: the session's temporary relations tell which names were theirs.
-    'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN
+    'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE', 'CREATE TABLE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN
        (SELECT pg_catalog.jsonb_agg(t.relname) FROM pg_catalog.pg_class t
          WHERE t.relnamespace = pg_catalog.pg_my_temp_schema()) END,
     'settings', pg_catalog.jsonb_build_object(

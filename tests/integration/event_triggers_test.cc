@@ -62,6 +62,9 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "CREATE FUNCTION tmp_fn(tmp_row) RETURNS int LANGUAGE sql AS 'SELECT $1.a'; "
       "CREATE TEMP TABLE tmp_r (a int); CREATE RULE tmp_rule AS ON INSERT TO tmp_r DO INSTEAD NOTHING; "
       "DROP RULE tmp_rule ON tmp_r",
+      // A lasting table made LIKE a temporary one: made again from the columns it got.
+      "CREATE TEMP TABLE tmp_shape (a int NOT NULL, b text COLLATE \"C\"); CREATE TABLE like_tmp (LIKE tmp_shape); "
+      "INSERT INTO like_tmp VALUES (1, 'x')",
       // A default that is not a constant: the rows already there keep the value it had then.
       "ALTER TABLE kept ADD COLUMN added_at timestamptz DEFAULT now(); INSERT INTO kept (id, v) VALUES (1000, 'x')",
       "ALTER TABLE kept ADD COLUMN added_by text DEFAULT current_user || pg_catalog.pg_backend_pid()",
