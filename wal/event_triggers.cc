@@ -39,6 +39,20 @@ BEGIN
   IF (pg_catalog.pg_event_trigger_table_rewrite_reason() & 2) = 0 THEN
     RETURN;
   END IF;
+  -- Only a column made in this transaction (age <= 0) that takes a value of its own per row: an
+  -- identity column, or a default (not a generated column: that is computed again from the row)
+  -- that calls a volatile function.
+  IF NOT EXISTS (
+      SELECT FROM pg_catalog.pg_attribute a
+        LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = pg_catalog.pg_event_trigger_table_rewrite_oid() AND a.attnum > 0 AND NOT a.attisdropped
+         AND pg_catalog.age(a.xmin) <= 0
+         AND (a.attidentity <> '' OR (a.attgenerated = '' AND d.oid IS NOT NULL AND EXISTS (
+               SELECT FROM pg_catalog.pg_proc p
+                WHERE p.provolatile = 'v'
+                  AND pg_catalog.strpos(pg_catalog.pg_get_expr(d.adbin, d.adrelid), p.proname || '(') > 0)))) THEN
+    RETURN;
+  END IF;
   BEGIN
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s)', table_name) INTO has_rows;
   EXCEPTION WHEN OTHERS THEN
