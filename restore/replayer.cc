@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
@@ -592,6 +593,19 @@ bool JsonTrue(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
 }
 
+// A statement in lower case, each run of white space one blank.
+std::string LowerOneBlank(std::string_view statement) {
+  std::string text;
+  for (const char ch : statement) {
+    if (std::isspace(static_cast<unsigned char>(ch)) != 0) {
+      if (!text.empty() && text.back() != ' ') text += ' ';
+    } else {
+      text += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+  }
+  return text;
+}
+
 // For a COMMENT made where its statement is not recorded (inside a function or DO block): the
 // statement that gives the object the comment the source recorded it had after it; empty when it
 // is not that, or the object is of a kind this cannot name.
@@ -618,14 +632,7 @@ std::string CommentEffect(const nlohmann::json& commands) {
 // True for CREATE TABLE t (LIKE x) with nothing else in its parentheses (no other column, no
 // INCLUDING), where x was one of the session's temporary relations: what it made is the columns.
 bool LikeOfTemporaryOnly(std::string_view statement, const std::set<std::string>& temporary) {
-  std::string text;  // lower case, each run of white space one blank
-  for (const char ch : statement) {
-    if (std::isspace(static_cast<unsigned char>(ch)) != 0) {
-      if (!text.empty() && text.back() != ' ') text += ' ';
-    } else {
-      text += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-  }
+  const std::string text = LowerOneBlank(statement);
   const size_t open = text.find('(');
   const size_t close = text.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close < open) return false;
@@ -644,14 +651,7 @@ bool LikeOfTemporaryOnly(std::string_view statement, const std::set<std::string>
 
 // The large objects a GRANT or REVOKE ... ON LARGE OBJECT n[, m ...] names.
 std::vector<std::string> LargeObjectsGranted(std::string_view statement) {
-  std::string text;  // lower case, each run of white space one blank
-  for (const char ch : statement) {
-    if (std::isspace(static_cast<unsigned char>(ch)) != 0) {
-      if (!text.empty() && text.back() != ' ') text += ' ';
-    } else {
-      text += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-  }
+  const std::string text = LowerOneBlank(statement);
   const size_t on = text.find(" on large object ");
   if (on == std::string::npos) return {};
   std::vector<std::string> numbers(1);
@@ -823,8 +823,8 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   } else if (!statement.empty() && StatementMatchesTag(statement, tag)) {
     // CREATE/DROP INDEX CONCURRENTLY cannot run in replay's transaction: the same index without it.
     sql = proxy::IndexStatementWithoutConcurrently(statement).value_or(std::string(statement));
-    // So does DETACH PARTITION CONCURRENTLY: the same detach without it, then what it adds that a
-    // plain one does not: the partition's constraint as a CHECK, unless one just like it is there.
+    // So does DETACH PARTITION CONCURRENTLY: the same detach without it, then the CHECK constraint
+    // the concurrent form added to the partition, if it added one.
     if (std::optional<proxy::Detach> detach = proxy::DetachWithoutConcurrently(statement)) {
       sql = detach->statement;
       if (e.contains("detached_checks") && e["detached_checks"].is_array()) {
@@ -974,15 +974,15 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   // it was added) that the target has before the statement: the others are new.
   const nlohmann::json missing_values =
       e.contains("missing_values") && e["missing_values"].is_array() ? e["missing_values"] : nlohmann::json::array();
-  std::set<std::string> columns_before;
+  std::set<std::pair<std::string, std::string>> columns_before;  // table as recorded, column name
   if (!missing_values.empty()) {
     absl::StatusOr<wal::PgResult> before = target_->Query(
-        "SELECT x->>0 || '.' || pg_catalog.quote_ident(x->>1) FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
+        "SELECT x->>0, x->>1 FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
         "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(x->>0) "
         "AND a.attname = x->>1 AND NOT a.attisdropped)",
         {missing_values.dump()});
     if (!before.ok()) return before.status();
-    for (int i = 0; i < before->rows(); ++i) columns_before.insert(before->GetString(i, 0));
+    for (int i = 0; i < before->rows(); ++i) columns_before.emplace(before->GetString(i, 0), before->GetString(i, 1));
   }
   absl::Status ran = RunRecorded(sql);
   // A column this statement added: its rows get the source's value where the target's default gave another.
@@ -992,8 +992,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
     }
     const std::string table = m[0].get<std::string>();
-    const std::string column = QuoteIdent(m[1].get<std::string>());
-    if (columns_before.contains(table + "." + column)) continue;
+    if (columns_before.contains({table, m[1].get<std::string>()})) continue;
     absl::StatusOr<wal::PgResult> fix = target_->Query(
         "SELECT pg_catalog.format('UPDATE ONLY %s SET %I = (%L::%s)[1]', $1::pg_catalog.regclass, a.attname, $3::text, "
         "pg_catalog.format_type(t.typarray, NULL)) FROM pg_catalog.pg_attribute a "

@@ -67,6 +67,8 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "INSERT INTO like_tmp VALUES (1, 'x')",
       // A default that is not a constant: the rows already there keep the value it had then.
       "ALTER TABLE kept ADD COLUMN added_at timestamptz DEFAULT now(); INSERT INTO kept (id, v) VALUES (1000, 'x')",
+      // (A later row has its own added_at; adding another column leaves it alone.)
+      "INSERT INTO kept (id, v) VALUES (1001, 'y'); "
       "ALTER TABLE kept ADD COLUMN added_by text DEFAULT current_user || pg_catalog.pg_backend_pid()",
       "CREATE TABLE in_parts (a int) PARTITION BY LIST (a); "
       "CREATE TABLE in_parts_1 PARTITION OF in_parts FOR VALUES IN (1); INSERT INTO in_parts VALUES (1)",
