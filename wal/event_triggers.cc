@@ -81,7 +81,27 @@ DECLARE
   own_statement text := NULLIF(pg_catalog.current_setting('pgpitr.identity_statement', true), '');
   commands jsonb;
   missing record;
+  detached_checks jsonb;
 BEGIN
+  -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when one
+  -- it has implies it), in a transaction of its own before this one: the partition's CHECK
+  -- constraints now, so that a plain detach can be followed by the same. The partition's name is
+  -- read from the statement's text: guarded, since a name it misreads must not fail the statement.
+  IF TG_TAG = 'ALTER TABLE' AND pg_catalog.current_query() ~* 'detach\s+partition' THEN
+    BEGIN
+      SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+               pg_catalog.format('%I.%I', n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))
+               ORDER BY k.conname), '[]'::jsonb)
+        INTO detached_checks
+        FROM pg_catalog.pg_constraint k
+        JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+       WHERE k.contype = 'c' AND t.oid = pg_catalog.to_regclass(
+               pg_catalog.substring(pg_catalog.current_query(), '(?i)detach\s+partition\s+([^\s;]+)'));
+    EXCEPTION WHEN OTHERS THEN
+      detached_checks := NULL;
+    END;
+  END IF;
   SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'tag', c.command_tag, 'type', c.object_type, 'schema', c.schema_name,
            'identity', c.object_identity, 'in_extension', c.in_extension,
@@ -224,18 +244,8 @@ BEGIN
          JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
          JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
         WHERE t.relispartition AND t.relpersistence <> 't') END,
-    -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when
-    -- one it has implies it), in a transaction of its own before this one: the partition's CHECK
-    -- constraints now, so that a plain detach can be followed by the same.
-    'detached_checks', CASE WHEN TG_TAG = 'ALTER TABLE' AND pg_catalog.current_query() ~* 'detach\s+partition' THEN (
-       SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
-                pg_catalog.format('%I.%I', n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))
-                ORDER BY k.conname), '[]'::jsonb)
-         FROM pg_catalog.pg_constraint k
-         JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
-         JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-        WHERE k.contype = 'c' AND t.oid = pg_catalog.to_regclass(
-                pg_catalog.substring(pg_catalog.current_query(), '(?i)detach\s+partition\s+([^\s;]+)'))) END,
+    -- (See detached_checks above.)
+    'detached_checks', detached_checks,
     'rewritten_with_new_values', COALESCE(NULLIF(rewritten, '')::jsonb, '[]'::jsonb),
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
   -- With --set-replica-identity-full: no published table is left without a replica identity by

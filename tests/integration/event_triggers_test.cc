@@ -85,7 +85,8 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "CREATE TABLE parted (a int) PARTITION BY LIST (a); "
       "CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1); INSERT INTO parted VALUES (1); "
       // One whose own constraint implies its partition's: detached concurrently, it gets none more.
-      "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES IN (2, 3); ALTER TABLE parted_2 ADD CHECK (a = 2)",
+      "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES IN (2, 3); ALTER TABLE parted_2 ADD CHECK (a = 2); "
+      "CREATE TABLE \"odd part\" PARTITION OF parted FOR VALUES IN (4)",
   };
   std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
   std::vector<std::string> schemas;
@@ -106,6 +107,10 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   points.emplace_back(InsertLsn(app), FingerprintOf("app"));
   schemas.push_back(SchemaDump("app"));
   Exec(app, "ALTER TABLE parted DETACH PARTITION parted_2 CONCURRENTLY");
+  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
+  schemas.push_back(SchemaDump("app"));
+  // A name the trigger cannot read from the statement's text: the statement still succeeds.
+  Exec(app, "ALTER TABLE parted DETACH PARTITION \"odd part\" CONCURRENTLY");
   points.emplace_back(InsertLsn(app), FingerprintOf("app"));
   schemas.push_back(SchemaDump("app"));
   // The roles are gone by the time of the restores: they make them again.
