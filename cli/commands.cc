@@ -550,7 +550,9 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
                 "Do not create pgpitr's event triggers on the source (and drop them if an earlier run made them): "
                 "schema changes are then recorded only through the proxy (--listen)");
   run->add_flag("--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
-                "Set REPLICA IDENTITY FULL on published tables that have no primary key (changes the source's schema)");
+                "Set REPLICA IDENTITY FULL on published tables that have no primary key, and (with the event triggers) "
+                "on any a later statement leaves without one, so that UPDATE and DELETE on them work (changes the "
+                "source's schema)");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
   run->add_option("--sequence-interval", sequence_seconds,
                   "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
