@@ -9,6 +9,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "proxy/sql.h"
+#include "restore/roles.h"
 #include "wal/event_triggers.h"
 #include "wal/stream_messages.h"
 
@@ -429,21 +430,16 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
   if (e.contains("memberships") && e["memberships"].is_array() && !created_roles_.empty()) {
     const std::string recorded = e["memberships"].dump();
     if (recorded != applied_memberships_) {
-      absl::StatusOr<wal::PgResult> grants = target_->Query(
-          "SELECT pg_catalog.format('GRANT %I TO %I%s', x->>0, x->>1, "
-          "       CASE WHEN (x->>2)::boolean THEN ' WITH ADMIN OPTION' ELSE '' END) "
-          "FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
-          "WHERE x->>1 IN (SELECT pg_catalog.jsonb_array_elements_text($2::jsonb)) "
-          "  AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = x->>0) "
-          "  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a "
-          "                   JOIN pg_catalog.pg_roles r ON r.oid = a.roleid "
-          "                   JOIN pg_catalog.pg_roles m ON m.oid = a.member "
-          "                  WHERE r.rolname = x->>0 AND m.rolname = x->>1)",
-          {recorded, nlohmann::json(created_roles_).dump()});
-      if (!grants.ok()) return grants.status();
-      for (int i = 0; i < grants->rows(); ++i) {
-        if (absl::Status s = RunGlobal(grants->GetString(i, 0)); !s.ok()) return s;
+      std::vector<Membership> memberships;
+      for (const nlohmann::json& m : e["memberships"]) {
+        if (m.is_array() && m.size() == 3 && m[0].is_string() && m[1].is_string() && m[2].is_boolean()) {
+          memberships.push_back({.role = m[0].get<std::string>(), .member = m[1].get<std::string>(),
+                                 .admin = m[2].get<bool>()});
+        }
       }
+      absl::StatusOr<std::vector<std::string>> grants = MissingMembershipGrants(*target_, memberships, created_roles_);
+      if (!grants.ok()) return grants.status();
+      for (const std::string& grant : *grants) RunGlobal(grant);
       applied_memberships_ = recorded;
     }
   }
@@ -475,39 +471,35 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
           {recorded});
       if (!changes.ok()) return changes.status();
       // Revokes come first in the result, then grants.
-      for (int i = 0; i < changes->rows(); ++i) {
-        if (absl::Status s = RunGlobal(changes->GetString(i, 0)); !s.ok()) return s;
-      }
+      for (int i = 0; i < changes->rows(); ++i) RunGlobal(changes->GetString(i, 0));
       applied_database_privileges_ = recorded;
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status Replayer::RunGlobal(const std::string& sql) {
-  // In a savepoint: a grant the restore's role may not make (the target database is another
-  // role's) is noted, and the replay goes on; a statement that needed it then fails, named.
-  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_globals"); !s.ok()) return s;
+absl::Status Replayer::RunInSavepoint(const std::string& sql) {
+  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_statement"); !s.ok()) return s;
   absl::Status ran = target_->Execute(sql);
-  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_globals"
-                                                 : "ROLLBACK TO SAVEPOINT pgpitr_globals");
-      !s.ok()) {
-    return s;
-  }
-  if (!ran.ok()) schema_notes_.push_back(fmt::format("could not run `{}` on the restore target: {}", sql, ran.message()));
-  return absl::OkStatus();
-}
-
-absl::Status Replayer::RunRecorded(const std::string& sql) {
-  if (!carry_on_) return target_->Execute(sql);
-  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_schema_change"); !s.ok()) return s;
-  absl::Status ran = target_->Execute(sql);
-  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_schema_change"
-                                                 : "ROLLBACK TO SAVEPOINT pgpitr_schema_change");
+  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_statement"
+                                                 : "ROLLBACK TO SAVEPOINT pgpitr_statement");
       !s.ok()) {
     return s;
   }
   return ran;
+}
+
+void Replayer::RunGlobal(const std::string& sql) {
+  // A grant the restore's role may not make (the target database is another role's) is noted,
+  // and the replay goes on; a statement that needed it then fails, named. (A lost connection
+  // shows at the next statement.)
+  if (absl::Status s = RunInSavepoint(sql); !s.ok()) {
+    schema_notes_.push_back(fmt::format("could not run `{}` on the restore target: {}", sql, s.message()));
+  }
+}
+
+absl::Status Replayer::RunRecorded(const std::string& sql) {
+  return carry_on_ ? RunInSavepoint(sql) : target_->Execute(sql);
 }
 
 absl::Status Replayer::Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
@@ -898,13 +890,13 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   const std::string role = e["role"].get<std::string>();
   nlohmann::json roles = e.contains("roles") && e["roles"].is_array() ? e["roles"] : nlohmann::json::array();
   roles.push_back(role);
-  absl::StatusOr<wal::PgResult> missing = target_->Query(
-      "SELECT DISTINCT r FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
-      "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1",
-      {roles.dump()});
+  std::vector<std::string> role_names;
+  for (const nlohmann::json& name : roles) {
+    if (name.is_string()) role_names.push_back(name.get<std::string>());
+  }
+  absl::StatusOr<std::vector<std::string>> missing = MissingRoles(*target_, role_names);
   if (!missing.ok()) return missing.status();
-  for (int i = 0; i < missing->rows(); ++i) {
-    const std::string name = missing->GetString(i, 0);
+  for (const std::string& name : *missing) {
     if (absl::Status s = RunRecorded(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
       return Unreplayable(txn, sql,
                           fmt::format("it needs role {}, which the restore target lacks and could not be created "
@@ -937,12 +929,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       applied_role_attributes_[role] = attributes;
     }
   }
-  if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) {
-    return Unreplayable(txn, sql, fmt::format("giving the restore target the source's role memberships and database "
-                                              "privileges failed: {}",
-                                              s.message()),
-                        objects);
-  }
+  if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) return s;
   // One statement sets them all, the role among them (each is user-settable, so their order does
   // not matter), and one puts the target's own back.
   nlohmann::json settings = nlohmann::json::object();

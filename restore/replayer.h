@@ -106,11 +106,14 @@ class Replayer {
                                           std::vector<std::string> objects);
   // Gives the roles this restore created the memberships the source's had, and the target
   // database the source database's privileges, as recorded with a schema change (both are
-  // global, outside any dump), when they changed since the last one.
+  // global, outside any dump), when they changed since the last one. A grant refused is noted;
+  // only a failure to read the target's catalog is an error.
   [[nodiscard]] absl::Status MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& event);
+  // Runs a statement in a savepoint, so that its failure leaves the target transaction usable.
+  [[nodiscard]] absl::Status RunInSavepoint(const std::string& sql);
   // Runs a statement about roles or the database's privileges, in a savepoint; a refusal is noted
   // in the summary, not an error.
-  [[nodiscard]] absl::Status RunGlobal(const std::string& sql);
+  void RunGlobal(const std::string& sql);
   // Runs a recorded statement; carrying on, inside a savepoint, so that its failure leaves the
   // target transaction usable.
   [[nodiscard]] absl::Status RunRecorded(const std::string& sql);

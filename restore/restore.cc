@@ -12,6 +12,7 @@
 #include "restore/bulk_replayer.h"
 #include "restore/change_feed.h"
 #include "restore/replayer.h"
+#include "restore/roles.h"
 #include "wal/base_backup.h"
 #include "wal/pg_connection.h"
 #include "wal/process.h"
@@ -188,15 +189,10 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
 // as they were. A role that cannot be created stops the restore, naming it.
 absl::Status CreateMissingRoles(PgConnection& target, const proto::Base& base, std::vector<std::string>* created,
                                 std::vector<std::string>* notes) {
-  if (base.roles().empty()) return absl::OkStatus();
-  nlohmann::json names(std::vector<std::string>(base.roles().begin(), base.roles().end()));
-  absl::StatusOr<wal::PgResult> missing = target.Query(
-      "SELECT r FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
-      "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1",
-      {names.dump()});
+  absl::StatusOr<std::vector<std::string>> missing =
+      MissingRoles(target, std::vector<std::string>(base.roles().begin(), base.roles().end()));
   if (!missing.ok()) return missing.status();
-  for (int i = 0; i < missing->rows(); ++i) {
-    const std::string name = missing->GetString(i, 0);
+  for (const std::string& name : *missing) {
     if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", wal::QuoteIdent(name))); !s.ok()) {
       return absl::FailedPreconditionError(
           fmt::format("the base's objects name role {}, which the restore target lacks and could not be created ({}): "
@@ -206,19 +202,14 @@ absl::Status CreateMissingRoles(PgConnection& target, const proto::Base& base, s
     created->push_back(name);
   }
   if (created->empty()) return absl::OkStatus();
+  std::vector<Membership> memberships;
   for (const proto::Base::RoleMembership& m : base.memberships()) {
-    if (std::find(created->begin(), created->end(), m.member()) == created->end()) continue;
-    absl::StatusOr<wal::PgResult> has = target.Query(
-        "SELECT count(*) FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.roleid "
-        "JOIN pg_catalog.pg_roles m ON m.oid = a.member WHERE r.rolname = $1 AND m.rolname = $2",
-        {m.role(), m.member()});
-    if (!has.ok()) return has.status();
-    if (has->GetString(0, 0) != "0") continue;
-    if (absl::Status s = target.Execute(fmt::format("GRANT {} TO {}{}", wal::QuoteIdent(m.role()),
-                                                    wal::QuoteIdent(m.member()), m.admin() ? " WITH ADMIN OPTION" : ""));
-        !s.ok()) {
-      return s;
-    }
+    memberships.push_back({.role = m.role(), .member = m.member(), .admin = m.admin()});
+  }
+  absl::StatusOr<std::vector<std::string>> grants = MissingMembershipGrants(target, memberships, *created);
+  if (!grants.ok()) return grants.status();
+  for (const std::string& grant : *grants) {
+    if (absl::Status s = target.Execute(grant); !s.ok()) return s;
   }
   notes->push_back(fmt::format("created role(s) {} (NOLOGIN) on the restore target: the base's objects name them",
                                absl::StrJoin(*created, ", ")));

@@ -140,6 +140,15 @@ bool SameSchema(const proto::RelationSchema& a, const proto::RelationSchema& b) 
   return true;
 }
 
+// One ChangeChunk.changes entry, as the chunk buffer holds them: the tag, the length, the change;
+// where it starts goes to offsets, when given.
+void AppendEntry(std::string* buffer, std::vector<uint32_t>* offsets, std::string_view change) {
+  if (offsets != nullptr) offsets->push_back(static_cast<uint32_t>(buffer->size()));
+  buffer->push_back('\x12');  // ChangeChunk.changes
+  AppendVarint(buffer, change.size());
+  buffer->append(change);
+}
+
 std::string Serialize(const google::protobuf::Message& m) {
   std::string out;
   m.SerializeToString(&out);
@@ -358,10 +367,7 @@ absl::Status ChangeLogWriter::AppendChange(OpenTransaction* txn, std::optional<u
                                            const proto::Change& change) {
   if (txn->skip) return absl::OkStatus();
   NoteSubtransaction(txn, subxid);
-  txn->chunk_offsets.push_back(static_cast<uint32_t>(txn->chunk.size()));
-  txn->chunk.push_back('\x12');  // ChangeChunk.changes
-  AppendVarint(&txn->chunk, change.ByteSizeLong());
-  change.AppendToString(&txn->chunk);
+  AppendEntry(&txn->chunk, &txn->chunk_offsets, change.SerializeAsString());
   return ChangeAppended(txn);
 }
 
@@ -439,9 +445,8 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
       txn->subxact_first_seq.try_emplace(*subxid, OpenTransaction::SubxactStart{seq, txn->tail_rows});
     }
   }
-  std::string entry(1, '\x12');  // ChangeChunk.changes
-  AppendVarint(&entry, change.ByteSizeLong());
-  change.AppendToString(&entry);
+  std::string entry;
+  AppendEntry(&entry, nullptr, change.SerializeAsString());
   const size_t index = static_cast<size_t>(seq - txn->chunk_first_seq);
   const uint32_t offset = txn->chunk_offsets[index];
   txn->chunk.insert(offset, entry);
@@ -453,29 +458,34 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
   return ChangeAppended(txn);
 }
 
+absl::StatusOr<proto::ChangeChunk> ChangeLogWriter::ReadWrittenChunk(uint64_t storage_id, size_t k,
+                                                                      const char* why) const {
+  std::string value;
+  rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(storage_id, k), &value);
+  if (!got.ok()) {
+    return absl::InternalError(fmt::format("could not read back a transaction's changes {}: {}", why, got.ToString()));
+  }
+  proto::ChangeChunk chunk;
+  if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+  return chunk;
+}
+
+size_t ChangeLogWriter::WrittenChunkHolding(const OpenTransaction& txn, uint64_t seq) {
+  return static_cast<size_t>(std::upper_bound(txn.written_chunks.begin(), txn.written_chunks.end(), seq) -
+                             txn.written_chunks.begin() - 1);
+}
+
 absl::Status ChangeLogWriter::ReloadFrom(OpenTransaction* txn, uint64_t seq) {
   if (seq >= txn->chunk_first_seq) return absl::OkStatus();
   // Rare: the record's changes filled a chunk. The batch goes first, so that the log holds them.
   if (absl::Status s = WriteBatchUnsynced(); !s.ok()) return s;
-  const size_t k = static_cast<size_t>(std::upper_bound(txn->written_chunks.begin(), txn->written_chunks.end(), seq) -
-                                       txn->written_chunks.begin() - 1);
+  const size_t k = WrittenChunkHolding(*txn, seq);
   std::string buffer;
   std::vector<uint32_t> offsets;
   for (size_t j = k; j < txn->written_chunks.size(); ++j) {
-    std::string value;
-    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(txn->storage_id, j), &value);
-    if (!got.ok()) {
-      return absl::InternalError(
-          fmt::format("could not read back a transaction's changes to put a message in its place: {}", got.ToString()));
-    }
-    proto::ChangeChunk chunk;
-    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
-    for (const proto::Change& change : chunk.changes()) {
-      offsets.push_back(static_cast<uint32_t>(buffer.size()));
-      buffer.push_back('\x12');
-      AppendVarint(&buffer, change.ByteSizeLong());
-      change.AppendToString(&buffer);
-    }
+    absl::StatusOr<proto::ChangeChunk> chunk = ReadWrittenChunk(txn->storage_id, j, "to put a message in its place");
+    if (!chunk.ok()) return chunk.status();
+    for (const proto::Change& change : chunk->changes()) AppendEntry(&buffer, &offsets, change.SerializeAsString());
   }
   for (uint32_t offset : txn->chunk_offsets) offsets.push_back(static_cast<uint32_t>(buffer.size()) + offset);
   buffer += txn->chunk;
@@ -497,26 +507,17 @@ absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
     // The cut is inside a written chunk: read it back (the batch first, so the log holds it), keep
     // its changes before the cut in the buffer, and delete it and every chunk after it.
     if (absl::Status s = WriteBatchUnsynced(); !s.ok()) return s;
-    const size_t k = static_cast<size_t>(std::upper_bound(txn->written_chunks.begin(), txn->written_chunks.end(), cut) -
-                                         txn->written_chunks.begin() - 1);
-    std::string value;
-    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(txn->storage_id, k), &value);
-    if (!got.ok()) {
-      return absl::InternalError(
-          fmt::format("could not read back a streamed transaction's changes to cut them: {}", got.ToString()));
-    }
-    proto::ChangeChunk chunk;
-    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+    const size_t k = WrittenChunkHolding(*txn, cut);
+    absl::StatusOr<proto::ChangeChunk> read = ReadWrittenChunk(txn->storage_id, k, "to cut them");
+    if (!read.ok()) return read.status();
+    const proto::ChangeChunk& chunk = *read;
     batch_.DeleteRange(ChangeLog::ChangeKey(txn->storage_id, k), ChangeLog::ChangeKey(txn->storage_id + 1, 0));
     txn->written_chunks.resize(k);
     txn->chunk.clear();
     txn->chunk_offsets.clear();
     txn->chunk_first_seq = chunk.first_seq();
     for (int i = 0; static_cast<uint64_t>(i) < cut - chunk.first_seq() && i < chunk.changes_size(); ++i) {
-      txn->chunk_offsets.push_back(static_cast<uint32_t>(txn->chunk.size()));
-      txn->chunk.push_back('\x12');
-      AppendVarint(&txn->chunk, chunk.changes(i).ByteSizeLong());
-      chunk.changes(i).AppendToString(&txn->chunk);
+      AppendEntry(&txn->chunk, &txn->chunk_offsets, chunk.changes(i).SerializeAsString());
     }
   } else {
     const size_t keep = static_cast<size_t>(cut - txn->chunk_first_seq);
@@ -596,24 +597,15 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
         change.kind() == proto::Change::DELETE) {
       ++fresh.rows;
     }
-    fresh.chunk_offsets.push_back(static_cast<uint32_t>(fresh.chunk.size()));
-    fresh.chunk.push_back('\x12');  // ChangeChunk.changes
-    AppendVarint(&fresh.chunk, bytes.size());
-    fresh.chunk.append(bytes);
+    AppendEntry(&fresh.chunk, &fresh.chunk_offsets, bytes);
     return ChangeAppended(&fresh);
   };
   for (size_t k = 0; k < old.written_chunks.size(); ++k) {
-    std::string value;
-    rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(old.storage_id, k), &value);
-    if (!got.ok()) {
-      return absl::InternalError(
-          fmt::format("could not read back a streamed transaction's changes to drop an aborted subtransaction: {}",
-                      got.ToString()));
-    }
-    proto::ChangeChunk chunk;
-    if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
-    for (int i = 0; i < chunk.changes_size(); ++i) {
-      if (absl::Status s = keep(chunk.first_seq() + static_cast<uint64_t>(i), chunk.changes(i).SerializeAsString());
+    absl::StatusOr<proto::ChangeChunk> chunk =
+        ReadWrittenChunk(old.storage_id, k, "to drop an aborted subtransaction");
+    if (!chunk.ok()) return chunk.status();
+    for (int i = 0; i < chunk->changes_size(); ++i) {
+      if (absl::Status s = keep(chunk->first_seq() + static_cast<uint64_t>(i), chunk->changes(i).SerializeAsString());
           !s.ok()) {
         return s;
       }

@@ -159,6 +159,11 @@ class ChangeLogWriter {
   // server sent first although their record follows the message's.
   [[nodiscard]] absl::Status InsertChangeAt(OpenTransaction* txn, uint64_t seq, std::optional<uint32_t> subxid,
                                             const proto::Change& change);
+  // A chunk of the transaction already written (read back from the log; the batch written first).
+  [[nodiscard]] absl::StatusOr<proto::ChangeChunk> ReadWrittenChunk(uint64_t storage_id, size_t k,
+                                                                    const char* why) const;
+  // Which of the transaction's written chunks holds change number `seq`.
+  static size_t WrittenChunkHolding(const OpenTransaction& txn, uint64_t seq);
   // Brings the written chunks holding changes from `seq` on back into the buffer.
   [[nodiscard]] absl::Status ReloadFrom(OpenTransaction* txn, uint64_t seq);
   // Cuts a streamed transaction's changes back to the first `cut` (a subtransaction aborted).

@@ -18,6 +18,37 @@ class EventTriggersTest : public ServerTest {
   static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
     return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
   }
+
+  // The source after a step: its position, every table's rows, its schema.
+  struct Point {
+    wal::Lsn lsn;
+    embedded::Fingerprint rows;
+    std::string schema;
+  };
+  Point TakePoint(wal::PgConnection& app) { return {InsertLsn(app), FingerprintOf("app"), SchemaDump("app")}; }
+
+  // Each step in a session of its own, ended before its point (its temporary objects gone with it);
+  // a step the source refuses fails the test.
+  void RunSteps(const std::vector<std::string>& steps, wal::PgConnection& app, std::vector<Point>* points) {
+    for (const std::string& step : steps) {
+      {
+        wal::PgConnection session = Connect("app");
+        Exec(session, step);
+      }
+      points->push_back(TakePoint(app));
+    }
+  }
+
+  // After capture stopped: every point restored by LSN into a database of its own, and compared.
+  void ExpectEveryPointRestoresExactly(const std::vector<Point>& points) {
+    for (size_t i = 0; i < points.size(); ++i) {
+      const std::string db = fmt::format("point_{}", i);
+      absl::StatusOr<restore::RestoreSummary> summary = Restore(db, AtLsn(points[i].lsn));
+      ASSERT_TRUE(summary.ok()) << "after step " << i << ": " << summary.status();
+      EXPECT_EQ(FingerprintOf(db), points[i].rows) << "after step " << i;
+      EXPECT_EQ(SchemaDump(db), points[i].schema) << "after step " << i;
+    }
+  }
 };
 
 TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
@@ -88,45 +119,22 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
       "CREATE TABLE parted_2 PARTITION OF parted FOR VALUES IN (2, 3); ALTER TABLE parted_2 ADD CHECK (a = 2); "
       "CREATE TABLE \"odd part\" PARTITION OF parted FOR VALUES IN (4)",
   };
-  std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
-  std::vector<std::string> schemas;
-  for (const std::string& step : steps) {
-    // Each in a session of its own, ended before the point (its temporary objects gone with it).
-    {
-      wal::PgConnection session = Connect("app");
-      Exec(session, step);
-    }
-    points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-    schemas.push_back(SchemaDump("app"));
-  }
+  std::vector<Point> points;
+  RunSteps(steps, app, &points);
   // Not inside a transaction block: made with CONCURRENTLY, replayed without.
-  Exec(app, "CREATE INDEX CONCURRENTLY kept_v ON kept (v)");
-  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-  schemas.push_back(SchemaDump("app"));
-  Exec(app, "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY");
-  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-  schemas.push_back(SchemaDump("app"));
-  Exec(app, "ALTER TABLE parted DETACH PARTITION parted_2 CONCURRENTLY");
-  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-  schemas.push_back(SchemaDump("app"));
-  // A name the trigger cannot read from the statement's text: the statement still succeeds.
-  Exec(app, "ALTER TABLE parted DETACH PARTITION \"odd part\" CONCURRENTLY");
-  points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-  schemas.push_back(SchemaDump("app"));
+  // (The detach of a name the trigger cannot read from the statement's text still succeeds.)
+  RunSteps({"CREATE INDEX CONCURRENTLY kept_v ON kept (v)",
+            "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY",
+            "ALTER TABLE parted DETACH PARTITION parted_2 CONCURRENTLY",
+            "ALTER TABLE parted DETACH PARTITION \"odd part\" CONCURRENTLY"},
+           app, &points);
   // The roles are gone by the time of the restores: they make them again.
   Exec(app, "DROP TABLE et_schema.x; DROP SCHEMA et_schema; REVOKE CREATE ON DATABASE app FROM et_creator; "
             "DROP ROLE et_creator; DROP ROLE et_target; DROP SCHEMA et_super_schema; DROP ROLE et_super");
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
-
-  for (size_t i = 0; i < points.size(); ++i) {
-    const std::string db = fmt::format("point_{}", i);
-    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, AtLsn(points[i].first));
-    ASSERT_TRUE(summary.ok()) << "after step " << i << ": " << summary.status();
-    EXPECT_EQ(FingerprintOf(db), points[i].second) << "after step " << i;
-    EXPECT_EQ(SchemaDump(db), schemas[i]) << "after step " << i;
-  }
+  ExpectEveryPointRestoresExactly(points);
 }
 
 // With --set-replica-identity-full, a statement that leaves a table without a replica identity
@@ -151,16 +159,8 @@ TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAnd
       "RELEASE s; COMMIT",
       "UPDATE old_nokey SET a = a + 10",
   };
-  std::vector<std::pair<wal::Lsn, embedded::Fingerprint>> points;
-  std::vector<std::string> schemas;
-  for (const std::string& step : steps) {
-    {
-      wal::PgConnection session = Connect("app");
-      Exec(session, step);  // fails the test if the application's statement fails
-    }
-    points.emplace_back(InsertLsn(app), FingerprintOf("app"));
-    schemas.push_back(SchemaDump("app"));
-  }
+  std::vector<Point> points;
+  RunSteps(steps, app, &points);  // the application's statements must all succeed
   EXPECT_EQ(Query(Connect("app"),
                   "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) FROM pg_class "
                   "WHERE relname IN ('old_nokey', 'nokey', 'keyed', 'ri', 'a1', 'a2', 'in_txn')"),
@@ -168,13 +168,7 @@ TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAnd
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
-  for (size_t i = 0; i < points.size(); ++i) {
-    const std::string db = fmt::format("point_{}", i);
-    absl::StatusOr<restore::RestoreSummary> summary = Restore(db, AtLsn(points[i].first));
-    ASSERT_TRUE(summary.ok()) << "after step " << i << ": " << summary.status();
-    EXPECT_EQ(FingerprintOf(db), points[i].second) << "after step " << i;
-    EXPECT_EQ(SchemaDump(db), schemas[i]) << "after step " << i;
-  }
+  ExpectEveryPointRestoresExactly(points);
 }
 
 // A logical message is placed at its record's end, where the next record starts; the server merges

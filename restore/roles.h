@@ -1,0 +1,30 @@
+// Roles: what a restore target lacks of the roles the source's objects and schema changes name.
+// Roles are the cluster's, outside any dump; both the base load and replay ask here.
+//   absl::StatusOr<std::vector<std::string>> missing = MissingRoles(target, {"app", "reader"});
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "wal/pg_connection.h"
+
+namespace pgpitr::restore {
+
+// A role membership as the source had it.
+struct Membership {
+  std::string role;
+  std::string member;
+  bool admin = false;
+};
+
+// The names the target has no role of, sorted, each once.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingRoles(wal::PgConnection& target,
+                                                                    const std::vector<std::string>& names);
+
+// The GRANT statements that give `members` the memberships they lack on the target (of roles the
+// target has); a member not in `members` is left as it is.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(
+    wal::PgConnection& target, const std::vector<Membership>& memberships, const std::vector<std::string>& members);
+
+}  // namespace pgpitr::restore
