@@ -450,11 +450,16 @@ absl::Status Uninstall(const std::string& source_text, const std::string& slot, 
     if (absl::Status s = conn->Execute("SELECT pg_drop_replication_slot($1)", {slot}); !s.ok()) return s;
     std::cout << fmt::format("dropped slot {}\n", slot);
   }
-  if (has_publication) {
-    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", wal::QuoteIdent(publication))); !s.ok()) {
-      return s;
-    }
-    std::cout << fmt::format("dropped publication {}\n", publication);
+  // Its keyed publication (wal/source.h) goes with it.
+  const std::string keyed = wal::KeyedPublication(publication);
+  absl::StatusOr<wal::PgResult> keyed_found =
+      conn->Query("SELECT count(*) FROM pg_publication WHERE pubname = $1", {keyed});
+  if (!keyed_found.ok()) return keyed_found.status();
+  for (const auto& [name, present] : {std::pair{publication, has_publication},
+                                      std::pair{keyed, keyed_found->GetString(0, 0) != "0"}}) {
+    if (!present) continue;
+    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", wal::QuoteIdent(name))); !s.ok()) return s;
+    std::cout << fmt::format("dropped publication {}\n", name);
   }
   return absl::OkStatus();
 }
@@ -543,7 +548,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   run->add_option("--slot", capture.source_settings.slot, "Logical replication slot to create or reuse")
       ->capture_default_str();
   run->add_option("--publication", capture.source_settings.publication,
-                  "Publication (FOR ALL TABLES) to create or reuse")
+                  "Publication (FOR ALL TABLES) to create or reuse; with the event triggers, beside NAME_keyed for "
+                  "the UPDATE and DELETE of the tables with a replica identity")
       ->capture_default_str();
   bool no_event_triggers = false;
   run->add_flag("--no-event-triggers", no_event_triggers,
@@ -551,8 +557,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
                 "schema changes are then recorded only through the proxy (--listen)");
   run->add_flag("--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
                 "Set REPLICA IDENTITY FULL on published tables that have no primary key, and (with the event triggers) "
-                "on any a later statement leaves without one, so that UPDATE and DELETE on them work (changes the "
-                "source's schema)");
+                "on any a later statement leaves without one, so that their UPDATE and DELETE are captured (changes "
+                "the source's schema); without it they are not, and restores name those tables");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
   run->add_option("--sequence-interval", sequence_seconds,
                   "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
@@ -685,11 +691,12 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   bool uninstall_yes = false;
   CLI::App* uninstall = app.add_subcommand(
       "uninstall",
-      "Drop pgpitr's slot and publication on the source: the first thing to do when retiring pgpitr\n"
+      "Drop pgpitr's slot and publications on the source: the first thing to do when retiring pgpitr\n"
       "(an abandoned slot keeps WAL on the source forever). e.g. pgpitr uninstall --source 'host=db dbname=app' --yes");
   uninstall->add_option("--source", uninstall_source, "Connection string of the captured database");
   uninstall->add_option("--slot", uninstall_slot, "The slot to drop")->capture_default_str();
-  uninstall->add_option("--publication", uninstall_publication, "The publication to drop")->capture_default_str();
+  uninstall->add_option("--publication", uninstall_publication, "The publication to drop (and NAME_keyed)")
+      ->capture_default_str();
   uninstall->add_flag("--yes", uninstall_yes, "Do not ask for confirmation");
 
   // demo
@@ -963,7 +970,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       if (summary.ok()) std::cout << (restore_json ? summary->ToJson() + "\n" : summary->ToString());
       if (summary.ok() && !summary->differences.empty()) {
         std::cerr << "pgpitr: error: the restore is NOT exact: " << summary->differences.size()
-                  << " schema change(s) could not be replayed; the summary lists what may differ" << std::endl;
+                  << " thing(s) could not be made as on the source; the summary lists what may differ" << std::endl;
         return static_cast<int>(ExitCode::kNotExact);
       }
     }

@@ -551,6 +551,7 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
   last_pending_lsn_ = txn.commit_lsn();
   absl::Status taken = source_->ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
+  if (taken.ok()) taken = row_by_row_->EndTransaction(txn);
   if (!taken.ok()) {
     Abort();
     return taken;

@@ -93,6 +93,12 @@ class BulkReplayer {
   void CarryOnPastSchemaChanges(bool carry_on) { row_by_row_->CarryOnPastSchemaChanges(carry_on); }
   void NoteRolesCreated(const std::vector<std::string>& roles) { row_by_row_->NoteRolesCreated(roles); }
   const std::vector<Difference>& differences() const { return row_by_row_->differences(); }
+  // As Replayer::NameKeylessTables and Replayer::keyless_named.
+  [[nodiscard]] absl::Status NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
+                                               const std::string& where, const std::string& statement) {
+    return row_by_row_->NameKeylessTables(tables, lsn, time, where, statement);
+  }
+  const std::set<std::string>& keyless_named() const { return row_by_row_->keyless_named(); }
 
  private:
   // INSERTs into a table without a key, as COPY text lines.

@@ -519,6 +519,41 @@ absl::Status Replayer::Unreplayable(const proto::Transaction& txn, std::string s
   return absl::OkStatus();
 }
 
+absl::Status Replayer::NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
+                                         const std::string& where, const std::string& statement) {
+  std::vector<std::string> named;
+  for (const std::string& table : tables) {
+    if (keyless_named_.insert(table).second) named.push_back(table);
+  }
+  if (named.empty()) return absl::OkStatus();
+  if (!carry_on_) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} {} no replica identity after {}: capture leaves out the UPDATE and DELETE of such a table, so it may "
+        "differ from the source (restore to a point before, pass --best-effort to restore and be told what may "
+        "differ, and give it a primary key or run capture with --set-replica-identity-full)",
+        absl::StrJoin(named, ", "), named.size() == 1 ? "has" : "have", where));
+  }
+  for (const std::string& table : named) {
+    differences_.push_back(Difference{
+        .commit_lsn = lsn,
+        .commit_time = time,
+        .statement = wal::OneLine(statement).substr(0, 200),
+        .reason = "the table has no replica identity: capture leaves out its UPDATE and DELETE (give it a primary "
+                  "key, or run capture with --set-replica-identity-full)",
+        .objects = {"table " + table}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replayer::EndTransaction(const proto::Transaction& txn) {
+  if (!txn_keyless_) return absl::OkStatus();
+  auto [tables, statement] = *std::move(txn_keyless_);
+  txn_keyless_.reset();
+  return NameKeylessTables(tables, txn.commit_lsn(), txn.commit_time(),
+                           fmt::format("the transaction committed at {}", wal::Lsn(txn.commit_lsn()).ToString()),
+                           statement);
+}
+
 absl::Status Replayer::Forget() {
   statements_.clear();
   if (absl::Status s = target_->Execute("DEALLOCATE ALL"); !s.ok()) return s;
@@ -683,6 +718,14 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   }
   const std::string query = e["query"].get<std::string>();
   const std::string tag = e["tag"].get<std::string>();
+  // The published tables it left without a replica identity (publication in two only).
+  if (e.contains("keyless") && e["keyless"].is_array()) {
+    std::vector<std::string> keyless;
+    for (const nlohmann::json& name : e["keyless"]) {
+      if (name.is_string()) keyless.push_back(name.get<std::string>());
+    }
+    txn_keyless_.emplace(std::move(keyless), query);
+  }
 
   // Which statement of the query it was: the only one, or, in a query of several, the next one
   // after the last matched that reports this tag (the same query sent again later has another
@@ -762,6 +805,20 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     }
   }
   if (!lasting) return absl::OkStatus();
+  // pgpitr's own REPLICA IDENTITY FULL (--set-replica-identity-full) of a table the target does
+  // not have here: one made where no trigger sees it (EXPLAIN ANALYZE CREATE TABLE AS), which the
+  // window drops later (its rows, if any, are left out).
+  if (JsonTrue(e, "identity_full")) {
+    for (const nlohmann::json& c : e["commands"]) {
+      absl::StatusOr<wal::PgResult> exists =
+          target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {JsonString(c, "identity")});
+      if (!exists.ok()) return exists.status();
+      if (exists->GetString(0, 0) != "t" && c.contains("relid") && c["relid"].is_number_unsigned() &&
+          LeftOut(c["relid"].get<uint32_t>(), txn)) {
+        return absl::OkStatus();
+      }
+    }
+  }
 
   std::string sql;
   if (tag == "CREATE TABLE AS" || tag == "SELECT INTO" ||
@@ -1049,7 +1106,9 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
 
 absl::Status Replayer::Replay(const proto::Transaction& txn) {
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
+  txn_keyless_.reset();
   absl::Status applied = source_->ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
+  if (applied.ok()) applied = EndTransaction(txn);
   if (!applied.ok()) {
     (void)target_->Execute("ROLLBACK");
     return applied;

@@ -14,6 +14,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +68,19 @@ class Replayer {
   void NoteRolesCreated(const std::vector<std::string>& roles) {
     created_roles_.insert(created_roles_.end(), roles.begin(), roles.end());
   }
+
+  // Tables whose UPDATE and DELETE capture did not have (pgpitr's publication in two, see
+  // wal/source.h: no replica identity), named so far: those of the base (by the caller) and those
+  // a transaction left so at its commit (recorded with its schema changes), each named once: an
+  // error, or, carrying on, a difference.
+  // `where` says since when, in a refusal ("the base (LSN 0/5000028)"); `statement` is the
+  // schema change that left them so, if one did.
+  [[nodiscard]] absl::Status NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
+                                               const std::string& where, const std::string& statement);
+  const std::set<std::string>& keyless_named() const { return keyless_named_; }
+  // At the end of each source transaction (Replay calls it; BulkReplayer too): the tables its last
+  // schema change left without a replica identity are named.
+  [[nodiscard]] absl::Status EndTransaction(const proto::Transaction& txn);
 
   uint64_t transactions() const { return transactions_; }
   uint64_t rows() const { return rows_; }
@@ -143,6 +158,9 @@ class Replayer {
   std::string applied_database_privileges_;
   bool carry_on_ = false;
   std::vector<Difference> differences_;
+  std::set<std::string> keyless_named_;
+  // The last "keyless" list of this transaction's schema changes, and that change's statement.
+  std::optional<std::pair<std::vector<std::string>, std::string>> txn_keyless_;
   uint64_t transactions_ = 0;
   uint64_t rows_ = 0;
   uint64_t ddl_statements_ = 0;

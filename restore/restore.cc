@@ -17,6 +17,7 @@
 #include "wal/pg_connection.h"
 #include "wal/process.h"
 #include "wal/repository.h"
+#include "wal/source.h"
 
 namespace pgpitr::restore {
 
@@ -256,6 +257,13 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
                     std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
   };
   if (absl::Status s = base.Schema(); !s.ok()) return base_failed(s);
+  // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
+  // publication in two, wal/source.h): they are named, and a strict restore stops here.
+  const std::vector<std::string> base_keyless(plan->base.keyless_tables().begin(), plan->base.keyless_tables().end());
+  auto name_base_keyless = [&](auto& replayer) {
+    return replayer.NameKeylessTables(base_keyless, plan->base.lsn(), plan->base.consistent_time(),
+                                      fmt::format("the base (LSN {})", Lsn(plan->base.lsn()).ToString()), "");
+  };
 
   // The transactions after it.
   // Either replayer takes every transaction after the base up to the target, in commit order.
@@ -284,6 +292,15 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
       }
       // Also when nothing was replayed: the bulk replayer loads the base's data there.
       if (replayed.ok()) replayed = finish();
+      // Tables without a replica identity at the end that nothing named yet (made by a path no
+      // trigger sees, such as EXPLAIN ANALYZE CREATE TABLE AS).
+      if (replayed.ok() && plan->base.keyless_not_captured()) {
+        absl::StatusOr<std::vector<std::string>> keyless = wal::TablesWithoutReplicaIdentity(*target, true);
+        replayed = keyless.ok() ? replayer.NameKeylessTables(
+                                      *keyless, plan->reached_lsn.value(), plan->reached_time,
+                                      fmt::format("the last point replayed ({})", plan->reached_lsn.ToString()), "")
+                                : keyless.status();
+      }
       // The change log's own read errors start so (wal/change_log.cc); a base that disagrees with
       // the log says "the base's rows ...".
       if (!replayed.ok() && failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
@@ -321,6 +338,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     r.LeaveOutRowsOfDropped(&plan->dropped);
     r.CarryOnPastSchemaChanges(options.best_effort);
     r.NoteRolesCreated(created_roles);
+    if (absl::Status s = name_base_keyless(r); !s.ok()) return s;
     if (absl::Status s = replay_all(
             r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
         !s.ok())
@@ -336,6 +354,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     r.LeaveOutRowsOfDropped(&plan->dropped);
     r.CarryOnPastSchemaChanges(options.best_effort);
     r.NoteRolesCreated(created_roles);
+    if (absl::Status s = name_base_keyless(r); !s.ok()) return s;
     if (absl::Status s = replay_all(
             r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
         !s.ok()) {
@@ -380,12 +399,12 @@ std::string RestoreSummary::ToString() const {
   }
   for (const std::string& note : notes) out += "  note: " + note + "\n";
   if (!differences.empty()) {
-    out += fmt::format("NOT EXACT: {} schema change(s) could not be replayed (--best-effort); what they touched may "
-                       "differ from the source:\n",
+    out += fmt::format("NOT EXACT (--best-effort): {} thing(s) replay could not make as on the source; what they "
+                       "touched may differ from the source:\n",
                        differences.size());
     for (const Difference& d : differences) {
-      out += fmt::format("  - `{}` (committed at LSN {}, {}): {}\n", d.statement, Lsn(d.commit_lsn).ToString(),
-                         wal::FormatPgTime(d.commit_time), d.reason);
+      out += fmt::format("  - {}(LSN {}, {}): {}\n", d.statement.empty() ? "" : fmt::format("`{}` ", d.statement),
+                         Lsn(d.commit_lsn).ToString(), wal::FormatPgTime(d.commit_time), d.reason);
       if (!d.objects.empty()) out += "    may differ: " + absl::StrJoin(d.objects, ", ") + "\n";
     }
   }

@@ -121,6 +121,22 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
     m->set_admin(roles->GetString(i, 2) == "t");
   }
   for (const std::string& name : role_names) base.add_roles(name);
+  // Whether capture's publication is in two: the UPDATE and DELETE of tables without a replica
+  // identity are then not captured (the restore reads which tables those are from the base itself).
+  absl::StatusOr<proto::CaptureState> state = repo.change_log().State();
+  if (!state.ok()) return state.status();
+  const std::string publication = state->publication_name().empty() ? "pgpitr" : state->publication_name();
+  absl::StatusOr<PgResult> form = conn.Query(
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $2) AND EXISTS (SELECT 1 "
+      "FROM pg_catalog.pg_publication WHERE pubname = $1 AND puballtables AND NOT pubupdate AND NOT pubdelete)",
+      {publication, KeyedPublication(publication)});
+  if (!form.ok()) return form.status();
+  base.set_keyless_not_captured(form->GetString(0, 0) == "t");
+  if (base.keyless_not_captured()) {
+    absl::StatusOr<PgResult> keyless = locks->ReadAtSnapshot(TablesWithoutReplicaIdentityQuery(true));
+    if (!keyless.ok()) return keyless.status();
+    for (int i = 0; i < keyless->rows(); ++i) base.add_keyless_tables(keyless->GetString(i, 0));
+  }
   // Ids sort by LSN: 16 hex digits.
   base.set_id(fmt::format("{:016X}", lsn->value()));
   base.set_dump_file("base.dump");

@@ -13,6 +13,9 @@ namespace {
 constexpr const char* kRecordDrop = R"sql(
 CREATE OR REPLACE FUNCTION _pgpitr.record_drop() RETURNS event_trigger LANGUAGE plpgsql AS $pgpitr$
 BEGIN
+  IF pg_catalog.current_setting('pgpitr.own_publication', true) = 'on' THEN
+    RETURN;
+  END IF;
   PERFORM pg_catalog.set_config('pgpitr.dropped', (
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
              'type', d.object_type, 'schema', d.schema_name, 'identity', d.object_identity,
@@ -66,6 +69,85 @@ BEGIN
 END
 $pgpitr$)sql";
 
+// A published table whose UPDATE and DELETE the server can send: a replica identity it can use
+// (FULL, a valid immediate primary key, or a valid chosen index). Of pg_class `c`.
+constexpr const char* kHasReplicaIdentity = R"sql((c.relreplident = 'f'
+   OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+         AND i.indisprimary AND i.indisvalid AND i.indimmediate))
+   OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
+         AND i.indisreplident AND i.indisvalid AND i.indimmediate))))sql";
+
+// With pgpitr's publications in two (wal/source.h): the keyed publication, which publishes UPDATE
+// and DELETE, holds exactly the tables with a replica identity, so that the application's UPDATE
+// and DELETE on a table without one never fail. Run by the schema-change trigger in the statement's
+// transaction (as the superuser that installed it: adding a table to a publication needs its
+// owner); returns the published tables left without one ("schema.table"), whose UPDATE and DELETE
+// are not captured, or NULL when the publication is not in two.
+constexpr const char* kKeepKeyedPublication = R"sql(
+CREATE OR REPLACE FUNCTION _pgpitr.keep_keyed_publication() RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $pgpitr$
+DECLARE
+  keyed_publication oid := (SELECT p.oid FROM pg_catalog.pg_publication p WHERE p.pubname = %KEYED_LITERAL%);
+  t record;
+BEGIN
+  IF keyed_publication IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- (Its own ALTER PUBLICATION is no schema change of the database's.)
+  PERFORM pg_catalog.set_config('pgpitr.own_publication', 'on', true);
+  FOR t IN
+    SELECT n.nspname, c.relname, %HAS_IDENTITY% AS keyed,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r
+                    WHERE r.prpubid = keyed_publication AND r.prrelid = c.oid) AS listed
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
+  LOOP
+    IF t.keyed AND NOT t.listed THEN
+      EXECUTE pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
+    ELSIF t.listed AND NOT t.keyed THEN
+      EXECUTE pg_catalog.format('ALTER PUBLICATION %I DROP TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
+    END IF;
+  END LOOP;
+  PERFORM pg_catalog.set_config('pgpitr.own_publication', '', true);
+  RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1),
+                          '[]'::jsonb)
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
+             AND NOT %HAS_IDENTITY%);
+END
+$pgpitr$)sql";
+
+// PostgreSQL refuses ALTER TABLE ... SET UNLOGGED of a table listed in a publication (the keyed
+// one lists tables by name; FOR ALL TABLES does not): before such a statement, the tables of the
+// keyed publication its text names leave it; ddl_command_end puts back those still logged, in the
+// same transaction, before any row of theirs changes.
+constexpr const char* kBeforeDdl = R"sql(
+CREATE OR REPLACE FUNCTION _pgpitr.before_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $pgpitr$
+DECLARE
+  t record;
+  query text := pg_catalog.lower(pg_catalog.current_query());
+BEGIN
+  IF TG_TAG <> 'ALTER TABLE' OR query !~ 'unlogged' THEN
+    RETURN;
+  END IF;
+  PERFORM pg_catalog.set_config('pgpitr.own_publication', 'on', true);
+  FOR t IN
+    SELECT n.nspname, c.relname
+      FROM pg_catalog.pg_publication p
+      JOIN pg_catalog.pg_publication_rel r ON r.prpubid = p.oid
+      JOIN pg_catalog.pg_class c ON c.oid = r.prrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE p.pubname = %KEYED_LITERAL% AND pg_catalog.strpos(query, pg_catalog.lower(c.relname)) > 0
+  LOOP
+    EXECUTE pg_catalog.format('ALTER PUBLICATION %I DROP TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
+  END LOOP;
+  PERFORM pg_catalog.set_config('pgpitr.own_publication', '', true);
+END
+$pgpitr$)sql";
+
 // One message per statement: its text (the top-level query: a statement inside a function or DO
 // block shows the call), the session state that shapes how it parses and what it makes, the roles
 // that existed (a GRANT or an owner names them; roles are not in the database's dumps), what it
@@ -82,7 +164,12 @@ DECLARE
   commands jsonb;
   missing record;
   detached_checks jsonb;
+  -- The published tables without a replica identity (publications in two only).
+  keyless jsonb;
 BEGIN
+  IF pg_catalog.current_setting('pgpitr.own_publication', true) = 'on' THEN
+    RETURN;
+  END IF;
   -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when one
   -- it has implies it), in a transaction of its own before this one: the partition's CHECK
   -- constraints now, so that a plain detach can be followed by the same. The partition's name is
@@ -105,6 +192,8 @@ BEGIN
   SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
            'tag', c.command_tag, 'type', c.object_type, 'schema', c.schema_name,
            'identity', c.object_identity, 'in_extension', c.in_extension,
+           'relid', CASE WHEN c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.objsubid = 0
+                         THEN c.objid::pg_catalog.int8 END,
            'temp', COALESCE(c.schema_name = 'pg_temp', false) OR COALESCE((
               SELECT t.relpersistence = 't' FROM pg_catalog.pg_class t WHERE t.oid = CASE c.classid
                 WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN c.objid
@@ -160,6 +249,11 @@ BEGIN
   IF rewritten IS NOT NULL AND rewritten <> '' THEN
     PERFORM pg_catalog.set_config('pgpitr.rewritten', '', true);
   END IF;
+  -- The keyed publication follows the statement (with --set-replica-identity-full, after the
+  -- tables left without an identity got one, below).
+  IF NOT %IDENTITY_FULL% OR own_statement IS NOT NULL THEN
+    keyless := _pgpitr.keep_keyed_publication();
+  END IF;
   -- A sidecar never makes the application's statement fail: where the message cannot be written
   -- it warns instead. (No EXCEPTION block: a message written in a subtransaction is decoded after
   -- the parent's next change when their LSNs meet, away from its place.)
@@ -171,6 +265,8 @@ BEGIN
   PERFORM pg_catalog.pg_logical_emit_message(true, '%PREFIX%', pg_catalog.jsonb_build_object(
     'tag', TG_TAG,
     'query', COALESCE(own_statement, pg_catalog.current_query()),
+    -- pgpitr's own statement (--set-replica-identity-full), not the application's.
+    'identity_full', own_statement IS NOT NULL,
     'statement_start', pg_catalog.statement_timestamp(),
     'backend', pg_catalog.pg_backend_pid(),
     'role', current_user,
@@ -215,6 +311,8 @@ BEGIN
       'default_toast_compression', pg_catalog.current_setting('default_toast_compression'),
       'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
     'commands', commands,
+    -- Their UPDATE and DELETE are not in the stream: a restore names them.
+    'keyless', keyless,
     -- A column added with a default that is not a constant (now(), a stable function) keeps, for
     -- the rows already there, the value it had then (attmissingval): replay gives them the same.
     -- (Of the tables it changed and their partitions and children, which it changed too.)
@@ -257,11 +355,7 @@ BEGIN
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
          AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
-         AND (c.relreplident = 'n'
-              OR (c.relreplident = 'd' AND NOT EXISTS (
-                    SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-              OR (c.relreplident = 'i' AND NOT EXISTS (
-                    SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+         AND NOT %HAS_IDENTITY%
     LOOP
       own_statement := pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', missing.nspname, missing.relname);
       BEGIN
@@ -272,22 +366,32 @@ BEGIN
         RAISE WARNING 'pgpitr could not set REPLICA IDENTITY FULL on %.%: %', missing.nspname, missing.relname, SQLERRM;
       END;
     END LOOP;
+    -- Tables still without one (the statement above failed) are named in a message of their own.
+    keyless := _pgpitr.keep_keyed_publication();
+    IF keyless IS NOT NULL AND keyless <> '[]'::jsonb THEN
+      PERFORM pg_catalog.pg_logical_emit_message(true, '%PREFIX%', pg_catalog.jsonb_build_object(
+        'tag', TG_TAG, 'query', pg_catalog.current_query(), 'role', current_user,
+        'search_path', pg_catalog.current_setting('search_path'), 'settings', '{}'::jsonb,
+        'commands', '[]'::jsonb, 'dropped', '[]'::jsonb, 'keyless', keyless)::text);
+    END IF;
   END IF;
 END
 $pgpitr$)sql";
 
-std::string RecordDdlFunction(bool identity_full) {
-  std::string sql = kRecordDdl;
-  for (const auto& [key, value] : {std::pair<std::string, std::string>{"%PREFIX%", kDdlEventMessagePrefix},
-                                   {"%IDENTITY_FULL%", identity_full ? "true" : "false"}}) {
-    sql.replace(sql.find(key), key.size(), value);
+// The function's text with its placeholders filled in.
+std::string Fill(std::string sql, const std::vector<std::pair<std::string, std::string>>& values) {
+  for (const auto& [key, value] : values) {
+    for (size_t at = sql.find(key); at != std::string::npos; at = sql.find(key, at + value.size())) {
+      sql.replace(at, key.size(), value);
+    }
   }
   return sql;
 }
 
 }  // namespace
 
-absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool identity_full) {
+absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std::string& keyed_publication,
+                                                  bool identity_full) {
   absl::StatusOr<PgResult> super = conn.Query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user");
   if (!super.ok()) return super.status();
   // Only a superuser may create event triggers (PostgreSQL 15 to 17).
@@ -299,23 +403,34 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool ident
       "DROP EVENT TRIGGER IF EXISTS {drop_trigger};"
       "DROP EVENT TRIGGER IF EXISTS {end_trigger};"
       "DROP EVENT TRIGGER IF EXISTS {rewrite_trigger};"
+      "DROP EVENT TRIGGER IF EXISTS {start_trigger};"
       "CREATE SCHEMA IF NOT EXISTS {schema};"
       "REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;"
       "GRANT USAGE ON SCHEMA {schema} TO PUBLIC;"
       "{drop};"
+      "{keep};"
+      "{before};"
       "{ddl};"
       "{rewrite};"
       "CREATE EVENT TRIGGER {drop_trigger} ON sql_drop EXECUTE FUNCTION {schema}.record_drop();"
       "CREATE EVENT TRIGGER {rewrite_trigger} ON table_rewrite EXECUTE FUNCTION {schema}.record_rewrite();"
       "CREATE EVENT TRIGGER {end_trigger} ON ddl_command_end EXECUTE FUNCTION {schema}.record_ddl();"
+      "CREATE EVENT TRIGGER {start_trigger} ON ddl_command_start EXECUTE FUNCTION {schema}.before_ddl();"
       // They fire under session_replication_role = replica too (bulk loads, other replication tools).
       "ALTER EVENT TRIGGER {drop_trigger} ENABLE ALWAYS;"
       "ALTER EVENT TRIGGER {end_trigger} ENABLE ALWAYS;"
       "ALTER EVENT TRIGGER {rewrite_trigger} ENABLE ALWAYS;"
+      "ALTER EVENT TRIGGER {start_trigger} ENABLE ALWAYS;"
       "COMMIT;",
-      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("ddl", RecordDdlFunction(identity_full)),
+      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("keep", Fill(kKeepKeyedPublication, {{"%KEYED_LITERAL%", QuoteLiteral(keyed_publication)},
+                                                      {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
+      fmt::arg("ddl", Fill(kRecordDdl, {{"%PREFIX%", kDdlEventMessagePrefix},
+                                        {"%IDENTITY_FULL%", identity_full ? "true" : "false"},
+                                        {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
       fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", kSqlDropTrigger),
-      fmt::arg("end_trigger", kDdlEndTrigger), fmt::arg("rewrite_trigger", kTableRewriteTrigger));
+      fmt::arg("end_trigger", kDdlEndTrigger), fmt::arg("rewrite_trigger", kTableRewriteTrigger),
+      fmt::arg("start_trigger", kDdlStartTrigger),
+      fmt::arg("before", Fill(kBeforeDdl, {{"%KEYED_LITERAL%", QuoteLiteral(keyed_publication)}})));
   if (absl::Status s = conn.Execute(install); !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -323,16 +438,19 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool ident
   return DdlRecording::kEventTriggers;
 }
 
+std::string_view HasReplicaIdentityCondition() { return kHasReplicaIdentity; }
+
 absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn) {
   absl::StatusOr<PgResult> present =
-      conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2, $3)",
-                 {kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger});
+      conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2, $3, $4)",
+                 {kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kDdlStartTrigger});
   if (!present.ok()) return present.status();
   if (present->GetString(0, 0) == "0") return DdlRecording::kProxyOnly;
   if (absl::Status s = conn.Execute(fmt::format(
           "BEGIN; SET LOCAL client_min_messages = warning; DROP EVENT TRIGGER IF EXISTS {}; "
-          "DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
-          kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kEventTriggerSchema));
+          "DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; "
+          "DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
+          kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kDdlStartTrigger, kEventTriggerSchema));
       !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -354,7 +472,8 @@ std::vector<uint32_t> DroppedRelations(std::string_view message) {
 
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {
   if (dump_desc == "EVENT TRIGGER") {
-    return name == kDdlEndTrigger || name == kSqlDropTrigger || name == kTableRewriteTrigger;
+    return name == kDdlEndTrigger || name == kSqlDropTrigger || name == kTableRewriteTrigger ||
+           name == kDdlStartTrigger;
   }
   if (dump_desc == "SCHEMA") return name == kEventTriggerSchema;
   return false;

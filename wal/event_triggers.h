@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,7 @@ inline constexpr const char* kEventTriggerSchema = "_pgpitr";
 inline constexpr const char* kDdlEndTrigger = "_pgpitr_ddl_end";
 inline constexpr const char* kSqlDropTrigger = "_pgpitr_sql_drop";
 inline constexpr const char* kTableRewriteTrigger = "_pgpitr_table_rewrite";
+inline constexpr const char* kDdlStartTrigger = "_pgpitr_ddl_start";
 
 enum class DdlRecording {
   kEventTriggers,  // the source records every schema change itself
@@ -29,7 +31,17 @@ enum class DdlRecording {
 // identity_full (run --set-replica-identity-full): a statement that leaves a published table
 // without a replica identity (a new table without a primary key, a dropped key) also gives it
 // REPLICA IDENTITY FULL, so the application's UPDATE and DELETE on it never fail.
-[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, bool identity_full = false);
+// keyed_publication: the publication of UPDATE and DELETE when pgpitr's publication is in two
+// (wal/source.h); while it exists, each schema change keeps it to the tables with a replica
+// identity, and its message names the published tables without one.
+[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn,
+                                                                const std::string& keyed_publication,
+                                                                bool identity_full = false);
+
+// The SQL condition "pg_class row `c` has a replica identity the server can use" (FULL, or a
+// valid, immediate primary key or chosen index): without one, UPDATE and DELETE of a table
+// published for them fail.
+std::string_view HasReplicaIdentityCondition();
 
 // The tables (their OIDs) a recorded schema change dropped, from its message (prefix
 // kDdlEventMessagePrefix); none when the message does not parse. A dropped column is not a dropped table.

@@ -137,4 +137,9 @@ absl::StatusOr<SnapshotLocks::Handover> SnapshotLocks::Watch(PgConnection& monit
   return Handover::kHolding;
 }
 
+absl::StatusOr<PgResult> SnapshotLocks::ReadAtSnapshot(const std::string& sql) {
+  if (!session_.has_value()) return absl::FailedPreconditionError("the snapshot's session was released");
+  return session_->Query(sql);
+}
+
 }  // namespace pgpitr::wal

@@ -39,6 +39,9 @@ class SnapshotLocks {
   // deadlock PostgreSQL cannot see; pg_dump must be stopped (refused() names the relation).
   [[nodiscard]] absl::StatusOr<Handover> Watch(PgConnection& monitor, const std::string& pg_dump_name);
 
+  // Reads on the session at the snapshot (before Release), e.g. the catalog as the dump sees it.
+  [[nodiscard]] absl::StatusOr<PgResult> ReadAtSnapshot(const std::string& sql);
+
   void Release() { session_.reset(); }
 
  private:

@@ -17,7 +17,7 @@ int ToInt(std::string_view s) {
 
 // The highest pgoutput protocol this pgpitr speaks that the server knows, and the options to ask
 // for it with: streaming of large in-progress transactions and logical messages where available.
-void ChooseProtocol(int server_version_num, const std::string& publication, SourceFacts* facts) {
+void ChooseProtocol(int server_version_num, SourceFacts* facts) {
   std::string options;
   if (server_version_num >= 160000) {
     facts->proto_version = 4;
@@ -28,13 +28,51 @@ void ChooseProtocol(int server_version_num, const std::string& publication, Sour
   } else {
     facts->proto_version = 1;
   }
-  options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version,
-                        QuoteLiteral(QuoteIdent(publication)));
+  std::string names;
+  for (const std::string& publication : facts->publications) {
+    names += (names.empty() ? "" : ",") + QuoteIdent(publication);
+  }
+  options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version, QuoteLiteral(names));
   if (server_version_num >= 140000) options += ", messages 'true', streaming 'on'";
   facts->plugin_options = options;
 }
 
+struct PublicationForm {
+  bool exists = false;
+  bool all_tables = false;
+  bool publishes_update = false;  // of every table
+  bool keyed_exists = false;
+};
+
+absl::StatusOr<PublicationForm> ReadPublicationForm(PgConnection& conn, const std::string& publication) {
+  absl::StatusOr<PgResult> r = conn.Query(
+      "SELECT p.puballtables, p.pubupdate OR p.pubdelete FROM pg_catalog.pg_publication p WHERE p.pubname = $1 "
+      "UNION ALL SELECT NULL, NULL FROM pg_catalog.pg_publication k WHERE k.pubname = $2",
+      {publication, KeyedPublication(publication)});
+  if (!r.ok()) return r.status();
+  PublicationForm form;
+  for (int i = 0; i < r->rows(); ++i) {
+    if (r->IsNull(i, 0)) {
+      form.keyed_exists = true;
+    } else {
+      form.exists = true;
+      form.all_tables = r->Get(i, 0) == "t";
+      form.publishes_update = r->Get(i, 1) == "t";
+    }
+  }
+  return form;
+}
+
+// The keyed publication, made empty when missing (the triggers fill it).
+std::string CreateKeyed(const PublicationForm& form, const std::string& keyed) {
+  return form.keyed_exists
+             ? ""
+             : fmt::format("CREATE PUBLICATION {} WITH (publish = 'update, delete');", QuoteIdent(keyed));
+}
+
 }  // namespace
+
+std::string KeyedPublication(const std::string& publication) { return publication + "_keyed"; }
 
 absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn) {
   // Target-list expressions are evaluated left to right: the clock first.
@@ -75,18 +113,19 @@ absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
   return conn;
 }
 
-absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn) {
-  absl::StatusOr<PgResult> r = conn.Query(R"sql(
-    SELECT format('%I.%I', n.nspname, c.relname)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
-      AND (c.relreplident = 'n'
-           OR (c.relreplident = 'd' AND NOT EXISTS (
-                 SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-           OR (c.relreplident = 'i' AND NOT EXISTS (
-                 SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
-    ORDER BY 1)sql");
+std::string TablesWithoutReplicaIdentityQuery(bool leaves_only) {
+  return fmt::format(R"sql(
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r'{}) AND c.relpersistence = 'p' AND c.oid >= 16384
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', {}) AND n.nspname !~ '^pg_'
+      AND NOT {}
+    ORDER BY 1)sql",
+                     leaves_only ? "" : ", 'p'", QuoteLiteral(kEventTriggerSchema), HasReplicaIdentityCondition());
+}
+
+absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn, bool leaves_only) {
+  absl::StatusOr<PgResult> r = conn.Query(TablesWithoutReplicaIdentityQuery(leaves_only));
   if (!r.ok()) return r.status();
   std::vector<std::string> out;
   for (int i = 0; i < r->rows(); ++i) out.push_back(r->GetString(i, 0));
@@ -144,13 +183,43 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     log.Warn("the source user has neither REPLICATION nor SUPERUSER; capture may be refused");
   }
 
-  // The publication: every table, now and later.
-  absl::StatusOr<PgResult> pub =
-      conn->Query("SELECT puballtables FROM pg_publication WHERE pubname = $1", {settings.publication});
-  if (!pub.ok()) return pub.status();
-  if (pub->rows() == 0) {
-    absl::Status s =
-        conn->Execute(fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+  // Schema changes by any path, where the role may create event triggers. (First: they keep the
+  // keyed publication below.)
+  const std::string keyed = KeyedPublication(settings.publication);
+  absl::StatusOr<DdlRecording> recording =
+      settings.event_triggers ? InstallEventTriggers(*conn, keyed, settings.set_replica_identity_full)
+                              : RemoveEventTriggers(*conn);
+  if (!recording.ok()) {
+    if (recording.status().code() == absl::StatusCode::kUnavailable) return recording.status();
+    log.Warn("could not create pgpitr's event triggers ({}); schema changes are recorded only through the proxy",
+             recording.status().message());
+    recording = DdlRecording::kProxyOnly;
+  }
+  const bool triggers = *recording == DdlRecording::kEventTriggers;
+  if (settings.source_records_ddl) settings.source_records_ddl->store(triggers);
+  if (triggers) {
+    log.Info("schema changes are recorded by the source's event triggers, whatever path they take");
+  } else {
+    log.Warn(
+        "schema changes are recorded only when they pass the proxy (--listen): event triggers need a superuser; "
+        "of one made another way, restore follows only the columns added and dropped, and 'pgpitr info' warns");
+  }
+
+  // The publication: every table, now and later. In two where the event triggers keep the second
+  // (and a slot made now decodes both from its start): every table's INSERT and TRUNCATE, and the
+  // UPDATE and DELETE of the tables with a replica identity, so that the application's UPDATE and
+  // DELETE on a table without one still work (they are not captured; restores name the table).
+  absl::StatusOr<PublicationForm> form = ReadPublicationForm(*conn, settings.publication);
+  if (!form.ok()) return form.status();
+  const std::string own = "BEGIN; SET LOCAL pgpitr.own_publication = 'on'; SET LOCAL client_min_messages = warning;";
+  const std::string keep = triggers ? "SELECT _pgpitr.keep_keyed_publication();" : "";
+  if (!form->exists) {
+    const bool in_two = triggers && !slot_exists;
+    absl::Status s = conn->Execute(
+        in_two ? fmt::format("{} CREATE PUBLICATION {} FOR ALL TABLES WITH (publish = 'insert, truncate'); {} {} COMMIT",
+                             own, QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep)
+               : fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+    if (!s.ok()) (void)conn->Execute("ROLLBACK");
     // A lost connection is not a refusal: the reconnect loop tries again.
     if (s.code() == absl::StatusCode::kUnavailable) return s;
     if (!s.ok()) {
@@ -159,28 +228,54 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
                       "or create it yourself: CREATE PUBLICATION {} FOR ALL TABLES)",
                       settings.publication, s.message(), QuoteIdent(settings.publication)));
     }
-    log.Info("created publication {} FOR ALL TABLES", settings.publication);
-  } else if (pub->Get(0, 0) != "t") {
+    log.Info("created publication {} FOR ALL TABLES{}", settings.publication,
+             in_two ? fmt::format(" (INSERT, TRUNCATE) and {} (UPDATE, DELETE of the tables with a replica identity)",
+                                  keyed)
+                    : "");
+  } else if (!form->all_tables) {
     log.Warn("publication {} is not FOR ALL TABLES: tables outside it are not captured", settings.publication);
+  } else if (form->publishes_update && triggers && !slot_exists) {
+    // In two from a new slot's start.
+    if (absl::Status s = conn->Execute(
+            fmt::format("{} ALTER PUBLICATION {} SET (publish = 'insert, truncate'); {} {} COMMIT", own,
+                        QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep));
+        !s.ok()) {
+      (void)conn->Execute("ROLLBACK");
+      return s;
+    }
+    log.Info("publication {} now publishes INSERT and TRUNCATE, and {} the UPDATE and DELETE of the tables with a "
+             "replica identity",
+             settings.publication, keyed);
+  } else if (!form->publishes_update && form->keyed_exists && !triggers) {
+    // Nothing keeps the keyed publication without the triggers: every table's UPDATE and DELETE
+    // again (those of a table without a replica identity fail on the source).
+    if (absl::Status s = conn->Execute(fmt::format(
+            "ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate')", QuoteIdent(settings.publication)));
+        !s.ok()) {
+      return s;
+    }
+    log.Warn("publication {} publishes every table's UPDATE and DELETE again: without pgpitr's event triggers "
+             "nothing keeps {} to the tables with a replica identity",
+             settings.publication, keyed);
+  } else if (!form->publishes_update && form->keyed_exists) {
+    if (absl::Status s = conn->Execute(fmt::format("{} {} COMMIT", own, keep)); !s.ok()) {
+      (void)conn->Execute("ROLLBACK");
+      return s;
+    }
+  } else if (form->publishes_update && triggers) {
+    log.Warn("publication {} publishes the UPDATE and DELETE of every table, so that they fail on a table without "
+             "a replica identity: pgpitr puts it in two (and those UPDATEs and DELETEs work) only with a new slot",
+             settings.publication);
   }
-
-  // Schema changes by any path, where the role may create event triggers.
-  absl::StatusOr<DdlRecording> recording =
-      settings.event_triggers ? InstallEventTriggers(*conn, settings.set_replica_identity_full)
-                              : RemoveEventTriggers(*conn);
-  if (!recording.ok()) {
-    if (recording.status().code() == absl::StatusCode::kUnavailable) return recording.status();
-    log.Warn("could not create pgpitr's event triggers ({}); schema changes are recorded only through the proxy",
-             recording.status().message());
-    recording = DdlRecording::kProxyOnly;
-  }
-  if (settings.source_records_ddl) settings.source_records_ddl->store(*recording == DdlRecording::kEventTriggers);
-  if (*recording == DdlRecording::kEventTriggers) {
-    log.Info("schema changes are recorded by the source's event triggers, whatever path they take");
-  } else {
-    log.Warn(
-        "schema changes are recorded only when they pass the proxy (--listen): event triggers need a superuser; "
-        "of one made another way, restore follows only the columns added and dropped, and 'pgpitr info' warns");
+  form = ReadPublicationForm(*conn, settings.publication);
+  if (!form.ok()) return form.status();
+  facts.publications = {settings.publication};
+  if (form->keyed_exists) facts.publications.push_back(keyed);
+  facts.keyless_not_captured = form->all_tables && !form->publishes_update && form->keyed_exists;
+  if (facts.keyless_not_captured) {
+    log.Info("capture decodes publications {} (every table's INSERT and TRUNCATE) and {} (UPDATE and DELETE of the "
+             "tables with a replica identity, kept so by the event triggers)",
+             settings.publication, keyed);
   }
 
   absl::StatusOr<std::vector<std::string>> missing = TablesWithoutReplicaIdentity(*conn);
@@ -190,6 +285,12 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
       absl::Status s = conn->Execute(fmt::format("ALTER TABLE {} REPLICA IDENTITY FULL", table));
       if (!s.ok()) return s;
       log.Info("set REPLICA IDENTITY FULL on {}", table);
+    } else if (facts.keyless_not_captured) {
+      facts.tables_without_identity.push_back(table);
+      log.Warn(
+          "table {} has no primary key or replica identity: its UPDATE and DELETE are not captured, and restores "
+          "after them name it (add a primary key, or rerun with --set-replica-identity-full)",
+          table);
     } else {
       facts.tables_without_identity.push_back(table);
       log.Warn(
@@ -197,6 +298,12 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
           "source while it is published (add a primary key, or rerun with "
           "--set-replica-identity-full)",
           table);
+    }
+  }
+  if (settings.set_replica_identity_full && !missing->empty() && facts.keyless_not_captured) {
+    if (absl::Status s = conn->Execute(fmt::format("{} {} COMMIT", own, keep)); !s.ok()) {
+      (void)conn->Execute("ROLLBACK");
+      return s;
     }
   }
 
@@ -234,7 +341,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   absl::StatusOr<PgTime> now = ServerClock(*conn);
   if (!now.ok()) return now.status();
   facts.server_time = *now;
-  ChooseProtocol(facts.server_version_num, settings.publication, &facts);
+  ChooseProtocol(facts.server_version_num, &facts);
   return facts;
 }
 

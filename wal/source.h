@@ -3,8 +3,9 @@
 // replica identity.
 //   auto facts = PrepareSource(conninfo, {.slot = "pgpitr", .publication = "pgpitr"}, log);
 // Every refusal is one line that names the fix. Nothing here writes to the source's data: it
-// creates a publication, a slot and (as a superuser) its event triggers in schema _pgpitr, and
-// changes replica identities only when asked to.
+// creates a publication (two where its event triggers keep the second: see SourceFacts), a slot
+// and (as a superuser) its event triggers in schema _pgpitr, and changes replica identities only
+// when asked to.
 #pragma once
 
 #include <atomic>
@@ -41,7 +42,14 @@ struct SourceFacts {
   bool slot_created = false;
   Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
   PgTime server_time = 0;  // the server's clock when the slot was found or made
-  std::vector<std::string> tables_without_identity;  // "schema.table"
+  // "schema.table": with keyless_not_captured, their UPDATE and DELETE are not captured; without,
+  // they fail on the source.
+  std::vector<std::string> tables_without_identity;
+  // The publications capture decodes: pgpitr's, and its keyed publication when there is one.
+  std::vector<std::string> publications;
+  // pgpitr's publication is in two: every table's INSERT and TRUNCATE, and the UPDATE and DELETE
+  // of the tables with a replica identity (kept so by the event triggers).
+  bool keyless_not_captured = false;
   int proto_version = 1;
   std::string plugin_options;  // for START_REPLICATION
 };
@@ -53,9 +61,16 @@ struct SourceFacts {
 // A replication=database connection to the source.
 [[nodiscard]] absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source);
 
-// The published tables whose UPDATE and DELETE will fail on the source: no primary key and not
-// REPLICA IDENTITY FULL (or identity NOTHING).
-[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn);
+// The published tables ("schema.table") without a replica identity the server can use (no valid,
+// immediate primary key or chosen index, and not FULL): in a publication of UPDATE and DELETE,
+// these fail on them. leaves_only leaves out partitioned tables (they hold no rows themselves).
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn,
+                                                                                   bool leaves_only = false);
+// Its query (one column, "schema.table"), for a session of one's own (a base's, at its snapshot).
+std::string TablesWithoutReplicaIdentityQuery(bool leaves_only);
+
+// The name of pgpitr's second publication, of UPDATE and DELETE, beside `publication`.
+std::string KeyedPublication(const std::string& publication);
 
 // The server's clock (clock_timestamp()).
 [[nodiscard]] absl::StatusOr<PgTime> ServerClock(PgConnection& conn);

@@ -12,6 +12,7 @@ namespace {
 class BaseLoadTest : public ServerTest {};
 
 TEST_F(BaseLoadTest, ARestoreHasTheSourcesWholeSchemaAndExactlyItsRows) {
+  set_replica_identity_full_ = true;  // log has no key
   wal::PgConnection app = Connect("app");
   Exec(app,
        "CREATE ROLE app_reader;"

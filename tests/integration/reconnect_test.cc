@@ -123,6 +123,7 @@ class ReconnectTest : public ServerTest {
 };
 
 TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
+  set_replica_identity_full_ = true;  // bag has no key
   {
     wal::PgConnection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE bag (a int)");

@@ -72,6 +72,69 @@ TEST_F(SourceTest, OptInSetsReplicaIdentityFull) {
   Exec(app, "INSERT INTO loose VALUES (1); UPDATE loose SET a = 2");
 }
 
+// With the event triggers (a superuser), pgpitr's publication is in two: every table's INSERT and
+// TRUNCATE, and the UPDATE and DELETE of the tables with a usable replica identity (a deferrable
+// primary key is not one). The application's UPDATE and DELETE on the others work.
+TEST_F(SourceTest, APublicationInTwoLetsTheApplicationUpdateTablesWithoutAKey) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); "
+            "CREATE TABLE deferred (id int PRIMARY KEY DEFERRABLE)");
+  absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), {}, Collect());
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_TRUE(facts->keyless_not_captured);
+  EXPECT_EQ(facts->publications, (std::vector<std::string>{"pgpitr", "pgpitr_keyed"}));
+  EXPECT_NE(facts->plugin_options.find("publication_names '\"pgpitr\",\"pgpitr_keyed\"'"), std::string::npos)
+      << facts->plugin_options;
+  EXPECT_EQ(facts->tables_without_identity, (std::vector<std::string>{"public.deferred", "public.loose"}));
+  absl::StatusOr<wal::PgResult> r = app.Query(
+      "SELECT (SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = 'pgpitr'), "
+      "(SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'pgpitr_keyed')");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Get(0, 0), "f");
+  EXPECT_EQ(r->Get(0, 1), "keyed");
+  Exec(app, "INSERT INTO loose VALUES (1); UPDATE loose SET a = 2; DELETE FROM loose; "
+            "INSERT INTO deferred VALUES (1); UPDATE deferred SET id = 2");
+}
+
+// A slot made under an older pgpitr decodes a publication of every UPDATE from before the split:
+// the publication stays so (and run says why) until the slot is made again.
+TEST_F(SourceTest, AnOlderPublicationOfEveryUpdateIsPutInTwoOnlyWithANewSlot) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE loose (a int); CREATE PUBLICATION pgpitr FOR ALL TABLES");
+  Exec(app, "SELECT pg_create_logical_replication_slot('pgpitr', 'pgoutput')");
+  absl::StatusOr<wal::SourceFacts> kept = wal::PrepareSource(Info("app"), {}, Collect());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->keyless_not_captured);
+  EXPECT_EQ(kept->publications, std::vector<std::string>{"pgpitr"});
+  bool said = false;
+  for (const auto& line : lines_) said |= line.find("only with a new slot") != std::string::npos;
+  EXPECT_TRUE(said);
+
+  Exec(app, "SELECT pg_drop_replication_slot('pgpitr')");
+  absl::StatusOr<wal::SourceFacts> split = wal::PrepareSource(Info("app"), {}, Collect());
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_TRUE(split->slot_created);
+  EXPECT_TRUE(split->keyless_not_captured);
+  Exec(app, "INSERT INTO loose VALUES (1); UPDATE loose SET a = 2");
+}
+
+// Without the event triggers nothing keeps the keyed publication: every UPDATE and DELETE is
+// published again, and both publications stay decoded (the slot's older changes need the second).
+TEST_F(SourceTest, WithoutEventTriggersThePublicationPublishesEveryUpdateAgain) {
+  wal::PgConnection app = Connect("app");
+  ASSERT_TRUE(wal::PrepareSource(Info("app"), {}, Collect()).ok());
+  wal::SourceSettings settings;
+  settings.event_triggers = false;
+  absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), settings, Collect());
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_FALSE(facts->keyless_not_captured);
+  EXPECT_EQ(facts->publications, (std::vector<std::string>{"pgpitr", "pgpitr_keyed"}));
+  absl::StatusOr<wal::PgResult> r =
+      app.Query("SELECT pubupdate AND pubdelete FROM pg_publication WHERE pubname = 'pgpitr'");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->Get(0, 0), "t");
+}
+
 TEST_F(SourceTest, NoFreeSlotIsRefusedWithTheFix) {
   wal::PgConnection app = Connect("app");
   // max_replication_slots is 10 on the test server: use them all.

@@ -28,6 +28,7 @@ TEST(EventTriggers, OnlyPgpitrsOwnTriggersAndSchemaAreItsObjects) {
   EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kDdlEndTrigger));
   EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kSqlDropTrigger));
   EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kTableRewriteTrigger));
+  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kDdlStartTrigger));
   EXPECT_TRUE(IsEventTriggerObject("SCHEMA", kEventTriggerSchema));
   EXPECT_FALSE(IsEventTriggerObject("EVENT TRIGGER", "audit"));
   EXPECT_FALSE(IsEventTriggerObject("TABLE", kEventTriggerSchema));
