@@ -294,9 +294,10 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
         if (absl::Status s = target_->Execute("RELEASE SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
         if (static_cast<size_t>(*changed) != updated) return mismatch("found the rows to update", *changed, updated);
         updated_in_place = true;
-      } else if (sqlstate == "23505" || sqlstate == "23P01") {
+      } else if (sqlstate == "23505" || sqlstate == "23P01" || sqlstate == "428C9") {
         // Values of another unique constraint moved between these rows, which one UPDATE checks
-        // row by row: replace the rows instead.
+        // row by row, or a GENERATED ALWAYS identity column changed, which UPDATE may only set to
+        // DEFAULT: replace the rows instead.
         if (absl::Status s = target_->Execute("ROLLBACK TO SAVEPOINT pgpitr_update; RELEASE SAVEPOINT pgpitr_update");
             !s.ok()) {
           return failed("UPDATE", s);

@@ -343,7 +343,10 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
         placeholders += fmt::format("{}${}", i ? ", " : "", i + 1);
         params.push_back(i);
       }
-      statement = Prepare(key, fmt::format("INSERT INTO {} ({}) VALUES ({})", table, names, placeholders), params);
+      // (A GENERATED ALWAYS identity column takes the source's value too.)
+      statement = Prepare(
+          key, fmt::format("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})", table, names, placeholders),
+          params);
       break;
     }
     case proto::Change::UPDATE: {
@@ -365,9 +368,38 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
         params.push_back(i);
       }
       if (set.empty()) return absl::OkStatus();
+      const std::vector<int> set_params = params;
       absl::StatusOr<std::string> where = identity(&params, static_cast<int>(params.size()) + 1);
       if (!where.ok()) return where.status();
-      statement = Prepare(key, fmt::format("UPDATE ONLY {} SET {} WHERE {}", table, set, *where), params);
+      if (statements_.contains(key)) {
+        statement = Prepare(key, "", params);
+        break;
+      }
+      // UPDATE may set a GENERATED ALWAYS identity column only to DEFAULT: such a row is replaced
+      // (replay runs as a replica: no trigger or foreign key action fires), keeping the values the
+      // change left unchanged.
+      absl::StatusOr<wal::PgResult> always = target_->Query(
+          "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 "
+          "AND NOT attisdropped AND attidentity = 'a'",
+          {table});
+      if (!always.ok()) return always.status();
+      if (always->GetString(0, 0) == "0") {
+        statement = Prepare(key, fmt::format("UPDATE ONLY {} SET {} WHERE {}", table, set, *where), params);
+        break;
+      }
+      std::string names, values;
+      size_t next = 0;
+      for (int i = 0; i < ncolumns; ++i) {
+        names += (i ? ", " : "") + col(i);
+        const bool given = next < set_params.size() && set_params[next] == i;
+        values += (i ? ", " : "") + (given ? fmt::format("${}", next + 1) : "old." + col(i));
+        if (given) ++next;
+      }
+      statement = Prepare(key,
+                          fmt::format("WITH old AS (DELETE FROM ONLY {0} WHERE {1} RETURNING *) INSERT INTO {0} ({2}) "
+                                      "OVERRIDING SYSTEM VALUE SELECT {3} FROM old",
+                                      table, *where, names, values),
+                          params);
       break;
     }
     case proto::Change::DELETE: {
@@ -805,19 +837,26 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     }
   }
   if (!lasting) return absl::OkStatus();
-  // pgpitr's own REPLICA IDENTITY FULL (--set-replica-identity-full) of a table the target does
-  // not have here: one made where no trigger sees it (EXPLAIN ANALYZE CREATE TABLE AS), which the
-  // window drops later (its rows, if any, are left out).
-  if (JsonTrue(e, "identity_full")) {
+  // A statement on relations that existed before it (not one that makes them) which the target
+  // does not have here, all of which the window drops later, is left out: what it did went with them. (One made where no trigger sees it, EXPLAIN ANALYZE
+  // CREATE TABLE AS or MATERIALIZED VIEW, has no statement to make it again; its rows, if any,
+  // are left out, and a REFRESH of it or pgpitr's own REPLICA IDENTITY FULL would find nothing.)
+  if (!e["commands"].empty() && dropped_ != nullptr && !tag.starts_with("CREATE ") && tag != "SELECT INTO") {
+    bool all_gone = true;
     for (const nlohmann::json& c : e["commands"]) {
+      if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {
+        all_gone = false;
+        break;
+      }
       absl::StatusOr<wal::PgResult> exists =
           target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {JsonString(c, "identity")});
       if (!exists.ok()) return exists.status();
-      if (exists->GetString(0, 0) != "t" && c.contains("relid") && c["relid"].is_number_unsigned() &&
-          LeftOut(c["relid"].get<uint32_t>(), txn)) {
-        return absl::OkStatus();
+      if (exists->GetString(0, 0) == "t") {
+        all_gone = false;
+        break;
       }
     }
+    if (all_gone) return absl::OkStatus();
   }
 
   std::string sql;
@@ -1066,10 +1105,45 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   }
   // A default that gave the rows already in a table values of their own (volatile: random(),
   // clock_timestamp(), serial, identity): those values are not in the stream.
-  if (ran.ok() && e.contains("rewritten_with_new_values") && e["rewritten_with_new_values"].is_array() &&
-      !e["rewritten_with_new_values"].empty()) {
-    std::vector<std::string> tables;
+  nlohmann::json rewritten = e.contains("rewritten_with_new_values") && e["rewritten_with_new_values"].is_array()
+                                 ? e["rewritten_with_new_values"]
+                                 : nlohmann::json::array();
+  // Where the trigger recorded its rows as they were after the statement, the table gets those.
+  if (ran.ok() && !rewritten.empty() && e.contains("rewritten_rows") && e["rewritten_rows"].is_object()) {
+    nlohmann::json left = nlohmann::json::array();
     for (const nlohmann::json& t : e["rewritten_with_new_values"]) {
+      if (!t.is_string()) continue;
+      const std::string table = t.get<std::string>();
+      if (!e["rewritten_rows"].contains(table) || !e["rewritten_rows"][table].is_array()) {
+        left.push_back(t);
+        continue;
+      }
+      absl::StatusOr<wal::PgResult> columns = target_->Query(
+          "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum), "
+          "pg_catalog.string_agg('(x).' || pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) "
+          "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 AND NOT attisdropped "
+          "AND attgenerated = ''",
+          {table});
+      if (!columns.ok()) return columns.status();
+      // (The rows were printed with these settings.)
+      ran = target_->Execute(
+          "SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true), "
+          "pg_catalog.set_config('IntervalStyle', 'postgres', true)");
+      if (ran.ok()) ran = RunRecorded(fmt::format("DELETE FROM ONLY {}", table));
+      if (ran.ok()) {
+        ran = RunRecorded(
+            fmt::format("INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
+                        "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
+                        table, columns->GetString(0, 0), columns->GetString(0, 1),
+                        wal::QuoteLiteral(e["rewritten_rows"][table].dump())));
+      }
+      if (!ran.ok()) break;
+    }
+    if (ran.ok()) rewritten = left;
+  }
+  if (ran.ok() && !rewritten.empty()) {
+    std::vector<std::string> tables;
+    for (const nlohmann::json& t : rewritten) {
       if (t.is_string()) tables.push_back("table " + t.get<std::string>());
     }
     if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;

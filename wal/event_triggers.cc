@@ -20,7 +20,7 @@ BEGIN
     SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
              'type', d.object_type, 'schema', d.schema_name, 'identity', d.object_identity,
              'relid', CASE WHEN d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
-                           AND d.object_type = 'table' THEN d.objid::pg_catalog.int8 END,
+                           THEN d.objid::pg_catalog.int8 END,
              'original', d.original, 'normal', d.normal, 'temp', d.is_temporary)), '[]'::jsonb)::text
       FROM pg_catalog.pg_event_trigger_dropped_objects() d), true);
 END
@@ -166,6 +166,13 @@ DECLARE
   detached_checks jsonb;
   -- The published tables without a replica identity (publications in two only).
   keyless jsonb;
+  -- The rows of tables a volatile default gave values of their own, as text, by table.
+  rewritten_rows jsonb := '{}'::jsonb;
+  rewritten_table text;
+  row_texts text[];
+  saved_datestyle text;
+  saved_intervalstyle text;
+  saved_float_digits text;
 BEGIN
   IF pg_catalog.current_setting('pgpitr.own_publication', true) = 'on' THEN
     RETURN;
@@ -248,6 +255,32 @@ BEGIN
   END IF;
   IF rewritten IS NOT NULL AND rewritten <> '' THEN
     PERFORM pg_catalog.set_config('pgpitr.rewritten', '', true);
+  END IF;
+  -- A table a volatile default (random(), an identity column) gave values of its own, row by row,
+  -- that are not in the stream: its rows as they are now, when it is small enough (64 MiB), so
+  -- that replay can put the same. Read in a guarded block (it must never fail the statement),
+  -- printed with settings that read back exactly.
+  IF rewritten IS NOT NULL AND rewritten <> '' THEN
+    saved_datestyle := pg_catalog.current_setting('DateStyle');
+    saved_intervalstyle := pg_catalog.current_setting('IntervalStyle');
+    saved_float_digits := pg_catalog.current_setting('extra_float_digits');
+    PERFORM pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('IntervalStyle', 'postgres', true),
+            pg_catalog.set_config('extra_float_digits', '3', true);
+    FOR rewritten_table IN SELECT pg_catalog.jsonb_array_elements_text(rewritten::jsonb) LOOP
+      BEGIN
+        IF pg_catalog.pg_total_relation_size(rewritten_table::pg_catalog.regclass) <= 67108864 THEN
+          EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x::text) FROM ONLY %s x', rewritten_table)
+            INTO row_texts;
+          rewritten_rows := rewritten_rows || pg_catalog.jsonb_build_object(
+            rewritten_table, pg_catalog.to_jsonb(COALESCE(row_texts, '{}'::text[])));
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        NULL;
+      END;
+    END LOOP;
+    PERFORM pg_catalog.set_config('DateStyle', saved_datestyle, true),
+            pg_catalog.set_config('IntervalStyle', saved_intervalstyle, true),
+            pg_catalog.set_config('extra_float_digits', saved_float_digits, true);
   END IF;
   -- The keyed publication follows the statement (with --set-replica-identity-full, after the
   -- tables left without an identity got one, below).
@@ -345,6 +378,7 @@ BEGIN
     -- (See detached_checks above.)
     'detached_checks', detached_checks,
     'rewritten_with_new_values', COALESCE(NULLIF(rewritten, '')::jsonb, '[]'::jsonb),
+    'rewritten_rows', rewritten_rows,
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
   -- With --set-replica-identity-full: no published table is left without a replica identity by
   -- this statement (its UPDATE and DELETE would fail while published). The change is a schema
