@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "cli/config.h"
 #include "cli/man_page.h"
 #include "cli/progress.h"
@@ -266,6 +267,53 @@ absl::Status Info(const InfoFlags& flags) {
   return absl::OkStatus();
 }
 
+// `pgpitr verify --replay SERVER`: the window's latest point restored with --best-effort into a
+// database of its own on a scratch server, which is dropped after; prints whether it replays
+// exactly to the end and, if not, what may differ. Sets *not_exact when something may.
+absl::Status VerifyReplay(const std::string& repo_dir, const std::string& server_text, const std::string& pg_bin,
+                          const wal::Logger& log, bool* not_exact) {
+  absl::StatusOr<wal::ConnInfo> server = wal::ConnInfo::Parse(server_text);
+  if (!server.ok()) return absl::InvalidArgumentError(fmt::format("--replay: {}", server.status().message()));
+  const std::string scratch = fmt::format("pgpitr_verify_{}", getpid());
+  restore::RestoreOptions options;
+  options.repo = repo_dir;
+  options.target = server->With("dbname", scratch);
+  options.point = restore::RestoreTarget::Latest();
+  options.pg_bin_dir = pg_bin;
+  options.best_effort = true;
+  ProgressLine line = StderrProgress();
+  absl::StatusOr<restore::RestoreSummary> summary =
+      restore::RunRestore(options, log, [&](const restore::RestoreProgress& p) {
+        line.Report({.phase = "replay: " + p.phase,
+                     .done = p.transactions_done,
+                     .total = p.transactions_total,
+                     .unit = "transactions"});
+      });
+  line.Finish();
+  if (!summary.ok()) {
+    return absl::Status(summary.status().code(),
+                        fmt::format("the window does not replay to its end: {}", summary.status().message()));
+  }
+  // The scratch database goes: connected to the server's own database (or postgres).
+  absl::StatusOr<wal::PgConnection> admin = wal::PgConnection::Connect(
+      server->Get("dbname").value_or("").empty() ? server->With("dbname", "postgres") : *server, "scratch server");
+  if (admin.ok()) {
+    if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {}", wal::QuoteIdent(scratch))); !s.ok()) {
+      log.Warn("could not drop the scratch database {}: {}", scratch, s.message());
+    }
+  }
+  std::cout << fmt::format("replay: {} transactions after base {} replayed to {}, {}\n", summary->transactions,
+                           summary->plan.base.id(), summary->plan.reached_lsn.ToString(),
+                           summary->differences.empty() ? "exactly" : "NOT exactly");
+  for (const restore::Difference& d : summary->differences) {
+    std::cout << fmt::format("may differ: {} ({}{}; LSN {})\n", absl::StrJoin(d.objects, ", "), d.reason,
+                             d.statement.empty() ? "" : fmt::format("; `{}`", d.statement),
+                             Lsn(d.commit_lsn).ToString());
+  }
+  *not_exact = !summary->differences.empty();
+  return absl::OkStatus();
+}
+
 // `pgpitr verify`: one line per problem, then the window that is still restorable. DataLoss (exit
 // code 5) when anything is damaged.
 absl::Status Verify(const std::string& repo_dir) {
@@ -486,7 +534,7 @@ void PrintError(const absl::Status& status) {
 std::string ExitCodesText() {
   return "Exit codes: 0 success, 1 internal error, 2 bad usage or input, 3 source or server unusable, "
          "4 restore target refused, 5 repository damaged, 6 stopped (SIGINT/SIGTERM, or declined), "
-         "7 restored with --best-effort, not exactly (what may differ is listed).";
+         "7 restored (--best-effort) or replayed (verify --replay) not exactly: what may differ is listed.";
 }
 
 ExitCode ExitCodeOf(const absl::Status& status) {
@@ -665,6 +713,12 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       "Check every base's checksum and every change-log record; report what is damaged and what is still "
       "restorable (exit code 5 when damaged).\n  e.g. pgpitr verify --repo /var/lib/pgpitr/app");
   verify_cmd->add_option("--repo", verify_repo, kRepoHelp);
+  std::string verify_replay;
+  verify_cmd->add_option("--replay", verify_replay,
+                         "Also replay the window to its end: restore its latest point (with --best-effort) into a "
+                         "database of its own on this scratch PostgreSQL server (a connection string), drop it, and "
+                         "say what may differ (exit code 7 when something may)");
+  verify_cmd->add_option("--pg-bin", pg_bin, "Folder holding pg_restore (for --replay)");
 
   // retention
   std::string retention_repo, retention_keep = kDefaultRetention, retention_now;
@@ -728,7 +782,9 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       "  pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' --to-time -15min\n"
       "  pgpitr restore --repo /var/lib/pgpitr/app --target 'host=db dbname=app_restored' --to-mark before-migration\n"
       "The absolute UTC time a --to-time resolves to is printed before the restore starts.");
-  verify_cmd->footer("Example:\n  pgpitr verify --repo /var/lib/pgpitr/app   # exit code 5 when something is damaged");
+  verify_cmd->footer(
+      "Examples:\n  pgpitr verify --repo /var/lib/pgpitr/app   # exit code 5 when something is damaged\n"
+      "  pgpitr verify --repo /var/lib/pgpitr/app --replay 'host=scratch user=postgres'   # 7 when not exact");
   retention_cmd->footer("Example:\n  pgpitr retention --repo /var/lib/pgpitr/app --keep 30d");
   mark->footer("Example:\n  pgpitr mark before-migration-42 --source 'host=db.example.com dbname=app user=pgpitr'");
   uninstall->footer("Example:\n  pgpitr uninstall --source 'host=db.example.com dbname=app user=pgpitr' --yes");
@@ -779,6 +835,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   fill(info_cmd, "--repo", info.repo, settings.repo);
   fill(restore_cmd, "--repo", restore_repo, settings.repo);
   fill(verify_cmd, "--repo", verify_repo, settings.repo);
+  fill(verify_cmd, "--pg-bin", pg_bin, settings.pg_bin);
   fill(retention_cmd, "--repo", retention_repo, settings.repo);
   fill(retention_cmd, "--keep", retention_keep, settings.retention_days);
   fill(backup, "--source", backup_source, settings.source);
@@ -907,6 +964,13 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
     }
   } else if (*verify_cmd) {
     result = Verify(verify_repo);
+    bool not_exact = false;
+    if (result.ok() && !verify_replay.empty()) result = VerifyReplay(verify_repo, verify_replay, pg_bin, log, &not_exact);
+    if (result.ok() && not_exact) {
+      std::cerr << "pgpitr: error: the window does not replay exactly to its end: what may differ is listed above"
+                << std::endl;
+      return static_cast<int>(ExitCode::kNotExact);
+    }
   } else if (*retention_cmd) {
     result = Retention(retention_repo, retention_keep, retention_now, log);
   } else if (*info_cmd) {

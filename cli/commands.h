@@ -25,7 +25,7 @@ enum class ExitCode : int {
   kTargetRefused = 4,   // the restore target was refused (not empty, the source itself, not allowed)
   kDamaged = 5,         // the repository is damaged (verify, or a restore that meets damage)
   kStopped = 6,         // stopped before the end: SIGINT/SIGTERM during a dump or restore, or "no" at a prompt
-  kNotExact = 7,        // restore --best-effort finished, and what may differ from the source is listed
+  kNotExact = 7,        // restore --best-effort or verify --replay finished, and what may differ is listed
 };
 
 // "Exit codes: 0 success, 1 ..., 6 ...": the text `--help` and the README show.

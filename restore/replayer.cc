@@ -837,11 +837,13 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     }
   }
   if (!lasting) return absl::OkStatus();
-  // A statement on relations that existed before it (not one that makes them) which the target
-  // does not have here, all of which the window drops later, is left out: what it did went with them. (One made where no trigger sees it, EXPLAIN ANALYZE
-  // CREATE TABLE AS or MATERIALIZED VIEW, has no statement to make it again; its rows, if any,
-  // are left out, and a REFRESH of it or pgpitr's own REPLICA IDENTITY FULL would find nothing.)
-  if (!e["commands"].empty() && dropped_ != nullptr && !tag.starts_with("CREATE ") && tag != "SELECT INTO") {
+  // A REFRESH, or pgpitr's own REPLICA IDENTITY FULL, of relations the target does not have here,
+  // all of which the window drops later, is left out: what it did went with them. (Such a relation
+  // was made where no trigger sees it, by EXPLAIN ANALYZE CREATE TABLE AS or MATERIALIZED VIEW:
+  // nothing makes it again, and its rows, if any, are left out. Neither statement renames what it
+  // names, so the name recorded after it is the name before it.)
+  if (!e["commands"].empty() && dropped_ != nullptr &&
+      (tag == "REFRESH MATERIALIZED VIEW" || JsonTrue(e, "identity_full"))) {
     bool all_gone = true;
     for (const nlohmann::json& c : e["commands"]) {
       if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {

@@ -391,7 +391,7 @@ TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
     ASSERT_TRUE(installed.ok()) << installed.status();
   }
   const std::string count = "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE '\\_pgpitr\\_%'";
-  EXPECT_EQ(app.Query(count)->GetString(0, 0), "3");
+  EXPECT_EQ(app.Query(count)->GetString(0, 0), "4");
   event_triggers_ = false;
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   StopCapture();

@@ -19,9 +19,9 @@ struct VerifyRun {
   std::string output;
 };
 
-VerifyRun Verify(const std::filesystem::path& repo) {
+VerifyRun Verify(const std::filesystem::path& repo, const std::string& more = "") {
   VerifyRun run;
-  FILE* pipe = popen(fmt::format("{} verify --repo '{}' 2>&1", PGPITR_BINARY, repo.string()).c_str(), "r");
+  FILE* pipe = popen(fmt::format("{} verify --repo '{}' {} 2>&1", PGPITR_BINARY, repo.string(), more).c_str(), "r");
   if (pipe == nullptr) return run;
   char buffer[4096];
   while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) run.output.append(buffer, n);
@@ -56,6 +56,31 @@ class VerifyTest : public ServerTest {
     return base;
   }
 };
+
+// --replay restores the window's latest point into a scratch database, says whether it is exact
+// (exit 0) or what may differ (exit 7), and drops the database either way.
+TEST_F(VerifyTest, ReplayToTheEndSaysWhetherTheWindowIsExact) {
+  Capture(20);
+  const std::string scratch = fmt::format("--replay '{}'", server_->ConnectionString("postgres"));
+  const VerifyRun exact = Verify(repo_dir_, scratch);
+  EXPECT_EQ(exact.exit_code, 0) << exact.output;
+  EXPECT_NE(exact.output.find("replayed to"), std::string::npos) << exact.output;
+  EXPECT_NE(exact.output.find(", exactly"), std::string::npos) << exact.output;
+
+  // A table without a key: its UPDATE is not captured, and replay says so.
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE loose (a int); INSERT INTO loose VALUES (1); UPDATE loose SET a = 2");
+  StartCapture();
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+  const VerifyRun named = Verify(repo_dir_, scratch);
+  EXPECT_EQ(named.exit_code, 7) << named.output;
+  EXPECT_NE(named.output.find("may differ: table public.loose"), std::string::npos) << named.output;
+  absl::StatusOr<wal::PgResult> left =
+      Connect("postgres").Query("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgpitr_verify_%'");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->GetString(0, 0), "0") << "the scratch database stayed";
+}
 
 TEST_F(VerifyTest, ACleanRepositoryIsOk) {
   proto::Base base = Capture(20);
