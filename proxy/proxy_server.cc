@@ -40,11 +40,11 @@ std::string DollarQuote(std::string_view text) {
 
 namespace {
 
-// Schema changes the proxy records: not those that cannot share a transaction with its message, nor
-// tables created from a query, whose rows the stream carries (restore creates such a table from
-// the stream's description of it).
+// Schema changes the proxy records: not those that cannot share a transaction with its message. (A
+// table made from a query is made again at restore by its statement, and emptied: its rows are in
+// the stream.)
 bool Recorded(std::string_view statement) {
-  return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement) && !CreatesTableFromQuery(statement);
+  return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement);
 }
 
 // The source decides, when the statement runs, whether the proxy records a schema change: not when

@@ -462,6 +462,44 @@ bool CreatesTableFromQuery(std::string_view statement) {
   return c.Accept("table") && c.SeekWord({"as"});
 }
 
+std::optional<std::string> TableCreatedFromQuery(std::string_view statement) {
+  Cursor c(statement);
+  if (std::optional<bool> select = SelectFormCreatesTable(c)) {
+    // SelectCreatesTable stopped past INTO: [UNLOGGED] [TABLE] name.
+    if (!*select) return std::nullopt;
+    c = Cursor(statement);
+    SelectFormCreatesTable(c);
+  } else {
+    if (!c.Accept("create") || AtTemporary(c)) return std::nullopt;
+    c.Accept("unlogged");
+    if (!c.Accept("table")) return std::nullopt;
+    Cursor as = c;
+    if (!as.SeekWord({"as"})) return std::nullopt;
+    if (c.AtWord("if")) {
+      c.Advance();
+      if (!c.Accept("not") || !c.Accept("exists")) return std::nullopt;
+    }
+  }
+  c.Accept("unlogged");
+  c.Accept("table");
+  // name, or schema.name: words and quoted identifiers joined by dots, as written.
+  if (c.done() || (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier)) {
+    return std::nullopt;
+  }
+  const char* begin = c.token().text.data();
+  const char* end = begin + c.token().text.size();
+  c.Advance();
+  while (!c.done() && c.AtPunct('.')) {
+    c.Advance();
+    if (c.done() || (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier)) {
+      return std::nullopt;
+    }
+    end = c.token().text.data() + c.token().text.size();
+    c.Advance();
+  }
+  return std::string(begin, static_cast<size_t>(end - begin));
+}
+
 std::optional<std::string> IndexStatementWithoutConcurrently(std::string_view statement) {
   Cursor c(statement);
   if (c.done() || c.token().kind != TokenKind::kWord) return std::nullopt;

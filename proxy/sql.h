@@ -30,6 +30,9 @@ bool IsSchemaChange(std::string_view statement);
 // True for CREATE TABLE ... AS and SELECT ... INTO (not temporary): their rows are in the logical
 // stream, so running the statement again at restore would insert them twice.
 bool CreatesTableFromQuery(std::string_view statement);
+// The name of the table such a statement makes, as written ("archive", "s.\"T\""); nullopt for
+// any other statement.
+std::optional<std::string> TableCreatedFromQuery(std::string_view statement);
 
 // For GRANT/REVOKE ... ON [TABLE|SEQUENCE] name, ... TO/FROM ...: the names of the relations it
 // names, each as PostgreSQL folds it ("Quoted" kept, unquoted lower case, schema.name joined by a

@@ -91,6 +91,9 @@ absl::Status Replayer::FollowSchema(const proto::RelationSchema& schema) {
   for (const SchemaStep& step : *steps) {
     if (absl::Status s = target_->Execute(step.sql); !s.ok()) return s;
     if (!step.note.empty()) schema_notes_.push_back(step.note);
+    // A change of shape no recorded schema change made: named at the transaction's end, unless
+    // the transaction records one (a CREATE TABLE AS's rows come before its record).
+    txn_unrecorded_.emplace_back(QualifiedName(schema), step.note);
   }
   followed_[schema.relid()] = schema.schema_id();
   return absl::OkStatus();
@@ -253,8 +256,12 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
 
 absl::Status Replayer::Apply(const proto::Change& change, const proto::Transaction& txn) {
   if (change.kind() == proto::Change::MESSAGE) {
-    if (change.message_prefix() == wal::kDdlEventMessagePrefix) return ApplyDdlEvent(change, txn);
+    if (change.message_prefix() == wal::kDdlEventMessagePrefix) {
+      txn_recorded_ddl_ = true;
+      return ApplyDdlEvent(change, txn);
+    }
     if (change.message_prefix() != wal::kDdlMessagePrefix) return absl::OkStatus();
+    txn_recorded_ddl_ = true;
     return ApplyDdl(change, txn);
   }
   if (change.kind() == proto::Change::TRUNCATE) {
@@ -450,8 +457,20 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = RunRecorded(sql); !s.ok()) {
-    if (absl::Status u = Unreplayable(txn, sql, std::string(s.message()), {}); !u.ok()) return u;
+  // A table made from a query (CREATE TABLE AS, SELECT INTO): made again by the same statement, so
+  // its columns, types and collations are the source's, and emptied; its rows follow in the stream.
+  // (Unless it was there already: CREATE TABLE IF NOT EXISTS ... AS did nothing.)
+  const std::optional<std::string> from_query = proxy::TableCreatedFromQuery(sql);
+  bool existed = false;
+  if (from_query) {
+    absl::StatusOr<wal::PgResult> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {*from_query});
+    if (!there.ok()) return there.status();
+    existed = there->GetString(0, 0) == "t";
+  }
+  absl::Status ran = RunRecorded(sql);
+  if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
+  if (!ran.ok()) {
+    if (absl::Status u = Unreplayable(txn, sql, std::string(ran.message()), {}); !u.ok()) return u;
   }
   // Statements prepared against the old shape are stale now.
   return Forget();
@@ -578,6 +597,32 @@ absl::Status Replayer::NameKeylessTables(const std::vector<std::string>& tables,
 }
 
 absl::Status Replayer::EndTransaction(const proto::Transaction& txn) {
+  std::vector<std::pair<std::string, std::string>> unrecorded;
+  if (!txn_recorded_ddl_) unrecorded = std::move(txn_unrecorded_);
+  txn_unrecorded_.clear();
+  txn_recorded_ddl_ = false;
+  // A table whose shape changed with no schema change recorded (made outside the proxy, without
+  // pgpitr's event triggers): replay followed the stream's columns; what the stream does not carry
+  // (defaults, constraints, indexes, collations) may differ.
+  for (const auto& [table, note] : unrecorded) {
+    if (!unrecorded_named_.insert(table).second) continue;
+    if (!carry_on_) {
+      return absl::FailedPreconditionError(fmt::format(
+          "table {} changed shape in the transaction committed at {} with no schema change recorded (made outside "
+          "the proxy, without pgpitr's event triggers): replay can follow its columns from the stream, but not its "
+          "defaults, constraints or indexes (restore to a point before it, or pass --best-effort to restore and be "
+          "told what may differ)",
+          table, wal::Lsn(txn.commit_lsn()).ToString()));
+    }
+    differences_.push_back(Difference{
+        .commit_lsn = txn.commit_lsn(),
+        .commit_time = txn.commit_time(),
+        .statement = "",
+        .reason = fmt::format("its shape changed with no schema change recorded (made outside the proxy, without "
+                              "pgpitr's event triggers): {}",
+                              note),
+        .objects = {"table " + table}});
+  }
   if (!txn_keyless_) return absl::OkStatus();
   auto [tables, statement] = *std::move(txn_keyless_);
   txn_keyless_.reset();
@@ -973,6 +1018,19 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   std::sort(objects.begin(), objects.end());
   objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
   if (sql.empty()) sql = CommentEffect(e["commands"]);
+  // No statement to run, but all it made or changed is dropped later in the window (a function's
+  // ALTER TABLE on a table dropped before the target): what it did is gone at the target. (Anything
+  // after it that needed its work fails, or reshapes a table, and is named then.)
+  if (sql.empty() && !e["commands"].empty() && dropped_ != nullptr && e["dropped"].empty()) {
+    bool all_dropped_later = true;
+    for (const nlohmann::json& c : e["commands"]) {
+      if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {
+        all_dropped_later = false;
+        break;
+      }
+    }
+    if (all_dropped_later) return absl::OkStatus();
+  }
   if (sql.empty()) {
     return Unreplayable(txn, query,
                         fmt::format("its {} was made inside a function, procedure or DO block: the statement itself "
@@ -1183,6 +1241,8 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
 absl::Status Replayer::Replay(const proto::Transaction& txn) {
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
   txn_keyless_.reset();
+  txn_unrecorded_.clear();
+  txn_recorded_ddl_ = false;
   absl::Status applied = source_->ForEachChange(txn, [&](const proto::Change& change) { return Apply(change, txn); });
   if (applied.ok()) applied = EndTransaction(txn);
   if (!applied.ok()) {

@@ -79,7 +79,8 @@ class Replayer {
                                                const std::string& where, const std::string& statement);
   const std::set<std::string>& keyless_named() const { return keyless_named_; }
   // At the end of each source transaction (Replay calls it; BulkReplayer too): the tables its last
-  // schema change left without a replica identity are named.
+  // schema change left without a replica identity are named, and those whose shape its rows showed
+  // changed with no schema change recorded.
   [[nodiscard]] absl::Status EndTransaction(const proto::Transaction& txn);
 
   uint64_t transactions() const { return transactions_; }
@@ -161,6 +162,11 @@ class Replayer {
   std::set<std::string> keyless_named_;
   // The last "keyless" list of this transaction's schema changes, and that change's statement.
   std::optional<std::pair<std::vector<std::string>, std::string>> txn_keyless_;
+  // Tables this transaction's rows made replay reshape (FollowSchema), with what it did, and
+  // whether the transaction records a schema change; tables already named for it.
+  std::vector<std::pair<std::string, std::string>> txn_unrecorded_;
+  bool txn_recorded_ddl_ = false;
+  std::set<std::string> unrecorded_named_;
   uint64_t transactions_ = 0;
   uint64_t rows_ = 0;
   uint64_t ddl_statements_ = 0;

@@ -482,8 +482,10 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
       "CREATE SCHEMA other; SET search_path = other, public; CREATE TABLE pets (id int PRIMARY KEY, owner int); "
       "INSERT INTO pets VALUES (1, 100); RESET search_path",
       "ALTER TABLE people ADD COLUMN created date DEFAULT '2026-01-01'; DELETE FROM people WHERE id < 10",
-      // Its rows are in the stream: not recorded, created at restore from the stream's description.
-      "CREATE TABLE archive AS SELECT id, full_name FROM people WHERE id < 60",
+      // Made again at restore by its statement (its columns and collations as on the source), emptied:
+      // its rows are in the stream. Without rows, it is made all the same.
+      "CREATE TABLE archive AS SELECT id, full_name COLLATE \"C\" AS name FROM people WHERE id < 60",
+      "CREATE TABLE empty_copy AS SELECT * FROM people WITH NO DATA; SELECT id INTO picked FROM people WHERE id < 0",
   };
   std::vector<std::pair<wal::PgTime, embedded::Fingerprint>> checkpoints;
   wal::PgConnection direct = Connect("app");
@@ -597,6 +599,44 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
   absl::StatusOr<wal::PgResult> idx = check.Query("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_price'");
   ASSERT_TRUE(idx.ok());
   EXPECT_EQ(idx->Get(0, 0), "1");
+}
+
+// Without the event triggers, a schema change made past the proxy shows only in the stream (a new
+// column, a new table): a restore past it refuses, naming the table; --best-effort follows the
+// columns and lists it. A restore before it is exact.
+TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
+  wal::PgConnection direct = Connect("app");
+  Exec(direct, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(direct, "INSERT INTO items VALUES (1); INSERT INTO other VALUES (1)");
+  const wal::Lsn before = InsertLsn(direct);
+  Exec(direct, "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42; INSERT INTO items (id) VALUES (2)");
+  Exec(direct, "CREATE TABLE made_past (id int PRIMARY KEY, v text DEFAULT 'x'); INSERT INTO made_past (id) VALUES (1)");
+  Exec(direct, "INSERT INTO other VALUES (2)");
+  WaitCaptured(InsertLsn(direct));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> early =
+      Restore("early", *restore::RestoreTarget::AtLsn(before.ToString(), /*exclusive=*/true));
+  ASSERT_TRUE(early.ok()) << early.status();
+  restore::RestoreTarget latest;
+  latest.kind = restore::RestoreTarget::Kind::kLatest;
+  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", latest);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("table \"public\".\"items\" changed shape"), std::string::npos)
+      << strict.status();
+
+  restore::RestoreOptions options;
+  options.repo = repo_dir_;
+  options.target = Info("best");
+  options.best_effort = true;
+  absl::StatusOr<restore::RestoreSummary> best = restore::RunRestore(options, wal::Logger::Silent());
+  ASSERT_TRUE(best.ok()) << best.status();
+  std::vector<std::string> named;
+  for (const restore::Difference& d : best->differences) named.insert(named.end(), d.objects.begin(), d.objects.end());
+  EXPECT_EQ(named, (std::vector<std::string>{"table \"public\".\"items\"", "table \"public\".\"made_past\""}))
+      << best->ToString();
+  EXPECT_EQ(Connect("best").Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM other")->GetString(0, 0), "1,2");
 }
 
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {

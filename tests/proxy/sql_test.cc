@@ -381,6 +381,22 @@ TEST(CreatesTableFromQuery, TablesFilledByAQueryAreRecognized) {
   EXPECT_FALSE(CreatesTableFromQuery("INSERT INTO t SELECT 1"));
 }
 
+TEST(TableCreatedFromQuery, NamesTheTableAsWritten) {
+  EXPECT_EQ(TableCreatedFromQuery("CREATE TABLE archive AS SELECT * FROM orders"), "archive");
+  EXPECT_EQ(TableCreatedFromQuery("create unlogged table a (x, y) as values (1, 2)"), "a");
+  EXPECT_EQ(TableCreatedFromQuery("CREATE TABLE IF NOT EXISTS s.\"A b\" WITH (fillfactor = 70) AS TABLE b"),
+            "s.\"A b\"");
+  EXPECT_EQ(TableCreatedFromQuery("SELECT * INTO archive FROM orders"), "archive");
+  EXPECT_EQ(TableCreatedFromQuery("select 1 as x into unlogged table s . t"), "s . t");
+  EXPECT_EQ(TableCreatedFromQuery("WITH x AS (SELECT 1) SELECT * INTO y FROM x"), "y");
+  EXPECT_EQ(TableCreatedFromQuery("EXPLAIN (ANALYZE) CREATE TABLE e AS SELECT 1"), "e");
+  EXPECT_EQ(TableCreatedFromQuery("CREATE TEMP TABLE a AS SELECT 1"), std::nullopt);
+  EXPECT_EQ(TableCreatedFromQuery("SELECT * INTO TEMP t FROM orders"), std::nullopt);
+  EXPECT_EQ(TableCreatedFromQuery("CREATE TABLE t (a int)"), std::nullopt);
+  EXPECT_EQ(TableCreatedFromQuery("EXPLAIN CREATE TABLE e AS SELECT 1"), std::nullopt);
+  EXPECT_EQ(TableCreatedFromQuery("CREATE VIEW v AS SELECT 1"), std::nullopt);
+}
+
 TEST(DetachWithoutConcurrently, DropsOnlyTheConcurrentlyKeywordAndNamesThePartition) {
   std::optional<Detach> d = DetachWithoutConcurrently("ALTER TABLE range_parted2 DETACH PARTITION part_rp CONCURRENTLY");
   ASSERT_TRUE(d.has_value());
