@@ -262,6 +262,10 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
       (void)conn->Execute("ROLLBACK");
       return s;
     }
+  } else if (!form->publishes_update && !form->keyed_exists) {
+    log.Warn("publication {} publishes no UPDATE or DELETE: capture has none of them, and restores miss them "
+             "(ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate'))",
+             settings.publication, QuoteIdent(settings.publication));
   } else if (form->publishes_update && triggers) {
     log.Warn("publication {} publishes the UPDATE and DELETE of every table, so that they fail on a table without "
              "a replica identity: pgpitr puts it in two (and those UPDATEs and DELETEs work) only with a new slot",
