@@ -71,6 +71,11 @@ export PGSSLMODE=disable
 unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
 SOURCE="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 PSQL=("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$SOURCE")
+# The publications capture decodes, for pg_recvlogical: pgpitr's, and pgpitr_keyed where its
+# publication is in two (the UPDATE and DELETE of the tables with a replica identity).
+publications() {
+  "${PSQL[@]}" -c "SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication WHERE pubname IN ('pgpitr', 'pgpitr_keyed')"
+}
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
 log "pgbench -i -s $SCALE"
 "$PG_BIN/pgbench" -i -s "$SCALE" -q "$SOURCE" > "$TMP/pgbench-init.log" 2>&1
@@ -114,7 +119,7 @@ drain_pgpitr() {  # $1 = end LSN; prints "seconds rows"
 drain_recvlogical() {  # $1 = end LSN; prints "seconds bytes"
   local start; start=$(now)
   "$PG_BIN/pg_recvlogical" -d "$SOURCE" --slot recv --start --endpos "$1" --no-loop \
-    -o proto_version=1 -o publication_names=pgpitr -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log"
+    -o proto_version=1 -o publication_names="$(publications)" -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log"
   local seconds; seconds=$(elapsed "$start")
   echo "$seconds $(stat -c %s "$TMP/recv.out")"
   rm -f "$TMP/recv.out"

@@ -77,6 +77,11 @@ export PGSSLMODE=disable
 unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGOPTIONS PGSERVICE DATABASE_URL 2> /dev/null || true
 SOURCE="host=127.0.0.1 port=$PG_PORT user=postgres dbname=bench"
 PSQL=("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$SOURCE")
+# The publications capture decodes, for pg_recvlogical: pgpitr's, and pgpitr_keyed where its
+# publication is in two (the UPDATE and DELETE of the tables with a replica identity).
+publications() {
+  "${PSQL[@]}" -c "SELECT string_agg(pubname, ',' ORDER BY pubname) FROM pg_publication WHERE pubname IN ('pgpitr', 'pgpitr_keyed')"
+}
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
 log "pgbench -i -s $SCALE"
 "$PG_BIN/pgbench" -i -s "$SCALE" -q "$SOURCE" > "$TMP/pgbench-init.log" 2>&1
@@ -142,7 +147,7 @@ mode_recv() {  # a fresh slot each time, so no backlog: the peer starts level, a
   "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('recv') FROM pg_replication_slots WHERE slot_name = 'recv'" > /dev/null
   "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv', 'pgoutput')" > /dev/null
   "$PG_BIN/pg_recvlogical" -d "$SOURCE" --slot recv --start --no-loop -o proto_version=1 \
-    -o publication_names=pgpitr -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log" &
+    -o publication_names="$(publications)" -f "$TMP/recv.out" 2>> "$TMP/recvlogical.log" &
   local rpid=$!
   sleep 1
   start_sampler recv "$TMP/lag-recv-$1.txt"

@@ -111,7 +111,10 @@ log "pgbench -i -s $SCALE"
 
 # ---------------------------------------------------------------- capture and workload
 log "starting pgpitr run (capture into $TMP/repo)"
-"$PGPITR_BIN" run --source "$CONN dbname=bench" --repo "$TMP/repo" --pg-bin "$PG_BIN" > "$TMP/logs/pgpitr-run.log" 2>&1 &
+# (pgbench_history has no key and takes only INSERTs: REPLICA IDENTITY FULL costs it nothing, and
+# without it the restore names it, its UPDATEs and DELETEs not being captured.)
+"$PGPITR_BIN" run --source "$CONN dbname=bench" --repo "$TMP/repo" --pg-bin "$PG_BIN" --set-replica-identity-full \
+  > "$TMP/logs/pgpitr-run.log" 2>&1 &
 PGPITR_PID=$!
 deadline=$((SECONDS + 600))
 until "$PGPITR_BIN" info --repo "$TMP/repo" --json 2> /dev/null | grep -Eq '"usable": *true'; do
