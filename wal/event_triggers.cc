@@ -81,8 +81,9 @@ constexpr const char* kHasReplicaIdentity = R"sql((c.relreplident = 'f'
 // and DELETE, holds exactly the tables with a replica identity, so that the application's UPDATE
 // and DELETE on a table without one never fail. Run by the schema-change trigger in the statement's
 // transaction (as the superuser that installed it: adding a table to a publication needs its
-// owner); returns the published tables left without one ("schema.table"), whose UPDATE and DELETE
-// are not captured, or NULL when the publication is not in two.
+// owner); returns the published tables not in its list ("schema.table": those without one, and any
+// it could not add), whose UPDATE and DELETE are not captured, or NULL when the publication is not
+// in two. It never fails the statement.
 constexpr const char* kKeepKeyedPublication = R"sql(
 CREATE OR REPLACE FUNCTION _pgpitr.keep_keyed_publication() RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $pgpitr$
@@ -103,19 +104,27 @@ BEGIN
      WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
        AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
   LOOP
-    IF t.keyed AND NOT t.listed THEN
-      EXECUTE pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
-    ELSIF t.listed AND NOT t.keyed THEN
-      EXECUTE pg_catalog.format('ALTER PUBLICATION %I DROP TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
-    END IF;
+    -- Never failing the statement (a lock_timeout at the publication's lock, a deadlock): a table
+    -- left out of the list is returned below, and named by restores.
+    BEGIN
+      IF t.keyed AND NOT t.listed THEN
+        EXECUTE pg_catalog.format('ALTER PUBLICATION %I ADD TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
+      ELSIF t.listed AND NOT t.keyed THEN
+        EXECUTE pg_catalog.format('ALTER PUBLICATION %I DROP TABLE ONLY %I.%I', %KEYED_LITERAL%, t.nspname, t.relname);
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'pgpitr could not keep %.% in publication %: %', t.nspname, t.relname, %KEYED_LITERAL%, SQLERRM;
+    END;
   END LOOP;
   PERFORM pg_catalog.set_config('pgpitr.own_publication', '', true);
+  -- The tables whose UPDATE and DELETE capture does not have: those not in the list.
   RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1),
                           '[]'::jsonb)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
              AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
-             AND NOT %HAS_IDENTITY%);
+             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r
+                              WHERE r.prpubid = keyed_publication AND r.prrelid = c.oid));
 END
 $pgpitr$)sql";
 
