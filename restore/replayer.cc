@@ -553,21 +553,35 @@ absl::Status Replayer::RunRecorded(const std::string& sql) {
   return carry_on_ ? RunInSavepoint(sql) : target_->Execute(sql);
 }
 
+bool Replayer::DroppedLater(const nlohmann::json& commands, const proto::Transaction& txn) const {
+  if (commands.empty()) return false;
+  for (const nlohmann::json& c : commands) {
+    if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status Replayer::NotExact(Difference difference, std::string refusal) {
+  if (!carry_on_) return absl::FailedPreconditionError(std::move(refusal));
+  differences_.push_back(std::move(difference));
+  return absl::OkStatus();
+}
+
 absl::Status Replayer::Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
                                     std::vector<std::string> objects) {
   statement = wal::OneLine(statement).substr(0, 200);
-  if (!carry_on_) {
-    return absl::FailedPreconditionError(
-        fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {} (restore to a "
-                    "point before it, or pass --best-effort to carry on and be told what may differ)",
-                    statement, wal::Lsn(txn.commit_lsn()).ToString(), reason));
-  }
-  differences_.push_back(Difference{.commit_lsn = txn.commit_lsn(),
-                                    .commit_time = txn.commit_time(),
-                                    .statement = std::move(statement),
-                                    .reason = std::move(reason),
-                                    .objects = std::move(objects)});
-  return absl::OkStatus();
+  std::string refusal =
+      fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {} (restore to a "
+                  "point before it, or pass --best-effort to carry on and be told what may differ)",
+                  statement, wal::Lsn(txn.commit_lsn()).ToString(), reason);
+  return NotExact(Difference{.commit_lsn = txn.commit_lsn(),
+                             .commit_time = txn.commit_time(),
+                             .statement = std::move(statement),
+                             .reason = std::move(reason),
+                             .objects = std::move(objects)},
+                  std::move(refusal));
 }
 
 absl::Status Replayer::NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
@@ -576,22 +590,24 @@ absl::Status Replayer::NameKeylessTables(const std::vector<std::string>& tables,
   for (const std::string& table : tables) {
     if (keyless_named_.insert(table).second) named.push_back(table);
   }
-  if (named.empty()) return absl::OkStatus();
-  if (!carry_on_) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} {} no replica identity after {}: capture leaves out the UPDATE and DELETE of such a table, so it may "
-        "differ from the source (restore to a point before, pass --best-effort to restore and be told what may "
-        "differ, and give it a primary key or run capture with --set-replica-identity-full)",
-        absl::StrJoin(named, ", "), named.size() == 1 ? "has" : "have", where));
-  }
+  // Strict, the first refuses, naming them all.
+  const std::string refusal = fmt::format(
+      "{} {} no replica identity after {}: capture leaves out the UPDATE and DELETE of such a table, so it may "
+      "differ from the source (restore to a point before, pass --best-effort to restore and be told what may "
+      "differ, and give it a primary key or run capture with --set-replica-identity-full)",
+      absl::StrJoin(named, ", "), named.size() == 1 ? "has" : "have", where);
   for (const std::string& table : named) {
-    differences_.push_back(Difference{
-        .commit_lsn = lsn,
-        .commit_time = time,
-        .statement = wal::OneLine(statement).substr(0, 200),
-        .reason = "the table has no replica identity: capture leaves out its UPDATE and DELETE (give it a primary "
-                  "key, or run capture with --set-replica-identity-full)",
-        .objects = {"table " + table}});
+    if (absl::Status s = NotExact(
+            Difference{.commit_lsn = lsn,
+                       .commit_time = time,
+                       .statement = wal::OneLine(statement).substr(0, 200),
+                       .reason = "the table has no replica identity: capture leaves out its UPDATE and DELETE (give "
+                                 "it a primary key, or run capture with --set-replica-identity-full)",
+                       .objects = {"table " + table}},
+            refusal);
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -606,22 +622,22 @@ absl::Status Replayer::EndTransaction(const proto::Transaction& txn) {
   // (defaults, constraints, indexes, collations) may differ.
   for (const auto& [table, note] : unrecorded) {
     if (!unrecorded_named_.insert(table).second) continue;
-    if (!carry_on_) {
-      return absl::FailedPreconditionError(fmt::format(
-          "table {} changed shape in the transaction committed at {} with no schema change recorded (made outside "
-          "the proxy, without pgpitr's event triggers): replay can follow its columns from the stream, but not its "
-          "defaults, constraints or indexes (restore to a point before it, or pass --best-effort to restore and be "
-          "told what may differ)",
-          table, wal::Lsn(txn.commit_lsn()).ToString()));
+    if (absl::Status s = NotExact(
+            Difference{.commit_lsn = txn.commit_lsn(),
+                       .commit_time = txn.commit_time(),
+                       .statement = "",
+                       .reason = fmt::format("its shape changed with no schema change recorded (made outside the "
+                                             "proxy, without pgpitr's event triggers): {}",
+                                             note),
+                       .objects = {"table " + table}},
+            fmt::format("table {} changed shape in the transaction committed at {} with no schema change recorded "
+                        "(made outside the proxy, without pgpitr's event triggers): replay can follow its columns "
+                        "from the stream, but not its defaults, constraints or indexes (restore to a point before "
+                        "it, or pass --best-effort to restore and be told what may differ)",
+                        table, wal::Lsn(txn.commit_lsn()).ToString()));
+        !s.ok()) {
+      return s;
     }
-    differences_.push_back(Difference{
-        .commit_lsn = txn.commit_lsn(),
-        .commit_time = txn.commit_time(),
-        .statement = "",
-        .reason = fmt::format("its shape changed with no schema change recorded (made outside the proxy, without "
-                              "pgpitr's event triggers): {}",
-                              note),
-        .objects = {"table " + table}});
   }
   if (!txn_keyless_) return absl::OkStatus();
   auto [tables, statement] = *std::move(txn_keyless_);
@@ -887,21 +903,13 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   // was made where no trigger sees it, by EXPLAIN ANALYZE CREATE TABLE AS or MATERIALIZED VIEW:
   // nothing makes it again, and its rows, if any, are left out. Neither statement renames what it
   // names, so the name recorded after it is the name before it.)
-  if (!e["commands"].empty() && dropped_ != nullptr &&
-      (tag == "REFRESH MATERIALIZED VIEW" || JsonTrue(e, "identity_full"))) {
+  if ((tag == "REFRESH MATERIALIZED VIEW" || JsonTrue(e, "identity_full")) && DroppedLater(e["commands"], txn)) {
     bool all_gone = true;
     for (const nlohmann::json& c : e["commands"]) {
-      if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {
-        all_gone = false;
-        break;
-      }
       absl::StatusOr<wal::PgResult> exists =
           target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {JsonString(c, "identity")});
       if (!exists.ok()) return exists.status();
-      if (exists->GetString(0, 0) == "t") {
-        all_gone = false;
-        break;
-      }
+      all_gone = all_gone && exists->GetString(0, 0) != "t";
     }
     if (all_gone) return absl::OkStatus();
   }
@@ -1021,16 +1029,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   // No statement to run, but all it made or changed is dropped later in the window (a function's
   // ALTER TABLE on a table dropped before the target): what it did is gone at the target. (Anything
   // after it that needed its work fails, or reshapes a table, and is named then.)
-  if (sql.empty() && !e["commands"].empty() && dropped_ != nullptr && e["dropped"].empty()) {
-    bool all_dropped_later = true;
-    for (const nlohmann::json& c : e["commands"]) {
-      if (!c.contains("relid") || !c["relid"].is_number_unsigned() || !LeftOut(c["relid"].get<uint32_t>(), txn)) {
-        all_dropped_later = false;
-        break;
-      }
-    }
-    if (all_dropped_later) return absl::OkStatus();
-  }
+  if (sql.empty() && e["dropped"].empty() && DroppedLater(e["commands"], txn)) return absl::OkStatus();
   if (sql.empty()) {
     return Unreplayable(txn, query,
                         fmt::format("its {} was made inside a function, procedure or DO block: the statement itself "

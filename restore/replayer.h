@@ -116,6 +116,12 @@ class Replayer {
   // the source ran it (its statement, role, search_path and parsing settings), or left out when it
   // changed nothing lasting (temporary objects, IF EXISTS of nothing, pgpitr's own triggers).
   [[nodiscard]] absl::Status ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn);
+  // Something the target cannot have as the source had it: `refusal` as the error, or, carrying
+  // on, one more difference and OK. The one owner of that choice.
+  [[nodiscard]] absl::Status NotExact(Difference difference, std::string refusal);
+  // True when a recorded schema change's commands are all relations (by their source OIDs) that
+  // the window drops at or after txn.
+  bool DroppedLater(const nlohmann::json& commands, const proto::Transaction& txn) const;
   // A schema change that could not be replayed: an error naming it, or, carrying on, one more
   // difference and OK.
   [[nodiscard]] absl::Status Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,

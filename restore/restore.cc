@@ -295,7 +295,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
       // Tables without a replica identity at the end that nothing named yet (made by a path no
       // trigger sees, such as EXPLAIN ANALYZE CREATE TABLE AS).
       if (replayed.ok() && plan->base.keyless_not_captured()) {
-        absl::StatusOr<std::vector<std::string>> keyless = wal::TablesWithoutReplicaIdentity(*target, true);
+        absl::StatusOr<std::vector<std::string>> keyless = wal::TablesWithoutReplicaIdentity(*target);
         replayed = keyless.ok() ? replayer.NameKeylessTables(
                                       *keyless, plan->reached_lsn.value(), plan->reached_time,
                                       fmt::format("the last point replayed ({})", plan->reached_lsn.ToString()), "")

@@ -133,7 +133,7 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   if (!form.ok()) return form.status();
   base.set_keyless_not_captured(form->GetString(0, 0) == "t");
   if (base.keyless_not_captured()) {
-    absl::StatusOr<PgResult> keyless = locks->ReadAtSnapshot(TablesWithoutReplicaIdentityQuery(true));
+    absl::StatusOr<PgResult> keyless = locks->ReadAtSnapshot(TablesWithoutReplicaIdentityQuery());
     if (!keyless.ok()) return keyless.status();
     for (int i = 0; i < keyless->rows(); ++i) base.add_keyless_tables(keyless->GetString(i, 0));
   }

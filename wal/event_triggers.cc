@@ -77,6 +77,11 @@ constexpr const char* kHasReplicaIdentity = R"sql((c.relreplident = 'f'
    OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
          AND i.indisreplident AND i.indisvalid AND i.indimmediate))))sql";
 
+// A table whose rows a FOR ALL TABLES publication sends (pg_class `c`, pg_namespace `n`): a
+// permanent leaf table, not a catalog's, nor pgpitr's own.
+constexpr const char* kPublishedTable = R"sql(c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_')sql";
+
 // With pgpitr's publications in two (wal/source.h): the keyed publication, which publishes UPDATE
 // and DELETE, holds exactly the tables with a replica identity, so that the application's UPDATE
 // and DELETE on a table without one never fail. Run by the schema-change trigger in the statement's
@@ -101,8 +106,7 @@ BEGIN
            EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r
                     WHERE r.prpubid = keyed_publication AND r.prrelid = c.oid) AS listed
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
+     WHERE %PUBLISHED%
   LOOP
     -- Never failing the statement (a lock_timeout at the publication's lock, a deadlock): a table
     -- left out of the list is returned below, and named by restores.
@@ -121,9 +125,7 @@ BEGIN
   RETURN (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.format('%I.%I', n.nspname, c.relname) ORDER BY 1),
                           '[]'::jsonb)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
-             AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_'
-             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r
+           WHERE %PUBLISHED% AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel r
                               WHERE r.prpubid = keyed_publication AND r.prrelid = c.oid));
 END
 $pgpitr$)sql";
@@ -466,7 +468,8 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std:
       "ALTER EVENT TRIGGER {start_trigger} ENABLE ALWAYS;"
       "COMMIT;",
       fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("keep", Fill(kKeepKeyedPublication, {{"%KEYED_LITERAL%", QuoteLiteral(keyed_publication)},
-                                                      {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
+                                                      {"%HAS_IDENTITY%", kHasReplicaIdentity},
+                                                      {"%PUBLISHED%", kPublishedTable}})),
       fmt::arg("ddl", Fill(kRecordDdl, {{"%PREFIX%", kDdlEventMessagePrefix},
                                         {"%IDENTITY_FULL%", identity_full ? "true" : "false"},
                                         {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
@@ -482,6 +485,7 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std:
 }
 
 std::string_view HasReplicaIdentityCondition() { return kHasReplicaIdentity; }
+std::string_view PublishedTableCondition() { return kPublishedTable; }
 
 absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn) {
   absl::StatusOr<PgResult> present =

@@ -42,6 +42,9 @@ enum class DdlRecording {
 // valid, immediate primary key or chosen index): without one, UPDATE and DELETE of a table
 // published for them fail.
 std::string_view HasReplicaIdentityCondition();
+// The SQL condition "pg_class row `c` in pg_namespace `n` is a table whose rows a FOR ALL TABLES
+// publication sends": permanent, a leaf, not a catalog's nor pgpitr's own.
+std::string_view PublishedTableCondition();
 
 // The tables (their OIDs) a recorded schema change dropped, from its message (prefix
 // kDdlEventMessagePrefix); none when the message does not parse. A dropped column is not a dropped table.

@@ -113,19 +113,15 @@ absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
   return conn;
 }
 
-std::string TablesWithoutReplicaIdentityQuery(bool leaves_only) {
-  return fmt::format(R"sql(
-    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r'{}) AND c.relpersistence = 'p' AND c.oid >= 16384
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema', {}) AND n.nspname !~ '^pg_'
-      AND NOT {}
-    ORDER BY 1)sql",
-                     leaves_only ? "" : ", 'p'", QuoteLiteral(kEventTriggerSchema), HasReplicaIdentityCondition());
+std::string TablesWithoutReplicaIdentityQuery() {
+  return fmt::format(
+      "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE {} AND NOT {} ORDER BY 1",
+      PublishedTableCondition(), HasReplicaIdentityCondition());
 }
 
-absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn, bool leaves_only) {
-  absl::StatusOr<PgResult> r = conn.Query(TablesWithoutReplicaIdentityQuery(leaves_only));
+absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn) {
+  absl::StatusOr<PgResult> r = conn.Query(TablesWithoutReplicaIdentityQuery());
   if (!r.ok()) return r.status();
   std::vector<std::string> out;
   for (int i = 0; i < r->rows(); ++i) out.push_back(r->GetString(i, 0));

@@ -61,13 +61,13 @@ struct SourceFacts {
 // A replication=database connection to the source.
 [[nodiscard]] absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source);
 
-// The published tables ("schema.table") without a replica identity the server can use (no valid,
+// The published tables ("schema.table", leaves: a partitioned table holds no rows, and UPDATE
+// through it checks each partition) without a replica identity the server can use (no valid,
 // immediate primary key or chosen index, and not FULL): in a publication of UPDATE and DELETE,
-// these fail on them. leaves_only leaves out partitioned tables (they hold no rows themselves).
-[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn,
-                                                                                   bool leaves_only = false);
+// these fail on them.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn);
 // Its query (one column, "schema.table"), for a session of one's own (a base's, at its snapshot).
-std::string TablesWithoutReplicaIdentityQuery(bool leaves_only);
+std::string TablesWithoutReplicaIdentityQuery();
 
 // The name of pgpitr's second publication, of UPDATE and DELETE, beside `publication`.
 std::string KeyedPublication(const std::string& publication);

@@ -15,9 +15,10 @@ class EventTriggersTest : public ServerTest {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
   }
-  static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
-    return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
-  }
+
+  // The tables the keyed publication lists (wal/source.h), comma-separated.
+  static constexpr const char* kKeyedTables =
+      "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'pgpitr_keyed'";
 
   // The source after a step: its position, every table's rows, its schema.
   struct Point {
@@ -200,11 +201,9 @@ TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARe
   Exec(app, "ALTER TABLE keyed DROP CONSTRAINT keyed_pkey; UPDATE keyed SET v = 2");
   // PostgreSQL refuses SET UNLOGGED of a table a publication lists: it leaves the list first.
   Exec(app, "CREATE TABLE goes_unlogged (id int PRIMARY KEY); ALTER TABLE goes_unlogged SET UNLOGGED");
-  const std::string listed = "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables "
-                             "WHERE pubname = 'pgpitr_keyed'";
-  EXPECT_EQ(Query(Connect("app"), listed), "keyed_later,later_keyed");
+  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "keyed_later,later_keyed");
   Exec(app, "ALTER TABLE goes_unlogged SET LOGGED");
-  EXPECT_EQ(Query(Connect("app"), listed), "goes_unlogged,keyed_later,later_keyed");
+  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "goes_unlogged,keyed_later,later_keyed");
   const std::string rows_query =
       "SELECT (SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM later_keyed) || '/' || "
       "(SELECT string_agg(a::text, ',' ORDER BY a) FROM keyed_later)";
@@ -214,25 +213,19 @@ TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARe
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
 
-  restore::RestoreOptions options;
-  options.repo = repo_dir_;
-  options.target = Info("strict");
-  absl::StatusOr<restore::RestoreSummary> strict = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
   ASSERT_FALSE(strict.ok());
   EXPECT_NE(strict.status().message().find("public.loose has no replica identity after the base"), std::string::npos)
       << strict.status();
   EXPECT_NE(strict.status().message().find("--best-effort"), std::string::npos) << strict.status();
 
-  options.target = Info("best");
-  options.best_effort = true;
-  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> summary = RestoreBestEffort("best");
   ASSERT_TRUE(summary.ok()) << summary.status();
-  std::vector<std::string> named;
   for (const restore::Difference& d : summary->differences) {
     EXPECT_NE(d.reason.find("no replica identity"), std::string::npos) << d.reason;
-    named.insert(named.end(), d.objects.begin(), d.objects.end());
   }
-  EXPECT_EQ(named, (std::vector<std::string>{"table public.loose", "table public.later_loose", "table public.keyed"}))
+  EXPECT_EQ(NamedObjects(*summary),
+            (std::vector<std::string>{"table public.loose", "table public.later_loose", "table public.keyed"}))
       << summary->ToString();
   EXPECT_EQ(Query(Connect("best"), rows_query), source_rows);
 }
@@ -248,19 +241,13 @@ TEST_F(EventTriggersTest, AKeyedTableTheListCouldNotTakeInTimeIsNamedNotAFailure
   Exec(app, "SET lock_timeout = '200ms'; CREATE TABLE waited (id int PRIMARY KEY); INSERT INTO waited VALUES (1); "
             "UPDATE waited SET id = 2; RESET lock_timeout");
   Exec(holder, "COMMIT");
-  const std::string listed = "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables "
-                             "WHERE pubname = 'pgpitr_keyed'";
-  EXPECT_EQ(Query(Connect("app"), listed), "held");
+  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "held");
   Exec(app, "CREATE TABLE later (id int PRIMARY KEY)");
-  EXPECT_EQ(Query(Connect("app"), listed), "held,later,waited");
+  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "held,later,waited");
   WaitCaptured(InsertLsn(app));
   StopCapture();
 
-  restore::RestoreOptions options;
-  options.repo = repo_dir_;
-  options.target = Info("best");
-  options.best_effort = true;
-  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> summary = RestoreBestEffort("best");
   ASSERT_TRUE(summary.ok()) << summary.status();
   ASSERT_EQ(summary->differences.size(), 1u) << summary->ToString();
   EXPECT_EQ(summary->differences[0].objects, std::vector<std::string>{"table public.waited"});

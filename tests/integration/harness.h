@@ -194,6 +194,25 @@ class ServerTest : public ::testing::Test {
     return restore::RunRestore(options, wal::Logger::Silent());
   }
 
+  // The latest point restored with --best-effort (what may differ listed, not refused).
+  absl::StatusOr<restore::RestoreSummary> RestoreBestEffort(const std::string& db) {
+    restore::RestoreOptions options;
+    options.repo = repo_dir_;
+    options.target = Info(db);
+    options.best_effort = true;
+    return restore::RunRestore(options, wal::Logger::Silent());
+  }
+  // Every object a restore listed as possibly different, in the order listed.
+  static std::vector<std::string> NamedObjects(const restore::RestoreSummary& summary) {
+    std::vector<std::string> named;
+    for (const restore::Difference& d : summary.differences) named.insert(named.end(), d.objects.begin(), d.objects.end());
+    return named;
+  }
+  // Up to, not including, an LSN.
+  static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
+    return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
+  }
+
   // pg_dump --schema-only of a database, without comments, blank lines and the lines that differ
   // between any two dumps, and without capture's publication and event triggers (bases leave them out).
   std::string SchemaDump(const std::string& db) {

@@ -616,25 +616,17 @@ TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
   WaitCaptured(InsertLsn(direct));
   StopCapture();
 
-  absl::StatusOr<restore::RestoreSummary> early =
-      Restore("early", *restore::RestoreTarget::AtLsn(before.ToString(), /*exclusive=*/true));
+  absl::StatusOr<restore::RestoreSummary> early = Restore("early", AtLsn(before));
   ASSERT_TRUE(early.ok()) << early.status();
-  restore::RestoreTarget latest;
-  latest.kind = restore::RestoreTarget::Kind::kLatest;
-  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", latest);
+  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
   ASSERT_FALSE(strict.ok());
   EXPECT_NE(strict.status().message().find("table \"public\".\"items\" changed shape"), std::string::npos)
       << strict.status();
 
-  restore::RestoreOptions options;
-  options.repo = repo_dir_;
-  options.target = Info("best");
-  options.best_effort = true;
-  absl::StatusOr<restore::RestoreSummary> best = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> best = RestoreBestEffort("best");
   ASSERT_TRUE(best.ok()) << best.status();
-  std::vector<std::string> named;
-  for (const restore::Difference& d : best->differences) named.insert(named.end(), d.objects.begin(), d.objects.end());
-  EXPECT_EQ(named, (std::vector<std::string>{"table \"public\".\"items\"", "table \"public\".\"made_past\""}))
+  EXPECT_EQ(NamedObjects(*best),
+            (std::vector<std::string>{"table \"public\".\"items\"", "table \"public\".\"made_past\""}))
       << best->ToString();
   EXPECT_EQ(Connect("best").Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM other")->GetString(0, 0), "1,2");
 }
