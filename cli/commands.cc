@@ -106,6 +106,7 @@ nlohmann::json BaseJson(const proto::Base& base, bool usable) {
           {"size_bytes", base.size_bytes()},
           {"server_version", base.server_version()},
           {"sha256", base.sha256()},
+          {"empty", base.empty()},
           {"usable", usable}};
 }
 
@@ -154,6 +155,11 @@ absl::Status Info(const InfoFlags& flags) {
     return j;
   };
   out["window"] = window.empty() ? nlohmann::json(nullptr) : stretch_json(window.newest());
+  absl::StatusOr<std::optional<wal::Repository::BaseFailure>> failure = (*repo)->LastBaseFailure();
+  if (!failure.ok()) return failure.status();
+  out["last_base_failure"] = failure->has_value() ? nlohmann::json{{"time", FormatPgTime((*failure)->time)},
+                                                                   {"message", (*failure)->message}}
+                                                  : nlohmann::json(nullptr);
   out["stretches"] = nlohmann::json::array();
   for (const wal::RestorableStretch& s : window.stretches) out["stretches"].push_back(stretch_json(s));
   out["bases"] = nlohmann::json::array();
@@ -209,7 +215,10 @@ absl::Status Info(const InfoFlags& flags) {
   std::cout << fmt::format("repository   {}\n", flags.repo);
   std::cout << fmt::format("source       database {} (cluster {}), slot {}, publication {}\n", state->database(),
                            state->system_identifier(), state->slot_name(), state->publication_name());
-  if (window.empty()) std::cout << "window       none yet (no base the change log covers)\n";
+  if (window.empty()) {
+    std::cout << fmt::format("window       none yet: it begins at the first base the change log covers{}\n",
+                             failure->has_value() ? ", and the last base attempt failed (below)" : "");
+  }
   for (size_t i = 0; i < window.stretches.size(); ++i) {
     const wal::RestorableStretch& s = window.stretches[i];
     std::cout << fmt::format("{}{}{}\n", i == 0 ? "window       " : "             ", s.ToString(),
@@ -260,9 +269,13 @@ absl::Status Info(const InfoFlags& flags) {
   std::cout << fmt::format("bases        {}\n", bases->size());
   for (const auto& b : *bases) {
     const bool usable = window.IsUsable(b);
-    std::cout << fmt::format("  {}  LSN {}  consistent {}  {} bytes  PostgreSQL {}{}\n", b.id(),
-                             Lsn(b.lsn()).ToString(), FormatPgTime(b.consistent_time()), b.size_bytes(),
+    std::cout << fmt::format("  {}  LSN {}  consistent {}  {}  PostgreSQL {}{}\n", b.id(),
+                             Lsn(b.lsn()).ToString(), FormatPgTime(b.consistent_time()),
+                             b.empty() ? std::string("empty (no dump)") : fmt::format("{} bytes", b.size_bytes()),
                              b.server_version(), usable ? "" : "  (not usable: the change log does not cover it)");
+  }
+  if (failure->has_value()) {
+    std::cout << fmt::format("last base    failed at {}: {}\n", FormatPgTime((*failure)->time), (*failure)->message);
   }
   return absl::OkStatus();
 }
@@ -607,6 +620,9 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
                 "Set REPLICA IDENTITY FULL on published tables that have no primary key, and (with the event triggers) "
                 "on any a later statement leaves without one, so that their UPDATE and DELETE are captured (changes "
                 "the source's schema); without it they are not, and restores name those tables");
+  run->add_flag("--failover-slot", capture.source_settings.failover_slot,
+                "PostgreSQL 17+: make the slot a failover slot (an existing one too), which a standby with "
+                "sync_replication_slots = on keeps in step, so that the primary's failover does not lose it");
   run->add_flag("--no-first-base", no_first_base, "Do not take a base dump when the repository has none");
   run->add_option("--sequence-interval", sequence_seconds,
                   "Seconds between samples of the source's sequences (each also moves the restorable window's end)")
@@ -830,6 +846,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   fill(run, "--slot-check-interval", slot_check_seconds, settings.slot_check_interval);
   fill(run, "--set-replica-identity-full", capture.source_settings.set_replica_identity_full,
        settings.set_replica_identity_full);
+  fill(run, "--failover-slot", capture.source_settings.failover_slot, settings.failover_slot);
   if (run->count("--no-first-base") == 0 && settings.first_base.has_value()) no_first_base = !*settings.first_base;
   fill(backup, "--repo", backup_repo, settings.repo);
   fill(info_cmd, "--repo", info.repo, settings.repo);
@@ -957,9 +974,10 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       line.Finish();
       result = base.status();
       if (base.ok()) {
-        std::cout << fmt::format("base {} taken: LSN {}, consistent at {}, {} bytes\n", base->id(),
+        std::cout << fmt::format("base {} taken: LSN {}, consistent at {}, {}\n", base->id(),
                                  Lsn(base->lsn()).ToString(), FormatPgTime(base->consistent_time()),
-                                 base->size_bytes());
+                                 base->empty() ? std::string("empty (the database holds nothing yet: no dump)")
+                                               : fmt::format("{} bytes", base->size_bytes()));
       }
     }
   } else if (*verify_cmd) {

@@ -20,7 +20,7 @@ constexpr std::string_view kKnownKeys =
     "source, source_file, repo, slot, publication, listen, tls_cert, tls_key, metrics_listen, log_format, log_level, "
     "pg_bin, "
     "base_interval, base_at, retention_days, "
-    "sequence_interval, slot_check_interval, first_base, set_replica_identity_full";
+    "sequence_interval, slot_check_interval, first_base, set_replica_identity_full, failover_slot";
 
 std::string Trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
@@ -141,6 +141,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view origi
       read_bool(node, key, config.first_base);
     else if (key == "set_replica_identity_full")
       read_bool(node, key, config.set_replica_identity_full);
+    else if (key == "failover_slot")
+      read_bool(node, key, config.failover_slot);
     else if (status.ok()) {
       status = absl::InvalidArgumentError(fmt::format("{}: unknown key '{}' (known: {})", origin, key, kKnownKeys));
     }
@@ -236,6 +238,7 @@ Config Overlay(const Config& under, const Config& over) {
   pick(out.slot_check_interval, over.slot_check_interval);
   pick(out.first_base, over.first_base);
   pick(out.set_replica_identity_full, over.set_replica_identity_full);
+  pick(out.failover_slot, over.failover_slot);
   return out;
 }
 

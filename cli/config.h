@@ -39,6 +39,7 @@ struct Config {
   std::optional<int> slot_check_interval;     // seconds
   std::optional<bool> first_base;
   std::optional<bool> set_replica_identity_full;
+  std::optional<bool> failover_slot;
 };
 
 // Parses TOML text; `origin` names it in errors. Unknown keys, wrong types, and a source with a

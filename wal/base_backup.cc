@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
 #include "wal/event_triggers.h"
 #include "wal/pg_connection.h"
@@ -47,14 +48,80 @@ constexpr auto kBaseRetryDelay = std::chrono::milliseconds(300);
 // How often, while pg_dump takes its locks, to look whether it holds them all or is stuck.
 constexpr auto kLockWatchInterval = std::chrono::milliseconds(100);
 
+// What makes the database not empty, at most a few things ("table public.t", "schema public (comment
+// changed)"); no row when it holds nothing pg_dump would dump. Objects of its own have OIDs from
+// 16384 up (FirstNormalObjectId) in every per-database catalog with an oid column, read generically
+// (query_to_xml runs one SELECT per catalog) so that a catalog of a later major is covered too; pgpitr's
+// own schema, event triggers and publications do not count (an enum's labels count through their
+// type, large objects below). A server that cannot answer it (a catalog pg_identify_object does not
+// know) is taken as not empty: the base is dumped. Below 16384 (initdb's objects): large
+// objects (their OIDs may be chosen), privileges that differ from initdb's (pg_init_privs; pg_dump
+// dumps those), and the public schema's owner, privileges and comment.
+std::string NonEmptyQuery(const std::string& publication) {
+  return fmt::format(R"sql(
+WITH catalogs AS (
+  SELECT c.oid AS classid, c.relname FROM pg_catalog.pg_class c
+  WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace AND c.relkind = 'r' AND NOT c.relisshared
+    AND c.relname NOT IN ('pg_enum', 'pg_largeobject_metadata')
+    AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attname = 'oid' AND NOT a.attisdropped)),
+objects AS (
+  SELECT k.classid, o.objid::text::pg_catalog.oid AS objid FROM catalogs k,
+    LATERAL pg_catalog.unnest(pg_catalog.xpath('//oid/text()', pg_catalog.query_to_xml(pg_catalog.format(
+      'SELECT oid FROM pg_catalog.%I WHERE oid >= 16384 ORDER BY oid LIMIT 5', k.relname), false, false, ''))) o(objid)),
+found AS (
+  SELECT i.type, i.schema, i.name, i.identity, pg_catalog.pg_describe_object(x.classid, x.objid, 0) AS what
+  FROM objects x, LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, 0) i)
+SELECT what FROM found
+WHERE NOT (schema IS NOT DISTINCT FROM {schema} OR (type = 'schema' AND identity = {schema})
+           OR (type = 'event trigger' AND name LIKE '\_pgpitr%') OR (type = 'publication' AND name IN ({pub}, {keyed})))
+UNION ALL SELECT 'large object ' || oid FROM pg_catalog.pg_largeobject_metadata
+UNION ALL
+SELECT pg_catalog.pg_describe_object(k.classid, k.objid, 0) || ' (privileges changed)' FROM (
+  SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, oid AS objid, relacl AS acl, relnamespace AS nsp
+    FROM pg_catalog.pg_class WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, oid, proacl, pronamespace FROM pg_catalog.pg_proc
+    WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass, oid, nspacl, oid FROM pg_catalog.pg_namespace
+    WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid, typacl, typnamespace FROM pg_catalog.pg_type
+    WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_language'::pg_catalog.regclass, oid, lanacl, 0 FROM pg_catalog.pg_language
+    WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass, oid, fdwacl, 0
+    FROM pg_catalog.pg_foreign_data_wrapper WHERE oid < 16384
+  UNION ALL SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass, oid, srvacl, 0
+    FROM pg_catalog.pg_foreign_server WHERE oid < 16384) k
+WHERE k.nsp IS DISTINCT FROM 'information_schema'::pg_catalog.regnamespace
+  AND k.acl IS DISTINCT FROM (SELECT p.initprivs FROM pg_catalog.pg_init_privs p
+                              WHERE p.classoid = k.classid AND p.objoid = k.objid AND p.objsubid = 0)
+UNION ALL
+SELECT 'schema public (' || w || ')' FROM (
+  SELECT CASE WHEN n.nspowner <> 'pg_database_owner'::pg_catalog.regrole THEN 'owner changed'
+              WHEN pg_catalog.obj_description(n.oid, 'pg_namespace') IS DISTINCT FROM 'standard public schema'
+                THEN 'comment changed' END AS w
+  FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public') p WHERE w IS NOT NULL
+UNION ALL
+SELECT 'schema public (dropped)' WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public')
+LIMIT 3)sql",
+                     fmt::arg("schema", QuoteLiteral(kEventTriggerSchema)), fmt::arg("pub", QuoteLiteral(publication)),
+                     fmt::arg("keyed", QuoteLiteral(KeyedPublication(publication))));
+}
+
 // One attempt: the base, or why this attempt's snapshot could not give a consistent one.
 struct Attempt {
   std::optional<proto::Base> base;
   std::string refused;
 };
 
+// pg_dump, or why there is none fit for the server (needed only when the database is not empty).
+struct Dumper {
+  absl::StatusOr<fs::path> path;
+  int major = 0;
+};
+
 absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& options, const Logger& log,
-                                   PgConnection& conn, const fs::path& pg_dump, int dump_major, int attempt) {
+                                   PgConnection& conn, const Dumper& dumper, int attempt) {
   const auto wall_start = std::chrono::system_clock::now();
   // The session that will lock the dumped tables is opened first: between the snapshot and the locks
   // a rewrite refuses the snapshot, so nothing slow may happen there.
@@ -91,7 +158,6 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   base.set_consistent_time(*consistent_time);
   base.set_start_time(PgTimeFromSystemClock(wall_start));
   base.set_server_version(conn.ParameterStatus("server_version"));
-  base.set_pg_dump_version(std::to_string(dump_major));
   base.set_relations_checked(static_cast<uint32_t>(locks->relations()));
   absl::StatusOr<PgResult> db = conn.Query(
       "SELECT current_database(), pg_encoding_to_char(encoding) "
@@ -139,6 +205,37 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   }
   // Ids sort by LSN: 16 hex digits.
   base.set_id(fmt::format("{:016X}", lsn->value()));
+
+  // A database with nothing in it needs no dump: the base is its manifest alone.
+  absl::StatusOr<PgResult> non_empty = locks->ReadAtSnapshot(NonEmptyQuery(publication));
+  if (!non_empty.ok() && SqlStateOf(non_empty.status()).empty()) return non_empty.status();
+  std::vector<std::string> what;
+  if (!non_empty.ok()) {
+    what.push_back(fmt::format("could not tell ({})", non_empty.status().message()));
+  } else {
+    for (int i = 0; i < non_empty->rows(); ++i) what.push_back(non_empty->GetString(i, 0));
+  }
+  if (what.empty()) {
+    locks->Release();
+    repl.reset();
+    base.set_empty(true);
+    base.set_end_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+    absl::StatusOr<fs::path> partial = repo.NewPartialBase(base.id());
+    if (!partial.ok()) return partial.status();
+    if (absl::Status s = repo.CommitBase(*partial, base); !s.ok()) return s;
+    log.Info("base {}: database {} is empty at LSN {} (no object, privilege or large object of its own): an empty "
+             "base, no dump needed",
+             base.id(), base.database(), lsn->ToString());
+    return Attempt{.base = std::move(base), .refused = ""};
+  }
+  if (!dumper.path.ok()) {
+    return absl::Status(dumper.path.status().code(),
+                        fmt::format("{} (the database is not empty, so its base needs pg_dump: {}{})",
+                                    dumper.path.status().message(), absl::StrJoin(what, ", "),
+                                    what.size() >= 3 ? ", ..." : ""));
+  }
+  const fs::path& pg_dump = *dumper.path;
+  base.set_pg_dump_version(std::to_string(dumper.major));
   base.set_dump_file("base.dump");
 
   absl::StatusOr<fs::path> partial = repo.NewPartialBase(base.id());
@@ -218,10 +315,15 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
 absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options, const Logger& log) {
   absl::StatusOr<PgConnection> conn = PgConnection::Connect(options.source, "source");
   if (!conn.ok()) return conn.status();
-  absl::StatusOr<fs::path> pg_dump = PgTool("pg_dump", conn->server_version(), options.pg_bin_dir);
-  if (!pg_dump.ok()) return pg_dump.status();
-  absl::StatusOr<int> dump_major = PgToolMajorVersion(*pg_dump);
-  if (!dump_major.ok()) return dump_major.status();
+  // Looked for now, needed only when the database is not empty.
+  Dumper dumper{.path = PgTool("pg_dump", conn->server_version() / 10000,
+                                     fmt::format("the server is PostgreSQL {}", conn->server_version() / 10000),
+                                     options.pg_bin_dir)};
+  if (dumper.path.ok()) {
+    absl::StatusOr<int> dump_major = PgToolMajorVersion(*dumper.path);
+    if (!dump_major.ok()) return dump_major.status();
+    dumper.major = *dump_major;
+  }
 
   absl::StatusOr<PgResult> slot = conn->Query(
       "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()",
@@ -238,7 +340,7 @@ absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& 
   // pg_dump locks the table makes pg_dump read the new file, and the base would not restore. Such a
   // snapshot is refused and the base taken again at a new one.
   for (int attempt = 1;; ++attempt) {
-    absl::StatusOr<Attempt> taken = TakeBaseAt(repo, options, log, *conn, *pg_dump, *dump_major, attempt);
+    absl::StatusOr<Attempt> taken = TakeBaseAt(repo, options, log, *conn, dumper, attempt);
     if (!taken.ok()) return taken.status();
     if (taken->base.has_value()) return *std::move(taken->base);
     if (attempt == kBaseAttempts) {

@@ -4,6 +4,9 @@
 // table rewrites are not MVCC-safe, so before pg_dump starts every dumped relation is locked at the
 // snapshot and proven to still have the snapshot's file; a base that cannot be is taken again.
 //   absl::StatusOr<proto::Base> base = TakeBase(repo, {.source = conninfo, .slot = "pgpitr"}, log);
+// A database that holds nothing at the snapshot (no object of its own, no changed privilege, no
+// large object: checked there, not assumed) gets an empty base, with no dump and no pg_dump needed,
+// so a database captured from its first day restores from any server's client programs.
 // Safe to run while capture streams into the same repository (it writes only under bases/).
 #pragma once
 

@@ -160,6 +160,11 @@ void BaseScheduler::Run() {
     if (!taken.ok()) {
       log_.Error("base dump failed: {}; retrying in {} s (or run 'pgpitr backup')", taken.status().message(),
                  retry.count() / 1000.0);
+      // Kept for `info`, which says why the window has not begun (or why the newest base is old).
+      if (absl::Status s = repo_.RecordBaseFailure(PgTimeFromSystemClock(Now()), std::string(taken.status().message()));
+          !s.ok()) {
+        log_.Warn("cannot record why the base failed: {}", s.message());
+      }
       decided("failed");
       due = Now() + std::chrono::duration_cast<system_clock::duration>(retry);
       if (options_.schedule) retry = std::min(retry * 2, options_.schedule->max_retry_delay);

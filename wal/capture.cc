@@ -415,8 +415,14 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     bool streamed = false;
     absl::Status s = CaptureSession(repo, options, stop, log, writer, first_base, &streamed);
     ever_streamed = ever_streamed || streamed;
-    // A source that never worked is a configuration problem: say so at once.
-    if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !ever_streamed) return s;
+    // A source that never worked is a configuration problem: say so at once. Unless the server said
+    // to come back (57P03: starting up, in crash recovery), or this repository has captured from it
+    // before (a run restarted while the source is down waits for it, as the one before would have).
+    const bool worked_before = ever_streamed || writer.state().log_start_lsn() != 0;
+    const bool come_back = SqlStateOf(s) == "57P03";
+    if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !(worked_before || come_back)) {
+      return s;
+    }
     if (options.metrics != nullptr) CountError(*options.metrics, ErrorKind::kSource);
     if (absl::Status reset = writer.AbandonOpenTransactions(); !reset.ok()) return reset;
     if (streamed) delay = options.reconnect_delay;

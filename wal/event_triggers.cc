@@ -175,6 +175,7 @@ DECLARE
   commands jsonb;
   missing record;
   detached_checks jsonb;
+  detached pg_catalog.regclass;
   -- The published tables without a replica identity (publications in two only).
   keyless jsonb;
   -- The rows of tables a volatile default gave values of their own, as text, by table.
@@ -191,18 +192,24 @@ BEGIN
   -- DETACH PARTITION ... CONCURRENTLY may add a CHECK constraint to the partition, or not (when one
   -- it has implies it), in a transaction of its own before this one: the partition's CHECK
   -- constraints now, so that a plain detach can be followed by the same. The partition's name is
-  -- read from the statement's text: guarded, since a name it misreads must not fail the statement.
+  -- read from the statement's text (an identifier, quoted or not, optionally schema-qualified):
+  -- guarded, since a name it misreads must not fail the statement; one it cannot resolve (to_regclass
+  -- gives NULL from PostgreSQL 16 on, an error before) records nothing, and replay derives the
+  -- constraint from the partition's bound instead.
   IF TG_TAG = 'ALTER TABLE' AND pg_catalog.current_query() ~* 'detach\s+partition' THEN
     BEGIN
-      SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
-               pg_catalog.format('%I.%I', n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))
-               ORDER BY k.conname), '[]'::jsonb)
-        INTO detached_checks
-        FROM pg_catalog.pg_constraint k
-        JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
-        JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-       WHERE k.contype = 'c' AND t.oid = pg_catalog.to_regclass(
-               pg_catalog.substring(pg_catalog.current_query(), '(?i)detach\s+partition\s+([^\s;]+)'));
+      detached := pg_catalog.to_regclass(pg_catalog.substring(pg_catalog.current_query(),
+        '(?i)detach\s+partition\s+((?:"(?:[^"]|"")+"|[^\s;."]+)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[^\s;."]+))?)'));
+      IF detached IS NOT NULL THEN
+        SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                 pg_catalog.format('%I.%I', n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))
+                 ORDER BY k.conname), '[]'::jsonb)
+          INTO detached_checks
+          FROM pg_catalog.pg_constraint k
+          JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+         WHERE k.contype = 'c' AND t.oid = detached;
+      END IF;
     EXCEPTION WHEN OTHERS THEN
       detached_checks := NULL;
     END;
@@ -250,7 +257,10 @@ BEGIN
               SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
                        a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),
                        CASE WHEN a.attcollation <> t.typcollation
-                            THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END, a.attnotnull)
+                            THEN pg_catalog.format('%I.%I', cn.nspname, co.collname) END, a.attnotnull,
+                       -- PostgreSQL 18 names NOT NULL constraints (LIKE copies the other table's name).
+                       (SELECT k.conname FROM pg_catalog.pg_constraint k
+                         WHERE k.conrelid = c.objid AND k.contype = 'n' AND k.conkey[1] = a.attnum))
                        ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a
                 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -301,8 +311,11 @@ BEGIN
   -- A sidecar never makes the application's statement fail: where the message cannot be written
   -- it warns instead. (No EXCEPTION block: a message written in a subtransaction is decoded after
   -- the parent's next change when their LSNs meet, away from its place.)
-  IF pg_catalog.current_setting('wal_level') <> 'logical' OR NOT pg_catalog.has_function_privilege(
-       'pg_catalog.pg_logical_emit_message(boolean, text, text)', 'EXECUTE') THEN
+  -- Looked up by name, not signature: PostgreSQL 17 added a fourth argument (flush, defaulted).
+  IF pg_catalog.current_setting('wal_level') <> 'logical' OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+       WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+         AND p.proargtypes[2] = 'pg_catalog.text'::pg_catalog.regtype
+         AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')) THEN
     RAISE WARNING 'pgpitr cannot record this schema change (wal_level is not logical, or this role may not call pg_logical_emit_message)';
     RETURN;
   END IF;

@@ -179,8 +179,8 @@ absl::StatusOr<int> PgToolMajorVersion(const fs::path& tool) {
   return std::atoi(out.c_str() + paren + 2);
 }
 
-absl::StatusOr<fs::path> PgTool(const std::string& tool, int server_version_num, const fs::path& bin_dir) {
-  const int server_major = server_version_num / 10000;
+absl::StatusOr<fs::path> PgTool(const std::string& tool, int min_major, std::string_view why,
+                                const fs::path& bin_dir) {
   fs::path path;
   if (!bin_dir.empty()) {
     path = bin_dir / tool;
@@ -206,15 +206,15 @@ absl::StatusOr<fs::path> PgTool(const std::string& tool, int server_version_num,
   if (path.empty() || !fs::exists(path)) {
     return absl::FailedPreconditionError(fmt::format(
         "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin", tool,
-        bin_dir.empty() ? "" : " in " + bin_dir.string(), server_major, server_major));
+        bin_dir.empty() ? "" : " in " + bin_dir.string(), min_major, min_major));
   }
   absl::StatusOr<int> major = PgToolMajorVersion(path);
   if (!major.ok()) return major.status();
-  if (*major < server_major) {
+  if (*major < min_major) {
     return absl::FailedPreconditionError(
-        fmt::format("{} is version {} but the server is PostgreSQL {}: {} must be at least the server's major version "
-                    "(install postgresql-client-{} or pass --pg-bin with its bin folder)",
-                    path.string(), *major, server_major, tool, server_major));
+        fmt::format("{} is version {} but {}: {} must be version {} or newer (install postgresql-client-{} or pass "
+                    "--pg-bin with its bin folder)",
+                    path.string(), *major, why, tool, min_major, min_major));
   }
   return path;
 }

@@ -215,7 +215,27 @@ absl::Status Repository::CommitBase(const fs::path& partial, const proto::Base& 
   }
   fs::rename(partial, final_dir, ec);
   if (ec) return absl::InternalError(fmt::format("cannot register base {}: {}", base.id(), ec.message()));
+  fs::remove(root_ / "bases" / ".last-failure", ec);
   return SyncPath(root_ / "bases");
+}
+
+absl::Status Repository::RecordBaseFailure(int64_t time, const std::string& message) const {
+  std::string line = message;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return WritePrivateFile(root_ / "bases" / ".last-failure", fmt::format("{}\t{}\n", time, line));
+}
+
+absl::StatusOr<std::optional<Repository::BaseFailure>> Repository::LastBaseFailure() const {
+  std::ifstream in(root_ / "bases" / ".last-failure");
+  if (!in) return std::optional<BaseFailure>();
+  std::string line;
+  std::getline(in, line);
+  const size_t tab = line.find('\t');
+  if (tab == std::string::npos) return std::optional<BaseFailure>();  // torn: as if none
+  BaseFailure failure;
+  failure.time = std::strtoll(line.substr(0, tab).c_str(), nullptr, 10);
+  failure.message = line.substr(tab + 1);
+  return std::optional<BaseFailure>(std::move(failure));
 }
 
 }  // namespace pgpitr::wal

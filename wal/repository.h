@@ -10,6 +10,8 @@
 //   bases/<id>/base.dump    pg_dump's custom-format archive
 //   bases/.partial-<id>-<random>/  a base being dumped (two dumps may share an id)
 //   bases/.trash-<id>/      a base retention is deleting (see wal/retention.h)
+//   bases/.last-failure     why the last base attempt failed ("<PgTime>\t<message>"), removed
+//                           when a base is taken: `info` says why the window has not begun
 // Folders are created 0700 and files 0600. Bases may be added by another process (backup) while
 // capture writes the change log; the change log itself has one writer at a time.
 #pragma once
@@ -65,6 +67,14 @@ class Repository {
   // same consistent point, dumped at the same moment) is there already, it stands and this one goes.
   [[nodiscard]] absl::StatusOr<std::filesystem::path> NewPartialBase(const std::string& id) const;
   [[nodiscard]] absl::Status CommitBase(const std::filesystem::path& partial, const proto::Base& base) const;
+
+  // Why the last base attempt failed (kept until a base is committed), for `info`.
+  struct BaseFailure {
+    int64_t time = 0;  // PgTime
+    std::string message;
+  };
+  [[nodiscard]] absl::Status RecordBaseFailure(int64_t time, const std::string& message) const;
+  [[nodiscard]] absl::StatusOr<std::optional<BaseFailure>> LastBaseFailure() const;
 
  private:
   Repository(std::filesystem::path root, std::unique_ptr<ChangeLog> log)

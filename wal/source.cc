@@ -16,7 +16,8 @@ int ToInt(std::string_view s) {
 }
 
 // The highest pgoutput protocol this pgpitr speaks that the server knows, and the options to ask
-// for it with: streaming of large in-progress transactions and logical messages where available.
+// for it with: streaming of large in-progress transactions (in parallel mode from 16) and logical
+// messages where available.
 void ChooseProtocol(int server_version_num, SourceFacts* facts) {
   std::string options;
   if (server_version_num >= 160000) {
@@ -33,7 +34,13 @@ void ChooseProtocol(int server_version_num, SourceFacts* facts) {
     names += (names.empty() ? "" : ",") + QuoteIdent(publication);
   }
   options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version, QuoteLiteral(names));
-  if (server_version_num >= 140000) options += ", messages 'true', streaming 'on'";
+  // 16+ (protocol 4): 'parallel', the highest streaming mode; its Stream Abort also says where and
+  // when the abort happened. Capture stores the streamed pieces the same way in either mode.
+  if (server_version_num >= 160000) {
+    options += ", messages 'true', streaming 'parallel'";
+  } else if (server_version_num >= 140000) {
+    options += ", messages 'true', streaming 'on'";
+  }
   facts->plugin_options = options;
 }
 
@@ -42,28 +49,38 @@ struct PublicationForm {
   bool all_tables = false;
   bool publishes_update = false;  // of every table
   bool keyed_exists = false;
+  // PostgreSQL 18's publish_generated_columns ("n" none, "s" stored; "" before 18), of each. Two
+  // publications of one table that differ in it make pgoutput fail on the table's first change.
+  std::string generated;
+  std::string keyed_generated;
 };
 
 absl::StatusOr<PublicationForm> ReadPublicationForm(PgConnection& conn, const std::string& publication) {
+  // pubgencols read through jsonb, so that servers before 18 (without the column) give NULL.
   absl::StatusOr<PgResult> r = conn.Query(
-      "SELECT p.puballtables, p.pubupdate OR p.pubdelete FROM pg_catalog.pg_publication p WHERE p.pubname = $1 "
-      "UNION ALL SELECT NULL, NULL FROM pg_catalog.pg_publication k WHERE k.pubname = $2",
+      "SELECT p.puballtables, p.pubupdate OR p.pubdelete, pg_catalog.to_jsonb(p) ->> 'pubgencols' "
+      "FROM pg_catalog.pg_publication p WHERE p.pubname = $1 "
+      "UNION ALL SELECT NULL, NULL, pg_catalog.to_jsonb(k) ->> 'pubgencols' FROM pg_catalog.pg_publication k "
+      "WHERE k.pubname = $2",
       {publication, KeyedPublication(publication)});
   if (!r.ok()) return r.status();
   PublicationForm form;
   for (int i = 0; i < r->rows(); ++i) {
     if (r->IsNull(i, 0)) {
       form.keyed_exists = true;
+      form.keyed_generated = r->GetString(i, 2);
     } else {
       form.exists = true;
       form.all_tables = r->Get(i, 0) == "t";
       form.publishes_update = r->Get(i, 1) == "t";
+      form.generated = r->GetString(i, 2);
     }
   }
   return form;
 }
 
-// The keyed publication, made empty when missing (the triggers fill it).
+// The keyed publication, made empty when missing (the triggers fill it). It publishes no generated
+// columns (18's default), nor, once PrepareSource is done, does the main one.
 std::string CreateKeyed(const PublicationForm& form, const std::string& keyed) {
   return form.keyed_exists
              ? ""
@@ -269,6 +286,25 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   }
   form = ReadPublicationForm(*conn, settings.publication);
   if (!form.ok()) return form.status();
+  // PostgreSQL 18 can publish stored generated columns. A restore computes them again from the row
+  // (the target's own generation expression), and replay writes only the other columns: capture
+  // wants none of them, and two publications of one table must agree or pgoutput fails on it.
+  for (const auto& [name, generated] :
+       {std::pair<std::string, std::string>{settings.publication, form->generated}, {keyed, form->keyed_generated}}) {
+    if (generated.empty() || generated == "n" || (name == keyed && !form->keyed_exists)) continue;
+    if (absl::Status s = conn->Execute(
+            fmt::format("ALTER PUBLICATION {} SET (publish_generated_columns = none)", QuoteIdent(name)));
+        !s.ok()) {
+      if (s.code() == absl::StatusCode::kUnavailable) return s;
+      return absl::FailedPreconditionError(fmt::format(
+          "publication {} publishes generated columns, which capture cannot store (restores compute them again) "
+          "and could not be changed ({}): run ALTER PUBLICATION {} SET (publish_generated_columns = none) as its owner",
+          name, s.message(), QuoteIdent(name)));
+    }
+    log.Warn("publication {} published stored generated columns: it now publishes none (restores compute them again "
+             "from each row)",
+             name);
+  }
   facts.publications = {settings.publication};
   if (form->keyed_exists) facts.publications.push_back(keyed);
   facts.keyless_not_captured = form->all_tables && !form->publishes_update && form->keyed_exists;
@@ -307,6 +343,12 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     }
   }
 
+  if (settings.failover_slot && facts.server_version_num < 170000) {
+    return absl::FailedPreconditionError(
+        fmt::format("--failover-slot needs PostgreSQL 17 or newer (failover slots), but the source is {}: run "
+                    "without it",
+                    facts.server_version));
+  }
   absl::StatusOr<PgConnection> repl = ConnectReplication(source);
   if (!repl.ok()) return repl.status();
   absl::StatusOr<PgResult> ident = repl->Query("IDENTIFY_SYSTEM");
@@ -328,15 +370,36 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     absl::StatusOr<Lsn> confirmed = Lsn::Parse(slot->Get(0, 2));
     if (!confirmed.ok()) return confirmed.status();
     facts.slot_start = *confirmed;
+    if (facts.server_version_num >= 170000) {
+      absl::StatusOr<PgResult> failover =
+          conn->Query("SELECT failover FROM pg_replication_slots WHERE slot_name = $1", {settings.slot});
+      if (!failover.ok()) return failover.status();
+      facts.slot_failover = failover->rows() == 1 && failover->Get(0, 0) == "t";
+    }
+    if (settings.failover_slot && !facts.slot_failover) {
+      // Refused while a walsender uses the slot (a run still ending): the next start tries again.
+      if (absl::Status s = repl->Execute(fmt::format("ALTER_REPLICATION_SLOT {} (FAILOVER true)", QuoteIdent(settings.slot)));
+          !s.ok()) {
+        return s;
+      }
+      facts.slot_failover = true;
+      log.Info("slot {} is now a failover slot: a standby with sync_replication_slots = on keeps it", settings.slot);
+    }
   } else {
+    // The options form (15+) where a failover slot is asked for; the legacy form reaches 10 to today.
     absl::StatusOr<PgResult> created = repl->Query(
-        fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
+        settings.failover_slot
+            ? fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER true)",
+                          QuoteIdent(settings.slot))
+            : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
     if (!created.ok()) return created.status();
     absl::StatusOr<Lsn> point = Lsn::Parse(created->Get(0, 1));
     if (!point.ok()) return point.status();
     facts.slot_start = *point;
     facts.slot_created = true;
-    log.Info("created logical slot {} at {}", settings.slot, point->ToString());
+    facts.slot_failover = settings.failover_slot;
+    log.Info("created logical {}slot {} at {}", settings.failover_slot ? "failover " : "", settings.slot,
+             point->ToString());
   }
   absl::StatusOr<PgTime> now = ServerClock(*conn);
   if (!now.ok()) return now.status();

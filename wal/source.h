@@ -29,6 +29,10 @@ struct SourceSettings {
   bool set_replica_identity_full = false;
   // Create pgpitr's event triggers (when the role may); false removes them if an earlier run made them.
   bool event_triggers = true;
+  // PostgreSQL 17+: the slot is a failover slot (CREATE_REPLICATION_SLOT ... (FAILOVER)), which a
+  // standby with sync_replication_slots keeps in step, so a managed primary's failover keeps it;
+  // an existing slot is made one (ALTER_REPLICATION_SLOT). Older servers refuse it with an error.
+  bool failover_slot = false;
   // Set when the source records schema changes itself (its event triggers are in place); the
   // proxy then leaves statements as they are. Shared with the proxy of the same `run`.
   std::shared_ptr<std::atomic<bool>> source_records_ddl;
@@ -40,6 +44,7 @@ struct SourceFacts {
   std::string system_identifier;
   std::string database;
   bool slot_created = false;
+  bool slot_failover = false;  // the slot is a failover slot (17+)
   Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
   PgTime server_time = 0;  // the server's clock when the slot was found or made
   // "schema.table": with keyless_not_captured, their UPDATE and DELETE are not captured; without,

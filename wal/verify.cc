@@ -156,6 +156,10 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
       report.notes.push_back(fmt::format("base {}: below retention's horizon, being deleted", base.id()));
       continue;
     }
+    if (base.empty()) {  // no dump: the manifest is the whole base
+      report.good_bases.push_back(base);
+      continue;
+    }
     const fs::path dump = folder.dir / (base.dump_file().empty() ? "base.dump" : base.dump_file());
     std::error_code ec;
     if (!fs::exists(dump, ec)) {

@@ -30,6 +30,7 @@
 #include "restore/restore_target.h"
 #include "tests/spawn.h"
 #include "wal/pg_connection.h"
+#include "wal/process.h"
 #include "wal/repository.h"
 
 namespace pgpitr::chaos {
@@ -48,6 +49,7 @@ struct Options {
   std::string pgpitr = PGPITR_BINARY;
   bool keep = false;
   bool peer = false;  // pg_recvlogical on a second slot, and both slots' lag compared
+  int pg_major = 15;  // the server's major version (16+ from deploy/fetch_postgres.sh)
 };
 
 using testing::Slurp;
@@ -122,6 +124,14 @@ class Chaos {
     Say(fmt::format("seed {} ({} sessions, {} s, faults {}); reproduce with --seed {}", o_.seed, o_.sessions,
                     o_.seconds, o_.faults ? "on" : "off", o_.seed));
     embedded::LocalServerOptions so;
+    absl::StatusOr<std::filesystem::path> bin_dir = embedded::ServerBinDir(o_.pg_major);
+    if (!bin_dir.ok()) return Fail(std::string(bin_dir.status().message()));
+    so.bin_dir = *bin_dir;
+    // Without a pg_dump fit for the server, the database is empty when capture starts (an empty
+    // base, no dump) and the schema is made after it, captured by the event triggers; the
+    // scheduled bases after it then fail (no pg_dump) and capture carries on.
+    const bool schema_first = wal::PgTool("pg_dump", o_.pg_major, "", {}).ok();
+    can_dump_ = schema_first;
     so.settings = {"logical_decoding_work_mem = 64kB", "max_prepared_transactions = 32", "max_connections = 60",
                    "wal_sender_timeout = 10s", "deadlock_timeout = 100ms"};
     absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start(so);
@@ -131,10 +141,13 @@ class Chaos {
     std::filesystem::create_directories(work_);
     repo_ = work_ / "repo";
     log_ = work_ / "run.log";
-    if (absl::Status s = Setup(); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
+    if (absl::Status s = Setup(schema_first); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
 
     StartRun();
     if (!WaitFirstBase()) return Fail("capture took no first base:\n" + Slurp(log_));
+    if (!schema_first) {
+      if (absl::Status s = MakeSchema(); !s.ok()) return Fail(fmt::format("schema: {}", s.message()));
+    }
 
     std::atomic<bool> stop{false};
     std::vector<std::thread> sessions;
@@ -193,10 +206,14 @@ class Chaos {
     return wal::PgConnection::Connect(*info, "source");
   }
 
-  absl::Status Setup() {
+  absl::Status Setup(bool schema_first) {
     absl::StatusOr<wal::PgConnection> admin = Connect("postgres");
     if (!admin.ok()) return admin.status();
     if (absl::Status s = admin->Execute("CREATE DATABASE app"); !s.ok()) return s;
+    return schema_first ? MakeSchema() : absl::OkStatus();
+  }
+
+  absl::Status MakeSchema() {
     absl::StatusOr<wal::PgConnection> app = Connect();
     if (!app.ok()) return app.status();
     return app->Execute(
@@ -510,6 +527,7 @@ class Chaos {
           ImmediateRestart();
           break;
         case Fault::kBackup: {
+          if (!can_dump_) break;  // no pg_dump fits the server: a backup could only fail
           ++faults_["backup under load"];
           Say("fault: pgpitr backup under load");
           const std::filesystem::path log = work_ / "backup.log";
@@ -685,6 +703,7 @@ class Chaos {
   pid_t run_pid_ = -1;
   int run_exits_ = 0;
   int backup_failures_ = 0;
+  bool can_dump_ = true;
   Tally tally_;
   std::vector<Checkpoint> checkpoints_;
   std::map<std::string, int> faults_;
@@ -709,6 +728,8 @@ int main(int argc, char** argv) {
   bool no_faults = false;
   app.add_flag("--no-faults", no_faults, "No faults: the workload alone");
   app.add_option("--pgpitr", o.pgpitr, "The pgpitr binary")->capture_default_str();
+  app.add_option("--pg-major", o.pg_major, "The server's major version (16+ need deploy/fetch_postgres.sh)")
+      ->capture_default_str();
   app.add_flag("--keep", o.keep, "Keep the server's and the repository's folders");
   app.add_flag("--peer", o.peer,
                "Also run pg_recvlogical on a second slot and compare both slots' confirmed-flush lag (use with "

@@ -9,11 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -65,7 +67,18 @@ struct KeepIfTestFailed {
 };
 using Server = std::unique_ptr<LocalServer, KeepIfTestFailed>;
 
+// The major the matrix asks for ($PGPITR_TEST_PG), 15 when unset.
+int TestMajor() {
+  const char* text = std::getenv("PGPITR_TEST_PG");
+  return text != nullptr && *text != '\0' ? std::atoi(text) : 15;
+}
+
 Server StartOrFail(LocalServerOptions options = {}) {
+  if (TestMajor() != 15) {
+    absl::StatusOr<fs::path> bin_dir = ServerBinDir(TestMajor());
+    EXPECT_TRUE(bin_dir.ok()) << bin_dir.status();
+    if (bin_dir.ok()) options.bin_dir = *bin_dir;
+  }
   absl::StatusOr<std::unique_ptr<LocalServer>> server = LocalServer::Start(std::move(options));
   EXPECT_TRUE(server.ok()) << server.status();
   return Server(server.ok() ? server->release() : nullptr);
@@ -82,7 +95,29 @@ TEST(LocalServer, StartedServerAcceptsConnectionsWithLogicalWalLevel) {
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
   EXPECT_EQ(QueryValue(c.get(), "SHOW wal_level"), "logical");
   EXPECT_EQ(QueryValue(c.get(), "SELECT current_user"), "postgres");
-  EXPECT_EQ(QueryValue(c.get(), "SHOW server_version_num").value_or("").substr(0, 2), "15");
+  EXPECT_EQ(QueryValue(c.get(), "SHOW server_version_num").value_or("").substr(0, 2), std::to_string(TestMajor()));
+}
+
+// Debian's folder first, then deploy/fetch_postgres.sh's cache (<cache>/<major>/bin); a major in
+// neither is an error naming the script.
+TEST(LocalServer, ServerProgramsAreFoundInDebiansFolderOrTheFetchedCache) {
+  const fs::path cache = fs::temp_directory_path() / ("pgpitr-cache-" + std::to_string(::getpid()));
+  fs::create_directories(cache / "41" / "bin");
+  for (const char* program : {"initdb", "postgres"}) std::ofstream(cache / "41" / "bin" / program) << "";
+  absl::StatusOr<fs::path> fetched = ServerBinDir(41, cache);
+  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  EXPECT_EQ(*fetched, cache / "41" / "bin");
+  absl::StatusOr<fs::path> debian = ServerBinDir(15, cache);
+  ASSERT_TRUE(debian.ok()) << debian.status();
+  EXPECT_EQ(*debian, fs::path("/usr/lib/postgresql/15/bin"));
+  absl::StatusOr<fs::path> missing = ServerBinDir(42, cache);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("deploy/fetch_postgres.sh"));
+  const std::vector<int> majors = InstalledMajors(cache);
+  EXPECT_NE(std::find(majors.begin(), majors.end(), 41), majors.end());
+  EXPECT_NE(std::find(majors.begin(), majors.end(), 15), majors.end());
+  EXPECT_EQ(std::find(majors.begin(), majors.end(), 42), majors.end());
+  fs::remove_all(cache);
 }
 
 TEST(LocalServer, ConnectionStringNamesLoopbackPortUserAndDatabase) {

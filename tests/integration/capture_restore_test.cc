@@ -146,8 +146,7 @@ class CaptureRestoreTest : public ServerTest {
 
 TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
   wal::PgConnection app = Connect("app");
-  CreateSchema(app);
-  const proto::Base base = StartCaptureWithBase();
+  const proto::Base base = StartCaptureWithSchema([&] { CreateSchema(app); });
   ASSERT_FALSE(base.id().empty());
 
   Workload workload(20261125);

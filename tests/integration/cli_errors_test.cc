@@ -143,6 +143,41 @@ TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
   EXPECT_NE(r.LastErrorLine().find("postgresql-client-15"), std::string::npos) << r.err;
 }
 
+// Without a pg_dump new enough for the server, capture runs and keeps the change log, and `info` says
+// the window begins at the first base and why there is none yet (the package to install).
+TEST_F(CliErrorsTest, InfoSaysWhyTheWindowHasNotBegunWhenNoBaseCouldBeTaken) {
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
+  const std::filesystem::path bin = MakeTempDir("pgpitr-fake-bin-");
+  {
+    std::ofstream fake(bin / "pg_dump");
+    fake << "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.9'\n";
+  }
+  std::filesystem::permissions(bin / "pg_dump", std::filesystem::perms::owner_all);
+  StartCapture([&](wal::CaptureOptions& options) {
+    options.first_base = true;
+    options.pg_bin_dir = bin;
+  });
+  for (int i = 0; i < 200 && !std::filesystem::exists(repo_dir_ / "bases" / ".last-failure"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Exec(app, "INSERT INTO t VALUES (1)");
+  WaitCaptured(InsertLsn(app));
+  const CliResult r = RunPgpitr({"info", "--repo", repo_dir_.string()});
+  StopCapture();
+  std::filesystem::remove_all(bin);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("window       none yet: it begins at the first base"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("last base    failed at"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(fmt::format("postgresql-client-{}", ServerMajor())), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the database is not empty"), std::string::npos) << r.out;
+  const CliResult j = RunPgpitr({"info", "--repo", repo_dir_.string(), "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const nlohmann::json info = nlohmann::json::parse(j.out);
+  EXPECT_TRUE(info["window"].is_null());
+  EXPECT_NE(info["last_base_failure"]["message"].get<std::string>().find("pg_dump"), std::string::npos);
+}
+
 TEST_F(CliErrorsTest, InfoJsonReportsTheWindowAndCapturedThrough) {
   CaptureTenRows();
   const CliResult r = RunPgpitr({"info", "--repo", repo_dir_.string(), "--json"});

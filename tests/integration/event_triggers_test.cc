@@ -56,8 +56,7 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   // (Its tables without a key get REPLICA IDENTITY FULL: without, a restore would name them.)
   set_replica_identity_full_ = true;
   wal::PgConnection app = Connect("app");
-  Exec(app, "CREATE TABLE kept (id int PRIMARY KEY, v text)");
-  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(app, "CREATE TABLE kept (id int PRIMARY KEY, v text)"); }).id().empty());
   const std::vector<std::string> steps = {
       // Owned by the role that made it, as on the source.
       "CREATE ROLE et_owner; GRANT CREATE ON SCHEMA public TO et_owner; SET ROLE et_owner; "

@@ -564,9 +564,8 @@ TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
 
 TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
   wal::PgConnection direct = Connect("app");
-  Exec(direct, "CREATE TABLE items (id int PRIMARY KEY)");
-  ASSERT_FALSE(StartCaptureWithBase().id().empty());
   wal::PgConnection app = ConnectVia("app");
+  ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(app, "CREATE TABLE items (id int PRIMARY KEY)"); }).id().empty());
   Exec(app, "INSERT INTO items SELECT generate_series(1, 20)");
   // PQprepare/PQexecPrepared: Parse, Bind, Describe, Execute, Sync. The default is not in the
   // logical stream: only the captured statement can bring it back.
@@ -633,8 +632,8 @@ TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
 
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
   wal::PgConnection app = Connect("app");
-  Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
-  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  wal::PgConnection via = ConnectVia("app");
+  ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(via, "CREATE TABLE t (id int PRIMARY KEY)"); }).id().empty());
   Exec(app, "INSERT INTO t SELECT generate_series(1, 10)");
   Shell mark =
       RunShell(fmt::format("{} mark before-delete --source '{}'", PGPITR_BINARY, server_->ConnectionString("app")));

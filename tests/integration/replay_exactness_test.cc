@@ -179,8 +179,7 @@ class ReplayExactnessTest : public ServerTest {
   // Captures the whole workload; returns its checkpoints.
   std::vector<Checkpoint> CaptureWorkload(int transactions) {
     wal::PgConnection app = Connect("app");
-    CreateSchema(app);
-    const proto::Base base = StartCaptureWithBase();
+    const proto::Base base = StartCaptureWithSchema([&] { CreateSchema(app); });
     EXPECT_FALSE(base.id().empty());
     std::vector<Checkpoint> checkpoints;
     bool has_extra = false;

@@ -15,13 +15,70 @@ class SourceTest : public ServerTest {
   std::vector<std::string> lines_;
 };
 
+// --failover-slot: on 17+ a new slot is made a failover slot, and so is an existing one; before 17,
+// one line says the option needs 17.
+TEST_F(SourceTest, AFailoverSlotIsMadeFromSeventeenOnAndRefusedClearlyBefore) {
+  wal::SourceSettings failover;
+  failover.failover_slot = true;
+  absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), failover, Collect());
+  if (ServerMajor() < 17) {
+    ASSERT_FALSE(facts.ok());
+    EXPECT_NE(facts.status().message().find("--failover-slot needs PostgreSQL 17 or newer"), std::string::npos)
+        << facts.status();
+    return;
+  }
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_TRUE(facts->slot_created);
+  EXPECT_TRUE(facts->slot_failover);
+  wal::PgConnection app = Connect("app");
+  auto slot_failover = [&](const std::string& slot) {
+    absl::StatusOr<wal::PgResult> r = app.Query("SELECT failover FROM pg_replication_slots WHERE slot_name = $1", {slot});
+    EXPECT_TRUE(r.ok() && r->rows() == 1) << (r.ok() ? "no slot" : r.status().ToString());
+    return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string();
+  };
+  EXPECT_EQ(slot_failover("pgpitr"), "t");
+  // A slot made without it, then asked for it: made a failover slot in place.
+  wal::SourceSettings plain;
+  plain.slot = "plain";
+  absl::StatusOr<wal::SourceFacts> made = wal::PrepareSource(Info("app"), plain, Collect());
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_FALSE(made->slot_failover);
+  EXPECT_EQ(slot_failover("plain"), "f");
+  plain.failover_slot = true;
+  absl::StatusOr<wal::SourceFacts> again = wal::PrepareSource(Info("app"), plain, Collect());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->slot_created);
+  EXPECT_TRUE(again->slot_failover);
+  EXPECT_EQ(slot_failover("plain"), "t");
+}
+
+// PostgreSQL 18 can publish stored generated columns; a restore computes them again, so capture's
+// publication is made to publish none (two publications of a table that differ in it would make
+// pgoutput fail on the table's every change), and the rows restore with the target's own values.
+TEST_F(SourceTest, APublicationOfGeneratedColumnsIsMadeToPublishNone) {
+  if (ServerMajor() < 18) GTEST_SKIP() << "publish_generated_columns is PostgreSQL 18's";
+  wal::PgConnection app = Connect("app");
+  Exec(app, "CREATE PUBLICATION pgpitr FOR ALL TABLES WITH (publish_generated_columns = stored)");
+  absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), {}, Collect());
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  absl::StatusOr<wal::PgResult> r = app.Query("SELECT pubname, pubgencols FROM pg_publication ORDER BY 1");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_GE(r->rows(), 1);
+  for (int i = 0; i < r->rows(); ++i) EXPECT_EQ(r->GetString(i, 1), "n") << r->GetString(i, 0);
+}
+
 TEST_F(SourceTest, CreatesPublicationAndSlotOnceThenReusesThem) {
   absl::StatusOr<wal::SourceFacts> first = wal::PrepareSource(Info("app"), {}, Collect());
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->slot_created);
   EXPECT_TRUE(first->slot_start.IsValid());
-  EXPECT_EQ(first->proto_version, 3) << "PostgreSQL 15 speaks pgoutput protocol 3";
-  EXPECT_NE(first->plugin_options.find("streaming 'on'"), std::string::npos);
+  if (ServerMajor() >= 16) {
+    EXPECT_EQ(first->proto_version, 4) << "PostgreSQL 16+ speaks pgoutput protocol 4";
+    EXPECT_NE(first->plugin_options.find("streaming 'parallel'"), std::string::npos);
+  } else {
+    EXPECT_EQ(first->proto_version, 3) << "PostgreSQL 15 speaks pgoutput protocol 3";
+    EXPECT_NE(first->plugin_options.find("streaming 'on'"), std::string::npos);
+  }
   EXPECT_NE(first->plugin_options.find("messages 'true'"), std::string::npos);
 
   absl::StatusOr<wal::SourceFacts> second = wal::PrepareSource(Info("app"), {}, Collect());
