@@ -207,8 +207,16 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   base.set_id(fmt::format("{:016X}", lsn->value()));
 
   // A database with nothing in it needs no dump: the base is its manifest alone.
+  // In a savepoint: a server that refuses the check must not end the transaction that holds the
+  // snapshot and the locks pg_dump still needs.
+  if (absl::StatusOr<PgResult> s = locks->ReadAtSnapshot("SAVEPOINT pgpitr_emptiness"); !s.ok()) return s.status();
   absl::StatusOr<PgResult> non_empty = locks->ReadAtSnapshot(NonEmptyQuery(publication));
   if (!non_empty.ok() && SqlStateOf(non_empty.status()).empty()) return non_empty.status();
+  if (absl::StatusOr<PgResult> s = locks->ReadAtSnapshot(non_empty.ok() ? "RELEASE SAVEPOINT pgpitr_emptiness"
+                                                                        : "ROLLBACK TO SAVEPOINT pgpitr_emptiness");
+      !s.ok()) {
+    return s.status();
+  }
   std::vector<std::string> what;
   if (!non_empty.ok()) {
     what.push_back(fmt::format("could not tell ({})", non_empty.status().message()));

@@ -68,5 +68,38 @@ TEST(Repository, AManifestWithFieldsOfANewerVersionIsReadAndABrokenOneIsDamaged)
   EXPECT_EQ(bases.status().code(), absl::StatusCode::kDataLoss) << bases.status();
 }
 
+// Why the last base failed is kept for `info` until a base is registered; a torn file reads as none,
+// and the file is not taken for a base folder.
+TEST(Repository, TheLastBaseFailureIsKeptUntilABaseIsRegistered) {
+  TempDir dir("pgpitr_repository_");
+  absl::StatusOr<std::unique_ptr<Repository>> repo = Repository::Open(dir.path() / "repo", Repository::Mode::kCapture);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<std::optional<Repository::BaseFailure>> none = (*repo)->LastBaseFailure();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  ASSERT_TRUE((*repo)->RecordBaseFailure(12345, "pg_dump is version 15\nbut the server is 17").ok());
+  absl::StatusOr<std::optional<Repository::BaseFailure>> failure = (*repo)->LastBaseFailure();
+  ASSERT_TRUE(failure.ok() && failure->has_value());
+  EXPECT_EQ((*failure)->time, 12345);
+  EXPECT_EQ((*failure)->message, "pg_dump is version 15 but the server is 17");
+  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
+  ASSERT_TRUE(bases.ok()) << bases.status();
+  EXPECT_TRUE(bases->empty());
+
+  std::ofstream(dir.path() / "repo" / "bases" / ".last-failure", std::ios::trunc) << "torn";
+  absl::StatusOr<std::optional<Repository::BaseFailure>> torn = (*repo)->LastBaseFailure();
+  ASSERT_TRUE(torn.ok());
+  EXPECT_FALSE(torn->has_value());
+
+  ASSERT_TRUE((*repo)->RecordBaseFailure(1, "again").ok());
+  absl::StatusOr<std::filesystem::path> partial = (*repo)->NewPartialBase("0000000000001000");
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  ASSERT_TRUE((*repo)->CommitBase(*partial, BaseWithId("0000000000001000", "aa")).ok());
+  absl::StatusOr<std::optional<Repository::BaseFailure>> cleared = (*repo)->LastBaseFailure();
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_FALSE(cleared->has_value());
+}
+
 }  // namespace
 }  // namespace pgpitr::wal
