@@ -38,6 +38,8 @@ std::string Mask(const proto::Tuple& tuple) {
   return mask;
 }
 
+bool ChangesPublication(std::string_view statement);  // (below, with the other statement readers)
+
 }  // namespace
 
 std::string QualifiedName(const proto::RelationSchema& schema) {
@@ -451,6 +453,7 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
                                            wal::Lsn(txn.commit_lsn()).ToString()));
   }
   const std::string sql = ddl["sql"].get<std::string>();
+  if (ChangesPublication(sql)) return absl::OkStatus();
   // The statement runs as it did on the source: with the session's search_path of that moment.
   if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('search_path', $1, true)",
                                         {ddl["search_path"].get<std::string>()});
@@ -704,6 +707,14 @@ bool StatementMatchesTag(std::string_view statement, std::string_view tag) {
   return tag_words.size() < 2 || (words.size() >= 2 && words[1] == tag_words[1]);
 }
 
+// CREATE, ALTER or DROP PUBLICATION: bases leave publications out (pg_dump --no-publications), so
+// replay does too; a restored database is not a publisher.
+bool ChangesPublication(std::string_view statement) {
+  const std::vector<std::string> words = LeadingWords(statement, 2);
+  return words.size() == 2 && (words[0] == "create" || words[0] == "alter" || words[0] == "drop") &&
+         words[1] == "publication";
+}
+
 std::string JsonString(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
@@ -839,6 +850,8 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       }
     }
   }
+
+  if (ChangesPublication(tag)) return absl::OkStatus();
 
   // What it changed that lasts: temporary objects go with their session, and pgpitr's own
   // triggers are not part of the database restored.

@@ -292,9 +292,11 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   for (const auto& [name, generated] :
        {std::pair<std::string, std::string>{settings.publication, form->generated}, {keyed, form->keyed_generated}}) {
     if (generated.empty() || generated == "n" || (name == keyed && !form->keyed_exists)) continue;
-    if (absl::Status s = conn->Execute(
-            fmt::format("ALTER PUBLICATION {} SET (publish_generated_columns = none)", QuoteIdent(name)));
+    // pgpitr's own change (`own`): the event triggers leave it out, restores do not replay it.
+    if (absl::Status s = conn->Execute(fmt::format("{} ALTER PUBLICATION {} SET (publish_generated_columns = none); COMMIT",
+                                                   own, QuoteIdent(name)));
         !s.ok()) {
+      (void)conn->Execute("ROLLBACK");
       if (s.code() == absl::StatusCode::kUnavailable) return s;
       return absl::FailedPreconditionError(fmt::format(
           "publication {} publishes generated columns, which capture cannot store (restores compute them again) "
