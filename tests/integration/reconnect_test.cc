@@ -270,6 +270,27 @@ TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
   ExpectRestoreEqualsSource("after_crashes");
 }
 
+// A `run` started while the source is down waits for it when its repository has captured from that
+// source before (a sidecar restarted during an outage), instead of ending: the source comes back
+// and capture goes on from the slot.
+TEST_F(ReconnectTest, ARunStartedWhileTheSourceIsDownWaitsWhenItCapturedFromItBefore) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
+  }
+  ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
+  ExpectCapturesNewCommits();
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+  ASSERT_TRUE(server_->Stop().ok());
+  StartCapture();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(capture_ended_.load()) << "capture ended while the source was down: " << capture_result_;
+  ASSERT_TRUE(server_->StartAgain().ok());
+  ExpectCapturesNewCommits();
+  ExpectRestoreEqualsSource("after_outage");
+}
+
 TEST_F(ReconnectTest, TerminatedCaptureConnectionsAreMadeAgainAndNothingIsLost) {
   {
     wal::PgConnection app = Connect("app");
