@@ -3,7 +3,7 @@
 # pg_recvlogical draining the same backlog from a second pgoutput slot, in one run; and how many
 # bytes each keeps per row change (pgpitr's change log against the raw pgoutput stream).
 #
-# Everything is set up and torn down by the script itself: a throwaway PostgreSQL 15 on 127.0.0.1
+# Everything is set up and torn down by the script itself: a throwaway PostgreSQL (15, or PG_SERVER_BIN's) on 127.0.0.1
 # and a free port, pgbench -i, two slots. Each repetition makes a backlog with pgbench while neither
 # consumer runs, then lets each drain it up to the same LSN (alternating which goes first); the
 # table shows medians. pgpitr syncs its change log before it confirms; pg_recvlogical writes bytes
@@ -16,12 +16,13 @@
 #   BENCH_REPEATS       repetitions; the table shows medians              (default 5)
 #   BENCH_SCALE         pgbench -i scale factor                           (default 10)
 #   PGPITR_BIN          pgpitr binary (default /tmp/build-bench/cli/pgpitr; built there when missing)
-#   PG_BIN              PostgreSQL binaries                               (default /usr/lib/postgresql/15/bin)
+#   PG_BIN              PostgreSQL client programs (psql, pgbench, pg_recvlogical; default /usr/lib/postgresql/15/bin)
+#   PG_SERVER_BIN       the server's (initdb, pg_ctl; default PG_BIN), e.g. /var/cache/pgpitr/postgresql/17/bin
 #
 # Must run as root (PostgreSQL runs as the `postgres` OS user). About 4 minutes with the defaults.
 set -Eeuo pipefail
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   "") ;;
@@ -81,11 +82,17 @@ log "pgbench -i -s $SCALE"
 "$PG_BIN/pgbench" -i -s "$SCALE" -q "$SOURCE" > "$TMP/pgbench-init.log" 2>&1
 # pgbench_history has no key: pgpitr refuses nothing, but UPDATE/DELETE would need one (pgbench only inserts).
 
-# pgpitr makes its publication and slot, and the first base; then it stops and the backlogs begin.
-log "pgpitr: first run (publication, slot, base)"
-"$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" > "$TMP/pgpitr-first.log" 2>&1 &
+# pgpitr makes its publication and slot (no base: the drains do not need one, and a 16+ server
+# has no pg_dump here); then it stops and the backlogs begin.
+log "pgpitr: first run (publication, slot)"
+"$PGPITR_BIN" run --source "$SOURCE" --repo "$TMP/repo" --no-first-base > "$TMP/pgpitr-first.log" 2>&1 &
 pid=$!
-bench_wait_first_base "$TMP/repo" "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
+for _ in $(seq 1 600); do
+  [[ $("${PSQL[@]}" -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgpitr'") == 1 ]] && break
+  kill -0 "$pid" 2> /dev/null || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
+  sleep 0.2
+done
+sleep 1
 kill -TERM "$pid"; wait "$pid" || { cat "$TMP/pgpitr-first.log" >&2; exit 1; }
 "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv', 'pgoutput')" > /dev/null
 

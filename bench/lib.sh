@@ -26,7 +26,8 @@ free_port() {
 bench_require_root() {
   [[ $(id -u) == 0 ]] || { echo "run as root (PostgreSQL is started as the postgres user)" >&2; exit 2; }
   id postgres > /dev/null 2>&1 || { echo "no 'postgres' OS user (install postgresql-15)" >&2; exit 2; }
-  [[ -x $PG_BIN/initdb && -x $PG_BIN/pgbench ]] || { echo "PostgreSQL 15 binaries not found in $PG_BIN" >&2; exit 2; }
+  [[ -x $PG_BIN/pgbench ]] || { echo "PostgreSQL client programs not found in $PG_BIN" >&2; exit 2; }
+  [[ -x ${PG_SERVER_BIN:-$PG_BIN}/initdb ]] || { echo "PostgreSQL server programs not found in ${PG_SERVER_BIN:-$PG_BIN} (16+: deploy/fetch_postgres.sh)" >&2; exit 2; }
 }
 
 # Builds pgpitr into /tmp/build-bench when PGPITR_BIN is missing, and points PGPITR_BIN at it.
@@ -48,7 +49,7 @@ bench_start_server() {
   chown postgres: "$dir" "$dir/logs"
   chmod 755 "$dir"   # postgres must reach its folders; root reads the logs
   log "initdb in $dir/data"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+  runuser -u postgres -- "${PG_SERVER_BIN:-$PG_BIN}/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
     > "$dir/logs/initdb.log" 2>&1 || { cat "$dir/logs/initdb.log" >&2; exit 1; }
   {
     echo "listen_addresses = '127.0.0.1'"
@@ -65,13 +66,13 @@ bench_start_server() {
   } >> "$dir/data/postgresql.conf"
   log "starting PostgreSQL on 127.0.0.1:$port"
   BENCH_PG_STARTED=1
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/logs/postgres.log" -w -t 60 start > /dev/null
+  runuser -u postgres -- "${PG_SERVER_BIN:-$PG_BIN}/pg_ctl" -D "$dir/data" -l "$dir/logs/postgres.log" -w -t 60 start > /dev/null
 }
 
 bench_stop_server() {
   [[ $BENCH_PG_STARTED == 1 ]] || return 0
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$1/data" -m fast -t 30 -w stop > /dev/null 2>&1 ||
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$1/data" -m immediate -w stop > /dev/null 2>&1
+  runuser -u postgres -- "${PG_SERVER_BIN:-$PG_BIN}/pg_ctl" -D "$1/data" -m fast -t 30 -w stop > /dev/null 2>&1 ||
+    runuser -u postgres -- "${PG_SERVER_BIN:-$PG_BIN}/pg_ctl" -D "$1/data" -m immediate -w stop > /dev/null 2>&1
   BENCH_PG_STARTED=0
 }
 
