@@ -29,6 +29,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -509,21 +510,32 @@ StartResult StartPostmaster(const fs::path& bin_dir, const fs::path& root_dir, c
 
 }  // namespace
 
-absl::StatusOr<fs::path> ServerBinDir(int major, const fs::path& cache_dir) {
+namespace {
+
+// Where a major's server programs are, if anywhere.
+std::optional<fs::path> FindServerBinDir(int major, const fs::path& cache_dir) {
   std::error_code ec;
   for (const fs::path& dir : {fs::path("/usr/lib/postgresql") / std::to_string(major) / "bin",
                               cache_dir / std::to_string(major) / "bin"}) {
     if (fs::exists(dir / "initdb", ec) && fs::exists(dir / "postgres", ec)) return dir;
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<fs::path> ServerBinDir(int major, const fs::path& cache_dir) {
+  if (std::optional<fs::path> dir = FindServerBinDir(major, cache_dir)) return *dir;
   return absl::NotFoundError(absl::StrCat("no PostgreSQL ", major, " server programs in /usr/lib/postgresql/", major,
                                           "/bin or ", (cache_dir / std::to_string(major)).string(),
-                                          ": run deploy/fetch_postgres.sh"));
+                                          " (installed: ", absl::StrJoin(InstalledMajors(cache_dir), ", "),
+                                          "): run deploy/fetch_postgres.sh"));
 }
 
 std::vector<int> InstalledMajors(const fs::path& cache_dir) {
   std::vector<int> majors;
   for (int major = 10; major <= 99; ++major) {
-    if (ServerBinDir(major, cache_dir).ok()) majors.push_back(major);
+    if (FindServerBinDir(major, cache_dir)) majors.push_back(major);
   }
   return majors;
 }

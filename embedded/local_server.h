@@ -20,7 +20,8 @@ namespace pgpitr::embedded {
 
 // Where a major version's server programs (initdb, pg_ctl, postgres) are: Debian's
 // /usr/lib/postgresql/<major>/bin when it has them, else the folder deploy/fetch_postgres.sh fills
-// (`cache_dir`/<major>/bin, npm's @embedded-postgres builds). NotFound names the script to run.
+// (`cache_dir`/<major>/bin, npm's @embedded-postgres builds). NotFound names the script to run and
+// the majors that are installed.
 [[nodiscard]] absl::StatusOr<std::filesystem::path> ServerBinDir(
     int major, const std::filesystem::path& cache_dir = "/var/cache/pgpitr/postgresql");
 

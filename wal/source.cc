@@ -291,7 +291,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   // wants none of them, and two publications of one table must agree or pgoutput fails on it.
   for (const auto& [name, generated] :
        {std::pair<std::string, std::string>{settings.publication, form->generated}, {keyed, form->keyed_generated}}) {
-    if (generated.empty() || generated == "n" || (name == keyed && !form->keyed_exists)) continue;
+    if (generated.empty() || generated == "n") continue;  // (also: no such publication, or before 18)
     // pgpitr's own change (`own`): the event triggers leave it out, restores do not replay it.
     if (absl::Status s = conn->Execute(fmt::format("{} ALTER PUBLICATION {} SET (publish_generated_columns = none); COMMIT",
                                                    own, QuoteIdent(name)));

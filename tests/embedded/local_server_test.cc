@@ -19,6 +19,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/pg_major.h"
+#include "tests/temp_dir.h"
 
 namespace pgpitr::embedded {
 namespace {
@@ -67,15 +69,9 @@ struct KeepIfTestFailed {
 };
 using Server = std::unique_ptr<LocalServer, KeepIfTestFailed>;
 
-// The major the matrix asks for ($PGPITR_TEST_PG), 15 when unset.
-int TestMajor() {
-  const char* text = std::getenv("PGPITR_TEST_PG");
-  return text != nullptr && *text != '\0' ? std::atoi(text) : 15;
-}
-
 Server StartOrFail(LocalServerOptions options = {}) {
-  if (TestMajor() != 15) {
-    absl::StatusOr<fs::path> bin_dir = ServerBinDir(TestMajor());
+  if (testing::TestServerMajor() != 15) {
+    absl::StatusOr<fs::path> bin_dir = ServerBinDir(testing::TestServerMajor());
     EXPECT_TRUE(bin_dir.ok()) << bin_dir.status();
     if (bin_dir.ok()) options.bin_dir = *bin_dir;
   }
@@ -95,13 +91,14 @@ TEST(LocalServer, StartedServerAcceptsConnectionsWithLogicalWalLevel) {
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
   EXPECT_EQ(QueryValue(c.get(), "SHOW wal_level"), "logical");
   EXPECT_EQ(QueryValue(c.get(), "SELECT current_user"), "postgres");
-  EXPECT_EQ(QueryValue(c.get(), "SHOW server_version_num").value_or("").substr(0, 2), std::to_string(TestMajor()));
+  EXPECT_EQ(QueryValue(c.get(), "SHOW server_version_num").value_or("").substr(0, 2), std::to_string(testing::TestServerMajor()));
 }
 
 // Debian's folder first, then deploy/fetch_postgres.sh's cache (<cache>/<major>/bin); a major in
 // neither is an error naming the script.
 TEST(LocalServer, ServerProgramsAreFoundInDebiansFolderOrTheFetchedCache) {
-  const fs::path cache = fs::temp_directory_path() / ("pgpitr-cache-" + std::to_string(::getpid()));
+  const testing::TempDir dir("pgpitr-cache-");
+  const fs::path& cache = dir.path();
   fs::create_directories(cache / "41" / "bin");
   for (const char* program : {"initdb", "postgres"}) std::ofstream(cache / "41" / "bin" / program) << "";
   absl::StatusOr<fs::path> fetched = ServerBinDir(41, cache);
@@ -113,11 +110,11 @@ TEST(LocalServer, ServerProgramsAreFoundInDebiansFolderOrTheFetchedCache) {
   absl::StatusOr<fs::path> missing = ServerBinDir(42, cache);
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(std::string(missing.status().message()), HasSubstr("deploy/fetch_postgres.sh"));
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("installed: 15"));
   const std::vector<int> majors = InstalledMajors(cache);
   EXPECT_NE(std::find(majors.begin(), majors.end(), 41), majors.end());
   EXPECT_NE(std::find(majors.begin(), majors.end(), 15), majors.end());
   EXPECT_EQ(std::find(majors.begin(), majors.end(), 42), majors.end());
-  fs::remove_all(cache);
 }
 
 TEST(LocalServer, ConnectionStringNamesLoopbackPortUserAndDatabase) {
@@ -172,9 +169,9 @@ TEST(LocalServer, KeepOnExitLeavesFolderAndSaysWhere) {
   const fs::path folder = ClusterFolder(*server);
   const int port = server->port();
   server->KeepOnExit();
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   server.reset();
-  const std::string said = testing::internal::GetCapturedStderr();
+  const std::string said = ::testing::internal::GetCapturedStderr();
   EXPECT_THAT(said, HasSubstr("pgpitr: kept PostgreSQL cluster at " + folder.string() + " (port " +
                               std::to_string(port) + ")"));
   EXPECT_TRUE(fs::exists(folder / "data" / "PG_VERSION"));

@@ -17,6 +17,7 @@
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
 #include "restore/restore.h"
+#include "tests/pg_major.h"
 #include "wal/base_backup.h"
 #include "wal/capture.h"
 #include "wal/pg_connection.h"
@@ -36,13 +37,6 @@ inline std::filesystem::path MakeTempDir(const char* prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
   EXPECT_NE(mkdtemp(pattern.data()), nullptr);
   return pattern;
-}
-
-// The major version of the servers the integration tests start: $PGPITR_TEST_PG (ctest runs the
-// version matrix so), 15 when unset.
-inline int TestServerMajor() {
-  const char* text = std::getenv("PGPITR_TEST_PG");
-  return text != nullptr && *text != '\0' ? std::atoi(text) : 15;
 }
 
 // A server of TestServerMajor() (or of ServerMajor()), a database "app" and an empty repository folder.
