@@ -356,7 +356,10 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       absl::StatusOr<SequenceSampler::Check> check = sampler.Sample(*sequence_conn);
       if (check.ok()) {
         side_read_works("sampling sequences", sampling_fails);
-        writer.PutSequenceSample(check->changed, check->lsn, check->time);
+        if (absl::Status s = storage(writer.PutSequenceSample(check->changed, check->lsn, check->time)); !s.ok()) {
+          result = s;
+          break;
+        }
         // Each check is also the clock reading that moves the window's end while the source is idle.
         writer.NoteServerClock(check->lsn, check->time);
       } else if (absl::Status s = side_read_failed("sample sequences", check.status(), sampling_fails); !s.ok()) {

@@ -210,15 +210,43 @@ void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
   AdvanceTo(lsn, server_time);
 }
 
-void ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time) {
+absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLogWriter::StoredSequenceSample(Lsn check_lsn) const {
+  if (last_sample_.has_value() && Lsn(last_sample_->check_lsn()) == check_lsn) return last_sample_;
+  std::string value;
+  rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::SequenceSampleKey(check_lsn), &value);
+  if (got.IsNotFound()) return std::nullopt;
+  if (!got.ok()) return absl::InternalError(fmt::format("could not read a sequence sample: {}", got.ToString()));
+  proto::SequenceSample stored;
+  if (absl::Status s = ParseStored(value, &stored, "Q"); !s.ok()) return s;
+  return stored;
+}
+
+absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn,
+                                                PgTime check_time) {
   if (changed.sequences_size() > 0) {
-    proto::SequenceSample sample = changed;
+    absl::StatusOr<std::optional<proto::SequenceSample>> stored = StoredSequenceSample(check_lsn);
+    if (!stored.ok()) return stored.status();
+    proto::SequenceSample sample = stored->value_or(proto::SequenceSample());
+    for (const auto& seq : changed.sequences()) {
+      auto same =
+          std::find_if(sample.mutable_sequences()->begin(), sample.mutable_sequences()->end(),
+                       [&](const auto& s) { return s.namespace_() == seq.namespace_() && s.name() == seq.name(); });
+      if (same != sample.mutable_sequences()->end()) {
+        *same = seq;
+      } else {
+        *sample.add_sequences() = seq;
+      }
+    }
+    // A sequence the earlier sample holds and this one does not was unchanged in between: its value
+    // holds at this check's time too.
     sample.set_check_lsn(check_lsn.value());
-    sample.set_check_time(check_time);
+    sample.set_check_time(std::max<PgTime>(sample.check_time(), check_time));
     batch_.Put(ChangeLog::SequenceSampleKey(check_lsn), Serialize(sample));
+    last_sample_ = std::move(sample);
   }
   state_.set_last_sequence_check_lsn(check_lsn.value());
   state_.set_last_sequence_check_time(check_time);
+  return absl::OkStatus();
 }
 
 void ChangeLogWriter::AdvanceTo(Lsn lsn, PgTime time) {
@@ -459,7 +487,7 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
 }
 
 absl::StatusOr<proto::ChangeChunk> ChangeLogWriter::ReadWrittenChunk(uint64_t storage_id, size_t k,
-                                                                      const char* why) const {
+                                                                     const char* why) const {
   std::string value;
   rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(storage_id, k), &value);
   if (!got.ok()) {
@@ -601,8 +629,7 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
     return ChangeAppended(&fresh);
   };
   for (size_t k = 0; k < old.written_chunks.size(); ++k) {
-    absl::StatusOr<proto::ChangeChunk> chunk =
-        ReadWrittenChunk(old.storage_id, k, "to drop an aborted subtransaction");
+    absl::StatusOr<proto::ChangeChunk> chunk = ReadWrittenChunk(old.storage_id, k, "to drop an aborted subtransaction");
     if (!chunk.ok()) return chunk.status();
     for (int i = 0; i < chunk->changes_size(); ++i) {
       if (absl::Status s = keep(chunk->first_seq() + static_cast<uint64_t>(i), chunk->changes(i).SerializeAsString());

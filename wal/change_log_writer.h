@@ -95,7 +95,10 @@ class ChangeLogWriter {
   // Where the change log starts: commits at or after it are captured. Set once.
   void SetLogStart(Lsn lsn, PgTime server_time);
   // Stores a sequence sample (only the sequences that changed) and advances the check watermark.
-  void PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time);
+  // Samples are keyed by the check's WAL insert position, which does not move when nextval() hands
+  // out values already logged, so a sample at the position of one stored before is merged into it
+  // (its sequences keep their newest values): no sample replaces another's sequences.
+  [[nodiscard]] absl::Status PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time);
 
  private:
   struct OpenTransaction {
@@ -178,6 +181,8 @@ class ChangeLogWriter {
   [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time);
   void Discard(const OpenTransaction& txn);
   [[nodiscard]] absl::Status MaybeSpill();
+  // The stored sample at `check_lsn`, if any (the batch's first, then the log's).
+  [[nodiscard]] absl::StatusOr<std::optional<proto::SequenceSample>> StoredSequenceSample(Lsn check_lsn) const;
 
   // What the next write holds. RocksDB applies a batch to its memtable in order, and its skip list
   // finds a key's place from where the last insert went when keys ascend; each kind of key ('C'
@@ -213,6 +218,7 @@ class ChangeLogWriter {
   uint64_t aborted_at_commit_ = 0;
   proto::CaptureState state_;
   OrderedBatch batch_;
+  std::optional<proto::SequenceSample> last_sample_;  // the last sequence sample put, synced or not
   // Advances what will be durable at the next Sync; time is the commit time or clock reading that
   // position is known to cover.
   void AdvanceTo(Lsn lsn, PgTime time);

@@ -118,6 +118,25 @@ class ReconnectTest : public ServerTest {
     EXPECT_EQ(actual, expected) << embedded::DescribeDifference(expected, actual);
   }
 
+  // The largest value of sequence `name` in the samples running capture has synced (0 when none).
+  int64_t Sampled(const std::string& name) {
+    int64_t value = 0;
+    EXPECT_TRUE(capture_repo_->change_log()
+                    .ForEachSequenceSample(wal::Lsn(),
+                                           [&](const proto::SequenceSample& sample) {
+                                             for (const auto& seq : sample.sequences()) {
+                                               if (seq.name() == name) value = std::max(value, seq.last_value());
+                                             }
+                                             return absl::OkStatus();
+                                           })
+                    .ok());
+    return value;
+  }
+  void WaitSampled(const std::string& name, int64_t value) {
+    for (int i = 0; i < 2000 && Sampled(name) < value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_GE(Sampled(name), value) << "no check of capture saw " << name << " at " << value;
+  }
+
   std::thread workload_;
   std::atomic<bool> workload_stop_{false};
 };
@@ -218,13 +237,55 @@ TEST_F(ReconnectTest, SequencesDroppedWhileSampledDoNotStopCapture) {
   ASSERT_FALSE(capture_ended_.load()) << "capture ended: " << capture_result_;
   wal::PgConnection app = Connect("app");
   Exec(app, "SELECT nextval('kept') FROM generate_series(1, 7)");
-  // A sample after the nextval() calls, then a commit after that sample.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  WaitSampled("kept", 7);  // then a commit after that sample
   ExpectRestoreEqualsSource("after_churn");
   wal::PgConnection restored = Connect("after_churn");
   absl::StatusOr<wal::PgResult> seq = restored.Query("SELECT last_value FROM kept");
   ASSERT_TRUE(seq.ok()) << seq.status();
   EXPECT_GE(std::stoll(seq->GetString(0, 0)), 7);
+}
+
+// nextval() writes WAL once per 32 values, so two checks of an otherwise idle source can read one
+// WAL insert position while different sequences moved: the second check, holding only what changed
+// since the first, must not take the first one's place (it did: a restore then set the first
+// sequence back to a value the source had already handed out).
+TEST_F(ReconnectTest, SequenceChecksAtOneWalPositionLoseNoSequence) {
+  {
+    wal::PgConnection app = Connect("app");
+    Exec(app,
+         "CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE a; CREATE SEQUENCE b; "
+         "SELECT nextval('a'), nextval('b')");
+  }
+  ASSERT_FALSE(
+      StartNamedCaptureWithBase([](wal::CaptureOptions& o) { o.sequence_interval = std::chrono::milliseconds(20); })
+          .id()
+          .empty());
+  wal::PgConnection app = Connect("app");
+  int64_t a = 1;
+  int64_t b = 1;
+  bool one_position = false;
+  // A checkpoint makes the next nextval() write WAL; another try then finds none.
+  for (int attempt = 0; attempt < 5 && !one_position; ++attempt) {
+    const wal::Lsn before = InsertLsn(app);
+    Exec(app, "SELECT nextval('a')");
+    WaitSampled("a", ++a);
+    Exec(app, "SELECT nextval('b')");
+    WaitSampled("b", ++b);
+    one_position = InsertLsn(app) == before;
+  }
+  ASSERT_TRUE(one_position) << "WAL moved between the checks in every try: the case is not made";
+  EXPECT_EQ(Sampled("a"), a) << "the check that saw a was replaced by the one that saw b";
+  StopCapture();
+  ASSERT_TRUE(capture_result_.ok()) << capture_result_;
+
+  absl::StatusOr<restore::RestoreSummary> summary = Restore("restored", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  wal::PgConnection restored = Connect("restored");
+  absl::StatusOr<wal::PgResult> values =
+      restored.Query("SELECT (SELECT last_value FROM a), (SELECT last_value FROM b)");
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_GE(std::stoll(values->GetString(0, 0)), a) << "a restored sequence would hand out a value again";
+  EXPECT_GE(std::stoll(values->GetString(0, 1)), b);
 }
 
 TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {

@@ -348,6 +348,44 @@ TEST_F(ChangeLogTest, UnsyncedCommitIsLostWithTheWriter) {
   EXPECT_EQ(writer_->durable_through(), Lsn(0));
 }
 
+// --- sequence samples ---
+
+proto::SequenceSample SampleOf(std::initializer_list<std::pair<const char*, int64_t>> values) {
+  proto::SequenceSample sample;
+  for (const auto& [name, value] : values) {
+    auto* seq = sample.add_sequences();
+    seq->set_namespace_("public");
+    seq->set_name(name);
+    seq->set_last_value(value);
+    seq->set_is_called(true);
+  }
+  return sample;
+}
+
+// nextval() writes WAL only once per 32 values, so checks a moment apart can read one WAL insert
+// position: the later sample, holding only what changed since, must not replace the earlier one.
+TEST_F(ChangeLogTest, SequenceSamplesAtOneCheckPositionAreMergedNotReplaced) {
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"kept", 7}, {"t_id_seq", 40}}), Lsn(500), 50).ok());
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"t_id_seq", 41}}), Lsn(500), 51).ok());
+  Sync();
+  Reopen();  // the next one after a restart: the stored sample is read back
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"other", 3}}), Lsn(500), 52).ok());
+  Sync();
+  std::vector<proto::SequenceSample> samples;
+  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(),
+                                          [&](const proto::SequenceSample& s) {
+                                            samples.push_back(s);
+                                            return absl::OkStatus();
+                                          })
+                  .ok());
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].check_lsn(), 500u);
+  EXPECT_EQ(samples[0].check_time(), 52);
+  std::map<std::string, int64_t> values;
+  for (const auto& seq : samples[0].sequences()) values[seq.name()] = seq.last_value();
+  EXPECT_EQ(values, (std::map<std::string, int64_t>{{"kept", 7}, {"other", 3}, {"t_id_seq", 41}}));
+}
+
 // --- idempotence by commit LSN ---
 
 TEST_F(ChangeLogTest, ResentCommitAtTheLastStoredLsnIsSkipped) {
@@ -1024,7 +1062,7 @@ class ChangeLogLookup : public ChangeLogTest {
     seq->set_namespace_("public");
     seq->set_name("accounts_id_seq");
     seq->set_last_value(3);
-    writer_->PutSequenceSample(sample, Lsn(310), 31);
+    ASSERT_TRUE(writer_->PutSequenceSample(sample, Lsn(310), 31).ok());
     Apply(Begin(400, 40, 703));
     Apply(Insert("open"));
     Sync();

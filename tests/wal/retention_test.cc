@@ -146,7 +146,7 @@ class RetentionApply : public ::testing::Test {
       b->set_name("b");
       b->set_last_value(42);
     }
-    writer_->PutSequenceSample(sample, Lsn(lsn), time);
+    ASSERT_TRUE(writer_->PutSequenceSample(sample, Lsn(lsn), time).ok());
   }
   void AddBase(const proto::Base& base) {
     absl::StatusOr<std::filesystem::path> partial = repo_->NewPartialBase(base.id());
