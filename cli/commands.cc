@@ -13,12 +13,15 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
+#include "base/metrics_server.h"
 #include "cli/config.h"
 #include "cli/man_page.h"
 #include "cli/progress.h"
 #include "cli/target_time.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "pg/connection.h"
+#include "pg/stream_messages.h"
 #include "proxy/proxy_server.h"
 #include "restore/planner.h"
 #include "restore/restore.h"
@@ -26,15 +29,12 @@
 #include "wal/base_backup.h"
 #include "wal/base_schedule.h"
 #include "wal/capture.h"
-#include "wal/metrics.h"
-#include "wal/metrics_server.h"
-#include "wal/pg_connection.h"
+#include "wal/capture_metrics.h"
 #include "wal/repository.h"
 #include "wal/restorable_window.h"
 #include "wal/retention.h"
 #include "wal/slot_health.h"
 #include "wal/source.h"
-#include "wal/stream_messages.h"
 #include "wal/verify.h"
 
 // Last: only for PG_VERSION_NUM, the libpq headers this build was compiled against.
@@ -44,8 +44,8 @@ namespace pgpitr::cli {
 
 namespace {
 
-using wal::FormatPgTime;
-using wal::Lsn;
+using pg::FormatPgTime;
+using pg::Lsn;
 
 // --repo may come from PGPITR_REPO or the config file, so it is checked after they are applied.
 constexpr const char* kRepoHelp = "Repository folder (default: PGPITR_REPO, else repo in the --config file)";
@@ -84,7 +84,7 @@ std::string DefaultSource() {
   return url != nullptr ? url : "";
 }
 
-absl::StatusOr<wal::ConnInfo> ParseSource(const std::string& text) { return wal::ConnInfo::Parse(text); }
+absl::StatusOr<pg::ConnInfo> ParseSource(const std::string& text) { return pg::ConnInfo::Parse(text); }
 
 // Progress of long work on stderr: one updating line on a terminal, an occasional line elsewhere.
 ProgressLine StderrProgress() {
@@ -157,9 +157,9 @@ absl::Status Info(const InfoFlags& flags) {
   out["window"] = window.empty() ? nlohmann::json(nullptr) : stretch_json(window.newest());
   absl::StatusOr<std::optional<wal::Repository::BaseFailure>> failure = (*repo)->LastBaseFailure();
   if (!failure.ok()) return failure.status();
-  out["last_base_failure"] = failure->has_value() ? nlohmann::json{{"time", FormatPgTime((*failure)->time)},
-                                                                   {"message", (*failure)->message}}
-                                                  : nlohmann::json(nullptr);
+  out["last_base_failure"] =
+      failure->has_value() ? nlohmann::json{{"time", FormatPgTime((*failure)->time)}, {"message", (*failure)->message}}
+                           : nlohmann::json(nullptr);
   out["stretches"] = nlohmann::json::array();
   for (const wal::RestorableStretch& s : window.stretches) out["stretches"].push_back(stretch_json(s));
   out["bases"] = nlohmann::json::array();
@@ -184,9 +184,9 @@ absl::Status Info(const InfoFlags& flags) {
   }
   out["slot_status"] = nullptr;
   if (!flags.source.empty() || std::getenv("DATABASE_URL") != nullptr || std::getenv("PGHOST") != nullptr) {
-    absl::StatusOr<wal::ConnInfo> source = ParseSource(flags.source.empty() ? DefaultSource() : flags.source);
+    absl::StatusOr<pg::ConnInfo> source = ParseSource(flags.source.empty() ? DefaultSource() : flags.source);
     if (!source.ok()) return source.status();
-    absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
+    absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
     if (!conn.ok()) return conn.status();
     absl::StatusOr<wal::SlotHealth> slot = wal::ReadSlotHealth(
         *conn, state->slot_name().empty() ? "pgpitr" : state->slot_name(), state->captured_through_time());
@@ -269,8 +269,8 @@ absl::Status Info(const InfoFlags& flags) {
   std::cout << fmt::format("bases        {}\n", bases->size());
   for (const auto& b : *bases) {
     const bool usable = window.IsUsable(b);
-    std::cout << fmt::format("  {}  LSN {}  consistent {}  {}  PostgreSQL {}{}\n", b.id(),
-                             Lsn(b.lsn()).ToString(), FormatPgTime(b.consistent_time()),
+    std::cout << fmt::format("  {}  LSN {}  consistent {}  {}  PostgreSQL {}{}\n", b.id(), Lsn(b.lsn()).ToString(),
+                             FormatPgTime(b.consistent_time()),
                              b.empty() ? std::string("empty (no dump)") : fmt::format("{} bytes", b.size_bytes()),
                              b.server_version(), usable ? "" : "  (not usable: the change log does not cover it)");
   }
@@ -284,8 +284,8 @@ absl::Status Info(const InfoFlags& flags) {
 // database of its own on a scratch server, which is dropped after; prints whether it replays
 // exactly to the end and, if not, what may differ. Sets *not_exact when something may.
 absl::Status VerifyReplay(const std::string& repo_dir, const std::string& server_text, const std::string& pg_bin,
-                          const wal::Logger& log, bool* not_exact) {
-  absl::StatusOr<wal::ConnInfo> server = wal::ConnInfo::Parse(server_text);
+                          const base::Logger& log, bool* not_exact) {
+  absl::StatusOr<pg::ConnInfo> server = pg::ConnInfo::Parse(server_text);
   if (!server.ok()) return absl::InvalidArgumentError(fmt::format("--replay: {}", server.status().message()));
   const std::string scratch = fmt::format("pgpitr_verify_{}", getpid());
   restore::RestoreOptions options;
@@ -308,10 +308,10 @@ absl::Status VerifyReplay(const std::string& repo_dir, const std::string& server
                         fmt::format("the window does not replay to its end: {}", summary.status().message()));
   }
   // The scratch database goes: connected to the server's own database (or postgres).
-  absl::StatusOr<wal::PgConnection> admin = wal::PgConnection::Connect(
+  absl::StatusOr<pg::Connection> admin = pg::Connection::Connect(
       server->Get("dbname").value_or("").empty() ? server->With("dbname", "postgres") : *server, "scratch server");
   if (admin.ok()) {
-    if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {}", wal::QuoteIdent(scratch))); !s.ok()) {
+    if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {}", pg::QuoteIdent(scratch))); !s.ok()) {
       log.Warn("could not drop the scratch database {}: {}", scratch, s.message());
     }
   }
@@ -379,14 +379,14 @@ std::function<void(std::string_view)> CaptureFaultsFromEnvironment() {
 // `pgpitr retention`: applies retention to a repository no `run` is writing (run applies it itself).
 // PGPITR_TEST_RETENTION_EXIT_AFTER=k ends the process abruptly after step k (crash-safety tests).
 absl::Status Retention(const std::string& repo_dir, const std::string& keep, const std::string& now_text,
-                       const wal::Logger& log) {
+                       const base::Logger& log) {
   absl::StatusOr<std::optional<std::chrono::milliseconds>> window = ParseRetentionWindow(keep);
   if (!window.ok()) return absl::InvalidArgumentError(fmt::format("--keep: {}", window.status().message()));
   if (!window->has_value()) {
     std::cout << fmt::format("retention {}: keeps everything; nothing deleted\n", keep);
     return absl::OkStatus();
   }
-  wal::PgTime now = wal::PgTimeFromSystemClock(std::chrono::system_clock::now());
+  pg::PgTime now = pg::PgTimeFromSystemClock(std::chrono::system_clock::now());
   if (!now_text.empty()) {
     absl::StatusOr<restore::RestoreTarget> at = restore::RestoreTarget::AtTime(now_text, false);
     if (!at.ok()) return at.status();
@@ -412,10 +412,9 @@ absl::Status Retention(const std::string& repo_dir, const std::string& keep, con
 }
 
 // The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
-absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string& listen, const std::string& tls_cert,
-                                                               const std::string& tls_key, const wal::ConnInfo& source,
-                                                               std::shared_ptr<const std::atomic<bool>> source_records_ddl,
-                                                               const wal::Logger& log) {
+absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
+    const std::string& listen, const std::string& tls_cert, const std::string& tls_key, const pg::ConnInfo& source,
+    std::shared_ptr<const std::atomic<bool>> source_records_ddl, const base::Logger& log) {
   proxy::ProxyOptions options;
   options.source_records_ddl = std::move(source_records_ddl);
   options.tls_cert_file = tls_cert;
@@ -453,13 +452,13 @@ absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(const std::string
 absl::Status Mark(const std::string& source_text, const std::string& name) {
   if (name.empty() || name.size() > 200)
     return absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters");
-  absl::StatusOr<wal::ConnInfo> source = ParseSource(source_text);
+  absl::StatusOr<pg::ConnInfo> source = ParseSource(source_text);
   if (!source.ok()) return source.status();
-  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
   if (!conn.ok()) return conn.status();
   // Transactional: the mark is a transaction of its own in the stream, ordered with all others.
-  absl::StatusOr<wal::PgResult> r =
-      conn->Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", {wal::kMarkMessagePrefix, name});
+  absl::StatusOr<pg::Result> r =
+      conn->Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", {pg::kMarkMessagePrefix, name});
   if (!r.ok()) return r.status();
   std::cout << fmt::format(
       "mark '{}' recorded at LSN {}; restore to it with --to-mark '{}' once capture has passed it\n", name,
@@ -471,11 +470,11 @@ absl::Status Mark(const std::string& source_text, const std::string& name) {
 // publication. Asks first on a terminal; elsewhere needs --yes.
 absl::Status Uninstall(const std::string& source_text, const std::string& slot, const std::string& publication,
                        bool yes) {
-  absl::StatusOr<wal::ConnInfo> source = ParseSource(source_text);
+  absl::StatusOr<pg::ConnInfo> source = ParseSource(source_text);
   if (!source.ok()) return source.status();
-  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(*source, "source");
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
   if (!conn.ok()) return conn.status();
-  absl::StatusOr<wal::PgResult> found = conn->Query(
+  absl::StatusOr<pg::Result> found = conn->Query(
       "SELECT (SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = $1), "
       "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int, "
       "(SELECT count(*) FROM pg_publication WHERE pubname = $2)::int, current_database()",
@@ -513,13 +512,13 @@ absl::Status Uninstall(const std::string& source_text, const std::string& slot, 
   }
   // Its keyed publication (wal/source.h) goes with it.
   const std::string keyed = wal::KeyedPublication(publication);
-  absl::StatusOr<wal::PgResult> keyed_found =
+  absl::StatusOr<pg::Result> keyed_found =
       conn->Query("SELECT count(*) FROM pg_publication WHERE pubname = $1", {keyed});
   if (!keyed_found.ok()) return keyed_found.status();
-  for (const auto& [name, present] : {std::pair{publication, has_publication},
-                                      std::pair{keyed, keyed_found->GetString(0, 0) != "0"}}) {
+  for (const auto& [name, present] :
+       {std::pair{publication, has_publication}, std::pair{keyed, keyed_found->GetString(0, 0) != "0"}}) {
     if (!present) continue;
-    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", wal::QuoteIdent(name))); !s.ok()) return s;
+    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", pg::QuoteIdent(name))); !s.ok()) return s;
     std::cout << fmt::format("dropped publication {}\n", name);
   }
   return absl::OkStatus();
@@ -864,17 +863,17 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   fill(uninstall, "--source", uninstall_source, settings.source);
   fill(uninstall, "--slot", uninstall_slot, settings.slot);
   fill(uninstall, "--publication", uninstall_publication, settings.publication);
-  wal::LogOptions log_options;
+  base::LogOptions log_options;
   for (const absl::Status& s :
-       {log_format_word.empty() ? absl::OkStatus() : wal::ParseLogFormat(log_format_word).status(),
-        log_level_word.empty() ? absl::OkStatus() : wal::ParseLogLevel(log_level_word).status()}) {
+       {log_format_word.empty() ? absl::OkStatus() : base::ParseLogFormat(log_format_word).status(),
+        log_level_word.empty() ? absl::OkStatus() : base::ParseLogLevel(log_level_word).status()}) {
     if (!s.ok()) {
       PrintError(s);
       return ExitCodeFor(s);
     }
   }
-  if (!log_format_word.empty()) log_options.format = *wal::ParseLogFormat(log_format_word);
-  if (!log_level_word.empty()) log_options.min_level = *wal::ParseLogLevel(log_level_word);
+  if (!log_format_word.empty()) log_options.format = *base::ParseLogFormat(log_format_word);
+  if (!log_level_word.empty()) log_options.min_level = *base::ParseLogLevel(log_level_word);
   for (const auto& [cmd, repo_dir] :
        std::initializer_list<std::pair<CLI::App*, const std::string*>>{{run, &run_repo},
                                                                        {backup, &backup_repo},
@@ -895,11 +894,11 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   umask(077);
   std::atomic<bool> stop{false};
   SignalWatcher signals(&stop);
-  const wal::Logger log = wal::Logger::Stderr(log_options);
+  const base::Logger log = base::Logger::Stderr(log_options);
   absl::Status result;
 
   if (*run) {
-    absl::StatusOr<wal::ConnInfo> source = ParseSource(run_source);
+    absl::StatusOr<pg::ConnInfo> source = ParseSource(run_source);
     if (!source.ok()) {
       result = source.status();
     } else {
@@ -928,11 +927,11 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       capture.slot_check_interval = std::chrono::seconds(slot_check_seconds);
       capture.at_fault_point = CaptureFaultsFromEnvironment();
       // Declared before the capture that updates it and the server that reads it.
-      wal::Metrics metrics;
-      absl::StatusOr<std::unique_ptr<wal::MetricsServer>> metrics_server = nullptr;
+      base::Metrics metrics;
+      absl::StatusOr<std::unique_ptr<base::MetricsServer>> metrics_server = nullptr;
       if (!metrics_listen.empty()) {
         wal::DeclareCaptureMetrics(metrics);
-        metrics_server = wal::MetricsServer::Start(metrics_listen, &metrics, log);
+        metrics_server = base::MetricsServer::Start(metrics_listen, &metrics, log);
         capture.metrics = &metrics;
       }
       absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> proxy_server = nullptr;
@@ -956,7 +955,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
       }
     }
   } else if (*backup) {
-    absl::StatusOr<wal::ConnInfo> source = ParseSource(backup_source);
+    absl::StatusOr<pg::ConnInfo> source = ParseSource(backup_source);
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(backup_repo, wal::Repository::Mode::kRead);
     if (!source.ok()) {
@@ -983,7 +982,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   } else if (*verify_cmd) {
     result = Verify(verify_repo);
     bool not_exact = false;
-    if (result.ok() && !verify_replay.empty()) result = VerifyReplay(verify_repo, verify_replay, pg_bin, log, &not_exact);
+    if (result.ok() && !verify_replay.empty())
+      result = VerifyReplay(verify_repo, verify_replay, pg_bin, log, &not_exact);
     if (result.ok() && not_exact) {
       std::cerr << "pgpitr: error: the window does not replay exactly to its end: what may differ is listed above"
                 << std::endl;
@@ -994,12 +994,12 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   } else if (*info_cmd) {
     result = Info(info);
   } else if (*restore_cmd) {
-    absl::StatusOr<wal::ConnInfo> target_info = wal::ConnInfo::Parse(target);
+    absl::StatusOr<pg::ConnInfo> target_info = pg::ConnInfo::Parse(target);
     absl::StatusOr<restore::RestoreTarget> point = restore::RestoreTarget::Latest();
     // A relative --to-time counts back from now: the moment the restore starts.
     const absl::StatusOr<TargetTime> resolved =
         to_time.empty() ? absl::StatusOr<TargetTime>(TargetTime{})
-                        : ResolveTargetTime(to_time, wal::PgTimeFromSystemClock(std::chrono::system_clock::now()));
+                        : ResolveTargetTime(to_time, pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
     if (!to_time.empty() && !resolved.ok())
       point = resolved.status();
     else if (!to_time.empty())

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/status_format.h"
 #include "fmt/format.h"
+#include "pg/conninfo.h"
 #include "wal/base_schedule.h"
-#include "wal/conninfo.h"
-#include "wal/status_format.h"
 
 namespace pgpitr::cli {
 
@@ -30,7 +30,7 @@ std::string Trimmed(std::string text) {
 // A connection string in a config file must not carry the password: config files are copied,
 // committed and printed.
 absl::Status RefusePassword(const std::string& source, std::string_view origin, std::string_view key) {
-  absl::StatusOr<wal::ConnInfo> parsed = wal::ConnInfo::Parse(source);
+  absl::StatusOr<pg::ConnInfo> parsed = pg::ConnInfo::Parse(source);
   if (!parsed.ok())
     return absl::InvalidArgumentError(fmt::format("{}: {}: {}", origin, key, parsed.status().message()));
   if (parsed->Get("password").has_value()) {

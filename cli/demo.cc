@@ -11,9 +11,9 @@
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
 #include "fmt/format.h"
+#include "pg/connection.h"
 #include "restore/restore.h"
 #include "wal/capture.h"
-#include "wal/pg_connection.h"
 #include "wal/repository.h"
 #include "wal/source.h"
 
@@ -22,9 +22,9 @@ namespace pgpitr::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using wal::PgConnection;
+using pg::Connection;
 
-absl::Status Workload(PgConnection& app, int transactions, std::mt19937& random) {
+absl::Status Workload(Connection& app, int transactions, std::mt19937& random) {
   for (int i = 0; i < transactions; ++i) {
     const int account = static_cast<int>(random() % 100) + 1;
     const int amount = static_cast<int>(random() % 500);
@@ -58,7 +58,7 @@ absl::Status WaitFor(const std::function<absl::StatusOr<bool>()>& done, std::chr
 }  // namespace
 
 absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
-  const wal::Logger log = wal::Logger::Stderr();
+  const base::Logger log = base::Logger::Stderr();
   std::cout << "== pgpitr demo: point-in-time restore on a throwaway PostgreSQL ==\n";
   absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start({});
   if (!server.ok()) return server.status();
@@ -66,16 +66,16 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   std::cout << fmt::format("1. started PostgreSQL 15 on 127.0.0.1:{} (folder {})\n", (*server)->port(),
                            (*server)->data_dir().string());
 
-  absl::StatusOr<wal::ConnInfo> admin_info = wal::ConnInfo::Parse((*server)->ConnectionString("postgres"));
-  absl::StatusOr<wal::ConnInfo> app_info = wal::ConnInfo::Parse((*server)->ConnectionString("app"));
-  absl::StatusOr<wal::ConnInfo> restored_info = wal::ConnInfo::Parse((*server)->ConnectionString("app_restored"));
+  absl::StatusOr<pg::ConnInfo> admin_info = pg::ConnInfo::Parse((*server)->ConnectionString("postgres"));
+  absl::StatusOr<pg::ConnInfo> app_info = pg::ConnInfo::Parse((*server)->ConnectionString("app"));
+  absl::StatusOr<pg::ConnInfo> restored_info = pg::ConnInfo::Parse((*server)->ConnectionString("app_restored"));
   if (!admin_info.ok() || !app_info.ok() || !restored_info.ok()) return absl::InternalError("bad demo conninfo");
   {
-    absl::StatusOr<PgConnection> admin = PgConnection::Connect(*admin_info, "demo server");
+    absl::StatusOr<Connection> admin = Connection::Connect(*admin_info, "demo server");
     if (!admin.ok()) return admin.status();
     if (absl::Status s = admin->Execute("CREATE DATABASE app"); !s.ok()) return s;
   }
-  absl::StatusOr<PgConnection> app = PgConnection::Connect(*app_info, "demo database");
+  absl::StatusOr<Connection> app = Connection::Connect(*app_info, "demo database");
   if (!app.ok()) return app.status();
   if (absl::Status s = app->Execute(
           "CREATE TABLE accounts (id serial PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL);"
@@ -98,10 +98,10 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   wal::CaptureOptions capture;
   capture.source = *app_info;
   capture.sequence_interval = std::chrono::milliseconds(500);
-  capture.on_sync = [&](wal::Lsn lsn, wal::PgTime) { durable = lsn.value(); };
+  capture.on_sync = [&](pg::Lsn lsn, pg::PgTime) { durable = lsn.value(); };
   absl::Status capture_result;
   std::thread capture_thread(
-      [&] { capture_result = wal::RunCapture(**repo, capture, capture_stop, wal::Logger::Silent()); });
+      [&] { capture_result = wal::RunCapture(**repo, capture, capture_stop, base::Logger::Silent()); });
   auto stop_capture = [&] {
     capture_stop = true;
     if (capture_thread.joinable()) capture_thread.join();
@@ -125,12 +125,12 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   std::mt19937 random(42);
   if (absl::Status s = Workload(*app, 300, random); !s.ok()) return fail(s);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  absl::StatusOr<wal::PgTime> checkpoint = wal::ServerClock(*app);
+  absl::StatusOr<pg::PgTime> checkpoint = wal::ServerClock(*app);
   if (!checkpoint.ok()) return fail(checkpoint.status());
   absl::StatusOr<embedded::Fingerprint> expected = embedded::TakeFingerprint(*app);
   if (!expected.ok()) return fail(expected.status());
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::cout << fmt::format("3. ran 300 order transactions; the time is now {}\n", wal::FormatPgTime(*checkpoint));
+  std::cout << fmt::format("3. ran 300 order transactions; the time is now {}\n", pg::FormatPgTime(*checkpoint));
 
   if (absl::Status s = Workload(*app, 100, random); !s.ok()) return fail(s);
   if (absl::Status s =
@@ -143,9 +143,9 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
 
   // Let capture take a sequence check after the bad migration, as it does every half second here.
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  absl::StatusOr<wal::PgResult> end = app->Query("SELECT pg_current_wal_lsn()");
+  absl::StatusOr<pg::Result> end = app->Query("SELECT pg_current_wal_lsn()");
   if (!end.ok()) return fail(end.status());
-  absl::StatusOr<wal::Lsn> end_lsn = wal::Lsn::Parse(end->Get(0, 0));
+  absl::StatusOr<pg::Lsn> end_lsn = pg::Lsn::Parse(end->Get(0, 0));
   if (!end_lsn.ok()) return fail(end_lsn.status());
   absl::Status caught_up = WaitFor([&]() -> absl::StatusOr<bool> { return durable.load() >= end_lsn->value(); },
                                    std::chrono::seconds(60), "capture to catch up");
@@ -153,7 +153,7 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   if (!capture_result.ok()) return capture_result;
   if (!caught_up.ok()) return caught_up;
   std::cout << fmt::format("5. capture is durable through {}; stopped it (the slot stays on the server)\n",
-                           wal::Lsn(durable.load()).ToString());
+                           pg::Lsn(durable.load()).ToString());
 
   restore::RestoreOptions options;
   options.repo = repo_dir;
@@ -161,12 +161,12 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   options.point.kind = restore::RestoreTarget::Kind::kTime;
   options.point.time = *checkpoint;
   std::cout << fmt::format("6. pgpitr restore --repo {} --target '{}' --to-time '{}'\n", repo_dir.string(),
-                           (*server)->ConnectionString("app_restored"), wal::FormatPgTime(*checkpoint));
-  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+                           (*server)->ConnectionString("app_restored"), pg::FormatPgTime(*checkpoint));
+  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, base::Logger::Silent());
   if (!summary.ok()) return summary.status();
   std::cout << summary->ToString();
 
-  absl::StatusOr<PgConnection> restored = PgConnection::Connect(*restored_info, "restored database");
+  absl::StatusOr<Connection> restored = Connection::Connect(*restored_info, "restored database");
   if (!restored.ok()) return restored.status();
   absl::StatusOr<embedded::Fingerprint> actual = embedded::TakeFingerprint(*restored);
   if (!actual.ok()) return actual.status();
@@ -175,7 +175,7 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
   std::cout << "7. table by table (rows:md5 of the rows' text):\n";
   for (const auto& [table, hash] : expected->tables) {
     std::cout << fmt::format("   {:16} at {}: {}\n   {:16} restored:   {}  {}\n   {:16} today:      {}\n", table,
-                             wal::FormatPgTime(*checkpoint).substr(11), hash, "", actual->tables[table],
+                             pg::FormatPgTime(*checkpoint).substr(11), hash, "", actual->tables[table],
                              actual->tables[table] == hash ? "MATCH" : "DIFFERENT", "", now->tables[table]);
   }
   std::error_code ec;

@@ -37,7 +37,7 @@ std::string FormatSeconds(double seconds) {
   return fmt::format("{} h {:02} min", s / 3600, (s % 3600) / 60);
 }
 
-std::string ProgressLine::Describe(const wal::Progress& p, std::chrono::duration<double> elapsed) {
+std::string ProgressLine::Describe(const base::Progress& p, std::chrono::duration<double> elapsed) {
   std::string out = p.phase;
   if (p.unit.empty()) return out + "...";
   const bool bytes = p.unit == "bytes";
@@ -59,7 +59,7 @@ std::string ProgressLine::Describe(const wal::Progress& p, std::chrono::duration
 ProgressLine::ProgressLine(bool terminal, Writer write, Clock clock)
     : terminal_(terminal), write_(std::move(write)), clock_(std::move(clock)) {}
 
-void ProgressLine::Report(const wal::Progress& p) {
+void ProgressLine::Report(const base::Progress& p) {
   const auto now = clock_();
   const bool new_phase = p.phase != phase_;
   if (new_phase) {

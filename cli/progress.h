@@ -11,11 +11,11 @@
 #include <string>
 #include <string_view>
 
-#include "wal/progress.h"
+#include "base/progress.h"
 
 namespace pgpitr::cli {
 
-class ProgressLine : public wal::ProgressSink {
+class ProgressLine : public base::ProgressSink {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
   using Writer = std::function<void(std::string_view)>;
@@ -23,13 +23,13 @@ class ProgressLine : public wal::ProgressSink {
   ProgressLine(bool terminal, Writer write, Clock clock);
   ~ProgressLine() override { Finish(); }
 
-  void Report(const wal::Progress& progress) override;
+  void Report(const base::Progress& progress) override;
   // Ends the terminal's updating line (so what follows starts on a line of its own).
   void Finish();
 
   // The text shown for `progress`, `elapsed` after its phase started:
   // "replay: 1200/5000 transactions (24%), 340 transactions/s, 11 s left".
-  static std::string Describe(const wal::Progress& progress, std::chrono::duration<double> elapsed);
+  static std::string Describe(const base::Progress& progress, std::chrono::duration<double> elapsed);
 
  private:
   bool terminal_;

@@ -59,11 +59,11 @@ std::optional<int64_t> ParseAgoSeconds(std::string_view text) {
 }  // namespace
 
 std::string TargetTime::Echo() const {
-  const std::string absolute = wal::FormatPgTime(time);
+  const std::string absolute = pg::FormatPgTime(time);
   return written.empty() ? absolute : fmt::format("{} ({})", absolute, written);
 }
 
-absl::StatusOr<TargetTime> ResolveTargetTime(std::string_view text, wal::PgTime now) {
+absl::StatusOr<TargetTime> ResolveTargetTime(std::string_view text, pg::PgTime now) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
   if (text == "now" || text == "NOW" || text == "Now") return TargetTime{.time = now, .written = "now"};
@@ -78,10 +78,10 @@ absl::StatusOr<TargetTime> ResolveTargetTime(std::string_view text, wal::PgTime 
   }
   if (text.empty() || !std::isdigit(static_cast<unsigned char>(text.front()))) return NotATime(text);
   // An absolute time: restore's own parser, which insists on an offset.
-  absl::StatusOr<wal::PgTime> absolute = restore::ParseTimestamp(text);
+  absl::StatusOr<pg::PgTime> absolute = restore::ParseTimestamp(text);
   if (!absolute.ok()) return NotATime(text);
   // Echo what was written only when it does not read the same as the UTC time it means.
-  const bool same = wal::FormatPgTime(*absolute) == text;
+  const bool same = pg::FormatPgTime(*absolute) == text;
   return TargetTime{.time = *absolute, .written = same ? "" : std::string(text)};
 }
 

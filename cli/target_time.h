@@ -11,17 +11,17 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "wal/pg_time.h"
+#include "pg/time.h"
 
 namespace pgpitr::cli {
 
 struct TargetTime {
-  wal::PgTime time = 0;
+  pg::PgTime time = 0;
   std::string written;  // as the user wrote it, when that was not an absolute time ("now", "-30s")
   // The absolute UTC time, then what it was resolved from: "2026-11-25 10:41:07.5+00:00 (-30s)".
   std::string Echo() const;
 };
 
-[[nodiscard]] absl::StatusOr<TargetTime> ResolveTargetTime(std::string_view text, wal::PgTime now);
+[[nodiscard]] absl::StatusOr<TargetTime> ResolveTargetTime(std::string_view text, pg::PgTime now);
 
 }  // namespace pgpitr::cli

@@ -10,14 +10,14 @@ std::string Fingerprint::ToString() const {
   return out;
 }
 
-absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn) {
+absl::StatusOr<Fingerprint> TakeFingerprint(pg::Connection& conn) {
   // Printing rows in one fixed style keeps the fingerprint independent of session settings.
   if (absl::Status s = conn.Execute("SET datestyle = ISO; SET timezone = 'UTC'; SET extra_float_digits = 3;"
                                     " SET intervalstyle = postgres");
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<wal::PgResult> tables = conn.Query(
+  absl::StatusOr<pg::Result> tables = conn.Query(
       "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
       "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
       "AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1");
@@ -25,13 +25,13 @@ absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn) {
   Fingerprint f;
   for (int i = 0; i < tables->rows(); ++i) {
     const std::string table = tables->GetString(i, 0);
-    absl::StatusOr<wal::PgResult> hash =
+    absl::StatusOr<pg::Result> hash =
         conn.Query(fmt::format("SELECT count(*), coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '') "
                                "FROM (SELECT t::text AS r FROM ONLY {} t) rows",
                                table));
     if (!hash.ok()) return hash.status();
     f.tables[table] = hash->GetString(0, 0) + ":" + hash->GetString(0, 1);
-    absl::StatusOr<wal::PgResult> columns = conn.Query(
+    absl::StatusOr<pg::Result> columns = conn.Query(
         "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum) "
         "FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
         {table});
@@ -41,8 +41,8 @@ absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn) {
   return f;
 }
 
-absl::StatusOr<std::string> DescribeSchema(wal::PgConnection& conn) {
-  absl::StatusOr<wal::PgResult> lines = conn.Query(R"sql(
+absl::StatusOr<std::string> DescribeSchema(pg::Connection& conn) {
+  absl::StatusOr<pg::Result> lines = conn.Query(R"sql(
 WITH ns AS (SELECT oid, nspname FROM pg_namespace
             WHERE nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND nspname NOT LIKE 'pg\_%'),
 rel AS (SELECT c.* FROM pg_class c JOIN ns ON ns.oid = c.relnamespace)

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 namespace pgpitr::embedded {
 
@@ -19,14 +19,14 @@ struct Fingerprint {
   std::string ToString() const;
 };
 
-[[nodiscard]] absl::StatusOr<Fingerprint> TakeFingerprint(wal::PgConnection& conn);
+[[nodiscard]] absl::StatusOr<Fingerprint> TakeFingerprint(pg::Connection& conn);
 
 // The schema of a database as catalog text, one line per object (relations with owner, privileges,
 // persistence and identity; columns with type, default, identity, generation, collation; constraints,
 // indexes, views, triggers, rules, policies, functions, types, sequences, schemas, extensions,
 // comments, default privileges), sorted: what `pg_dump --schema-only` would compare, for servers
 // this machine has no pg_dump of (16+). pgpitr's own schema and publications are left out.
-[[nodiscard]] absl::StatusOr<std::string> DescribeSchema(wal::PgConnection& conn);
+[[nodiscard]] absl::StatusOr<std::string> DescribeSchema(pg::Connection& conn);
 
 // The names of the tables whose fingerprints differ, for a failure message.
 std::string DescribeDifference(const Fingerprint& expected, const Fingerprint& actual);

@@ -12,10 +12,10 @@
 #include "boost/asio.hpp"
 #include "boost/asio/ssl.hpp"
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "proxy/response_tracker.h"
 #include "proxy/sql.h"
 #include "proxy/wire.h"
-#include "wal/event_triggers.h"
 
 namespace pgpitr::proxy {
 
@@ -43,15 +43,13 @@ namespace {
 // Schema changes the proxy records: not those that cannot share a transaction with its message. (A
 // table made from a query is made again at restore by its statement, and emptied: its rows are in
 // the stream.)
-bool Recorded(std::string_view statement) {
-  return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement);
-}
+bool Recorded(std::string_view statement) { return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement); }
 
 // The source decides, when the statement runs, whether the proxy records a schema change: not when
 // its event triggers do (a `run` that has not yet seen the source cannot know).
-const std::string kNoEventTrigger = fmt::format(
-    "NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{}' AND evtenabled <> 'D')",
-    wal::kDdlEndTrigger);
+const std::string kNoEventTrigger =
+    fmt::format("NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{}' AND evtenabled <> 'D')",
+                pg::kDdlEndTrigger);
 
 // The statement that records a schema change in the stream: a transactional message, so it
 // lands at its place in the transaction and disappears with it.
@@ -59,7 +57,7 @@ std::string DdlMessageStatement(std::string_view statement) {
   return fmt::format(
       "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {})::text) END;",
-      kNoEventTrigger, wal::kDdlMessagePrefix, DollarQuote(statement));
+      kNoEventTrigger, pg::kDdlMessagePrefix, DollarQuote(statement));
 }
 
 }  // namespace
@@ -96,7 +94,7 @@ absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode) {
 
 struct ProxyServer::State {
   ProxyOptions options;
-  wal::Logger log;
+  base::Logger log;
   // Towards clients (when a certificate is configured) and towards the database. Shared by all
   // sessions; OpenSSL allows that once they are set up, which Start does before any session.
   std::optional<asio::ssl::context> client_tls;
@@ -108,7 +106,7 @@ struct ProxyServer::State {
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
 
-  State(const ProxyOptions& o, const wal::Logger& l) : options(o), log(l), io(o.threads) {}
+  State(const ProxyOptions& o, const base::Logger& l) : options(o), log(l), io(o.threads) {}
   void Accept();
 };
 
@@ -418,7 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parse += fmt::format(
         "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
         "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text)::text) END",
-        kNoEventTrigger, wal::kDdlMessagePrefix);
+        kNoEventTrigger, pg::kDdlMessagePrefix);
     parse += '\0';
     u16(&parse, 1);
     u32(&parse, 25);  // text
@@ -671,7 +669,7 @@ void ProxyServer::State::Accept() {
 
 ProxyServer::ProxyServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(const ProxyOptions& options, const wal::Logger& log) {
+absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(const ProxyOptions& options, const base::Logger& log) {
   auto state = std::make_unique<State>(options, log);
   boost::system::error_code ec;
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {

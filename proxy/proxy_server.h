@@ -26,8 +26,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "wal/logger.h"
-#include "wal/stream_messages.h"
+#include "base/logger.h"
+#include "pg/stream_messages.h"
 
 namespace pgpitr::proxy {
 
@@ -65,7 +65,7 @@ class ProxyServer {
  public:
   // Binds the listening socket and starts the I/O threads.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<ProxyServer>> Start(const ProxyOptions& options,
-                                                                          const wal::Logger& log);
+                                                                          const base::Logger& log);
   // Stops accepting, closes every session and joins the threads.
   ~ProxyServer();
   void Stop();

@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "fmt/format.h"
+#include "pg/connection.h"
+#include "pg/process.h"
 #include "restore/copy_text.h"
 #include "restore/dump_toc.h"
 #include "restore/replayer.h"
-#include "wal/pg_connection.h"
-#include "wal/process.h"
 
 namespace pgpitr::restore {
 
@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 std::string ColumnNames(const proto::RelationSchema& schema) {
   std::string out;
-  for (const auto& c : schema.columns()) out += (out.empty() ? "" : ", ") + wal::QuoteIdent(c.name());
+  for (const auto& c : schema.columns()) out += (out.empty() ? "" : ", ") + pg::QuoteIdent(c.name());
   return out;
 }
 
@@ -37,7 +37,7 @@ std::string BaseLoad::LoadSettings() const {
       "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
       "SET standard_conforming_strings = on; SET xmloption = content; SET row_security = off; "
       "SET synchronous_commit = off";
-  if (!options_.encoding.empty()) settings += "; SET client_encoding = " + wal::QuoteLiteral(options_.encoding);
+  if (!options_.encoding.empty()) settings += "; SET client_encoding = " + pg::QuoteLiteral(options_.encoding);
   return settings;
 }
 
@@ -47,7 +47,7 @@ fs::path BaseLoad::TempFile(const std::string& what) {
 
 absl::Status BaseLoad::Run(std::vector<std::string> args, const std::function<bool()>& stop) {
   std::map<std::string, std::string> env;
-  wal::ConnInfo target = options_.target;
+  pg::ConnInfo target = options_.target;
   if (auto password = target.Get("password")) {
     env["PGPASSWORD"] = *password;
     target = target.Without("password");
@@ -60,7 +60,7 @@ absl::Status BaseLoad::Run(std::vector<std::string> args, const std::function<bo
   for (std::string& a : args) argv.push_back(std::move(a));
   argv.push_back(options_.dump.string());
   const fs::path log = TempFile("pg_restore.log");
-  absl::Status s = wal::RunProcess(argv, env, log, stop ? stop : options_.stop);
+  absl::Status s = pg::RunProcess(argv, env, log, stop ? stop : options_.stop);
   std::error_code ec;
   fs::remove(log, ec);
   if (!s.ok() && std::string(s.message()).find("role") != std::string::npos) {
@@ -87,11 +87,11 @@ absl::StatusOr<std::string> BaseLoad::List(const std::string& section) {
   std::string listing;
   const fs::path log = TempFile("pg_restore.log");
   absl::Status s =
-      wal::RunProcessReading({options_.pg_restore.string(), "--list", "--section=" + section, options_.dump.string()},
-                             {}, log, [&](std::string_view out) {
-                               listing.append(out);
-                               return absl::OkStatus();
-                             });
+      pg::RunProcessReading({options_.pg_restore.string(), "--list", "--section=" + section, options_.dump.string()},
+                            {}, log, [&](std::string_view out) {
+                              listing.append(out);
+                              return absl::OkStatus();
+                            });
   std::error_code ec;
   fs::remove(log, ec);
   if (!s.ok()) return s;
@@ -144,10 +144,9 @@ absl::Status BaseLoad::FinishSchema() {
 
 absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const TableLoad& table,
                                          const std::function<bool()>& stop) {
-  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(options_.target, "restore target");
   if (!conn.ok()) return conn.status();
   if (absl::Status s = conn->Execute(LoadSettings()); !s.ok()) return s;
-  PGconn* pg = conn->raw();
 
   const fs::path list = TempFile("entry.list");
   {
@@ -158,7 +157,7 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
   enum class Stage { kHeader, kRows, kDone } stage = Stage::kHeader;
   bool merging = false;
   std::string pending;  // an incomplete line
-  wal::CopyIn in(pg);
+  pg::CopyIn in(*conn);
   uint64_t base_rows = 0;
   auto line_done = [&](std::string_view line) -> absl::Status {
     switch (stage) {
@@ -207,7 +206,7 @@ absl::StatusOr<bool> BaseLoad::LoadTable(const std::string& entry_line, const Ta
   std::map<std::string, std::string> env;
   if (auto password = options_.target.Get("password")) env["PGPASSWORD"] = *password;
   const fs::path log = TempFile("pg_restore.log");
-  absl::Status read = wal::RunProcessReading(
+  absl::Status read = pg::RunProcessReading(
       {options_.pg_restore.string(), "--file=-", "--use-list=" + list.string(), options_.dump.string()}, env, log,
       [&](std::string_view chunk) -> absl::Status {
         size_t at = 0;
@@ -274,7 +273,7 @@ absl::Status BaseLoad::Append(const proto::RelationSchema& schema, std::string r
 }
 
 void BaseLoad::AppendRows() {
-  absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(options_.target, "restore target");
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(options_.target, "restore target");
   absl::Status error = conn.status();
   if (error.ok()) error = conn->Execute(LoadSettings());
   std::unique_lock<std::mutex> lock(append_mu_);
@@ -288,7 +287,7 @@ void BaseLoad::AppendRows() {
     lock.unlock();
     uint64_t lines = 0;
     for (char c : item.rows) lines += c == '\n';
-    wal::CopyIn in(conn->raw());
+    pg::CopyIn in(*conn);
     error = in.Start(item.copy);
     if (error.ok()) {
       in.Send(item.rows);

@@ -35,16 +35,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pg/conninfo.h"
 #include "restore/dump_toc.h"
 #include "restore/net_effect.h"
-#include "wal/conninfo.h"
 
 namespace pgpitr::restore {
 
 struct BaseLoadOptions {
   std::filesystem::path pg_restore;
   std::filesystem::path dump;
-  wal::ConnInfo target;                       // without its password, which goes in env
+  pg::ConnInfo target;                        // without its password, which goes in env
   std::map<std::string, std::string> env;     // PGPASSWORD, when the target has one
   int jobs = 2;                               // tasks at once, and pg_restore --jobs
   bool no_owner = false;                      // pg_restore --no-owner --no-privileges

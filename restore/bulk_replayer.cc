@@ -4,12 +4,12 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "restore/copy_text.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
 
-using wal::QuoteIdent;
+using pg::QuoteIdent;
 
 namespace {
 
@@ -48,7 +48,7 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
   switch (change.kind()) {
     case proto::Change::MESSAGE:
       // Only a captured schema change cuts; marks and foreign messages are not replayed.
-      if (!wal::IsSchemaChangeMessage(change.message_prefix())) return {false, Way::kIgnore};
+      if (!pg::IsSchemaChangeMessage(change.message_prefix())) return {false, Way::kIgnore};
       return {true, Way::kRunNow};
     case proto::Change::TRUNCATE:
       return {true, Way::kRunNow};
@@ -62,7 +62,7 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
   return {cut, change.kind() == proto::Change::INSERT ? Way::kAppend : Way::kRowByRow};
 }
 
-absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
+absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(pg::Connection* target, const wal::ChangeLog& log,
                                                                    BulkReplayOptions options, BaseLoad* base_load,
                                                                    ChangeSource* source) {
   absl::StatusOr<std::unique_ptr<Replayer>> row_by_row = Replayer::Create(target, log);
@@ -76,31 +76,28 @@ absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(wal::PgConnec
 
 std::string BulkReplayer::PendingRange() const {
   if (first_pending_lsn_ == last_pending_lsn_) {
-    return fmt::format("the transaction committed at {}", wal::Lsn(first_pending_lsn_).ToString());
+    return fmt::format("the transaction committed at {}", pg::Lsn(first_pending_lsn_).ToString());
   }
-  return fmt::format("the transactions committed from {} to {}", wal::Lsn(first_pending_lsn_).ToString(),
-                     wal::Lsn(last_pending_lsn_).ToString());
+  return fmt::format("the transactions committed from {} to {}", pg::Lsn(first_pending_lsn_).ToString(),
+                     pg::Lsn(last_pending_lsn_).ToString());
 }
 
-absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql, std::string* sqlstate) {
-  wal::PgResult result(PQexec(target_->raw(), sql.c_str()));
-  return wal::AffectedRows(result.raw(), target_->raw(), sqlstate);
-}
+absl::StatusOr<int64_t> BulkReplayer::Affected(const std::string& sql) { return target_->Affected(sql); }
 
 absl::StatusOr<int64_t> BulkReplayer::Copy(const std::string& sql, std::string_view data) {
-  wal::CopyIn in(target_->raw());
+  pg::CopyIn in(*target_);
   if (absl::Status s = in.Start(sql); !s.ok()) return s;
   in.Send(data);
   return in.End();
 }
 
 absl::Status BulkReplayer::Stage(const std::string& stage, const std::string& columns_of, size_t rows,
-                                 const std::function<void(wal::CopyIn&)>& fill) {
+                                 const std::function<void(pg::CopyIn&)>& fill) {
   if (absl::Status s = target_->Execute(fmt::format("CREATE TEMP TABLE {} AS {} WITH NO DATA", stage, columns_of));
       !s.ok()) {
     return s;
   }
-  wal::CopyIn in(target_->raw());
+  pg::CopyIn in(*target_);
   if (absl::Status s = in.Start(fmt::format("COPY {} FROM STDIN", stage)); !s.ok()) return s;
   fill(in);
   absl::StatusOr<int64_t> copied = in.End();
@@ -195,7 +192,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
                                fmt::format("SELECT {}{}, ''::text AS \"pgpitr unknown\" FROM ONLY {}",
                                            ColumnList(schema, false), origin_columns, table),
                                partial,
-                               [&](wal::CopyIn& in) {
+                               [&](pg::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
                                    if (!r.partial()) return;
                                    mask.clear();
@@ -233,7 +230,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     const std::string stage = fmt::format("pg_temp.pgpitr_keys_{}", ++stage_counter_);
     drops.push_back(stage);
     if (absl::Status s = Stage(stage, fmt::format("SELECT {} FROM ONLY {}", ColumnList(schema, true), table), deleted,
-                               [&](wal::CopyIn& in) {
+                               [&](pg::CopyIn& in) {
                                  net.ForEachRow([&](const Row& r) {
                                    if (!r.deleted()) return;
                                    net.AppendKeyText(r.key, &in.rows());
@@ -258,7 +255,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
 
   // 3. Rows replaced under their own key, every value known (the common case): UPDATE in place.
   auto write_rows = [&](bool (Row::*which)() const) {
-    return [&, which](wal::CopyIn& in) {
+    return [&, which](pg::CopyIn& in) {
       net.ForEachRow([&](const Row& r) {
         if (!(r.*which)()) return;
         net.AppendImageText(r.image, &in.rows());
@@ -287,9 +284,9 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     bool updated_in_place = false;
     if (!set.empty()) {
       if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
-      std::string sqlstate;
       absl::StatusOr<int64_t> changed =
-          Affected(fmt::format("UPDATE ONLY {} t SET {} FROM {} s WHERE {}", table, set, stage, where), &sqlstate);
+          Affected(fmt::format("UPDATE ONLY {} t SET {} FROM {} s WHERE {}", table, set, stage, where));
+      const std::string sqlstate = pg::SqlStateOf(changed.status());
       if (changed.ok()) {
         if (absl::Status s = target_->Execute("RELEASE SAVEPOINT pgpitr_update"); !s.ok()) return failed("UPDATE", s);
         if (static_cast<size_t>(*changed) != updated) return mismatch("found the rows to update", *changed, updated);
@@ -329,7 +326,7 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
     if (static_cast<size_t>(*added) != partial) return mismatch("inserted", *added, partial);
   }
   if (inserted > 0) {
-    wal::CopyIn in(target_->raw());
+    pg::CopyIn in(*target_);
     absl::Status started = in.Start(fmt::format("COPY {} ({}) FROM STDIN", table, columns));
     if (!started.ok()) return failed("COPY", started);
     write_rows (&Row::inserted)(in);
@@ -481,7 +478,7 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     pending_bytes_ = pending_bytes_ - before + net.bytes();
     if (!added.ok()) {
       return absl::Status(added.code(), fmt::format("{} (in the transaction committed at {}, xid {})", added.message(),
-                                                    wal::Lsn(txn.commit_lsn()).ToString(), txn.xid()));
+                                                    pg::Lsn(txn.commit_lsn()).ToString(), txn.xid()));
     }
   } else if (route.way == ChangeRoute::Way::kAppend) {
     if (change.new_tuple().values_size() != schema->columns_size()) {
@@ -496,7 +493,7 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
       if (v.kind() == proto::Value::BINARY || v.kind() == proto::Value::UNCHANGED_TOAST) {
         return absl::UnimplementedError(
             fmt::format("the transaction committed at {} inserts into {} a value in a form replay cannot write",
-                        wal::Lsn(txn.commit_lsn()).ToString(), QualifiedName(*schema)));
+                        pg::Lsn(txn.commit_lsn()).ToString(), QualifiedName(*schema)));
       }
       if (i) appends.copy_data += '\t';
       if (v.kind() == proto::Value::NULL_) {

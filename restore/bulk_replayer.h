@@ -36,12 +36,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pg/connection.h"
 #include "proto/pgpitr.pb.h"
 #include "restore/base_load.h"
 #include "restore/net_effect.h"
 #include "restore/replayer.h"
 #include "wal/change_log.h"
-#include "wal/pg_connection.h"
 
 namespace pgpitr::restore {
 
@@ -70,7 +70,7 @@ class BulkReplayer {
   // base_load: the base, schema restored and data not yet (see the top of this file); null when the
   // target already holds the whole base.
   // source: where Replay reads each transaction's changes (a ChangeFeed); the change log when null.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<BulkReplayer>> Create(wal::PgConnection* target,
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<BulkReplayer>> Create(pg::Connection* target,
                                                                             const wal::ChangeLog& log,
                                                                             BulkReplayOptions options = {},
                                                                             BaseLoad* base_load = nullptr,
@@ -108,7 +108,7 @@ class BulkReplayer {
     uint64_t rows = 0;
   };
 
-  BulkReplayer(wal::PgConnection* target, const wal::ChangeLog& log, BulkReplayOptions options,
+  BulkReplayer(pg::Connection* target, const wal::ChangeLog& log, BulkReplayOptions options,
                std::unique_ptr<Replayer> row_by_row, BaseLoad* base_load, ChangeSource* source)
       : target_(target),
         own_source_(source == nullptr ? std::make_unique<LogChangeSource>(log) : nullptr),
@@ -137,15 +137,15 @@ class BulkReplayer {
   // Creates the temporary table `stage` with the columns of the query columns_of, COPYs into it the
   // `rows` lines fill writes, and analyzes it when it is large.
   [[nodiscard]] absl::Status Stage(const std::string& stage, const std::string& columns_of, size_t rows,
-                                   const std::function<void(wal::CopyIn&)>& fill);
+                                   const std::function<void(pg::CopyIn&)>& fill);
   // COPY sql FROM STDIN with data; returns the rows copied.
   [[nodiscard]] absl::StatusOr<int64_t> Copy(const std::string& sql, std::string_view data);
-  // Runs a statement; returns the rows it affected. On failure, *sqlstate (when given) is its SQLSTATE.
-  [[nodiscard]] absl::StatusOr<int64_t> Affected(const std::string& sql, std::string* sqlstate = nullptr);
+  // Runs a statement; returns the rows it affected (a failure carries its SQLSTATE: pg::SqlStateOf).
+  [[nodiscard]] absl::StatusOr<int64_t> Affected(const std::string& sql);
   // "the transactions committed from LSN a to b" (or "the transaction committed at a").
   std::string PendingRange() const;
 
-  wal::PgConnection* target_;
+  pg::Connection* target_;
   std::unique_ptr<ChangeSource> own_source_;
   ChangeSource* source_;
   BulkReplayOptions options_;

@@ -21,7 +21,7 @@ uint64_t BytesOf(const proto::Change& change) {
 
 }  // namespace
 
-ChangeFeed::ChangeFeed(const wal::ChangeLog& log, wal::Lsn from, wal::Lsn to) : log_(log), from_(from), to_(to) {
+ChangeFeed::ChangeFeed(const wal::ChangeLog& log, pg::Lsn from, pg::Lsn to) : log_(log), from_(from), to_(to) {
   for (int i = 1; i < kBatches; ++i) free_.push_back(std::make_unique<Batch>());
   thread_ = std::thread([this] { Read(); });
 }
@@ -120,7 +120,7 @@ absl::Status ChangeFeed::ForEachChange(const proto::Transaction& txn,
                                        const std::function<absl::Status(const proto::Change&)>& visit) {
   if (txn.commit_lsn() != transaction_.commit_lsn()) {
     return absl::InternalError(fmt::format("the change feed was asked for the transaction committed at {} out of order",
-                                           wal::Lsn(txn.commit_lsn()).ToString()));
+                                           pg::Lsn(txn.commit_lsn()).ToString()));
   }
   for (;;) {
     absl::Status error = absl::OkStatus();

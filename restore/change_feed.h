@@ -50,7 +50,7 @@ class LogChangeSource : public ChangeSource {
 class ChangeFeed : public ChangeSource {
  public:
   // Transactions with from <= commit LSN <= to, as ChangeLog::ForEachTransaction; reading starts now.
-  ChangeFeed(const wal::ChangeLog& log, wal::Lsn from, wal::Lsn to);
+  ChangeFeed(const wal::ChangeLog& log, pg::Lsn from, pg::Lsn to);
   ~ChangeFeed() override;
 
   // Visits the transactions in commit order; stops at the first error of the visitor or of the log.
@@ -83,8 +83,8 @@ class ChangeFeed : public ChangeSource {
   const Item* Peek(absl::Status* error);
 
   const wal::ChangeLog& log_;
-  wal::Lsn from_;
-  wal::Lsn to_;
+  pg::Lsn from_;
+  pg::Lsn to_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<Batch>> full_;   // read, waiting for the replay

@@ -12,7 +12,7 @@ namespace pgpitr::restore {
 // definition, content or privileges may differ from the source's from then on.
 struct Difference {
   uint64_t commit_lsn = 0;  // of the source transaction that made it
-  int64_t commit_time = 0;  // wal::PgTime
+  int64_t commit_time = 0;  // pg::PgTime
   std::string statement;    // one line
   std::string reason;
   std::vector<std::string> objects;  // "table public.t", "large object 1001", ...

@@ -4,8 +4,8 @@
 
 #include "fmt/format.h"
 #include "fmt/ranges.h"
+#include "pg/connection.h"
 #include "restore/copy_text.h"
-#include "wal/pg_connection.h"
 
 namespace pgpitr::restore {
 
@@ -79,7 +79,7 @@ NetEffect::NetEffect(const proto::RelationSchema& schema) : schema_(schema), ind
 }
 
 std::string NetEffect::TableName() const {
-  return wal::QuoteIdent(schema_.namespace_()) + "." + wal::QuoteIdent(schema_.name());
+  return pg::QuoteIdent(schema_.namespace_()) + "." + pg::QuoteIdent(schema_.name());
 }
 
 char* NetEffect::Allocate(size_t n) {
@@ -202,7 +202,7 @@ absl::Status NetEffect::EncodeKey(const proto::Tuple& tuple, std::string* key) c
     if (v.kind() != proto::Value::TEXT) {
       return absl::UnimplementedError(
           fmt::format("a change to {} carries its key column {} as {}, which replay cannot match rows on", TableName(),
-                      wal::QuoteIdent(schema_.columns(i).name()),
+                      pg::QuoteIdent(schema_.columns(i).name()),
                       v.kind() == proto::Value::NULL_    ? "NULL"
                       : v.kind() == proto::Value::BINARY ? "binary"
                                                          : "an unchanged TOASTed value"));
@@ -436,7 +436,7 @@ absl::Status NetEffect::BeginMerge(const std::vector<std::string>& columns) {
     }
     if (base_position_[i] < 0) {
       return absl::FailedPreconditionError(fmt::format("the base's rows of {} have no column {}", TableName(),
-                                                       wal::QuoteIdent(schema_.columns(i).name())));
+                                                       pg::QuoteIdent(schema_.columns(i).name())));
     }
   }
   last_key_position_ = 0;

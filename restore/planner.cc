@@ -6,8 +6,8 @@
 
 namespace pgpitr::restore {
 
-using wal::FormatPgTime;
-using wal::Lsn;
+using pg::FormatPgTime;
+using pg::Lsn;
 
 namespace {
 
@@ -79,7 +79,7 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
 
   switch (resolved.kind) {
     case RestoreTarget::Kind::kTime: {
-      const wal::PgTime t = target.exclusive ? target.time - 1 : target.time;
+      const pg::PgTime t = target.exclusive ? target.time - 1 : target.time;
       const RestorableStretch& first = window.stretches.front();
       if (t < first.start_time) {
         return absl::OutOfRangeError(

@@ -24,16 +24,16 @@ namespace pgpitr::restore {
 // no input function, could not be written at all).
 class DroppedRelations {
  public:
-  void Add(uint32_t relid, wal::Lsn commit) { drops_[relid].push_back(commit); }
+  void Add(uint32_t relid, pg::Lsn commit) { drops_[relid].push_back(commit); }
   // True when the transaction committed at `commit`, or a later one in the window, drops relid.
-  bool DroppedAtOrAfter(uint32_t relid, wal::Lsn commit) const {
+  bool DroppedAtOrAfter(uint32_t relid, pg::Lsn commit) const {
     auto it = drops_.find(relid);
     return it != drops_.end() && it->second.back() >= commit;
   }
   bool empty() const { return drops_.empty(); }
 
  private:
-  std::unordered_map<uint32_t, std::vector<wal::Lsn>> drops_;  // relid -> commit LSNs, ascending
+  std::unordered_map<uint32_t, std::vector<pg::Lsn>> drops_;  // relid -> commit LSNs, ascending
 };
 
 struct RestorePlan {
@@ -44,8 +44,8 @@ struct RestorePlan {
   uint64_t transactions = 0;  // how many commits that is
   DroppedRelations dropped;   // by those commits
   // The point the restored database corresponds to.
-  wal::Lsn reached_lsn;
-  wal::PgTime reached_time = 0;
+  pg::Lsn reached_lsn;
+  pg::PgTime reached_time = 0;
 };
 
 [[nodiscard]] absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, const wal::ChangeLog& log,

@@ -8,14 +8,14 @@
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "pg/stream_messages.h"
 #include "proxy/sql.h"
 #include "restore/roles.h"
 #include "wal/event_triggers.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
 
-using wal::QuoteIdent;
+using pg::QuoteIdent;
 
 namespace {
 
@@ -46,7 +46,7 @@ std::string QualifiedName(const proto::RelationSchema& schema) {
   return QuoteIdent(schema.namespace_()) + "." + QuoteIdent(schema.name());
 }
 
-absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Create(wal::PgConnection* target, const wal::ChangeLog& log,
+absl::StatusOr<std::unique_ptr<Replayer>> Replayer::Create(pg::Connection* target, const wal::ChangeLog& log,
                                                            ChangeSource* source) {
   std::unique_ptr<Replayer> r(new Replayer(target, log, source));
   absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log.Schemas();
@@ -119,7 +119,7 @@ absl::StatusOr<std::vector<Replayer::SchemaStep>> Replayer::PlanFollow(const pro
   // A relation renamed on the source since the last schema replay used.
   if (followed != followed_.end()) {
     const proto::RelationSchema* before = Schema(followed->second);
-    absl::StatusOr<wal::PgResult> moved =
+    absl::StatusOr<pg::Result> moved =
         target_->Query("SELECT to_regclass($1) IS NOT NULL", {before != nullptr ? QualifiedName(*before) : table});
     if (!moved.ok()) return moved.status();
     // A rename replayed from captured DDL has already happened.
@@ -150,19 +150,19 @@ absl::StatusOr<std::vector<Replayer::SchemaStep>> Replayer::PlanColumns(const pr
                                                                         const std::string& current_name) {
   std::vector<SchemaStep> steps;
   const std::string table = QualifiedName(schema);
-  absl::StatusOr<wal::PgResult> columns = target_->Query(
+  absl::StatusOr<pg::Result> columns = target_->Query(
       "SELECT a.attname, a.atttypid::int8, format_type(a.atttypid, a.atttypmod) "
       "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
       "AND a.attgenerated = '' ORDER BY a.attnum",
       {current_name});
   if (!columns.ok()) return columns.status();
-  absl::StatusOr<wal::PgResult> exists = target_->Query("SELECT to_regclass($1) IS NOT NULL", {current_name});
+  absl::StatusOr<pg::Result> exists = target_->Query("SELECT to_regclass($1) IS NOT NULL", {current_name});
   if (!exists.ok()) return exists.status();
 
   auto type_sql = [&](const proto::RelationSchema::Column& c) -> absl::StatusOr<std::string> {
     std::string name = TypeName(c);
     if (!name.empty()) return name;
-    absl::StatusOr<wal::PgResult> formatted = target_->Query(
+    absl::StatusOr<pg::Result> formatted = target_->Query(
         "SELECT format_type($1::oid, $2::int)", {std::to_string(c.type_oid()), std::to_string(c.type_modifier())});
     if (!formatted.ok()) return formatted.status();
     return formatted->GetString(0, 0);
@@ -227,11 +227,9 @@ absl::StatusOr<const Replayer::Statement*> Replayer::Prepare(const std::string& 
   Statement statement;
   statement.name = fmt::format("pgpitr_{}", statements_.size());
   statement.params = std::move(params);
-  wal::PgResult result(PQprepare(target_->raw(), statement.name.c_str(), sql.c_str(), 0, nullptr));
-  if (result.raw() == nullptr || PQresultStatus(result.raw()) != PGRES_COMMAND_OK) {
+  if (absl::Status prepared = target_->Prepare(statement.name, sql); !prepared.ok()) {
     return absl::FailedPreconditionError(
-        fmt::format("the restore target cannot run `{}`: {}", sql.substr(0, 300),
-                    wal::OneLine(result.raw() ? PQresultErrorMessage(result.raw()) : PQerrorMessage(target_->raw()))));
+        fmt::format("the restore target cannot run `{}`: {}", sql.substr(0, 300), prepared.message()));
   }
   return &statements_.emplace(key, std::move(statement)).first->second;
 }
@@ -251,18 +249,16 @@ absl::StatusOr<int64_t> Replayer::Run(const Statement& s, const proto::Change& c
       lengths.push_back(static_cast<int>(v.data().size()));
     }
   }
-  wal::PgResult result(PQexecPrepared(target_->raw(), s.name.c_str(), static_cast<int>(values.size()), values.data(),
-                                      lengths.data(), nullptr, 0));
-  return wal::AffectedRows(result.raw(), target_->raw());
+  return target_->ExecPrepared(s.name, values, lengths);
 }
 
 absl::Status Replayer::Apply(const proto::Change& change, const proto::Transaction& txn) {
   if (change.kind() == proto::Change::MESSAGE) {
-    if (change.message_prefix() == wal::kDdlEventMessagePrefix) {
+    if (change.message_prefix() == pg::kDdlEventMessagePrefix) {
       txn_recorded_ddl_ = true;
       return ApplyDdlEvent(change, txn);
     }
-    if (change.message_prefix() != wal::kDdlMessagePrefix) return absl::OkStatus();
+    if (change.message_prefix() != pg::kDdlMessagePrefix) return absl::OkStatus();
     txn_recorded_ddl_ = true;
     return ApplyDdl(change, txn);
   }
@@ -387,7 +383,7 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
       // UPDATE may set a GENERATED ALWAYS identity column only to DEFAULT: such a row is replaced
       // (replay runs as a replica: no trigger or foreign key action fires), keeping the values the
       // change left unchanged.
-      absl::StatusOr<wal::PgResult> always = target_->Query(
+      absl::StatusOr<pg::Result> always = target_->Query(
           "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 "
           "AND NOT attisdropped AND attidentity = 'a'",
           {table});
@@ -433,13 +429,13 @@ absl::Status Replayer::Apply(const proto::Change& change, const proto::Transacti
     return absl::FailedPreconditionError(
         fmt::format("replaying an {} on {} of the transaction committed at {} "
                     "failed: {}",
-                    verb, table, wal::Lsn(txn.commit_lsn()).ToString(), affected.status().message()));
+                    verb, table, pg::Lsn(txn.commit_lsn()).ToString(), affected.status().message()));
   }
   if (*affected != 1) {
     return absl::DataLossError(fmt::format(
         "replaying an {} on {} of the transaction committed at {} (xid {}) changed {} rows instead of 1: the "
         "restore target no longer matches the source (was it changed during the restore?)",
-        verb, table, wal::Lsn(txn.commit_lsn()).ToString(), txn.xid(), *affected));
+        verb, table, pg::Lsn(txn.commit_lsn()).ToString(), txn.xid(), *affected));
   }
   ++rows_;
   return absl::OkStatus();
@@ -450,7 +446,7 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
   if (!ddl.is_object() || !ddl.contains("sql") || !ddl["sql"].is_string() || !ddl.contains("search_path") ||
       !ddl["search_path"].is_string()) {
     return absl::DataLossError(fmt::format("the schema change recorded in the transaction committed at {} is damaged",
-                                           wal::Lsn(txn.commit_lsn()).ToString()));
+                                           pg::Lsn(txn.commit_lsn()).ToString()));
   }
   const std::string sql = ddl["sql"].get<std::string>();
   if (ChangesPublication(sql)) return absl::OkStatus();
@@ -466,7 +462,7 @@ absl::Status Replayer::ApplyDdl(const proto::Change& change, const proto::Transa
   const std::optional<std::string> from_query = proxy::TableCreatedFromQuery(sql);
   bool existed = false;
   if (from_query) {
-    absl::StatusOr<wal::PgResult> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {*from_query});
+    absl::StatusOr<pg::Result> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {*from_query});
     if (!there.ok()) return there.status();
     existed = there->GetString(0, 0) == "t";
   }
@@ -487,8 +483,8 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
       std::vector<Membership> memberships;
       for (const nlohmann::json& m : e["memberships"]) {
         if (m.is_array() && m.size() == 3 && m[0].is_string() && m[1].is_string() && m[2].is_boolean()) {
-          memberships.push_back({.role = m[0].get<std::string>(), .member = m[1].get<std::string>(),
-                                 .admin = m[2].get<bool>()});
+          memberships.push_back(
+              {.role = m[0].get<std::string>(), .member = m[1].get<std::string>(), .admin = m[2].get<bool>()});
         }
       }
       absl::StatusOr<std::vector<std::string>> grants = MissingMembershipGrants(*target_, memberships, created_roles_);
@@ -501,7 +497,7 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
   if (e.contains("database_privileges") && e["database_privileges"].is_array()) {
     const std::string recorded = e["database_privileges"].dump();
     if (recorded != applied_database_privileges_) {
-      absl::StatusOr<wal::PgResult> changes = target_->Query(
+      absl::StatusOr<pg::Result> changes = target_->Query(
           "WITH want AS (SELECT x->>0 AS grantee, x->>1 AS privilege, (x->>2)::boolean AS grantable "
           "                FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
           "               WHERE x->>0 = 'PUBLIC' OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
@@ -535,8 +531,8 @@ absl::Status Replayer::MirrorMembershipsAndDatabasePrivileges(const nlohmann::js
 absl::Status Replayer::RunInSavepoint(const std::string& sql) {
   if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_statement"); !s.ok()) return s;
   absl::Status ran = target_->Execute(sql);
-  if (absl::Status s = target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_statement"
-                                                 : "ROLLBACK TO SAVEPOINT pgpitr_statement");
+  if (absl::Status s =
+          target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_statement" : "ROLLBACK TO SAVEPOINT pgpitr_statement");
       !s.ok()) {
     return s;
   }
@@ -574,11 +570,11 @@ absl::Status Replayer::NotExact(Difference difference, std::string refusal) {
 
 absl::Status Replayer::Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
                                     std::vector<std::string> objects) {
-  statement = wal::OneLine(statement).substr(0, 200);
-  std::string refusal =
-      fmt::format("replaying the schema change `{}` of the transaction committed at {} failed: {} (restore to a "
-                  "point before it, or pass --best-effort to carry on and be told what may differ)",
-                  statement, wal::Lsn(txn.commit_lsn()).ToString(), reason);
+  statement = pg::OneLine(statement).substr(0, 200);
+  std::string refusal = fmt::format(
+      "replaying the schema change `{}` of the transaction committed at {} failed: {} (restore to a "
+      "point before it, or pass --best-effort to carry on and be told what may differ)",
+      statement, pg::Lsn(txn.commit_lsn()).ToString(), reason);
   return NotExact(Difference{.commit_lsn = txn.commit_lsn(),
                              .commit_time = txn.commit_time(),
                              .statement = std::move(statement),
@@ -603,7 +599,7 @@ absl::Status Replayer::NameKeylessTables(const std::vector<std::string>& tables,
     if (absl::Status s = NotExact(
             Difference{.commit_lsn = lsn,
                        .commit_time = time,
-                       .statement = wal::OneLine(statement).substr(0, 200),
+                       .statement = pg::OneLine(statement).substr(0, 200),
                        .reason = "the table has no replica identity: capture leaves out its UPDATE and DELETE (give "
                                  "it a primary key, or run capture with --set-replica-identity-full)",
                        .objects = {"table " + table}},
@@ -637,7 +633,7 @@ absl::Status Replayer::EndTransaction(const proto::Transaction& txn) {
                         "(made outside the proxy, without pgpitr's event triggers): replay can follow its columns "
                         "from the stream, but not its defaults, constraints or indexes (restore to a point before "
                         "it, or pass --best-effort to restore and be told what may differ)",
-                        table, wal::Lsn(txn.commit_lsn()).ToString()));
+                        table, pg::Lsn(txn.commit_lsn()).ToString()));
         !s.ok()) {
       return s;
     }
@@ -646,7 +642,7 @@ absl::Status Replayer::EndTransaction(const proto::Transaction& txn) {
   auto [tables, statement] = *std::move(txn_keyless_);
   txn_keyless_.reset();
   return NameKeylessTables(tables, txn.commit_lsn(), txn.commit_time(),
-                           fmt::format("the transaction committed at {}", wal::Lsn(txn.commit_lsn()).ToString()),
+                           fmt::format("the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString()),
                            statement);
 }
 
@@ -685,9 +681,9 @@ std::string NextWord(std::string_view text, size_t* at) {
 // The first n words of a statement (or a command tag), lower case, without the modifiers a command
 // tag leaves out (CREATE [OR REPLACE] [TEMP|UNLOGGED] [UNIQUE] [CONSTRAINT] ...).
 std::vector<std::string> LeadingWords(std::string_view text, size_t n) {
-  static const std::set<std::string> kModifiers = {"or",      "replace", "temp",   "temporary",  "unlogged",
-                                                   "unique",  "global",  "local",  "constraint", "recursive",
-                                                   "trusted", "procedural"};
+  static const std::set<std::string> kModifiers = {"or",         "replace",   "temp",    "temporary",
+                                                   "unlogged",   "unique",    "global",  "local",
+                                                   "constraint", "recursive", "trusted", "procedural"};
   std::vector<std::string> words;
   size_t at = 0;
   while (words.size() < n) {
@@ -753,7 +749,7 @@ std::string CommentEffect(const nlohmann::json& commands) {
     // [description], or null when the object has none (COMMENT ... IS NULL).
     const nlohmann::json& comment = c["comment"];
     const std::string text = comment.is_array() && !comment.empty() && comment[0].is_string()
-                                 ? wal::QuoteLiteral(comment[0].get<std::string>())
+                                 ? pg::QuoteLiteral(comment[0].get<std::string>())
                                  : "NULL";
     sql += fmt::format("{}COMMENT ON {} {} IS {}", sql.empty() ? "" : "; ", type, identity, text);
   }
@@ -812,12 +808,12 @@ bool MixesTemporary(const nlohmann::json& dropped) {
 }  // namespace
 
 absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn) {
-  const std::string where = fmt::format("the transaction committed at {}", wal::Lsn(txn.commit_lsn()).ToString());
+  const std::string where = fmt::format("the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString());
   const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, /*allow_exceptions=*/false);
   if (!e.is_object() || !e.contains("query") || !e["query"].is_string() || !e.contains("tag") ||
       !e["tag"].is_string() || !e.contains("commands") || !e["commands"].is_array() || !e.contains("dropped") ||
-      !e["dropped"].is_array() || !e.contains("settings") || !e["settings"].is_object() ||
-      !e.contains("search_path") || !e["search_path"].is_string() || !e.contains("role") || !e["role"].is_string()) {
+      !e["dropped"].is_array() || !e.contains("settings") || !e["settings"].is_object() || !e.contains("search_path") ||
+      !e["search_path"].is_string() || !e.contains("role") || !e["role"].is_string()) {
     return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
   }
   const std::string query = e["query"].get<std::string>();
@@ -858,12 +854,12 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   bool lasting = false;
   for (const nlohmann::json& c : e["commands"]) {
     const bool temporary = JsonTrue(c, "temp") || JsonString(c, "schema") == "pg_temp";
-    if (!temporary && JsonString(c, "schema") != wal::kEventTriggerSchema) lasting = true;
+    if (!temporary && JsonString(c, "schema") != pg::kEventTriggerSchema) lasting = true;
   }
   for (const nlohmann::json& d : e["dropped"]) {
     if (!JsonTrue(d, "original")) continue;
     // (A rule, trigger or policy of a temporary table is not temporary itself, but "on pg_temp.t".)
-    if (!JsonTrue(d, "temp") && JsonString(d, "schema") != wal::kEventTriggerSchema &&
+    if (!JsonTrue(d, "temp") && JsonString(d, "schema") != pg::kEventTriggerSchema &&
         JsonString(d, "identity").find(" on pg_temp.") == std::string::npos) {
       lasting = true;
     }
@@ -872,8 +868,8 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   // CONCURRENTLY left behind: invalid, not in a dump, its creation never a schema change) is
   // left out; when the target has any of them, the statement runs.
   if (lasting && tag.starts_with("DROP ") && e["commands"].empty()) {
-    static const std::set<std::string> kRelationTypes = {"table", "index", "sequence", "view", "materialized view",
-                                                         "foreign table"};
+    static const std::set<std::string> kRelationTypes = {
+        "table", "index", "sequence", "view", "materialized view", "foreign table"};
     nlohmann::json relations = nlohmann::json::array();
     bool only_relations = true;
     for (const nlohmann::json& d : e["dropped"]) {
@@ -882,7 +878,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       relations.push_back(JsonString(d, "identity"));
     }
     if (only_relations && !relations.empty()) {
-      absl::StatusOr<wal::PgResult> present = target_->Query(
+      absl::StatusOr<pg::Result> present = target_->Query(
           "SELECT count(*) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
           "WHERE pg_catalog.to_regclass(r) IS NOT NULL",
           {relations.dump()});
@@ -919,7 +915,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
   if ((tag == "REFRESH MATERIALIZED VIEW" || JsonTrue(e, "identity_full")) && DroppedLater(e["commands"], txn)) {
     bool all_gone = true;
     for (const nlohmann::json& c : e["commands"]) {
-      absl::StatusOr<wal::PgResult> exists =
+      absl::StatusOr<pg::Result> exists =
           target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {JsonString(c, "identity")});
       if (!exists.ok()) return exists.status();
       all_gone = all_gone && exists->GetString(0, 0) != "t";
@@ -956,8 +952,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       // Its first row, before this message in the stream, may have made it already, from the
       // stream's description, which has no collations.
       const std::string table = JsonString(c, "identity");
-      absl::StatusOr<wal::PgResult> exists =
-          target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {table});
+      absl::StatusOr<pg::Result> exists = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {table});
       if (!exists.ok()) return exists.status();
       if (exists->GetString(0, 0) == "t") {
         if (collations.empty()) return absl::OkStatus();
@@ -1000,18 +995,18 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
               "; DO $pgpitr$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = "
               "{0}::pg_catalog.regclass AND k.conname = {1}) THEN ALTER TABLE {2} ADD CONSTRAINT {3} {4}; END IF; "
               "END $pgpitr$",
-              wal::QuoteLiteral(check[0].get<std::string>()), wal::QuoteLiteral(check[1].get<std::string>()),
+              pg::QuoteLiteral(check[0].get<std::string>()), pg::QuoteLiteral(check[1].get<std::string>()),
               check[0].get<std::string>(), QuoteIdent(check[1].get<std::string>()), check[2].get<std::string>());
         }
       } else {
         // Recorded before the trigger said: the partition's constraint, unless one just like it is there.
-        const std::string partition = wal::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";
+        const std::string partition = pg::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";
         sql = fmt::format(
             "DO $pgpitr$ DECLARE c text := pg_catalog.pg_get_partition_constraintdef({0}); BEGIN EXECUTE {1}; "
             "IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = {0} "
             "AND k.contype = 'c' AND pg_catalog.pg_get_constraintdef(k.oid) = pg_catalog.format('CHECK (%s)', c)) "
             "THEN EXECUTE pg_catalog.format('ALTER TABLE %s ADD CHECK (%s)', {0}, c); END IF; END $pgpitr$",
-            partition, wal::QuoteLiteral(detach->statement));
+            partition, pg::QuoteLiteral(detach->statement));
       }
     }
   }
@@ -1078,7 +1073,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
                           objects);
     }
     schema_notes_.push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
-                                        wal::OneLine(sql).substr(0, 80)));
+                                        pg::OneLine(sql).substr(0, 80)));
     created_roles_.push_back(name);
   }
   // The role it ran as, if this restore made it, may do what it could on the source.
@@ -1095,8 +1090,8 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     }
     if (!attributes.empty() && attributes != applied_role_attributes_[role]) {
       if (absl::Status s = RunRecorded(fmt::format("ALTER ROLE {}{}", QuoteIdent(role), attributes)); !s.ok()) {
-        return Unreplayable(txn, sql, fmt::format("giving role {} what it could do on the source failed: {}", role,
-                                                  s.message()),
+        return Unreplayable(txn, sql,
+                            fmt::format("giving role {} what it could do on the source failed: {}", role, s.message()),
                             objects);
       }
       applied_role_attributes_[role] = attributes;
@@ -1118,9 +1113,9 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     if (!own_settings_.contains(name)) unknown.push_back(name);
   }
   if (!unknown.empty()) {
-    absl::StatusOr<wal::PgResult> own = target_->Query(
-        "SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) n",
-        {unknown.dump()});
+    absl::StatusOr<pg::Result> own =
+        target_->Query("SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) n",
+                       {unknown.dump()});
     if (!own.ok()) return own.status();
     for (int i = 0; i < own->rows(); ++i) own_settings_[own->GetString(i, 0)] = own->GetString(i, 1);
   }
@@ -1136,7 +1131,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       e.contains("missing_values") && e["missing_values"].is_array() ? e["missing_values"] : nlohmann::json::array();
   std::set<std::pair<std::string, std::string>> columns_before;  // table as recorded, column name
   if (!missing_values.empty()) {
-    absl::StatusOr<wal::PgResult> before = target_->Query(
+    absl::StatusOr<pg::Result> before = target_->Query(
         "SELECT x->>0, x->>1 FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
         "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(x->>0) "
         "AND a.attname = x->>1 AND NOT a.attisdropped)",
@@ -1153,7 +1148,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
     }
     const std::string table = m[0].get<std::string>();
     if (columns_before.contains({table, m[1].get<std::string>()})) continue;
-    absl::StatusOr<wal::PgResult> fix = target_->Query(
+    absl::StatusOr<pg::Result> fix = target_->Query(
         "SELECT pg_catalog.format('UPDATE ONLY %s SET %I = (%L::%s)[1]', $1::pg_catalog.regclass, a.attname, $3::text, "
         "pg_catalog.format_type(t.typarray, NULL)) FROM pg_catalog.pg_attribute a "
         "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
@@ -1169,7 +1164,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
       if (!b.is_array() || b.size() != 3 || !b[0].is_string() || !b[1].is_string() || !b[2].is_string()) {
         return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
       }
-      absl::StatusOr<wal::PgResult> bound = target_->Query(
+      absl::StatusOr<pg::Result> bound = target_->Query(
           "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) IS DISTINCT FROM $2::text "
           "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text) AND c.relispartition",
           {b[0].get<std::string>(), b[2].get<std::string>()});
@@ -1195,7 +1190,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
         left.push_back(t);
         continue;
       }
-      absl::StatusOr<wal::PgResult> columns = target_->Query(
+      absl::StatusOr<pg::Result> columns = target_->Query(
           "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum), "
           "pg_catalog.string_agg('(x).' || pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) "
           "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 AND NOT attisdropped "
@@ -1212,7 +1207,7 @@ absl::Status Replayer::ApplyDdlEvent(const proto::Change& change, const proto::T
             fmt::format("INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
                         "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
                         table, columns->GetString(0, 0), columns->GetString(0, 1),
-                        wal::QuoteLiteral(e["rewritten_rows"][table].dump())));
+                        pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
       }
       if (!ran.ok()) break;
     }

@@ -23,12 +23,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nlohmann/json_fwd.hpp"
+#include "pg/connection.h"
 #include "proto/pgpitr.pb.h"
 #include "restore/change_feed.h"
 #include "restore/difference.h"
 #include "restore/planner.h"
 #include "wal/change_log.h"
-#include "wal/pg_connection.h"
 
 namespace pgpitr::restore {
 
@@ -36,7 +36,7 @@ class Replayer {
  public:
   // source: where Replay reads each transaction's changes (a ChangeFeed reading ahead); the change
   // log itself when null.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Create(wal::PgConnection* target,
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Replayer>> Create(pg::Connection* target,
                                                                         const wal::ChangeLog& log,
                                                                         ChangeSource* source = nullptr);
 
@@ -55,8 +55,7 @@ class Replayer {
   // Rows (and TRUNCATEs) of tables dropped later in the window are left out (restore/planner.h).
   void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { dropped_ = dropped; }
   bool LeftOut(uint32_t relid, const proto::Transaction& txn) const {
-    return dropped_ != nullptr && !dropped_->empty() &&
-           dropped_->DroppedAtOrAfter(relid, wal::Lsn(txn.commit_lsn()));
+    return dropped_ != nullptr && !dropped_->empty() && dropped_->DroppedAtOrAfter(relid, pg::Lsn(txn.commit_lsn()));
   }
 
   // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
@@ -106,7 +105,7 @@ class Replayer {
     std::vector<int> params;  // for each parameter: the column it takes, >= 0 new tuple, < 0 old (~i)
   };
 
-  Replayer(wal::PgConnection* target, const wal::ChangeLog& log, ChangeSource* source)
+  Replayer(pg::Connection* target, const wal::ChangeLog& log, ChangeSource* source)
       : target_(target),
         own_source_(source == nullptr ? std::make_unique<LogChangeSource>(log) : nullptr),
         source_(source == nullptr ? own_source_.get() : source) {}
@@ -146,7 +145,7 @@ class Replayer {
   [[nodiscard]] absl::StatusOr<int64_t> Run(const Statement& s, const proto::Change& change);
   std::string TypeName(const proto::RelationSchema::Column& column) const;
 
-  wal::PgConnection* target_;
+  pg::Connection* target_;
   std::unique_ptr<ChangeSource> own_source_;
   ChangeSource* source_;
   std::map<uint32_t, proto::RelationSchema> schemas_;

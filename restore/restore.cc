@@ -8,40 +8,40 @@
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "pg/connection.h"
+#include "pg/process.h"
 #include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
 #include "restore/change_feed.h"
 #include "restore/replayer.h"
 #include "restore/roles.h"
 #include "wal/base_backup.h"
-#include "wal/pg_connection.h"
-#include "wal/process.h"
 #include "wal/repository.h"
 #include "wal/source.h"
 
 namespace pgpitr::restore {
 
 namespace fs = std::filesystem;
-using wal::Lsn;
-using wal::PgConnection;
-using wal::QuoteIdent;
+using pg::Connection;
+using pg::Lsn;
+using pg::QuoteIdent;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 // A connection to the target server's maintenance database, to create or drop the target.
-absl::StatusOr<PgConnection> ConnectMaintenance(const wal::ConnInfo& target) {
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(target.With("dbname", "postgres"), "restore target server");
+absl::StatusOr<Connection> ConnectMaintenance(const pg::ConnInfo& target) {
+  absl::StatusOr<Connection> conn = Connection::Connect(target.With("dbname", "postgres"), "restore target server");
   if (conn.ok()) return conn;
-  return PgConnection::Connect(target.With("dbname", "template1"), "restore target server");
+  return Connection::Connect(target.With("dbname", "template1"), "restore target server");
 }
 
 // User relations in the target database, as text ("0" when empty).
-absl::StatusOr<std::string> CountRelations(const wal::ConnInfo& target) {
-  absl::StatusOr<PgConnection> db = PgConnection::Connect(target, "restore target");
+absl::StatusOr<std::string> CountRelations(const pg::ConnInfo& target) {
+  absl::StatusOr<Connection> db = Connection::Connect(target, "restore target");
   if (!db.ok()) return db.status();
-  absl::StatusOr<wal::PgResult> objects = db->Query(
+  absl::StatusOr<pg::Result> objects = db->Query(
       "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
       "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'");
   if (!objects.ok()) return objects.status();
@@ -52,11 +52,11 @@ absl::StatusOr<std::string> CountRelations(const wal::ConnInfo& target) {
 // that a failure can drop it rather than leave a half-restored database behind.
 absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const std::string& dbname,
                                            const proto::CaptureState& state, const proto::Base& base,
-                                           const wal::Logger& log) {
-  absl::StatusOr<PgConnection> admin = ConnectMaintenance(options.target);
+                                           const base::Logger& log) {
+  absl::StatusOr<Connection> admin = ConnectMaintenance(options.target);
   if (!admin.ok()) return admin.status();
   // The source itself is never a target, whatever the flags say.
-  absl::StatusOr<wal::PgResult> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
+  absl::StatusOr<pg::Result> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
   if (!ident.ok() && dbname == state.database()) {
     // Fail closed: a database of the source's name on a server we cannot identify may be the source.
     return absl::PermissionDeniedError(
@@ -70,7 +70,7 @@ absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const 
                     "(e.g. dbname={}_restored)",
                     dbname, dbname));
   }
-  absl::StatusOr<wal::PgResult> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
+  absl::StatusOr<pg::Result> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
   if (!exists.ok()) return exists.status();
   if (exists->rows() > 0) {
     absl::StatusOr<std::string> objects = CountRelations(options.target);
@@ -88,13 +88,13 @@ absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const 
     log.Info("dropped the existing database {} (--replace-existing)", dbname);
   }
   std::string create = fmt::format("CREATE DATABASE {} TEMPLATE template0", QuoteIdent(dbname));
-  if (!base.encoding().empty()) create += " ENCODING " + wal::QuoteLiteral(base.encoding());
+  if (!base.encoding().empty()) create += " ENCODING " + pg::QuoteLiteral(base.encoding());
   if (absl::Status s = admin->Execute(create); !s.ok()) return s;
   return true;
 }
 
 // The value each sequence gets: never one the source had handed out at the target.
-absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, const proto::CaptureState& state,
+absl::Status RestoreSequences(Connection& target, const wal::ChangeLog& log, const proto::CaptureState& state,
                               const RestorePlan& plan, std::vector<std::string>* notes) {
   auto after_target = [&](const proto::SequenceSample& s) {
     // A check at the target's instant already reflects every value handed out before it.
@@ -127,7 +127,7 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
   watermark.set_check_time(state.last_sequence_check_time());
   const bool checked_after = state.last_sequence_check_lsn() != 0 && after_target(watermark);
 
-  absl::StatusOr<wal::PgResult> sequences = target.Query(R"sql(
+  absl::StatusOr<pg::Result> sequences = target.Query(R"sql(
     SELECT format('%I.%I', n.nspname, c.relname), s.seqincrement > 0,
            CASE WHEN a.attname IS NOT NULL THEN format('%I.%I', tn.nspname, t.relname) END,
            quote_ident(a.attname), a.atttypid IN (20, 21, 23, 1700), n.nspname, c.relname
@@ -145,7 +145,7 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
     const bool ascending = sequences->Get(i, 1) == "t";
     std::optional<int64_t> owned_max;
     if (!sequences->IsNull(i, 2) && sequences->Get(i, 4) == "t") {
-      absl::StatusOr<wal::PgResult> max = target.Query(
+      absl::StatusOr<pg::Result> max = target.Query(
           fmt::format("SELECT max({})::int8 FROM {}", sequences->GetString(i, 3), sequences->GetString(i, 2)));
       if (!max.ok()) return max.status();
       if (!max->IsNull(0, 0)) owned_max = std::stoll(max->GetString(0, 0));
@@ -188,13 +188,13 @@ absl::Status RestoreSequences(PgConnection& target, const wal::ChangeLog& log, c
 // Roles are the cluster's: those the base names and the target lacks are created (NOLOGIN, no
 // other attribute) with the memberships the source gave them, so that owners and privileges land
 // as they were. A role that cannot be created stops the restore, naming it.
-absl::Status CreateMissingRoles(PgConnection& target, const proto::Base& base, std::vector<std::string>* created,
+absl::Status CreateMissingRoles(Connection& target, const proto::Base& base, std::vector<std::string>* created,
                                 std::vector<std::string>* notes) {
   absl::StatusOr<std::vector<std::string>> missing =
       MissingRoles(target, std::vector<std::string>(base.roles().begin(), base.roles().end()));
   if (!missing.ok()) return missing.status();
   for (const std::string& name : *missing) {
-    if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", wal::QuoteIdent(name))); !s.ok()) {
+    if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", pg::QuoteIdent(name))); !s.ok()) {
       return absl::FailedPreconditionError(
           fmt::format("the base's objects name role {}, which the restore target lacks and could not be created ({}): "
                       "create it, or pass --no-owner",
@@ -229,7 +229,7 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
   // that run is merged into the rows as they load (restore/base_load.h).
   const auto restore_start = Clock::now();
   if (progress && !plan->base.empty()) progress({.phase = "base", .transactions_total = plan->transactions});
-  absl::StatusOr<PgConnection> target = PgConnection::Connect(options.target, "restore target");
+  absl::StatusOr<Connection> target = Connection::Connect(options.target, "restore target");
   if (!target.ok()) return target.status();
   std::vector<std::string> created_roles;
   std::vector<std::string> role_notes;
@@ -243,8 +243,8 @@ absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbnam
     // pg_restore into a newer server is the upgrade path): the dump, not the target, sets the floor.
     const int dump_major = std::atoi(plan->base.pg_dump_version().c_str());
     absl::StatusOr<fs::path> pg_restore =
-        wal::PgTool("pg_restore", dump_major,
-                    fmt::format("base {} was dumped by pg_dump {}", plan->base.id(), dump_major), options.pg_bin_dir);
+        pg::PgTool("pg_restore", dump_major,
+                   fmt::format("base {} was dumped by pg_dump {}", plan->base.id(), dump_major), options.pg_bin_dir);
     if (!pg_restore.ok()) return pg_restore.status();
     BaseLoadOptions load_options;
     load_options.pg_restore = *pg_restore;
@@ -404,25 +404,26 @@ std::string RestoreSummary::ToString() const {
       "each row's changes to its net effect{})\n"
       "  reached:      LSN {}, {}\n",
       plan.target.ToString(), plan.base.id(), Lsn(plan.base.lsn()).ToString(),
-      wal::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows, replay_seconds.count(),
+      pg::FormatPgTime(plan.base.consistent_time()), base_seconds.count(), transactions, rows, replay_seconds.count(),
       replay_seconds.count() > 0 ? static_cast<double>(rows) / replay_seconds.count() : 0.0, row_writes,
       merged_rows > 0 ? fmt::format(", {} of them merged into the base's rows as they loaded", merged_rows) : "",
-      plan.reached_lsn.ToString(), wal::FormatPgTime(plan.reached_time));
+      plan.reached_lsn.ToString(), pg::FormatPgTime(plan.reached_time));
   if (plan.last_commit) {
     out +=
         fmt::format("  last commit:  xid {} at LSN {}, {}\n", plan.last_commit->xid(),
-                    Lsn(plan.last_commit->commit_lsn()).ToString(), wal::FormatPgTime(plan.last_commit->commit_time()));
+                    Lsn(plan.last_commit->commit_lsn()).ToString(), pg::FormatPgTime(plan.last_commit->commit_time()));
   } else {
     out += "  last commit:  none after the base\n";
   }
   for (const std::string& note : notes) out += "  note: " + note + "\n";
   if (!differences.empty()) {
-    out += fmt::format("NOT EXACT (--best-effort): {} thing(s) replay could not make as on the source; what they "
-                       "touched may differ from the source:\n",
-                       differences.size());
+    out += fmt::format(
+        "NOT EXACT (--best-effort): {} thing(s) replay could not make as on the source; what they "
+        "touched may differ from the source:\n",
+        differences.size());
     for (const Difference& d : differences) {
       out += fmt::format("  - {}(LSN {}, {}): {}\n", d.statement.empty() ? "" : fmt::format("`{}` ", d.statement),
-                         Lsn(d.commit_lsn).ToString(), wal::FormatPgTime(d.commit_time), d.reason);
+                         Lsn(d.commit_lsn).ToString(), pg::FormatPgTime(d.commit_time), d.reason);
       if (!d.objects.empty()) out += "    may differ: " + absl::StrJoin(d.objects, ", ") + "\n";
     }
   }
@@ -434,7 +435,7 @@ std::string RestoreSummary::ToJson() const {
       {"target", plan.target.ToString()},
       {"base", {{"id", plan.base.id()}, {"lsn", Lsn(plan.base.lsn()).ToString()}}},
       {"reached_lsn", plan.reached_lsn.ToString()},
-      {"reached_time", wal::FormatPgTime(plan.reached_time)},
+      {"reached_time", pg::FormatPgTime(plan.reached_time)},
       {"transactions", transactions},
       {"rows", rows},
       {"exact", differences.empty()},
@@ -443,7 +444,7 @@ std::string RestoreSummary::ToJson() const {
   out["differences"] = nlohmann::json::array();
   for (const Difference& d : differences) {
     out["differences"].push_back({{"commit_lsn", Lsn(d.commit_lsn).ToString()},
-                                  {"commit_time", wal::FormatPgTime(d.commit_time)},
+                                  {"commit_time", pg::FormatPgTime(d.commit_time)},
                                   {"statement", d.statement},
                                   {"reason", d.reason},
                                   {"objects", d.objects}});
@@ -451,7 +452,7 @@ std::string RestoreSummary::ToJson() const {
   return out.dump(2);
 }
 
-absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const wal::Logger& log,
+absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const base::Logger& log,
                                           const std::function<void(const RestoreProgress&)>& progress) {
   const std::optional<std::string> dbname = options.target.Get("dbname");
   if (!dbname || dbname->empty() || dbname->find('=') != std::string::npos) {
@@ -495,7 +496,7 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const w
   std::string left;
   if (*created) {
     absl::Status dropped = absl::OkStatus();
-    absl::StatusOr<PgConnection> admin = ConnectMaintenance(options.target);
+    absl::StatusOr<Connection> admin = ConnectMaintenance(options.target);
     if (admin.ok())
       dropped = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", QuoteIdent(*dbname)));
     left = admin.ok() && dropped.ok()

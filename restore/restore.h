@@ -16,18 +16,18 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/logger.h"
+#include "pg/conninfo.h"
 #include "proto/pgpitr.pb.h"
 #include "restore/difference.h"
 #include "restore/planner.h"
 #include "restore/restore_target.h"
-#include "wal/conninfo.h"
-#include "wal/logger.h"
 
 namespace pgpitr::restore {
 
 struct RestoreOptions {
   std::filesystem::path repo;
-  wal::ConnInfo target;  // its dbname is the database restored into
+  pg::ConnInfo target;  // its dbname is the database restored into
   RestoreTarget point;
   bool replace_existing = false;
   bool no_owner = false;  // pg_restore --no-owner --no-privileges
@@ -67,7 +67,7 @@ struct RestoreSummary {
 };
 
 [[nodiscard]] absl::StatusOr<RestoreSummary> RunRestore(
-    const RestoreOptions& options, const wal::Logger& log,
+    const RestoreOptions& options, const base::Logger& log,
     const std::function<void(const RestoreProgress&)>& progress = {});
 
 }  // namespace pgpitr::restore

@@ -68,7 +68,7 @@ absl::Status BadTime(std::string_view text) {
 
 }  // namespace
 
-absl::StatusOr<wal::PgTime> ParseTimestamp(std::string_view text) {
+absl::StatusOr<pg::PgTime> ParseTimestamp(std::string_view text) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
   Cursor c(text);
@@ -118,11 +118,11 @@ absl::StatusOr<wal::PgTime> ParseTimestamp(std::string_view text) {
   }
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t unix_seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return wal::PgTimeFromUnixMicros(unix_seconds * 1'000'000 + micros);
+  return pg::PgTimeFromUnixMicros(unix_seconds * 1'000'000 + micros);
 }
 
 absl::StatusOr<RestoreTarget> RestoreTarget::AtTime(std::string_view text, bool exclusive) {
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp(text);
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp(text);
   if (!t.ok()) return t.status();
   RestoreTarget target;
   target.kind = Kind::kTime;
@@ -132,7 +132,7 @@ absl::StatusOr<RestoreTarget> RestoreTarget::AtTime(std::string_view text, bool 
 }
 
 absl::StatusOr<RestoreTarget> RestoreTarget::AtLsn(std::string_view text, bool exclusive) {
-  absl::StatusOr<wal::Lsn> lsn = wal::Lsn::Parse(text);
+  absl::StatusOr<pg::Lsn> lsn = pg::Lsn::Parse(text);
   if (!lsn.ok()) return lsn.status();
   RestoreTarget target;
   target.kind = Kind::kLsn;
@@ -153,7 +153,7 @@ std::string RestoreTarget::ToString() const {
   const char* bound = exclusive ? "exclusive" : "inclusive";
   switch (kind) {
     case Kind::kTime:
-      return fmt::format("time {} ({})", wal::FormatPgTime(time), bound);
+      return fmt::format("time {} ({})", pg::FormatPgTime(time), bound);
     case Kind::kLsn:
       return fmt::format("LSN {} ({})", lsn.ToString(), bound);
     case Kind::kLatest:

@@ -8,20 +8,20 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "wal/lsn.h"
-#include "wal/pg_time.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 
 namespace pgpitr::restore {
 
 // "YYYY-MM-DD[ T]HH:MM:SS[.ffffff](Z|+HH|+HH:MM|+HHMM|-...)" with up to 6 fraction digits. An offset
 // is required: a restore point must not depend on the machine's time zone.
-[[nodiscard]] absl::StatusOr<wal::PgTime> ParseTimestamp(std::string_view text);
+[[nodiscard]] absl::StatusOr<pg::PgTime> ParseTimestamp(std::string_view text);
 
 struct RestoreTarget {
   enum class Kind { kTime, kLsn, kLatest, kMark };
   Kind kind = Kind::kLatest;
-  wal::PgTime time = 0;
-  wal::Lsn lsn;
+  pg::PgTime time = 0;
+  pg::Lsn lsn;
   std::string mark;        // kMark: the restore point's name (its transaction is included)
   bool exclusive = false;  // leave out a commit exactly at the target
 

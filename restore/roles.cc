@@ -4,9 +4,8 @@
 
 namespace pgpitr::restore {
 
-absl::StatusOr<std::vector<std::string>> MissingRoles(wal::PgConnection& target,
-                                                      const std::vector<std::string>& names) {
-  absl::StatusOr<wal::PgResult> missing = target.Query(
+absl::StatusOr<std::vector<std::string>> MissingRoles(pg::Connection& target, const std::vector<std::string>& names) {
+  absl::StatusOr<pg::Result> missing = target.Query(
       "SELECT DISTINCT r FROM pg_catalog.jsonb_array_elements_text($1::jsonb) r "
       "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1",
       {nlohmann::json(names).dump()});
@@ -16,13 +15,13 @@ absl::StatusOr<std::vector<std::string>> MissingRoles(wal::PgConnection& target,
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(wal::PgConnection& target,
+absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(pg::Connection& target,
                                                                  const std::vector<Membership>& memberships,
                                                                  const std::vector<std::string>& members) {
   if (memberships.empty() || members.empty()) return std::vector<std::string>{};
   nlohmann::json list = nlohmann::json::array();
   for (const Membership& m : memberships) list.push_back({m.role, m.member, m.admin});
-  absl::StatusOr<wal::PgResult> grants = target.Query(
+  absl::StatusOr<pg::Result> grants = target.Query(
       "SELECT pg_catalog.format('GRANT %I TO %I%s', x->>0, x->>1, "
       "       CASE WHEN (x->>2)::boolean THEN ' WITH ADMIN OPTION' ELSE '' END) "
       "FROM pg_catalog.jsonb_array_elements($1::jsonb) x "

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 namespace pgpitr::restore {
 
@@ -19,12 +19,12 @@ struct Membership {
 };
 
 // The names the target has no role of, sorted, each once.
-[[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingRoles(wal::PgConnection& target,
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingRoles(pg::Connection& target,
                                                                     const std::vector<std::string>& names);
 
 // The GRANT statements that give `members` the memberships they lack on the target (of roles the
 // target has); a member not in `members` is left as it is.
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(
-    wal::PgConnection& target, const std::vector<Membership>& memberships, const std::vector<std::string>& members);
+    pg::Connection& target, const std::vector<Membership>& memberships, const std::vector<std::string>& members);
 
 }  // namespace pgpitr::restore

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "pg/connection.h"
+#include "pg/process.h"
 #include "wal/event_triggers.h"
-#include "wal/pg_connection.h"
-#include "wal/process.h"
 #include "wal/snapshot_locks.h"
 #include "wal/source.h"
 
@@ -104,8 +104,9 @@ SELECT 'schema public (' || w || ')' FROM (
 UNION ALL
 SELECT 'schema public (dropped)' WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public')
 LIMIT 3)sql",
-                     fmt::arg("schema", QuoteLiteral(kEventTriggerSchema)), fmt::arg("pub", QuoteLiteral(publication)),
-                     fmt::arg("keyed", QuoteLiteral(KeyedPublication(publication))));
+                     fmt::arg("schema", pg::QuoteLiteral(pg::kEventTriggerSchema)),
+                     fmt::arg("pub", pg::QuoteLiteral(publication)),
+                     fmt::arg("keyed", pg::QuoteLiteral(KeyedPublication(publication))));
 }
 
 // One attempt: the base, or why this attempt's snapshot could not give a consistent one.
@@ -120,25 +121,25 @@ struct Dumper {
   int major = 0;
 };
 
-absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& options, const Logger& log,
-                                   PgConnection& conn, const Dumper& dumper, int attempt) {
+absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& options, const base::Logger& log,
+                                   pg::Connection& conn, const Dumper& dumper, int attempt) {
   const auto wall_start = std::chrono::system_clock::now();
   // The session that will lock the dumped tables is opened first: between the snapshot and the locks
   // a rewrite refuses the snapshot, so nothing slow may happen there.
-  absl::StatusOr<PgConnection> lock_session = PgConnection::Connect(options.source, "source");
+  absl::StatusOr<pg::Connection> lock_session = pg::Connection::Connect(options.source, "source");
   if (!lock_session.ok()) return lock_session.status();
-  absl::StatusOr<PgConnection> replication = ConnectReplication(options.source);
+  absl::StatusOr<pg::Connection> replication = ConnectReplication(options.source);
   if (!replication.ok()) return replication.status();
-  std::optional<PgConnection> repl(*std::move(replication));
+  std::optional<pg::Connection> repl(*std::move(replication));
   // Unique per attempt: a dropped temporary slot may outlive its closed connection for a moment.
   const std::string temp_slot =
       fmt::format("pgpitr_base_{}_{}_{}", getpid(),
                   std::chrono::duration_cast<std::chrono::seconds>(wall_start.time_since_epoch()).count(), attempt);
   // The legacy spelling works from PostgreSQL 10 to today's servers.
-  absl::StatusOr<PgResult> created = repl->Query(
-      fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT", QuoteIdent(temp_slot)));
+  absl::StatusOr<pg::Result> created = repl->Query(
+      fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT", pg::QuoteIdent(temp_slot)));
   if (!created.ok()) return created.status();
-  absl::StatusOr<Lsn> lsn = Lsn::Parse(created->Get(0, 1));
+  absl::StatusOr<pg::Lsn> lsn = pg::Lsn::Parse(created->Get(0, 1));
   if (!lsn.ok()) return lsn.status();
   const std::string snapshot = created->GetString(0, 2);
   if (options.after_snapshot) options.after_snapshot();
@@ -149,17 +150,17 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   if (!locks->refused().empty()) return Attempt{.base = std::nullopt, .refused = locks->refused()};
   // Read after the locks, so a little late: the base holds every commit stamped before it (and the
   // planner, for a target time between, picks an older base, never a wrong one).
-  absl::StatusOr<PgTime> consistent_time = ServerClock(conn);
+  absl::StatusOr<pg::PgTime> consistent_time = ServerClock(conn);
   if (!consistent_time.ok()) return consistent_time.status();
   if (options.after_lock) options.after_lock();
 
   proto::Base base;
   base.set_lsn(lsn->value());
   base.set_consistent_time(*consistent_time);
-  base.set_start_time(PgTimeFromSystemClock(wall_start));
+  base.set_start_time(pg::PgTimeFromSystemClock(wall_start));
   base.set_server_version(conn.ParameterStatus("server_version"));
   base.set_relations_checked(static_cast<uint32_t>(locks->relations()));
-  absl::StatusOr<PgResult> db = conn.Query(
+  absl::StatusOr<pg::Result> db = conn.Query(
       "SELECT current_database(), pg_encoding_to_char(encoding) "
       "FROM pg_database WHERE datname = current_database()");
   if (!db.ok()) return db.status();
@@ -167,7 +168,7 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   base.set_encoding(db->GetString(0, 1));
   // The roles the dump's owners and privileges name: those the database's objects depend on, the
   // bootstrap superuser (whose objects are not tracked), and the roles they are members of.
-  absl::StatusOr<PgResult> roles = conn.Query(
+  absl::StatusOr<pg::Result> roles = conn.Query(
       "WITH named AS (SELECT r.oid, r.rolname FROM pg_catalog.pg_roles r "
       "  WHERE r.rolname !~ '^pg_' AND (r.oid = 10 OR r.oid IN (SELECT s.refobjid FROM pg_catalog.pg_shdepend s "
       "    WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.dbid = (SELECT d.oid "
@@ -192,14 +193,14 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   absl::StatusOr<proto::CaptureState> state = repo.change_log().State();
   if (!state.ok()) return state.status();
   const std::string publication = state->publication_name().empty() ? "pgpitr" : state->publication_name();
-  absl::StatusOr<PgResult> form = conn.Query(
+  absl::StatusOr<pg::Result> form = conn.Query(
       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $2) AND EXISTS (SELECT 1 "
       "FROM pg_catalog.pg_publication WHERE pubname = $1 AND puballtables AND NOT pubupdate AND NOT pubdelete)",
       {publication, KeyedPublication(publication)});
   if (!form.ok()) return form.status();
   base.set_keyless_not_captured(form->GetString(0, 0) == "t");
   if (base.keyless_not_captured()) {
-    absl::StatusOr<PgResult> keyless = locks->ReadAtSnapshot(TablesWithoutReplicaIdentityQuery());
+    absl::StatusOr<pg::Result> keyless = locks->ReadAtSnapshot(TablesWithoutReplicaIdentityQuery());
     if (!keyless.ok()) return keyless.status();
     for (int i = 0; i < keyless->rows(); ++i) base.add_keyless_tables(keyless->GetString(i, 0));
   }
@@ -209,11 +210,11 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   // A database with nothing in it needs no dump: the base is its manifest alone.
   // In a savepoint: a server that refuses the check must not end the transaction that holds the
   // snapshot and the locks pg_dump still needs.
-  if (absl::StatusOr<PgResult> s = locks->ReadAtSnapshot("SAVEPOINT pgpitr_emptiness"); !s.ok()) return s.status();
-  absl::StatusOr<PgResult> non_empty = locks->ReadAtSnapshot(NonEmptyQuery(publication));
-  if (!non_empty.ok() && SqlStateOf(non_empty.status()).empty()) return non_empty.status();
-  if (absl::StatusOr<PgResult> s = locks->ReadAtSnapshot(non_empty.ok() ? "RELEASE SAVEPOINT pgpitr_emptiness"
-                                                                        : "ROLLBACK TO SAVEPOINT pgpitr_emptiness");
+  if (absl::StatusOr<pg::Result> s = locks->ReadAtSnapshot("SAVEPOINT pgpitr_emptiness"); !s.ok()) return s.status();
+  absl::StatusOr<pg::Result> non_empty = locks->ReadAtSnapshot(NonEmptyQuery(publication));
+  if (!non_empty.ok() && pg::SqlStateOf(non_empty.status()).empty()) return non_empty.status();
+  if (absl::StatusOr<pg::Result> s = locks->ReadAtSnapshot(non_empty.ok() ? "RELEASE SAVEPOINT pgpitr_emptiness"
+                                                                          : "ROLLBACK TO SAVEPOINT pgpitr_emptiness");
       !s.ok()) {
     return s.status();
   }
@@ -227,20 +228,21 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
     locks->Release();
     repl.reset();
     base.set_empty(true);
-    base.set_end_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+    base.set_end_time(pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
     absl::StatusOr<fs::path> partial = repo.NewPartialBase(base.id());
     if (!partial.ok()) return partial.status();
     if (absl::Status s = repo.CommitBase(*partial, base); !s.ok()) return s;
-    log.Info("base {}: database {} is empty at LSN {} (no object, privilege or large object of its own): an empty "
-             "base, no dump needed",
-             base.id(), base.database(), lsn->ToString());
+    log.Info(
+        "base {}: database {} is empty at LSN {} (no object, privilege or large object of its own): an empty "
+        "base, no dump needed",
+        base.id(), base.database(), lsn->ToString());
     return Attempt{.base = std::move(base), .refused = ""};
   }
   if (!dumper.path.ok()) {
-    return absl::Status(dumper.path.status().code(),
-                        fmt::format("{} (the database is not empty, so its base needs pg_dump: {}{})",
-                                    dumper.path.status().message(), absl::StrJoin(what, ", "),
-                                    what.size() >= 3 ? ", ..." : ""));
+    return absl::Status(
+        dumper.path.status().code(),
+        fmt::format("{} (the database is not empty, so its base needs pg_dump: {}{})", dumper.path.status().message(),
+                    absl::StrJoin(what, ", "), what.size() >= 3 ? ", ..." : ""));
   }
   const fs::path& pg_dump = *dumper.path;
   base.set_pg_dump_version(std::to_string(dumper.major));
@@ -253,27 +255,23 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
 
   std::map<std::string, std::string> env;
   // Named so its locks can be told apart from everyone else's.
-  ConnInfo target = options.source.With("application_name", temp_slot);
+  pg::ConnInfo target = options.source.With("application_name", temp_slot);
   if (auto password = options.source.Get("password")) {
     env["PGPASSWORD"] = *password;  // kept out of the process list
     target = target.Without("password");
   }
-  std::vector<std::string> argv = {pg_dump.string(),
-                                   "--snapshot=" + snapshot,
-                                   "--format=custom",
-                                   "--no-publications",
+  std::vector<std::string> argv = {pg_dump.string(), "--snapshot=" + snapshot, "--format=custom", "--no-publications",
                                    "--no-subscriptions",
                                    // pgpitr's event triggers' functions (the triggers are left out at restore)
-                                   std::string("--exclude-schema=") + kEventTriggerSchema,
-                                   "--file=" + (*partial / base.dump_file()).string(),
-                                   "--dbname=" + target.ToString()};
+                                   std::string("--exclude-schema=") + pg::kEventTriggerSchema,
+                                   "--file=" + (*partial / base.dump_file()).string(), "--dbname=" + target.ToString()};
   // RunProcess polls `stop` while pg_dump runs: the moment to say how much it has written, and to
   // hand the locks over to pg_dump (or stop it when it queues behind a rewrite that waits for them).
   const fs::path dump_path = *partial / base.dump_file();
   SnapshotLocks::Handover handover = SnapshotLocks::Handover::kHolding;
   absl::Status watched;
   auto next_watch = std::chrono::steady_clock::now();
-  absl::Status dumped = RunProcess(argv, env, *partial / "pg_dump.log", [&] {
+  absl::Status dumped = pg::RunProcess(argv, env, *partial / "pg_dump.log", [&] {
     if (options.progress) {
       std::error_code size_ec;
       const uintmax_t bytes = fs::file_size(dump_path, size_ec);
@@ -310,30 +308,30 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
   if (!sha.ok()) return sha.status();
   base.set_sha256(*sha);
   base.set_size_bytes(fs::file_size(dump));
-  base.set_end_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+  base.set_end_time(pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
   if (absl::Status s = SyncPath(dump); !s.ok()) return s;
   if (absl::Status s = repo.CommitBase(*partial, base); !s.ok()) return s;
   log.Info("base {}: {} bytes, LSN {}, consistent at {}, {} tables proven not rewritten since the snapshot", base.id(),
-           base.size_bytes(), lsn->ToString(), FormatPgTime(base.consistent_time()), base.relations_checked());
+           base.size_bytes(), lsn->ToString(), pg::FormatPgTime(base.consistent_time()), base.relations_checked());
   return Attempt{.base = std::move(base), .refused = ""};
 }
 
 }  // namespace
 
-absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options, const Logger& log) {
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(options.source, "source");
+absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options, const base::Logger& log) {
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(options.source, "source");
   if (!conn.ok()) return conn.status();
   // Looked for now, needed only when the database is not empty.
-  Dumper dumper{.path = PgTool("pg_dump", conn->server_version() / 10000,
-                                     fmt::format("the server is PostgreSQL {}", conn->server_version() / 10000),
-                                     options.pg_bin_dir)};
+  Dumper dumper{.path = pg::PgTool("pg_dump", conn->server_version() / 10000,
+                                   fmt::format("the server is PostgreSQL {}", conn->server_version() / 10000),
+                                   options.pg_bin_dir)};
   if (dumper.path.ok()) {
-    absl::StatusOr<int> dump_major = PgToolMajorVersion(*dumper.path);
+    absl::StatusOr<int> dump_major = pg::PgToolMajorVersion(*dumper.path);
     if (!dump_major.ok()) return dump_major.status();
     dumper.major = *dump_major;
   }
 
-  absl::StatusOr<PgResult> slot = conn->Query(
+  absl::StatusOr<pg::Result> slot = conn->Query(
       "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()",
       {options.slot});
   if (!slot.ok()) return slot.status();

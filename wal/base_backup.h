@@ -15,21 +15,21 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/logger.h"
+#include "base/progress.h"
+#include "pg/conninfo.h"
+#include "pg/process.h"
 #include "proto/pgpitr.pb.h"
-#include "wal/conninfo.h"
-#include "wal/logger.h"
-#include "wal/process.h"
-#include "wal/progress.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
 
 struct BaseOptions {
-  ConnInfo source;
-  std::string slot = "pgpitr";       // capture's slot: it must exist, so no commit escapes
-  std::filesystem::path pg_bin_dir;  // empty: the newest installed client programs
-  StopRequested stop;                // returns true to abandon the dump
-  ProgressSink* progress = nullptr;  // told the bytes pg_dump has written, while it runs
+  pg::ConnInfo source;
+  std::string slot = "pgpitr";             // capture's slot: it must exist, so no commit escapes
+  std::filesystem::path pg_bin_dir;        // empty: the newest installed client programs
+  pg::StopRequested stop;                  // returns true to abandon the dump
+  base::ProgressSink* progress = nullptr;  // told the bytes pg_dump has written, while it runs
   // For tests, run at each attempt: after the snapshot is exported and before its relations are
   // checked (a rewrite committed then is refused), and after they are locked and before pg_dump
   // starts (a rewrite asked for then queues behind the locks).
@@ -38,7 +38,7 @@ struct BaseOptions {
 };
 
 [[nodiscard]] absl::StatusOr<proto::Base> TakeBase(const Repository& repo, const BaseOptions& options,
-                                                   const Logger& log);
+                                                   const base::Logger& log);
 
 // The hex SHA-256 of a file.
 [[nodiscard]] absl::StatusOr<std::string> Sha256File(const std::filesystem::path& file);

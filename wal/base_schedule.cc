@@ -73,7 +73,7 @@ system_clock::time_point NextBaseDue(const BaseSchedule& schedule, system_clock:
 }
 
 BaseScheduler::BaseScheduler(const Repository& repo, BaseSchedulerOptions options, const std::atomic<bool>& stop,
-                             const Logger& log)
+                             const base::Logger& log)
     : repo_(repo), options_(std::move(options)), stop_(stop), log_(log) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -93,7 +93,7 @@ void BaseScheduler::Run() {
   auto apply_retention = [&] {
     if (!options_.retention.has_value()) return;
     absl::StatusOr<RetentionResult> r =
-        RunRetention(repo_, *options_.retention, PgTimeFromSystemClock(Now()), {}, log_);
+        RunRetention(repo_, *options_.retention, pg::PgTimeFromSystemClock(Now()), {}, log_);
     if (!r.ok()) {
       log_.Error("retention failed: {} (it is tried again after the next base)", r.status().message());
       decided("retention failed");
@@ -128,7 +128,7 @@ void BaseScheduler::Run() {
         if (options_.first_base) due = Now();
       } else if (options_.schedule) {
         const auto newest_start =
-            system_clock::time_point(std::chrono::microseconds(UnixMicrosFromPgTime(bases->back().start_time())));
+            system_clock::time_point(std::chrono::microseconds(pg::UnixMicrosFromPgTime(bases->back().start_time())));
         due = NextBaseDue(*options_.schedule, newest_start);
       } else {
         return;  // a first base exists and there is no schedule: nothing more to do
@@ -141,7 +141,7 @@ void BaseScheduler::Run() {
     if (!bases->empty() && !std::exchange(options_.base_now, false)) {
       // Only when the database had transactions since the newest base, like the hosted services.
       absl::StatusOr<std::optional<proto::Transaction>> commit =
-          repo_.change_log().FirstCommitAtOrAfter(Lsn(bases->back().lsn()));
+          repo_.change_log().FirstCommitAtOrAfter(pg::Lsn(bases->back().lsn()));
       if (!commit.ok()) {
         log_.Error("cannot read the change log to schedule a base: {}", commit.status().message());
         return;
@@ -161,7 +161,8 @@ void BaseScheduler::Run() {
       log_.Error("base dump failed: {}; retrying in {} s (or run 'pgpitr backup')", taken.status().message(),
                  retry.count() / 1000.0);
       // Kept for `info`, which says why the window has not begun (or why the newest base is old).
-      if (absl::Status s = repo_.RecordBaseFailure(PgTimeFromSystemClock(Now()), std::string(taken.status().message()));
+      if (absl::Status s =
+              repo_.RecordBaseFailure(pg::PgTimeFromSystemClock(Now()), std::string(taken.status().message()));
           !s.ok()) {
         log_.Warn("cannot record why the base failed: {}", s.message());
       }
@@ -176,8 +177,9 @@ void BaseScheduler::Run() {
       apply_retention();
       return;
     }
-    due = NextBaseDue(*options_.schedule,
-                      system_clock::time_point(std::chrono::microseconds(UnixMicrosFromPgTime(taken->start_time()))));
+    due =
+        NextBaseDue(*options_.schedule,
+                    system_clock::time_point(std::chrono::microseconds(pg::UnixMicrosFromPgTime(taken->start_time()))));
     apply_retention();
   }
 }

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "base/logger.h"
 #include "wal/base_backup.h"
-#include "wal/logger.h"
 #include "wal/repository.h"
 #include "wal/retention.h"
 
@@ -59,7 +59,8 @@ struct BaseSchedulerOptions {
 // never registered).
 class BaseScheduler {
  public:
-  BaseScheduler(const Repository& repo, BaseSchedulerOptions options, const std::atomic<bool>& stop, const Logger& log);
+  BaseScheduler(const Repository& repo, BaseSchedulerOptions options, const std::atomic<bool>& stop,
+                const base::Logger& log);
   ~BaseScheduler();
   BaseScheduler(const BaseScheduler&) = delete;
   BaseScheduler& operator=(const BaseScheduler&) = delete;
@@ -71,7 +72,7 @@ class BaseScheduler {
   const Repository& repo_;
   BaseSchedulerOptions options_;
   const std::atomic<bool>& stop_;
-  Logger log_;
+  base::Logger log_;
   std::atomic<bool> abandon_{false};
   std::thread thread_;
 };

@@ -43,14 +43,14 @@ const char* BoundaryName(const PgoutputMessage& message) {
       message);
 }
 
-PgTime Now() { return PgTimeFromSystemClock(std::chrono::system_clock::now()); }
+pg::PgTime Now() { return pg::PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
-double UnixSeconds(PgTime t) { return t / 1e6 + 946684800.0; }
+double UnixSeconds(pg::PgTime t) { return t / 1e6 + 946684800.0; }
 
 // A slot the source invalidated (it removed WAL capture had not confirmed) can never stream again:
 // drop it, so that PrepareSource makes a new one and the session records the gap.
-absl::Status DropLostSlot(const CaptureOptions& options, const Logger& log) {
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(options.source, "source");
+absl::Status DropLostSlot(const CaptureOptions& options, const base::Logger& log) {
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(options.source, "source");
   if (!conn.ok()) return conn.status();
   absl::StatusOr<SlotHealth> health = ReadSlotHealth(*conn, options.source_settings.slot, 0);
   if (!health.ok()) return health.status();
@@ -66,7 +66,7 @@ absl::Status DropLostSlot(const CaptureOptions& options, const Logger& log) {
 }
 
 // Exports what the change log and the bases say: totals, size, the newest base, the window.
-void ExportRepository(const Repository& repo, const proto::CaptureState& state, Metrics& m) {
+void ExportRepository(const Repository& repo, const proto::CaptureState& state, base::Metrics& m) {
   m.Set(kTransactionsCaptured, static_cast<double>(state.transactions()));
   m.Set(kRowsCaptured, static_cast<double>(state.rows()));
   m.Set(kCapturedThroughLsn, static_cast<double>(state.captured_through_lsn()));
@@ -92,7 +92,7 @@ void ExportRepository(const Repository& repo, const proto::CaptureState& state, 
 class BackgroundBases {
  public:
   BackgroundBases(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-                  const Logger& log, bool base_now = false)
+                  const base::Logger& log, bool base_now = false)
       : scheduler_(repo, SchedulerOptions(options, base_now), stop, log) {}
 
  private:
@@ -119,8 +119,8 @@ class BackgroundBases {
 // One connection's worth of capture: prepare the source, stream until stopped or until the
 // connection fails. Unavailable errors are the ones worth reconnecting after.
 absl::Status CaptureSession(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-                            const Logger& log, ChangeLogWriter& writer, std::optional<BackgroundBases>& first_base,
-                            bool* streamed) {
+                            const base::Logger& log, ChangeLogWriter& writer,
+                            std::optional<BackgroundBases>& first_base, bool* streamed) {
   // Failures to read or write the change log count as storage errors in the metrics.
   auto storage = [&](absl::Status s) {
     if (!s.ok() && options.metrics != nullptr) CountError(*options.metrics, ErrorKind::kStorage);
@@ -143,13 +143,13 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   bool needs_new_base = false;
   if (state.log_start_lsn() != 0 && facts->slot_created) {
     // Every commit before captured_through is stored; one exactly at it may not be.
-    const Lsn from(state.captured_through_lsn() > 0 ? state.captured_through_lsn() - 1 : 0);
-    const Lsn to = facts->slot_start;
+    const pg::Lsn from(state.captured_through_lsn() > 0 ? state.captured_through_lsn() - 1 : 0);
+    const pg::Lsn to = facts->slot_start;
     log.Error(
         "the change log has a gap: capture's slot {} was lost, so commits after {} and before {} are missing; "
         "restores can reach {} at most from the older bases, and a new base is being taken for restores from {} on",
-        options.source_settings.slot, Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
-        Lsn(state.captured_through_lsn()).ToString(), to.ToString());
+        options.source_settings.slot, pg::Lsn(state.captured_through_lsn()).ToString(), to.ToString(),
+        pg::Lsn(state.captured_through_lsn()).ToString(), to.ToString());
     if (absl::Status s =
             storage(repo.change_log().RecordGap(from, to, fmt::format("slot {} lost", options.source_settings.slot)));
         !s.ok()) {
@@ -169,7 +169,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
 
   SequenceSampler sampler;
   if (absl::Status s = storage(sampler.Seed(repo.change_log())); !s.ok()) return s;
-  absl::StatusOr<PgConnection> sequence_conn = PgConnection::Connect(options.source, "source");
+  absl::StatusOr<pg::Connection> sequence_conn = pg::Connection::Connect(options.source, "source");
   if (!sequence_conn.ok()) return sequence_conn.status();
   // A streamed transaction's subtransactions are checked against the source's commit log at its
   // commit (wal/change_log_writer.h says why), on this session's side connection.
@@ -185,11 +185,11 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   // gone, and reports the slot as active for a few seconds: wait for it.
   absl::StatusOr<std::unique_ptr<ReplicationStream>> opened = absl::UnavailableError("not started");
   for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<PgConnection> repl = ConnectReplication(options.source);
+    absl::StatusOr<pg::Connection> repl = ConnectReplication(options.source);
     if (!repl.ok()) return repl.status();
-    opened = ReplicationStream::Start(*std::move(repl), options.source_settings.slot, Lsn(), facts->plugin_options);
+    opened = ReplicationStream::Start(*std::move(repl), options.source_settings.slot, pg::Lsn(), facts->plugin_options);
     // 55006 object_in_use: the slot is still held.
-    if (opened.ok() || attempt >= 60 || stop.load() || SqlStateOf(opened.status()) != "55006") break;
+    if (opened.ok() || attempt >= 60 || stop.load() || pg::SqlStateOf(opened.status()) != "55006") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (!opened.ok()) return opened.status();
@@ -231,7 +231,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
   // again; only when that fails too does the session end, to be reconnected as a whole.
   auto side_read_failed = [&](std::string_view what, const absl::Status& s, bool& failing) -> absl::Status {
     if (s.code() == absl::StatusCode::kUnavailable) {
-      absl::StatusOr<PgConnection> again = PgConnection::Connect(options.source, "source");
+      absl::StatusOr<pg::Connection> again = pg::Connection::Connect(options.source, "source");
       if (!again.ok()) return again.status();
       *sequence_conn = *std::move(again);
       log.Warn("lost the source connection for sequences and slot checks ({}); connected again", s.message());
@@ -259,7 +259,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     if (!health.ok()) return side_read_failed("check the slot's health", health.status(), slot_check_fails);
     side_read_works("checking the slot's health", slot_check_fails);
     if (options.metrics != nullptr) {
-      Metrics& m = *options.metrics;
+      base::Metrics& m = *options.metrics;
       m.Set(kCaptureLagBytes, static_cast<double>(health->lag_bytes));
       m.Set(kCaptureLagSeconds, health->lag_seconds);
       m.Clear(kSlotWalStatus);
@@ -405,7 +405,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
 }  // namespace
 
 absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, const std::atomic<bool>& stop,
-                        const Logger& log) {
+                        const base::Logger& log) {
   absl::StatusOr<std::unique_ptr<ChangeLogWriter>> created = ChangeLogWriter::Create(&repo.change_log());
   if (!created.ok()) return created.status();
   ChangeLogWriter& writer = **created;
@@ -422,7 +422,7 @@ absl::Status RunCapture(const Repository& repo, const CaptureOptions& options, c
     // to come back (57P03: starting up, in crash recovery), or this repository has captured from it
     // before (a run restarted while the source is down waits for it, as the one before would have).
     const bool worked_before = ever_streamed || writer.state().log_start_lsn() != 0;
-    const bool come_back = SqlStateOf(s) == "57P03";
+    const bool come_back = pg::SqlStateOf(s) == "57P03";
     if (s.ok() || stop.load() || s.code() != absl::StatusCode::kUnavailable || !(worked_before || come_back)) {
       return s;
     }

@@ -16,17 +16,17 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "base/logger.h"
+#include "pg/conninfo.h"
 #include "wal/base_schedule.h"
-#include "wal/conninfo.h"
-#include "wal/logger.h"
-#include "wal/metrics.h"
+#include "wal/capture_metrics.h"
 #include "wal/repository.h"
 #include "wal/source.h"
 
 namespace pgpitr::wal {
 
 struct CaptureOptions {
-  ConnInfo source;
+  pg::ConnInfo source;
   SourceSettings source_settings;
   // How often sequences are sampled; each check also moves the restorable window's end time.
   std::chrono::milliseconds sequence_interval{1000};
@@ -48,9 +48,9 @@ struct CaptureOptions {
   std::chrono::milliseconds max_reconnect_delay{30000};
   // Called after each synced write, with the position now durable and the source time it covers
   // (tests and progress use it).
-  std::function<void(Lsn durable, PgTime durable_time)> on_sync;
-  // Prometheus metrics kept up to date (see wal/metrics.h); may be null.
-  Metrics* metrics = nullptr;
+  std::function<void(pg::Lsn durable, pg::PgTime durable_time)> on_sync;
+  // Prometheus metrics kept up to date (see wal/capture_metrics.h); may be null.
+  base::Metrics* metrics = nullptr;
   // How often the slot's lag and wal_status are sampled: logged when their state changes, exported.
   std::chrono::milliseconds slot_check_interval{5000};
   // Fault injection for tests: called at every point where a crash of capture must leave the
@@ -61,6 +61,6 @@ struct CaptureOptions {
 };
 
 [[nodiscard]] absl::Status RunCapture(const Repository& repo, const CaptureOptions& options,
-                                      const std::atomic<bool>& stop, const Logger& log);
+                                      const std::atomic<bool>& stop, const base::Logger& log);
 
 }  // namespace pgpitr::wal

@@ -84,8 +84,8 @@ absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out,
 }
 
 std::string ChangeLog::StateKey() { return "Mstate"; }
-std::string ChangeLog::TransactionKey(Lsn commit_lsn) { return Prefixed('T', commit_lsn.value()); }
-std::string ChangeLog::TimeIndexKey(PgTime running_max_commit_time, Lsn commit_lsn) {
+std::string ChangeLog::TransactionKey(pg::Lsn commit_lsn) { return Prefixed('T', commit_lsn.value()); }
+std::string ChangeLog::TimeIndexKey(pg::PgTime running_max_commit_time, pg::Lsn commit_lsn) {
   std::string key = Prefixed('W', static_cast<uint64_t>(running_max_commit_time) ^ (uint64_t{1} << 63));
   AppendU64(&key, commit_lsn.value());
   return key;
@@ -106,9 +106,9 @@ std::string ChangeLog::TypeKey(uint32_t type_oid) {
   AppendU32(&key, type_oid);
   return key;
 }
-std::string ChangeLog::SequenceSampleKey(Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
+std::string ChangeLog::SequenceSampleKey(pg::Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
 std::string ChangeLog::MarkKey(std::string_view name) { return "K" + std::string(name); }
-std::string ChangeLog::GapKey(Lsn from) { return Prefixed('G', from.value()); }
+std::string ChangeLog::GapKey(pg::Lsn from) { return Prefixed('G', from.value()); }
 std::string ChangeLog::RetentionKey() { return "Mretention"; }
 
 absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem::path& dir, Mode mode) {
@@ -149,7 +149,7 @@ absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
   return state;
 }
 
-absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(Lsn commit_lsn) const {
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(pg::Lsn commit_lsn) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), TransactionKey(commit_lsn), &value);
   if (s.IsNotFound()) return std::nullopt;
@@ -174,41 +174,41 @@ absl::StatusOr<std::optional<proto::Transaction>> TransactionAt(const rocksdb::I
 
 }  // namespace
 
-absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(Lsn lsn) const {
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(pg::Lsn lsn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->SeekForPrev(TransactionKey(lsn));
   return TransactionAt(*it);
 }
 
-absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::FirstCommitAtOrAfter(Lsn lsn) const {
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::FirstCommitAtOrAfter(pg::Lsn lsn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   it->Seek(TransactionKey(lsn));
   return TransactionAt(*it);
 }
 
-absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterTime(PgTime t) const {
+absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterTime(pg::PgTime t) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   // The last index key whose running maximum is <= t: seek before (t, max LSN).
-  it->SeekForPrev(TimeIndexKey(t, Lsn(~uint64_t{0})));
+  it->SeekForPrev(TimeIndexKey(t, pg::Lsn(~uint64_t{0})));
   if (!it->Valid() || it->key()[0] != 'W') {
     if (absl::Status st = FromRocks(it->status(), "seeking the time index"); !st.ok()) return st;
     return std::nullopt;
   }
   const std::string_view key = it->key().ToStringView();
   if (key.size() != 17) return absl::DataLossError("change log time index key has the wrong size");
-  absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(Lsn(ReadU64(key.substr(9))));
+  absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(pg::Lsn(ReadU64(key.substr(9))));
   if (txn.ok() && !txn->has_value()) {
     return absl::DataLossError(
         fmt::format("change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
-                    Lsn(ReadU64(key.substr(9))).ToString()));
+                    pg::Lsn(ReadU64(key.substr(9))).ToString()));
   }
   return txn;
 }
 
-absl::Status ChangeLog::ForEachTransaction(Lsn from, Lsn to,
+absl::Status ChangeLog::ForEachTransaction(pg::Lsn from, pg::Lsn to,
                                            const std::function<absl::Status(const proto::Transaction&)>& visit) const {
   rocksdb::ReadOptions read;
-  const std::string upper = TransactionKey(Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
+  const std::string upper = TransactionKey(pg::Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
   rocksdb::Slice upper_slice(upper);
   if (to.value() != ~uint64_t{0}) read.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
@@ -239,12 +239,12 @@ absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, std::string_view pre
     if (key.size() != 17 || ReadU64(key.substr(9)) != *seen) {
       return absl::DataLossError(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')", *seen,
-                      Lsn(txn.commit_lsn()).ToString()));
+                      pg::Lsn(txn.commit_lsn()).ToString()));
     }
     change.Clear();
     if (absl::Status st =
             ParseStored(it->value().ToStringView(), &change,
-                        fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+                        fmt::format("C of the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString()));
         !st.ok()) {
       return st;
     }
@@ -305,7 +305,7 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
     if (key.size() != 17 || ReadU64(key.substr(9)) != expected_chunk) {
       return absl::DataLossError(fmt::format(
           "change log is missing changes from change {} of the transaction committed at {} (run 'pgpitr verify')",
-          expected_seq, Lsn(txn.commit_lsn()).ToString()));
+          expected_seq, pg::Lsn(txn.commit_lsn()).ToString()));
     }
     ++expected_chunk;
     const std::string_view value = it_->value().ToStringView();
@@ -321,7 +321,7 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
       auto* chunk = google::protobuf::Arena::CreateMessage<proto::ChangeChunk>(&arena_);
       if (!chunk->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
         return ParseStored(value, chunk,
-                           fmt::format("C of the transaction committed at {}", Lsn(txn.commit_lsn()).ToString()));
+                           fmt::format("C of the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString()));
       }
       parsed = chunk;
       first_seq = chunk->first_seq();
@@ -330,22 +330,23 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
     if (first_seq != expected_seq) {
       return absl::DataLossError(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
-                      expected_seq, Lsn(txn.commit_lsn()).ToString()));
+                      expected_seq, pg::Lsn(txn.commit_lsn()).ToString()));
     }
     for (size_t i = 0; i < changes; ++i) {
-      proto::Change& change = parsed != nullptr ? *parsed->mutable_changes(static_cast<int>(i)) : decoder_.mutable_change(i);
+      proto::Change& change =
+          parsed != nullptr ? *parsed->mutable_changes(static_cast<int>(i)) : decoder_.mutable_change(i);
       if (absl::Status st = visit(change); !st.ok()) return st;
     }
     expected_seq += changes;
   }
   if (!it_->status().ok()) {
     return FromRocks(it_->status(), fmt::format("reading the changes of the transaction committed at {}",
-                                                Lsn(txn.commit_lsn()).ToString()));
+                                                pg::Lsn(txn.commit_lsn()).ToString()));
   }
   if (expected_seq != txn.change_count()) {
     return absl::DataLossError(
         fmt::format("change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
-                    expected_seq, txn.change_count(), Lsn(txn.commit_lsn()).ToString()));
+                    expected_seq, txn.change_count(), pg::Lsn(txn.commit_lsn()).ToString()));
   }
   return absl::OkStatus();
 }
@@ -375,7 +376,7 @@ absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> ChangeLog::Types() const {
 }
 
 absl::Status ChangeLog::ForEachSequenceSample(
-    Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const {
+    pg::Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(SequenceSampleKey(from)); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
     proto::SequenceSample sample;
@@ -455,12 +456,12 @@ absl::StatusOr<std::optional<proto::Retention>> ChangeLog::RetentionState() cons
   return retention;
 }
 
-absl::Status ChangeLog::RecordGap(Lsn from, Lsn to, std::string_view reason) {
+absl::Status ChangeLog::RecordGap(pg::Lsn from, pg::Lsn to, std::string_view reason) {
   proto::Gap gap;
   gap.set_from_lsn(from.value());
   gap.set_to_lsn(to.value());
   gap.set_reason(std::string(reason));
-  gap.set_recorded_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+  gap.set_recorded_time(pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
   std::string bytes;
   gap.SerializeToString(&bytes);
   rocksdb::WriteBatch batch;

@@ -20,12 +20,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 #include "proto/pgpitr.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "wal/change_chunk.h"
-#include "wal/lsn.h"
-#include "wal/pg_time.h"
 
 namespace pgpitr::wal {
 
@@ -65,18 +65,18 @@ class ChangeLog {
 
   // --- reads ---
   [[nodiscard]] absl::StatusOr<proto::CaptureState> State() const;
-  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> GetTransaction(Lsn commit_lsn) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> GetTransaction(pg::Lsn commit_lsn) const;
   // The newest commit with commit LSN <= lsn.
-  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitAtOrBefore(Lsn lsn) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitAtOrBefore(pg::Lsn lsn) const;
   // The newest commit C such that no commit up to and including C has a commit time after t.
-  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitNotAfterTime(PgTime t) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> LastCommitNotAfterTime(pg::PgTime t) const;
   // The oldest commit with commit LSN >= lsn.
-  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> FirstCommitAtOrAfter(Lsn lsn) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::Transaction>> FirstCommitAtOrAfter(pg::Lsn lsn) const;
 
   // Visits transactions with from <= commit LSN <= to in commit order; stops at the first error
   // the visitor returns.
   [[nodiscard]] absl::Status ForEachTransaction(
-      Lsn from, Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const;
+      pg::Lsn from, pg::Lsn to, const std::function<absl::Status(const proto::Transaction&)>& visit) const;
   // The format version the log was written in: kChangeLogFormatVersion, or 1 for a log written
   // before changes were stored in chunks (one 'C' key per change, its value a proto::Change),
   // which is read but never added to.
@@ -92,7 +92,7 @@ class ChangeLog {
   [[nodiscard]] absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> Types() const;
   // Sequence samples with from <= check LSN, oldest first.
   [[nodiscard]] absl::Status ForEachSequenceSample(
-      Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const;
+      pg::Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const;
 
   // The named restore point, or nullopt.
   [[nodiscard]] absl::StatusOr<std::optional<proto::Mark>> GetMark(std::string_view name) const;
@@ -119,19 +119,19 @@ class ChangeLog {
   [[nodiscard]] absl::Status FlushMemtables();
   // Records (synced) that commits with from < commit LSN < to may be missing, e.g. after the slot
   // was lost and capture started again from a new one. Safe from any thread of the writer process.
-  [[nodiscard]] absl::Status RecordGap(Lsn from, Lsn to, std::string_view reason);
+  [[nodiscard]] absl::Status RecordGap(pg::Lsn from, pg::Lsn to, std::string_view reason);
 
   // Key encoders, for building WriteBatches.
   static std::string StateKey();
-  static std::string TransactionKey(Lsn commit_lsn);
-  static std::string TimeIndexKey(PgTime running_max_commit_time, Lsn commit_lsn);
+  static std::string TransactionKey(pg::Lsn commit_lsn);
+  static std::string TimeIndexKey(pg::PgTime running_max_commit_time, pg::Lsn commit_lsn);
   static std::string ChangeKey(uint64_t storage_id, uint64_t chunk_seq);
   static std::string PendingKey(uint64_t storage_id);
   static std::string SchemaKey(uint32_t schema_id);
   static std::string TypeKey(uint32_t type_oid);
-  static std::string SequenceSampleKey(Lsn check_lsn);
+  static std::string SequenceSampleKey(pg::Lsn check_lsn);
   static std::string MarkKey(std::string_view name);
-  static std::string GapKey(Lsn from);
+  static std::string GapKey(pg::Lsn from);
   static std::string RetentionKey();
 
   rocksdb::DB* db() const { return db_.get(); }

@@ -5,8 +5,8 @@
 #include <unordered_set>
 
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "wal/event_triggers.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
 
@@ -173,7 +173,7 @@ absl::StatusOr<std::unique_ptr<ChangeLogWriter>> ChangeLogWriter::Create(ChangeL
   writer->state_.set_format_version(kChangeLogFormatVersion);
   if (writer->state_.next_storage_id() == 0) writer->state_.set_next_storage_id(1);
   if (writer->state_.next_schema_id() == 0) writer->state_.set_next_schema_id(1);
-  writer->pending_through_ = Lsn(writer->state_.captured_through_lsn());
+  writer->pending_through_ = pg::Lsn(writer->state_.captured_through_lsn());
   writer->pending_through_time_ = writer->state_.captured_through_time();
 
   absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> schemas = log->Schemas();
@@ -202,7 +202,7 @@ void ChangeLogWriter::SetSourceIdentity(const std::string& system_identifier, co
   state_.set_publication_name(publication);
 }
 
-void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
+void ChangeLogWriter::SetLogStart(pg::Lsn lsn, pg::PgTime server_time) {
   if (state_.log_start_lsn() != 0) return;
   state_.set_log_start_lsn(lsn.value());
   state_.set_log_start_time(server_time);
@@ -210,8 +210,8 @@ void ChangeLogWriter::SetLogStart(Lsn lsn, PgTime server_time) {
   AdvanceTo(lsn, server_time);
 }
 
-absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLogWriter::StoredSequenceSample(Lsn check_lsn) const {
-  if (last_sample_.has_value() && Lsn(last_sample_->check_lsn()) == check_lsn) return last_sample_;
+absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLogWriter::StoredSequenceSample(pg::Lsn check_lsn) const {
+  if (last_sample_.has_value() && pg::Lsn(last_sample_->check_lsn()) == check_lsn) return last_sample_;
   std::string value;
   rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::SequenceSampleKey(check_lsn), &value);
   if (got.IsNotFound()) return std::nullopt;
@@ -221,8 +221,8 @@ absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLogWriter::StoredSequ
   return stored;
 }
 
-absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn,
-                                                PgTime check_time) {
+absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, pg::Lsn check_lsn,
+                                                pg::PgTime check_time) {
   if (changed.sequences_size() > 0) {
     absl::StatusOr<std::optional<proto::SequenceSample>> stored = StoredSequenceSample(check_lsn);
     if (!stored.ok()) return stored.status();
@@ -240,7 +240,7 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
     // A sequence the earlier sample holds and this one does not was unchanged in between: its value
     // holds at this check's time too.
     sample.set_check_lsn(check_lsn.value());
-    sample.set_check_time(std::max<PgTime>(sample.check_time(), check_time));
+    sample.set_check_time(std::max<pg::PgTime>(sample.check_time(), check_time));
     batch_.Put(ChangeLog::SequenceSampleKey(check_lsn), Serialize(sample));
     last_sample_ = std::move(sample);
   }
@@ -249,7 +249,7 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
   return absl::OkStatus();
 }
 
-void ChangeLogWriter::AdvanceTo(Lsn lsn, PgTime time) {
+void ChangeLogWriter::AdvanceTo(pg::Lsn lsn, pg::PgTime time) {
   if (lsn > pending_through_) pending_through_ = lsn;
   pending_through_time_ = std::max(pending_through_time_, time);
   while (!clock_marks_.empty() && clock_marks_.front().first <= pending_through_) {
@@ -258,14 +258,14 @@ void ChangeLogWriter::AdvanceTo(Lsn lsn, PgTime time) {
   }
 }
 
-void ChangeLogWriter::NoteServerPosition(Lsn wal_end) {
+void ChangeLogWriter::NoteServerPosition(pg::Lsn wal_end) {
   if (current_.has_value()) return;  // inside a transaction: its commit is still to come
   // A keepalive's send time says nothing about commits the walsender has not decoded yet, so
   // only the position counts here; clock readings give the time.
   if (wal_end > pending_through_) AdvanceTo(wal_end, 0);
 }
 
-void ChangeLogWriter::NoteServerClock(Lsn lsn, PgTime time) {
+void ChangeLogWriter::NoteServerClock(pg::Lsn lsn, pg::PgTime time) {
   if (!clock_marks_.empty() && clock_marks_.back().first >= lsn) {
     clock_marks_.back().second = std::max(clock_marks_.back().second, time);
   } else {
@@ -438,7 +438,7 @@ absl::Status ChangeLogWriter::WriteBatchUnsynced() {
   return s;
 }
 
-void ChangeLogWriter::NoteRecord(OpenTransaction* txn, Lsn at) {
+void ChangeLogWriter::NoteRecord(OpenTransaction* txn, pg::Lsn at) {
   if (!at.IsValid() || txn->skip || at == txn->tail_lsn) return;
   txn->tail_lsn = at;
   txn->tail_seq = txn->next_seq;
@@ -530,7 +530,7 @@ absl::Status ChangeLogWriter::ReloadFrom(OpenTransaction* txn, uint64_t seq) {
 }
 
 absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
-  txn->tail_lsn = Lsn();
+  txn->tail_lsn = pg::Lsn();
   if (cut < txn->chunk_first_seq) {
     // The cut is inside a written chunk: read it back (the batch first, so the log holds it), keep
     // its changes before the cut in the buffer, and delete it and every chunk after it.
@@ -694,8 +694,9 @@ absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
   return absl::OkStatus();
 }
 
-absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time) {
-  if (txn->skip || commit_lsn <= Lsn(state_.last_commit_lsn())) {
+absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn commit_lsn, pg::Lsn end_lsn,
+                                                pg::PgTime commit_time) {
+  if (txn->skip || commit_lsn <= pg::Lsn(state_.last_commit_lsn())) {
     Discard(*txn);
   } else {
     WriteChunk(txn, /*at_commit=*/true);
@@ -712,7 +713,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, Lsn commit
     for (const auto& [seq, relid] : txn->dropped) record.add_dropped_relids(relid);
     batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
     // The first commit starts the maximum: max_commit_time's 0 is not a commit time.
-    const PgTime running_max =
+    const pg::PgTime running_max =
         state_.transactions() == 0 ? commit_time : std::max(state_.max_commit_time(), commit_time);
     state_.set_max_commit_time(running_max);
     batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
@@ -741,7 +742,7 @@ void ChangeLogWriter::Discard(const OpenTransaction& txn) {
   if (txn.pending_written) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
 }
 
-absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, Lsn at) {
+absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) {
   return std::visit(
       [&](const auto& m) -> absl::Status {
         using M = std::decay_t<decltype(m)>;
@@ -753,7 +754,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, Lsn at) {
           txn.xid = m.xid;
           txn.final_lsn = m.final_lsn;
           txn.commit_time = m.commit_time;
-          txn.skip = m.final_lsn <= Lsn(state_.last_commit_lsn());
+          txn.skip = m.final_lsn <= pg::Lsn(state_.last_commit_lsn());
           if (!txn.skip) {
             txn.storage_id = state_.next_storage_id();
             state_.set_next_storage_id(txn.storage_id + 1);
@@ -850,9 +851,9 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, Lsn at) {
             });
             list->insert(it, std::move(entry));
           };
-          if (m.prefix == kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
-          if (IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
-          if (m.prefix == kDdlEventMessagePrefix) {
+          if (m.prefix == pg::kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
+          if (pg::IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
+          if (m.prefix == pg::kDdlEventMessagePrefix) {
             for (uint32_t relid : DroppedRelations(m.content)) place(&t->dropped, std::make_pair(seq, relid));
           }
           if (before_tail) return absl::OkStatus();
@@ -882,7 +883,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, Lsn at) {
             state_.set_next_storage_id(empty.storage_id + 1);
             return CommitTransaction(&empty, m.commit_lsn, m.end_lsn, m.commit_time);
           }
-          if (m.commit_lsn > Lsn(state_.last_commit_lsn())) {
+          if (m.commit_lsn > pg::Lsn(state_.last_commit_lsn())) {
             if (absl::Status s = DropAbortedSubtransactions(&it->second); !s.ok()) return s;
           }
           absl::Status s = CommitTransaction(&it->second, m.commit_lsn, m.end_lsn, m.commit_time);

@@ -54,16 +54,16 @@ class ChangeLogWriter {
   // Applies one message; `at` is where the server placed it in WAL (XLogData's start: a change's
   // record, a logical message's end). A message that contradicts the protocol (a change outside a
   // transaction, for a relation never described) is an error: the stream cannot be trusted past it.
-  [[nodiscard]] absl::Status Apply(const PgoutputMessage& message, Lsn at = Lsn());
+  [[nodiscard]] absl::Status Apply(const PgoutputMessage& message, pg::Lsn at = pg::Lsn());
 
   // The server reported (keepalive) that it has sent everything before wal_end. When no
   // transaction is open outside a stream, every commit before wal_end has been applied.
-  void NoteServerPosition(Lsn wal_end);
+  void NoteServerPosition(pg::Lsn wal_end);
 
   // The source's clock said `time` and then its WAL insert position was `lsn`: once everything
   // before lsn is captured, so is every commit stamped at or before time. This is how the
   // restorable window's end keeps moving while the source is idle.
-  void NoteServerClock(Lsn lsn, PgTime time);
+  void NoteServerClock(pg::Lsn lsn, pg::PgTime time);
   // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
   bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 
@@ -75,10 +75,10 @@ class ChangeLogWriter {
   [[nodiscard]] absl::Status Sync();
 
   // Every commit at or before it is on disk: the flush position to confirm to the server.
-  Lsn durable_through() const { return Lsn(state_.captured_through_lsn()); }
+  pg::Lsn durable_through() const { return pg::Lsn(state_.captured_through_lsn()); }
   // Commits applied but not yet synced.
   bool HasUnsyncedProgress() const {
-    return pending_through_ > Lsn(state_.captured_through_lsn()) ||
+    return pending_through_ > pg::Lsn(state_.captured_through_lsn()) ||
            pending_through_time_ > state_.captured_through_time();
   }
   // Bytes of writes waiting in the batch (0 when it holds none; its fixed header is not counted).
@@ -93,12 +93,13 @@ class ChangeLogWriter {
   void SetSourceIdentity(const std::string& system_identifier, const std::string& database, const std::string& slot,
                          const std::string& publication);
   // Where the change log starts: commits at or after it are captured. Set once.
-  void SetLogStart(Lsn lsn, PgTime server_time);
+  void SetLogStart(pg::Lsn lsn, pg::PgTime server_time);
   // Stores a sequence sample (only the sequences that changed) and advances the check watermark.
   // Samples are keyed by the check's WAL insert position, which does not move when nextval() hands
   // out values already logged, so a sample at the position of one stored before is merged into it
   // (its sequences keep their newest values): no sample replaces another's sequences.
-  [[nodiscard]] absl::Status PutSequenceSample(const proto::SequenceSample& changed, Lsn check_lsn, PgTime check_time);
+  [[nodiscard]] absl::Status PutSequenceSample(const proto::SequenceSample& changed, pg::Lsn check_lsn,
+                                               pg::PgTime check_time);
 
  private:
   struct OpenTransaction {
@@ -120,8 +121,8 @@ class ChangeLogWriter {
     // Relations the recorded schema changes dropped: change number, relation OID.
     std::vector<std::pair<uint64_t, uint32_t>> dropped;
     bool skip = false;  // already stored before a restart: ignore its changes
-    Lsn final_lsn;
-    PgTime commit_time = 0;
+    pg::Lsn final_lsn;
+    pg::PgTime commit_time = 0;
     // Streamed transactions: where each subtransaction's changes begin, so that a subtransaction
     // abort can cut them off, and the relation schemas sent within this transaction.
     struct SubxactStart {
@@ -137,7 +138,7 @@ class ChangeLogWriter {
     // message is placed at its record's end, which is where the next record starts, and the server
     // orders changes of different subtransactions by that position, so a message emitted in a
     // subtransaction can arrive after the changes of the record that follows it (same position).
-    Lsn tail_lsn;
+    pg::Lsn tail_lsn;
     uint64_t tail_seq = 0;
     uint64_t tail_rows = 0;  // rows before it
   };
@@ -157,7 +158,7 @@ class ChangeLogWriter {
   // Moves the buffered changes into the batch as the transaction's next chunk.
   void WriteChunk(OpenTransaction* txn, bool at_commit);
   // Notes that the next change comes from the WAL record at `at` (see OpenTransaction::tail_lsn).
-  static void NoteRecord(OpenTransaction* txn, Lsn at);
+  static void NoteRecord(OpenTransaction* txn, pg::Lsn at);
   // Puts `change` (a logical message of `subxid`) before the changes from `seq` on, which the
   // server sent first although their record follows the message's.
   [[nodiscard]] absl::Status InsertChangeAt(OpenTransaction* txn, uint64_t seq, std::optional<uint32_t> subxid,
@@ -178,11 +179,12 @@ class ChangeLogWriter {
   [[nodiscard]] absl::Status RewriteWithout(OpenTransaction* txn, const std::vector<uint32_t>& aborted);
   [[nodiscard]] absl::Status WriteBatchUnsynced();
   [[nodiscard]] absl::Status ApplyRelation(const RelationMessage& m);
-  [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, Lsn commit_lsn, Lsn end_lsn, PgTime commit_time);
+  [[nodiscard]] absl::Status CommitTransaction(OpenTransaction* txn, pg::Lsn commit_lsn, pg::Lsn end_lsn,
+                                               pg::PgTime commit_time);
   void Discard(const OpenTransaction& txn);
   [[nodiscard]] absl::Status MaybeSpill();
   // The stored sample at `check_lsn`, if any (the batch's first, then the log's).
-  [[nodiscard]] absl::StatusOr<std::optional<proto::SequenceSample>> StoredSequenceSample(Lsn check_lsn) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::SequenceSample>> StoredSequenceSample(pg::Lsn check_lsn) const;
 
   // What the next write holds. RocksDB applies a batch to its memtable in order, and its skip list
   // finds a key's place from where the last insert went when keys ascend; each kind of key ('C'
@@ -221,11 +223,11 @@ class ChangeLogWriter {
   std::optional<proto::SequenceSample> last_sample_;  // the last sequence sample put, synced or not
   // Advances what will be durable at the next Sync; time is the commit time or clock reading that
   // position is known to cover.
-  void AdvanceTo(Lsn lsn, PgTime time);
+  void AdvanceTo(pg::Lsn lsn, pg::PgTime time);
 
-  Lsn pending_through_;
-  PgTime pending_through_time_ = 0;
-  std::deque<std::pair<Lsn, PgTime>> clock_marks_;  // clock readings not yet passed, oldest first
+  pg::Lsn pending_through_;
+  pg::PgTime pending_through_time_ = 0;
+  std::deque<std::pair<pg::Lsn, pg::PgTime>> clock_marks_;  // clock readings not yet passed, oldest first
 
   std::optional<OpenTransaction> current_;                   // between Begin and Commit
   std::map<uint32_t, OpenTransaction> streamed_;             // by top-level xid

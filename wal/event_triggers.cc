@@ -2,7 +2,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
-#include "wal/stream_messages.h"
+#include "pg/stream_messages.h"
 
 namespace pgpitr::wal {
 
@@ -448,9 +448,10 @@ std::string Fill(std::string sql, const std::vector<std::pair<std::string, std::
 
 }  // namespace
 
-absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std::string& keyed_publication,
+absl::StatusOr<DdlRecording> InstallEventTriggers(pg::Connection& conn, const std::string& keyed_publication,
                                                   bool identity_full) {
-  absl::StatusOr<PgResult> super = conn.Query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user");
+  absl::StatusOr<pg::Result> super =
+      conn.Query("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user");
   if (!super.ok()) return super.status();
   // Only a superuser may create event triggers (PostgreSQL 15 to 17).
   if (super->rows() != 1 || super->GetString(0, 0) != "t") return DdlRecording::kProxyOnly;
@@ -480,16 +481,17 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std:
       "ALTER EVENT TRIGGER {rewrite_trigger} ENABLE ALWAYS;"
       "ALTER EVENT TRIGGER {start_trigger} ENABLE ALWAYS;"
       "COMMIT;",
-      fmt::arg("schema", kEventTriggerSchema), fmt::arg("drop", kRecordDrop), fmt::arg("keep", Fill(kKeepKeyedPublication, {{"%KEYED_LITERAL%", QuoteLiteral(keyed_publication)},
-                                                      {"%HAS_IDENTITY%", kHasReplicaIdentity},
-                                                      {"%PUBLISHED%", kPublishedTable}})),
-      fmt::arg("ddl", Fill(kRecordDdl, {{"%PREFIX%", kDdlEventMessagePrefix},
+      fmt::arg("schema", pg::kEventTriggerSchema), fmt::arg("drop", kRecordDrop),
+      fmt::arg("keep", Fill(kKeepKeyedPublication, {{"%KEYED_LITERAL%", pg::QuoteLiteral(keyed_publication)},
+                                                    {"%HAS_IDENTITY%", kHasReplicaIdentity},
+                                                    {"%PUBLISHED%", kPublishedTable}})),
+      fmt::arg("ddl", Fill(kRecordDdl, {{"%PREFIX%", pg::kDdlEventMessagePrefix},
                                         {"%IDENTITY_FULL%", identity_full ? "true" : "false"},
                                         {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
-      fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", kSqlDropTrigger),
-      fmt::arg("end_trigger", kDdlEndTrigger), fmt::arg("rewrite_trigger", kTableRewriteTrigger),
-      fmt::arg("start_trigger", kDdlStartTrigger),
-      fmt::arg("before", Fill(kBeforeDdl, {{"%KEYED_LITERAL%", QuoteLiteral(keyed_publication)}})));
+      fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", pg::kSqlDropTrigger),
+      fmt::arg("end_trigger", pg::kDdlEndTrigger), fmt::arg("rewrite_trigger", pg::kTableRewriteTrigger),
+      fmt::arg("start_trigger", pg::kDdlStartTrigger),
+      fmt::arg("before", Fill(kBeforeDdl, {{"%KEYED_LITERAL%", pg::QuoteLiteral(keyed_publication)}})));
   if (absl::Status s = conn.Execute(install); !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -500,17 +502,18 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn, const std:
 std::string_view HasReplicaIdentityCondition() { return kHasReplicaIdentity; }
 std::string_view PublishedTableCondition() { return kPublishedTable; }
 
-absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn) {
-  absl::StatusOr<PgResult> present =
+absl::StatusOr<DdlRecording> RemoveEventTriggers(pg::Connection& conn) {
+  absl::StatusOr<pg::Result> present =
       conn.Query("SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname IN ($1, $2, $3, $4)",
-                 {kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kDdlStartTrigger});
+                 {pg::kDdlEndTrigger, pg::kSqlDropTrigger, pg::kTableRewriteTrigger, pg::kDdlStartTrigger});
   if (!present.ok()) return present.status();
   if (present->GetString(0, 0) == "0") return DdlRecording::kProxyOnly;
   if (absl::Status s = conn.Execute(fmt::format(
           "BEGIN; SET LOCAL client_min_messages = warning; DROP EVENT TRIGGER IF EXISTS {}; "
           "DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; DROP EVENT TRIGGER IF EXISTS {}; "
           "DROP SCHEMA IF EXISTS {} CASCADE; COMMIT",
-          kDdlEndTrigger, kSqlDropTrigger, kTableRewriteTrigger, kDdlStartTrigger, kEventTriggerSchema));
+          pg::kDdlEndTrigger, pg::kSqlDropTrigger, pg::kTableRewriteTrigger, pg::kDdlStartTrigger,
+          pg::kEventTriggerSchema));
       !s.ok()) {
     (void)conn.Execute("ROLLBACK");
     return s;
@@ -532,10 +535,10 @@ std::vector<uint32_t> DroppedRelations(std::string_view message) {
 
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {
   if (dump_desc == "EVENT TRIGGER") {
-    return name == kDdlEndTrigger || name == kSqlDropTrigger || name == kTableRewriteTrigger ||
-           name == kDdlStartTrigger;
+    return name == pg::kDdlEndTrigger || name == pg::kSqlDropTrigger || name == pg::kTableRewriteTrigger ||
+           name == pg::kDdlStartTrigger;
   }
-  if (dump_desc == "SCHEMA") return name == kEventTriggerSchema;
+  if (dump_desc == "SCHEMA") return name == pg::kEventTriggerSchema;
   return false;
 }
 

@@ -11,15 +11,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
+#include "pg/stream_messages.h"
 
 namespace pgpitr::wal {
-
-inline constexpr const char* kEventTriggerSchema = "_pgpitr";
-inline constexpr const char* kDdlEndTrigger = "_pgpitr_ddl_end";
-inline constexpr const char* kSqlDropTrigger = "_pgpitr_sql_drop";
-inline constexpr const char* kTableRewriteTrigger = "_pgpitr_table_rewrite";
-inline constexpr const char* kDdlStartTrigger = "_pgpitr_ddl_start";
 
 enum class DdlRecording {
   kEventTriggers,  // the source records every schema change itself
@@ -34,7 +29,7 @@ enum class DdlRecording {
 // keyed_publication: the publication of UPDATE and DELETE when pgpitr's publication is in two
 // (wal/source.h); while it exists, each schema change keeps it to the tables with a replica
 // identity, and its message names the published tables without one.
-[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(PgConnection& conn,
+[[nodiscard]] absl::StatusOr<DdlRecording> InstallEventTriggers(pg::Connection& conn,
                                                                 const std::string& keyed_publication,
                                                                 bool identity_full = false);
 
@@ -51,7 +46,7 @@ std::string_view PublishedTableCondition();
 std::vector<uint32_t> DroppedRelations(std::string_view message);
 
 // Drops pgpitr's triggers and schema if they are there (`run --no-event-triggers`): kProxyOnly.
-[[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(PgConnection& conn);
+[[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(pg::Connection& conn);
 
 // True for the dump entries of pgpitr's own triggers and schema, which a restore leaves out.
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name);

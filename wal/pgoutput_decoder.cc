@@ -239,7 +239,7 @@ absl::Status ReadTuple(Reader& r, TupleData* tuple) {
 absl::Status ReadBegin(Reader& r, BeginMessage* m) {
   uint64_t final_lsn = 0;
   if (!r.U64(&final_lsn)) return r.Truncated("final LSN");
-  m->final_lsn = Lsn(final_lsn);
+  m->final_lsn = pg::Lsn(final_lsn);
   if (!r.I64(&m->commit_time)) return r.Truncated("commit time");
   if (!r.U32(&m->xid)) return r.Truncated("xid");
   return absl::OkStatus();
@@ -252,8 +252,8 @@ absl::Status ReadCommit(Reader& r, CommitMessage* m) {
   if (!r.U64(&commit_lsn)) return r.Truncated("commit LSN");
   if (!r.U64(&end_lsn)) return r.Truncated("end LSN");
   if (!r.I64(&m->commit_time)) return r.Truncated("commit time");
-  m->commit_lsn = Lsn(commit_lsn);
-  m->end_lsn = Lsn(end_lsn);
+  m->commit_lsn = pg::Lsn(commit_lsn);
+  m->end_lsn = pg::Lsn(end_lsn);
   return absl::OkStatus();
 }
 
@@ -262,7 +262,7 @@ absl::Status ReadOrigin(Reader& r, OriginMessage* m) {
   std::string_view name;
   if (!r.U64(&lsn)) return r.Truncated("origin commit LSN");
   if (!r.CString(&name)) return r.Truncated("origin name");
-  m->origin_commit_lsn = Lsn(lsn);
+  m->origin_commit_lsn = pg::Lsn(lsn);
   m->name.assign(name);
   return absl::OkStatus();
 }
@@ -387,7 +387,7 @@ absl::Status ReadLogicalMessage(Reader& r, LogicalMessage* m) {
     return r.Malformed(fmt::format("content length {} exceeds the {} bytes left", len, r.remaining()));
   }
   m->transactional = (flags & 1) != 0;
-  m->lsn = Lsn(lsn);
+  m->lsn = pg::Lsn(lsn);
   m->prefix.assign(prefix);
   m->content.assign(content);
   return absl::OkStatus();
@@ -409,8 +409,8 @@ absl::Status ReadStreamCommit(Reader& r, StreamCommitMessage* m) {
   if (!r.U64(&commit_lsn)) return r.Truncated("commit LSN");
   if (!r.U64(&end_lsn)) return r.Truncated("end LSN");
   if (!r.I64(&m->commit_time)) return r.Truncated("commit time");
-  m->commit_lsn = Lsn(commit_lsn);
-  m->end_lsn = Lsn(end_lsn);
+  m->commit_lsn = pg::Lsn(commit_lsn);
+  m->end_lsn = pg::Lsn(end_lsn);
   return absl::OkStatus();
 }
 
@@ -445,8 +445,8 @@ absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view byt
       if (!r.U64(&wal_start)) return r.Truncated("WAL start");
       if (!r.U64(&wal_end)) return r.Truncated("WAL end");
       if (!r.I64(&data.send_time)) return r.Truncated("send time");
-      data.wal_start = Lsn(wal_start);
-      data.wal_end = Lsn(wal_end);
+      data.wal_start = pg::Lsn(wal_start);
+      data.wal_end = pg::Lsn(wal_end);
       data.payload = r.Rest();
       return data;
     }
@@ -460,7 +460,7 @@ absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view byt
       if (!r.I64(&keepalive.send_time)) return r.Truncated("send time");
       if (!r.U8(&reply_requested)) return r.Truncated("reply flag");
       if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;
-      keepalive.wal_end = Lsn(wal_end);
+      keepalive.wal_end = pg::Lsn(wal_end);
       keepalive.reply_requested = reply_requested != 0;
       return keepalive;
     }
@@ -472,7 +472,8 @@ absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view byt
   }
 }
 
-std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now, bool reply_requested) {
+std::string EncodeStandbyStatusUpdate(pg::Lsn written, pg::Lsn flushed, pg::Lsn applied, pg::PgTime now,
+                                      bool reply_requested) {
   std::string out;
   out.reserve(34);
   out.push_back('r');

@@ -15,23 +15,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/lsn.h"
-#include "wal/pg_time.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 
 namespace pgpitr::wal {
 
 // --- The walsender's CopyData messages (server to client) ---
 
-struct XLogData {  // 'w'
-  Lsn wal_start;   // the WAL position of this message's data
-  Lsn wal_end;     // the server's current end of WAL
-  PgTime send_time;
+struct XLogData {     // 'w'
+  pg::Lsn wal_start;  // the WAL position of this message's data
+  pg::Lsn wal_end;    // the server's current end of WAL
+  pg::PgTime send_time;
   std::string_view payload;  // one pgoutput message; points into the decoded buffer
 };
 
 struct PrimaryKeepalive {  // 'k'
-  Lsn wal_end;
-  PgTime send_time;
+  pg::Lsn wal_end;
+  pg::PgTime send_time;
   bool reply_requested;
 };
 
@@ -41,7 +41,8 @@ using ReplicationMessage = std::variant<XLogData, PrimaryKeepalive>;
 [[nodiscard]] absl::StatusOr<ReplicationMessage> DecodeReplicationMessage(std::string_view bytes);
 
 // The standby status update ('r') a client sends to report its positions.
-std::string EncodeStandbyStatusUpdate(Lsn written, Lsn flushed, Lsn applied, PgTime now, bool reply_requested);
+std::string EncodeStandbyStatusUpdate(pg::Lsn written, pg::Lsn flushed, pg::Lsn applied, pg::PgTime now,
+                                      bool reply_requested);
 
 // --- pgoutput messages ---
 
@@ -60,20 +61,20 @@ struct TupleColumn {
 using TupleData = std::vector<TupleColumn>;
 
 struct BeginMessage {  // 'B'
-  Lsn final_lsn;       // LSN of the commit record
-  PgTime commit_time;
+  pg::Lsn final_lsn;   // LSN of the commit record
+  pg::PgTime commit_time;
   uint32_t xid;
 };
 
 struct CommitMessage {  // 'C'
   uint8_t flags;
-  Lsn commit_lsn;
-  Lsn end_lsn;
-  PgTime commit_time;
+  pg::Lsn commit_lsn;
+  pg::Lsn end_lsn;
+  pg::PgTime commit_time;
 };
 
 struct OriginMessage {  // 'O'
-  Lsn origin_commit_lsn;
+  pg::Lsn origin_commit_lsn;
   std::string name;
 };
 
@@ -131,7 +132,7 @@ struct TruncateMessage {  // 'T'
 struct LogicalMessage {  // 'M', from pg_logical_emit_message
   std::optional<uint32_t> xid;
   bool transactional;
-  Lsn lsn;
+  pg::Lsn lsn;
   std::string prefix;
   std::string content;
 };
@@ -146,9 +147,9 @@ struct StreamStopMessage {};  // 'E'
 struct StreamCommitMessage {  // 'c'
   uint32_t xid;
   uint8_t flags;
-  Lsn commit_lsn;
-  Lsn end_lsn;
-  PgTime commit_time;
+  pg::Lsn commit_lsn;
+  pg::Lsn end_lsn;
+  pg::PgTime commit_time;
 };
 
 struct StreamAbortMessage {  // 'A'

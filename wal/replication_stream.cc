@@ -7,23 +7,23 @@
 
 namespace pgpitr::wal {
 
-absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(PgConnection conn, std::string_view slot,
-                                                                            Lsn start,
+absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(pg::Connection conn, std::string_view slot,
+                                                                            pg::Lsn start,
                                                                             std::string_view plugin_options) {
   const std::string command =
-      fmt::format("START_REPLICATION SLOT {} LOGICAL {} ({})", QuoteIdent(slot), start.ToString(), plugin_options);
+      fmt::format("START_REPLICATION SLOT {} LOGICAL {} ({})", pg::QuoteIdent(slot), start.ToString(), plugin_options);
   PGresult* raw = PQexec(conn.raw(), command.c_str());
-  PgResult result(raw);
+  pg::Result result(raw);
   if (raw == nullptr || PQresultStatus(raw) != PGRES_COPY_BOTH) {
-    const std::string sqlstate = raw != nullptr ? SqlState(raw) : "";
+    const std::string sqlstate = raw != nullptr ? pg::SqlState(raw) : "";
     const std::string message =
         fmt::format("the source refused to start replication from slot {}: {}", slot, conn.LastError());
     // For later: the connection lost or the server going away; the slot still held by a walsender
     // that is ending (55006 object_in_use), or gone since the session began (42704
     // undefined_object: the next session makes it again and records the gap).
-    const bool later = PQstatus(conn.raw()) == CONNECTION_BAD || IsTransientSqlState(sqlstate) || sqlstate == "55006" ||
-                       sqlstate == "42704";
-    return WithSqlState(later ? absl::UnavailableError(message) : absl::FailedPreconditionError(message), sqlstate);
+    const bool later = PQstatus(conn.raw()) == CONNECTION_BAD || pg::IsTransientSqlState(sqlstate) ||
+                       sqlstate == "55006" || sqlstate == "42704";
+    return pg::WithSqlState(later ? absl::UnavailableError(message) : absl::FailedPreconditionError(message), sqlstate);
   }
   if (PQsetnonblocking(conn.raw(), 1) != 0) {
     return absl::InternalError("could not make the replication connection non-blocking");
@@ -47,8 +47,8 @@ absl::StatusOr<std::optional<std::string_view>> ReplicationStream::Next(std::chr
     if (n > 0) return std::optional<std::string_view>(std::string_view(buffer_, static_cast<size_t>(n)));
     if (n == -1) {
       // The server ended the copy: collect its reason.
-      PgResult result(PQgetResult(c));
-      std::string why = result.raw() != nullptr ? OneLine(PQresultErrorMessage(result.raw())) : "";
+      pg::Result result(PQgetResult(c));
+      std::string why = result.raw() != nullptr ? pg::OneLine(PQresultErrorMessage(result.raw())) : "";
       if (why.empty()) why = conn_.LastError();
       return absl::UnavailableError(fmt::format("the source ended replication: {}", why));
     }
@@ -68,7 +68,7 @@ absl::StatusOr<std::optional<std::string_view>> ReplicationStream::Next(std::chr
   }
 }
 
-absl::Status ReplicationStream::SendStatus(Lsn written, Lsn flushed, PgTime now, bool reply_requested) {
+absl::Status ReplicationStream::SendStatus(pg::Lsn written, pg::Lsn flushed, pg::PgTime now, bool reply_requested) {
   const std::string message = EncodeStandbyStatusUpdate(written, flushed, flushed, now, reply_requested);
   PGconn* c = conn_.raw();
   if (PQputCopyData(c, message.data(), static_cast<int>(message.size())) != 1) {

@@ -13,9 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "wal/lsn.h"
-#include "wal/pg_connection.h"
-#include "wal/pg_time.h"
+#include "pg/connection.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 
 namespace pgpitr::wal {
 
@@ -23,8 +23,8 @@ class ReplicationStream {
  public:
   // conn must be a replication=database connection. start is where to resume; 0/0 lets the server
   // use the slot's confirmed_flush_lsn. plugin_options is the parenthesized option list.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ReplicationStream>> Start(PgConnection conn,
-                                                                                std::string_view slot, Lsn start,
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ReplicationStream>> Start(pg::Connection conn,
+                                                                                std::string_view slot, pg::Lsn start,
                                                                                 std::string_view plugin_options);
   ~ReplicationStream();
 
@@ -33,16 +33,16 @@ class ReplicationStream {
   [[nodiscard]] absl::StatusOr<std::optional<std::string_view>> Next(std::chrono::milliseconds timeout);
 
   // Reports positions to the server; flushed is what the server may forget.
-  [[nodiscard]] absl::Status SendStatus(Lsn written, Lsn flushed, PgTime now, bool reply_requested);
+  [[nodiscard]] absl::Status SendStatus(pg::Lsn written, pg::Lsn flushed, pg::PgTime now, bool reply_requested);
 
   // Ends the CopyBoth phase politely (CopyDone) so the walsender records our last status.
   [[nodiscard]] absl::Status Finish();
 
  private:
-  explicit ReplicationStream(PgConnection conn) : conn_(std::move(conn)) {}
+  explicit ReplicationStream(pg::Connection conn) : conn_(std::move(conn)) {}
   void FreeBuffer();
 
-  PgConnection conn_;
+  pg::Connection conn_;
   char* buffer_ = nullptr;
   bool finished_ = false;
 };

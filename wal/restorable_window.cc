@@ -31,8 +31,8 @@ std::vector<proto::Gap> Merged(std::vector<proto::Gap> gaps) {
 }  // namespace
 
 std::string RestorableStretch::ToString() const {
-  return fmt::format("{} (LSN {}) to {} (LSN {})", FormatPgTime(start_time), start_lsn.ToString(),
-                     FormatPgTime(end_time), end_lsn.ToString());
+  return fmt::format("{} (LSN {}) to {} (LSN {})", pg::FormatPgTime(start_time), start_lsn.ToString(),
+                     pg::FormatPgTime(end_time), end_lsn.ToString());
 }
 
 bool RestorableWindow::IsUsable(const proto::Base& base) const {
@@ -55,27 +55,27 @@ std::string RestorableWindow::ToString() const {
 }
 
 RestorableWindow ComputeRestorableWindow(const std::vector<proto::Base>& bases, const proto::CaptureState& state,
-                                         const std::vector<proto::Gap>& gaps, Lsn horizon,
+                                         const std::vector<proto::Gap>& gaps, pg::Lsn horizon,
                                          const LastCommitTimeLookup& last_commit_time) {
   RestorableWindow w;
-  const Lsn log_start(state.log_start_lsn());
-  const Lsn captured_through(state.captured_through_lsn());
-  const Lsn reaches_back = std::max(log_start, horizon);
+  const pg::Lsn log_start(state.log_start_lsn());
+  const pg::Lsn captured_through(state.captured_through_lsn());
+  const pg::Lsn reaches_back = std::max(log_start, horizon);
   const std::vector<proto::Gap> merged = Merged(gaps);
 
   // Stretch i lies between gap i-1 (from its end) and gap i (to its start); -1: inside a gap.
-  auto stretch_of = [&](Lsn lsn) -> int {
+  auto stretch_of = [&](pg::Lsn lsn) -> int {
     int i = 0;
     for (const proto::Gap& g : merged) {
-      if (lsn <= Lsn(g.from_lsn())) return i;
-      if (lsn < Lsn(g.to_lsn())) return -1;
+      if (lsn <= pg::Lsn(g.from_lsn())) return i;
+      if (lsn < pg::Lsn(g.to_lsn())) return -1;
       ++i;
     }
     return i;
   };
   std::vector<std::vector<proto::Base>> by_stretch(merged.size() + 1);
   for (const proto::Base& b : bases) {
-    const Lsn lsn(b.lsn());
+    const pg::Lsn lsn(b.lsn());
     const bool covered = log_start.IsValid() && lsn >= reaches_back && lsn <= captured_through;
     const int i = covered ? stretch_of(lsn) : -1;
     (i >= 0 ? by_stretch[static_cast<size_t>(i)] : w.unusable_bases).push_back(b);
@@ -87,17 +87,17 @@ RestorableWindow ComputeRestorableWindow(const std::vector<proto::Base>& bases, 
     RestorableStretch s;
     s.bases = std::move(by_stretch[i]);
     std::sort(s.bases.begin(), s.bases.end(), ByLsn);
-    s.start_lsn = Lsn(s.bases.front().lsn());
+    s.start_lsn = pg::Lsn(s.bases.front().lsn());
     s.start_time = s.bases.front().consistent_time();
-    const PgTime newest_base_time = s.bases.back().consistent_time();
-    const bool gap_ends_it = i < merged.size() && Lsn(merged[i].from_lsn()) < captured_through;
+    const pg::PgTime newest_base_time = s.bases.back().consistent_time();
+    const bool gap_ends_it = i < merged.size() && pg::Lsn(merged[i].from_lsn()) < captured_through;
     if (gap_ends_it) {
       const proto::Gap& gap = merged[i];
       s.ends_at_gap = gap;
-      s.end_lsn = std::max(Lsn(gap.from_lsn()), Lsn(s.bases.back().lsn()));
+      s.end_lsn = std::max(pg::Lsn(gap.from_lsn()), pg::Lsn(s.bases.back().lsn()));
       s.end_time = newest_base_time;
       if (last_commit_time) {
-        const std::optional<PgTime> t = last_commit_time(Lsn(gap.from_lsn()));
+        const std::optional<pg::PgTime> t = last_commit_time(pg::Lsn(gap.from_lsn()));
         if (t.has_value()) s.end_time = std::max(s.end_time, *t);
       }
     } else {
@@ -117,9 +117,9 @@ absl::StatusOr<RestorableWindow> ReadRestorableWindow(const std::vector<proto::B
   gaps->insert(gaps->end(), extra_breaks.begin(), extra_breaks.end());
   absl::StatusOr<std::optional<proto::Retention>> retention = log.RetentionState();
   if (!retention.ok()) return retention.status();
-  const Lsn horizon = retention->has_value() ? Lsn((*retention)->horizon_lsn()) : Lsn();
+  const pg::Lsn horizon = retention->has_value() ? pg::Lsn((*retention)->horizon_lsn()) : pg::Lsn();
   // An unreadable commit leaves that stretch's end at its conservative bound (verify reads damaged logs).
-  return ComputeRestorableWindow(bases, state, *gaps, horizon, [&](Lsn lsn) -> std::optional<PgTime> {
+  return ComputeRestorableWindow(bases, state, *gaps, horizon, [&](pg::Lsn lsn) -> std::optional<pg::PgTime> {
     absl::StatusOr<std::optional<proto::Transaction>> last = log.LastCommitAtOrBefore(lsn);
     if (!last.ok() || !last->has_value()) return std::nullopt;
     return (*last)->commit_time();

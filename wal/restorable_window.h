@@ -15,26 +15,26 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 #include "proto/pgpitr.pb.h"
 #include "wal/change_log.h"
-#include "wal/lsn.h"
-#include "wal/pg_time.h"
 
 namespace pgpitr::wal {
 
 struct RestorableStretch {
   std::vector<proto::Base> bases;  // usable bases in the stretch, oldest first; never empty
-  Lsn start_lsn;                   // the oldest base's LSN
-  PgTime start_time = 0;           // and its consistent time
+  pg::Lsn start_lsn;               // the oldest base's LSN
+  pg::PgTime start_time = 0;       // and its consistent time
   // The newest restorable point: what capture made durable, or, when a gap ends the stretch, the
   // gap's start (every commit at or before it is stored) and the time of the last commit there
   // (at least the newest base's time).
-  Lsn end_lsn;
-  PgTime end_time = 0;
+  pg::Lsn end_lsn;
+  pg::PgTime end_time = 0;
   std::optional<proto::Gap> ends_at_gap;
 
-  bool HoldsTime(PgTime t) const { return start_time <= t && t <= end_time; }
-  bool HoldsLsn(Lsn lsn) const { return start_lsn <= lsn && lsn <= end_lsn; }
+  bool HoldsTime(pg::PgTime t) const { return start_time <= t && t <= end_time; }
+  bool HoldsLsn(pg::Lsn lsn) const { return start_lsn <= lsn && lsn <= end_lsn; }
   // "2026-11-25 00:00:03.51+00 (LSN 2/1A000060) to 2026-11-25 10:45:01.2+00 (LSN 2/5D3F18A0)"
   std::string ToString() const;
 };
@@ -52,13 +52,13 @@ struct RestorableWindow {
 
 // The newest commit time at or before an LSN, or nullopt (none, or unknown): how a stretch that a
 // gap ends learns its end time.
-using LastCommitTimeLookup = std::function<std::optional<PgTime>(Lsn)>;
+using LastCommitTimeLookup = std::function<std::optional<pg::PgTime>(pg::Lsn)>;
 
 // Pure: the window given the bases (any order), capture's state, the gaps (any order, may overlap),
 // retention's horizon (zero when retention never ran) and, optionally, the last-commit lookup
 // (without it a stretch a gap ends ends at its newest base's time: a conservative bound).
 RestorableWindow ComputeRestorableWindow(const std::vector<proto::Base>& bases, const proto::CaptureState& state,
-                                         const std::vector<proto::Gap>& gaps, Lsn horizon = Lsn(),
+                                         const std::vector<proto::Gap>& gaps, pg::Lsn horizon = pg::Lsn(),
                                          const LastCommitTimeLookup& last_commit_time = {});
 
 // The same from the change log: its recorded gaps plus `extra_breaks` (damage verify found), its

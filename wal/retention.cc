@@ -45,7 +45,7 @@ struct LogDeletion {
 
 // Step 3: one synced batch deleting everything below the horizon that no restore inside the window
 // reads. Idempotent: running it again after a crash deletes nothing more.
-absl::StatusOr<LogDeletion> DeleteLogBelow(ChangeLog& log, Lsn horizon) {
+absl::StatusOr<LogDeletion> DeleteLogBelow(ChangeLog& log, pg::Lsn horizon) {
   rocksdb::DB* db = log.db();
   rocksdb::WriteBatch batch;
   LogDeletion deleted;
@@ -53,7 +53,7 @@ absl::StatusOr<LogDeletion> DeleteLogBelow(ChangeLog& log, Lsn horizon) {
   // Transactions and their changes.
   {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read));
-    for (it->Seek(ChangeLog::TransactionKey(Lsn())); it->Valid() && it->key()[0] == 'T'; it->Next()) {
+    for (it->Seek(ChangeLog::TransactionKey(pg::Lsn())); it->Valid() && it->key()[0] == 'T'; it->Next()) {
       if (ReadU64(it->key().ToStringView().substr(1)) >= horizon.value()) break;
       proto::Transaction txn;
       if (absl::Status s = ParseStored(it->value().ToStringView(), &txn, "T"); !s.ok()) return s;
@@ -63,7 +63,7 @@ absl::StatusOr<LogDeletion> DeleteLogBelow(ChangeLog& log, Lsn horizon) {
       ++deleted.transactions;
     }
     if (absl::Status s = Rocks(it->status(), "reading transactions for retention"); !s.ok()) return s;
-    batch.DeleteRange(ChangeLog::TransactionKey(Lsn()), ChangeLog::TransactionKey(horizon));
+    batch.DeleteRange(ChangeLog::TransactionKey(pg::Lsn()), ChangeLog::TransactionKey(horizon));
   }
   // The time index is in commit order (its running maximum is monotonic), so the entries of commits
   // below the horizon are a prefix.
@@ -99,7 +99,7 @@ absl::StatusOr<LogDeletion> DeleteLogBelow(ChangeLog& log, Lsn horizon) {
     }
     if (absl::Status s = Rocks(it->status(), "reading sequence samples for retention"); !s.ok()) return s;
     if (newest.has_value() && count > 1) {
-      const std::string newest_key = ChangeLog::SequenceSampleKey(Lsn(newest->check_lsn()));
+      const std::string newest_key = ChangeLog::SequenceSampleKey(pg::Lsn(newest->check_lsn()));
       batch.DeleteRange("Q", newest_key);
       proto::SequenceSample folded;
       folded.set_check_lsn(newest->check_lsn());
@@ -138,7 +138,7 @@ void Step(const RetentionOptions& options, int step) {
 
 // Steps 2 to 4 for the horizon the record holds.
 absl::StatusOr<LogDeletion> Finish(const Repository& repo, proto::Retention retention, const RetentionOptions& options,
-                                   const Logger& log) {
+                                   const base::Logger& log) {
   absl::StatusOr<std::vector<Repository::BaseFolder>> folders = repo.ScanBases();
   if (!folders.ok()) return folders.status();
   for (const Repository::BaseFolder& folder : *folders) {
@@ -153,7 +153,7 @@ absl::StatusOr<LogDeletion> Finish(const Repository& repo, proto::Retention rete
     Step(options, 2);
   }
   if (absl::Status s = repo.EmptyTrash(); !s.ok()) return s;
-  absl::StatusOr<LogDeletion> deleted = DeleteLogBelow(repo.change_log(), Lsn(retention.horizon_lsn()));
+  absl::StatusOr<LogDeletion> deleted = DeleteLogBelow(repo.change_log(), pg::Lsn(retention.horizon_lsn()));
   if (!deleted.ok()) return deleted.status();
   Step(options, 3);
   retention.set_done(true);
@@ -166,9 +166,9 @@ absl::StatusOr<LogDeletion> Finish(const Repository& repo, proto::Retention rete
 
 }  // namespace
 
-RetentionPlan PlanRetention(const std::vector<proto::Base>& bases, PgTime now, std::chrono::milliseconds window) {
+RetentionPlan PlanRetention(const std::vector<proto::Base>& bases, pg::PgTime now, std::chrono::milliseconds window) {
   RetentionPlan plan;
-  const PgTime window_start = now - std::chrono::duration_cast<std::chrono::microseconds>(window).count();
+  const pg::PgTime window_start = now - std::chrono::duration_cast<std::chrono::microseconds>(window).count();
   // The newest base consistent at or before the window's start restores its first instant.
   size_t first_kept = 0;
   for (size_t i = 0; i < bases.size(); ++i) {
@@ -176,23 +176,24 @@ RetentionPlan PlanRetention(const std::vector<proto::Base>& bases, PgTime now, s
   }
   for (size_t i = 0; i < bases.size(); ++i) (i < first_kept ? plan.remove : plan.keep).push_back(bases[i]);
   if (!plan.keep.empty()) {
-    plan.horizon = Lsn(plan.keep.front().lsn());
+    plan.horizon = pg::Lsn(plan.keep.front().lsn());
     plan.horizon_time = plan.keep.front().consistent_time();
   }
   return plan;
 }
 
-absl::Status FinishInterruptedRetention(const Repository& repo, const RetentionOptions& options, const Logger& log) {
+absl::Status FinishInterruptedRetention(const Repository& repo, const RetentionOptions& options,
+                                        const base::Logger& log) {
   absl::StatusOr<std::optional<proto::Retention>> retention = repo.change_log().RetentionState();
   if (!retention.ok()) return retention.status();
   if (!retention->has_value() || (*retention)->done()) return repo.EmptyTrash();
   log.Warn("retention: finishing a deletion that was interrupted (horizon {})",
-           Lsn((*retention)->horizon_lsn()).ToString());
+           pg::Lsn((*retention)->horizon_lsn()).ToString());
   return Finish(repo, **retention, options, log).status();
 }
 
 absl::StatusOr<RetentionResult> ApplyRetention(const Repository& repo, const RetentionPlan& plan,
-                                               const RetentionOptions& options, const Logger& log) {
+                                               const RetentionOptions& options, const base::Logger& log) {
   if (absl::Status s = FinishInterruptedRetention(repo, options, log); !s.ok()) return s;
   RetentionResult result;
   result.plan = plan;
@@ -207,7 +208,7 @@ absl::StatusOr<RetentionResult> ApplyRetention(const Repository& repo, const Ret
   retention.set_done(false);
   retention.clear_deleting_base_ids();
   for (const proto::Base& base : plan.remove) retention.add_deleting_base_ids(base.id());
-  retention.set_run_time(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+  retention.set_run_time(pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
   if (absl::Status s = WriteRetention(repo.change_log(), retention); !s.ok()) return s;
   Step(options, 1);
   absl::StatusOr<LogDeletion> deleted = Finish(repo, retention, options, log);
@@ -216,12 +217,12 @@ absl::StatusOr<RetentionResult> ApplyRetention(const Repository& repo, const Ret
   result.sequence_samples_folded = deleted->samples_folded;
   result.marks_deleted = deleted->marks;
   log.Info("retention: kept {} bases from {} (LSN {}); deleted {} bases and {} transactions below it", plan.keep.size(),
-           FormatPgTime(plan.horizon_time), plan.horizon.ToString(), plan.remove.size(), deleted->transactions);
+           pg::FormatPgTime(plan.horizon_time), plan.horizon.ToString(), plan.remove.size(), deleted->transactions);
   return result;
 }
 
-absl::StatusOr<RetentionResult> RunRetention(const Repository& repo, const RetentionPolicy& policy, PgTime now,
-                                             const RetentionOptions& options, const Logger& log) {
+absl::StatusOr<RetentionResult> RunRetention(const Repository& repo, const RetentionPolicy& policy, pg::PgTime now,
+                                             const RetentionOptions& options, const base::Logger& log) {
   if (absl::Status s = FinishInterruptedRetention(repo, options, log); !s.ok()) return s;
   absl::StatusOr<std::vector<proto::Base>> bases = repo.Bases();
   if (!bases.ok()) return bases.status();

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/logger.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 #include "proto/pgpitr.pb.h"
-#include "wal/logger.h"
-#include "wal/lsn.h"
-#include "wal/pg_time.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
@@ -35,13 +35,13 @@ struct RetentionPolicy {
 struct RetentionPlan {
   std::vector<proto::Base> keep;    // oldest first
   std::vector<proto::Base> remove;  // oldest first
-  Lsn horizon;                      // the oldest kept base's LSN; zero when nothing is kept
-  PgTime horizon_time = 0;          // its consistent time
+  pg::Lsn horizon;                  // the oldest kept base's LSN; zero when nothing is kept
+  pg::PgTime horizon_time = 0;      // its consistent time
   bool empty() const { return remove.empty(); }
 };
 
 // Pure: which bases go, given the bases (oldest first), the time now and the window.
-RetentionPlan PlanRetention(const std::vector<proto::Base>& bases, PgTime now, std::chrono::milliseconds window);
+RetentionPlan PlanRetention(const std::vector<proto::Base>& bases, pg::PgTime now, std::chrono::milliseconds window);
 
 struct RetentionResult {
   RetentionPlan plan;
@@ -57,15 +57,15 @@ struct RetentionOptions {
 };
 
 [[nodiscard]] absl::StatusOr<RetentionResult> ApplyRetention(const Repository& repo, const RetentionPlan& plan,
-                                                             const RetentionOptions& options, const Logger& log);
+                                                             const RetentionOptions& options, const base::Logger& log);
 
 // Finishes a deletion a crash interrupted (no-op when there is none).
 [[nodiscard]] absl::Status FinishInterruptedRetention(const Repository& repo, const RetentionOptions& options,
-                                                      const Logger& log);
+                                                      const base::Logger& log);
 
 // Finish what was interrupted, plan with the repository's bases, apply.
 [[nodiscard]] absl::StatusOr<RetentionResult> RunRetention(const Repository& repo, const RetentionPolicy& policy,
-                                                           PgTime now, const RetentionOptions& options,
-                                                           const Logger& log);
+                                                           pg::PgTime now, const RetentionOptions& options,
+                                                           const base::Logger& log);
 
 }  // namespace pgpitr::wal

@@ -28,7 +28,7 @@ constexpr char kRelationExists[] = "SELECT 1 FROM pg_class WHERE oid = $1";
 // found it: XX000 ("could not open relation with OID", an internal error with no code of its own)
 // or 42P01 undefined_table.
 bool MayBeConcurrentDrop(const absl::Status& s) {
-  const std::string state = SqlStateOf(s);
+  const std::string state = pg::SqlStateOf(s);
   return state == "XX000" || state == "42P01";
 }
 
@@ -40,16 +40,16 @@ struct SequenceValue {
 
 // One statement per sequence, for when the one for all of them met a drop: a sequence that fails
 // and no longer exists was dropped and is left out; one that fails and still exists is an error.
-absl::Status ReadOneByOne(PgConnection& conn, std::vector<SequenceValue>* out) {
-  absl::StatusOr<PgResult> names = conn.Query(kSequenceNames);
+absl::Status ReadOneByOne(pg::Connection& conn, std::vector<SequenceValue>* out) {
+  absl::StatusOr<pg::Result> names = conn.Query(kSequenceNames);
   if (!names.ok()) return names.status();
   for (int i = 0; i < names->rows(); ++i) {
     const std::string oid = names->GetString(i, 0);
     SequenceValue v{.name = {names->GetString(i, 1), names->GetString(i, 2)}};
-    absl::StatusOr<PgResult> one = conn.Query(kOneSequence, {v.name.first, v.name.second});
+    absl::StatusOr<pg::Result> one = conn.Query(kOneSequence, {v.name.first, v.name.second});
     if (!one.ok()) {
       if (one.status().code() == absl::StatusCode::kUnavailable) return one.status();
-      absl::StatusOr<PgResult> exists = conn.Query(kRelationExists, {oid});
+      absl::StatusOr<pg::Result> exists = conn.Query(kRelationExists, {oid});
       if (!exists.ok()) return exists.status();
       if (exists->rows() > 0) return one.status();
       continue;
@@ -65,7 +65,7 @@ absl::Status ReadOneByOne(PgConnection& conn, std::vector<SequenceValue>* out) {
 }  // namespace
 
 absl::Status SequenceSampler::Seed(const ChangeLog& log) {
-  return log.ForEachSequenceSample(Lsn(), [&](const proto::SequenceSample& sample) {
+  return log.ForEachSequenceSample(pg::Lsn(), [&](const proto::SequenceSample& sample) {
     for (const auto& s : sample.sequences()) {
       last_[{s.namespace_(), s.name()}] = {s.last_value(), s.is_called()};
     }
@@ -73,14 +73,14 @@ absl::Status SequenceSampler::Seed(const ChangeLog& log) {
   });
 }
 
-absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(PgConnection& conn) {
+absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(pg::Connection& conn) {
   Check check;
   absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
   if (!position.ok()) return position.status();
   check.lsn = position->insert_lsn;
   check.time = position->time;
   std::vector<SequenceValue> values;
-  absl::StatusOr<PgResult> all = conn.Query(kAllSequences);
+  absl::StatusOr<pg::Result> all = conn.Query(kAllSequences);
   if (all.ok()) {
     values.reserve(all->rows());
     for (int i = 0; i < all->rows(); ++i) {

@@ -11,23 +11,23 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "pg/connection.h"
 #include "proto/pgpitr.pb.h"
 #include "wal/change_log.h"
-#include "wal/pg_connection.h"
 
 namespace pgpitr::wal {
 
 class SequenceSampler {
  public:
   struct Check {
-    Lsn lsn;
-    PgTime time = 0;
+    pg::Lsn lsn;
+    pg::PgTime time = 0;
     proto::SequenceSample changed;  // only the sequences whose state differs from the last check
   };
 
   // Learns the last stored values, so a restart stores only what changed since.
   [[nodiscard]] absl::Status Seed(const ChangeLog& log);
-  [[nodiscard]] absl::StatusOr<Check> Sample(PgConnection& conn);
+  [[nodiscard]] absl::StatusOr<Check> Sample(pg::Connection& conn);
 
  private:
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, bool>> last_;

@@ -12,7 +12,8 @@ std::string Mib(int64_t bytes) { return fmt::format("{:.1f} MiB", bytes / 104857
 
 }  // namespace
 
-absl::StatusOr<SlotHealth> ReadSlotHealth(PgConnection& conn, const std::string& slot, PgTime captured_through_time) {
+absl::StatusOr<SlotHealth> ReadSlotHealth(pg::Connection& conn, const std::string& slot,
+                                          pg::PgTime captured_through_time) {
   // wal_status and safe_wal_size exist from PostgreSQL 13 on.
   const bool has_wal_status = conn.server_version() >= 130000;
   const std::string sql = fmt::format(
@@ -22,24 +23,24 @@ absl::StatusOr<SlotHealth> ReadSlotHealth(PgConnection& conn, const std::string&
       "(extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8 "
       "FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots s ON s.slot_name = $1",
       has_wal_status ? "coalesce(s.wal_status, '')" : "''", has_wal_status ? "s.safe_wal_size" : "NULL::int8");
-  absl::StatusOr<PgResult> r = conn.Query(sql, {slot});
+  absl::StatusOr<pg::Result> r = conn.Query(sql, {slot});
   if (!r.ok()) return r.status();
   SlotHealth h;
   h.exists = r->Get(0, 0) == "t";
   h.active = r->Get(0, 1) == "t";
   h.wal_status = r->GetString(0, 2);
   if (!r->IsNull(0, 3)) {
-    absl::StatusOr<Lsn> confirmed = Lsn::Parse(r->Get(0, 3));
+    absl::StatusOr<pg::Lsn> confirmed = pg::Lsn::Parse(r->Get(0, 3));
     if (!confirmed.ok()) return confirmed.status();
     h.confirmed_flush = *confirmed;
   }
-  absl::StatusOr<Lsn> current = Lsn::Parse(r->Get(0, 4));
+  absl::StatusOr<pg::Lsn> current = pg::Lsn::Parse(r->Get(0, 4));
   if (!current.ok()) return current.status();
   h.current = *current;
   if (!r->IsNull(0, 5)) h.lag_bytes = std::stoll(r->GetString(0, 5));
   if (!r->IsNull(0, 6)) h.safe_wal_size = std::stoll(r->GetString(0, 6));
   if (!r->IsNull(0, 7)) h.max_slot_wal_keep = std::stoll(r->GetString(0, 7));
-  h.server_time = static_cast<PgTime>(std::stoll(r->GetString(0, 8)));
+  h.server_time = static_cast<pg::PgTime>(std::stoll(r->GetString(0, 8)));
   if (h.lag_bytes > 0 && captured_through_time > 0) {
     h.lag_seconds = std::max<double>(0, (h.server_time - captured_through_time) / 1e6);
   }

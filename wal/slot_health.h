@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/lsn.h"
-#include "wal/pg_connection.h"
-#include "wal/pg_time.h"
+#include "pg/connection.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 
 namespace pgpitr::wal {
 
@@ -22,14 +22,14 @@ struct SlotHealth {
   bool exists = false;
   bool active = false;
   std::string wal_status;  // reserved, extended, unreserved, lost ("" before PostgreSQL 13)
-  Lsn confirmed_flush;
-  Lsn current;            // pg_current_wal_lsn() when sampled
+  pg::Lsn confirmed_flush;
+  pg::Lsn current;        // pg_current_wal_lsn() when sampled
   int64_t lag_bytes = 0;  // current - confirmed_flush, never negative
   // Seconds between the server's clock and the newest commit time capture holds (0 when caught up).
   double lag_seconds = 0;
   std::optional<int64_t> safe_wal_size;      // bytes left before the slot is at risk; none: no limit
   std::optional<int64_t> max_slot_wal_keep;  // max_slot_wal_keep_size in bytes; none: -1 (no limit)
-  PgTime server_time = 0;
+  pg::PgTime server_time = 0;
 
   // The slot can no longer stream: gone, or invalidated because it needed removed WAL.
   bool lost() const { return !exists || wal_status == "lost"; }
@@ -40,8 +40,8 @@ struct SlotHealth {
 // Samples the slot. captured_through_time is what capture has made durable (the change log's
 // captured_through_time): lag_seconds is the server's clock minus it, or 0 when the slot has
 // confirmed everything the server has written.
-[[nodiscard]] absl::StatusOr<SlotHealth> ReadSlotHealth(PgConnection& conn, const std::string& slot,
-                                                        PgTime captured_through_time);
+[[nodiscard]] absl::StatusOr<SlotHealth> ReadSlotHealth(pg::Connection& conn, const std::string& slot,
+                                                        pg::PgTime captured_through_time);
 
 struct SlotEvent {
   enum class Level { kInfo, kWarning, kError };

@@ -36,17 +36,17 @@ bool RetryableLockFailure(const std::string& sqlstate) {
 
 }  // namespace
 
-absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const std::string& snapshot) {
-  std::optional<PgConnection> conn(std::move(session));
+absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(pg::Connection session, const std::string& snapshot) {
+  std::optional<pg::Connection> conn(std::move(session));
   // SET TRANSACTION SNAPSHOT must come before any query of the transaction. The session idles in its
   // transaction while pg_dump runs: a server-wide idle timeout must not end it early.
   for (const std::string& sql : {std::string("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-                                 "SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot),
+                                 "SET TRANSACTION SNAPSHOT " + pg::QuoteLiteral(snapshot),
                                  fmt::format("SET LOCAL lock_timeout = '{}'", kLockTimeout),
                                  std::string("SET LOCAL idle_in_transaction_session_timeout = 0")}) {
     if (absl::Status s = conn->Execute(sql); !s.ok()) return s;
   }
-  absl::StatusOr<PgResult> listed =
+  absl::StatusOr<pg::Result> listed =
       conn->Query(std::string("SELECT c.oid, n.nspname, c.relname, c.relkind") + kDumpedRelations + " ORDER BY 2, 3");
   if (!listed.ok()) return listed.status();
 
@@ -58,7 +58,7 @@ absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const st
   std::string lock_tables, lock_sequences;
   for (int i = 0; i < listed->rows(); ++i) {
     locks.oids_ += (i > 0 ? "," : "") + listed->GetString(i, 0);
-    const std::string name = QuoteIdent(listed->Get(i, 1)) + "." + QuoteIdent(listed->Get(i, 2));
+    const std::string name = pg::QuoteIdent(listed->Get(i, 1)) + "." + pg::QuoteIdent(listed->Get(i, 2));
     if (listed->Get(i, 3) == "S") {
       lock_sequences +=
           fmt::format("{}SELECT 1 FROM {} WHERE false", lock_sequences.empty() ? "" : " UNION ALL ", name);
@@ -72,12 +72,8 @@ absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const st
     if (lock.empty()) continue;
     // Names are resolved in the catalog as it is now; the check below catches a name that now means
     // another relation.
-    PgResult locked(PQexec(conn->raw(), lock.c_str()));
-    std::string sqlstate;
-    // The sequences' read answers rows (none), the LOCK a command.
-    absl::StatusOr<int64_t> done = locked.raw() != nullptr && PQresultStatus(locked.raw()) == PGRES_TUPLES_OK
-                                       ? absl::StatusOr<int64_t>(0)
-                                       : AffectedRows(locked.raw(), conn->raw(), &sqlstate);
+    absl::StatusOr<int64_t> done = conn->Affected(lock);
+    const std::string sqlstate = pg::SqlStateOf(done.status());
     if (!done.ok() && RetryableLockFailure(sqlstate)) {
       locks.refused_ = fmt::format(
           "could not lock every table whose rows the base holds within {} ({}); one was dropped, renamed or "
@@ -95,7 +91,7 @@ absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const st
   // Now that the locks are granted, pg_relation_filenode() and to_regclass() read the catalog as it
   // is (the locks took in every committed change to these relations), c.relfilenode as the snapshot
   // saw it. Once they agree, nothing can rewrite them while the locks are held.
-  absl::StatusOr<PgResult> changed = conn->Query(
+  absl::StatusOr<pg::Result> changed = conn->Query(
       std::string("SELECT n.nspname, c.relname, pg_catalog.pg_relation_filenode(c.oid) IS NULL") + kDumpedRelations +
       " AND ((c.relkind = 'r' AND pg_catalog.pg_relation_filenode(c.oid) IS DISTINCT FROM c.relfilenode)"
       "  OR pg_catalog.to_regclass(pg_catalog.format('%I.%I', n.nspname, c.relname)) IS DISTINCT FROM "
@@ -103,7 +99,7 @@ absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const st
       " ORDER BY 1, 2 LIMIT 1");
   if (!changed.ok()) return changed.status();
   if (changed->rows() > 0) {
-    const std::string name = QuoteIdent(changed->Get(0, 0)) + "." + QuoteIdent(changed->Get(0, 1));
+    const std::string name = pg::QuoteIdent(changed->Get(0, 0)) + "." + pg::QuoteIdent(changed->Get(0, 1));
     locks.refused_ = changed->Get(0, 2) == "t"
                          ? fmt::format("table {} was dropped or renamed after the base's snapshot", name)
                          : fmt::format("table {} was rewritten after the base's snapshot ({})", name, kRewrites);
@@ -113,9 +109,9 @@ absl::StatusOr<SnapshotLocks> SnapshotLocks::Take(PgConnection session, const st
   return locks;
 }
 
-absl::StatusOr<SnapshotLocks::Handover> SnapshotLocks::Watch(PgConnection& monitor, const std::string& pg_dump_name) {
+absl::StatusOr<SnapshotLocks::Handover> SnapshotLocks::Watch(pg::Connection& monitor, const std::string& pg_dump_name) {
   if (!session_.has_value()) return Handover::kHandedOver;
-  absl::StatusOr<PgResult> seen = monitor.Query(
+  absl::StatusOr<pg::Result> seen = monitor.Query(
       "SELECT count(DISTINCT l.relation) FILTER (WHERE l.granted),"
       " min(l.relation::pg_catalog.regclass::text) FILTER (WHERE NOT l.granted)"
       " FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_locks l ON l.pid = a.pid"
@@ -137,7 +133,7 @@ absl::StatusOr<SnapshotLocks::Handover> SnapshotLocks::Watch(PgConnection& monit
   return Handover::kHolding;
 }
 
-absl::StatusOr<PgResult> SnapshotLocks::ReadAtSnapshot(const std::string& sql) {
+absl::StatusOr<pg::Result> SnapshotLocks::ReadAtSnapshot(const std::string& sql) {
   if (!session_.has_value()) return absl::FailedPreconditionError("the snapshot's session was released");
   return session_->Query(sql);
 }

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "wal/conninfo.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
+#include "pg/conninfo.h"
 
 namespace pgpitr::wal {
 
@@ -24,7 +24,7 @@ class SnapshotLocks {
   // locked by another session past a bound, is not an error: refused() says so.
   // `session` is a plain connection to the source, opened before the snapshot was exported, so that
   // the time between the snapshot and the locks (when a rewrite refuses the snapshot) stays short.
-  [[nodiscard]] static absl::StatusOr<SnapshotLocks> Take(PgConnection session, const std::string& snapshot);
+  [[nodiscard]] static absl::StatusOr<SnapshotLocks> Take(pg::Connection session, const std::string& snapshot);
 
   // Empty when every relation is held with the snapshot's file; else why not, naming the relation.
   const std::string& refused() const { return refused_; }
@@ -37,16 +37,16 @@ class SnapshotLocks {
   // (this session's locks are released then). kRefused when pg_dump queues for a relation held here:
   // a session asked for ACCESS EXCLUSIVE after these locks, pg_dump waits for it and it for us, a
   // deadlock PostgreSQL cannot see; pg_dump must be stopped (refused() names the relation).
-  [[nodiscard]] absl::StatusOr<Handover> Watch(PgConnection& monitor, const std::string& pg_dump_name);
+  [[nodiscard]] absl::StatusOr<Handover> Watch(pg::Connection& monitor, const std::string& pg_dump_name);
 
   // Reads on the session at the snapshot (before Release), e.g. the catalog as the dump sees it.
-  [[nodiscard]] absl::StatusOr<PgResult> ReadAtSnapshot(const std::string& sql);
+  [[nodiscard]] absl::StatusOr<pg::Result> ReadAtSnapshot(const std::string& sql);
 
   void Release() { session_.reset(); }
 
  private:
-  std::optional<PgConnection> session_;  // in a transaction at the snapshot, holding the locks
-  std::string oids_;                     // the relations, as an array literal: {16384,16390}
+  std::optional<pg::Connection> session_;  // in a transaction at the snapshot, holding the locks
+  std::string oids_;                       // the relations, as an array literal: {16384,16390}
   int relations_ = 0;
   std::string refused_;
 };

@@ -31,9 +31,9 @@ void ChooseProtocol(int server_version_num, SourceFacts* facts) {
   }
   std::string names;
   for (const std::string& publication : facts->publications) {
-    names += (names.empty() ? "" : ",") + QuoteIdent(publication);
+    names += (names.empty() ? "" : ",") + pg::QuoteIdent(publication);
   }
-  options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version, QuoteLiteral(names));
+  options = fmt::format("proto_version '{}', publication_names {}", facts->proto_version, pg::QuoteLiteral(names));
   // 16+ (protocol 4): 'parallel', the highest streaming mode; its Stream Abort also says where and
   // when the abort happened. Capture stores the streamed pieces the same way in either mode.
   if (server_version_num >= 160000) {
@@ -55,9 +55,9 @@ struct PublicationForm {
   std::string keyed_generated;
 };
 
-absl::StatusOr<PublicationForm> ReadPublicationForm(PgConnection& conn, const std::string& publication) {
+absl::StatusOr<PublicationForm> ReadPublicationForm(pg::Connection& conn, const std::string& publication) {
   // pubgencols read through jsonb, so that servers before 18 (without the column) give NULL.
-  absl::StatusOr<PgResult> r = conn.Query(
+  absl::StatusOr<pg::Result> r = conn.Query(
       "SELECT p.puballtables, p.pubupdate OR p.pubdelete, pg_catalog.to_jsonb(p) ->> 'pubgencols' "
       "FROM pg_catalog.pg_publication p WHERE p.pubname = $1 "
       "UNION ALL SELECT NULL, NULL, pg_catalog.to_jsonb(k) ->> 'pubgencols' FROM pg_catalog.pg_publication k "
@@ -84,43 +84,43 @@ absl::StatusOr<PublicationForm> ReadPublicationForm(PgConnection& conn, const st
 std::string CreateKeyed(const PublicationForm& form, const std::string& keyed) {
   return form.keyed_exists
              ? ""
-             : fmt::format("CREATE PUBLICATION {} WITH (publish = 'update, delete');", QuoteIdent(keyed));
+             : fmt::format("CREATE PUBLICATION {} WITH (publish = 'update, delete');", pg::QuoteIdent(keyed));
 }
 
 }  // namespace
 
 std::string KeyedPublication(const std::string& publication) { return publication + "_keyed"; }
 
-absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn) {
+absl::StatusOr<ServerPosition> ReadServerPosition(pg::Connection& conn) {
   // Target-list expressions are evaluated left to right: the clock first.
-  absl::StatusOr<PgResult> r = conn.Query(
+  absl::StatusOr<pg::Result> r = conn.Query(
       "SELECT (extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8, "
       "pg_current_wal_insert_lsn()");
   if (!r.ok()) return r.status();
-  absl::StatusOr<Lsn> lsn = Lsn::Parse(r->Get(0, 1));
+  absl::StatusOr<pg::Lsn> lsn = pg::Lsn::Parse(r->Get(0, 1));
   if (!lsn.ok()) return lsn.status();
-  return ServerPosition{.time = static_cast<PgTime>(std::stoll(r->GetString(0, 0))), .insert_lsn = *lsn};
+  return ServerPosition{.time = static_cast<pg::PgTime>(std::stoll(r->GetString(0, 0))), .insert_lsn = *lsn};
 }
 
-absl::StatusOr<PgTime> ServerClock(PgConnection& conn) {
+absl::StatusOr<pg::PgTime> ServerClock(pg::Connection& conn) {
   absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
   if (!position.ok()) return position.status();
   return position->time;
 }
 
-absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source) {
+absl::StatusOr<pg::Connection> ConnectReplication(const pg::ConnInfo& source) {
   // The walsender prints values with these settings; the same ones read them back at replay (as
   // PostgreSQL's own subscriber does), whatever the source's defaults are.
   const std::string options =
       source.Get("options").value_or("") + " -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3";
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(
       source.With("replication", "database").With("options", options), "source (replication connection)");
   // 42501 insufficient_privilege: the role may not start a walsender; 28000
   // invalid_authorization_specification: pg_hba.conf has no line for replication connections.
-  // Anything else is PgConnection's verdict: a server that is down or restarting is for later.
-  const std::string sqlstate = conn.ok() ? "" : SqlStateOf(conn.status());
+  // Anything else is pg::Connection's verdict: a server that is down or restarting is for later.
+  const std::string sqlstate = conn.ok() ? "" : pg::SqlStateOf(conn.status());
   if (sqlstate == "42501" || sqlstate == "28000") {
-    return WithSqlState(
+    return pg::WithSqlState(
         absl::FailedPreconditionError(fmt::format(
             "{} (the user needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION; and pg_hba.conf must allow "
             "the user to connect for replication; on managed services grant the provider's replication role)",
@@ -137,16 +137,17 @@ std::string TablesWithoutReplicaIdentityQuery() {
       PublishedTableCondition(), HasReplicaIdentityCondition());
 }
 
-absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn) {
-  absl::StatusOr<PgResult> r = conn.Query(TablesWithoutReplicaIdentityQuery());
+absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(pg::Connection& conn) {
+  absl::StatusOr<pg::Result> r = conn.Query(TablesWithoutReplicaIdentityQuery());
   if (!r.ok()) return r.status();
   std::vector<std::string> out;
   for (int i = 0; i < r->rows(); ++i) out.push_back(r->GetString(i, 0));
   return out;
 }
 
-absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings, const Logger& log) {
-  absl::StatusOr<PgConnection> conn = PgConnection::Connect(source, "source");
+absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const SourceSettings& settings,
+                                          const base::Logger& log) {
+  absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(source, "source");
   if (!conn.ok()) return conn.status();
   SourceFacts facts;
   facts.server_version_num = conn->server_version();
@@ -156,7 +157,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
         fmt::format("the source runs PostgreSQL {}; pgpitr needs 10 or newer (logical replication with pgoutput)",
                     facts.server_version));
   }
-  absl::StatusOr<PgResult> r = conn->Query(
+  absl::StatusOr<pg::Result> r = conn->Query(
       "SELECT current_setting('wal_level'), current_database(), "
       "current_setting('max_replication_slots')::int, current_setting('max_wal_senders')::int, "
       "(SELECT count(*) FROM pg_replication_slots)::int, "
@@ -199,9 +200,9 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   // Schema changes by any path, where the role may create event triggers. (First: they keep the
   // keyed publication below.)
   const std::string keyed = KeyedPublication(settings.publication);
-  absl::StatusOr<DdlRecording> recording =
-      settings.event_triggers ? InstallEventTriggers(*conn, keyed, settings.set_replica_identity_full)
-                              : RemoveEventTriggers(*conn);
+  absl::StatusOr<DdlRecording> recording = settings.event_triggers
+                                               ? InstallEventTriggers(*conn, keyed, settings.set_replica_identity_full)
+                                               : RemoveEventTriggers(*conn);
   if (!recording.ok()) {
     if (recording.status().code() == absl::StatusCode::kUnavailable) return recording.status();
     log.Warn("could not create pgpitr's event triggers ({}); schema changes are recorded only through the proxy",
@@ -229,9 +230,10 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
   if (!form->exists) {
     const bool in_two = triggers && !slot_exists;
     absl::Status s = conn->Execute(
-        in_two ? fmt::format("{} CREATE PUBLICATION {} FOR ALL TABLES WITH (publish = 'insert, truncate'); {} {} COMMIT",
-                             own, QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep)
-               : fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", QuoteIdent(settings.publication)));
+        in_two
+            ? fmt::format("{} CREATE PUBLICATION {} FOR ALL TABLES WITH (publish = 'insert, truncate'); {} {} COMMIT",
+                          own, pg::QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep)
+            : fmt::format("CREATE PUBLICATION {} FOR ALL TABLES", pg::QuoteIdent(settings.publication)));
     if (!s.ok()) (void)conn->Execute("ROLLBACK");
     // A lost connection is not a refusal: the reconnect loop tries again.
     if (s.code() == absl::StatusCode::kUnavailable) return s;
@@ -239,50 +241,55 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
       return absl::FailedPreconditionError(
           fmt::format("cannot create publication {} on the source: {} (a FOR ALL TABLES publication needs a superuser, "
                       "or create it yourself: CREATE PUBLICATION {} FOR ALL TABLES)",
-                      settings.publication, s.message(), QuoteIdent(settings.publication)));
+                      settings.publication, s.message(), pg::QuoteIdent(settings.publication)));
     }
-    log.Info("created publication {} FOR ALL TABLES{}", settings.publication,
-             in_two ? fmt::format(" (INSERT, TRUNCATE) and {} (UPDATE, DELETE of the tables with a replica identity)",
-                                  keyed)
-                    : "");
+    log.Info(
+        "created publication {} FOR ALL TABLES{}", settings.publication,
+        in_two ? fmt::format(" (INSERT, TRUNCATE) and {} (UPDATE, DELETE of the tables with a replica identity)", keyed)
+               : "");
   } else if (!form->all_tables) {
     log.Warn("publication {} is not FOR ALL TABLES: tables outside it are not captured", settings.publication);
   } else if (form->publishes_update && triggers && !slot_exists) {
     // In two from a new slot's start.
-    if (absl::Status s = conn->Execute(
-            fmt::format("{} ALTER PUBLICATION {} SET (publish = 'insert, truncate'); {} {} COMMIT", own,
-                        QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep));
+    if (absl::Status s =
+            conn->Execute(fmt::format("{} ALTER PUBLICATION {} SET (publish = 'insert, truncate'); {} {} COMMIT", own,
+                                      pg::QuoteIdent(settings.publication), CreateKeyed(*form, keyed), keep));
         !s.ok()) {
       (void)conn->Execute("ROLLBACK");
       return s;
     }
-    log.Info("publication {} now publishes INSERT and TRUNCATE, and {} the UPDATE and DELETE of the tables with a "
-             "replica identity",
-             settings.publication, keyed);
+    log.Info(
+        "publication {} now publishes INSERT and TRUNCATE, and {} the UPDATE and DELETE of the tables with a "
+        "replica identity",
+        settings.publication, keyed);
   } else if (!form->publishes_update && form->keyed_exists && !triggers) {
     // Nothing keeps the keyed publication without the triggers: every table's UPDATE and DELETE
     // again (those of a table without a replica identity fail on the source).
-    if (absl::Status s = conn->Execute(fmt::format(
-            "ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate')", QuoteIdent(settings.publication)));
+    if (absl::Status s =
+            conn->Execute(fmt::format("ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate')",
+                                      pg::QuoteIdent(settings.publication)));
         !s.ok()) {
       return s;
     }
-    log.Warn("publication {} publishes every table's UPDATE and DELETE again: without pgpitr's event triggers "
-             "nothing keeps {} to the tables with a replica identity",
-             settings.publication, keyed);
+    log.Warn(
+        "publication {} publishes every table's UPDATE and DELETE again: without pgpitr's event triggers "
+        "nothing keeps {} to the tables with a replica identity",
+        settings.publication, keyed);
   } else if (!form->publishes_update && form->keyed_exists) {
     if (absl::Status s = conn->Execute(fmt::format("{} {} COMMIT", own, keep)); !s.ok()) {
       (void)conn->Execute("ROLLBACK");
       return s;
     }
   } else if (!form->publishes_update && !form->keyed_exists) {
-    log.Warn("publication {} publishes no UPDATE or DELETE: capture has none of them, and restores miss them "
-             "(ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate'))",
-             settings.publication, QuoteIdent(settings.publication));
+    log.Warn(
+        "publication {} publishes no UPDATE or DELETE: capture has none of them, and restores miss them "
+        "(ALTER PUBLICATION {} SET (publish = 'insert, update, delete, truncate'))",
+        settings.publication, pg::QuoteIdent(settings.publication));
   } else if (form->publishes_update && triggers) {
-    log.Warn("publication {} publishes the UPDATE and DELETE of every table, so that they fail on a table without "
-             "a replica identity: pgpitr puts it in two (and those UPDATEs and DELETEs work) only with a new slot",
-             settings.publication);
+    log.Warn(
+        "publication {} publishes the UPDATE and DELETE of every table, so that they fail on a table without "
+        "a replica identity: pgpitr puts it in two (and those UPDATEs and DELETEs work) only with a new slot",
+        settings.publication);
   }
   form = ReadPublicationForm(*conn, settings.publication);
   if (!form.ok()) return form.status();
@@ -293,27 +300,29 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
        {std::pair<std::string, std::string>{settings.publication, form->generated}, {keyed, form->keyed_generated}}) {
     if (generated.empty() || generated == "n") continue;  // (also: no such publication, or before 18)
     // pgpitr's own change (`own`): the event triggers leave it out, restores do not replay it.
-    if (absl::Status s = conn->Execute(fmt::format("{} ALTER PUBLICATION {} SET (publish_generated_columns = none); COMMIT",
-                                                   own, QuoteIdent(name)));
+    if (absl::Status s = conn->Execute(fmt::format(
+            "{} ALTER PUBLICATION {} SET (publish_generated_columns = none); COMMIT", own, pg::QuoteIdent(name)));
         !s.ok()) {
       (void)conn->Execute("ROLLBACK");
       if (s.code() == absl::StatusCode::kUnavailable) return s;
       return absl::FailedPreconditionError(fmt::format(
           "publication {} publishes generated columns, which capture cannot store (restores compute them again) "
           "and could not be changed ({}): run ALTER PUBLICATION {} SET (publish_generated_columns = none) as its owner",
-          name, s.message(), QuoteIdent(name)));
+          name, s.message(), pg::QuoteIdent(name)));
     }
-    log.Warn("publication {} published stored generated columns: it now publishes none (restores compute them again "
-             "from each row)",
-             name);
+    log.Warn(
+        "publication {} published stored generated columns: it now publishes none (restores compute them again "
+        "from each row)",
+        name);
   }
   facts.publications = {settings.publication};
   if (form->keyed_exists) facts.publications.push_back(keyed);
   facts.keyless_not_captured = form->all_tables && !form->publishes_update && form->keyed_exists;
   if (facts.keyless_not_captured) {
-    log.Info("capture decodes publications {} (every table's INSERT and TRUNCATE) and {} (UPDATE and DELETE of the "
-             "tables with a replica identity, kept so by the event triggers)",
-             settings.publication, keyed);
+    log.Info(
+        "capture decodes publications {} (every table's INSERT and TRUNCATE) and {} (UPDATE and DELETE of the "
+        "tables with a replica identity, kept so by the event triggers)",
+        settings.publication, keyed);
   }
 
   absl::StatusOr<std::vector<std::string>> missing = TablesWithoutReplicaIdentity(*conn);
@@ -351,14 +360,14 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
                     "without it",
                     facts.server_version));
   }
-  absl::StatusOr<PgConnection> repl = ConnectReplication(source);
+  absl::StatusOr<pg::Connection> repl = ConnectReplication(source);
   if (!repl.ok()) return repl.status();
-  absl::StatusOr<PgResult> ident = repl->Query("IDENTIFY_SYSTEM");
+  absl::StatusOr<pg::Result> ident = repl->Query("IDENTIFY_SYSTEM");
   if (!ident.ok()) return ident.status();
   facts.system_identifier = ident->GetString(0, 0);
 
   if (slot_exists) {
-    absl::StatusOr<PgResult> slot = conn->Query(
+    absl::StatusOr<pg::Result> slot = conn->Query(
         "SELECT plugin, database, confirmed_flush_lsn, slot_type FROM pg_replication_slots WHERE slot_name = $1",
         {settings.slot});
     if (!slot.ok()) return slot.status();
@@ -369,18 +378,19 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
                       "--slot name",
                       settings.slot, facts.database));
     }
-    absl::StatusOr<Lsn> confirmed = Lsn::Parse(slot->Get(0, 2));
+    absl::StatusOr<pg::Lsn> confirmed = pg::Lsn::Parse(slot->Get(0, 2));
     if (!confirmed.ok()) return confirmed.status();
     facts.slot_start = *confirmed;
     if (facts.server_version_num >= 170000) {
-      absl::StatusOr<PgResult> failover =
+      absl::StatusOr<pg::Result> failover =
           conn->Query("SELECT failover FROM pg_replication_slots WHERE slot_name = $1", {settings.slot});
       if (!failover.ok()) return failover.status();
       facts.slot_failover = failover->rows() == 1 && failover->Get(0, 0) == "t";
     }
     if (settings.failover_slot && !facts.slot_failover) {
       // Refused while a walsender uses the slot (a run still ending): the next start tries again.
-      if (absl::Status s = repl->Execute(fmt::format("ALTER_REPLICATION_SLOT {} (FAILOVER true)", QuoteIdent(settings.slot)));
+      if (absl::Status s =
+              repl->Execute(fmt::format("ALTER_REPLICATION_SLOT {} (FAILOVER true)", pg::QuoteIdent(settings.slot)));
           !s.ok()) {
         return s;
       }
@@ -389,13 +399,14 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     }
   } else {
     // The options form (15+) where a failover slot is asked for; the legacy form reaches 10 to today.
-    absl::StatusOr<PgResult> created = repl->Query(
-        settings.failover_slot
-            ? fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER true)",
-                          QuoteIdent(settings.slot))
-            : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", QuoteIdent(settings.slot)));
+    absl::StatusOr<pg::Result> created =
+        repl->Query(settings.failover_slot
+                        ? fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER true)",
+                                      pg::QuoteIdent(settings.slot))
+                        : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                                      pg::QuoteIdent(settings.slot)));
     if (!created.ok()) return created.status();
-    absl::StatusOr<Lsn> point = Lsn::Parse(created->Get(0, 1));
+    absl::StatusOr<pg::Lsn> point = pg::Lsn::Parse(created->Get(0, 1));
     if (!point.ok()) return point.status();
     facts.slot_start = *point;
     facts.slot_created = true;
@@ -403,7 +414,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSe
     log.Info("created logical {}slot {} at {}", settings.failover_slot ? "failover " : "", settings.slot,
              point->ToString());
   }
-  absl::StatusOr<PgTime> now = ServerClock(*conn);
+  absl::StatusOr<pg::PgTime> now = ServerClock(*conn);
   if (!now.ok()) return now.status();
   facts.server_time = *now;
   ChooseProtocol(facts.server_version_num, &facts);

@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/conninfo.h"
-#include "wal/logger.h"
-#include "wal/lsn.h"
-#include "wal/pg_connection.h"
-#include "wal/pg_time.h"
+#include "base/logger.h"
+#include "pg/connection.h"
+#include "pg/conninfo.h"
+#include "pg/lsn.h"
+#include "pg/time.h"
 
 namespace pgpitr::wal {
 
@@ -45,8 +45,8 @@ struct SourceFacts {
   std::string database;
   bool slot_created = false;
   bool slot_failover = false;  // the slot is a failover slot (17+)
-  Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
-  PgTime server_time = 0;  // the server's clock when the slot was found or made
+  pg::Lsn slot_start;          // the new slot's consistent point, or an existing slot's confirmed_flush_lsn
+  pg::PgTime server_time = 0;  // the server's clock when the slot was found or made
   // "schema.table": with keyless_not_captured, their UPDATE and DELETE are not captured; without,
   // they fail on the source.
   std::vector<std::string> tables_without_identity;
@@ -60,17 +60,17 @@ struct SourceFacts {
 };
 
 // Checks the source and creates the publication and slot when missing.
-[[nodiscard]] absl::StatusOr<SourceFacts> PrepareSource(const ConnInfo& source, const SourceSettings& settings,
-                                                        const Logger& log);
+[[nodiscard]] absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const SourceSettings& settings,
+                                                        const base::Logger& log);
 
 // A replication=database connection to the source.
-[[nodiscard]] absl::StatusOr<PgConnection> ConnectReplication(const ConnInfo& source);
+[[nodiscard]] absl::StatusOr<pg::Connection> ConnectReplication(const pg::ConnInfo& source);
 
 // The published tables ("schema.table", leaves: a partitioned table holds no rows, and UPDATE
 // through it checks each partition) without a replica identity the server can use (no valid,
 // immediate primary key or chosen index, and not FULL): in a publication of UPDATE and DELETE,
 // these fail on them.
-[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(PgConnection& conn);
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> TablesWithoutReplicaIdentity(pg::Connection& conn);
 // Its query (one column, "schema.table"), for a session of one's own (a base's, at its snapshot).
 std::string TablesWithoutReplicaIdentityQuery();
 
@@ -78,15 +78,15 @@ std::string TablesWithoutReplicaIdentityQuery();
 std::string KeyedPublication(const std::string& publication);
 
 // The server's clock (clock_timestamp()).
-[[nodiscard]] absl::StatusOr<PgTime> ServerClock(PgConnection& conn);
+[[nodiscard]] absl::StatusOr<pg::PgTime> ServerClock(pg::Connection& conn);
 
 // The server's clock, and then its WAL insert position, read in that order in one statement:
 // every commit stamped at or before `time` has its commit record before `insert_lsn` (up to the
 // instant between a backend stamping its commit and inserting the record).
 struct ServerPosition {
-  PgTime time = 0;
-  Lsn insert_lsn;
+  pg::PgTime time = 0;
+  pg::Lsn insert_lsn;
 };
-[[nodiscard]] absl::StatusOr<ServerPosition> ReadServerPosition(PgConnection& conn);
+[[nodiscard]] absl::StatusOr<ServerPosition> ReadServerPosition(pg::Connection& conn);
 
 }  // namespace pgpitr::wal

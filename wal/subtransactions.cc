@@ -11,7 +11,7 @@ namespace pgpitr::wal {
 namespace {
 
 // One query's worth: the aborted ones among `subxids`.
-absl::StatusOr<std::vector<uint32_t>> ReadAbortedBatch(PgConnection& conn, uint32_t xid,
+absl::StatusOr<std::vector<uint32_t>> ReadAbortedBatch(pg::Connection& conn, uint32_t xid,
                                                        const std::vector<uint32_t>& subxids, size_t from, size_t to) {
   std::string list;
   for (size_t i = from; i < to; ++i) list += fmt::format("{}{}", list.empty() ? "" : ",", subxids[i]);
@@ -21,7 +21,7 @@ absl::StatusOr<std::vector<uint32_t>> ReadAbortedBatch(PgConnection& conn, uint3
       "(SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS n) AS next",
       list);
   for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<PgResult> r = conn.Query(sql);
+    absl::StatusOr<pg::Result> r = conn.Query(sql);
     if (!r.ok()) return r.status();
     std::vector<uint32_t> aborted;
     bool in_progress = false;
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<uint32_t>> ReadAbortedBatch(PgConnection& conn, uint3
 
 }  // namespace
 
-absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(PgConnection& conn, uint32_t xid,
+absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(pg::Connection& conn, uint32_t xid,
                                                                  const std::vector<uint32_t>& subxids) {
   constexpr size_t kPerQuery = 10000;
   std::vector<uint32_t> aborted;

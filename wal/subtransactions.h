@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 namespace pgpitr::wal {
 
@@ -16,7 +16,7 @@ namespace pgpitr::wal {
 // the next id's low half. A status the server no longer keeps is an error (capture cannot tell),
 // and one still "in progress" (the commit record is flushed a moment before the commit log is set)
 // is asked again briefly. PostgreSQL 13 or later (pg_xact_status, pg_current_snapshot).
-[[nodiscard]] absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(PgConnection& conn, uint32_t xid,
+[[nodiscard]] absl::StatusOr<std::vector<uint32_t>> ReadAbortedSubtransactions(pg::Connection& conn, uint32_t xid,
                                                                                const std::vector<uint32_t>& subxids);
 
 }  // namespace pgpitr::wal

@@ -78,7 +78,7 @@ std::optional<std::string> FirstReadableAfter(rocksdb::DB* db, const rocksdb::Re
 }
 
 struct TxnSeen {
-  Lsn commit, end;
+  pg::Lsn commit, end;
   uint64_t storage_id = 0;
   uint64_t change_count = 0;
   std::optional<uint64_t> prev;
@@ -119,14 +119,14 @@ std::string Describe(char tag) {
 
 }  // namespace
 
-absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSink* progress) {
+absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, base::ProgressSink* progress) {
   VerifyReport report;
   ChangeLog& log = repo.change_log();
   absl::StatusOr<proto::CaptureState> state = log.State();
   if (!state.ok()) {
     report.problems.push_back({.base_id = "",
-                               .from = Lsn(),
-                               .to = Lsn(kMax),
+                               .from = pg::Lsn(),
+                               .to = pg::Lsn(kMax),
                                .what = fmt::format("change log: {}", state.status().message())});
   } else {
     report.state = *state;
@@ -146,8 +146,8 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
     ++report.bases_checked;
     if (!folder.manifest.has_value()) {
       report.problems.push_back({.base_id = folder.id,
-                                 .from = Lsn(),
-                                 .to = Lsn(),
+                                 .from = pg::Lsn(),
+                                 .to = pg::Lsn(),
                                  .what = fmt::format("base {}: {}", folder.id, folder.problem)});
       continue;
     }
@@ -164,15 +164,15 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
     std::error_code ec;
     if (!fs::exists(dump, ec)) {
       report.problems.push_back({.base_id = base.id(),
-                                 .from = Lsn(),
-                                 .to = Lsn(),
+                                 .from = pg::Lsn(),
+                                 .to = pg::Lsn(),
                                  .what = fmt::format("base {}: its dump {} is missing", base.id(), dump.string())});
       continue;
     }
     if (base.sha256().empty()) {
       report.problems.push_back({.base_id = base.id(),
-                                 .from = Lsn(),
-                                 .to = Lsn(),
+                                 .from = pg::Lsn(),
+                                 .to = pg::Lsn(),
                                  .what = fmt::format("base {}: its manifest records no SHA-256", base.id())});
       continue;
     }
@@ -180,8 +180,8 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
     absl::StatusOr<std::string> sha = Sha256File(dump);
     if (!sha.ok() || *sha != base.sha256() || size != base.size_bytes()) {
       report.problems.push_back({.base_id = base.id(),
-                                 .from = Lsn(),
-                                 .to = Lsn(),
+                                 .from = pg::Lsn(),
+                                 .to = pg::Lsn(),
                                  .what = fmt::format("base {}: {} does not match its manifest ({} bytes, SHA-256 {}; "
                                                      "the manifest says {} bytes, {})",
                                                      base.id(), dump.string(), size, sha.ok() ? *sha : "unreadable",
@@ -203,7 +203,7 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
   std::set<uint64_t> broken_storage;                // a change out of sequence or unparsable
   std::set<uint64_t> indexed;                       // commit LSNs the time index names
   std::vector<DamagedRange> damaged;
-  auto record_problem = [&](Lsn from, Lsn to, std::string what) {
+  auto record_problem = [&](pg::Lsn from, pg::Lsn to, std::string what) {
     report.problems.push_back({.base_id = "", .from = from, .to = to, .what = std::move(what)});
   };
   std::string last_good;
@@ -233,14 +233,14 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
           proto::Transaction txn;
           if (key.size() != 9 || !txn.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
               txn.commit_lsn() != NumberOf(key)) {
-            record_problem(Lsn(NumberOf(key)), Lsn(NumberOf(key)),
+            record_problem(pg::Lsn(NumberOf(key)), pg::Lsn(NumberOf(key)),
                            fmt::format("change log: the transaction record at LSN {} is damaged (it does not parse "
                                        "or names another LSN)",
-                                       Lsn(NumberOf(key)).ToString()));
+                                       pg::Lsn(NumberOf(key)).ToString()));
             break;
           }
           ++report.transactions_checked;
-          txns.push_back({Lsn(txn.commit_lsn()), Lsn(txn.end_lsn()), txn.storage_id(), txn.change_count(),
+          txns.push_back({pg::Lsn(txn.commit_lsn()), pg::Lsn(txn.end_lsn()), txn.storage_id(), txn.change_count(),
                           txn.has_prev_commit_lsn() ? std::optional<uint64_t>(txn.prev_commit_lsn()) : std::nullopt});
           break;
         }
@@ -278,15 +278,15 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
           proto::SequenceSample sample;
           if (!sample.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
             record_problem(
-                Lsn(NumberOf(key)), Lsn(NumberOf(key)),
-                fmt::format("change log: the sequence sample at LSN {} is damaged", Lsn(NumberOf(key)).ToString()));
+                pg::Lsn(NumberOf(key)), pg::Lsn(NumberOf(key)),
+                fmt::format("change log: the sequence sample at LSN {} is damaged", pg::Lsn(NumberOf(key)).ToString()));
           }
           break;
         }
         case 'S': {
           proto::RelationSchema schema;
           if (!schema.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            record_problem(Lsn(), Lsn(kMax),
+            record_problem(pg::Lsn(), pg::Lsn(kMax),
                            "change log: a relation schema record is damaged; no replay can be trusted");
           }
           break;
@@ -308,7 +308,7 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
   }
 
   // Damaged blocks as LSN ranges.
-  std::map<uint64_t, Lsn> commit_by_storage;
+  std::map<uint64_t, pg::Lsn> commit_by_storage;
   for (const TxnSeen& t : txns) commit_by_storage[t.storage_id] = t.commit;
   for (const DamagedRange& d : damaged) {
     const char tag = !d.last_good.empty() ? d.last_good[0] : (!d.next.empty() ? d.next[0] : '\0');
@@ -332,13 +332,13 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
       }
       if (from > to) from = 0, to = kMax;
     }
-    const std::string range = to == kMax && from == 0
-                                  ? std::string("the whole log")
-                                  : fmt::format("commit LSNs {} to {}", Lsn(from).ToString(), Lsn(to).ToString());
-    record_problem(Lsn(from), Lsn(to),
+    const std::string range =
+        to == kMax && from == 0 ? std::string("the whole log")
+                                : fmt::format("commit LSNs {} to {}", pg::Lsn(from).ToString(), pg::Lsn(to).ToString());
+    record_problem(pg::Lsn(from), pg::Lsn(to),
                    fmt::format("change log: {} are unreadable ({}): {}", Describe(tag), range, d.error));
   }
-  auto covered = [&](Lsn lsn) {
+  auto covered = [&](pg::Lsn lsn) {
     return std::any_of(report.problems.begin(), report.problems.end(),
                        [&](const VerifyProblem& p) { return p.base_id.empty() && p.from <= lsn && lsn <= p.to; });
   };
@@ -356,16 +356,16 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
     }
     if (!t.prev.has_value()) {
       ++unchained;
-    } else if (previous != nullptr && *t.prev != previous->commit.value() && !covered(Lsn(*t.prev))) {
-      record_problem(Lsn(*t.prev), t.commit,
+    } else if (previous != nullptr && *t.prev != previous->commit.value() && !covered(pg::Lsn(*t.prev))) {
+      record_problem(pg::Lsn(*t.prev), t.commit,
                      fmt::format("change log: transactions are missing between LSN {} and LSN {} (the commit at {} "
                                  "follows {}, but {} is stored before it)",
-                                 Lsn(*t.prev).ToString(), t.commit.ToString(), t.commit.ToString(),
-                                 Lsn(*t.prev).ToString(), previous->commit.ToString()));
-    } else if (previous == nullptr && *t.prev != 0 && *t.prev >= horizon && !covered(Lsn(*t.prev))) {
-      record_problem(Lsn(*t.prev), t.commit,
+                                 pg::Lsn(*t.prev).ToString(), t.commit.ToString(), t.commit.ToString(),
+                                 pg::Lsn(*t.prev).ToString(), previous->commit.ToString()));
+    } else if (previous == nullptr && *t.prev != 0 && *t.prev >= horizon && !covered(pg::Lsn(*t.prev))) {
+      record_problem(pg::Lsn(*t.prev), t.commit,
                      fmt::format("change log: the transaction committed at LSN {} follows {}, which is not stored",
-                                 t.commit.ToString(), Lsn(*t.prev).ToString()));
+                                 t.commit.ToString(), pg::Lsn(*t.prev).ToString()));
     }
     if (!indexed.count(t.commit.value()) && !covered(t.commit)) {
       record_problem(t.commit, t.commit,
@@ -385,7 +385,7 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSi
   if (gaps.ok()) {
     for (const proto::Gap& g : *gaps) {
       report.notes.push_back(fmt::format("gap recorded: commits after LSN {} and before {} are missing ({})",
-                                         Lsn(g.from_lsn()).ToString(), Lsn(g.to_lsn()).ToString(), g.reason()));
+                                         pg::Lsn(g.from_lsn()).ToString(), pg::Lsn(g.to_lsn()).ToString(), g.reason()));
       report.breaks.push_back(g);
     }
   }

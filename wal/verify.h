@@ -10,15 +10,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/progress.h"
 #include "proto/pgpitr.pb.h"
-#include "wal/progress.h"
 #include "wal/repository.h"
 
 namespace pgpitr::wal {
 
 struct VerifyProblem {
   std::string base_id;  // a damaged base, or empty
-  Lsn from, to;         // a damaged change-log range (commits with from <= LSN <= to), when base_id is empty
+  pg::Lsn from, to;     // a damaged change-log range (commits with from <= LSN <= to), when base_id is empty
   std::string what;     // one line naming the base or the LSN range and what is wrong
 };
 
@@ -37,6 +37,7 @@ struct VerifyReport {
 };
 
 // `progress`, when given, hears of each base checked and of the change-log keys read.
-[[nodiscard]] absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, ProgressSink* progress = nullptr);
+[[nodiscard]] absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo,
+                                                            base::ProgressSink* progress = nullptr);
 
 }  // namespace pgpitr::wal

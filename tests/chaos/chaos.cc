@@ -26,11 +26,11 @@
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
 #include "fmt/format.h"
+#include "pg/connection.h"
+#include "pg/process.h"
 #include "restore/restore.h"
 #include "restore/restore_target.h"
 #include "tests/spawn.h"
-#include "wal/pg_connection.h"
-#include "wal/process.h"
 #include "wal/repository.h"
 
 namespace pgpitr::chaos {
@@ -67,7 +67,7 @@ pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& l
 // What a checkpoint saw of the source, with every session paused between transactions.
 struct Checkpoint {
   int number = 0;
-  wal::Lsn lsn;      // insert position while paused: every commit before it, none after
+  pg::Lsn lsn;       // insert position while paused: every commit before it, none after
   std::string time;  // clock_timestamp() while paused, as the server printed it
   embedded::Fingerprint fingerprint;
 };
@@ -130,7 +130,7 @@ class Chaos {
     // Without a pg_dump fit for the server, the database is empty when capture starts (an empty
     // base, no dump) and the schema is made after it, captured by the event triggers; the
     // scheduled bases after it then fail (no pg_dump) and capture carries on.
-    const bool schema_first = wal::PgTool("pg_dump", o_.pg_major, "", {}).ok();
+    const bool schema_first = pg::PgTool("pg_dump", o_.pg_major, "", {}).ok();
     can_dump_ = schema_first;
     so.settings = {"logical_decoding_work_mem = 64kB", "max_prepared_transactions = 32", "max_connections = 60",
                    "wal_sender_timeout = 10s", "deadlock_timeout = 100ms"};
@@ -200,21 +200,21 @@ class Chaos {
     return 1;
   }
 
-  absl::StatusOr<wal::PgConnection> Connect(const std::string& db = "app") {
-    absl::StatusOr<wal::ConnInfo> info = wal::ConnInfo::Parse(server_->ConnectionString(db));
+  absl::StatusOr<pg::Connection> Connect(const std::string& db = "app") {
+    absl::StatusOr<pg::ConnInfo> info = pg::ConnInfo::Parse(server_->ConnectionString(db));
     if (!info.ok()) return info.status();
-    return wal::PgConnection::Connect(*info, "source");
+    return pg::Connection::Connect(*info, "source");
   }
 
   absl::Status Setup(bool schema_first) {
-    absl::StatusOr<wal::PgConnection> admin = Connect("postgres");
+    absl::StatusOr<pg::Connection> admin = Connect("postgres");
     if (!admin.ok()) return admin.status();
     if (absl::Status s = admin->Execute("CREATE DATABASE app"); !s.ok()) return s;
     return schema_first ? MakeSchema() : absl::OkStatus();
   }
 
   absl::Status MakeSchema() {
-    absl::StatusOr<wal::PgConnection> app = Connect();
+    absl::StatusOr<pg::Connection> app = Connect();
     if (!app.ok()) return app.status();
     return app->Execute(
         "CREATE TABLE t_bulk (id bigserial PRIMARY KEY, w int NOT NULL, v text);"
@@ -278,11 +278,11 @@ class Chaos {
     }
     return false;
   }
-  bool WaitCaptured(wal::Lsn lsn) {
+  bool WaitCaptured(pg::Lsn lsn) {
     const auto deadline = Clock::now() + std::chrono::seconds(300);
     while (Clock::now() < deadline) {
       CheckRunAlive();
-      if (wal::Lsn(State().captured_through_lsn()) >= lsn) return true;
+      if (pg::Lsn(State().captured_through_lsn()) >= lsn) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
@@ -292,14 +292,14 @@ class Chaos {
   // One transaction of a random kind; false when it did not commit.
   void Session(int id, const std::atomic<bool>& stop) {
     std::mt19937_64 rng(o_.seed * 1000003 + static_cast<uint64_t>(id));
-    std::optional<wal::PgConnection> conn;
+    std::optional<pg::Connection> conn;
     std::vector<std::string> dangling;  // prepared transactions a failure left open
     int iteration = 0;
     while (!stop.load()) {
       gate_.Between();
       if (!conn.has_value() || !conn->Execute("SELECT 1").ok()) {
         conn.reset();
-        absl::StatusOr<wal::PgConnection> c = Connect();
+        absl::StatusOr<pg::Connection> c = Connect();
         if (!c.ok()) {  // the source is restarting
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           continue;
@@ -309,7 +309,7 @@ class Chaos {
         (void)conn->Execute("SET lock_timeout = '2s'; SET statement_timeout = '60s'");
       }
       for (auto it = dangling.begin(); it != dangling.end();) {
-        absl::StatusOr<wal::PgResult> r = conn->Query("SELECT count(*) FROM pg_prepared_xacts WHERE gid = $1", {*it});
+        absl::StatusOr<pg::Result> r = conn->Query("SELECT count(*) FROM pg_prepared_xacts WHERE gid = $1", {*it});
         if (r.ok() && r->Get(0, 0) == "0") {
           it = dangling.erase(it);
         } else if (conn->Execute(fmt::format("ROLLBACK PREPARED '{}'", *it)).ok()) {
@@ -445,9 +445,9 @@ class Chaos {
 
   // Prepared transactions a failed session left behind are rolled back before the last checkpoint.
   void ResolvePrepared() {
-    absl::StatusOr<wal::PgConnection> conn = Connect();
+    absl::StatusOr<pg::Connection> conn = Connect();
     if (!conn.ok()) return;
-    absl::StatusOr<wal::PgResult> r = conn->Query("SELECT gid FROM pg_prepared_xacts");
+    absl::StatusOr<pg::Result> r = conn->Query("SELECT gid FROM pg_prepared_xacts");
     if (!r.ok()) return;
     for (int i = 0; i < r->rows(); ++i) (void)conn->Execute(fmt::format("ROLLBACK PREPARED '{}'", r->GetString(i, 0)));
   }
@@ -460,17 +460,17 @@ class Chaos {
       return;
     }
     for (int attempt = 0; attempt < 100; ++attempt) {
-      absl::StatusOr<wal::PgConnection> conn = Connect();
+      absl::StatusOr<pg::Connection> conn = Connect();
       if (!conn.ok()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      absl::StatusOr<wal::PgResult> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
+      absl::StatusOr<pg::Result> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
       absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*conn);
       if (!r.ok() || !f.ok()) continue;
       Checkpoint c;
       c.number = static_cast<int>(checkpoints_.size()) + 1;
-      c.lsn = *wal::Lsn::Parse(r->Get(0, 0));
+      c.lsn = *pg::Lsn::Parse(r->Get(0, 0));
       c.time = r->GetString(0, 1);
       c.fingerprint = *f;
       Say(fmt::format("checkpoint {} at {} ({})", c.number, c.lsn.ToString(), c.time));
@@ -515,7 +515,7 @@ class Chaos {
         case Fault::kTerminateWalsender:
           ++faults_["walsender terminated"];
           Say("fault: pg_terminate_backend of capture's walsender");
-          if (absl::StatusOr<wal::PgConnection> c = Connect("postgres"); c.ok()) {
+          if (absl::StatusOr<pg::Connection> c = Connect("postgres"); c.ok()) {
             (void)c->Execute(
                 "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active AND slot_name = "
                 "'pgpitr'");
@@ -568,9 +568,9 @@ class Chaos {
 
   // How many transactions the server streamed while in progress (pg_stat_replication_slots).
   void ReportStreaming() {
-    absl::StatusOr<wal::PgConnection> conn = Connect();
+    absl::StatusOr<pg::Connection> conn = Connect();
     if (!conn.ok()) return;
-    absl::StatusOr<wal::PgResult> r = conn->Query(
+    absl::StatusOr<pg::Result> r = conn->Query(
         "SELECT stream_txns, stream_count, spill_txns FROM pg_stat_replication_slots WHERE slot_name = "
         "'pgpitr'");
     if (r.ok() && r->rows() == 1) {
@@ -585,22 +585,39 @@ class Chaos {
   // logical messages (the marks and DDL records ride on them).
   pid_t StartPeer() {
     int proto_version = 2;
-    if (absl::StatusOr<wal::PgConnection> c = Connect(); c.ok()) {
+    if (absl::StatusOr<pg::Connection> c = Connect(); c.ok()) {
       (void)c->Execute("SELECT pg_create_logical_replication_slot('peer', 'pgoutput')");
-      if (absl::StatusOr<wal::PgResult> r = c->Query("SELECT current_setting('server_version_num')::int / 10000");
+      if (absl::StatusOr<pg::Result> r = c->Query("SELECT current_setting('server_version_num')::int / 10000");
           r.ok() && r->rows() == 1) {
         proto_version = std::clamp(std::stoi(r->GetString(0, 0)) - 12, 2, 4);
       }
     }
-    return Spawn({(server_->bin_dir() / "pg_recvlogical").string(), "-d", server_->ConnectionString("app"), "--slot",
-                  "peer", "--start", "-o", fmt::format("proto_version={}", proto_version), "-o", "streaming=on", "-o",
-                  "messages=true", "-o", "publication_names=pgpitr", "-s", "1", "-F", "1", "-f", "/dev/null"},
+    return Spawn({(server_->bin_dir() / "pg_recvlogical").string(),
+                  "-d",
+                  server_->ConnectionString("app"),
+                  "--slot",
+                  "peer",
+                  "--start",
+                  "-o",
+                  fmt::format("proto_version={}", proto_version),
+                  "-o",
+                  "streaming=on",
+                  "-o",
+                  "messages=true",
+                  "-o",
+                  "publication_names=pgpitr",
+                  "-s",
+                  "1",
+                  "-F",
+                  "1",
+                  "-f",
+                  "/dev/null"},
                  work_ / "recvlogical.log");
   }
   void SampleLag(const std::atomic<bool>& stop) {
-    absl::StatusOr<wal::PgConnection> conn = Connect();
+    absl::StatusOr<pg::Connection> conn = Connect();
     while (!stop.load() && conn.ok()) {
-      absl::StatusOr<wal::PgResult> r = conn->Query(
+      absl::StatusOr<pg::Result> r = conn->Query(
           "SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), confirmed_flush_lsn)::bigint "
           "FROM pg_replication_slots WHERE slot_name IN ('pgpitr', 'peer')");
       if (r.ok()) {
@@ -645,14 +662,14 @@ class Chaos {
         }
         restore::RestoreOptions ro;
         ro.repo = repo_;
-        ro.target = *wal::ConnInfo::Parse(server_->ConnectionString(db));
+        ro.target = *pg::ConnInfo::Parse(server_->ConnectionString(db));
         ro.point = *point;
-        absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(ro, wal::Logger::Silent());
+        absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(ro, base::Logger::Silent());
         if (!summary.ok()) {
           Say(fmt::format("{}: NOT EXACT: restore failed: {}", what, summary.status().message()));
           continue;
         }
-        absl::StatusOr<wal::PgConnection> conn = Connect(db);
+        absl::StatusOr<pg::Connection> conn = Connect(db);
         absl::StatusOr<embedded::Fingerprint> f =
             conn.ok() ? embedded::TakeFingerprint(*conn) : absl::StatusOr<embedded::Fingerprint>(conn.status());
         if (!f.ok()) {
@@ -666,7 +683,7 @@ class Chaos {
           Say(fmt::format("{}: NOT EXACT: {}", what, embedded::DescribeDifference(c.fingerprint, *f)));
         }
         conn = absl::UnavailableError("closed");
-        if (absl::StatusOr<wal::PgConnection> admin = Connect("postgres"); admin.ok()) {
+        if (absl::StatusOr<pg::Connection> admin = Connect("postgres"); admin.ok()) {
           (void)admin->Execute("DROP DATABASE " + db);
         }
       }

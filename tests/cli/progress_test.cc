@@ -20,27 +20,27 @@ struct Screen {
 };
 
 TEST(ProgressLine, SaysPhaseDoneTotalRateAndTimeLeft) {
-  const wal::Progress p{.phase = "replay", .done = 1200, .total = 5000, .unit = "transactions"};
+  const base::Progress p{.phase = "replay", .done = 1200, .total = 5000, .unit = "transactions"};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(4)),
             "replay: 1200/5000 transactions (24%), 300 transactions/s, 13 s left");
 }
 
 TEST(ProgressLine, TimeLeftGrowsIntoMinutesAndHours) {
-  const wal::Progress p{.phase = "replay", .done = 100, .total = 100100, .unit = "transactions"};
+  const base::Progress p{.phase = "replay", .done = 100, .total = 100100, .unit = "transactions"};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(10)),
             "replay: 100/100100 transactions (0%), 10 transactions/s, 2 h 46 min left");
-  const wal::Progress q{.phase = "replay", .done = 100, .total = 1000, .unit = "transactions"};
+  const base::Progress q{.phase = "replay", .done = 100, .total = 1000, .unit = "transactions"};
   EXPECT_EQ(ProgressLine::Describe(q, seconds(10)),
             "replay: 100/1000 transactions (10%), 10 transactions/s, 1 min 30 s left");
 }
 
 TEST(ProgressLine, BytesAreHumanAndAnUnknownTotalShowsNoTimeLeft) {
-  const wal::Progress p{.phase = "base dump (pg_dump)", .done = 30ull << 20, .total = 0, .unit = "bytes"};
+  const base::Progress p{.phase = "base dump (pg_dump)", .done = 30ull << 20, .total = 0, .unit = "bytes"};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(3)), "base dump (pg_dump): 30.0 MiB, 10.0 MiB/s");
 }
 
 TEST(ProgressLine, NothingDoneYetHasNoRate) {
-  const wal::Progress p{.phase = "replay", .done = 0, .total = 10, .unit = "transactions"};
+  const base::Progress p{.phase = "replay", .done = 0, .total = 10, .unit = "transactions"};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(0)), "replay: 0/10 transactions (0%)");
   EXPECT_EQ(ProgressLine::Describe({.phase = "sequences", .done = 0, .total = 0, .unit = ""}, seconds(1)),
             "sequences...");

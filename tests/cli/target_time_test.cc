@@ -8,7 +8,7 @@ namespace pgpitr::cli {
 namespace {
 
 // 2026-11-25 10:41:07.5 UTC (Unix 1795603267).
-constexpr wal::PgTime kNow = wal::PgTimeFromUnixMicros(1795603267LL * 1'000'000 + 500'000);
+constexpr pg::PgTime kNow = pg::PgTimeFromUnixMicros(1795603267LL * 1'000'000 + 500'000);
 constexpr int64_t kSecond = 1'000'000;
 
 struct RelativeCase {
@@ -49,7 +49,7 @@ TEST(TargetTime, ALocalTimeWithAnOffsetIsTheSameInstantInUtc) {
                            "2026-11-25T10:41:07Z", "2026-11-25 10:41:07+00"}) {
     absl::StatusOr<TargetTime> t = ResolveTargetTime(text, kNow);
     ASSERT_TRUE(t.ok()) << text << ": " << t.status();
-    EXPECT_EQ(wal::FormatPgTime(t->time), "2026-11-25 10:41:07+00:00") << text;
+    EXPECT_EQ(pg::FormatPgTime(t->time), "2026-11-25 10:41:07+00:00") << text;
     EXPECT_EQ(t->Echo(), std::string("2026-11-25 10:41:07+00:00 (") + text + ")") << text;
   }
 }
@@ -77,7 +77,7 @@ class BadTargetTime : public testing::TestWithParam<std::string> {};
 
 TEST_P(BadTargetTime, IsOneLineNamingTheAcceptedForms) {
   absl::StatusOr<TargetTime> t = ResolveTargetTime(GetParam(), kNow);
-  ASSERT_FALSE(t.ok()) << "'" << GetParam() << "' resolved to " << wal::FormatPgTime(t->time);
+  ASSERT_FALSE(t.ok()) << "'" << GetParam() << "' resolved to " << pg::FormatPgTime(t->time);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(t.status().message().find("'-15min'"), std::string_view::npos) << t.status();
   EXPECT_EQ(t.status().message().find('\n'), std::string_view::npos) << t.status();

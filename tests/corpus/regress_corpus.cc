@@ -23,10 +23,10 @@
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
 #include "fmt/format.h"
+#include "pg/connection.h"
 #include "restore/restore.h"
 #include "restore/restore_target.h"
 #include "tests/spawn.h"
-#include "wal/pg_connection.h"
 #include "wal/repository.h"
 
 namespace pgpitr::corpus {
@@ -34,15 +34,60 @@ namespace {
 
 // The files, in the order of PostgreSQL 15's parallel_schedule (later files use what earlier ones made).
 constexpr const char* kSchedule[] = {
-    "test_setup",       "enum",          "rangetypes",      "insert",        "insert_conflict", "copydml",
-    "create_misc",      "create_procedure", "create_table", "create_type",   "create_index",    "create_view",
-    "create_aggregate", "create_function_sql", "create_cast", "constraints",  "triggers",        "inherit",
-    "typed_table",      "vacuum",        "drop_if_exists",  "updatable_views", "select_into",   "transactions",
-    "arrays",           "update",        "delete",          "namespace",     "prepared_xacts",  "privileges",
-    "matview",          "replica_identity", "rowsecurity",  "identity",      "generated",       "create_table_like",
-    "alter_generic",    "rules",         "foreign_key",     "cluster",       "dependency",      "plpgsql",
-    "copy2",            "temp",          "domain",          "truncate",      "alter_table",     "sequence",
-    "rowtypes",         "returning",     "with",            "indexing",      "hash_part",       "merge",
+    "test_setup",
+    "enum",
+    "rangetypes",
+    "insert",
+    "insert_conflict",
+    "copydml",
+    "create_misc",
+    "create_procedure",
+    "create_table",
+    "create_type",
+    "create_index",
+    "create_view",
+    "create_aggregate",
+    "create_function_sql",
+    "create_cast",
+    "constraints",
+    "triggers",
+    "inherit",
+    "typed_table",
+    "vacuum",
+    "drop_if_exists",
+    "updatable_views",
+    "select_into",
+    "transactions",
+    "arrays",
+    "update",
+    "delete",
+    "namespace",
+    "prepared_xacts",
+    "privileges",
+    "matview",
+    "replica_identity",
+    "rowsecurity",
+    "identity",
+    "generated",
+    "create_table_like",
+    "alter_generic",
+    "rules",
+    "foreign_key",
+    "cluster",
+    "dependency",
+    "plpgsql",
+    "copy2",
+    "temp",
+    "domain",
+    "truncate",
+    "alter_table",
+    "sequence",
+    "rowtypes",
+    "returning",
+    "with",
+    "indexing",
+    "hash_part",
+    "merge",
     "fast_default",
 };
 
@@ -105,7 +150,7 @@ struct Schema {
 struct Point {
   int number = 0;
   std::string after;  // the file
-  wal::Lsn lsn;
+  pg::Lsn lsn;
   std::string time;
   embedded::Fingerprint fingerprint;
   Schema schema;
@@ -154,15 +199,15 @@ class Corpus {
   }
 
   std::string Conn(const std::string& db) const { return server_->ConnectionString(db); }
-  absl::StatusOr<wal::PgConnection> Connect(const std::string& db = "regression") {
-    absl::StatusOr<wal::ConnInfo> info = wal::ConnInfo::Parse(Conn(db));
+  absl::StatusOr<pg::Connection> Connect(const std::string& db = "regression") {
+    absl::StatusOr<pg::ConnInfo> info = pg::ConnInfo::Parse(Conn(db));
     if (!info.ok()) return info.status();
-    return wal::PgConnection::Connect(*info, "source");
+    return pg::Connection::Connect(*info, "source");
   }
 
   // The database as pg_regress makes it: its locale and output settings.
   absl::Status Setup() {
-    absl::StatusOr<wal::PgConnection> admin = Connect("postgres");
+    absl::StatusOr<pg::Connection> admin = Connect("postgres");
     if (!admin.ok()) return admin.status();
     if (absl::Status s =
             admin->Execute("CREATE DATABASE regression TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
@@ -179,8 +224,9 @@ class Corpus {
   }
 
   bool StartRun() {
-    std::vector<std::string> args = {o_.pgpitr, "run", "--source", Conn("regression"), "--repo", repo_.string(),
-                                     "--sequence-interval", "1", "--log-level", "info"};
+    std::vector<std::string> args = {
+        o_.pgpitr, "run",         "--source", Conn("regression"), "--repo", repo_.string(), "--sequence-interval",
+        "1",       "--log-level", "info"};
     if (o_.identity_full) args.push_back("--set-replica-identity-full");
     if (o_.mode == "proxy") {
       proxy_port_ = FreePort();
@@ -204,9 +250,10 @@ class Corpus {
 
   // One file, one session, as pg_regress runs it (its client settings; errors do not stop it).
   int Psql(const std::filesystem::path& sql, const std::filesystem::path& out) {
-    const std::string conn = o_.mode == "proxy" ? fmt::format("host=127.0.0.1 port={} user=postgres dbname=regression "
-                                                              "sslmode=disable",
-                                                              proxy_port_)
+    const std::string conn = o_.mode == "proxy" ? fmt::format(
+                                                      "host=127.0.0.1 port={} user=postgres dbname=regression "
+                                                      "sslmode=disable",
+                                                      proxy_port_)
                                                 : Conn("regression");
     return RunToEnd({(server_->bin_dir() / "psql").string(), "-X", "-a", "-q", "-d", conn, "-f", sql.string()},
                     {"PGTZ=PST8PDT", "PGDATESTYLE=Postgres, MDY", "PGAPPNAME=pg_regress/" + sql.stem().string()}, out,
@@ -216,11 +263,11 @@ class Corpus {
   absl::StatusOr<Schema> DumpSchema(const std::string& db) {
     const std::filesystem::path out = work_ / fmt::format("schema-{}.sql", db);
     std::filesystem::remove(out);
-    const int code =
-        RunToEnd({(server_->bin_dir() / "pg_dump").string(), "--schema-only", "--no-publications",
-                  "--no-subscriptions", "--exclude-schema=_pgpitr", "-d", Conn(db), "-f", out.string()},
-                 {}, work_ / "pg_dump.log", std::chrono::seconds(120));
-    if (code != 0) return absl::InternalError(fmt::format("pg_dump of {} failed: {}", db, Slurp(work_ / "pg_dump.log")));
+    const int code = RunToEnd({(server_->bin_dir() / "pg_dump").string(), "--schema-only", "--no-publications",
+                               "--no-subscriptions", "--exclude-schema=_pgpitr", "-d", Conn(db), "-f", out.string()},
+                              {}, work_ / "pg_dump.log", std::chrono::seconds(120));
+    if (code != 0)
+      return absl::InternalError(fmt::format("pg_dump of {} failed: {}", db, Slurp(work_ / "pg_dump.log")));
     Schema s;
     std::istringstream in(Slurp(out));
     for (std::string line; std::getline(in, line);) {
@@ -236,20 +283,22 @@ class Corpus {
   }
 
   bool TakePoint(const std::string& file) {
-    absl::StatusOr<wal::PgConnection> conn = Connect();
+    absl::StatusOr<pg::Connection> conn = Connect();
     if (!conn.ok()) return false;
-    absl::StatusOr<wal::PgResult> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
+    absl::StatusOr<pg::Result> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*conn);
     absl::StatusOr<Schema> schema = DumpSchema("regression");
     if (!r.ok() || !f.ok() || !schema.ok()) {
       Say(fmt::format("point after {}: {}", file,
-                      !r.ok() ? r.status().message() : !f.ok() ? f.status().message() : schema.status().message()));
+                      !r.ok()   ? r.status().message()
+                      : !f.ok() ? f.status().message()
+                                : schema.status().message()));
       return false;
     }
     Point p;
     p.number = static_cast<int>(points_.size()) + 1;
     p.after = file;
-    p.lsn = *wal::Lsn::Parse(r->Get(0, 0));
+    p.lsn = *pg::Lsn::Parse(r->Get(0, 0));
     p.time = r->GetString(0, 1);
     p.fingerprint = *std::move(f);
     p.schema = *std::move(schema);
@@ -263,15 +312,15 @@ class Corpus {
   bool WaitCaptured() {
     if (points_.empty()) return true;
     // A logical message moves the stream past the last point even when nothing else happens.
-    if (absl::StatusOr<wal::PgConnection> conn = Connect(); conn.ok()) {
+    if (absl::StatusOr<pg::Connection> conn = Connect(); conn.ok()) {
       (void)conn->Execute("SELECT pg_logical_emit_message(false, 'corpus', 'end')");
     }
     for (int i = 0; i < 1200; ++i) {
-      absl::StatusOr<wal::PgConnection> conn = Connect();
+      absl::StatusOr<pg::Connection> conn = Connect();
       if (conn.ok()) {
-        absl::StatusOr<wal::PgResult> r = conn->Query(
-            "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pgpitr'",
-            {points_.back().lsn.ToString()});
+        absl::StatusOr<pg::Result> r =
+            conn->Query("SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pgpitr'",
+                        {points_.back().lsn.ToString()});
         if (r.ok() && r->rows() == 1 && r->GetString(0, 0) == "t") return true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -294,7 +343,7 @@ class Corpus {
 
   // The restored database's difference from the point: empty when it is exactly the source's.
   std::string Compare(const Point& p, const std::string& db) {
-    absl::StatusOr<wal::PgConnection> conn = Connect(db);
+    absl::StatusOr<pg::Connection> conn = Connect(db);
     absl::StatusOr<embedded::Fingerprint> f =
         conn.ok() ? embedded::TakeFingerprint(*conn) : absl::StatusOr<embedded::Fingerprint>(conn.status());
     absl::StatusOr<Schema> schema = DumpSchema(db);
@@ -308,7 +357,7 @@ class Corpus {
   }
 
   void Drop(const std::string& db) {
-    if (absl::StatusOr<wal::PgConnection> admin = Connect("postgres"); admin.ok()) {
+    if (absl::StatusOr<pg::Connection> admin = Connect("postgres"); admin.ok()) {
       (void)admin->Execute("DROP DATABASE IF EXISTS " + db);
     }
   }
@@ -327,16 +376,16 @@ class Corpus {
       const std::string what = fmt::format("point {} (after {}, {})", p.number, p.after, p.lsn.ToString());
       restore::RestoreOptions ro;
       ro.repo = repo_;
-      ro.target = *wal::ConnInfo::Parse(Conn(db));
+      ro.target = *pg::ConnInfo::Parse(Conn(db));
       ro.point = *restore::RestoreTarget::AtLsn(p.lsn.ToString(), /*exclusive=*/true);
-      absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(ro, wal::Logger::Silent());
+      absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(ro, base::Logger::Silent());
       if (!summary.ok()) {
         Say(fmt::format("{}: NOT EXACT: restore failed: {}", what, summary.status().message()));
         if (summary.status().code() != absl::StatusCode::kFailedPrecondition) continue;
         // Carrying on instead: is everything it did not name exact?
         ro.best_effort = true;
-        ro.target = *wal::ConnInfo::Parse(Conn(db + "_b"));
-        absl::StatusOr<restore::RestoreSummary> best = restore::RunRestore(ro, wal::Logger::Silent());
+        ro.target = *pg::ConnInfo::Parse(Conn(db + "_b"));
+        absl::StatusOr<restore::RestoreSummary> best = restore::RunRestore(ro, base::Logger::Silent());
         if (!best.ok()) {
           Say(fmt::format("{}: --best-effort failed too: {}", what, best.status().message()));
           continue;
@@ -363,9 +412,10 @@ class Corpus {
       }
       Drop(db);
     }
-    std::printf("%d/%d points exact (%s, %zu files); %d refused and restored with --best-effort naming what may "
-                "differ; %d silently wrong\n",
-                exact, total, o_.mode.c_str(), o_.files.size(), named, silent);
+    std::printf(
+        "%d/%d points exact (%s, %zu files); %d refused and restored with --best-effort naming what may "
+        "differ; %d silently wrong\n",
+        exact, total, o_.mode.c_str(), o_.files.size(), named, silent);
     std::fflush(stdout);
     const bool ok = exact == total && total > 0;
     if (ok && !o_.keep) {

@@ -16,7 +16,7 @@ class BaseConsistencyTest : public ServerTest {
  protected:
   void SetUp() override {
     ServerTest::SetUp();
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app,
          "CREATE TABLE t_trunc (id int PRIMARY KEY, v int);"
          "INSERT INTO t_trunc SELECT g, 0 FROM generate_series(1, 50) g;"
@@ -27,9 +27,9 @@ class BaseConsistencyTest : public ServerTest {
   // Capture running, its slot made, and no base yet.
   void StartCaptureWithoutBase() {
     StartCapture();
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     for (int i = 0;; ++i) {
-      absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+      absl::StatusOr<pg::Result> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
       if (r.ok() && r->rows() == 1) return;
       ASSERT_FALSE(capture_ended_.load()) << "capture stopped: " << capture_result_;
       ASSERT_LT(i, 600) << "capture did not create its slot";
@@ -46,13 +46,13 @@ class BaseConsistencyTest : public ServerTest {
     options.source = Info("app");
     options.after_snapshot = std::move(after_snapshot);
     options.after_lock = std::move(after_lock);
-    return wal::TakeBase(**repo, options, wal::Logger::Silent());
+    return wal::TakeBase(**repo, options, base::Logger::Silent());
   }
 
   // The workload of the report (upserts into a table that is also truncated) and more, captured;
   // then a restore of the latest point must equal the source.
   void ExpectLatestRestoresExactly() {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app,
          "INSERT INTO t_trunc SELECT g, 1 FROM generate_series(1, 60) g"
          "  ON CONFLICT (id) DO UPDATE SET v = t_trunc.v + 1;"
@@ -72,7 +72,7 @@ class BaseConsistencyTest : public ServerTest {
   // after the snapshot and before the base's check; the base must be taken again and restore exactly.
   void ExpectRewriteRefusedThenBaseRetaken(const std::string& rewrite) {
     StartCaptureWithoutBase();
-    wal::PgConnection writer = Connect("app");
+    pg::Connection writer = Connect("app");
     int snapshots = 0;
     absl::StatusOr<proto::Base> base = TakeBaseWith([&] {
       if (++snapshots > 1) return;
@@ -114,10 +114,10 @@ TEST_F(BaseConsistencyTest, WithoutRewritesTheFirstSnapshotIsKept) {
 // check refuses that snapshot, and a DROP asked for after it queues behind the base (when pg_dump's
 // own read then queues behind the DROP, that attempt is stopped and taken again).
 TEST_F(BaseConsistencyTest, ASequenceDroppedAfterTheSnapshotDoesNotFailTheBase) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE SEQUENCE s_gone; SELECT nextval('s_gone'); CREATE SEQUENCE s_late;");
   StartCaptureWithoutBase();
-  wal::PgConnection writer = Connect("app");
+  pg::Connection writer = Connect("app");
   int snapshots = 0;
   std::thread late;
   absl::StatusOr<proto::Base> base = TakeBaseWith(
@@ -128,7 +128,7 @@ TEST_F(BaseConsistencyTest, ASequenceDroppedAfterTheSnapshotDoesNotFailTheBase) 
         if (late.joinable()) return;
         // Queues behind the base's hold on the sequence, and runs once the dump has ended.
         late = std::thread([this] {
-          wal::PgConnection dropper = Connect("app");
+          pg::Connection dropper = Connect("app");
           Exec(dropper, "DROP SEQUENCE s_late");
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -143,7 +143,7 @@ TEST_F(BaseConsistencyTest, RewritesAfterEverySnapshotFailTheBaseNamingTheTableA
   StartCaptureWithoutBase();
   ASSERT_TRUE(TakeBaseWith({}).ok());
   ASSERT_EQ(BaseCount(), 1u);
-  wal::PgConnection writer = Connect("app");
+  pg::Connection writer = Connect("app");
   int snapshots = 0;
   absl::StatusOr<proto::Base> base = TakeBaseWith([&] {
     ++snapshots;
@@ -159,9 +159,9 @@ TEST_F(BaseConsistencyTest, RewritesAfterEverySnapshotFailTheBaseNamingTheTableA
   EXPECT_EQ(BaseCount(), 1u);
 
   // Every attempt's temporary slot is gone with its connection.
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   for (int i = 0;; ++i) {
-    absl::StatusOr<wal::PgResult> r =
+    absl::StatusOr<pg::Result> r =
         app.Query("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgpitr\\_base\\_%'");
     ASSERT_TRUE(r.ok()) << r.status();
     if (r->rows() == 0) break;
@@ -182,12 +182,12 @@ TEST_F(BaseConsistencyTest, ARewriteQueuedBehindTheBasesLocksStopsPgDumpAndTheBa
   auto queue_truncate = [&] {
     if (++locked > 1) return;
     truncater = std::thread([this, &truncated] {
-      wal::PgConnection conn = Connect("app");
+      pg::Connection conn = Connect("app");
       truncated = conn.Execute("SET lock_timeout = '60s'; TRUNCATE t_trunc");
     });
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     for (int i = 0;; ++i) {
-      absl::StatusOr<wal::PgResult> r = app.Query(
+      absl::StatusOr<pg::Result> r = app.Query(
           "SELECT 1 FROM pg_locks WHERE relation = 't_trunc'::regclass AND mode = 'AccessExclusiveLock' "
           "AND NOT granted");
       ASSERT_TRUE(r.ok()) << r.status();

@@ -13,7 +13,7 @@ class BaseLoadTest : public ServerTest {};
 
 TEST_F(BaseLoadTest, ARestoreHasTheSourcesWholeSchemaAndExactlyItsRows) {
   set_replica_identity_full_ = true;  // log has no key
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app,
        "CREATE ROLE app_reader;"
        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
@@ -75,13 +75,13 @@ TEST_F(BaseLoadTest, ARestoreHasTheSourcesWholeSchemaAndExactlyItsRows) {
   EXPECT_EQ(SchemaDump("restored"), SchemaDump("app"));
 
   // Constraints and triggers hold on the restored rows: they were made after the rows loaded.
-  wal::PgConnection restored = Connect("restored");
+  pg::Connection restored = Connect("restored");
   EXPECT_FALSE(restored.Execute("INSERT INTO child (parent_id, note) VALUES (12345, 'orphan')").ok());
   Exec(restored, "INSERT INTO child (parent_id, note) VALUES (100, 'via trigger')");
-  absl::StatusOr<wal::PgResult> stamped = restored.Query("SELECT note FROM child WHERE note LIKE 'via trigger%'");
+  absl::StatusOr<pg::Result> stamped = restored.Query("SELECT note FROM child WHERE note LIKE 'via trigger%'");
   ASSERT_TRUE(stamped.ok()) << stamped.status();
   EXPECT_EQ(stamped->GetString(0, 0), "via trigger!");
-  absl::StatusOr<wal::PgResult> lo = restored.Query("SELECT count(*) FROM pg_largeobject_metadata");
+  absl::StatusOr<pg::Result> lo = restored.Query("SELECT count(*) FROM pg_largeobject_metadata");
   ASSERT_TRUE(lo.ok()) << lo.status();
   EXPECT_EQ(lo->GetString(0, 0), "1");
 }
@@ -90,7 +90,7 @@ TEST_F(BaseLoadTest, ForeignKeysAndViewsAreMadeOnRowsAllAtTheTarget) {
   // parent's rows are merged into its load; child's are applied after it (a timestamptz key), so
   // just after the load child still has the rows whose parents the replayed cascade deleted. A run
   // cut inside a transaction leaves the same. Foreign keys made then would fail: they are made last.
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app,
        "CREATE TABLE parent (id int PRIMARY KEY, name text);"
        "CREATE TABLE child (at timestamptz PRIMARY KEY, parent_id int NOT NULL REFERENCES parent (id)"
@@ -118,18 +118,18 @@ TEST_F(BaseLoadTest, ForeignKeysAndViewsAreMadeOnRowsAllAtTheTarget) {
     options.point = restore::RestoreTarget::Latest();
     options.replay_merge_bytes = bound;  // the small one cuts the first run inside the cascade
     options.replay_flush_bytes = std::min(bound, options.replay_flush_bytes);
-    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, base::Logger::Silent());
     ASSERT_TRUE(summary.ok()) << summary.status();
     EXPECT_EQ(FingerprintOf(db), FingerprintOf("app"))
         << embedded::DescribeDifference(FingerprintOf("app"), FingerprintOf(db));
-    wal::PgConnection restored = Connect(db);
-    absl::StatusOr<wal::PgResult> fk =
+    pg::Connection restored = Connect(db);
+    absl::StatusOr<pg::Result> fk =
         restored.Query("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'child'::regclass");
     ASSERT_TRUE(fk.ok()) << fk.status();
     EXPECT_EQ(fk->GetString(0, 0), "1") << "the foreign key was made";
     EXPECT_FALSE(restored.Execute("INSERT INTO child VALUES (now(), 999999, 'orphan')").ok());
-    absl::StatusOr<wal::PgResult> view = restored.Query("SELECT parents || '/' || children FROM counts");
-    absl::StatusOr<wal::PgResult> source = app.Query("SELECT parents || '/' || children FROM counts");
+    absl::StatusOr<pg::Result> view = restored.Query("SELECT parents || '/' || children FROM counts");
+    absl::StatusOr<pg::Result> source = app.Query("SELECT parents || '/' || children FROM counts");
     ASSERT_TRUE(view.ok() && source.ok());
     EXPECT_EQ(view->GetString(0, 0), source->GetString(0, 0)) << "the view is refreshed on the restored rows";
   }
@@ -138,14 +138,14 @@ TEST_F(BaseLoadTest, ForeignKeysAndViewsAreMadeOnRowsAllAtTheTarget) {
 // Roles are the cluster's and not in the dump: those the base's objects name (owner, grantee, and
 // the roles they are members of) are recorded with it, and a restore target that lacks them gets them.
 TEST_F(BaseLoadTest, RolesTheBaseNamesAreMadeOnATargetThatLacksThem) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app,
        "CREATE ROLE bl_owner; CREATE ROLE bl_reader; CREATE ROLE bl_group; GRANT bl_group TO bl_owner; "
        "CREATE TABLE owned_t (a int PRIMARY KEY); ALTER TABLE owned_t OWNER TO bl_owner; "
        "GRANT SELECT ON owned_t TO bl_reader; INSERT INTO owned_t VALUES (1)");
   const std::string schema = SchemaDump("app");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
-  const wal::Lsn point = InsertLsn(app);
+  const pg::Lsn point = InsertLsn(app);
   // Gone from the cluster by the time of the restore.
   Exec(app, "DROP TABLE owned_t; DROP ROLE bl_owner, bl_reader, bl_group");
   WaitCaptured(InsertLsn(app));
@@ -155,7 +155,7 @@ TEST_F(BaseLoadTest, RolesTheBaseNamesAreMadeOnATargetThatLacksThem) {
       Restore("restored", *restore::RestoreTarget::AtLsn(point.ToString(), /*exclusive=*/true));
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(SchemaDump("restored"), schema);
-  absl::StatusOr<wal::PgResult> member = Connect("postgres").Query("SELECT pg_has_role('bl_owner', 'bl_group', 'MEMBER')");
+  absl::StatusOr<pg::Result> member = Connect("postgres").Query("SELECT pg_has_role('bl_owner', 'bl_group', 'MEMBER')");
   ASSERT_TRUE(member.ok()) << member.status();
   EXPECT_EQ(member->GetString(0, 0), "t");
   EXPECT_NE(summary->ToString().find("created role(s) bl_group, bl_owner, bl_reader"), std::string::npos)

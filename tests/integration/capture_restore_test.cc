@@ -9,11 +9,11 @@
 namespace pgpitr::testing {
 namespace {
 
-using wal::QuoteLiteral;
+using pg::QuoteLiteral;
 
 struct Checkpoint {
-  wal::PgTime time;
-  wal::Lsn lsn;
+  pg::PgTime time;
+  pg::Lsn lsn;
   embedded::Fingerprint fingerprint;
   int64_t items_sequence;  // last_value of items_id_seq
   bool has_extra_column;
@@ -105,7 +105,7 @@ class Workload {
 
 class CaptureRestoreTest : public ServerTest {
  protected:
-  void CreateSchema(wal::PgConnection& app) {
+  void CreateSchema(pg::Connection& app) {
     Exec(
         app,
         "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
@@ -121,7 +121,7 @@ class CaptureRestoreTest : public ServerTest {
         "INSERT INTO log_lines VALUES ('w0', 'same', 1), ('w0', 'same', 1), ('w1', 'same', 1);");
   }
 
-  Checkpoint TakeCheckpoint(wal::PgConnection& app, bool has_extra) {
+  Checkpoint TakeCheckpoint(pg::Connection& app, bool has_extra) {
     // Commit times are the server's clock: keep checkpoints strictly between commits.
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     Checkpoint c;
@@ -130,7 +130,7 @@ class CaptureRestoreTest : public ServerTest {
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(app);
     EXPECT_TRUE(f.ok()) << f.status();
     c.fingerprint = *f;
-    absl::StatusOr<wal::PgResult> seq = app.Query("SELECT last_value FROM items_id_seq");
+    absl::StatusOr<pg::Result> seq = app.Query("SELECT last_value FROM items_id_seq");
     EXPECT_TRUE(seq.ok()) << seq.status();
     c.items_sequence = std::stoll(seq->GetString(0, 0));
     c.has_extra_column = has_extra;
@@ -145,7 +145,7 @@ class CaptureRestoreTest : public ServerTest {
 };
 
 TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   const proto::Base base = StartCaptureWithSchema([&] { CreateSchema(app); });
   ASSERT_FALSE(base.id().empty());
 
@@ -184,7 +184,7 @@ TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
   // The large transactions really went through the streaming path (and its subtransaction aborts).
   for (int i = 0; i < 50; ++i) {
-    absl::StatusOr<wal::PgResult> streamed =
+    absl::StatusOr<pg::Result> streamed =
         app.Query("SELECT coalesce(sum(stream_txns), 0) FROM pg_stat_replication_slots WHERE slot_name = 'pgpitr'");
     ASSERT_TRUE(streamed.ok()) << streamed.status();
     if (streamed->Get(0, 0) != "0") break;
@@ -201,10 +201,10 @@ TEST_F(CaptureRestoreTest, RestoresEveryCheckpointExactlyByTimeAndByLsn) {
     absl::StatusOr<restore::RestoreSummary> summary = Restore(db, at_time);
     ASSERT_TRUE(summary.ok()) << "checkpoint " << i << ": " << summary.status();
     EXPECT_EQ(summary->plan.base.id(), base.id());
-    ExpectRestoredEquals(db, c, fmt::format("checkpoint {} by time {}", i, wal::FormatPgTime(c.time)));
+    ExpectRestoredEquals(db, c, fmt::format("checkpoint {} by time {}", i, pg::FormatPgTime(c.time)));
     // The restored sequence never hands out a value the source had handed out.
-    wal::PgConnection restored = Connect(db);
-    absl::StatusOr<wal::PgResult> seq = restored.Query("SELECT last_value FROM items_id_seq");
+    pg::Connection restored = Connect(db);
+    absl::StatusOr<pg::Result> seq = restored.Query("SELECT last_value FROM items_id_seq");
     ASSERT_TRUE(seq.ok()) << seq.status();
     EXPECT_GE(std::stoll(seq->GetString(0, 0)), c.items_sequence) << "checkpoint " << i;
 

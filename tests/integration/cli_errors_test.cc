@@ -49,8 +49,8 @@ TEST_F(WalLevelReplicaTest, SourceWithoutLogicalWalLevelIsRefusedWithTheFix) {
   EXPECT_NE(r.LastErrorLine().find("wal_level = replica"), std::string::npos) << r.err;
   EXPECT_NE(r.LastErrorLine().find("ALTER SYSTEM SET wal_level = logical"), std::string::npos) << r.err;
   // Nothing was made on the source.
-  wal::PgConnection app = Connect("app");
-  absl::StatusOr<wal::PgResult> pubs = app.Query("SELECT count(*) FROM pg_publication");
+  pg::Connection app = Connect("app");
+  absl::StatusOr<pg::Result> pubs = app.Query("SELECT count(*) FROM pg_publication");
   ASSERT_TRUE(pubs.ok());
   EXPECT_EQ(pubs->Get(0, 0), "0");
 }
@@ -62,8 +62,8 @@ TEST_F(CliErrorsTest, TargetBeforeTheEarliestBaseIsExitCode2AndPrintsTheWindow) 
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.LastErrorLine().find("is before the earliest restorable point"), std::string::npos) << r.err;
   EXPECT_NE(r.LastErrorLine().find("the window is"), std::string::npos) << r.err;
-  wal::PgConnection admin = Connect("postgres");
-  absl::StatusOr<wal::PgResult> db = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
+  pg::Connection admin = Connect("postgres");
+  absl::StatusOr<pg::Result> db = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
   ASSERT_TRUE(db.ok());
   EXPECT_EQ(db->Get(0, 0), "0") << "a refused restore creates nothing";
 }
@@ -78,16 +78,16 @@ TEST_F(CliErrorsTest, TargetAfterTheWindowIsRefused) {
 
 TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
   CaptureTenRows();
-  wal::PgConnection admin = Connect("postgres");
+  pg::Connection admin = Connect("postgres");
   Exec(admin, "CREATE DATABASE busy");
-  wal::PgConnection busy = Connect("busy");
+  pg::Connection busy = Connect("busy");
   Exec(busy, "CREATE TABLE precious (x int); INSERT INTO precious VALUES (42)");
   const CliResult r =
       RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("busy"), "--latest"});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.LastErrorLine().find("is not empty"), std::string::npos) << r.err;
   EXPECT_NE(r.LastErrorLine().find("--replace-existing"), std::string::npos) << r.err;
-  absl::StatusOr<wal::PgResult> still = busy.Query("SELECT x FROM precious");
+  absl::StatusOr<pg::Result> still = busy.Query("SELECT x FROM precious");
   ASSERT_TRUE(still.ok()) << still.status();
   EXPECT_EQ(still->Get(0, 0), "42");
 
@@ -104,8 +104,8 @@ TEST_F(CliErrorsTest, TheSourceDatabaseItselfIsNeverATarget) {
                                  "--latest", "--replace-existing"});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.LastErrorLine().find("source cluster itself"), std::string::npos) << r.err;
-  wal::PgConnection app = Connect("app");
-  absl::StatusOr<wal::PgResult> rows = app.Query("SELECT count(*) FROM t");
+  pg::Connection app = Connect("app");
+  absl::StatusOr<pg::Result> rows = app.Query("SELECT count(*) FROM t");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->Get(0, 0), "10");
 }
@@ -146,7 +146,7 @@ TEST_F(CliErrorsTest, PgDumpOlderThanTheServerNamesTheClientToInstall) {
 // Without a pg_dump new enough for the server, capture runs and keeps the change log, and `info` says
 // the window begins at the first base and why there is none yet (the package to install).
 TEST_F(CliErrorsTest, InfoSaysWhyTheWindowHasNotBegunWhenNoBaseCouldBeTaken) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
   const std::filesystem::path bin = MakeTempDir("pgpitr-fake-bin-");
   {
@@ -198,9 +198,9 @@ TEST_F(CliErrorsTest, UninstallDropsTheSlotAndPublicationOnlyWhenConfirmed) {
   const CliResult unconfirmed = RunPgpitr({"uninstall", "--source", server_->ConnectionString("app")});
   EXPECT_EQ(unconfirmed.exit_code, 2);
   EXPECT_NE(unconfirmed.LastErrorLine().find("pass --yes"), std::string::npos) << unconfirmed.err;
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   auto counts = [&] {
-    absl::StatusOr<wal::PgResult> r = app.Query(
+    absl::StatusOr<pg::Result> r = app.Query(
         "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgpitr') || '/' || "
         "(SELECT count(*) FROM pg_publication WHERE pubname = 'pgpitr')");
     EXPECT_TRUE(r.ok()) << r.status();

@@ -14,33 +14,33 @@
 namespace pgpitr::testing {
 namespace {
 
-wal::PgTime Now() { return wal::PgTimeFromSystemClock(std::chrono::system_clock::now()); }
+pg::PgTime Now() { return pg::PgTimeFromSystemClock(std::chrono::system_clock::now()); }
 
 class CliTest : public ServerTest {};
 
 TEST_F(CliTest, RelativeToTimeEchoesItsAbsoluteTimeAndRestoresThatMoment) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE orders (id int PRIMARY KEY, amount int)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 50) g");
   const embedded::Fingerprint before = FingerprintOf("app");
-  const wal::PgTime first_done = Now();
+  const pg::PgTime first_done = Now();
   // The server runs on this machine: its commit times and our clock agree to well under the gap.
   std::this_thread::sleep_for(std::chrono::seconds(4));
-  const wal::PgTime second_start = Now();
+  const pg::PgTime second_start = Now();
   Exec(app, "UPDATE orders SET amount = 0; DELETE FROM orders WHERE id > 10");
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_NE(FingerprintOf("app"), before);
 
   // Aim at the middle of the quiet gap: N seconds before the restore starts.
-  const wal::PgTime middle = first_done + (second_start - first_done) / 2;
-  const wal::PgTime launched = Now();
+  const pg::PgTime middle = first_done + (second_start - first_done) / 2;
+  const pg::PgTime launched = Now();
   const int64_t seconds_ago = static_cast<int64_t>(std::ceil((launched - middle) / 1e6));
   const std::string relative = fmt::format("-{}s", seconds_ago);
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
                                  server_->ConnectionString("app_then"), "--to-time", relative});
-  const wal::PgTime ended = Now();
+  const pg::PgTime ended = Now();
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // The first line, printed before the restore, is the absolute UTC time with what was written.
@@ -52,7 +52,7 @@ TEST_F(CliTest, RelativeToTimeEchoesItsAbsoluteTimeAndRestoresThatMoment) {
   ASSERT_EQ(first_line.substr(first_line.size() - suffix.size()), suffix) << r.out;
   const std::string absolute =
       first_line.substr(prefix.size(), first_line.size() - prefix.size() - relative.size() - 3);
-  absl::StatusOr<wal::PgTime> resolved = restore::ParseTimestamp(absolute);
+  absl::StatusOr<pg::PgTime> resolved = restore::ParseTimestamp(absolute);
   ASSERT_TRUE(resolved.ok()) << absolute << ": " << resolved.status();
   // Resolved against the moment the restore started, which lies between our two readings.
   EXPECT_GE(*resolved, launched - seconds_ago * 1'000'000) << absolute;
@@ -94,13 +94,13 @@ class DatabaseUrlTest : public ServerTest {
              "hostssl replication pitr 127.0.0.1/32 scram-sha-256\n"
           << old_hba;
     }
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     // A superuser: a publication FOR ALL TABLES needs one on PostgreSQL 15.
     Exec(admin, "SET password_encryption = 'scram-sha-256'; CREATE ROLE pitr SUPERUSER LOGIN PASSWORD 's3cret'");
     Exec(admin, "ALTER SYSTEM SET ssl = on");
     Exec(admin, "SELECT pg_reload_conf()");
     for (int i = 0; i < 100; ++i) {
-      absl::StatusOr<wal::PgResult> on = admin.Query("SHOW ssl");
+      absl::StatusOr<pg::Result> on = admin.Query("SHOW ssl");
       if (on.ok() && on->Get(0, 0) == "on") break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -124,7 +124,7 @@ class DatabaseUrlTest : public ServerTest {
 };
 
 TEST_F(DatabaseUrlTest, RunWithOnlyDatabaseUrlCapturesOverTlsAndStopsCleanly) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'before the first base')");
   const std::string url = fmt::format("postgres://pitr:s3cret@127.0.0.1:{}/app?sslmode=require", server_->port());
   // Nothing else: no PG* variables, no config file, no flag but --repo.
@@ -133,7 +133,7 @@ TEST_F(DatabaseUrlTest, RunWithOnlyDatabaseUrlCapturesOverTlsAndStopsCleanly) {
   // The first base, taken in the background, and capture's slot.
   for (int i = 0; i < 1200 && BaseCount() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(BaseCount(), 1u) << run.Err();
-  absl::StatusOr<wal::PgResult> tls = app.Query(
+  absl::StatusOr<pg::Result> tls = app.Query(
       "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
       "WHERE a.usename = 'pitr' AND a.backend_type = 'walsender'");
   ASSERT_TRUE(tls.ok()) << tls.status();
@@ -141,7 +141,7 @@ TEST_F(DatabaseUrlTest, RunWithOnlyDatabaseUrlCapturesOverTlsAndStopsCleanly) {
   EXPECT_EQ(tls->Get(0, 0), "t") << "capture's replication connection is not on TLS";
 
   Exec(app, "INSERT INTO t VALUES (2, 'after'); UPDATE t SET v = 'changed' WHERE id = 1");
-  const wal::Lsn lsn = InsertLsn(app);
+  const pg::Lsn lsn = InsertLsn(app);
   for (int i = 0; i < 1200; ++i) {
     const std::optional<proto::CaptureState> state = State();
     if (state && state->captured_through_lsn() >= lsn.value()) break;

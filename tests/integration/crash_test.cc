@@ -31,32 +31,32 @@ class CrashTest : public ServerTest {
 
   // The change log's durable position, read the way `pgpitr info` reads it (read-only, while the
   // capture process may be writing).
-  wal::Lsn CapturedThrough() {
+  pg::Lsn CapturedThrough() {
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
-    if (!repo.ok()) return wal::Lsn();
+    if (!repo.ok()) return pg::Lsn();
     absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
-    return state.ok() ? wal::Lsn(state->captured_through_lsn()) : wal::Lsn();
+    return state.ok() ? pg::Lsn(state->captured_through_lsn()) : pg::Lsn();
   }
 };
 
 TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app,
        "CREATE TABLE t (id serial PRIMARY KEY, v int, note text);"
        "CREATE TABLE bag (a int, b text);"  // no key: duplicates would show
        "ALTER TABLE bag REPLICA IDENTITY FULL;");
   pid_t pid = StartRun();
-  for (int i = 0; i < 600 && CapturedThrough() == wal::Lsn(); ++i) {
+  for (int i = 0; i < 600 && CapturedThrough() == pg::Lsn(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_NE(CapturedThrough(), wal::Lsn()) << Slurp(repo_dir_.string() + ".log");
+  ASSERT_NE(CapturedThrough(), pg::Lsn()) << Slurp(repo_dir_.string() + ".log");
   ASSERT_FALSE(TakeBase().id().empty());
 
   std::atomic<int> committed{0};
   std::atomic<bool> failed{false};
   std::thread workload([&] {
-    wal::PgConnection conn = Connect("app");
+    pg::Connection conn = Connect("app");
     for (int i = 0; i < 600; ++i) {
       std::string sql;
       if (i % 50 == 25) {  // streamed while in progress, and likely in flight when capture dies
@@ -89,7 +89,7 @@ TEST_F(CrashTest, KilledCaptureResumesWithoutLosingOrDuplicatingATransaction) {
   workload.join();
   ASSERT_FALSE(failed.load());
 
-  const wal::Lsn end = InsertLsn(app);
+  const pg::Lsn end = InsertLsn(app);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (CapturedThrough() < end) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "capture did not catch up after the restarts:\n"

@@ -21,7 +21,7 @@ class CrossVersionTest : public ServerTest, public ::testing::WithParamInterface
  protected:
   int ServerMajor() const override { return GetParam().source; }
 
-  void MakeSchema(wal::PgConnection& app) {
+  void MakeSchema(pg::Connection& app) {
     Exec(app,
          "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
          "CREATE TABLE accounts (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL,"
@@ -41,18 +41,18 @@ class CrossVersionTest : public ServerTest, public ::testing::WithParamInterface
   }
 
   struct Checkpoint {
-    wal::Lsn lsn;
+    pg::Lsn lsn;
     embedded::Fingerprint fingerprint;
     int64_t events_sequence = 0;
   };
 
-  Checkpoint Take(wal::PgConnection& app) {
+  Checkpoint Take(pg::Connection& app) {
     Checkpoint c;
     c.lsn = InsertLsn(app);
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(app);
     EXPECT_TRUE(f.ok()) << f.status();
     if (f.ok()) c.fingerprint = *f;
-    absl::StatusOr<wal::PgResult> seq = app.Query("SELECT last_value FROM events_id_seq");
+    absl::StatusOr<pg::Result> seq = app.Query("SELECT last_value FROM events_id_seq");
     EXPECT_TRUE(seq.ok()) << seq.status();
     if (seq.ok()) c.events_sequence = std::stoll(seq->GetString(0, 0));
     return c;
@@ -61,7 +61,7 @@ class CrossVersionTest : public ServerTest, public ::testing::WithParamInterface
 
 TEST_P(CrossVersionTest, EveryCheckpointRestoresExactlyIntoTheNewerServer) {
   set_replica_identity_full_ = true;
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   const proto::Base base = StartCaptureWithSchema([&] { MakeSchema(app); });
   ASSERT_FALSE(base.id().empty());
 
@@ -105,24 +105,24 @@ TEST_P(CrossVersionTest, EveryCheckpointRestoresExactlyIntoTheNewerServer) {
     restore_options.repo = repo_dir_;
     restore_options.target = MustParse((*target)->ConnectionString(db));
     restore_options.point = AtLsn(c.lsn);
-    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(restore_options, wal::Logger::Silent());
+    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(restore_options, base::Logger::Silent());
     ASSERT_TRUE(summary.ok()) << "checkpoint " << i << ": " << summary.status();
     EXPECT_TRUE(summary->differences.empty()) << "checkpoint " << i << ": " << summary->ToString();
-    absl::StatusOr<wal::PgConnection> restored =
-        wal::PgConnection::Connect(MustParse((*target)->ConnectionString(db)), "restored");
+    absl::StatusOr<pg::Connection> restored =
+        pg::Connection::Connect(MustParse((*target)->ConnectionString(db)), "restored");
     ASSERT_TRUE(restored.ok()) << restored.status();
-    absl::StatusOr<wal::PgResult> version = restored->Query("SHOW server_version_num");
+    absl::StatusOr<pg::Result> version = restored->Query("SHOW server_version_num");
     ASSERT_TRUE(version.ok()) << version.status();
     EXPECT_EQ(std::stoi(version->GetString(0, 0)) / 10000, GetParam().target);
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*restored);
     ASSERT_TRUE(f.ok()) << f.status();
     EXPECT_EQ(*f, c.fingerprint) << "checkpoint " << i << " at " << c.lsn.ToString() << ": "
                                  << embedded::DescribeDifference(c.fingerprint, *f);
-    absl::StatusOr<wal::PgResult> seq = restored->Query("SELECT last_value FROM events_id_seq");
+    absl::StatusOr<pg::Result> seq = restored->Query("SELECT last_value FROM events_id_seq");
     ASSERT_TRUE(seq.ok()) << seq.status();
     EXPECT_GE(std::stoll(seq->GetString(0, 0)), c.events_sequence) << "checkpoint " << i;
     // The generated column is computed by the newer server, from the restored row.
-    absl::StatusOr<wal::PgResult> generated =
+    absl::StatusOr<pg::Result> generated =
         restored->Query("SELECT count(*) FROM accounts WHERE cents IS DISTINCT FROM (balance * 100)::bigint");
     ASSERT_TRUE(generated.ok()) << generated.status();
     EXPECT_EQ(generated->GetString(0, 0), "0");

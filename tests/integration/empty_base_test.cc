@@ -32,7 +32,7 @@ class EmptyBaseTest : public ServerTest {
     wal::BaseOptions options;
     options.source = Info("app");
     options.pg_bin_dir = fake_bin_;
-    return wal::TakeBase(**repo, options, wal::Logger::Silent());
+    return wal::TakeBase(**repo, options, base::Logger::Silent());
   }
 
   std::filesystem::path fake_bin_;
@@ -40,7 +40,7 @@ class EmptyBaseTest : public ServerTest {
 
 TEST_F(EmptyBaseTest, NothingInTheDatabaseNeedsNoDumpAndAnythingInItIsNamed) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());  // (the harness's own base, by the real pg_dump)
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
 
   absl::StatusOr<proto::Base> empty = TakeBaseWithOldPgDump();
   ASSERT_TRUE(empty.ok()) << empty.status();
@@ -59,7 +59,8 @@ TEST_F(EmptyBaseTest, NothingInTheDatabaseNeedsNoDumpAndAnythingInItIsNamed) {
       {"COMMENT ON SCHEMA public IS 'ours'", "COMMENT ON SCHEMA public IS 'standard public schema'",
        "schema public (comment changed)"},
       {"GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text) TO PUBLIC",
-       "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text) FROM PUBLIC", "function pg_ls_dir(text) (privileges changed)"},
+       "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text) FROM PUBLIC",
+       "function pg_ls_dir(text) (privileges changed)"},
       {"SELECT lo_create(4242)", "SELECT lo_unlink(4242)", "large object 4242"},
       {"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC",
        "ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM PUBLIC", "default privileges"},

@@ -2,16 +2,17 @@
 // and replayed at their place: owners, temporary objects, tables made from queries, mixed drops,
 // indexes made concurrently; what cannot be replayed (DDL inside a DO block) is named.
 
-#include "harness.h"
 #include "wal/event_triggers.h"
+
+#include "harness.h"
 
 namespace pgpitr::testing {
 namespace {
 
 class EventTriggersTest : public ServerTest {
  protected:
-  static std::string Query(wal::PgConnection conn, const std::string& sql) {
-    absl::StatusOr<wal::PgResult> r = conn.Query(sql);
+  static std::string Query(pg::Connection conn, const std::string& sql) {
+    absl::StatusOr<pg::Result> r = conn.Query(sql);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
   }
@@ -22,18 +23,18 @@ class EventTriggersTest : public ServerTest {
 
   // The source after a step: its position, every table's rows, its schema.
   struct Point {
-    wal::Lsn lsn;
+    pg::Lsn lsn;
     embedded::Fingerprint rows;
     std::string schema;
   };
-  Point TakePoint(wal::PgConnection& app) { return {InsertLsn(app), FingerprintOf("app"), SchemaDump("app")}; }
+  Point TakePoint(pg::Connection& app) { return {InsertLsn(app), FingerprintOf("app"), SchemaDump("app")}; }
 
   // Each step in a session of its own, ended before its point (its temporary objects gone with it);
   // a step the source refuses fails the test.
-  void RunSteps(const std::vector<std::string>& steps, wal::PgConnection& app, std::vector<Point>* points) {
+  void RunSteps(const std::vector<std::string>& steps, pg::Connection& app, std::vector<Point>* points) {
     for (const std::string& step : steps) {
       {
-        wal::PgConnection session = Connect("app");
+        pg::Connection session = Connect("app");
         Exec(session, step);
       }
       points->push_back(TakePoint(app));
@@ -55,8 +56,9 @@ class EventTriggersTest : public ServerTest {
 TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   // (Its tables without a key get REPLICA IDENTITY FULL: without, a restore would name them.)
   set_replica_identity_full_ = true;
-  wal::PgConnection app = Connect("app");
-  ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(app, "CREATE TABLE kept (id int PRIMARY KEY, v text)"); }).id().empty());
+  pg::Connection app = Connect("app");
+  ASSERT_FALSE(
+      StartCaptureWithSchema([&] { Exec(app, "CREATE TABLE kept (id int PRIMARY KEY, v text)"); }).id().empty());
   const std::vector<std::string> steps = {
       // Owned by the role that made it, as on the source.
       "CREATE ROLE et_owner; GRANT CREATE ON SCHEMA public TO et_owner; SET ROLE et_owner; "
@@ -136,14 +138,14 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
   RunSteps(steps, app, &points);
   // Not inside a transaction block: made with CONCURRENTLY, replayed without.
   // (The detach of a name the trigger cannot read from the statement's text still succeeds.)
-  RunSteps({"CREATE INDEX CONCURRENTLY kept_v ON kept (v)",
-            "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY",
+  RunSteps({"CREATE INDEX CONCURRENTLY kept_v ON kept (v)", "ALTER TABLE parted DETACH PARTITION parted_1 CONCURRENTLY",
             "ALTER TABLE parted DETACH PARTITION parted_2 CONCURRENTLY",
             "ALTER TABLE parted DETACH PARTITION \"odd part\" CONCURRENTLY"},
            app, &points);
   // The roles are gone by the time of the restores: they make them again.
-  Exec(app, "DROP TABLE et_schema.x; DROP SCHEMA et_schema; REVOKE CREATE ON DATABASE app FROM et_creator; "
-            "DROP ROLE et_creator; DROP ROLE et_target; DROP SCHEMA et_super_schema; DROP ROLE et_super");
+  Exec(app,
+       "DROP TABLE et_schema.x; DROP SCHEMA et_schema; REVOKE CREATE ON DATABASE app FROM et_creator; "
+       "DROP ROLE et_creator; DROP ROLE et_target; DROP SCHEMA et_super_schema; DROP ROLE et_super");
   WaitCaptured(InsertLsn(app));
   StopCapture();
   ASSERT_TRUE(capture_result_.ok()) << capture_result_;
@@ -155,7 +157,7 @@ TEST_F(EventTriggersTest, SchemaChangesMadeStraightToTheSourceRestoreExactly) {
 // the application's UPDATE and DELETE on it work as without pgpitr, and are captured exactly.
 TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAndTheApplicationsWritesWork) {
   set_replica_identity_full_ = true;
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE old_nokey (a int); INSERT INTO old_nokey VALUES (1), (2)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   const std::vector<std::string> steps = {
@@ -190,17 +192,20 @@ TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAnd
 // pgpitr; they are not captured, and a restore names the table (strict: refuses; best-effort: a
 // difference). Tables with a key, made or keyed later, are captured exactly.
 TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARestoreNamesTheTable) {
-  wal::PgConnection app = Connect("app");
-  Exec(app, "CREATE TABLE loose (a int); INSERT INTO loose VALUES (1), (2); "
-            "CREATE TABLE keyed (id int PRIMARY KEY, v int); INSERT INTO keyed VALUES (1, 1)");
+  pg::Connection app = Connect("app");
+  Exec(app,
+       "CREATE TABLE loose (a int); INSERT INTO loose VALUES (1), (2); "
+       "CREATE TABLE keyed (id int PRIMARY KEY, v int); INSERT INTO keyed VALUES (1, 1)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   // The application's statements must all succeed.
   Exec(app, "UPDATE loose SET a = a + 10; DELETE FROM loose WHERE a = 11");
-  Exec(app, "CREATE TABLE later_keyed (id int PRIMARY KEY, v int); INSERT INTO later_keyed SELECT g, g FROM "
-            "generate_series(1, 5) g; UPDATE later_keyed SET v = v * 10 WHERE id < 3; DELETE FROM later_keyed WHERE id = 5");
+  Exec(app,
+       "CREATE TABLE later_keyed (id int PRIMARY KEY, v int); INSERT INTO later_keyed SELECT g, g FROM "
+       "generate_series(1, 5) g; UPDATE later_keyed SET v = v * 10 WHERE id < 3; DELETE FROM later_keyed WHERE id = 5");
   Exec(app, "CREATE TABLE later_loose (a int); INSERT INTO later_loose VALUES (1); UPDATE later_loose SET a = 2");
-  Exec(app, "CREATE TABLE keyed_later (a int NOT NULL); INSERT INTO keyed_later VALUES (1), (2); "
-            "ALTER TABLE keyed_later ADD PRIMARY KEY (a)");
+  Exec(app,
+       "CREATE TABLE keyed_later (a int NOT NULL); INSERT INTO keyed_later VALUES (1), (2); "
+       "ALTER TABLE keyed_later ADD PRIMARY KEY (a)");
   Exec(app, "UPDATE keyed_later SET a = a + 100 WHERE a = 1; DELETE FROM keyed_later WHERE a = 2");
   Exec(app, "ALTER TABLE keyed DROP CONSTRAINT keyed_pkey; UPDATE keyed SET v = 2");
   // PostgreSQL refuses SET UNLOGGED of a table a publication lists: it leaves the list first.
@@ -238,12 +243,13 @@ TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARe
 // cannot take the publication's lock in time (another open transaction changed the list) leaves its
 // table out, and a restore names it; the next schema change puts it in.
 TEST_F(EventTriggersTest, AKeyedTableTheListCouldNotTakeInTimeIsNamedNotAFailure) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
-  wal::PgConnection holder = Connect("app");
+  pg::Connection holder = Connect("app");
   Exec(holder, "BEGIN; CREATE TABLE held (id int PRIMARY KEY)");  // holds the publication's lock
-  Exec(app, "SET lock_timeout = '200ms'; CREATE TABLE waited (id int PRIMARY KEY); INSERT INTO waited VALUES (1); "
-            "UPDATE waited SET id = 2; RESET lock_timeout");
+  Exec(app,
+       "SET lock_timeout = '200ms'; CREATE TABLE waited (id int PRIMARY KEY); INSERT INTO waited VALUES (1); "
+       "UPDATE waited SET id = 2; RESET lock_timeout");
   Exec(holder, "COMMIT");
   EXPECT_EQ(Query(Connect("app"), kKeyedTables), "held");
   Exec(app, "CREATE TABLE later (id int PRIMARY KEY)");
@@ -261,7 +267,7 @@ TEST_F(EventTriggersTest, AKeyedTableTheListCouldNotTakeInTimeIsNamedNotAFailure
 // a transaction's subtransactions by that position and may send the parent's next row first (a tie).
 // Stored, every transaction's changes are in the source's order.
 TEST_F(EventTriggersTest, AMessageInsideASavepointIsStoredBeforeTheRowsThatFollowIt) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   for (int i = 0; i < 20; ++i) {
@@ -278,16 +284,17 @@ TEST_F(EventTriggersTest, AMessageInsideASavepointIsStoredBeforeTheRowsThatFollo
       wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
   ASSERT_TRUE(repo.ok()) << repo.status();
   std::vector<std::string> order;
-  absl::Status s = (*repo)->change_log().ForEachTransaction(wal::Lsn(0), wal::Lsn(~uint64_t{0}), [&](const proto::Transaction& t) {
-    return (*repo)->change_log().ForEachChange(t, [&](const proto::Change& c) {
-      if (c.kind() == proto::Change::MESSAGE && c.message_prefix() == "test.order") {
-        order.push_back(c.message_content());
-      } else if (c.kind() == proto::Change::INSERT) {
-        order.push_back(c.new_tuple().values(0).data());
-      }
-      return absl::OkStatus();
-    });
-  });
+  absl::Status s =
+      (*repo)->change_log().ForEachTransaction(pg::Lsn(0), pg::Lsn(~uint64_t{0}), [&](const proto::Transaction& t) {
+        return (*repo)->change_log().ForEachChange(t, [&](const proto::Change& c) {
+          if (c.kind() == proto::Change::MESSAGE && c.message_prefix() == "test.order") {
+            order.push_back(c.message_content());
+          } else if (c.kind() == proto::Change::INSERT) {
+            order.push_back(c.new_tuple().values(0).data());
+          }
+          return absl::OkStatus();
+        });
+      });
   ASSERT_TRUE(s.ok()) << s;
   std::vector<std::string> expected;
   for (int i = 0; i < 20; ++i) {
@@ -299,11 +306,11 @@ TEST_F(EventTriggersTest, AMessageInsideASavepointIsStoredBeforeTheRowsThatFollo
 }
 
 TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesItNamingIt) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "INSERT INTO t VALUES (1)");
-  const wal::Lsn before = InsertLsn(app);
+  const pg::Lsn before = InsertLsn(app);
   Exec(app, "DO $$BEGIN EXECUTE 'ALTER TABLE t ADD COLUMN hidden int'; END$$");
   Exec(app, "INSERT INTO t VALUES (2)");
   WaitCaptured(InsertLsn(app));
@@ -317,7 +324,7 @@ TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesI
   ASSERT_FALSE(late.ok());
   EXPECT_NE(late.status().message().find("ALTER TABLE"), std::string::npos) << late.status();
   EXPECT_NE(late.status().message().find("DO $$"), std::string::npos) << late.status();
-  absl::StatusOr<wal::PgResult> gone =
+  absl::StatusOr<pg::Result> gone =
       Connect("postgres").Query("SELECT count(*) FROM pg_database WHERE datname = 'late'");
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->GetString(0, 0), "0") << "the failed restore left its database behind";
@@ -327,14 +334,15 @@ TEST_F(EventTriggersTest, ASchemaChangeInsideADoBlockStopsTheRestoreThatReachesI
 // after the base says so, rather than failing on a missing object.
 // --best-effort carries on past what cannot be replayed and names what may differ; the rest is exact.
 TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNamesWhatItTouched) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "INSERT INTO t VALUES (1)");
   Exec(app, "DO $$BEGIN EXECUTE 'CREATE INDEX t_hidden ON t (id DESC)'; END$$");
   Exec(app, "SELECT lo_create(4243); GRANT SELECT ON LARGE OBJECT 4243 TO PUBLIC; SELECT lo_unlink(4243)");
-  Exec(app, "INSERT INTO t VALUES (2); INSERT INTO other SELECT g FROM generate_series(1, 50) g; "
-            "ALTER TABLE other ADD COLUMN v text DEFAULT 'x'");
+  Exec(app,
+       "INSERT INTO t VALUES (2); INSERT INTO other SELECT g FROM generate_series(1, 50) g; "
+       "ALTER TABLE other ADD COLUMN v text DEFAULT 'x'");
   // A volatile default gives the rows there values the stream does not carry (the trigger records
   // the rows then); on an empty table, none.
   Exec(app, "CREATE TABLE empty_t (a int PRIMARY KEY); ALTER TABLE empty_t ADD COLUMN r float8 DEFAULT random()");
@@ -348,7 +356,7 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   options.repo = repo_dir_;
   options.target = Info("best");
   options.best_effort = true;
-  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, base::Logger::Silent());
   ASSERT_TRUE(summary.ok()) << summary.status();
   ASSERT_EQ(summary->differences.size(), 2u) << summary->ToString();
   EXPECT_NE(summary->differences[0].statement.find("DO $$"), std::string::npos);
@@ -367,13 +375,13 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   // Strict, the same restore stops at the first and says how to go on.
   options.target = Info("strict");
   options.best_effort = false;
-  absl::StatusOr<restore::RestoreSummary> strict = restore::RunRestore(options, wal::Logger::Silent());
+  absl::StatusOr<restore::RestoreSummary> strict = restore::RunRestore(options, base::Logger::Silent());
   ASSERT_FALSE(strict.ok());
   EXPECT_NE(strict.status().message().find("--best-effort"), std::string::npos) << strict.status();
 }
 
 TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAreNotCaptured) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "SELECT lo_create(4242); GRANT SELECT ON LARGE OBJECT 4242 TO PUBLIC");
   WaitCaptured(InsertLsn(app));
@@ -389,7 +397,7 @@ TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAr
 // The triggers run in the application's statement: when they cannot record (here the role may
 // not call pg_logical_emit_message), the statement still succeeds, with a warning.
 TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsStatement) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   {
     absl::StatusOr<wal::DdlRecording> installed = wal::InstallEventTriggers(app, "pgpitr_keyed");
     ASSERT_TRUE(installed.ok()) << installed.status();
@@ -397,7 +405,7 @@ TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsState
   Exec(app,
        "CREATE ROLE et_app LOGIN; GRANT CREATE ON SCHEMA public TO et_app; "
        "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC");
-  wal::PgConnection as_app = Connect("app");
+  pg::Connection as_app = Connect("app");
   Exec(as_app, "SET ROLE et_app");
   EXPECT_TRUE(as_app.Execute("CREATE TABLE made_anyway (a int)").ok());
   EXPECT_TRUE(as_app.Execute("DROP TABLE made_anyway").ok());
@@ -405,7 +413,7 @@ TEST_F(EventTriggersTest, ATriggerThatCannotRecordNeverFailsTheApplicationsState
 }
 
 TEST_F(EventTriggersTest, WithoutThemCaptureRemovesThoseAnEarlierRunMade) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   {
     absl::StatusOr<wal::DdlRecording> installed = wal::InstallEventTriggers(app, "pgpitr_keyed");
     ASSERT_TRUE(installed.ok()) << installed.status();

@@ -16,19 +16,19 @@
 
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
+#include "pg/connection.h"
+#include "pg/process.h"
 #include "restore/restore.h"
 #include "tests/pg_major.h"
 #include "wal/base_backup.h"
 #include "wal/capture.h"
-#include "wal/pg_connection.h"
-#include "wal/process.h"
 #include "wal/repository.h"
 #include "wal/source.h"
 
 namespace pgpitr::testing {
 
-inline wal::ConnInfo MustParse(const std::string& text) {
-  absl::StatusOr<wal::ConnInfo> info = wal::ConnInfo::Parse(text);
+inline pg::ConnInfo MustParse(const std::string& text) {
+  absl::StatusOr<pg::ConnInfo> info = pg::ConnInfo::Parse(text);
   EXPECT_TRUE(info.ok()) << info.status();
   return *info;
 }
@@ -60,7 +60,7 @@ class ServerTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     ASSERT_TRUE(admin.Execute("CREATE DATABASE app").ok());
     repo_dir_ = MakeTempDir("pgpitr-test-repo-");
   }
@@ -76,23 +76,23 @@ class ServerTest : public ::testing::Test {
     }
   }
 
-  wal::ConnInfo Info(const std::string& db) const { return MustParse(server_->ConnectionString(db)); }
+  pg::ConnInfo Info(const std::string& db) const { return MustParse(server_->ConnectionString(db)); }
 
-  wal::PgConnection Connect(const std::string& db) {
-    absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(Info(db), "test server");
+  pg::Connection Connect(const std::string& db) {
+    absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(Info(db), "test server");
     EXPECT_TRUE(conn.ok()) << conn.status();
     return *std::move(conn);
   }
 
-  void Exec(wal::PgConnection& conn, const std::string& sql) {
+  void Exec(pg::Connection& conn, const std::string& sql) {
     absl::Status s = conn.Execute(sql);
     ASSERT_TRUE(s.ok()) << s << "\n  in: " << sql;
   }
 
-  wal::Lsn InsertLsn(wal::PgConnection& conn) {
-    absl::StatusOr<wal::PgResult> r = conn.Query("SELECT pg_current_wal_insert_lsn()");
+  pg::Lsn InsertLsn(pg::Connection& conn) {
+    absl::StatusOr<pg::Result> r = conn.Query("SELECT pg_current_wal_insert_lsn()");
     EXPECT_TRUE(r.ok()) << r.status();
-    return *wal::Lsn::Parse(r->Get(0, 0));
+    return *pg::Lsn::Parse(r->Get(0, 0));
   }
 
   // Runs capture of database "app" in a thread, as `pgpitr run --no-first-base` would; `adjust`
@@ -112,7 +112,7 @@ class ServerTest : public ::testing::Test {
     options.status_interval = std::chrono::milliseconds(200);
     options.reconnect_delay = std::chrono::milliseconds(200);
     options.max_reconnect_delay = std::chrono::milliseconds(2000);
-    options.on_sync = [this](wal::Lsn lsn, wal::PgTime time) {
+    options.on_sync = [this](pg::Lsn lsn, pg::PgTime time) {
       durable_time_ = time;
       durable_ = lsn.value();
     };
@@ -120,7 +120,7 @@ class ServerTest : public ::testing::Test {
     options.source_settings.set_replica_identity_full = set_replica_identity_full_;
     if (adjust) adjust(options);
     capture_thread_ = std::thread([this, options] {
-      capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, wal::Logger::Silent());
+      capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, base::Logger::Silent());
       capture_ended_ = true;
     });
   }
@@ -128,9 +128,9 @@ class ServerTest : public ::testing::Test {
   // Starts capture, waits for its slot, and takes a base: the usual start of a test that restores.
   proto::Base StartCaptureWithBase() {
     StartCapture();
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     for (int i = 0;; ++i) {
-      absl::StatusOr<wal::PgResult> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
+      absl::StatusOr<pg::Result> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");
       if (r.ok() && r->rows() == 1) break;
       if (capture_ended_.load() || i == 600) {
         ADD_FAILURE() << "capture did not create its slot: " << capture_result_;
@@ -144,7 +144,7 @@ class ServerTest : public ::testing::Test {
   }
 
   // Whether a pg_dump fit for the test server is installed (Debian 12 has 15's only).
-  bool CanDumpTestServer() const { return wal::PgTool("pg_dump", ServerMajor(), "", std::filesystem::path()).ok(); }
+  bool CanDumpTestServer() const { return pg::PgTool("pg_dump", ServerMajor(), "", std::filesystem::path()).ok(); }
 
   // Capture with a base of the schema `create` makes: made first and dumped in the base when a
   // pg_dump fits the server; else made after an empty base (no pg_dump needed), its DDL captured by
@@ -168,7 +168,7 @@ class ServerTest : public ::testing::Test {
 
   // Waits until capture has made durable every commit before `lsn` (and, when given, every commit
   // stamped at or before `time`).
-  void WaitCaptured(wal::Lsn lsn, wal::PgTime time = 0) {
+  void WaitCaptured(pg::Lsn lsn, pg::PgTime time = 0) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (durable_.load() < lsn.value() || durable_time_.load() < time) {
       ASSERT_FALSE(capture_ended_.load()) << "capture stopped: " << capture_result_;
@@ -180,7 +180,7 @@ class ServerTest : public ::testing::Test {
   // A repository with a base and ten captured rows of table t in app, capture stopped: what the
   // tests that run the pgpitr binary against a finished repository start from.
   void CaptureTenRows() {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
     ASSERT_FALSE(StartCaptureWithBase().id().empty());
     Exec(app, "INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g");
@@ -204,7 +204,7 @@ class ServerTest : public ::testing::Test {
     EXPECT_TRUE(repo.ok()) << repo.status();
     wal::BaseOptions options;
     options.source = Info("app");
-    absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, wal::Logger::Silent());
+    absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, base::Logger::Silent());
     EXPECT_TRUE(base.ok()) << base.status();
     return base.ok() ? *base : proto::Base();
   }
@@ -216,7 +216,7 @@ class ServerTest : public ::testing::Test {
     options.target = Info(db);
     options.point = point;
     options.replace_existing = replace;
-    return restore::RunRestore(options, wal::Logger::Silent());
+    return restore::RunRestore(options, base::Logger::Silent());
   }
 
   // The latest point restored with --best-effort (what may differ listed, not refused).
@@ -225,16 +225,17 @@ class ServerTest : public ::testing::Test {
     options.repo = repo_dir_;
     options.target = Info(db);
     options.best_effort = true;
-    return restore::RunRestore(options, wal::Logger::Silent());
+    return restore::RunRestore(options, base::Logger::Silent());
   }
   // Every object a restore listed as possibly different, in the order listed.
   static std::vector<std::string> NamedObjects(const restore::RestoreSummary& summary) {
     std::vector<std::string> named;
-    for (const restore::Difference& d : summary.differences) named.insert(named.end(), d.objects.begin(), d.objects.end());
+    for (const restore::Difference& d : summary.differences)
+      named.insert(named.end(), d.objects.begin(), d.objects.end());
     return named;
   }
   // Up to, not including, an LSN.
-  static restore::RestoreTarget AtLsn(wal::Lsn lsn) {
+  static restore::RestoreTarget AtLsn(pg::Lsn lsn) {
     return *restore::RestoreTarget::AtLsn(lsn.ToString(), /*exclusive=*/true);
   }
 
@@ -243,14 +244,13 @@ class ServerTest : public ::testing::Test {
   // Without a pg_dump fit for the server (16+ here), the catalogs' description (embedded::DescribeSchema).
   std::string SchemaDump(const std::string& db) {
     if (!std::filesystem::exists(server_->bin_dir() / "pg_dump")) {
-      wal::PgConnection conn = Connect(db);
+      pg::Connection conn = Connect(db);
       absl::StatusOr<std::string> schema = embedded::DescribeSchema(conn);
       EXPECT_TRUE(schema.ok()) << schema.status();
       return schema.ok() ? *schema : std::string();
     }
-    const std::string command =
-        fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
-                    (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
+    const std::string command = fmt::format("'{}' --schema-only --no-publications --exclude-schema=_pgpitr '{}' 2>&1",
+                                            (server_->bin_dir() / "pg_dump").string(), server_->ConnectionString(db));
     FILE* pipe = popen(command.c_str(), "r");
     EXPECT_NE(pipe, nullptr);
     std::string out;
@@ -270,7 +270,7 @@ class ServerTest : public ::testing::Test {
   }
 
   embedded::Fingerprint FingerprintOf(const std::string& db) {
-    wal::PgConnection conn = Connect(db);
+    pg::Connection conn = Connect(db);
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(conn);
     EXPECT_TRUE(f.ok()) << f.status();
     return f.ok() ? *f : embedded::Fingerprint();
@@ -283,7 +283,7 @@ class ServerTest : public ::testing::Test {
   std::atomic<bool> capture_stop_{false};
   std::atomic<bool> capture_ended_{false};
   std::atomic<uint64_t> durable_{0};
-  std::atomic<wal::PgTime> durable_time_{0};
+  std::atomic<pg::PgTime> durable_time_{0};
   absl::Status capture_result_;
   // Whether capture creates its event triggers on the source (wal/event_triggers.h).
   bool event_triggers_ = true;

@@ -1,8 +1,6 @@
 // The metrics endpoint as Prometheus sees it: capture runs with a registry, the endpoint is scraped
 // over HTTP with a raw socket, and every line of the page is parsed. The counters must equal the
 // transactions and rows made on the source; the slot's lag and wal_status must be there.
-#include "wal/metrics.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,8 +10,9 @@
 #include <set>
 #include <sstream>
 
+#include "base/metrics_server.h"
 #include "tests/integration/harness.h"
-#include "wal/metrics_server.h"
+#include "wal/capture_metrics.h"
 
 namespace pgpitr::testing {
 namespace {
@@ -74,7 +73,7 @@ Scrape ScrapeMetrics(uint16_t port) {
 class MetricsTest : public ServerTest {
  protected:
   // Capture as the harness runs it, with a metrics registry and a quick slot check.
-  void StartCaptureWithMetrics(wal::Metrics* metrics) {
+  void StartCaptureWithMetrics(base::Metrics* metrics) {
     StartCapture([metrics](wal::CaptureOptions& options) {
       options.slot_check_interval = std::chrono::milliseconds(200);
       options.metrics = metrics;
@@ -83,14 +82,14 @@ class MetricsTest : public ServerTest {
 };
 
 TEST_F(MetricsTest, ScrapedCountersEqualTheTransactionsMadeAndLagIsExported) {
-  wal::Metrics metrics;
+  base::Metrics metrics;
   wal::DeclareCaptureMetrics(metrics);
-  absl::StatusOr<std::unique_ptr<wal::MetricsServer>> server =
-      wal::MetricsServer::Start("127.0.0.1:0", &metrics, wal::Logger::Silent());
+  absl::StatusOr<std::unique_ptr<base::MetricsServer>> server =
+      base::MetricsServer::Start("127.0.0.1:0", &metrics, base::Logger::Silent());
   ASSERT_TRUE(server.ok()) << server.status();
   const uint16_t port = (*server)->port();
 
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE orders (id int PRIMARY KEY, amount int)");
   StartCaptureWithMetrics(&metrics);
   WaitCaptured(InsertLsn(app));

@@ -56,7 +56,7 @@ class ProxyTest : public ServerTest {
     options.upstream_host = "127.0.0.1";
     options.upstream_port = static_cast<uint16_t>(upstream_port);
     absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
-        proxy::ProxyServer::Start(options, wal::Logger::Silent());
+        proxy::ProxyServer::Start(options, base::Logger::Silent());
     ASSERT_TRUE(started.ok()) << started.status();
     proxy_ = *std::move(started);
   }
@@ -65,8 +65,8 @@ class ProxyTest : public ServerTest {
   std::string Via(const std::string& db, const std::string& extra = "") const {
     return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} sslmode=disable {}", proxy_->port(), db, extra);
   }
-  wal::PgConnection ConnectVia(const std::string& db) {
-    absl::StatusOr<wal::PgConnection> conn = wal::PgConnection::Connect(MustParse(Via(db)), "proxy");
+  pg::Connection ConnectVia(const std::string& db) {
+    absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(MustParse(Via(db)), "proxy");
     EXPECT_TRUE(conn.ok()) << conn.status();
     return *std::move(conn);
   }
@@ -99,16 +99,16 @@ TEST_F(ProxyTest, SimpleQueriesErrorsAndNoticesPassThrough) {
   EXPECT_EQ(notice.exit_code, 0) << notice.output;
   EXPECT_NE(notice.output.find("NOTICE:  hello from plpgsql"), std::string::npos) << notice.output;
   // An error in the middle of a session leaves the session usable.
-  wal::PgConnection conn = ConnectVia("app");
+  pg::Connection conn = ConnectVia("app");
   EXPECT_FALSE(conn.Execute("SELECT * FROM no_such_table").ok());
-  absl::StatusOr<wal::PgResult> after = conn.Query("SELECT 'still here'");
+  absl::StatusOr<pg::Result> after = conn.Query("SELECT 'still here'");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->Get(0, 0), "still here");
 }
 
 TEST_F(ProxyTest, ExtendedProtocolAndPipelinedQueries) {
-  wal::PgConnection conn = ConnectVia("app");
-  absl::StatusOr<wal::PgResult> r = conn.Query("SELECT $1::int * 2, $2::text", {"21", "x"});
+  pg::Connection conn = ConnectVia("app");
+  absl::StatusOr<pg::Result> r = conn.Query("SELECT $1::int * 2, $2::text", {"21", "x"});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Get(0, 0), "42");
   PGconn* c = conn.raw();
@@ -120,18 +120,18 @@ TEST_F(ProxyTest, ExtendedProtocolAndPipelinedQueries) {
   }
   ASSERT_EQ(PQpipelineSync(c), 1);
   for (int i = 0; i < 20; ++i) {
-    wal::PgResult result(PQgetResult(c));
+    pg::Result result(PQgetResult(c));
     ASSERT_EQ(PQresultStatus(result.raw()), PGRES_TUPLES_OK) << PQerrorMessage(c);
     EXPECT_EQ(result.Get(0, 0), std::to_string(i + 1));
     EXPECT_EQ(PQgetResult(c), nullptr);
   }
-  wal::PgResult sync(PQgetResult(c));
+  pg::Result sync(PQgetResult(c));
   EXPECT_EQ(PQresultStatus(sync.raw()), PGRES_PIPELINE_SYNC);
   ASSERT_EQ(PQexitPipelineMode(c), 1);
 }
 
 TEST_F(ProxyTest, CopyInAndOutPassThrough) {
-  wal::PgConnection direct = Connect("app");
+  pg::Connection direct = Connect("app");
   Exec(direct, "CREATE TABLE c (id int, v text)");
   Shell in = RunShell(
       fmt::format("seq 1 5000 | awk '{{print $1 \"\\tv\" $1}}' | psql '{}' -X -c '\\copy c from stdin'", Via("app")));
@@ -144,9 +144,9 @@ TEST_F(ProxyTest, CopyInAndOutPassThrough) {
 }
 
 TEST_F(ProxyTest, NotificationsReachListeners) {
-  wal::PgConnection listener = ConnectVia("app");
+  pg::Connection listener = ConnectVia("app");
   Exec(listener, "LISTEN news");
-  wal::PgConnection speaker = ConnectVia("app");
+  pg::Connection speaker = ConnectVia("app");
   Exec(speaker, "NOTIFY news, 'via the proxy'");
   PGnotify* notify = nullptr;
   for (int i = 0; i < 100 && notify == nullptr; ++i) {
@@ -161,8 +161,8 @@ TEST_F(ProxyTest, NotificationsReachListeners) {
 }
 
 TEST_F(ProxyTest, CancelReachesTheRightBackend) {
-  wal::PgConnection sleeper = ConnectVia("app");
-  wal::PgConnection bystander = ConnectVia("app");
+  pg::Connection sleeper = ConnectVia("app");
+  pg::Connection bystander = ConnectVia("app");
   ASSERT_EQ(PQsendQuery(sleeper.raw(), "SELECT pg_sleep(30)"), 1);
   ASSERT_EQ(PQsendQuery(bystander.raw(), "SELECT pg_sleep(1), 'done'"), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -171,11 +171,11 @@ TEST_F(ProxyTest, CancelReachesTheRightBackend) {
   char error[256];
   ASSERT_EQ(PQcancel(cancel, error, sizeof error), 1) << error;
   PQfreeCancel(cancel);
-  wal::PgResult r(PQgetResult(sleeper.raw()));
-  EXPECT_EQ(wal::SqlState(r.raw()), "57014") << PQresultErrorMessage(r.raw());
+  pg::Result r(PQgetResult(sleeper.raw()));
+  EXPECT_EQ(pg::SqlState(r.raw()), "57014") << PQresultErrorMessage(r.raw());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   while (PGresult* rest = PQgetResult(sleeper.raw())) PQclear(rest);
-  wal::PgResult other(PQgetResult(bystander.raw()));
+  pg::Result other(PQgetResult(bystander.raw()));
   ASSERT_EQ(PQresultStatus(other.raw()), PGRES_TUPLES_OK) << "the other session was not cancelled";
   EXPECT_EQ(other.Get(0, 1), "done");
   while (PGresult* rest = PQgetResult(bystander.raw())) PQclear(rest);
@@ -193,7 +193,7 @@ TEST_F(ProxyTest, PgbenchRunsThroughTheProxy) {
 }
 
 TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
-  wal::PgConnection admin = Connect("postgres");
+  pg::Connection admin = Connect("postgres");
   Exec(admin,
        "SET password_encryption = 'scram-sha-256'; CREATE ROLE scram_user LOGIN PASSWORD 'scram secret';"
        "SET password_encryption = 'md5'; CREATE ROLE md5_user LOGIN PASSWORD 'md5 secret';"
@@ -211,13 +211,13 @@ TEST_F(ProxyTest, PasswordAuthenticationPassesThroughUnchanged) {
                                                                       {"plain_user", "plain secret", "password"}}) {
     const std::string base =
         fmt::format("host=127.0.0.1 port={} dbname=app sslmode=disable user={}", proxy_->port(), user);
-    absl::StatusOr<wal::PgConnection> good =
-        wal::PgConnection::Connect(MustParse(base + " password='" + password + "'"), "proxy");
+    absl::StatusOr<pg::Connection> good =
+        pg::Connection::Connect(MustParse(base + " password='" + password + "'"), "proxy");
     ASSERT_TRUE(good.ok()) << method << ": " << good.status();
-    absl::StatusOr<wal::PgResult> who = good->Query("SELECT current_user");
+    absl::StatusOr<pg::Result> who = good->Query("SELECT current_user");
     ASSERT_TRUE(who.ok()) << who.status();
     EXPECT_EQ(who->Get(0, 0), user);
-    absl::StatusOr<wal::PgConnection> bad = wal::PgConnection::Connect(MustParse(base + " password=wrong"), "proxy");
+    absl::StatusOr<pg::Connection> bad = pg::Connection::Connect(MustParse(base + " password=wrong"), "proxy");
     ASSERT_FALSE(bad.ok()) << method;
     EXPECT_NE(bad.status().message().find("password authentication failed"), std::string::npos) << bad.status();
   }
@@ -277,7 +277,7 @@ class ProxyTlsTest : public ProxyTest {
     options.upstream_tls = upstream;
     options.upstream_ca_file = upstream_ca;
     absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
-        proxy::ProxyServer::Start(options, wal::Logger::Silent());
+        proxy::ProxyServer::Start(options, base::Logger::Silent());
     ASSERT_TRUE(started.ok()) << started.status();
     proxy_ = *std::move(started);
   }
@@ -297,7 +297,7 @@ class ProxyTlsTest : public ProxyTest {
     PrependHba(
         "hostnossl all tls_only 127.0.0.1/32 reject\n"
         "hostssl all tls_only 127.0.0.1/32 scram-sha-256\n");
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, "SET password_encryption = 'scram-sha-256'; CREATE ROLE tls_only LOGIN PASSWORD 'tls_secret'");
     Exec(admin, "ALTER SYSTEM SET ssl = on");
     Exec(admin, "SELECT pg_reload_conf()");
@@ -405,10 +405,10 @@ TEST_F(ProxyTlsTest, ACertificateWithoutItsKeyIsRefusedAtStart) {
   proxy::ProxyOptions options;
   options.listen_port = 0;
   options.tls_cert_file = Cert("proxy");
-  EXPECT_FALSE(proxy::ProxyServer::Start(options, wal::Logger::Silent()).ok());
+  EXPECT_FALSE(proxy::ProxyServer::Start(options, base::Logger::Silent()).ok());
   options.tls_key_file = Key("stranger");  // not the certificate's key
   absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> mismatched =
-      proxy::ProxyServer::Start(options, wal::Logger::Silent());
+      proxy::ProxyServer::Start(options, base::Logger::Silent());
   ASSERT_FALSE(mismatched.ok());
   EXPECT_NE(mismatched.status().message().find("--tls-key"), std::string::npos) << mismatched.status();
 }
@@ -433,7 +433,7 @@ std::string RawExchange(uint16_t port, const std::string& bytes) {
 }
 
 TEST_F(ProxyTest, GarbageFromAClientEndsOnlyThatConnection) {
-  wal::PgConnection healthy = ConnectVia("app");
+  pg::Connection healthy = ConnectVia("app");
   // A startup packet claiming a 1 GB length.
   const std::string oversized("\x40\x00\x00\x00\x00\x03\x00\x00", 8);
   std::string reply = RawExchange(proxy_->port(), oversized);
@@ -446,7 +446,7 @@ TEST_F(ProxyTest, GarbageFromAClientEndsOnlyThatConnection) {
     for (char& ch : noise) ch = static_cast<char>(random());
     RawExchange(proxy_->port(), noise);  // whatever it answers, it must not disturb others
   }
-  absl::StatusOr<wal::PgResult> r = healthy.Query("SELECT 'unaffected'");
+  absl::StatusOr<pg::Result> r = healthy.Query("SELECT 'unaffected'");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Get(0, 0), "unaffected");
   // The ended connections are gone from the proxy; only the healthy session remains.
@@ -463,7 +463,7 @@ TEST_F(ProxyTest, UnreachableUpstreamGivesTheClientAClearError) {
 }
 
 TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
-  wal::PgConnection app = ConnectVia("app");
+  pg::Connection app = ConnectVia("app");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
 
   const std::vector<std::string> steps = {
@@ -489,8 +489,8 @@ TEST_F(ProxyTest, SchemaEvolutionThroughTheProxyRestoresExactlyAtEveryStep) {
       // Publications are not restored (bases leave them out; the proxy does not record their changes).
       "ALTER PUBLICATION pgpitr SET (publish_via_partition_root = false); INSERT INTO people (id) VALUES (103)",
   };
-  std::vector<std::pair<wal::PgTime, embedded::Fingerprint>> checkpoints;
-  wal::PgConnection direct = Connect("app");
+  std::vector<std::pair<pg::PgTime, embedded::Fingerprint>> checkpoints;
+  pg::Connection direct = Connect("app");
   for (const std::string& step : steps) {
     absl::Status s = app.Execute(step);
     if (step.find("doomed") == std::string::npos) {
@@ -542,7 +542,7 @@ TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
   EXPECT_EQ(after.exit_code, 0) << after.output;
   EXPECT_EQ(after.output, "CREATE INDEX\n201\n");
   // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind; the user drops it.
-  wal::PgConnection direct = Connect("app");
+  pg::Connection direct = Connect("app");
   Exec(direct, "DROP INDEX items_v_unique");
   WaitCaptured(InsertLsn(direct), *wal::ServerClock(direct));
   StopCapture();
@@ -554,9 +554,9 @@ TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
   const std::string indexes =
       "SELECT string_agg(indexname || ': ' || indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes "
       "WHERE tablename = 'items'";
-  absl::StatusOr<wal::PgResult> source = direct.Query(indexes);
-  wal::PgConnection restored_conn = Connect("restored");
-  absl::StatusOr<wal::PgResult> restored = restored_conn.Query(indexes);
+  absl::StatusOr<pg::Result> source = direct.Query(indexes);
+  pg::Connection restored_conn = Connect("restored");
+  absl::StatusOr<pg::Result> restored = restored_conn.Query(indexes);
   ASSERT_TRUE(source.ok() && restored.ok());
   EXPECT_EQ(restored->Get(0, 0), source->Get(0, 0));
   EXPECT_EQ(source->Get(0, 0).find("doomed"), std::string::npos);
@@ -565,27 +565,27 @@ TEST_F(ProxyTest, IndexesMadeConcurrentlyAreRecordedOnceTheySucceed) {
 }
 
 TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
-  wal::PgConnection direct = Connect("app");
-  wal::PgConnection app = ConnectVia("app");
+  pg::Connection direct = Connect("app");
+  pg::Connection app = ConnectVia("app");
   ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(app, "CREATE TABLE items (id int PRIMARY KEY)"); }).id().empty());
   Exec(app, "INSERT INTO items SELECT generate_series(1, 20)");
   // PQprepare/PQexecPrepared: Parse, Bind, Describe, Execute, Sync. The default is not in the
   // logical stream: only the captured statement can bring it back.
   PGconn* c = app.raw();
-  wal::PgResult prepared(
+  pg::Result prepared(
       PQprepare(c, "add_col", "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42", 0, nullptr));
   ASSERT_EQ(PQresultStatus(prepared.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  wal::PgResult ran(PQexecPrepared(c, "add_col", 0, nullptr, nullptr, nullptr, 0));
+  pg::Result ran(PQexecPrepared(c, "add_col", 0, nullptr, nullptr, nullptr, 0));
   ASSERT_EQ(PQresultStatus(ran.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
   EXPECT_STREQ(PQcmdStatus(ran.raw()), "ALTER TABLE") << "the client sees its own statement's answer";
   // The unnamed statement too, with a parameter-free PQexecParams.
-  wal::PgResult index(
+  pg::Result index(
       PQexecParams(c, "CREATE INDEX items_price ON items (price)", 0, nullptr, nullptr, nullptr, nullptr, 0));
   ASSERT_EQ(PQresultStatus(index.raw()), PGRES_COMMAND_OK) << PQerrorMessage(c);
-  absl::StatusOr<wal::PgResult> more = app.Query("INSERT INTO items (id) VALUES ($1)", {"21"});
+  absl::StatusOr<pg::Result> more = app.Query("INSERT INTO items (id) VALUES ($1)", {"21"});
   ASSERT_TRUE(more.ok()) << more.status();
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  const wal::PgTime at = *wal::ServerClock(direct);
+  const pg::PgTime at = *wal::ServerClock(direct);
   const embedded::Fingerprint expected = FingerprintOf("app");
   WaitCaptured(InsertLsn(direct), at);
   StopCapture();
@@ -596,8 +596,8 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
   ASSERT_TRUE(summary.ok()) << summary.status();
   const embedded::Fingerprint restored = FingerprintOf("extended");
   EXPECT_EQ(restored, expected) << embedded::DescribeDifference(expected, restored);
-  wal::PgConnection check = Connect("extended");
-  absl::StatusOr<wal::PgResult> idx = check.Query("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_price'");
+  pg::Connection check = Connect("extended");
+  absl::StatusOr<pg::Result> idx = check.Query("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_price'");
   ASSERT_TRUE(idx.ok());
   EXPECT_EQ(idx->Get(0, 0), "1");
 }
@@ -606,13 +606,14 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
 // column, a new table): a restore past it refuses, naming the table; --best-effort follows the
 // columns and lists it. A restore before it is exact.
 TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
-  wal::PgConnection direct = Connect("app");
+  pg::Connection direct = Connect("app");
   Exec(direct, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(direct, "INSERT INTO items VALUES (1); INSERT INTO other VALUES (1)");
-  const wal::Lsn before = InsertLsn(direct);
+  const pg::Lsn before = InsertLsn(direct);
   Exec(direct, "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42; INSERT INTO items (id) VALUES (2)");
-  Exec(direct, "CREATE TABLE made_past (id int PRIMARY KEY, v text DEFAULT 'x'); INSERT INTO made_past (id) VALUES (1)");
+  Exec(direct,
+       "CREATE TABLE made_past (id int PRIMARY KEY, v text DEFAULT 'x'); INSERT INTO made_past (id) VALUES (1)");
   Exec(direct, "INSERT INTO other VALUES (2)");
   WaitCaptured(InsertLsn(direct));
   StopCapture();
@@ -633,8 +634,8 @@ TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
 }
 
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
-  wal::PgConnection app = Connect("app");
-  wal::PgConnection via = ConnectVia("app");
+  pg::Connection app = Connect("app");
+  pg::Connection via = ConnectVia("app");
   ASSERT_FALSE(StartCaptureWithSchema([&] { Exec(via, "CREATE TABLE t (id int PRIMARY KEY)"); }).id().empty());
   Exec(app, "INSERT INTO t SELECT generate_series(1, 10)");
   Shell mark =

@@ -42,9 +42,9 @@ class ReconnectTest : public ServerTest {
   // The pid of the walsender streaming capture's slot, once there is one other than `not_pid`; 0
   // (and a failure) when capture ends or none comes.
   int WalsenderPid(int not_pid = 0) {
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     for (int i = 0;; ++i) {
-      absl::StatusOr<wal::PgResult> r =
+      absl::StatusOr<pg::Result> r =
           admin.Query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'pgpitr' AND active");
       if (r.ok() && r->rows() == 1 && !r->IsNull(0, 0) && std::stoi(r->GetString(0, 0)) != not_pid) {
         return std::stoi(r->GetString(0, 0));
@@ -59,8 +59,8 @@ class ReconnectTest : public ServerTest {
 
   // capture's connections that are not walsenders: the one for sequences and slot checks.
   std::vector<int> SideConnectionPids() {
-    wal::PgConnection admin = Connect("postgres");
-    absl::StatusOr<wal::PgResult> r =
+    pg::Connection admin = Connect("postgres");
+    absl::StatusOr<pg::Result> r =
         admin.Query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND backend_type = 'client backend'",
                     {kCaptureName});
     EXPECT_TRUE(r.ok()) << r.status();
@@ -70,7 +70,7 @@ class ReconnectTest : public ServerTest {
   }
 
   void Terminate(int pid) {
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, fmt::format("SELECT pg_terminate_backend({})", pid));
   }
 
@@ -79,10 +79,10 @@ class ReconnectTest : public ServerTest {
   void StartWorkload() {
     workload_stop_ = false;
     workload_ = std::thread([this] {
-      std::optional<wal::PgConnection> app;
+      std::optional<pg::Connection> app;
       while (!workload_stop_.load()) {
         if (!app.has_value()) {
-          absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(Info("app"), "workload");
+          absl::StatusOr<pg::Connection> c = pg::Connection::Connect(Info("app"), "workload");
           if (c.ok()) app.emplace(*std::move(c));
         }
         if (app.has_value() && !app->Execute("INSERT INTO t (v) VALUES ('w')").ok()) app.reset();
@@ -98,7 +98,7 @@ class ReconnectTest : public ServerTest {
 
   // A commit made now is captured, and capture is still running.
   void ExpectCapturesNewCommits() {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "INSERT INTO t (v) VALUES ('marker')");
     WaitCaptured(InsertLsn(app));
   }
@@ -122,7 +122,7 @@ class ReconnectTest : public ServerTest {
   int64_t Sampled(const std::string& name) {
     int64_t value = 0;
     EXPECT_TRUE(capture_repo_->change_log()
-                    .ForEachSequenceSample(wal::Lsn(),
+                    .ForEachSequenceSample(pg::Lsn(),
                                            [&](const proto::SequenceSample& sample) {
                                              for (const auto& seq : sample.sequences()) {
                                                if (seq.name() == name) value = std::max(value, seq.last_value());
@@ -144,12 +144,12 @@ class ReconnectTest : public ServerTest {
 TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
   set_replica_identity_full_ = true;  // bag has no key
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE bag (a int)");
   }
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   auto workload = [&](int from, int to) {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     for (int i = from; i < to; ++i) {
       Exec(app, fmt::format("BEGIN; INSERT INTO t VALUES ({0}, 'v{0}'); INSERT INTO bag VALUES ({0}); "
                             "UPDATE t SET v = v || '+' WHERE id = {1}; COMMIT",
@@ -160,13 +160,13 @@ TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
   {
     // A large transaction in flight when the server goes down is rolled back there, and must
     // leave nothing in the change log.
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     ASSERT_EQ(PQsendQuery(app.raw(), "BEGIN; INSERT INTO bag SELECT generate_series(1, 5000); SELECT pg_sleep(30)"), 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ASSERT_TRUE(server_->Restart().ok());
   }
   workload(200, 400);
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   WaitCaptured(InsertLsn(app));
   ASSERT_FALSE(capture_ended_.load()) << "capture ended instead of reconnecting: " << capture_result_;
   StopCapture();
@@ -181,7 +181,7 @@ TEST_F(ReconnectTest, SourceRestartMidWorkloadLosesNothing) {
 }
 
 // One session creating and dropping sequences, as a migration does, in separate statements.
-void ChurnSequences(wal::PgConnection& ddl, int iterations) {
+void ChurnSequences(pg::Connection& ddl, int iterations) {
   for (int i = 0; i < iterations; ++i) {
     for (const char* sql : {"CREATE SEQUENCE churn_s", "CREATE TABLE churn_t (id serial PRIMARY KEY)",
                             "DROP SEQUENCE churn_s", "DROP TABLE churn_t"}) {
@@ -192,11 +192,11 @@ void ChurnSequences(wal::PgConnection& ddl, int iterations) {
 }
 
 TEST_F(ReconnectTest, ASequenceCheckLeavesOutSequencesDroppedWhileItReads) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE SEQUENCE kept; SELECT nextval('kept')");
   std::atomic<bool> churning{true};
   std::thread churn([&] {
-    wal::PgConnection ddl = Connect("app");
+    pg::Connection ddl = Connect("app");
     ChurnSequences(ddl, 200);
     churning = false;
   });
@@ -221,7 +221,7 @@ TEST_F(ReconnectTest, ASequenceCheckLeavesOutSequencesDroppedWhileItReads) {
 
 TEST_F(ReconnectTest, SequencesDroppedWhileSampledDoNotStopCapture) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text); CREATE SEQUENCE kept");
   }
   ASSERT_FALSE(
@@ -231,16 +231,16 @@ TEST_F(ReconnectTest, SequencesDroppedWhileSampledDoNotStopCapture) {
   // Commits keep capture's loop turning, so that it samples as often as it is asked to.
   StartWorkload();
   {
-    wal::PgConnection ddl = Connect("app");
+    pg::Connection ddl = Connect("app");
     ChurnSequences(ddl, 200);
   }
   ASSERT_FALSE(capture_ended_.load()) << "capture ended: " << capture_result_;
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "SELECT nextval('kept') FROM generate_series(1, 7)");
   WaitSampled("kept", 7);  // then a commit after that sample
   ExpectRestoreEqualsSource("after_churn");
-  wal::PgConnection restored = Connect("after_churn");
-  absl::StatusOr<wal::PgResult> seq = restored.Query("SELECT last_value FROM kept");
+  pg::Connection restored = Connect("after_churn");
+  absl::StatusOr<pg::Result> seq = restored.Query("SELECT last_value FROM kept");
   ASSERT_TRUE(seq.ok()) << seq.status();
   EXPECT_GE(std::stoll(seq->GetString(0, 0)), 7);
 }
@@ -251,7 +251,7 @@ TEST_F(ReconnectTest, SequencesDroppedWhileSampledDoNotStopCapture) {
 // sequence back to a value the source had already handed out).
 TEST_F(ReconnectTest, SequenceChecksAtOneWalPositionLoseNoSequence) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app,
          "CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE a; CREATE SEQUENCE b; "
          "SELECT nextval('a'), nextval('b')");
@@ -260,13 +260,13 @@ TEST_F(ReconnectTest, SequenceChecksAtOneWalPositionLoseNoSequence) {
       StartNamedCaptureWithBase([](wal::CaptureOptions& o) { o.sequence_interval = std::chrono::milliseconds(20); })
           .id()
           .empty());
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   int64_t a = 1;
   int64_t b = 1;
   bool one_position = false;
   // A checkpoint makes the next nextval() write WAL; another try then finds none.
   for (int attempt = 0; attempt < 5 && !one_position; ++attempt) {
-    const wal::Lsn before = InsertLsn(app);
+    const pg::Lsn before = InsertLsn(app);
     Exec(app, "SELECT nextval('a')");
     WaitSampled("a", ++a);
     Exec(app, "SELECT nextval('b')");
@@ -280,9 +280,8 @@ TEST_F(ReconnectTest, SequenceChecksAtOneWalPositionLoseNoSequence) {
 
   absl::StatusOr<restore::RestoreSummary> summary = Restore("restored", restore::RestoreTarget::Latest());
   ASSERT_TRUE(summary.ok()) << summary.status();
-  wal::PgConnection restored = Connect("restored");
-  absl::StatusOr<wal::PgResult> values =
-      restored.Query("SELECT (SELECT last_value FROM a), (SELECT last_value FROM b)");
+  pg::Connection restored = Connect("restored");
+  absl::StatusOr<pg::Result> values = restored.Query("SELECT (SELECT last_value FROM a), (SELECT last_value FROM b)");
   ASSERT_TRUE(values.ok()) << values.status();
   EXPECT_GE(std::stoll(values->GetString(0, 0)), a) << "a restored sequence would hand out a value again";
   EXPECT_GE(std::stoll(values->GetString(0, 1)), b);
@@ -290,9 +289,9 @@ TEST_F(ReconnectTest, SequenceChecksAtOneWalPositionLoseNoSequence) {
 
 TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, "CREATE DATABASE ballast");
   }
   ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
@@ -302,7 +301,7 @@ TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
     {
       // WAL that the next start replays before it accepts connections: rows of another database
       // (capture reads past them), written by CREATE TABLE AS (which logical decoding skips).
-      wal::PgConnection ballast = Connect("ballast");
+      pg::Connection ballast = Connect("ballast");
       Exec(ballast,
            fmt::format("CREATE TABLE b{} AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 400000) g",
                        round));
@@ -313,10 +312,10 @@ TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
     std::atomic<bool> up{false};
     std::thread probe([&] {
       while (!up.load()) {
-        absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(Info("app"), "probe");
+        absl::StatusOr<pg::Connection> c = pg::Connection::Connect(Info("app"), "probe");
         if (!c.ok()) {
           EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable) << c.status();
-          if (wal::SqlStateOf(c.status()) == "57P03") ++refused_while_recovering;
+          if (pg::SqlStateOf(c.status()) == "57P03") ++refused_while_recovering;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
@@ -336,7 +335,7 @@ TEST_F(ReconnectTest, ImmediateRestartsAreRiddenOutThroughCrashRecovery) {
 // and capture goes on from the slot.
 TEST_F(ReconnectTest, ARunStartedWhileTheSourceIsDownWaitsWhenItCapturedFromItBefore) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
   }
   ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
@@ -354,7 +353,7 @@ TEST_F(ReconnectTest, ARunStartedWhileTheSourceIsDownWaitsWhenItCapturedFromItBe
 
 TEST_F(ReconnectTest, TerminatedCaptureConnectionsAreMadeAgainAndNothingIsLost) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
   }
   ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
@@ -391,17 +390,17 @@ TEST_F(ReconnectTest, TerminatedCaptureConnectionsAreMadeAgainAndNothingIsLost) 
 
 TEST_F(ReconnectTest, AReconnectThatFindsNoWalsenderFreeWaitsForOne) {
   {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text)");
   }
   ASSERT_FALSE(StartNamedCaptureWithBase().id().empty());
   StartWorkload();
   // Every walsender capture does not use is held here.
-  const wal::ConnInfo replication = Info("app").With("replication", "database");
-  std::vector<wal::PgConnection> held;
+  const pg::ConnInfo replication = Info("app").With("replication", "database");
+  std::vector<pg::Connection> held;
   absl::Status refused;
   while (refused.ok() && held.size() < 10) {
-    absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(replication, "test walsender");
+    absl::StatusOr<pg::Connection> c = pg::Connection::Connect(replication, "test walsender");
     if (c.ok()) {
       held.push_back(*std::move(c));
     } else {
@@ -410,7 +409,7 @@ TEST_F(ReconnectTest, AReconnectThatFindsNoWalsenderFreeWaitsForOne) {
   }
   ASSERT_EQ(held.size(), 3u);
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
-  EXPECT_EQ(wal::SqlStateOf(refused), "53300") << refused;
+  EXPECT_EQ(pg::SqlStateOf(refused), "53300") << refused;
 
   // capture's too, once it lets go of it: capture waits a moment before it connects again, and
   // should it still be first, its next walsender is terminated.
@@ -420,7 +419,7 @@ TEST_F(ReconnectTest, AReconnectThatFindsNoWalsenderFreeWaitsForOne) {
     walsender = WalsenderPid(walsender);
     Terminate(walsender);
     for (int i = 0; i < 50 && held.size() < 4; ++i) {
-      absl::StatusOr<wal::PgConnection> c = wal::PgConnection::Connect(replication, "test walsender");
+      absl::StatusOr<pg::Connection> c = pg::Connection::Connect(replication, "test walsender");
       if (c.ok()) {
         held.push_back(*std::move(c));
       } else {
@@ -437,16 +436,16 @@ TEST_F(ReconnectTest, AReconnectThatFindsNoWalsenderFreeWaitsForOne) {
 
 TEST_F(ReconnectTest, ARoleNoLongerAllowedToLogInEndsCaptureWithTheReason) {
   {
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, "CREATE ROLE pitr LOGIN REPLICATION");
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id serial PRIMARY KEY, v text); CREATE PUBLICATION pgpitr FOR ALL TABLES");
   }
   StartCapture([](wal::CaptureOptions& o) { o.source = o.source.With("user", "pitr"); });
   ASSERT_NE(WalsenderPid(), 0);
   ExpectCapturesNewCommits();
   {
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, "ALTER ROLE pitr NOLOGIN");
     Exec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pitr'");
   }
@@ -455,7 +454,7 @@ TEST_F(ReconnectTest, ARoleNoLongerAllowedToLogInEndsCaptureWithTheReason) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(capture_result_.code(), absl::StatusCode::kFailedPrecondition) << capture_result_;
-  EXPECT_EQ(wal::SqlStateOf(capture_result_), "28000") << capture_result_;
+  EXPECT_EQ(pg::SqlStateOf(capture_result_), "28000") << capture_result_;
 }
 
 }  // namespace

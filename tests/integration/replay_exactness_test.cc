@@ -13,10 +13,10 @@
 namespace pgpitr::testing {
 namespace {
 
-using wal::QuoteLiteral;
+using pg::QuoteLiteral;
 
 struct Checkpoint {
-  wal::Lsn lsn;
+  pg::Lsn lsn;
   embedded::Fingerprint fingerprint;
 };
 
@@ -29,15 +29,15 @@ class ReplayExactnessTest : public ServerTest {
   int Pick(int n) { return static_cast<int>(random_() % static_cast<uint32_t>(n)); }
 
   // The n-th smallest key of a table (ids are read first so a statement can name two of them).
-  std::vector<std::string> Ids(wal::PgConnection& app, const std::string& sql) {
-    absl::StatusOr<wal::PgResult> r = app.Query(sql);
+  std::vector<std::string> Ids(pg::Connection& app, const std::string& sql) {
+    absl::StatusOr<pg::Result> r = app.Query(sql);
     EXPECT_TRUE(r.ok()) << r.status();
     std::vector<std::string> ids;
     for (int i = 0; r.ok() && i < r->rows(); ++i) ids.push_back(r->GetString(i, 0));
     return ids;
   }
 
-  void CreateSchema(wal::PgConnection& app) {
+  void CreateSchema(pg::Connection& app) {
     Exec(
         app,
         "CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance int, note text);"
@@ -60,7 +60,7 @@ class ReplayExactnessTest : public ServerTest {
   }
 
   // One transaction of the workload.
-  std::string Transaction(wal::PgConnection& app, bool has_extra) {
+  std::string Transaction(pg::Connection& app, bool has_extra) {
     std::string sql = "BEGIN";
     for (int s = 0, n = 1 + Pick(5); s < n; ++s) {
       const std::vector<std::string> ids =
@@ -152,7 +152,7 @@ class ReplayExactnessTest : public ServerTest {
     return sql + "; COMMIT";
   }
 
-  Checkpoint TakeCheckpoint(wal::PgConnection& app) {
+  Checkpoint TakeCheckpoint(pg::Connection& app) {
     Checkpoint c;
     c.lsn = InsertLsn(app);
     absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(app);
@@ -161,7 +161,7 @@ class ReplayExactnessTest : public ServerTest {
     return c;
   }
 
-  absl::StatusOr<restore::RestoreSummary> RestoreTo(const std::string& db, wal::Lsn lsn, uint64_t flush_bytes,
+  absl::StatusOr<restore::RestoreSummary> RestoreTo(const std::string& db, pg::Lsn lsn, uint64_t flush_bytes,
                                                     bool row_by_row = false) {
     restore::RestoreOptions options;
     options.repo = repo_dir_;
@@ -173,12 +173,12 @@ class ReplayExactnessTest : public ServerTest {
     // A small bound also cuts the first run, which is merged into the base's rows as they load.
     if (flush_bytes < (1 << 20)) options.replay_merge_bytes = flush_bytes;
     options.row_by_row = row_by_row;
-    return restore::RunRestore(options, wal::Logger::Silent());
+    return restore::RunRestore(options, base::Logger::Silent());
   }
 
   // Captures the whole workload; returns its checkpoints.
   std::vector<Checkpoint> CaptureWorkload(int transactions) {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     const proto::Base base = StartCaptureWithSchema([&] { CreateSchema(app); });
     EXPECT_FALSE(base.id().empty());
     std::vector<Checkpoint> checkpoints;
@@ -248,10 +248,10 @@ TEST_F(ReplayExactnessTest, EveryCheckpointIsRestoredExactlyWithAndWithoutMemory
 }
 
 TEST_F(ReplayExactnessTest, ReplayOntoATargetThatLostARowIsAnError) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   CreateSchema(app);
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
-  const wal::Lsn before = InsertLsn(app);
+  const pg::Lsn before = InsertLsn(app);
   Exec(app, "UPDATE accounts SET balance = 1 WHERE id BETWEEN 1 AND 20; UPDATE docs SET version = 5 WHERE id = 2");
   WaitCaptured(InsertLsn(app));
   StopCapture();
@@ -265,7 +265,7 @@ TEST_F(ReplayExactnessTest, ReplayOntoATargetThatLostARowIsAnError) {
                         Case{"lost_toasted_row", "DELETE FROM docs WHERE id = 2"}}) {
     SCOPED_TRACE(c.name);
     ASSERT_TRUE(RestoreTo(c.name, before, 64ull << 20).ok());  // the base only
-    wal::PgConnection target = Connect(c.name);
+    pg::Connection target = Connect(c.name);
     Exec(target, c.damage);
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
@@ -274,7 +274,7 @@ TEST_F(ReplayExactnessTest, ReplayOntoATargetThatLostARowIsAnError) {
         restore::BulkReplayer::Create(&target, (*repo)->change_log());
     ASSERT_TRUE(replayer.ok()) << replayer.status();
     absl::Status replayed = (*repo)->change_log().ForEachTransaction(
-        before, wal::Lsn(~0ull), [&](const proto::Transaction& txn) { return (*replayer)->Replay(txn); });
+        before, pg::Lsn(~0ull), [&](const proto::Transaction& txn) { return (*replayer)->Replay(txn); });
     if (replayed.ok()) replayed = (*replayer)->Finish();
     EXPECT_EQ(replayed.code(), absl::StatusCode::kDataLoss) << replayed;
     EXPECT_NE(replayed.message().find("no longer matches the source"), std::string::npos) << replayed;

@@ -18,16 +18,16 @@
 namespace pgpitr::testing {
 namespace {
 
-using wal::FormatPgTime;
-using wal::Lsn;
-using wal::PgTime;
+using pg::FormatPgTime;
+using pg::Lsn;
+using pg::PgTime;
 
 class RetentionTest : public ServerTest {
  protected:
   // Three bases with a workload before each and after the last; fingerprints of "app" as each base
   // saw it and at the end.
   void BuildHistory() {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text); CREATE SEQUENCE s;");
     bases_.push_back(StartCaptureWithBase());
     for (int round = 0; round < 3; ++round) {
@@ -106,7 +106,7 @@ TEST_F(RetentionTest, DeletesExactlyTheOldBasesAndTheLogBelowTheOldestKeptOne) {
     ASSERT_TRUE(repo.ok()) << repo.status();
     absl::StatusOr<wal::RetentionResult> r =
         wal::RunRetention(**repo, wal::RetentionPolicy{std::chrono::hours(1)},
-                          NowKeepingFromSecondBase(std::chrono::hours(1)), {}, wal::Logger::Silent());
+                          NowKeepingFromSecondBase(std::chrono::hours(1)), {}, base::Logger::Silent());
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_GT(r->transactions_deleted, 30u);  // the first round's inserts and updates, at least
     EXPECT_EQ(r->plan.horizon, Lsn(bases_[1].lsn()));
@@ -202,7 +202,7 @@ class BaseScheduleTest : public ServerTest {
 };
 
 TEST_F(BaseScheduleTest, TakesABaseOnlyWhenTheSourceHadTransactionsSinceTheLast) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
   ASSERT_NO_FATAL_FAILURE(StartScheduledCapture());
   EXPECT_EQ(WaitDecision(1), "taken");  // the first base, at once

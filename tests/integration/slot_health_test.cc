@@ -5,10 +5,10 @@
 #include "wal/slot_health.h"
 
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "tests/integration/cli_process.h"
 #include "tests/integration/harness.h"
 #include "wal/restorable_window.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::testing {
 namespace {
@@ -20,13 +20,13 @@ class SlotHealthTest : public ServerTest {
     return {"logical_decoding_work_mem = 64kB", "max_slot_wal_keep_size = 32MB"};
   }
 
-  wal::SlotHealth Slot(wal::PgConnection& conn) {
+  wal::SlotHealth Slot(pg::Connection& conn) {
     absl::StatusOr<wal::SlotHealth> h = wal::ReadSlotHealth(conn, "pgpitr", 0);
     EXPECT_TRUE(h.ok()) << h.status();
     return h.ok() ? *h : wal::SlotHealth();
   }
 
-  void WaitForSlot(wal::PgConnection& conn) {
+  void WaitForSlot(pg::Connection& conn) {
     for (int i = 0; !Slot(conn).exists; ++i) {
       ASSERT_FALSE(capture_ended_.load()) << capture_result_;
       ASSERT_LT(i, 1200) << "capture did not create its slot";
@@ -46,11 +46,11 @@ class SlotHealthTest : public ServerTest {
 };
 
 TEST_F(SlotHealthTest, IdleSourceSlotAdvancesPastWalWrittenElsewhere) {
-  wal::PgConnection app = Connect("app");
-  wal::PgConnection other = Connect("postgres");
+  pg::Connection app = Connect("app");
+  pg::Connection other = Connect("postgres");
   StartCapture();
   WaitForSlot(app);
-  const wal::Lsn start = Slot(app).confirmed_flush;
+  const pg::Lsn start = Slot(app).confirmed_flush;
 
   // WAL the slot has nothing to send for: another database, and a non-transactional message
   // with a prefix nobody decodes.
@@ -59,7 +59,7 @@ TEST_F(SlotHealthTest, IdleSourceSlotAdvancesPastWalWrittenElsewhere) {
     Exec(other, "INSERT INTO churn SELECT g, repeat('x', 200) FROM generate_series(1, 500) g");
   Exec(other, "SELECT pg_switch_wal()");
   Exec(other, "INSERT INTO churn VALUES (0, 'after the switch')");
-  const wal::Lsn written = InsertLsn(other);
+  const pg::Lsn written = InsertLsn(other);
   ASSERT_GT(written.value(), start.value() + (1 << 20)) << "the test must write more than a little WAL";
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -81,23 +81,23 @@ TEST_F(SlotHealthTest, IdleSourceSlotAdvancesPastWalWrittenElsewhere) {
 }
 
 TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
-  wal::PgConnection app = Connect("app");
-  wal::PgConnection admin = Connect("postgres");
+  pg::Connection app = Connect("app");
+  pg::Connection admin = Connect("postgres");
   Exec(app, "CREATE TABLE accounts (id int PRIMARY KEY, balance int)");
   Exec(app, "INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 50) g");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(app, "UPDATE accounts SET balance = balance + 1 WHERE id <= 10");
   // A restore point as `pgpitr mark` makes it: the last commit capture sees before the gap.
-  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'before-the-gap')", wal::kMarkMessagePrefix));
+  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'before-the-gap')", pg::kMarkMessagePrefix));
   WaitCaptured(InsertLsn(app));
   const embedded::Fingerprint before_the_gap = FingerprintOf("app");
   StopCapture();
 
   // While capture is down: commits it will never see, then WAL until the source gives up the slot.
-  const wal::Lsn lost_from = InsertLsn(app);
+  const pg::Lsn lost_from = InsertLsn(app);
   Exec(app, "UPDATE accounts SET balance = 0 WHERE id > 40");
   Exec(app, "INSERT INTO accounts VALUES (1001, 1)");
-  const wal::Lsn lost_to = InsertLsn(app);
+  const pg::Lsn lost_to = InsertLsn(app);
   Exec(admin, "CREATE TABLE churn (id int, pad text)");
   for (int i = 0; i < 40 && Slot(app).wal_status != "lost"; ++i) {
     Exec(admin, "INSERT INTO churn SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g");
@@ -115,7 +115,7 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   }
   EXPECT_EQ(Slot(app).wal_status, "reserved") << "a new slot";
   Exec(app, "UPDATE accounts SET balance = balance * 2 WHERE id % 3 = 0");
-  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'after-the-new-base')", wal::kMarkMessagePrefix));
+  Exec(app, fmt::format("SELECT pg_logical_emit_message(true, '{}', 'after-the-new-base')", pg::kMarkMessagePrefix));
   const embedded::Fingerprint after_the_new_base = FingerprintOf("app");
   Exec(app, "DELETE FROM accounts WHERE id = 7");
   WaitCaptured(InsertLsn(app));
@@ -185,7 +185,7 @@ TEST_F(SlotHealthTest, LostSlotRecordsAGapTakesANewBaseAndCaptureGoesOn) {
   EXPECT_NE(refusal.find(before.ToString() + "; " + after.ToString()), std::string::npos) << refusal;
   EXPECT_NE(refusal.find("lost"), std::string::npos) << refusal;
   EXPECT_EQ(refusal.find('\n'), std::string::npos) << refusal;
-  absl::StatusOr<wal::PgResult> created = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'inside_gap'");
+  absl::StatusOr<pg::Result> created = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'inside_gap'");
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(created->GetString(0, 0), "0");
 

@@ -7,8 +7,8 @@ namespace {
 
 class SourceTest : public ServerTest {
  protected:
-  wal::Logger Collect() {
-    return wal::Logger([this](std::string_view level, std::string_view line) {
+  base::Logger Collect() {
+    return base::Logger([this](std::string_view level, std::string_view line) {
       lines_.push_back(std::string(level) + ": " + std::string(line));
     });
   }
@@ -30,9 +30,9 @@ TEST_F(SourceTest, AFailoverSlotIsMadeFromSeventeenOnAndRefusedClearlyBefore) {
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_TRUE(facts->slot_created);
   EXPECT_TRUE(facts->slot_failover);
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   auto slot_failover = [&](const std::string& slot) {
-    absl::StatusOr<wal::PgResult> r = app.Query("SELECT failover FROM pg_replication_slots WHERE slot_name = $1", {slot});
+    absl::StatusOr<pg::Result> r = app.Query("SELECT failover FROM pg_replication_slots WHERE slot_name = $1", {slot});
     EXPECT_TRUE(r.ok() && r->rows() == 1) << (r.ok() ? "no slot" : r.status().ToString());
     return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string();
   };
@@ -57,14 +57,14 @@ TEST_F(SourceTest, AFailoverSlotIsMadeFromSeventeenOnAndRefusedClearlyBefore) {
 // pgoutput fail on the table's every change), and the rows restore with the target's own values.
 TEST_F(SourceTest, APublicationOfGeneratedColumnsIsMadeToPublishNone) {
   if (ServerMajor() < 18) GTEST_SKIP() << "publish_generated_columns is PostgreSQL 18's";
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE PUBLICATION pgpitr FOR ALL TABLES WITH (publish_generated_columns = stored)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   // Set again while capture is stopped, its slot in place: the next start turns it off, in the stream.
   StopCapture();
   Exec(app, "ALTER PUBLICATION pgpitr SET (publish_generated_columns = stored)");
   StartCapture();
-  absl::StatusOr<wal::PgResult> r;
+  absl::StatusOr<pg::Result> r;
   for (int i = 0; i < 200; ++i) {  // until the restarted capture has prepared the source
     r = app.Query("SELECT pubname, pubgencols FROM pg_publication ORDER BY 1");
     ASSERT_TRUE(r.ok()) << r.status();
@@ -108,8 +108,8 @@ TEST_F(SourceTest, CreatesPublicationAndSlotOnceThenReusesThem) {
   EXPECT_FALSE(second->slot_created);
   EXPECT_EQ(second->system_identifier, first->system_identifier);
 
-  wal::PgConnection app = Connect("app");
-  absl::StatusOr<wal::PgResult> r = app.Query(
+  pg::Connection app = Connect("app");
+  absl::StatusOr<pg::Result> r = app.Query(
       "SELECT (SELECT count(*) FROM pg_publication WHERE pubname = 'pgpitr' AND puballtables), "
       "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgpitr' AND plugin = 'pgoutput')");
   ASSERT_TRUE(r.ok()) << r.status();
@@ -118,7 +118,7 @@ TEST_F(SourceTest, CreatesPublicationAndSlotOnceThenReusesThem) {
 }
 
 TEST_F(SourceTest, TablesWithoutReplicaIdentityAreReportedAndLeftAlone) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app,
        "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); CREATE TABLE nothing (a int);"
        "ALTER TABLE nothing REPLICA IDENTITY NOTHING; CREATE TABLE full_one (a int);"
@@ -131,20 +131,20 @@ TEST_F(SourceTest, TablesWithoutReplicaIdentityAreReportedAndLeftAlone) {
     warned |=
         line.find("public.loose") != std::string::npos && line.find("--set-replica-identity-full") != std::string::npos;
   EXPECT_TRUE(warned);
-  absl::StatusOr<wal::PgResult> r = app.Query("SELECT relreplident FROM pg_class WHERE relname = 'loose'");
+  absl::StatusOr<pg::Result> r = app.Query("SELECT relreplident FROM pg_class WHERE relname = 'loose'");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->Get(0, 0), "d") << "the source's schema is not changed without the opt-in";
 }
 
 TEST_F(SourceTest, OptInSetsReplicaIdentityFull) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE loose (a int)");
   wal::SourceSettings settings;
   settings.set_replica_identity_full = true;
   absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), settings, Collect());
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_TRUE(facts->tables_without_identity.empty());
-  absl::StatusOr<wal::PgResult> r = app.Query("SELECT relreplident FROM pg_class WHERE relname = 'loose'");
+  absl::StatusOr<pg::Result> r = app.Query("SELECT relreplident FROM pg_class WHERE relname = 'loose'");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->Get(0, 0), "f");
   // And UPDATE now works on the source while the table is published.
@@ -155,9 +155,10 @@ TEST_F(SourceTest, OptInSetsReplicaIdentityFull) {
 // TRUNCATE, and the UPDATE and DELETE of the tables with a usable replica identity (a deferrable
 // primary key is not one). The application's UPDATE and DELETE on the others work.
 TEST_F(SourceTest, APublicationInTwoLetsTheApplicationUpdateTablesWithoutAKey) {
-  wal::PgConnection app = Connect("app");
-  Exec(app, "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); "
-            "CREATE TABLE deferred (id int PRIMARY KEY DEFERRABLE)");
+  pg::Connection app = Connect("app");
+  Exec(app,
+       "CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int); "
+       "CREATE TABLE deferred (id int PRIMARY KEY DEFERRABLE)");
   absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), {}, Collect());
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_TRUE(facts->keyless_not_captured);
@@ -165,20 +166,22 @@ TEST_F(SourceTest, APublicationInTwoLetsTheApplicationUpdateTablesWithoutAKey) {
   EXPECT_NE(facts->plugin_options.find("publication_names '\"pgpitr\",\"pgpitr_keyed\"'"), std::string::npos)
       << facts->plugin_options;
   EXPECT_EQ(facts->tables_without_identity, (std::vector<std::string>{"public.deferred", "public.loose"}));
-  absl::StatusOr<wal::PgResult> r = app.Query(
+  absl::StatusOr<pg::Result> r = app.Query(
       "SELECT (SELECT pubupdate OR pubdelete FROM pg_publication WHERE pubname = 'pgpitr'), "
-      "(SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'pgpitr_keyed')");
+      "(SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = "
+      "'pgpitr_keyed')");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Get(0, 0), "f");
   EXPECT_EQ(r->Get(0, 1), "keyed");
-  Exec(app, "INSERT INTO loose VALUES (1); UPDATE loose SET a = 2; DELETE FROM loose; "
-            "INSERT INTO deferred VALUES (1); UPDATE deferred SET id = 2");
+  Exec(app,
+       "INSERT INTO loose VALUES (1); UPDATE loose SET a = 2; DELETE FROM loose; "
+       "INSERT INTO deferred VALUES (1); UPDATE deferred SET id = 2");
 }
 
 // A slot made under an older pgpitr decodes a publication of every UPDATE from before the split:
 // the publication stays so (and run says why) until the slot is made again.
 TEST_F(SourceTest, AnOlderPublicationOfEveryUpdateIsPutInTwoOnlyWithANewSlot) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE loose (a int); CREATE PUBLICATION pgpitr FOR ALL TABLES");
   Exec(app, "SELECT pg_create_logical_replication_slot('pgpitr', 'pgoutput')");
   absl::StatusOr<wal::SourceFacts> kept = wal::PrepareSource(Info("app"), {}, Collect());
@@ -200,7 +203,7 @@ TEST_F(SourceTest, AnOlderPublicationOfEveryUpdateIsPutInTwoOnlyWithANewSlot) {
 // Without the event triggers nothing keeps the keyed publication: every UPDATE and DELETE is
 // published again, and both publications stay decoded (the slot's older changes need the second).
 TEST_F(SourceTest, WithoutEventTriggersThePublicationPublishesEveryUpdateAgain) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   ASSERT_TRUE(wal::PrepareSource(Info("app"), {}, Collect()).ok());
   wal::SourceSettings settings;
   settings.event_triggers = false;
@@ -208,14 +211,14 @@ TEST_F(SourceTest, WithoutEventTriggersThePublicationPublishesEveryUpdateAgain) 
   ASSERT_TRUE(facts.ok()) << facts.status();
   EXPECT_FALSE(facts->keyless_not_captured);
   EXPECT_EQ(facts->publications, (std::vector<std::string>{"pgpitr", "pgpitr_keyed"}));
-  absl::StatusOr<wal::PgResult> r =
+  absl::StatusOr<pg::Result> r =
       app.Query("SELECT pubupdate AND pubdelete FROM pg_publication WHERE pubname = 'pgpitr'");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->Get(0, 0), "t");
 }
 
 TEST_F(SourceTest, NoFreeSlotIsRefusedWithTheFix) {
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   // max_replication_slots is 10 on the test server: use them all.
   for (int i = 0; i < 10; ++i) {
     Exec(app, fmt::format("SELECT pg_create_logical_replication_slot('filler_{}', 'pgoutput')", i));

@@ -50,20 +50,20 @@ class StreamFaultTest : public ServerTest {
         env, it.repo.string() + ".log");
   }
 
-  wal::Lsn CapturedThrough(const std::filesystem::path& repo_dir) {
+  pg::Lsn CapturedThrough(const std::filesystem::path& repo_dir) {
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(repo_dir, wal::Repository::Mode::kRead);
-    if (!repo.ok()) return wal::Lsn();
+    if (!repo.ok()) return pg::Lsn();
     absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
-    return state.ok() ? wal::Lsn(state->captured_through_lsn()) : wal::Lsn();
+    return state.ok() ? pg::Lsn(state->captured_through_lsn()) : pg::Lsn();
   }
 
   // The transaction of the report, with its rolled-back subtransactions, while a second
   // session commits small transactions between its steps, so that capture confirms positions past
   // the big transaction's start while it is still open.
   void Workload(const std::string& db) {
-    wal::PgConnection big = Connect(db);
-    wal::PgConnection small = Connect(db);
+    pg::Connection big = Connect(db);
+    pg::Connection small = Connect(db);
     int n = 0;
     // A small commit, then a wait until the server has capture's confirmation of it (when capture is
     // alive): so each kill finds the slot confirmed past the big transaction's steps so far, and the
@@ -71,12 +71,12 @@ class StreamFaultTest : public ServerTest {
     // reaches the confirmed position and streams the transaction from its start.
     auto tick = [&] {
       Exec(small, fmt::format("INSERT INTO t_small (v) VALUES ({})", ++n));
-      const wal::Lsn after = InsertLsn(small);
+      const pg::Lsn after = InsertLsn(small);
       for (int i = 0; i < 400; ++i) {
         RestartIfKilled();
-        absl::StatusOr<wal::PgResult> r =
+        absl::StatusOr<pg::Result> r =
             small.Query("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", {"s_" + db});
-        if (r.ok() && r->rows() == 1 && !r->IsNull(0, 0) && *wal::Lsn::Parse(r->Get(0, 0)) >= after) break;
+        if (r.ok() && r->rows() == 1 && !r->IsNull(0, 0) && *pg::Lsn::Parse(r->Get(0, 0)) >= after) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
       }
     };
@@ -103,11 +103,11 @@ class StreamFaultTest : public ServerTest {
 
   // One iteration: fresh database, capture with a kill at `kill_at`, restart, restore, compare.
   std::string RunIteration(Iteration& it) {
-    wal::PgConnection admin = Connect("postgres");
+    pg::Connection admin = Connect("postgres");
     Exec(admin, "CREATE DATABASE " + it.db);
     // In the base when a pg_dump fits the server, else made after an empty base.
     auto create_schema = [&] {
-      wal::PgConnection conn = Connect(it.db);
+      pg::Connection conn = Connect(it.db);
       Exec(conn,
            "CREATE TABLE t_bulk (id serial PRIMARY KEY, w int, v text);"
            "CREATE TABLE t_small (id serial PRIMARY KEY, v int)");
@@ -118,25 +118,25 @@ class StreamFaultTest : public ServerTest {
     current_ = &it;
     killed_ = false;
     pid_ = StartRun(it, true);
-    for (int i = 0; i < 600 && CapturedThrough(it.repo) == wal::Lsn(); ++i) {
+    for (int i = 0; i < 600 && CapturedThrough(it.repo) == pg::Lsn(); ++i) {
       RestartIfKilled();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (CapturedThrough(it.repo) == wal::Lsn()) return "capture did not start: " + Slurp(it.repo.string() + ".log");
+    if (CapturedThrough(it.repo) == pg::Lsn()) return "capture did not start: " + Slurp(it.repo.string() + ".log");
     {
       absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
           wal::Repository::Open(it.repo, wal::Repository::Mode::kRead);
       wal::BaseOptions options;
       options.source = Info(it.db);
       options.slot = "s_" + it.db;
-      absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, wal::Logger::Silent());
+      absl::StatusOr<proto::Base> base = wal::TakeBase(**repo, options, base::Logger::Silent());
       if (!base.ok()) return "base: " + std::string(base.status().message());
     }
     if (!CanDumpTestServer()) create_schema();
     Workload(it.db);
-    wal::Lsn end;
+    pg::Lsn end;
     {
-      wal::PgConnection conn = Connect(it.db);
+      pg::Connection conn = Connect(it.db);
       end = InsertLsn(conn);
     }
     // Wait for capture to reach the end or to die at its fault point; start it again if it died.
@@ -157,7 +157,7 @@ class StreamFaultTest : public ServerTest {
     options.repo = it.repo;
     options.target = Info("r_" + it.db);
     options.point = restore::RestoreTarget::Latest();
-    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, wal::Logger::Silent());
+    absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, base::Logger::Silent());
     if (!summary.ok()) return "restore: " + std::string(summary.status().message());
     const embedded::Fingerprint expected = FingerprintOf(it.db);
     const embedded::Fingerprint actual = FingerprintOf("r_" + it.db);

@@ -45,7 +45,7 @@ class VerifyTest : public ServerTest {
  protected:
   // A base, then enough single-row transactions that the change log spans many 32 KB blocks.
   proto::Base Capture(int transactions) {
-    wal::PgConnection app = Connect("app");
+    pg::Connection app = Connect("app");
     Exec(app, "CREATE TABLE t (id int PRIMARY KEY, v text)");
     proto::Base base = StartCaptureWithBase();
     for (int i = 0; i < transactions; ++i) {
@@ -68,7 +68,7 @@ TEST_F(VerifyTest, ReplayToTheEndSaysWhetherTheWindowIsExact) {
   EXPECT_NE(exact.output.find(", exactly"), std::string::npos) << exact.output;
 
   // A table without a key: its UPDATE is not captured, and replay says so.
-  wal::PgConnection app = Connect("app");
+  pg::Connection app = Connect("app");
   Exec(app, "CREATE TABLE loose (a int); INSERT INTO loose VALUES (1); UPDATE loose SET a = 2");
   StartCapture();
   WaitCaptured(InsertLsn(app));
@@ -76,7 +76,7 @@ TEST_F(VerifyTest, ReplayToTheEndSaysWhetherTheWindowIsExact) {
   const VerifyRun named = Verify(repo_dir_, scratch);
   EXPECT_EQ(named.exit_code, 7) << named.output;
   EXPECT_NE(named.output.find("may differ: table public.loose"), std::string::npos) << named.output;
-  absl::StatusOr<wal::PgResult> left =
+  absl::StatusOr<pg::Result> left =
       Connect("postgres").Query("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgpitr_verify_%'");
   ASSERT_TRUE(left.ok()) << left.status();
   EXPECT_EQ(left->GetString(0, 0), "0") << "the scratch database stayed";
@@ -87,7 +87,7 @@ TEST_F(VerifyTest, ACleanRepositoryIsOk) {
   const VerifyRun run = Verify(repo_dir_);
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("ok\n"), std::string::npos) << run.output;
-  EXPECT_NE(run.output.find("restorable: " + wal::FormatPgTime(base.consistent_time())), std::string::npos)
+  EXPECT_NE(run.output.find("restorable: " + pg::FormatPgTime(base.consistent_time())), std::string::npos)
       << run.output;
 }
 
@@ -142,8 +142,8 @@ TEST_F(VerifyTest, ACorruptedChangeLogBlockIsNamedByItsLsnRange) {
   EXPECT_EQ(restored.status().code(), absl::StatusCode::kDataLoss) << restored.status();
   EXPECT_NE(restored.status().message().find("committed at LSN "), std::string_view::npos) << restored.status();
   // Refused before anything was written: the target database was never created.
-  wal::PgConnection admin = Connect("postgres");
-  absl::StatusOr<wal::PgResult> exists = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
+  pg::Connection admin = Connect("postgres");
+  absl::StatusOr<pg::Result> exists = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
   ASSERT_TRUE(exists.ok());
   EXPECT_EQ(exists->GetString(0, 0), "0");
   std::fprintf(stderr, "verify said:\n%s%s\n", run.output.c_str(), std::string(restored.status().message()).c_str());

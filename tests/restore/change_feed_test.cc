@@ -8,13 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "pg/stream_messages.h"
 #include "tests/change_log_fixture.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
 namespace {
 
-using wal::Lsn;
+using pg::Lsn;
 
 class ChangeFeedTest : public testing::ChangeLogFixture {
  protected:

@@ -11,9 +11,9 @@
 #include <optional>
 #include <random>
 
+#include "pg/stream_messages.h"
 #include "restore/bulk_replayer.h"
 #include "restore/copy_text.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::restore {
 namespace {
@@ -445,10 +445,10 @@ TEST(RouteOf, TruncateAndCapturedSchemaChangesCutTheRun) {
   EXPECT_EQ(RouteOf(truncate, nullptr, std::nullopt), (ChangeRoute{true, ChangeRoute::Way::kRunNow}));
   proto::Change ddl;
   ddl.set_kind(proto::Change::MESSAGE);
-  ddl.set_message_prefix(wal::kDdlMessagePrefix);
+  ddl.set_message_prefix(pg::kDdlMessagePrefix);
   EXPECT_EQ(RouteOf(ddl, nullptr, std::nullopt), (ChangeRoute{true, ChangeRoute::Way::kRunNow}));
   proto::Change mark = ddl;
-  mark.set_message_prefix(wal::kMarkMessagePrefix);
+  mark.set_message_prefix(pg::kMarkMessagePrefix);
   EXPECT_EQ(RouteOf(mark, nullptr, std::nullopt).way, ChangeRoute::Way::kIgnore);
   EXPECT_FALSE(RouteOf(mark, nullptr, std::nullopt).cut);
 }

@@ -23,12 +23,12 @@
 namespace pgpitr::restore {
 namespace {
 
-using wal::Lsn;
-using wal::PgTime;
+using pg::Lsn;
+using pg::PgTime;
 
 // 2026-11-25 10:41:07 UTC (Unix 1795603267, from `date -u -d '2026-11-25 10:41:07' +%s`) plus
 // seconds: times far from PostgreSQL's epoch, as a real repository has them.
-PgTime T(int64_t seconds) { return wal::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
+PgTime T(int64_t seconds) { return pg::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
 
 proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
   proto::Base base;
@@ -130,7 +130,7 @@ TEST_P(PlanRestoreOutOfRange, IsAnErrorPrintingTheWindow) {
   ASSERT_FALSE(plan.ok()) << "planned from base " << plan->base.id();
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kOutOfRange) << plan.status();
   const std::string message(plan.status().message());
-  EXPECT_NE(message.find(wal::FormatPgTime(T(150)) + " (LSN 0/150) to " + wal::FormatPgTime(T(600)) + " (LSN 0/600)"),
+  EXPECT_NE(message.find(pg::FormatPgTime(T(150)) + " (LSN 0/150) to " + pg::FormatPgTime(T(600)) + " (LSN 0/600)"),
             std::string::npos)
       << message;
   EXPECT_NE(message.find(GetParam().names), std::string::npos) << message;
@@ -150,8 +150,8 @@ TEST_F(PlanRestoreTest, TargetTimeBeforeTheEarliestBaseNamesBothTimes) {
   absl::StatusOr<RestorePlan> plan = Plan(AtTime(T(149)));
   ASSERT_FALSE(plan.ok());
   const std::string message(plan.status().message());
-  EXPECT_NE(message.find("restore target " + wal::FormatPgTime(T(149)) + " is before the earliest restorable point " +
-                         wal::FormatPgTime(T(150))),
+  EXPECT_NE(message.find("restore target " + pg::FormatPgTime(T(149)) + " is before the earliest restorable point " +
+                         pg::FormatPgTime(T(150))),
             std::string::npos)
       << message;
 }
@@ -343,9 +343,8 @@ TEST_F(PlanRestoreAcrossAGap, ATargetInsideTheGapIsRefusedNamingTheStretches) {
     EXPECT_NE(message.find("falls between two stretches of the window"), std::string::npos) << message;
     EXPECT_NE(message.find("gap after LSN 0/200 and before 0/300 (slot pgpitr lost)"), std::string::npos) << message;
     const std::string before =
-        wal::FormatPgTime(T(150)) + " (LSN 0/150) to " + wal::FormatPgTime(T(200)) + " (LSN 0/200)";
-    const std::string after =
-        wal::FormatPgTime(T(350)) + " (LSN 0/350) to " + wal::FormatPgTime(T(600)) + " (LSN 0/600)";
+        pg::FormatPgTime(T(150)) + " (LSN 0/150) to " + pg::FormatPgTime(T(200)) + " (LSN 0/200)";
+    const std::string after = pg::FormatPgTime(T(350)) + " (LSN 0/350) to " + pg::FormatPgTime(T(600)) + " (LSN 0/600)";
     EXPECT_NE(message.find(before + "; " + after), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
   }
@@ -388,15 +387,15 @@ namespace {
 TEST(DroppedRelations, RowsBeforeTheLastDropInTheWindowAreLeftOut) {
   DroppedRelations dropped;
   EXPECT_TRUE(dropped.empty());
-  dropped.Add(16400, wal::Lsn(0x200));
-  dropped.Add(16400, wal::Lsn(0x500));
+  dropped.Add(16400, pg::Lsn(0x200));
+  dropped.Add(16400, pg::Lsn(0x500));
   EXPECT_FALSE(dropped.empty());
-  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x100)));
-  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x200)));  // rows of the dropping transaction
-  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x300)));
-  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x500)));
-  EXPECT_FALSE(dropped.DroppedAtOrAfter(16400, wal::Lsn(0x600)));
-  EXPECT_FALSE(dropped.DroppedAtOrAfter(16401, wal::Lsn(0x100)));
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, pg::Lsn(0x100)));
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, pg::Lsn(0x200)));  // rows of the dropping transaction
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, pg::Lsn(0x300)));
+  EXPECT_TRUE(dropped.DroppedAtOrAfter(16400, pg::Lsn(0x500)));
+  EXPECT_FALSE(dropped.DroppedAtOrAfter(16400, pg::Lsn(0x600)));
+  EXPECT_FALSE(dropped.DroppedAtOrAfter(16401, pg::Lsn(0x100)));
 }
 
 }  // namespace

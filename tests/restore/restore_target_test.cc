@@ -15,22 +15,22 @@ namespace {
 // Unix seconds of 2026-11-25 10:41:07 UTC, from `date -u -d '2026-11-25 10:41:07' +%s`.
 constexpr int64_t kUnix20261125_104107 = 1795603267;
 
-constexpr wal::PgTime FromUnix(int64_t seconds, int64_t micros = 0) {
-  return wal::PgTimeFromUnixMicros(seconds * 1'000'000 + micros);
+constexpr pg::PgTime FromUnix(int64_t seconds, int64_t micros = 0) {
+  return pg::PgTimeFromUnixMicros(seconds * 1'000'000 + micros);
 }
 
 struct TimestampCase {
   std::string text;
-  wal::PgTime expected;
+  pg::PgTime expected;
 };
 
 class ParseTimestampAccepts : public testing::TestWithParam<TimestampCase> {};
 
 TEST_P(ParseTimestampAccepts, ToTheKnownInstant) {
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp(GetParam().text);
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp(GetParam().text);
   ASSERT_TRUE(t.ok()) << GetParam().text << ": " << t.status();
-  EXPECT_EQ(*t, GetParam().expected) << GetParam().text << " parsed as " << wal::FormatPgTime(*t) << ", expected "
-                                     << wal::FormatPgTime(GetParam().expected);
+  EXPECT_EQ(*t, GetParam().expected) << GetParam().text << " parsed as " << pg::FormatPgTime(*t) << ", expected "
+                                     << pg::FormatPgTime(GetParam().expected);
 }
 
 // Every expected value is written from Unix seconds computed with `date -u -d ... +%s`, not from
@@ -79,19 +79,19 @@ INSTANTIATE_TEST_SUITE_P(
         TimestampCase{"2026-11-25 23:59:59+00", FromUnix(kUnix20261125_104107 + 13 * 3600 + 18 * 60 + 52)}));
 
 TEST(RestoreTarget, ParseTimestampReadsWhatFormatPgTimePrints) {
-  for (wal::PgTime t : {wal::PgTime{0}, wal::PgTime{-1}, wal::PgTime{1}, FromUnix(kUnix20261125_104107, 123456),
-                        FromUnix(kUnix20261125_104107, 120000), FromUnix(1709208000)}) {
-    absl::StatusOr<wal::PgTime> back = ParseTimestamp(wal::FormatPgTime(t));
-    ASSERT_TRUE(back.ok()) << wal::FormatPgTime(t) << ": " << back.status();
-    EXPECT_EQ(*back, t) << wal::FormatPgTime(t);
+  for (pg::PgTime t : {pg::PgTime{0}, pg::PgTime{-1}, pg::PgTime{1}, FromUnix(kUnix20261125_104107, 123456),
+                       FromUnix(kUnix20261125_104107, 120000), FromUnix(1709208000)}) {
+    absl::StatusOr<pg::PgTime> back = ParseTimestamp(pg::FormatPgTime(t));
+    ASSERT_TRUE(back.ok()) << pg::FormatPgTime(t) << ": " << back.status();
+    EXPECT_EQ(*back, t) << pg::FormatPgTime(t);
   }
 }
 
 class ParseTimestampRejects : public testing::TestWithParam<std::string> {};
 
 TEST_P(ParseTimestampRejects, AsInvalidArgumentNamingTheText) {
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp(GetParam());
-  ASSERT_FALSE(t.ok()) << "'" << GetParam() << "' parsed as " << wal::FormatPgTime(*t);
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp(GetParam());
+  ASSERT_FALSE(t.ok()) << "'" << GetParam() << "' parsed as " << pg::FormatPgTime(*t);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(t.status().message().find(GetParam()), std::string_view::npos) << t.status();
 }
@@ -118,13 +118,13 @@ INSTANTIATE_TEST_SUITE_P(RestoreTarget, ParseTimestampRejects,
                              "2026-11-25 10:41:07UTC", "2026-11-25X10:41:07Z"));
 
 TEST(RestoreTarget, SevenFractionDigitsSaysWhy) {
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp("2026-11-25 10:41:07.1234567+00");
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp("2026-11-25 10:41:07.1234567+00");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("6 fraction digits"), std::string_view::npos) << t.status();
 }
 
 TEST(RestoreTarget, MissingOffsetShowsBothAcceptedForms) {
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp("2026-11-25 10:41:07");
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp("2026-11-25 10:41:07");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("2026-11-25 10:41:07.123456+00"), std::string_view::npos) << t.status();
   EXPECT_NE(t.status().message().find("2026-11-25T10:41:07Z"), std::string_view::npos) << t.status();
@@ -132,7 +132,7 @@ TEST(RestoreTarget, MissingOffsetShowsBothAcceptedForms) {
 
 TEST(RestoreTarget, LeapDayIsAcceptedOnlyInALeapYear) {
   EXPECT_TRUE(ParseTimestamp("2024-02-29 00:00:00+00").ok());
-  absl::StatusOr<wal::PgTime> t = ParseTimestamp("2026-02-29 00:00:00+00");
+  absl::StatusOr<pg::PgTime> t = ParseTimestamp("2026-02-29 00:00:00+00");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("not a valid date"), std::string_view::npos) << t.status();
   // The day after 2024-02-28 23:59:59 is the leap day, one second later.
@@ -167,7 +167,7 @@ TEST(RestoreTarget, AtLsnIsAnLsnTarget) {
   absl::StatusOr<RestoreTarget> target = RestoreTarget::AtLsn("16/b374d848");
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_EQ(target->kind, RestoreTarget::Kind::kLsn);
-  EXPECT_EQ(target->lsn, wal::Lsn(0x16'B374D848));
+  EXPECT_EQ(target->lsn, pg::Lsn(0x16'B374D848));
   EXPECT_FALSE(target->exclusive);
   EXPECT_EQ(target->ToString(), "LSN 16/B374D848 (inclusive)");
   absl::StatusOr<RestoreTarget> exclusive = RestoreTarget::AtLsn("0/10", /*exclusive=*/true);

@@ -20,12 +20,12 @@
 
 #include "absl/status/status.h"
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "tests/temp_dir.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
 namespace {
@@ -34,7 +34,7 @@ using ::pgpitr::testing::TempDir;
 
 constexpr uint32_t kAccounts = 16389;  // relation OID
 constexpr uint32_t kOrders = 16400;
-constexpr Lsn kMaxLsn(~uint64_t{0});
+constexpr pg::Lsn kMaxLsn(~uint64_t{0});
 
 // --- pgoutput messages, as the decoder would produce them ---
 
@@ -69,24 +69,24 @@ InsertMessage Insert(std::string id, std::optional<uint32_t> xid = std::nullopt,
   return InsertMessage{.xid = xid, .relid = relid, .new_tuple = Row({std::move(id), "someone"})};
 }
 
-BeginMessage Begin(uint64_t final_lsn, PgTime commit_time, uint32_t xid) {
-  return BeginMessage{.final_lsn = Lsn(final_lsn), .commit_time = commit_time, .xid = xid};
+BeginMessage Begin(uint64_t final_lsn, pg::PgTime commit_time, uint32_t xid) {
+  return BeginMessage{.final_lsn = pg::Lsn(final_lsn), .commit_time = commit_time, .xid = xid};
 }
 
-CommitMessage Commit(uint64_t commit_lsn, PgTime commit_time) {
+CommitMessage Commit(uint64_t commit_lsn, pg::PgTime commit_time) {
   return CommitMessage{
-      .flags = 0, .commit_lsn = Lsn(commit_lsn), .end_lsn = Lsn(commit_lsn + 8), .commit_time = commit_time};
+      .flags = 0, .commit_lsn = pg::Lsn(commit_lsn), .end_lsn = pg::Lsn(commit_lsn + 8), .commit_time = commit_time};
 }
 
 StreamStartMessage StreamStart(uint32_t xid, bool first) {
   return StreamStartMessage{.xid = xid, .first_segment = first};
 }
 
-StreamCommitMessage StreamCommit(uint32_t xid, uint64_t commit_lsn, PgTime commit_time) {
+StreamCommitMessage StreamCommit(uint32_t xid, uint64_t commit_lsn, pg::PgTime commit_time) {
   return StreamCommitMessage{.xid = xid,
                              .flags = 0,
-                             .commit_lsn = Lsn(commit_lsn),
-                             .end_lsn = Lsn(commit_lsn + 8),
+                             .commit_lsn = pg::Lsn(commit_lsn),
+                             .end_lsn = pg::Lsn(commit_lsn + 8),
                              .commit_time = commit_time};
 }
 
@@ -119,7 +119,7 @@ class ChangeLogTest : public ::testing::Test {
   }
 
   void Apply(const PgoutputMessage& m, uint64_t at = 0) {
-    absl::Status s = writer_->Apply(m, Lsn(at));
+    absl::Status s = writer_->Apply(m, pg::Lsn(at));
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -129,14 +129,14 @@ class ChangeLogTest : public ::testing::Test {
   }
 
   // One whole transaction of inserts into accounts, its commit at commit_lsn.
-  void CommitInserts(uint64_t commit_lsn, PgTime commit_time, uint32_t xid, const std::vector<std::string>& ids) {
+  void CommitInserts(uint64_t commit_lsn, pg::PgTime commit_time, uint32_t xid, const std::vector<std::string>& ids) {
     Apply(Begin(commit_lsn, commit_time, xid));
     for (const std::string& id : ids) Apply(Insert(id));
     Apply(Commit(commit_lsn, commit_time));
   }
 
   std::optional<proto::Transaction> Get(uint64_t commit_lsn) {
-    absl::StatusOr<std::optional<proto::Transaction>> t = log_->GetTransaction(Lsn(commit_lsn));
+    absl::StatusOr<std::optional<proto::Transaction>> t = log_->GetTransaction(pg::Lsn(commit_lsn));
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *t : std::nullopt;
   }
@@ -154,7 +154,7 @@ class ChangeLogTest : public ::testing::Test {
   // The transaction committed at commit_lsn; a test failure (and an empty one) when there is none.
   proto::Transaction Txn(uint64_t commit_lsn) {
     std::optional<proto::Transaction> txn = Get(commit_lsn);
-    if (!txn) ADD_FAILURE() << "no transaction committed at " << Lsn(commit_lsn).ToString();
+    if (!txn) ADD_FAILURE() << "no transaction committed at " << pg::Lsn(commit_lsn).ToString();
     return txn.value_or(proto::Transaction());
   }
 
@@ -162,7 +162,7 @@ class ChangeLogTest : public ::testing::Test {
   uint32_t FirstSchemaId(uint64_t commit_lsn) {
     std::vector<proto::Change> changes = Changes(Txn(commit_lsn));
     if (changes.empty()) {
-      ADD_FAILURE() << "no changes in the transaction committed at " << Lsn(commit_lsn).ToString();
+      ADD_FAILURE() << "no changes in the transaction committed at " << pg::Lsn(commit_lsn).ToString();
       return 0;
     }
     return changes[0].schema_id();
@@ -172,7 +172,7 @@ class ChangeLogTest : public ::testing::Test {
   std::vector<std::string> Ids(uint64_t commit_lsn) {
     std::optional<proto::Transaction> txn = Get(commit_lsn);
     if (!txn) {
-      ADD_FAILURE() << "no transaction committed at " << Lsn(commit_lsn).ToString();
+      ADD_FAILURE() << "no transaction committed at " << pg::Lsn(commit_lsn).ToString();
       return {};
     }
     std::vector<std::string> out;
@@ -183,7 +183,7 @@ class ChangeLogTest : public ::testing::Test {
     return out;
   }
 
-  std::vector<uint64_t> CommitLsns(Lsn from = Lsn(0), Lsn to = kMaxLsn) {
+  std::vector<uint64_t> CommitLsns(pg::Lsn from = pg::Lsn(0), pg::Lsn to = kMaxLsn) {
     std::vector<uint64_t> out;
     absl::Status s = log_->ForEachTransaction(from, to, [&](const proto::Transaction& t) {
       out.push_back(t.commit_lsn());
@@ -231,7 +231,7 @@ TEST_F(ChangeLogTest, CommittedTransactionBecomesVisibleOnlyWithItsCommit) {
   Sync();  // the changes are on disk now, the transaction is not
   EXPECT_EQ(Get(0x100), std::nullopt);
   EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{});
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(0))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(0))), std::nullopt);
   EXPECT_EQ(LsnOf(log_->LastCommitNotAfterTime(1000)), std::nullopt);
 
   Apply(Insert("3"));
@@ -261,7 +261,7 @@ TEST_F(ChangeLogTest, EveryChangeKindIsStoredAsSent) {
   Apply(Accounts());
   Apply(Relation(kOrders, "orders", {"id"}));
   Apply(Begin(0x100, 10, 700));
-  Apply(OriginMessage{.origin_commit_lsn = Lsn(0x42), .name = "upstream"});
+  Apply(OriginMessage{.origin_commit_lsn = pg::Lsn(0x42), .name = "upstream"});
   Apply(InsertMessage{.xid = std::nullopt,
                       .relid = kAccounts,
                       .new_tuple = {TupleColumn{ColumnKind::kText, "1"}, TupleColumn{ColumnKind::kNull, ""}}});
@@ -275,11 +275,11 @@ TEST_F(ChangeLogTest, EveryChangeKindIsStoredAsSent) {
   Apply(TruncateMessage{.xid = std::nullopt, .options = 3, .relids = {kAccounts, kOrders}});
   Apply(LogicalMessage{.xid = std::nullopt,
                        .transactional = true,
-                       .lsn = Lsn(0x99),
+                       .lsn = pg::Lsn(0x99),
                        .prefix = "pfx",
                        .content = std::string("a\0b", 3)});
-  Apply(
-      LogicalMessage{.xid = std::nullopt, .transactional = false, .lsn = Lsn(0x9A), .prefix = "skip", .content = "x"});
+  Apply(LogicalMessage{
+      .xid = std::nullopt, .transactional = false, .lsn = pg::Lsn(0x9A), .prefix = "skip", .content = "x"});
   Apply(Commit(0x100, 10));
   Sync();
 
@@ -309,7 +309,7 @@ TEST_F(ChangeLogTest, EveryChangeKindIsStoredAsSent) {
 }
 
 TEST_F(ChangeLogTest, SyncAdvancesDurableThroughToTheCommitsEndAndNotBefore) {
-  const Lsn start = writer_->durable_through();
+  const pg::Lsn start = writer_->durable_through();
   Apply(Accounts());
   Apply(Begin(0x200, 20, 701));
   Apply(Insert("1"));
@@ -320,7 +320,7 @@ TEST_F(ChangeLogTest, SyncAdvancesDurableThroughToTheCommitsEndAndNotBefore) {
   EXPECT_EQ(writer_->durable_through(), start) << "applied is not durable";
   EXPECT_TRUE(writer_->HasUnsyncedProgress());
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x208));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x208));
   EXPECT_FALSE(writer_->HasUnsyncedProgress());
 
   absl::StatusOr<proto::CaptureState> state = log_->State();
@@ -336,7 +336,7 @@ TEST_F(ChangeLogTest, DurableThroughSurvivesReopen) {
   CommitInserts(0x300, 30, 702, {"1"});
   Sync();
   Reopen();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x308));
   EXPECT_FALSE(writer_->HasUnsyncedProgress());
 }
 
@@ -345,7 +345,7 @@ TEST_F(ChangeLogTest, UnsyncedCommitIsLostWithTheWriter) {
   CommitInserts(0x300, 30, 702, {"1"});
   Reopen();
   EXPECT_EQ(Get(0x300), std::nullopt);
-  EXPECT_EQ(writer_->durable_through(), Lsn(0));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0));
 }
 
 // --- sequence samples ---
@@ -365,14 +365,14 @@ proto::SequenceSample SampleOf(std::initializer_list<std::pair<const char*, int6
 // nextval() writes WAL only once per 32 values, so checks a moment apart can read one WAL insert
 // position: the later sample, holding only what changed since, must not replace the earlier one.
 TEST_F(ChangeLogTest, SequenceSamplesAtOneCheckPositionAreMergedNotReplaced) {
-  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"kept", 7}, {"t_id_seq", 40}}), Lsn(500), 50).ok());
-  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"t_id_seq", 41}}), Lsn(500), 51).ok());
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"kept", 7}, {"t_id_seq", 40}}), pg::Lsn(500), 50).ok());
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"t_id_seq", 41}}), pg::Lsn(500), 51).ok());
   Sync();
   Reopen();  // the next one after a restart: the stored sample is read back
-  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"other", 3}}), Lsn(500), 52).ok());
+  ASSERT_TRUE(writer_->PutSequenceSample(SampleOf({{"other", 3}}), pg::Lsn(500), 52).ok());
   Sync();
   std::vector<proto::SequenceSample> samples;
-  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(),
+  ASSERT_TRUE(log_->ForEachSequenceSample(pg::Lsn(),
                                           [&](const proto::SequenceSample& s) {
                                             samples.push_back(s);
                                             return absl::OkStatus();
@@ -409,7 +409,7 @@ TEST_F(ChangeLogTest, CommitBeforeTheLastStoredOneIsSkipped) {
   Sync();
   EXPECT_EQ(CommitLsns(), std::vector<uint64_t>{0x200});
   EXPECT_EQ(StoredChangeRecords(), 1u);
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x208)) << "durable_through went backwards";
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x208)) << "durable_through went backwards";
 }
 
 TEST_F(ChangeLogTest, ResentTransactionsAfterRestartAreSkippedAndNewOnesStored) {
@@ -430,7 +430,7 @@ TEST_F(ChangeLogTest, ResentTransactionsAfterRestartAreSkippedAndNewOnesStored) 
   EXPECT_EQ(Ids(0x300), Strings{"c"});
   EXPECT_EQ(writer_->state().transactions(), 3u);
   EXPECT_EQ(StoredChangeRecords(), 3u);
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x308));
 }
 
 TEST_F(ChangeLogTest, ResentStreamedTransactionAfterRestartIsSkipped) {
@@ -511,29 +511,29 @@ TEST_F(ChangeLogTest, StorageIdsAreNotReusedAfterRestart) {
 // --- the server's position ---
 
 TEST_F(ChangeLogTest, ServerPositionAdvancesDurableThroughWhenNoTransactionIsOpen) {
-  writer_->NoteServerPosition(Lsn(0x500));
-  EXPECT_EQ(writer_->durable_through(), Lsn(0)) << "advanced before Sync";
+  writer_->NoteServerPosition(pg::Lsn(0x500));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0)) << "advanced before Sync";
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x500));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x500));
 
-  writer_->NoteServerPosition(Lsn(0x480));
+  writer_->NoteServerPosition(pg::Lsn(0x480));
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x500)) << "went backwards";
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x500)) << "went backwards";
 }
 
 TEST_F(ChangeLogTest, ServerPositionInsideATransactionIsIgnored) {
   Apply(Accounts());
   Apply(Begin(0x600, 60, 700));
   Apply(Insert("1"));
-  writer_->NoteServerPosition(Lsn(0x700));
+  writer_->NoteServerPosition(pg::Lsn(0x700));
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0)) << "confirmed past an uncommitted transaction";
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0)) << "confirmed past an uncommitted transaction";
   Apply(Commit(0x600, 60));
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x608));
-  writer_->NoteServerPosition(Lsn(0x700));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x608));
+  writer_->NoteServerPosition(pg::Lsn(0x700));
   Sync();
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x700));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x700));
 }
 
 // --- relation schemas ---
@@ -708,7 +708,7 @@ TEST_F(ChangeLogTest, InterleavedStreamedTransactionsKeepTheirOwnChanges) {
   EXPECT_EQ(Ids(0x300), (Strings{"a1", "a2", "a3"}));
   EXPECT_EQ(Txn(0x300).xid(), 800u);
   EXPECT_EQ(Txn(0x300).row_count(), 3u);
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x308));
   EXPECT_EQ(Pending(), std::vector<uint64_t>{});
 }
 
@@ -743,14 +743,17 @@ TEST_F(ChangeLogTest, AMarkInARolledBackSubtransactionIsNotMade) {
   Apply(Accounts());
   Apply(StreamStart(800, true));
   Apply(Insert("top1", 800));
-  Apply(LogicalMessage{
-      .xid = 801, .transactional = true, .lsn = Lsn(0x150), .prefix = kMarkMessagePrefix, .content = "inside-s1"});
+  Apply(LogicalMessage{.xid = 801,
+                       .transactional = true,
+                       .lsn = pg::Lsn(0x150),
+                       .prefix = pg::kMarkMessagePrefix,
+                       .content = "inside-s1"});
   Apply(Insert("sub1", 801));  // SAVEPOINT s1
   Apply(StreamStopMessage{});
   Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ROLLBACK TO s1
   Apply(StreamStart(800, false));
   Apply(LogicalMessage{
-      .xid = 800, .transactional = true, .lsn = Lsn(0x250), .prefix = kMarkMessagePrefix, .content = "kept"});
+      .xid = 800, .transactional = true, .lsn = pg::Lsn(0x250), .prefix = pg::kMarkMessagePrefix, .content = "kept"});
   Apply(StreamStopMessage{});
   Apply(StreamCommit(800, 0x300, 30));
   Sync();
@@ -771,7 +774,7 @@ TEST_F(ChangeLogTest, AMarkInARolledBackSubtransactionIsNotMade) {
 // INSERT). Stored, the message comes first, as on the source.
 LogicalMessage Ddl(std::optional<uint32_t> xid, uint64_t lsn, std::string content) {
   return LogicalMessage{
-      .xid = xid, .transactional = true, .lsn = Lsn(lsn), .prefix = kDdlEventMessagePrefix, .content = content};
+      .xid = xid, .transactional = true, .lsn = pg::Lsn(lsn), .prefix = pg::kDdlEventMessagePrefix, .content = content};
 }
 
 TEST_F(ChangeLogTest, AMessageSentAfterTheChangesOfTheRecordAtItsEndGoesBeforeThem) {
@@ -890,15 +893,18 @@ TEST_F(ChangeLogTest, ASubtransactionAbortedWithoutAStreamAbortIsLeftOutAtCommit
   Apply(StreamStart(800, true));
   Apply(Insert("top1", 800));
   for (int i = 0; i < 3000; ++i) Apply(Insert(fmt::format("rolled-back-{}", i), 801));  // several chunks
-  Apply(LogicalMessage{
-      .xid = 801, .transactional = true, .lsn = Lsn(0x150), .prefix = kMarkMessagePrefix, .content = "inside-s1"});
+  Apply(LogicalMessage{.xid = 801,
+                       .transactional = true,
+                       .lsn = pg::Lsn(0x150),
+                       .prefix = pg::kMarkMessagePrefix,
+                       .content = "inside-s1"});
   Apply(StreamStopMessage{});
   Sync();  // on disk, under the pending marker
   Apply(StreamStart(800, false));
   Apply(Insert("released", 802));  // SAVEPOINT s2 ... RELEASE s2: committed with the transaction
   Apply(Insert("top2", 800));      // after ROLLBACK TO s1, of which no Stream Abort came
   Apply(LogicalMessage{
-      .xid = 800, .transactional = true, .lsn = Lsn(0x250), .prefix = kMarkMessagePrefix, .content = "kept"});
+      .xid = 800, .transactional = true, .lsn = pg::Lsn(0x250), .prefix = pg::kMarkMessagePrefix, .content = "kept"});
   Apply(StreamStopMessage{});
   Apply(StreamCommit(800, 0x300, 30));
   Sync();
@@ -1018,7 +1024,7 @@ TEST_F(ChangeLogTest, StreamCommitWithNothingStreamedIsAnEmptyTransaction) {
   ASSERT_TRUE(txn.has_value());
   EXPECT_EQ(txn->change_count(), 0u);
   EXPECT_EQ(Changes(*txn).size(), 0u);
-  EXPECT_EQ(writer_->durable_through(), Lsn(0x308));
+  EXPECT_EQ(writer_->durable_through(), pg::Lsn(0x308));
 }
 
 TEST_F(ChangeLogTest, RelationSentInsideAStreamIsInForceAfterItsCommit) {
@@ -1062,7 +1068,7 @@ class ChangeLogLookup : public ChangeLogTest {
     seq->set_namespace_("public");
     seq->set_name("accounts_id_seq");
     seq->set_last_value(3);
-    ASSERT_TRUE(writer_->PutSequenceSample(sample, Lsn(310), 31).ok());
+    ASSERT_TRUE(writer_->PutSequenceSample(sample, pg::Lsn(310), 31).ok());
     Apply(Begin(400, 40, 703));
     Apply(Insert("open"));
     Sync();
@@ -1070,38 +1076,38 @@ class ChangeLogLookup : public ChangeLogTest {
 };
 
 TEST_F(ChangeLogLookup, LastCommitAtOrBefore) {
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(0))), std::nullopt);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(99))), std::nullopt);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(100))), 100u);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(199))), 100u);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(200))), 200u);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(300))), 300u);
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(400))), 300u) << "an uncommitted transaction";
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(0))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(99))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(100))), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(199))), 100u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(200))), 200u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(300))), 300u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(400))), 300u) << "an uncommitted transaction";
   EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(kMaxLsn)), 300u);
 }
 
 TEST_F(ChangeLogLookup, FirstCommitAtOrAfter) {
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(0))), 100u);
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(100))), 100u);
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(101))), 200u);
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(300))), 300u);
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(301))), std::nullopt);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(0))), 100u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(100))), 100u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(101))), 200u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(300))), 300u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(301))), std::nullopt);
   EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(kMaxLsn)), std::nullopt);
 }
 
 TEST_F(ChangeLogLookup, ForEachTransactionBoundsAreInclusive) {
-  EXPECT_EQ(CommitLsns(Lsn(100), Lsn(300)), (std::vector<uint64_t>{100, 200, 300}));
-  EXPECT_EQ(CommitLsns(Lsn(101), Lsn(299)), std::vector<uint64_t>{200});
-  EXPECT_EQ(CommitLsns(Lsn(200), Lsn(200)), std::vector<uint64_t>{200});
-  EXPECT_EQ(CommitLsns(Lsn(0), Lsn(99)), std::vector<uint64_t>{});
-  EXPECT_EQ(CommitLsns(Lsn(301), kMaxLsn), std::vector<uint64_t>{});
-  EXPECT_EQ(CommitLsns(Lsn(300), Lsn(100)), std::vector<uint64_t>{});
-  EXPECT_EQ(CommitLsns(Lsn(0), kMaxLsn), (std::vector<uint64_t>{100, 200, 300}));
+  EXPECT_EQ(CommitLsns(pg::Lsn(100), pg::Lsn(300)), (std::vector<uint64_t>{100, 200, 300}));
+  EXPECT_EQ(CommitLsns(pg::Lsn(101), pg::Lsn(299)), std::vector<uint64_t>{200});
+  EXPECT_EQ(CommitLsns(pg::Lsn(200), pg::Lsn(200)), std::vector<uint64_t>{200});
+  EXPECT_EQ(CommitLsns(pg::Lsn(0), pg::Lsn(99)), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(pg::Lsn(301), kMaxLsn), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(pg::Lsn(300), pg::Lsn(100)), std::vector<uint64_t>{});
+  EXPECT_EQ(CommitLsns(pg::Lsn(0), kMaxLsn), (std::vector<uint64_t>{100, 200, 300}));
 }
 
 TEST_F(ChangeLogLookup, ForEachTransactionStopsAtTheVisitorsError) {
   std::vector<uint64_t> seen;
-  absl::Status s = log_->ForEachTransaction(Lsn(0), kMaxLsn, [&](const proto::Transaction& t) {
+  absl::Status s = log_->ForEachTransaction(pg::Lsn(0), kMaxLsn, [&](const proto::Transaction& t) {
     seen.push_back(t.commit_lsn());
     return t.commit_lsn() == 200 ? absl::CancelledError("enough") : absl::OkStatus();
   });
@@ -1111,7 +1117,7 @@ TEST_F(ChangeLogLookup, ForEachTransactionStopsAtTheVisitorsError) {
 
 TEST_F(ChangeLogLookup, SequenceSamplesFromAnLsn) {
   std::vector<uint64_t> from_0, from_311;
-  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(0),
+  ASSERT_TRUE(log_->ForEachSequenceSample(pg::Lsn(0),
                                           [&](const proto::SequenceSample& s) {
                                             from_0.push_back(s.check_lsn());
                                             EXPECT_EQ(s.check_time(), 31);
@@ -1119,7 +1125,7 @@ TEST_F(ChangeLogLookup, SequenceSamplesFromAnLsn) {
                                             return absl::OkStatus();
                                           })
                   .ok());
-  ASSERT_TRUE(log_->ForEachSequenceSample(Lsn(311),
+  ASSERT_TRUE(log_->ForEachSequenceSample(pg::Lsn(311),
                                           [&](const proto::SequenceSample& s) {
                                             from_311.push_back(s.check_lsn());
                                             return absl::OkStatus();
@@ -1181,19 +1187,20 @@ TEST_F(ChangeLogTest, TimeIndexOrdersTimesBeforePostgresEpoch) {
 // --- damage ---
 
 TEST_F(ChangeLogLookup, DamagedTransactionRecordIsDataLoss) {
-  ASSERT_TRUE(log_->db()
-                  ->Put(rocksdb::WriteOptions(), ChangeLog::TransactionKey(Lsn(250)), std::string("\xff\xff\xff", 3))
-                  .ok());
-  EXPECT_EQ(log_->GetTransaction(Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log_->LastCommitAtOrBefore(Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(log_->FirstCommitAtOrAfter(Lsn(201)).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(
+      log_->db()
+          ->Put(rocksdb::WriteOptions(), ChangeLog::TransactionKey(pg::Lsn(250)), std::string("\xff\xff\xff", 3))
+          .ok());
+  EXPECT_EQ(log_->GetTransaction(pg::Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log_->LastCommitAtOrBefore(pg::Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(log_->FirstCommitAtOrAfter(pg::Lsn(201)).status().code(), absl::StatusCode::kDataLoss);
   absl::Status s =
-      log_->ForEachTransaction(Lsn(0), kMaxLsn, [](const proto::Transaction&) { return absl::OkStatus(); });
+      log_->ForEachTransaction(pg::Lsn(0), kMaxLsn, [](const proto::Transaction&) { return absl::OkStatus(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("damaged"), std::string_view::npos) << s;
   // Records around it still read.
-  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(Lsn(249))), 200u);
-  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(Lsn(251))), 300u);
+  EXPECT_EQ(LsnOf(log_->LastCommitAtOrBefore(pg::Lsn(249))), 200u);
+  EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(251))), 300u);
 }
 
 TEST_F(ChangeLogLookup, DamagedChangeRecordIsDataLoss) {
@@ -1252,7 +1259,7 @@ TEST_F(ChangeLogTest, ReadOnlyOpenSeesSyncedCommits) {
   absl::StatusOr<std::unique_ptr<ChangeLog>> reader =
       ChangeLog::Open(dir_.path() / "changelog", ChangeLog::Mode::kReadOnly);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  absl::StatusOr<std::optional<proto::Transaction>> txn = (*reader)->GetTransaction(Lsn(100));
+  absl::StatusOr<std::optional<proto::Transaction>> txn = (*reader)->GetTransaction(pg::Lsn(100));
   ASSERT_TRUE(txn.ok()) << txn.status();
   ASSERT_TRUE(txn->has_value());
   EXPECT_EQ((*txn)->change_count(), 2u);
@@ -1373,9 +1380,9 @@ TEST_F(ChangeLogTest, OneReaderReadsEveryTransactionInCommitOrderOrAnyOther) {
     EXPECT_TRUE(s.ok()) << s;
     return ids;
   };
-  for (uint64_t lsn : CommitLsns()) EXPECT_EQ(read(lsn), expected.at(lsn)) << Lsn(lsn).ToString();
+  for (uint64_t lsn : CommitLsns()) EXPECT_EQ(read(lsn), expected.at(lsn)) << pg::Lsn(lsn).ToString();
   for (uint64_t lsn : {0x500, 0x100, 0x300, 0x300, 0x400, 0x200}) {
-    EXPECT_EQ(read(lsn), expected.at(lsn)) << Lsn(lsn).ToString() << " read out of commit order";
+    EXPECT_EQ(read(lsn), expected.at(lsn)) << pg::Lsn(lsn).ToString() << " read out of commit order";
   }
 
   // A chunk missing from the middle of the log is found by a reader that was stepping past it.
@@ -1398,7 +1405,7 @@ TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
   txn.set_change_count(3);
   rocksdb::WriteBatch batch;
   ASSERT_TRUE(batch.Put(ChangeLog::StateKey(), state.SerializeAsString()).ok());
-  ASSERT_TRUE(batch.Put(ChangeLog::TransactionKey(Lsn(0x1000)), txn.SerializeAsString()).ok());
+  ASSERT_TRUE(batch.Put(ChangeLog::TransactionKey(pg::Lsn(0x1000)), txn.SerializeAsString()).ok());
   for (uint32_t seq = 0; seq < 3; ++seq) {
     proto::Change change;
     change.set_schema_id(100 + seq);
@@ -1523,24 +1530,24 @@ TEST_F(ChangeLogTest, TablesDroppedByARecordedSchemaChangeAreInTheTransactionRec
   Apply(Begin(0x200, 20, 700));
   Apply(LogicalMessage{.xid = 700,
                        .transactional = true,
-                       .lsn = Lsn(0x150),
-                       .prefix = kDdlEventMessagePrefix,
+                       .lsn = pg::Lsn(0x150),
+                       .prefix = pg::kDdlEventMessagePrefix,
                        .content = R"({"tag": "DROP TABLE", "dropped": [{"relid": 16400, "original": true},
                                       {"relid": null, "type": "type"}, {"relid": 16403}]})"});
   Apply(Commit(0x200, 20));
   Apply(StreamStart(800, true));
   Apply(LogicalMessage{.xid = 801,
                        .transactional = true,
-                       .lsn = Lsn(0x250),
-                       .prefix = kDdlEventMessagePrefix,
+                       .lsn = pg::Lsn(0x250),
+                       .prefix = pg::kDdlEventMessagePrefix,
                        .content = R"({"dropped": [{"relid": 16500}]})"});
   Apply(StreamStopMessage{});
   Apply(StreamAbortMessage{.xid = 800, .subxid = 801});  // ROLLBACK TO the savepoint
   Apply(StreamStart(800, false));
   Apply(LogicalMessage{.xid = 800,
                        .transactional = true,
-                       .lsn = Lsn(0x260),
-                       .prefix = kDdlEventMessagePrefix,
+                       .lsn = pg::Lsn(0x260),
+                       .prefix = pg::kDdlEventMessagePrefix,
                        .content = R"({"dropped": [{"relid": 16600}]})"});
   Apply(StreamStopMessage{});
   Apply(StreamCommit(800, 0x300, 30));

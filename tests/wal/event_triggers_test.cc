@@ -25,13 +25,13 @@ TEST(EventTriggers, AMessageThatDoesNotParseDropsNothing) {
 }
 
 TEST(EventTriggers, OnlyPgpitrsOwnTriggersAndSchemaAreItsObjects) {
-  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kDdlEndTrigger));
-  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kSqlDropTrigger));
-  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kTableRewriteTrigger));
-  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", kDdlStartTrigger));
-  EXPECT_TRUE(IsEventTriggerObject("SCHEMA", kEventTriggerSchema));
+  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", pg::kDdlEndTrigger));
+  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", pg::kSqlDropTrigger));
+  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", pg::kTableRewriteTrigger));
+  EXPECT_TRUE(IsEventTriggerObject("EVENT TRIGGER", pg::kDdlStartTrigger));
+  EXPECT_TRUE(IsEventTriggerObject("SCHEMA", pg::kEventTriggerSchema));
   EXPECT_FALSE(IsEventTriggerObject("EVENT TRIGGER", "audit"));
-  EXPECT_FALSE(IsEventTriggerObject("TABLE", kEventTriggerSchema));
+  EXPECT_FALSE(IsEventTriggerObject("TABLE", pg::kEventTriggerSchema));
 }
 
 }  // namespace

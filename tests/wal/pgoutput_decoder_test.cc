@@ -84,7 +84,7 @@ constexpr uint32_t kTypeOid = 16385;
 constexpr uint64_t kFinalLsn = 0x0000'0016'B374'D848;
 constexpr uint64_t kCommitLsn = 0x0000'0016'B374'D848;
 constexpr uint64_t kEndLsn = 0x0000'0016'B374'D878;
-constexpr PgTime kCommitTime = 0x0002'D5A8'1234'5678;
+constexpr pg::PgTime kCommitTime = 0x0002'D5A8'1234'5678;
 constexpr int32_t kNumericTypmod = (10 << 16 | 2) + 4;  // numeric(10,2)
 
 std::string StreamStartBytes(uint32_t xid = kXid, uint8_t first_segment = 1) {
@@ -196,7 +196,7 @@ TupleColumn Unchanged() { return {ColumnKind::kUnchangedToast, ""}; }
 TEST(PgoutputDecoder, BeginFieldsAreBigEndian) {
   PgoutputDecoder decoder(1);
   const auto m = DecodeAs<BeginMessage>(decoder, BeginBytes());
-  EXPECT_EQ(m.final_lsn, Lsn(kFinalLsn));
+  EXPECT_EQ(m.final_lsn, pg::Lsn(kFinalLsn));
   EXPECT_EQ(m.commit_time, kCommitTime);
   EXPECT_EQ(m.xid, kXid);
 }
@@ -205,15 +205,15 @@ TEST(PgoutputDecoder, CommitFields) {
   PgoutputDecoder decoder(1);
   const auto m = DecodeAs<CommitMessage>(decoder, CommitBytes());
   EXPECT_EQ(m.flags, 0);
-  EXPECT_EQ(m.commit_lsn, Lsn(kCommitLsn));
-  EXPECT_EQ(m.end_lsn, Lsn(kEndLsn));
+  EXPECT_EQ(m.commit_lsn, pg::Lsn(kCommitLsn));
+  EXPECT_EQ(m.end_lsn, pg::Lsn(kEndLsn));
   EXPECT_EQ(m.commit_time, kCommitTime);
 }
 
 TEST(PgoutputDecoder, OriginFields) {
   PgoutputDecoder decoder(1);
   const auto m = DecodeAs<OriginMessage>(decoder, OriginBytes());
-  EXPECT_EQ(m.origin_commit_lsn, Lsn(0xABCDEF01));
+  EXPECT_EQ(m.origin_commit_lsn, pg::Lsn(0xABCDEF01));
   EXPECT_EQ(m.name, "upstream");
 }
 
@@ -338,7 +338,7 @@ TEST(PgoutputDecoder, TransactionalMessage) {
   const auto m = DecodeAs<LogicalMessage>(decoder, Bytes().Message('M', {}, MessageBody(true, "hello")).str());
   EXPECT_EQ(m.xid, std::nullopt);
   EXPECT_TRUE(m.transactional);
-  EXPECT_EQ(m.lsn, Lsn(0x1544AC0));
+  EXPECT_EQ(m.lsn, pg::Lsn(0x1544AC0));
   EXPECT_EQ(m.prefix, "pfx");
   EXPECT_EQ(m.content, "hello");
 }
@@ -369,8 +369,8 @@ TEST(PgoutputDecoder, StreamCommitFields) {
   const auto m = DecodeAs<StreamCommitMessage>(decoder, StreamCommitBytes());
   EXPECT_EQ(m.xid, kXid);
   EXPECT_EQ(m.flags, 0);
-  EXPECT_EQ(m.commit_lsn, Lsn(kCommitLsn));
-  EXPECT_EQ(m.end_lsn, Lsn(kEndLsn));
+  EXPECT_EQ(m.commit_lsn, pg::Lsn(kCommitLsn));
+  EXPECT_EQ(m.end_lsn, pg::Lsn(kEndLsn));
   EXPECT_EQ(m.commit_time, kCommitTime);
 }
 
@@ -1012,9 +1012,9 @@ TEST(ReplicationMessage, OtherTypesAreAnError) {
 }
 
 TEST(ReplicationMessage, StandbyStatusUpdateIsThirtyFourBigEndianBytes) {
-  const std::string encoded =
-      EncodeStandbyStatusUpdate(Lsn(0x0000'0016'B374'D848), Lsn(0x0000'0016'B374'D000), Lsn(0x0000'0015'0000'0001),
-                                /*now=*/0x0002'D5A8'1234'5678, /*reply_requested=*/true);
+  const std::string encoded = EncodeStandbyStatusUpdate(pg::Lsn(0x0000'0016'B374'D848), pg::Lsn(0x0000'0016'B374'D000),
+                                                        pg::Lsn(0x0000'0015'0000'0001),
+                                                        /*now=*/0x0002'D5A8'1234'5678, /*reply_requested=*/true);
   EXPECT_EQ(encoded, FromHex("72"
                              "00000016b374d848"
                              "00000016b374d000"
@@ -1023,7 +1023,7 @@ TEST(ReplicationMessage, StandbyStatusUpdateIsThirtyFourBigEndianBytes) {
                              "01"));
   EXPECT_EQ(encoded.size(), 34u);
 
-  EXPECT_EQ(EncodeStandbyStatusUpdate(Lsn(), Lsn(), Lsn(), /*now=*/-1, false),
+  EXPECT_EQ(EncodeStandbyStatusUpdate(pg::Lsn(), pg::Lsn(), pg::Lsn(), /*now=*/-1, false),
             Bytes().Char('r').Int64(0).Int64(0).Int64(0).Int64(~uint64_t{0}).Byte(0).str());
 }
 

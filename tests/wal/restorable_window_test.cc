@@ -13,9 +13,9 @@ namespace pgpitr::wal {
 namespace {
 
 // 2026-11-25 10:41:07 UTC plus seconds: times far from PostgreSQL's epoch, as a real repository has them.
-PgTime T(int64_t seconds) { return PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
+pg::PgTime T(int64_t seconds) { return pg::PgTimeFromUnixMicros((1795603267 + seconds) * 1'000'000); }
 
-proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
+proto::Base Base(const std::string& id, uint64_t lsn, pg::PgTime consistent_time) {
   proto::Base base;
   base.set_id(id);
   base.set_lsn(lsn);
@@ -23,7 +23,7 @@ proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
   return base;
 }
 
-proto::CaptureState State(uint64_t log_start, uint64_t captured_through, PgTime captured_through_time) {
+proto::CaptureState State(uint64_t log_start, uint64_t captured_through, pg::PgTime captured_through_time) {
   proto::CaptureState state;
   state.set_log_start_lsn(log_start);
   state.set_captured_through_lsn(captured_through);
@@ -51,12 +51,12 @@ TEST(RestorableWindow, RunsFromTheOldestUsableBaseToCapturedThrough) {
   ASSERT_EQ(w.stretches.size(), 1u);
   const RestorableStretch& s = w.stretches[0];
   EXPECT_EQ(IdsOf(s.bases), (std::vector<std::string>{"b1", "b2"})) << "oldest first, whatever the input order";
-  EXPECT_EQ(s.start_lsn, Lsn(0x150));
+  EXPECT_EQ(s.start_lsn, pg::Lsn(0x150));
   EXPECT_EQ(s.start_time, T(150));
-  EXPECT_EQ(s.end_lsn, Lsn(0x600));
+  EXPECT_EQ(s.end_lsn, pg::Lsn(0x600));
   EXPECT_EQ(s.end_time, T(600));
   EXPECT_FALSE(s.ends_at_gap.has_value());
-  EXPECT_EQ(w.ToString(), FormatPgTime(T(150)) + " (LSN 0/150) to " + FormatPgTime(T(600)) + " (LSN 0/600)");
+  EXPECT_EQ(w.ToString(), pg::FormatPgTime(T(150)) + " (LSN 0/150) to " + pg::FormatPgTime(T(600)) + " (LSN 0/600)");
 }
 
 TEST(RestorableWindow, BasesTheLogDoesNotReachAreUnusable) {
@@ -72,9 +72,9 @@ TEST(RestorableWindow, BasesTheLogDoesNotReachAreUnusable) {
 
 TEST(RestorableWindow, BasesBelowRetentionsHorizonAreUnusable) {
   const RestorableWindow w = ComputeRestorableWindow({Base("retired", 0x150, T(150)), Base("kept", 0x350, T(350))},
-                                                     State(0x100, 0x600, T(600)), {}, Lsn(0x350));
+                                                     State(0x100, 0x600, T(600)), {}, pg::Lsn(0x350));
   ASSERT_EQ(w.stretches.size(), 1u);
-  EXPECT_EQ(w.stretches[0].start_lsn, Lsn(0x350));
+  EXPECT_EQ(w.stretches[0].start_lsn, pg::Lsn(0x350));
   EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"retired"});
 }
 
@@ -93,33 +93,33 @@ TEST(RestorableWindow, EndTimeIsAtLeastTheNewestBasesTime) {
 
 // The lost-slot case: a base before the gap, a gap, a new base after it.
 TEST(RestorableWindow, AGapSplitsTheWindowIntoTwoStretchesEachFromItsOwnBase) {
-  std::vector<Lsn> asked;
+  std::vector<pg::Lsn> asked;
   const RestorableWindow w =
       ComputeRestorableWindow({Base("b1", 0x150, T(150)), Base("b2", 0x550, T(550))}, State(0x100, 0x800, T(800)),
-                              {Gap(0x3FF, 0x500)}, Lsn(), [&](Lsn lsn) -> std::optional<PgTime> {
+                              {Gap(0x3FF, 0x500)}, pg::Lsn(), [&](pg::Lsn lsn) -> std::optional<pg::PgTime> {
                                 asked.push_back(lsn);
                                 return T(390);  // the last commit at or before the gap's start
                               });
   ASSERT_EQ(w.stretches.size(), 2u) << w.ToString();
   const RestorableStretch& before = w.stretches[0];
   EXPECT_EQ(IdsOf(before.bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(before.start_lsn, Lsn(0x150));
-  EXPECT_EQ(before.end_lsn, Lsn(0x3FF)) << "every commit at or before the gap's start is stored";
+  EXPECT_EQ(before.start_lsn, pg::Lsn(0x150));
+  EXPECT_EQ(before.end_lsn, pg::Lsn(0x3FF)) << "every commit at or before the gap's start is stored";
   EXPECT_EQ(before.end_time, T(390)) << "the last commit before the gap";
   ASSERT_TRUE(before.ends_at_gap.has_value());
   EXPECT_EQ(before.ends_at_gap->to_lsn(), 0x500u);
-  EXPECT_EQ(asked, std::vector<Lsn>{Lsn(0x3FF)});
+  EXPECT_EQ(asked, std::vector<pg::Lsn>{pg::Lsn(0x3FF)});
   const RestorableStretch& after = w.stretches[1];
   EXPECT_EQ(IdsOf(after.bases), std::vector<std::string>{"b2"});
   EXPECT_EQ(after.start_time, T(550));
-  EXPECT_EQ(after.end_lsn, Lsn(0x800));
+  EXPECT_EQ(after.end_lsn, pg::Lsn(0x800));
   EXPECT_EQ(after.end_time, T(800));
   EXPECT_FALSE(after.ends_at_gap.has_value());
   EXPECT_EQ(&w.newest(), &w.stretches[1]);
   EXPECT_TRUE(before.HoldsTime(T(390)));
   EXPECT_FALSE(before.HoldsTime(T(391)));
-  EXPECT_TRUE(after.HoldsLsn(Lsn(0x550)));
-  EXPECT_FALSE(after.HoldsLsn(Lsn(0x54F)));
+  EXPECT_TRUE(after.HoldsLsn(pg::Lsn(0x550)));
+  EXPECT_FALSE(after.HoldsLsn(pg::Lsn(0x54F)));
   EXPECT_EQ(w.ToString(), before.ToString() + "; " + after.ToString());
 }
 
@@ -135,7 +135,7 @@ TEST(RestorableWindow, AGapAfterTheNewestBaseEndsTheOnlyStretch) {
                                                      State(0x100, 0x600, T(600)), {Gap(0x400, 0x500)});
   ASSERT_EQ(w.stretches.size(), 1u);
   EXPECT_EQ(IdsOf(w.stretches[0].bases), (std::vector<std::string>{"b1", "b2"}));
-  EXPECT_EQ(w.stretches[0].end_lsn, Lsn(0x400));
+  EXPECT_EQ(w.stretches[0].end_lsn, pg::Lsn(0x400));
   EXPECT_TRUE(w.stretches[0].ends_at_gap.has_value());
   EXPECT_EQ(w.stretches[0].end_time, T(350));
 }
@@ -145,7 +145,7 @@ TEST(RestorableWindow, AStretchWithoutABaseIsNotRestorable) {
   const RestorableWindow w =
       ComputeRestorableWindow({Base("b2", 0x550, T(550))}, State(0x100, 0x800, T(800)), {Gap(0x3FF, 0x500)});
   ASSERT_EQ(w.stretches.size(), 1u);
-  EXPECT_EQ(w.stretches[0].start_lsn, Lsn(0x550));
+  EXPECT_EQ(w.stretches[0].start_lsn, pg::Lsn(0x550));
 }
 
 TEST(RestorableWindow, ABaseInsideAGapIsUnusable) {
@@ -153,7 +153,7 @@ TEST(RestorableWindow, ABaseInsideAGapIsUnusable) {
                                                      State(0x100, 0x600, T(600)), {Gap(0x200, 0x300)});
   ASSERT_EQ(w.stretches.size(), 1u);
   EXPECT_EQ(IdsOf(w.stretches[0].bases), std::vector<std::string>{"b1"});
-  EXPECT_EQ(w.stretches[0].end_lsn, Lsn(0x200));
+  EXPECT_EQ(w.stretches[0].end_lsn, pg::Lsn(0x200));
   EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"inside"});
 }
 
@@ -171,18 +171,18 @@ TEST(RestorableWindow, OverlappingGapsAreOne) {
       ComputeRestorableWindow({Base("b1", 0x150, T(150)), Base("mid", 0x380, T(380)), Base("b3", 0x700, T(700))},
                               State(0x100, 0x800, T(800)), {Gap(0x350, 0x600, "damaged"), Gap(0x300, 0x400)});
   ASSERT_EQ(w.stretches.size(), 2u) << w.ToString();
-  EXPECT_EQ(w.stretches[0].end_lsn, Lsn(0x300));
+  EXPECT_EQ(w.stretches[0].end_lsn, pg::Lsn(0x300));
   ASSERT_TRUE(w.stretches[0].ends_at_gap.has_value());
   EXPECT_EQ(w.stretches[0].ends_at_gap->to_lsn(), 0x600u);
   EXPECT_EQ(IdsOf(w.unusable_bases), std::vector<std::string>{"mid"});
-  EXPECT_EQ(w.stretches[1].start_lsn, Lsn(0x700));
+  EXPECT_EQ(w.stretches[1].start_lsn, pg::Lsn(0x700));
 }
 
 TEST(RestorableWindow, AGapPastWhatCaptureMadeDurableDoesNotEndTheWindow) {
   const RestorableWindow w =
       ComputeRestorableWindow({Base("b1", 0x150, T(150))}, State(0x100, 0x600, T(600)), {Gap(0x700, 0x800)});
   ASSERT_EQ(w.stretches.size(), 1u);
-  EXPECT_EQ(w.stretches[0].end_lsn, Lsn(0x600));
+  EXPECT_EQ(w.stretches[0].end_lsn, pg::Lsn(0x600));
   EXPECT_FALSE(w.stretches[0].ends_at_gap.has_value());
 }
 

@@ -8,10 +8,10 @@
 
 #include <fstream>
 
+#include "pg/stream_messages.h"
 #include "tests/temp_dir.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
-#include "wal/stream_messages.h"
 
 namespace pgpitr::wal {
 namespace {
@@ -21,9 +21,9 @@ using std::chrono::hours;
 
 constexpr int64_t kHour = 3600LL * 1'000'000;
 // 2026-11-25 00:00:00 UTC plus hours.
-PgTime H(int64_t hours) { return PgTimeFromUnixMicros(1795564800LL * 1'000'000) + hours * kHour; }
+pg::PgTime H(int64_t hours) { return pg::PgTimeFromUnixMicros(1795564800LL * 1'000'000) + hours * kHour; }
 
-proto::Base Base(const std::string& id, uint64_t lsn, PgTime consistent_time) {
+proto::Base Base(const std::string& id, uint64_t lsn, pg::PgTime consistent_time) {
   proto::Base base;
   base.set_id(id);
   base.set_lsn(lsn);
@@ -53,7 +53,7 @@ TEST(PlanRetention, KeepsTheBasesInsideTheWindowAndTheNewestOneBeforeIt) {
   // The window starts at day 3, 12:00: d3 restores its first instant, d4..d9 are inside.
   EXPECT_EQ(IdsOf(plan.keep), (std::vector<std::string>{"d3", "d4", "d5", "d6", "d7", "d8", "d9"}));
   EXPECT_EQ(IdsOf(plan.remove), (std::vector<std::string>{"d0", "d1", "d2"}));
-  EXPECT_EQ(plan.horizon, Lsn(0x4000));
+  EXPECT_EQ(plan.horizon, pg::Lsn(0x4000));
   EXPECT_EQ(plan.horizon_time, H(24 * 3));
 }
 
@@ -67,7 +67,7 @@ TEST(PlanRetention, AllBasesInsideTheWindowAreKept) {
   const RetentionPlan plan = PlanRetention(TenDailyBases(), H(24 * 10), hours(24 * 30));
   EXPECT_TRUE(plan.empty());
   EXPECT_EQ(plan.keep.size(), 10u);
-  EXPECT_EQ(plan.horizon, Lsn(0x1000));
+  EXPECT_EQ(plan.horizon, pg::Lsn(0x1000));
 }
 
 TEST(PlanRetention, TheNewestBaseIsKeptWhenAllAreOlderThanTheWindow) {
@@ -101,7 +101,7 @@ class RetentionApply : public ::testing::Test {
         .relation_name = "t",
         .replica_identity = 'd',
         .columns = {RelationColumn{.is_key = true, .name = "id", .type_oid = 23, .type_modifier = -1}}});
-    writer_->SetLogStart(Lsn(0x100), H(0));
+    writer_->SetLogStart(pg::Lsn(0x100), H(0));
     // A commit every 6 hours from LSN 0x1100 on; bases each midnight at 0x1000 * (day + 1).
     for (int i = 0; i < 4 * 5; ++i) {
       Commit(0x1100 + 0x400 * i, H(6 * i + 1), i == 2 ? "early-mark" : (i == 18 ? "late-mark" : ""));
@@ -120,21 +120,21 @@ class RetentionApply : public ::testing::Test {
     absl::Status s = writer_->Sync();
     ASSERT_TRUE(s.ok()) << s;
   }
-  void Commit(uint64_t lsn, PgTime time, const std::string& mark) {
-    Apply(BeginMessage{.final_lsn = Lsn(lsn), .commit_time = time, .xid = static_cast<uint32_t>(lsn)});
+  void Commit(uint64_t lsn, pg::PgTime time, const std::string& mark) {
+    Apply(BeginMessage{.final_lsn = pg::Lsn(lsn), .commit_time = time, .xid = static_cast<uint32_t>(lsn)});
     Apply(InsertMessage{
         .xid = std::nullopt, .relid = 16389, .new_tuple = {TupleColumn{ColumnKind::kText, std::to_string(lsn)}}});
     if (!mark.empty()) {
       Apply(LogicalMessage{.xid = std::nullopt,
                            .transactional = true,
-                           .lsn = Lsn(lsn - 1),
-                           .prefix = kMarkMessagePrefix,
+                           .lsn = pg::Lsn(lsn - 1),
+                           .prefix = pg::kMarkMessagePrefix,
                            .content = mark});
     }
-    Apply(CommitMessage{.flags = 0, .commit_lsn = Lsn(lsn), .end_lsn = Lsn(lsn + 8), .commit_time = time});
+    Apply(CommitMessage{.flags = 0, .commit_lsn = pg::Lsn(lsn), .end_lsn = pg::Lsn(lsn + 8), .commit_time = time});
   }
   // Sequence "a" changes at every sample; "b" only at the first.
-  void Sample(uint64_t lsn, PgTime time, int i) {
+  void Sample(uint64_t lsn, pg::PgTime time, int i) {
     proto::SequenceSample sample;
     auto* a = sample.add_sequences();
     a->set_namespace_("public");
@@ -146,7 +146,7 @@ class RetentionApply : public ::testing::Test {
       b->set_name("b");
       b->set_last_value(42);
     }
-    ASSERT_TRUE(writer_->PutSequenceSample(sample, Lsn(lsn), time).ok());
+    ASSERT_TRUE(writer_->PutSequenceSample(sample, pg::Lsn(lsn), time).ok());
   }
   void AddBase(const proto::Base& base) {
     absl::StatusOr<std::filesystem::path> partial = repo_->NewPartialBase(base.id());
@@ -157,7 +157,7 @@ class RetentionApply : public ::testing::Test {
   std::vector<uint64_t> CommitLsns() {
     std::vector<uint64_t> out;
     EXPECT_TRUE(repo_->change_log()
-                    .ForEachTransaction(Lsn(), Lsn(~uint64_t{0}),
+                    .ForEachTransaction(pg::Lsn(), pg::Lsn(~uint64_t{0}),
                                         [&](const proto::Transaction& t) {
                                           out.push_back(t.commit_lsn());
                                           return absl::OkStatus();
@@ -181,7 +181,7 @@ TEST_F(RetentionApply, DeletesOldBasesAndTheLogBelowTheOldestKeptBase) {
   // Day 5, 12:00 with a 2-day window: the window starts day 3, 12:00; base of day 3 (LSN 0x4000) is
   // the oldest kept.
   absl::StatusOr<RetentionResult> r =
-      RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, Logger::Silent());
+      RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, base::Logger::Silent());
   ASSERT_TRUE(r.ok()) << r.status();
   absl::StatusOr<std::vector<proto::Base>> bases = repo_->Bases();
   ASSERT_TRUE(bases.ok());
@@ -199,7 +199,7 @@ TEST_F(RetentionApply, DeletesOldBasesAndTheLogBelowTheOldestKeptBase) {
   // Every sequence sampled before the horizon still has its last value there.
   std::map<std::string, int64_t> before;
   ASSERT_TRUE(repo_->change_log()
-                  .ForEachSequenceSample(Lsn(),
+                  .ForEachSequenceSample(pg::Lsn(),
                                          [&](const proto::SequenceSample& s) {
                                            if (s.check_lsn() < 0x4000) {
                                              for (const auto& q : s.sequences()) before[q.name()] = q.last_value();
@@ -216,10 +216,10 @@ TEST_F(RetentionApply, DeletesOldBasesAndTheLogBelowTheOldestKeptBase) {
 }
 
 TEST_F(RetentionApply, RunningAgainDeletesNothingMore) {
-  ASSERT_TRUE(RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, Logger::Silent()).ok());
+  ASSERT_TRUE(RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, base::Logger::Silent()).ok());
   const std::vector<uint64_t> after_first = CommitLsns();
   absl::StatusOr<RetentionResult> again =
-      RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, Logger::Silent());
+      RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), {}, base::Logger::Silent());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->plan.empty());
   EXPECT_EQ(CommitLsns(), after_first);
@@ -239,7 +239,7 @@ TEST_F(RetentionApply, AfterTheHorizonIsWrittenReadersNoLongerSeeTheOldBases) {
       EXPECT_TRUE(std::filesystem::exists(dir_.path() / "repo" / "bases" / "0000000000001000"));
     }
   };
-  ASSERT_TRUE(RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), options, Logger::Silent()).ok());
+  ASSERT_TRUE(RunRetention(*repo_, RetentionPolicy{hours(48)}, H(24 * 5 + 12), options, base::Logger::Silent()).ok());
   EXPECT_TRUE(stopped);
 }
 
@@ -259,7 +259,7 @@ TEST_F(RetentionApply, AnInterruptedDeletionIsFinishedAtTheNextRun) {
   std::filesystem::rename(dir_.path() / "repo" / "bases" / "0000000000001000",
                           dir_.path() / "repo" / "bases" / ".trash-0000000000001000");
 
-  ASSERT_TRUE(FinishInterruptedRetention(*repo_, {}, Logger::Silent()).ok());
+  ASSERT_TRUE(FinishInterruptedRetention(*repo_, {}, base::Logger::Silent()).ok());
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "repo" / "bases" / ".trash-0000000000001000"));
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "repo" / "bases" / "0000000000002000"));
   EXPECT_TRUE(std::filesystem::exists(dir_.path() / "repo" / "bases" / "0000000000003000"));

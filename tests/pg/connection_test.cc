@@ -1,7 +1,7 @@
-// Specification of how PgConnection classifies what the server says: a refused connection's
+// Specification of how Connection classifies what the server says: a refused connection's
 // SQLSTATE is read from libpq's verbose message (the only place libpq keeps it), and a SQLSTATE
 // says whether trying again later can work.
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 namespace {
 
 TEST(ParseConnectError, ARefusalGivesItsSqlStateAndTheMessageWithoutCodeOrLocation) {
@@ -71,4 +71,4 @@ TEST(SqlStateOf, TheCodeTravelsWithTheStatusAndNotWithOthers) {
 }
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -1,4 +1,4 @@
-#include "wal/process.h"
+#include "pg/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,11 +15,11 @@
 #include <thread>
 
 #include "fmt/format.h"
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 extern char** environ;
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 namespace fs = std::filesystem;
 
@@ -179,8 +179,7 @@ absl::StatusOr<int> PgToolMajorVersion(const fs::path& tool) {
   return std::atoi(out.c_str() + paren + 2);
 }
 
-absl::StatusOr<fs::path> PgTool(const std::string& tool, int min_major, std::string_view why,
-                                const fs::path& bin_dir) {
+absl::StatusOr<fs::path> PgTool(const std::string& tool, int min_major, std::string_view why, const fs::path& bin_dir) {
   fs::path path;
   if (!bin_dir.empty()) {
     path = bin_dir / tool;
@@ -219,4 +218,4 @@ absl::StatusOr<fs::path> PgTool(const std::string& tool, int min_major, std::str
   return path;
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 class ConnInfo {
  public:
@@ -36,4 +36,4 @@ class ConnInfo {
   std::map<std::string, std::string, std::less<>> keys_;
 };
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
 struct Progress {
   std::string phase;   // what is being done: "base dump", "base restore", "replay", "verify bases", ...
@@ -23,4 +23,4 @@ class ProgressSink {
   virtual void Report(const Progress& progress) = 0;
 };
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

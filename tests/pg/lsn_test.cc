@@ -1,6 +1,6 @@
 // Specification of Lsn: parsed and printed exactly as PostgreSQL's pg_lsn type does ("16/B374D848"),
 // strict about everything else, and ordered by WAL position.
-#include "wal/lsn.h"
+#include "pg/lsn.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 namespace {
 
 struct LsnText {
@@ -80,4 +80,4 @@ TEST(Lsn, OrdersByPositionNotByText) {
 }
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

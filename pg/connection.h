@@ -1,5 +1,5 @@
-// PgConnection: one libpq connection that returns errors as values, with results freed by RAII.
-//   auto conn = PgConnection::Connect(conninfo, "source");
+// Connection: one libpq connection that returns errors as values, with results freed by RAII.
+//   auto conn = Connection::Connect(conninfo, "source");
 //   auto rows = conn->Query("SELECT relname FROM pg_class WHERE oid = $1", {"1259"});
 // One owner at a time; libpq connections are not shared between threads.
 #pragma once
@@ -14,14 +14,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "wal/conninfo.h"
-#include "wal/status_format.h"
+#include "base/status_format.h"
+#include "pg/conninfo.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
-class PgResult {
+class Result {
  public:
-  explicit PgResult(PGresult* result) : result_(result, &PQclear) {}
+  explicit Result(PGresult* result) : result_(result, &PQclear) {}
   int rows() const { return PQntuples(result_.get()); }
   int columns() const { return PQnfields(result_.get()); }
   bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
@@ -37,26 +37,39 @@ class PgResult {
 
 using QueryParams = std::vector<std::optional<std::string>>;
 
-class PgConnection {
+class Connection {
  public:
   // what names the peer in errors ("source", "restore target"). A refusal the server gave a reason
   // for carries its SQLSTATE (SqlStateOf). Unavailable when trying again later may work: no answer
   // (down, unreachable), or the server starting, stopping, recovering or out of connections;
   // FailedPrecondition when the server refused these credentials, this database or this role.
-  [[nodiscard]] static absl::StatusOr<PgConnection> Connect(const ConnInfo& conninfo, std::string_view what);
+  [[nodiscard]] static absl::StatusOr<Connection> Connect(const ConnInfo& conninfo, std::string_view what);
 
-  PgConnection(PgConnection&&) = default;
-  PgConnection& operator=(PgConnection&&) = default;
+  Connection(Connection&&) = default;
+  Connection& operator=(Connection&&) = default;
 
   // Runs one statement (simple protocol when there are no parameters, so it may hold several
   // statements and replication commands). An error carries the server's message and SQLSTATE (in
   // the text, and for callers in SqlStateOf); it is Unavailable when the connection is lost or the
   // server is going away (IsTransientSqlState), FailedPrecondition otherwise.
-  [[nodiscard]] absl::StatusOr<PgResult> Query(std::string_view sql, const QueryParams& params = {});
+  [[nodiscard]] absl::StatusOr<Result> Query(std::string_view sql, const QueryParams& params = {});
   [[nodiscard]] absl::Status Execute(std::string_view sql, const QueryParams& params = {});
+
+  // Runs one statement and returns the rows it affected (what its command tag counts: rows
+  // inserted, updated, deleted or returned). A failure carries the server's message alone, as one
+  // line, and its SQLSTATE (SqlStateOf): replay puts it in its own words.
+  [[nodiscard]] absl::StatusOr<int64_t> Affected(std::string_view sql);
+  // A statement prepared under `name` for ExecPrepared; fails as Affected does.
+  [[nodiscard]] absl::Status Prepare(const std::string& name, const std::string& sql);
+  // Runs a prepared statement with text parameters (nullptr for NULL; `lengths` are their sizes);
+  // the rows it affected, or a failure as Affected's. Replay's row-by-row path: no copy of the values.
+  [[nodiscard]] absl::StatusOr<int64_t> ExecPrepared(const std::string& name, const std::vector<const char*>& values,
+                                                     const std::vector<int>& lengths);
 
   int server_version() const { return PQserverVersion(conn_.get()); }
   std::string ParameterStatus(const char* name) const;
+  // The libpq connection itself, for the replication protocol (wal/replication_stream.cc) and for
+  // tests of libpq's asynchronous calls; everything else goes through the calls above.
   PGconn* raw() const { return conn_.get(); }
   const std::string& what() const { return what_; }
 
@@ -64,7 +77,7 @@ class PgConnection {
   std::string LastError() const;
 
  private:
-  PgConnection(PGconn* conn, std::string what) : conn_(conn, &PQfinish), what_(std::move(what)) {}
+  Connection(PGconn* conn, std::string what) : conn_(conn, &PQfinish), what_(std::move(what)) {}
 
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
   std::string what_;
@@ -76,7 +89,7 @@ std::string OneLine(std::string_view message);
 // The SQLSTATE of a failed result, or "" when there is none.
 std::string SqlState(const PGresult* result);
 
-// The SQLSTATE a status from PgConnection carries, or "" when the server gave none (a lost or
+// The SQLSTATE a status from Connection carries, or "" when the server gave none (a lost or
 // refused connection, an error of libpq's own). Callers branch on it, never on the message.
 std::string SqlStateOf(const absl::Status& status);
 // `status` with `sqlstate` attached for SqlStateOf (unchanged when sqlstate is empty).
@@ -93,17 +106,13 @@ bool IsTransientSqlState(std::string_view sqlstate);
 // none). libpq keeps a refused connection's SQLSTATE nowhere else.
 std::string ParseConnectError(std::string_view verbose_message, std::string* sqlstate);
 
-// The rows a finished command affected (its PQcmdTuples); when it failed, its error in one line,
-// and its SQLSTATE in *sqlstate when asked. `conn` gives the error when there is no result at all.
-[[nodiscard]] absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn,
-                                                   std::string* sqlstate = nullptr);
-
 // COPY ... FROM STDIN with rows written as they are made and sent a MiB at a time, so no second
 // copy of everything pending is held:
 //   CopyIn in(conn); RETURN_IF_ERROR(in.Start(sql)); for (...) { in.rows() += line; in.Sent(); } in.End();
+// A failure carries its SQLSTATE, as Connection::Affected's.
 class CopyIn {
  public:
-  explicit CopyIn(PGconn* conn) : conn_(conn) {}
+  explicit CopyIn(Connection& conn) : conn_(conn.raw()) {}
   [[nodiscard]] absl::Status Start(const std::string& sql);
   std::string& rows() { return buffer_; }  // append whole lines
   void Sent() {                            // after each line
@@ -127,4 +136,4 @@ std::string QuoteIdent(std::string_view name);
 // Quotes a literal ('it''s').
 std::string QuoteLiteral(std::string_view value);
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

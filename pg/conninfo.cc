@@ -1,4 +1,4 @@
-#include "wal/conninfo.h"
+#include "pg/conninfo.h"
 
 #include <libpq-fe.h>
 
@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::optional<std::string> ConnInfo::Get(std::string_view key) const {
 std::string ConnInfo::ToString() const { return Render(keys_, /*redact=*/false); }
 std::string ConnInfo::Redacted() const { return Render(keys_, /*redact=*/true); }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -11,10 +11,10 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "wal/logger.h"
-#include "wal/metrics.h"
+#include "base/logger.h"
+#include "base/metrics.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
 // A request larger than this, headers included, is refused.
 inline constexpr size_t kMaxHttpRequestBytes = 8192;
@@ -50,4 +50,4 @@ class MetricsServer {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

@@ -1,11 +1,11 @@
-#include "wal/lsn.h"
+#include "pg/lsn.h"
 
 #include <charconv>
 
 #include "absl/status/status.h"
 #include "fmt/format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 namespace {
 
@@ -33,4 +33,4 @@ std::string Lsn::ToString() const {
   return fmt::format("{:X}/{:X}", static_cast<uint32_t>(value_ >> 32), static_cast<uint32_t>(value_));
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 class Lsn {
  public:
@@ -30,4 +30,4 @@ class Lsn {
   uint64_t value_ = 0;
 };
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

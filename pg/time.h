@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 using PgTime = int64_t;
 
@@ -23,4 +23,4 @@ PgTime PgTimeFromSystemClock(std::chrono::system_clock::time_point tp);
 // with the offset written out, as PostgreSQL accepts it back and as people read it unambiguously.
 std::string FormatPgTime(PgTime t);
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -1,4 +1,4 @@
-#include "wal/pg_connection.h"
+#include "pg/connection.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 namespace {
 
@@ -82,17 +82,6 @@ std::string ParseConnectError(std::string_view verbose_message, std::string* sql
   return OneLine(out);
 }
 
-absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn, std::string* sqlstate) {
-  if (result == nullptr || PQresultStatus(result) != PGRES_COMMAND_OK) {
-    if (sqlstate != nullptr && result != nullptr) *sqlstate = SqlState(result);
-    return absl::FailedPreconditionError(OneLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn)));
-  }
-  int64_t affected = 0;
-  const char* tuples = PQcmdTuples(const_cast<PGresult*>(result));
-  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
-  return affected;
-}
-
 std::string QuoteIdent(std::string_view name) {
   std::string out = "\"";
   for (char c : name) {
@@ -112,13 +101,33 @@ std::string QuoteLiteral(std::string_view value) {
   return out + "'";
 }
 
-absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std::string_view what) {
+namespace {
+
+// The rows a finished command affected (its PQcmdTuples); when it failed, its error in one line with
+// its SQLSTATE attached. `conn` gives the error when there is no result at all.
+absl::StatusOr<int64_t> AffectedRows(const PGresult* result, PGconn* conn) {
+  const ExecStatusType status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    const std::string message = OneLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn));
+    const std::string state = result != nullptr ? SqlState(result) : "";
+    if (PQstatus(conn) == CONNECTION_BAD) return WithSqlState(absl::UnavailableError(message), state);
+    return WithSqlState(absl::FailedPreconditionError(message), state);
+  }
+  int64_t affected = 0;
+  const char* tuples = PQcmdTuples(const_cast<PGresult*>(result));
+  std::from_chars(tuples, tuples + std::strlen(tuples), affected);
+  return affected;
+}
+
+}  // namespace
+
+absl::StatusOr<Connection> Connection::Connect(const ConnInfo& conninfo, std::string_view what) {
   // libpq puts the SQLSTATE of a refused connection only in its message, and only with verbose
   // errors, which can be asked for only once a PGconn exists: start one, ask, and connect it anew
   // with PQreset, which is PQconnectdb's blocking connect (its timeouts, its list of hosts).
   PGconn* raw = PQconnectStart(conninfo.ToString().c_str());
   if (raw == nullptr) return absl::ResourceExhaustedError("libpq could not allocate a connection");
-  PgConnection conn(raw, std::string(what));
+  Connection conn(raw, std::string(what));
   if (PQstatus(raw) != CONNECTION_BAD) {
     PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
     PQreset(raw);
@@ -139,18 +148,19 @@ absl::StatusOr<PgConnection> PgConnection::Connect(const ConnInfo& conninfo, std
   PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
   // The server's notices (a replayed DROP's "drop cascades to ...") are not pgpitr's output: libpq
   // would print each to stderr, between the lines a user reads.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   return conn;
 }
 
-std::string PgConnection::LastError() const { return OneLine(PQerrorMessage(conn_.get())); }
+std::string Connection::LastError() const { return OneLine(PQerrorMessage(conn_.get())); }
 
-std::string PgConnection::ParameterStatus(const char* name) const {
+std::string Connection::ParameterStatus(const char* name) const {
   const char* value = PQparameterStatus(conn_.get(), name);
   return value != nullptr ? value : "";
 }
 
-absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryParams& params) {
+absl::StatusOr<Result> Connection::Query(std::string_view sql, const QueryParams& params) {
   PGresult* raw = nullptr;
   const std::string text(sql);
   if (params.empty()) {
@@ -165,7 +175,7 @@ absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryPa
   if (raw == nullptr) {
     return absl::UnavailableError(fmt::format("lost the connection to the {}: {}", what_, LastError()));
   }
-  PgResult result(raw);
+  Result result(raw);
   const ExecStatusType status = PQresultStatus(raw);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_BOTH || status == PGRES_COPY_IN ||
       status == PGRES_COPY_OUT) {
@@ -187,15 +197,34 @@ absl::StatusOr<PgResult> PgConnection::Query(std::string_view sql, const QueryPa
                       state);
 }
 
-absl::Status PgConnection::Execute(std::string_view sql, const QueryParams& params) {
+absl::Status Connection::Execute(std::string_view sql, const QueryParams& params) {
   return Query(sql, params).status();
 }
 
+absl::StatusOr<int64_t> Connection::Affected(std::string_view sql) {
+  const std::string text(sql);
+  Result result(PQexec(conn_.get(), text.c_str()));
+  return AffectedRows(result.raw(), conn_.get());
+}
+
+absl::Status Connection::Prepare(const std::string& name, const std::string& sql) {
+  Result result(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+  return AffectedRows(result.raw(), conn_.get()).status();
+}
+
+absl::StatusOr<int64_t> Connection::ExecPrepared(const std::string& name, const std::vector<const char*>& values,
+                                                 const std::vector<int>& lengths) {
+  Result result(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()), values.data(),
+                               lengths.data(), nullptr, 0));
+  return AffectedRows(result.raw(), conn_.get());
+}
+
 absl::Status CopyIn::Start(const std::string& sql) {
-  PgResult start(PQexec(conn_, sql.c_str()));
+  Result start(PQexec(conn_, sql.c_str()));
   if (start.raw() == nullptr || PQresultStatus(start.raw()) != PGRES_COPY_IN) {
-    return absl::FailedPreconditionError(
-        OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn_)));
+    return WithSqlState(
+        absl::FailedPreconditionError(OneLine(start.raw() ? PQresultErrorMessage(start.raw()) : PQerrorMessage(conn_))),
+        start.raw() ? SqlState(start.raw()) : "");
   }
   return absl::OkStatus();
 }
@@ -221,7 +250,7 @@ absl::StatusOr<int64_t> CopyIn::End(const char* abort) {
   absl::Status status;
   int64_t rows = 0;
   for (PGresult* r = PQgetResult(conn_); r != nullptr; r = PQgetResult(conn_)) {
-    PgResult result(r);
+    Result result(r);
     absl::StatusOr<int64_t> affected = AffectedRows(r, conn_);
     if (affected.ok()) {
       rows = *affected;
@@ -233,4 +262,4 @@ absl::StatusOr<int64_t> CopyIn::End(const char* abort) {
   return rows;
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

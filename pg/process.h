@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 
 // Asked every few milliseconds while a child runs: true stops it.
 using StopRequested = std::function<bool()>;
@@ -44,4 +44,4 @@ using OutputSink = std::function<absl::Status(std::string_view)>;
 // The major version a client program reports with --version (15 for "pg_dump (PostgreSQL) 15.4").
 [[nodiscard]] absl::StatusOr<int> PgToolMajorVersion(const std::filesystem::path& tool);
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

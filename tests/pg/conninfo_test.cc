@@ -1,7 +1,7 @@
 // Specification of ConnInfo: both libpq forms parse to the same keys, keys can be replaced, the
 // printed form survives a second parse whatever its values hold, and the password never shows in
 // the redacted form.
-#include "wal/conninfo.h"
+#include "pg/conninfo.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 namespace {
 
 ConnInfo MustParse(std::string_view text) {
@@ -132,4 +132,4 @@ INSTANTIATE_TEST_SUITE_P(ConnInfo, ConnInfoInvalid,
                                          "postgres://db:notaport:5432/x/y?sslmode", "postgres://[::1/app"));
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -1,6 +1,6 @@
 // Specification of PgTime: microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's epoch), printed
 // in UTC with the offset written out (+00:00), and converted to and from the Unix clock.
-#include "wal/pg_time.h"
+#include "pg/time.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace pgpitr::wal {
+namespace pgpitr::pg {
 namespace {
 
 struct FormatCase {
@@ -70,4 +70,4 @@ TEST(PgTime, FromSystemClockAtUnixEpochIsMinusTheOffset) {
 }
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::pg

@@ -13,10 +13,10 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "base/status_format.h"
 #include "fmt/format.h"
-#include "wal/status_format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 enum class LogFormat { kText, kJson };
@@ -68,4 +68,4 @@ class Logger {
   LogLevel min_level_;
 };
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

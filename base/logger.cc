@@ -1,13 +1,13 @@
-#include "wal/logger.h"
+#include "base/logger.h"
 
 #include <chrono>
 #include <cstdio>
 #include <mutex>
 
+#include "base/utc_time.h"
 #include "nlohmann/json.hpp"
-#include "wal/pg_time.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
 absl::StatusOr<LogLevel> ParseLogLevel(std::string_view word) {
   if (word == "debug") return LogLevel::kDebug;
@@ -41,7 +41,9 @@ Logger Logger::Stderr(const LogOptions& options) {
   auto mutex = std::make_shared<std::mutex>();
   return Logger(
       [mutex, format = options.format](std::string_view level, std::string_view message) {
-        const std::string now = FormatPgTime(PgTimeFromSystemClock(std::chrono::system_clock::now()));
+        const std::string now = FormatUtcMicros(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
         const std::string line = FormatLogLine(format, now, level, message) + "\n";
         std::lock_guard<std::mutex> lock(*mutex);
         std::fwrite(line.data(), 1, line.size(), stderr);
@@ -49,4 +51,4 @@ Logger Logger::Stderr(const LogOptions& options) {
       options.min_level);
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

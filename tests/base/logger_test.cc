@@ -1,6 +1,6 @@
 // Specification of the Logger: one line per event, levels below the minimum are dropped, and the
 // JSON form is one parseable object per line.
-#include "wal/logger.h"
+#include "base/logger.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "nlohmann/json.hpp"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 namespace {
 
 TEST(Logger, EventsBelowTheMinimumLevelAreDropped) {
@@ -51,4 +51,4 @@ TEST(Logger, LevelAndFormatWords) {
 }
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

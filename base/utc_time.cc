@@ -1,17 +1,12 @@
-#include "wal/pg_time.h"
+#include "base/utc_time.h"
 
 #include <ctime>
 
 #include "fmt/format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
-PgTime PgTimeFromSystemClock(std::chrono::system_clock::time_point tp) {
-  return PgTimeFromUnixMicros(std::chrono::duration_cast<std::chrono::microseconds>(tp.time_since_epoch()).count());
-}
-
-std::string FormatPgTime(PgTime t) {
-  const int64_t unix_micros = UnixMicrosFromPgTime(t);
+std::string FormatUtcMicros(int64_t unix_micros) {
   int64_t seconds = unix_micros / 1'000'000;
   int64_t micros = unix_micros % 1'000'000;
   if (micros < 0) {
@@ -32,4 +27,4 @@ std::string FormatPgTime(PgTime t) {
   return out;
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

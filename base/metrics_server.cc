@@ -1,4 +1,4 @@
-#include "wal/metrics_server.h"
+#include "base/metrics_server.h"
 
 #include <array>
 #include <atomic>
@@ -9,7 +9,7 @@
 
 #include "fmt/format.h"
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -235,4 +235,4 @@ uint16_t MetricsServer::port() const {
   return state_->acceptor.local_endpoint(ec).port();
 }
 
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base

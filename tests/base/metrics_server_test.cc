@@ -1,6 +1,6 @@
 // Specification of the metrics endpoint: the request parser reads only the request line, refuses
 // malformed and oversized requests, and the server answers GET /metrics over a real socket.
-#include "wal/metrics_server.h"
+#include "base/metrics_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include <string>
 
-namespace pgpitr::wal {
+namespace pgpitr::base {
 namespace {
 
 using State = HttpRequest::State;
@@ -116,4 +116,4 @@ TEST(MetricsServer, BadListenAddressIsAnError) {
 }
 
 }  // namespace
-}  // namespace pgpitr::wal
+}  // namespace pgpitr::base
