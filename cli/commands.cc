@@ -295,13 +295,8 @@ absl::Status VerifyReplay(const std::string& repo_dir, const std::string& server
   options.pg_bin_dir = pg_bin;
   options.best_effort = true;
   ProgressLine line = StderrProgress();
-  absl::StatusOr<restore::RestoreSummary> summary =
-      restore::RunRestore(options, log, [&](const restore::RestoreProgress& p) {
-        line.Report({.phase = "replay: " + p.phase,
-                     .done = p.transactions_done,
-                     .total = p.transactions_total,
-                     .unit = "transactions"});
-      });
+  line.set_prefix("verify --replay: ");
+  absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, log, &line);
   line.Finish();
   if (!summary.ok()) {
     return absl::Status(summary.status().code(),
@@ -1030,23 +1025,7 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
         std::cout << "restoring to " << resolved->Echo() << std::endl;  // before the work: the user may stop it
       }
       ProgressLine line = StderrProgress();
-      absl::StatusOr<restore::RestoreSummary> summary =
-          restore::RunRestore(restore_options, log, [&](const restore::RestoreProgress& p) {
-            if (p.phase == "replay") {
-              line.Report({.phase = "replay",
-                           .done = p.transactions_done,
-                           .total = p.transactions_total,
-                           .unit = "transactions"});
-            } else {
-              const std::string phase = p.phase == "base"      ? "base: schema (pg_restore)"
-                                        : p.phase == "data"    ? "base: data, the replayed changes merged in"
-                                        : p.phase == "indexes" ? "base: indexes and constraints (pg_restore)"
-                                        : p.phase == "foreign keys"
-                                            ? "base: foreign keys and materialized views, on the replayed rows"
-                                            : p.phase;
-              line.Report({.phase = phase, .done = 0, .total = 0, .unit = ""});
-            }
-          });
+      absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(restore_options, log, &line);
       line.Finish();
       result = summary.status();
       if (summary.ok()) std::cout << (restore_json ? summary->ToJson() + "\n" : summary->ToString());

@@ -38,20 +38,21 @@ std::string FormatSeconds(double seconds) {
 }
 
 std::string ProgressLine::Describe(const base::Progress& p, std::chrono::duration<double> elapsed) {
-  std::string out = p.phase;
-  if (p.unit.empty()) return out + "...";
-  const bool bytes = p.unit == "bytes";
+  const std::string_view unit = base::UnitText(p.unit);
+  std::string out(base::PhaseText(p.phase));
+  if (p.unit == base::Unit::kNone) return out + "...";
+  const bool bytes = p.unit == base::Unit::kBytes;
   if (p.total > 0) {
-    out += fmt::format(": {}/{}{}{} ({:.0f}%)", Amount(static_cast<double>(p.done), p.unit),
-                       Amount(static_cast<double>(p.total), p.unit), bytes ? "" : " ", bytes ? "" : p.unit,
+    out += fmt::format(": {}/{}{}{} ({:.0f}%)", Amount(static_cast<double>(p.done), unit),
+                       Amount(static_cast<double>(p.total), unit), bytes ? "" : " ", bytes ? "" : unit,
                        100.0 * static_cast<double>(p.done) / static_cast<double>(p.total));
   } else {
-    out += fmt::format(": {}{}{}", Amount(static_cast<double>(p.done), p.unit), bytes ? "" : " ", bytes ? "" : p.unit);
+    out += fmt::format(": {}{}{}", Amount(static_cast<double>(p.done), unit), bytes ? "" : " ", bytes ? "" : unit);
   }
   const double seconds = elapsed.count();
   if (seconds <= 0 || p.done == 0) return out;
   const double rate = static_cast<double>(p.done) / seconds;
-  out += bytes ? fmt::format(", {}/s", FormatBytes(rate)) : fmt::format(", {:.0f} {}/s", rate, p.unit);
+  out += bytes ? fmt::format(", {}/s", FormatBytes(rate)) : fmt::format(", {:.0f} {}/s", rate, unit);
   if (p.total > p.done) out += fmt::format(", {} left", FormatSeconds(static_cast<double>(p.total - p.done) / rate));
   return out;
 }
@@ -61,20 +62,21 @@ ProgressLine::ProgressLine(bool terminal, Writer write, Clock clock)
 
 void ProgressLine::Report(const base::Progress& p) {
   const auto now = clock_();
-  const bool new_phase = p.phase != phase_;
+  const bool new_phase = !shown_ || p.phase != phase_;
   if (new_phase) {
     phase_ = p.phase;
+    shown_ = true;
     phase_start_ = now;
   }
   const bool finished = p.total > 0 && p.done >= p.total;
   if (terminal_) {
     if (!new_phase && !finished && now - last_shown_ < kTerminalRedraw) return;
     if (new_phase && line_open_) write_("\n");
-    write_("\r\033[K" + Describe(p, now - phase_start_));
+    write_("\r\033[K" + prefix_ + Describe(p, now - phase_start_));
     line_open_ = true;
   } else {
     if (!new_phase && now - last_shown_ < kLineInterval) return;
-    write_(Describe(p, now - phase_start_) + "\n");
+    write_(prefix_ + Describe(p, now - phase_start_) + "\n");
   }
   last_shown_ = now;
 }

@@ -24,6 +24,8 @@ class ProgressLine : public base::ProgressSink {
   ~ProgressLine() override { Finish(); }
 
   void Report(const base::Progress& progress) override;
+  // Put before every line ("verify --replay: "), for work done on behalf of another command.
+  void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
   // Ends the terminal's updating line (so what follows starts on a line of its own).
   void Finish();
 
@@ -35,7 +37,9 @@ class ProgressLine : public base::ProgressSink {
   bool terminal_;
   Writer write_;
   Clock clock_;
-  std::string phase_;
+  base::Phase phase_ = base::Phase::kBaseDump;
+  bool shown_ = false;  // a phase was reported
+  std::string prefix_;
   bool line_open_ = false;  // a terminal line is drawn and not ended
   std::chrono::steady_clock::time_point phase_start_;
   std::chrono::steady_clock::time_point last_shown_;

@@ -108,7 +108,6 @@ absl::Status BaseLoad::Schema() {
 }
 
 absl::Status BaseLoad::Indexes() {
-  if (options_.progress) options_.progress("indexes");
   const auto start = Clock::now();
   absl::StatusOr<std::string> listing = List("post-data");
   absl::Status s = listing.status();
@@ -130,7 +129,6 @@ absl::Status BaseLoad::Indexes() {
 
 absl::Status BaseLoad::FinishSchema() {
   if (later_.empty()) return absl::OkStatus();
-  if (options_.progress) options_.progress("foreign keys");
   const auto start = Clock::now();
   absl::Status s = RunList(later_, "foreign-keys");
   later_.clear();
@@ -319,7 +317,6 @@ absl::Status BaseLoad::FinishAppends() {
 }
 
 absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& tables) {
-  if (options_.progress) options_.progress("data");
   const auto start = Clock::now();
   if (absl::Status s = FinishAppends(); !s.ok()) return s;
   absl::StatusOr<std::string> listing = List("data");

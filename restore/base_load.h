@@ -44,14 +44,13 @@ namespace pgpitr::restore {
 struct BaseLoadOptions {
   std::filesystem::path pg_restore;
   std::filesystem::path dump;
-  pg::ConnInfo target;                        // without its password, which goes in env
-  std::map<std::string, std::string> env;     // PGPASSWORD, when the target has one
-  int jobs = 2;                               // tasks at once, and pg_restore --jobs
-  bool no_owner = false;                      // pg_restore --no-owner --no-privileges
-  std::string encoding;                       // the base's (source database's) encoding
-  std::string base_id;                        // for messages
-  std::function<bool()> stop;                 // asked while pg_restore runs: true stops it
-  std::function<void(const char*)> progress;  // "data", "indexes": the phase starting
+  pg::ConnInfo target;                     // without its password, which goes in env
+  std::map<std::string, std::string> env;  // PGPASSWORD, when the target has one
+  int jobs = 2;                            // tasks at once, and pg_restore --jobs
+  bool no_owner = false;                   // pg_restore --no-owner --no-privileges
+  std::string encoding;                    // the base's (source database's) encoding
+  std::string base_id;                     // for messages
+  std::function<bool()> stop;              // asked while pg_restore runs: true stops it
 };
 
 // What one table brings to the load: the run's net effect on it.

@@ -5,6 +5,7 @@
 
 #include "fmt/format.h"
 #include "pg/stream_messages.h"
+#include "restore/base_load.h"
 #include "restore/copy_text.h"
 
 namespace pgpitr::restore {
@@ -62,16 +63,15 @@ ChangeRoute RouteOf(const proto::Change& change, const proto::RelationSchema* sc
   return {cut, change.kind() == proto::Change::INSERT ? Way::kAppend : Way::kRowByRow};
 }
 
-absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(pg::Connection* target, const wal::ChangeLog& log,
-                                                                   BulkReplayOptions options, BaseLoad* base_load,
-                                                                   ChangeSource* source) {
-  absl::StatusOr<std::unique_ptr<Replayer>> row_by_row = Replayer::Create(target, log);
-  if (!row_by_row.ok()) return row_by_row.status();
+absl::StatusOr<std::unique_ptr<BulkReplayer>> BulkReplayer::Create(pg::Connection* target, SchemaFollower* follower,
+                                                                   ChangeApplier* applier, BulkReplayOptions options) {
+  if (options.base_data_pending && !options.append) {
+    return absl::InternalError("a replay before the base's data loads needs somewhere to append rows");
+  }
   // The set-based statements join a staging table of up to flush_bytes against its table: with the
   // default 4 MB the hash join spills to disk in batches, which more than doubled their time.
   if (absl::Status s = target->Execute(fmt::format("SET work_mem = '{}kB'", kReplayWorkMemKiB)); !s.ok()) return s;
-  return std::unique_ptr<BulkReplayer>(
-      new BulkReplayer(target, log, options, *std::move(row_by_row), base_load, source));
+  return std::unique_ptr<BulkReplayer>(new BulkReplayer(target, follower, applier, std::move(options)));
 }
 
 std::string BulkReplayer::PendingRange() const {
@@ -112,7 +112,7 @@ absl::Status BulkReplayer::FlushAppends(Appends& appends) {
   if (!loaded_) {
     // Before the base's data loads: COPYed beside the collapse (BaseLoad::Append).
     pending_bytes_ -= std::min<uint64_t>(pending_bytes_, appends.copy_data.size());
-    if (absl::Status s = base_load_->Append(*appends.schema, std::move(appends.copy_data)); !s.ok()) return s;
+    if (absl::Status s = options_.append(*appends.schema, std::move(appends.copy_data)); !s.ok()) return s;
     std::string().swap(appends.copy_data);
     row_writes_ += appends.rows;
     appends.rows = 0;
@@ -372,7 +372,7 @@ bool KeyMatchesBaseText(const proto::RelationSchema& schema) {
 
 }  // namespace
 
-absl::Status BulkReplayer::Load() {
+absl::StatusOr<std::vector<TableLoad>> BulkReplayer::FirstRun() {
   std::vector<TableLoad> tables;
   std::set<uint32_t> relids;
   for (auto& [id, net] : keyed_) {
@@ -387,12 +387,15 @@ absl::Status BulkReplayer::Load() {
     if (absl::Status s = FlushAppends(appends); !s.ok()) return s;
   }
   appends_.clear();
-  absl::StatusOr<BaseLoad::Loaded> loaded = base_load_->Data(tables);
-  if (!loaded.ok()) return loaded.status();
-  if (absl::Status s = base_load_->Indexes(); !s.ok()) return s;
+  return tables;
+}
+
+absl::Status BulkReplayer::BaseLoaded(const std::set<uint32_t>& merged, bool foreign_keys_pending) {
   loaded_ = true;
+  first_run_full_ = false;
+  foreign_keys_pending_ = foreign_keys_pending;
   for (auto it = keyed_.begin(); it != keyed_.end();) {
-    if (!loaded->merged.contains(it->second.schema().relid())) {
+    if (!merged.contains(it->second.schema().relid())) {
       ++it;
       continue;
     }
@@ -402,13 +405,13 @@ absl::Status BulkReplayer::Load() {
   pending_bytes_ = 0;
   for (const auto& [id, net] : keyed_) pending_bytes_ += net.bytes();
   // What could not be merged, set-based now that the rows and indexes are there.
-  if (absl::Status s = Begin(); !s.ok()) return s;
+  if (absl::Status s = BeginTarget(); !s.ok()) return s;
   commit_due_ = true;
   return Flush();
 }
 
 absl::Status BulkReplayer::Flush() {
-  if (!loaded_) return Load();
+  if (!loaded_) return absl::InternalError("replay applied changes before the base's data was loaded");
   if (keyed_.empty() && appends_.empty()) return absl::OkStatus();
   for (auto& [id, net] : keyed_) {
     if (absl::Status s = FlushKeyed(net); !s.ok()) return s;
@@ -424,51 +427,50 @@ absl::Status BulkReplayer::Flush() {
   return absl::OkStatus();
 }
 
-absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transaction& txn) {
+absl::StatusOr<BulkReplayer::Need> BulkReplayer::TakeChange(const proto::Change& change,
+                                                            const proto::Transaction& txn) {
   const proto::RelationSchema* schema =
       change.kind() == proto::Change::MESSAGE || change.kind() == proto::Change::TRUNCATE
           ? nullptr
-          : row_by_row_->Schema(change.schema_id());
-  if (schema != nullptr && row_by_row_->LeftOut(schema->relid(), txn)) return absl::OkStatus();
-  std::optional<uint32_t> followed;
-  if (schema != nullptr) {
-    if (auto it = followed_.find(schema->relid()); it != followed_.end()) followed = it->second;
-  }
+          : follower_->Schema(change.schema_id());
+  if (schema != nullptr && applier_->LeftOut(schema->relid(), txn)) return Need::kNothing;
+  const std::optional<uint32_t> followed = schema != nullptr ? follower_->Followed(schema->relid()) : std::nullopt;
   ChangeRoute route = RouteOf(change, schema, followed);
-  if (route.way == ChangeRoute::Way::kIgnore) return absl::OkStatus();
+  if (route.way == ChangeRoute::Way::kIgnore) return Need::kNothing;
   if (route.cut && schema != nullptr && !followed) {
     // A relation's first change since the last cut: nothing of it is pending, and when the target's
     // table already has the schema's shape, what is pending of the others need not be applied first.
-    absl::StatusOr<bool> matches = row_by_row_->Matches(*schema);
+    absl::StatusOr<bool> matches = follower_->Matches(*schema);
     if (!matches.ok()) return matches.status();
-    if (*matches) {
-      followed_[schema->relid()] = schema->schema_id();
-      route.cut = false;
-    }
+    if (*matches) route.cut = false;
   }
   // Before the base's rows are loaded, a change that finds its row by the whole old row needs them.
   if (!loaded_ && route.way == ChangeRoute::Way::kRowByRow) route.cut = true;
+  // The first cut before the base's data is loaded is the end of the first run.
+  if (route.cut && !loaded_) return Need::kBaseData;
   if (route.cut) {
     if (absl::Status s = Flush(); !s.ok()) return s;
   }
   if (schema == nullptr) {
-    if (change.kind() == proto::Change::MESSAGE) {
+    if (change.kind() == proto::Change::MESSAGE && foreign_keys_pending_) {
       // A captured schema change may name a foreign key: those exist before it runs (everything
-      // pending was applied at the cut, so every table is at this point).
-      if (absl::Status s = FinishSchema(); !s.ok()) return s;
+      // pending was applied at the cut, so every table is at this point). pg_restore's session
+      // takes locks this one's open transaction would hold against it.
+      reopen_ = in_transaction_;
+      if (absl::Status s = Commit(); !s.ok()) return s;
+      return Need::kForeignKeys;
     }
-    if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
+    if (absl::Status s = applier_->Apply(change, txn); !s.ok()) return s;
     if (change.kind() == proto::Change::MESSAGE) {
       // The schema may have changed under every relation: check each again at its next change.
-      followed_.clear();
+      follower_->Forget();
       // An enum value added by the statement, for one, cannot be used before its transaction commits.
       commit_due_ = true;
     }
-    return absl::OkStatus();
+    return Need::kNothing;
   }
   if (route.cut) {
-    if (absl::Status s = row_by_row_->FollowSchema(*schema); !s.ok()) return s;
-    followed_[schema->relid()] = schema->schema_id();
+    if (absl::Status s = follower_->Follow(*schema); !s.ok()) return s;
   }
   ++rows_;
   if (route.way == ChangeRoute::Way::kCollapse) {
@@ -515,14 +517,20 @@ absl::Status BulkReplayer::Take(const proto::Change& change, const proto::Transa
     if (it != appends_.end()) {
       if (absl::Status s = FlushAppends(it->second); !s.ok()) return s;
     }
-    if (absl::Status s = row_by_row_->Apply(change, txn); !s.ok()) return s;
+    if (absl::Status s = applier_->Apply(change, txn); !s.ok()) return s;
     ++row_writes_;
   }
-  if (pending_bytes_ >= PendingLimit()) return Flush();
-  return absl::OkStatus();
+  if (pending_bytes_ >= PendingLimit()) {
+    if (!loaded_) {
+      first_run_full_ = true;  // the next change waits for the base's data
+    } else if (absl::Status s = Flush(); !s.ok()) {
+      return s;
+    }
+  }
+  return Need::kNothing;
 }
 
-absl::Status BulkReplayer::Begin() {
+absl::Status BulkReplayer::BeginTarget() {
   if (absl::Status s = target_->Execute("BEGIN"); !s.ok()) return s;
   in_transaction_ = true;
   return absl::OkStatus();
@@ -540,22 +548,41 @@ void BulkReplayer::Abort() {
   in_transaction_ = false;
 }
 
-absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
+absl::Status BulkReplayer::Begin(const proto::Transaction& txn) {
   // Before the base's data loads nothing is written through this connection, and it holds no lock
   // the base's indexes would wait for.
   if (loaded_ && !in_transaction_) {
-    if (absl::Status s = Begin(); !s.ok()) return s;
+    if (absl::Status s = BeginTarget(); !s.ok()) return s;
   }
+  reopen_ = false;
   if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
   last_pending_lsn_ = txn.commit_lsn();
-  absl::Status taken = source_->ForEachChange(txn, [&](const proto::Change& change) { return Take(change, txn); });
-  if (taken.ok()) taken = row_by_row_->EndTransaction(txn);
-  if (!taken.ok()) {
+  applier_->BeginTransaction();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BulkReplayer::Need> BulkReplayer::Take(const proto::Change& change, const proto::Transaction& txn) {
+  if (first_run_full_) return Need::kBaseData;
+  if (reopen_) {
+    reopen_ = false;
+    if (absl::Status s = BeginTarget(); !s.ok()) return s;
+  }
+  absl::StatusOr<Need> need = TakeChange(change, txn);
+  if (!need.ok()) Abort();
+  return need;
+}
+
+absl::Status BulkReplayer::End(const proto::Transaction& txn) {
+  if (absl::Status s = applier_->EndTransaction(txn); !s.ok()) {
     Abort();
-    return taken;
+    return s;
   }
   ++transactions_;
   // At a transaction boundary: commit what a cut has applied, and what has grown large.
+  if (!loaded_) {
+    first_run_full_ = first_run_full_ || pending_bytes_ >= PendingLimit();
+    return absl::OkStatus();
+  }
   if (commit_due_ || pending_bytes_ >= PendingLimit()) {
     if (absl::Status s = Flush(); !s.ok()) {
       Abort();
@@ -566,29 +593,33 @@ absl::Status BulkReplayer::Replay(const proto::Transaction& txn) {
   return absl::OkStatus();
 }
 
-absl::Status BulkReplayer::FinishSchema() {
-  if (base_load_ == nullptr || !base_load_->schema_unfinished()) return absl::OkStatus();
-  // pg_restore's session takes locks this one's open transaction would hold against it.
-  const bool was_in_transaction = in_transaction_;
-  if (absl::Status s = Commit(); !s.ok()) return s;
-  if (absl::Status s = base_load_->FinishSchema(); !s.ok()) return s;
-  if (was_in_transaction) {
-    if (absl::Status s = Begin(); !s.ok()) return s;
+absl::Status BulkReplayer::Replay(const proto::Transaction& txn, ChangeSource& source) {
+  if (absl::Status s = Begin(txn); !s.ok()) return s;
+  absl::Status taken = source.ForEachChange(txn, [&](const proto::Change& change) -> absl::Status {
+    absl::StatusOr<Need> need = Take(change, txn);
+    if (!need.ok()) return need.status();
+    if (*need != Need::kNothing) {
+      return absl::InternalError("BulkReplayer::Replay takes transactions only once the target holds the whole base");
+    }
+    return absl::OkStatus();
+  });
+  if (!taken.ok()) {
+    Abort();
+    return taken;
   }
-  return absl::OkStatus();
+  return End(txn);
 }
 
 absl::Status BulkReplayer::Finish() {
-  // The base's data is loaded even when nothing was replayed; its foreign keys and materialized
-  // views are made last, on rows that are all at the target.
-  if (in_transaction_ || !loaded_) {
+  if (!loaded_) return absl::InternalError("the replay finished before the base's data was loaded");
+  if (in_transaction_) {
     if (absl::Status s = Flush(); !s.ok()) {
       Abort();
       return s;
     }
     if (absl::Status s = Commit(); !s.ok()) return s;
   }
-  return FinishSchema();
+  return absl::OkStatus();
 }
 
 }  // namespace pgpitr::restore

@@ -12,9 +12,11 @@
 #include "pg/process.h"
 #include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
+#include "restore/change_applier.h"
 #include "restore/change_feed.h"
 #include "restore/replayer.h"
 #include "restore/roles.h"
+#include "restore/schema_follower.h"
 #include "wal/base_backup.h"
 #include "wal/repository.h"
 #include "wal/source.h"
@@ -217,182 +219,296 @@ absl::Status CreateMissingRoles(Connection& target, const proto::Base& base, std
   return absl::OkStatus();
 }
 
-// The base and the replay into the prepared target database; fills *summary.
-absl::Status RestoreInto(const RestoreOptions& options, const std::string& dbname, const fs::path& dump,
-                         const wal::ChangeLog& changes, const proto::CaptureState& capture_state,
-                         const RestorePlan& plan_in, const std::function<void(const RestoreProgress&)>& progress,
-                         RestoreSummary* out) {
-  RestoreSummary& summary = *out;
-  const RestorePlan* plan = &plan_in;
-  const proto::CaptureState* state = &capture_state;
-  // The base: its schema now; its data and indexes when the replay's first run is collapsed, so
-  // that run is merged into the rows as they load (restore/base_load.h).
-  const auto restore_start = Clock::now();
-  if (progress && !plan->base.empty()) progress({.phase = "base", .transactions_total = plan->transactions});
-  absl::StatusOr<Connection> target = Connection::Connect(options.target, "restore target");
-  if (!target.ok()) return target.status();
-  std::vector<std::string> created_roles;
-  std::vector<std::string> role_notes;
-  if (!options.no_owner) {
-    if (absl::Status s = CreateMissingRoles(*target, plan->base, &created_roles, &role_notes); !s.ok()) return s;
+// One restore of a plan into a prepared target database, driven from Run, phase by phase
+// (base::Phase, in this order):
+//   schema        the base's schema (pg_restore --section=pre-data)
+//   first run     the transactions after the base, collapsed and held until the first cut
+//   data          the base's rows, the first run merged in as they load (restore/base_load.h)
+//   indexes       the base's indexes and constraints; then what the first run could not merge
+//   replay        the rest of the transactions, up to the target
+//   foreign keys  the base's foreign keys and materialized views, on rows all at the target (or
+//                 before the first captured schema change, which may name one)
+//   sequences     each sequence, from capture's samples
+// Row by row (--row-by-row) the whole base loads first (schema, data, indexes, foreign keys), then
+// each change is a statement. Bulk replay says when it needs the base's data or its foreign keys
+// (BulkReplayer::Need); only this driver runs a phase.
+class Pipeline {
+ public:
+  Pipeline(const RestoreOptions& options, std::string dbname, fs::path dump, const wal::ChangeLog& changes,
+           const proto::CaptureState& state, const RestorePlan& plan, base::ProgressSink* progress,
+           RestoreSummary* summary)
+      : options_(options),
+        dbname_(std::move(dbname)),
+        dump_(std::move(dump)),
+        changes_(changes),
+        state_(state),
+        plan_(plan),
+        progress_(progress),
+        summary_(*summary) {}
+
+  absl::Status Run() {
+    const auto start = Clock::now();
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    if (base_) {
+      Report(base::Phase::kRestoreSchema);
+      if (absl::Status s = base_->Schema(); !s.ok()) return BaseFailed(s);
+    }
+    if (absl::Status s = PrepareReplay(); !s.ok()) return s;
+    if (absl::Status s = options_.row_by_row ? ReplayRowByRow() : ReplayInBulk(); !s.ok()) return s;
+    if (absl::Status s = MakeForeignKeys(); !s.ok()) return s;
+    if (absl::Status s = NameKeylessAtTheEnd(); !s.ok()) return s;
+    Summarize(start);
+    Report(base::Phase::kRestoreSequences);
+    if (absl::Status s = RestoreSequences(*target_, changes_, state_, plan_, &summary_.notes); !s.ok()) return s;
+    // Replay committed asynchronously for speed; one synchronous commit flushes WAL over all of it.
+    return target_->Execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT");
   }
-  // An empty base (the database held nothing at its snapshot) has no dump: the new database is it.
-  std::optional<BaseLoad> base;
-  if (!plan->base.empty()) {
+
+ private:
+  void Report(base::Phase phase, uint64_t done = 0) {
+    if (progress_ == nullptr) return;
+    const bool counted = phase == base::Phase::kRestoreFirstRun || phase == base::Phase::kRestoreReplay;
+    progress_->Report({.phase = phase,
+                       .done = done,
+                       .total = counted ? plan_.transactions : 0,
+                       .unit = counted ? base::Unit::kTransactions : base::Unit::kNone});
+  }
+
+  absl::Status BaseFailed(const absl::Status& s) const {
+    return absl::Status(
+        s.code(),
+        fmt::format("restoring into {} failed: {}{}", dbname_, s.message(),
+                    std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
+  }
+
+  // The target connection, the roles the base names, and the base's loader (none for an empty
+  // base: the database held nothing at its snapshot, so the new database is it).
+  absl::Status Connect() {
+    absl::StatusOr<Connection> target = Connection::Connect(options_.target, "restore target");
+    if (!target.ok()) return target.status();
+    target_.emplace(*std::move(target));
+    if (!options_.no_owner) {
+      if (absl::Status s = CreateMissingRoles(*target_, plan_.base, &created_roles_, &role_notes_); !s.ok()) return s;
+    }
+    if (plan_.base.empty()) return absl::OkStatus();
     // pg_restore reads a dump of its own major or older, into a server of any major (an older
     // pg_restore into a newer server is the upgrade path): the dump, not the target, sets the floor.
-    const int dump_major = std::atoi(plan->base.pg_dump_version().c_str());
+    const int dump_major = std::atoi(plan_.base.pg_dump_version().c_str());
     absl::StatusOr<fs::path> pg_restore =
         pg::PgTool("pg_restore", dump_major,
-                   fmt::format("base {} was dumped by pg_dump {}", plan->base.id(), dump_major), options.pg_bin_dir);
+                   fmt::format("base {} was dumped by pg_dump {}", plan_.base.id(), dump_major), options_.pg_bin_dir);
     if (!pg_restore.ok()) return pg_restore.status();
     BaseLoadOptions load_options;
     load_options.pg_restore = *pg_restore;
-    load_options.dump = dump;
-    load_options.target = options.target;
-    load_options.jobs = std::max(1, options.jobs);
-    load_options.no_owner = options.no_owner;
-    load_options.encoding = plan->base.encoding();
-    load_options.base_id = plan->base.id();
-    load_options.progress = [&](const char* phase) {
-      if (progress) progress({.phase = phase, .transactions_total = plan->transactions});
-    };
-    base.emplace(load_options);
-  }
-  BaseLoad* base_load = base.has_value() ? &*base : nullptr;
-  auto base_failed = [&](const absl::Status& s) {
-    return absl::Status(
-        s.code(),
-        fmt::format("restoring into {} failed: {}{}", dbname, s.message(),
-                    std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
-  };
-  if (base_load != nullptr) {
-    if (absl::Status s = base_load->Schema(); !s.ok()) return base_failed(s);
-  }
-  // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
-  // publication in two, wal/source.h): they are named, and a strict restore stops here.
-  const std::vector<std::string> base_keyless(plan->base.keyless_tables().begin(), plan->base.keyless_tables().end());
-  auto name_base_keyless = [&](auto& replayer) {
-    return replayer.NameKeylessTables(base_keyless, plan->base.lsn(), plan->base.consistent_time(),
-                                      fmt::format("the base (LSN {})", Lsn(plan->base.lsn()).ToString()), "");
-  };
-
-  // The transactions after it.
-  // Either replayer takes every transaction after the base up to the target, in commit order.
-  // The changes are read here, once: a change that does not read back (damaged or missing in the
-  // change log) stops the replay naming its transaction; the planner checked only the records.
-  // Reading the change log runs ahead of the replay, in a thread of its own.
-  std::optional<ChangeFeed> feed;
-  if (plan->last_commit) feed.emplace(changes, Lsn(plan->base.lsn()), Lsn(plan->last_commit->commit_lsn()));
-  ChangeSource* source = feed.has_value() ? &*feed : nullptr;
-  auto replay_all = [&](auto& replayer, auto finish, auto row_writes) -> absl::Status {
-    {
-      RestoreProgress p{.phase = "replay", .transactions_total = plan->transactions};
-      std::optional<Lsn> failed_at;
-      absl::Status replayed = absl::OkStatus();
-      if (plan->last_commit) {
-        replayed = feed->ForEachTransaction([&](const proto::Transaction& txn) {
-          absl::Status s = replayer.Replay(txn);
-          if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
-          if (progress) {
-            p.transactions_done = replayer.transactions();
-            p.rows_done = replayer.rows();
-            progress(p);
-          }
-          return s;
-        });
-      }
-      // Also when nothing was replayed: the bulk replayer loads the base's data there.
-      if (replayed.ok()) replayed = finish();
-      // Tables without a replica identity at the end that nothing named yet (made by a path no
-      // trigger sees, such as EXPLAIN ANALYZE CREATE TABLE AS).
-      if (replayed.ok() && plan->base.keyless_not_captured()) {
-        absl::StatusOr<std::vector<std::string>> keyless = wal::TablesWithoutReplicaIdentity(*target);
-        replayed = keyless.ok() ? replayer.NameKeylessTables(
-                                      *keyless, plan->reached_lsn.value(), plan->reached_time,
-                                      fmt::format("the last point replayed ({})", plan->reached_lsn.ToString()), "")
-                                : keyless.status();
-      }
-      // The change log's own read errors start so (wal/change_log.cc); a base that disagrees with
-      // the log says "the base's rows ...".
-      if (!replayed.ok() && failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
-          absl::StartsWith(replayed.message(), "change log")) {
-        return absl::DataLossError(
-            fmt::format("the change log is damaged: the changes of the transaction committed at LSN {} do not read "
-                        "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still "
-                        "restorable",
-                        failed_at->ToString(), replayed.message()));
-      }
-      if (!replayed.ok()) {
-        // With bulk replay many source transactions share a target transaction: what failed was
-        // rolled back with whatever else that target transaction held.
-        return absl::Status(replayed.code(), fmt::format("{} (read {} of {} transactions)", replayed.message(),
-                                                         replayer.transactions(), plan->transactions));
-      }
-    }
-    summary.transactions = replayer.transactions();
-    summary.rows = replayer.rows();
-    summary.row_writes = row_writes();
-    summary.notes = role_notes;
-    for (const std::string& note : replayer.schema_notes()) summary.notes.push_back(note);
-    summary.differences = replayer.differences();
+    load_options.dump = dump_;
+    load_options.target = options_.target;
+    load_options.jobs = std::max(1, options_.jobs);
+    load_options.no_owner = options_.no_owner;
+    load_options.encoding = plan_.base.encoding();
+    load_options.base_id = plan_.base.id();
+    base_.emplace(load_options);
     return absl::OkStatus();
-  };
-  if (options.row_by_row) {
-    // The whole base first, then one statement per change.
-    if (base_load != nullptr) {
-      absl::StatusOr<BaseLoad::Loaded> loaded = base_load->Data({});
-      if (!loaded.ok()) return base_failed(loaded.status());
-      if (absl::Status s = base_load->Indexes(); !s.ok()) return base_failed(s);
-      if (absl::Status s = base_load->FinishSchema(); !s.ok()) return base_failed(s);
-    }
-    absl::StatusOr<std::unique_ptr<Replayer>> replayer = Replayer::Create(&*target, changes, source);
-    if (!replayer.ok()) return replayer.status();
-    Replayer& r = **replayer;
-    r.LeaveOutRowsOfDropped(&plan->dropped);
-    r.CarryOnPastSchemaChanges(options.best_effort);
-    r.NoteRolesCreated(created_roles);
-    if (absl::Status s = name_base_keyless(r); !s.ok()) return s;
-    if (absl::Status s = replay_all(
-            r, [] { return absl::OkStatus(); }, [&r] { return r.rows(); });
-        !s.ok())
-      return s;
-  } else {
-    absl::StatusOr<std::unique_ptr<BulkReplayer>> replayer = BulkReplayer::Create(
-        &*target, changes,
-        BulkReplayOptions{.flush_bytes = options.replay_flush_bytes,
-                          .merge_bytes = std::max(options.replay_flush_bytes, options.replay_merge_bytes)},
-        base_load, source);
-    if (!replayer.ok()) return replayer.status();
-    BulkReplayer& r = **replayer;
-    r.LeaveOutRowsOfDropped(&plan->dropped);
-    r.CarryOnPastSchemaChanges(options.best_effort);
-    r.NoteRolesCreated(created_roles);
-    if (absl::Status s = name_base_keyless(r); !s.ok()) return s;
-    if (absl::Status s = replay_all(
-            r, [&r] { return r.Finish(); }, [&r] { return r.row_writes(); });
+  }
+
+  // What both replay strategies share (the relations' schemas and what the target's tables were
+  // made to match; the applying of each change they do not collapse), and the reading of the
+  // changes: once, in a thread of its own ahead of the replay. A change that does not read back
+  // (damaged or missing in the change log) stops the replay naming its transaction; the planner
+  // checked only the records.
+  absl::Status PrepareReplay() {
+    absl::StatusOr<SchemaFollower> follower = SchemaFollower::Create(&*target_, changes_, &replay_notes_);
+    if (!follower.ok()) return follower.status();
+    follower_.emplace(*std::move(follower));
+    absl::StatusOr<std::unique_ptr<ChangeApplier>> applier =
+        ChangeApplier::Create(&*target_, &*follower_, &replay_notes_);
+    if (!applier.ok()) return applier.status();
+    applier_ = *std::move(applier);
+    applier_->LeaveOutRowsOfDropped(&plan_.dropped);
+    applier_->CarryOnPastSchemaChanges(options_.best_effort);
+    applier_->NoteRolesCreated(created_roles_);
+    // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
+    // publication in two, wal/source.h): they are named, and a strict restore stops here.
+    const std::vector<std::string> keyless(plan_.base.keyless_tables().begin(), plan_.base.keyless_tables().end());
+    if (absl::Status s =
+            applier_->NameKeylessTables(keyless, plan_.base.lsn(), plan_.base.consistent_time(),
+                                        fmt::format("the base (LSN {})", Lsn(plan_.base.lsn()).ToString()), "");
         !s.ok()) {
       return s;
     }
-    if (base_load != nullptr) summary.merged_rows = base_load->replayed_rows();
+    if (plan_.last_commit) feed_.emplace(changes_, Lsn(plan_.base.lsn()), Lsn(plan_.last_commit->commit_lsn()));
+    return absl::OkStatus();
   }
-  if (base_load != nullptr) {
-    for (const std::string& note : base_load->notes()) summary.notes.push_back(note);
-    summary.base_seconds = base_load->seconds();
-  } else {
-    summary.notes.push_back("the base is empty (the database held nothing at its snapshot): no dump to restore");
-  }
-  summary.replay_seconds = (Clock::now() - restore_start) - summary.base_seconds;
 
-  if (progress) progress({.phase = "sequences"});
-  if (absl::Status s = RestoreSequences(*target, changes, *state, *plan, &summary.notes); !s.ok()) return s;
-  // Replay committed asynchronously for speed; one synchronous commit flushes WAL over all of it.
-  if (absl::Status s = target->Execute("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT");
-      !s.ok()) {
-    return s;
+  // Every transaction of the feed, in commit order, with the progress reported after each; an
+  // error says which transaction it stopped at (or that the change log is damaged there).
+  absl::Status ForEachTransaction(const std::function<absl::Status(const proto::Transaction&)>& replay) {
+    if (!feed_) return absl::OkStatus();
+    std::optional<Lsn> failed_at;
+    uint64_t done = 0;
+    absl::Status replayed = feed_->ForEachTransaction([&](const proto::Transaction& txn) {
+      absl::Status s = replay(txn);
+      if (!s.ok()) failed_at = Lsn(txn.commit_lsn());
+      Report(phase_, ++done);
+      return s;
+    });
+    if (replayed.ok()) return replayed;
+    // The change log's own read errors start so (wal/change_log.cc); a base that disagrees with
+    // the log says "the base's rows ...".
+    if (failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
+        absl::StartsWith(replayed.message(), "change log")) {
+      return absl::DataLossError(
+          fmt::format("the change log is damaged: the changes of the transaction committed at LSN {} do not read "
+                      "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still "
+                      "restorable",
+                      failed_at->ToString(), replayed.message()));
+    }
+    // With bulk replay many source transactions share a target transaction: what failed was
+    // rolled back with whatever else that target transaction held.
+    return absl::Status(replayed.code(), fmt::format("{} (read {} of {} transactions)", replayed.message(),
+                                                     failed_at ? done - 1 : done, plan_.transactions));
   }
-  return absl::OkStatus();
-}
+
+  // The whole base first, then one target transaction per source transaction.
+  absl::Status ReplayRowByRow() {
+    if (base_) {
+      if (absl::Status s = LoadBaseData({}); !s.ok()) return s;
+      if (absl::Status s = MakeForeignKeys(); !s.ok()) return s;
+    }
+    phase_ = base::Phase::kRestoreReplay;
+    Report(phase_);
+    LogChangeSource log_source(changes_);
+    ChangeSource& source = feed_ ? static_cast<ChangeSource&>(*feed_) : log_source;
+    Replayer replayer(&*target_, applier_.get(), &source);
+    absl::Status replayed = ForEachTransaction([&](const proto::Transaction& txn) { return replayer.Replay(txn); });
+    if (!replayed.ok()) return replayed;
+    summary_.transactions = replayer.transactions();
+    summary_.rows = replayer.rows();
+    summary_.row_writes = replayer.rows();
+    return absl::OkStatus();
+  }
+
+  // Each change is offered to the bulk replayer until it takes it: what it needs first (the base's
+  // data, its foreign keys) is a phase run here.
+  absl::Status ReplayInBulk() {
+    BulkReplayOptions bulk_options{.flush_bytes = options_.replay_flush_bytes,
+                                   .merge_bytes = std::max(options_.replay_flush_bytes, options_.replay_merge_bytes),
+                                   .base_data_pending = base_.has_value(),
+                                   .append = [this](const proto::RelationSchema& schema, std::string rows) {
+                                     return base_->Append(schema, std::move(rows));
+                                   }};
+    absl::StatusOr<std::unique_ptr<BulkReplayer>> made =
+        BulkReplayer::Create(&*target_, &*follower_, applier_.get(), std::move(bulk_options));
+    if (!made.ok()) return made.status();
+    BulkReplayer& bulk = **made;
+    phase_ = base_ ? base::Phase::kRestoreFirstRun : base::Phase::kRestoreReplay;
+    Report(phase_);
+    auto offer = [&](const proto::Change& change, const proto::Transaction& txn) -> absl::Status {
+      for (;;) {
+        absl::StatusOr<BulkReplayer::Need> need = bulk.Take(change, txn);
+        if (!need.ok()) return need.status();
+        switch (*need) {
+          case BulkReplayer::Need::kNothing:
+            return absl::OkStatus();
+          case BulkReplayer::Need::kBaseData:
+            if (absl::Status s = LoadBaseData(bulk); !s.ok()) return s;
+            break;
+          case BulkReplayer::Need::kForeignKeys:
+            if (absl::Status s = MakeForeignKeys(); !s.ok()) return s;
+            bulk.ForeignKeysMade();
+            break;
+        }
+      }
+    };
+    absl::Status replayed = ForEachTransaction([&](const proto::Transaction& txn) -> absl::Status {
+      if (absl::Status s = bulk.Begin(txn); !s.ok()) return s;
+      if (absl::Status s = feed_->ForEachChange(txn, [&](const proto::Change& c) { return offer(c, txn); }); !s.ok()) {
+        return s;
+      }
+      return bulk.End(txn);
+    });
+    // Also when nothing was replayed, or the first run never needed a cut: the base's data now.
+    if (replayed.ok() && bulk.base_data_pending()) replayed = LoadBaseData(bulk);
+    if (replayed.ok()) replayed = bulk.Finish();
+    if (!replayed.ok()) return replayed;
+    summary_.transactions = bulk.transactions();
+    summary_.rows = bulk.rows();
+    summary_.row_writes = bulk.row_writes();
+    if (base_) summary_.merged_rows = base_->replayed_rows();
+    return absl::OkStatus();
+  }
+
+  // The data and indexes phases: the base's rows, with the first run's collapsed changes merged
+  // in when bulk replay holds one; then its indexes and constraints; then the replay goes on.
+  absl::Status LoadBaseData(std::optional<std::reference_wrapper<BulkReplayer>> bulk) {
+    std::vector<TableLoad> tables;
+    if (bulk) {
+      absl::StatusOr<std::vector<TableLoad>> first_run = bulk->get().FirstRun();
+      if (!first_run.ok()) return first_run.status();
+      tables = *std::move(first_run);
+    }
+    Report(base::Phase::kRestoreData);
+    absl::StatusOr<BaseLoad::Loaded> loaded = base_->Data(tables);
+    if (!loaded.ok()) return BaseFailed(loaded.status());
+    Report(base::Phase::kRestoreIndexes);
+    if (absl::Status s = base_->Indexes(); !s.ok()) return BaseFailed(s);
+    if (bulk) {
+      if (absl::Status s = bulk->get().BaseLoaded(loaded->merged, base_->schema_unfinished()); !s.ok()) return s;
+      phase_ = base::Phase::kRestoreReplay;
+      Report(phase_);
+    }
+    return absl::OkStatus();
+  }
+
+  // The foreign keys phase: the rest of the base's post-data, once (nothing the second time).
+  absl::Status MakeForeignKeys() {
+    if (!base_ || !base_->schema_unfinished()) return absl::OkStatus();
+    Report(base::Phase::kRestoreForeignKeys);
+    if (absl::Status s = base_->FinishSchema(); !s.ok()) return BaseFailed(s);
+    return absl::OkStatus();
+  }
+
+  // Tables without a replica identity at the end that nothing named yet (made by a path no
+  // trigger sees, such as EXPLAIN ANALYZE CREATE TABLE AS).
+  absl::Status NameKeylessAtTheEnd() {
+    if (!plan_.base.keyless_not_captured()) return absl::OkStatus();
+    absl::StatusOr<std::vector<std::string>> keyless = wal::TablesWithoutReplicaIdentity(*target_);
+    if (!keyless.ok()) return keyless.status();
+    return applier_->NameKeylessTables(*keyless, plan_.reached_lsn.value(), plan_.reached_time,
+                                       fmt::format("the last point replayed ({})", plan_.reached_lsn.ToString()), "");
+  }
+
+  void Summarize(Clock::time_point start) {
+    summary_.notes = role_notes_;
+    for (const std::string& note : replay_notes_) summary_.notes.push_back(note);
+    summary_.differences = applier_->differences();
+    if (base_) {
+      for (const std::string& note : base_->notes()) summary_.notes.push_back(note);
+      summary_.base_seconds = base_->seconds();
+    } else {
+      summary_.notes.push_back("the base is empty (the database held nothing at its snapshot): no dump to restore");
+    }
+    summary_.replay_seconds = (Clock::now() - start) - summary_.base_seconds;
+  }
+
+  const RestoreOptions& options_;
+  const std::string dbname_;
+  const fs::path dump_;
+  const wal::ChangeLog& changes_;
+  const proto::CaptureState& state_;
+  const RestorePlan& plan_;
+  base::ProgressSink* progress_;
+  RestoreSummary& summary_;
+
+  std::optional<Connection> target_;
+  std::vector<std::string> created_roles_;
+  std::vector<std::string> role_notes_;
+  std::optional<BaseLoad> base_;
+  std::vector<std::string> replay_notes_;
+  std::optional<SchemaFollower> follower_;
+  std::unique_ptr<ChangeApplier> applier_;
+  std::optional<ChangeFeed> feed_;
+  base::Phase phase_ = base::Phase::kRestoreReplay;  // the phase the transactions are counted in
+};
 
 }  // namespace
 
@@ -453,7 +569,7 @@ std::string RestoreSummary::ToJson() const {
 }
 
 absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const base::Logger& log,
-                                          const std::function<void(const RestoreProgress&)>& progress) {
+                                          base::ProgressSink* progress) {
   const std::optional<std::string> dbname = options.target.Get("dbname");
   if (!dbname || dbname->empty() || dbname->find('=') != std::string::npos) {
     return absl::InvalidArgumentError(
@@ -489,7 +605,7 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
 
   absl::StatusOr<bool> created = PrepareTargetDatabase(options, *dbname, *state, plan->base, log);
   if (!created.ok()) return created.status();
-  absl::Status restored = RestoreInto(options, *dbname, dump, changes, *state, *plan, progress, &summary);
+  absl::Status restored = Pipeline(options, *dbname, dump, changes, *state, *plan, progress, &summary).Run();
   if (restored.ok()) return summary;
   // A failed restore never leaves a half-restored database that could pass for a good one: the
   // database this restore created is dropped; one that was there (empty) is said to be incomplete.

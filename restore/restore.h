@@ -1,7 +1,8 @@
 // RunRestore: `pgpitr restore`'s work. Plans from the repository, restores the base into the target
 // database with pg_restore, replays the captured transactions up to the target, sets sequences,
 // and reports exactly what the restored database corresponds to.
-//   absl::StatusOr<RestoreSummary> s = RunRestore(options, Logger::Stderr(), progress);
+//   absl::StatusOr<RestoreSummary> s = RunRestore(options, Logger::Stderr(), &progress_line);
+// The pipeline's phases are named once (base::Phase) and run from one driver (restore.cc's Pipeline).
 // The target database is created when missing; a non-empty one is refused unless
 // replace_existing (which drops and recreates it); the source database itself is always refused.
 // The change log's changes are read once, during replay. When the restore fails after creating the
@@ -17,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/logger.h"
+#include "base/progress.h"
 #include "pg/conninfo.h"
 #include "proto/pgpitr.pb.h"
 #include "restore/difference.h"
@@ -43,13 +45,6 @@ struct RestoreOptions {
   uint64_t replay_merge_bytes = 128ull << 20;  // BulkReplayOptions::merge_bytes (at least flush_bytes)
 };
 
-struct RestoreProgress {
-  std::string phase;  // "base" (its schema), "replay", "data", "indexes" (the base's), "sequences"
-  uint64_t transactions_done = 0;
-  uint64_t transactions_total = 0;
-  uint64_t rows_done = 0;
-};
-
 struct RestoreSummary {
   RestorePlan plan;
   uint64_t transactions = 0;
@@ -66,8 +61,9 @@ struct RestoreSummary {
   std::string ToJson() const;
 };
 
-[[nodiscard]] absl::StatusOr<RestoreSummary> RunRestore(
-    const RestoreOptions& options, const base::Logger& log,
-    const std::function<void(const RestoreProgress&)>& progress = {});
+// `progress`, when given, hears each phase as it starts (base::Phase kRestoreSchema to
+// kRestoreSequences, in order) and the transactions replayed.
+[[nodiscard]] absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const base::Logger& log,
+                                                        base::ProgressSink* progress = nullptr);
 
 }  // namespace pgpitr::restore

@@ -276,7 +276,7 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
       std::error_code size_ec;
       const uintmax_t bytes = fs::file_size(dump_path, size_ec);
       options.progress->Report(
-          {.phase = "base dump (pg_dump)", .done = size_ec ? 0 : bytes, .total = 0, .unit = "bytes"});
+          {.phase = base::Phase::kBaseDump, .done = size_ec ? 0 : bytes, .total = 0, .unit = base::Unit::kBytes});
     }
     if (handover == SnapshotLocks::Handover::kHolding && std::chrono::steady_clock::now() >= next_watch) {
       next_watch = std::chrono::steady_clock::now() + kLockWatchInterval;

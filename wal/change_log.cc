@@ -6,43 +6,16 @@
 #include "rocksdb/options.h"
 #include "rocksdb/sst_partitioner.h"
 #include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "wal/change_log_keys.h"
 
 namespace pgpitr::wal {
 
+using keys::FromRocks;
+using keys::ParseStored;
+using keys::Tag;
+
 namespace {
-
-void AppendU64(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-void AppendU32(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-uint64_t ReadU64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
-std::string Prefixed(char tag, uint64_t a) {
-  std::string key(1, tag);
-  AppendU64(&key, a);
-  return key;
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, std::string_view doing) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) {
-    return absl::DataLossError(
-        fmt::format("change log is damaged while {}: {} (run 'pgpitr info' "
-                    "to see what is still restorable)",
-                    doing, s.ToString()));
-  }
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-    return absl::FailedPreconditionError(
-        fmt::format("the change log is in use by another pgpitr process ({}); stop it first", s.ToString()));
-  }
-  return absl::InternalError(fmt::format("change log error while {}: {}", doing, s.ToString()));
-}
 
 rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
   rocksdb::Options options;
@@ -75,42 +48,6 @@ rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
 
 }  // namespace
 
-absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what) {
-  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(
-        fmt::format("change log record {} is damaged (it does not parse); the repository needs 'pgpitr verify'", what));
-  }
-  return absl::OkStatus();
-}
-
-std::string ChangeLog::StateKey() { return "Mstate"; }
-std::string ChangeLog::TransactionKey(pg::Lsn commit_lsn) { return Prefixed('T', commit_lsn.value()); }
-std::string ChangeLog::TimeIndexKey(pg::PgTime running_max_commit_time, pg::Lsn commit_lsn) {
-  std::string key = Prefixed('W', static_cast<uint64_t>(running_max_commit_time) ^ (uint64_t{1} << 63));
-  AppendU64(&key, commit_lsn.value());
-  return key;
-}
-std::string ChangeLog::ChangeKey(uint64_t storage_id, uint64_t chunk_seq) {
-  std::string key = Prefixed('C', storage_id);
-  AppendU64(&key, chunk_seq);
-  return key;
-}
-std::string ChangeLog::PendingKey(uint64_t storage_id) { return Prefixed('P', storage_id); }
-std::string ChangeLog::SchemaKey(uint32_t schema_id) {
-  std::string key(1, 'S');
-  AppendU32(&key, schema_id);
-  return key;
-}
-std::string ChangeLog::TypeKey(uint32_t type_oid) {
-  std::string key(1, 'Y');
-  AppendU32(&key, type_oid);
-  return key;
-}
-std::string ChangeLog::SequenceSampleKey(pg::Lsn check_lsn) { return Prefixed('Q', check_lsn.value()); }
-std::string ChangeLog::MarkKey(std::string_view name) { return "K" + std::string(name); }
-std::string ChangeLog::GapKey(pg::Lsn from) { return Prefixed('G', from.value()); }
-std::string ChangeLog::RetentionKey() { return "Mretention"; }
-
 absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem::path& dir, Mode mode) {
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
@@ -129,7 +66,7 @@ absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem
 
 absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), StateKey(), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::State(), &value);
   proto::CaptureState state;
   if (s.IsNotFound()) {
     state.set_format_version(kChangeLogFormatVersion);
@@ -151,7 +88,7 @@ absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(pg::Lsn commit_lsn) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), TransactionKey(commit_lsn), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Transaction(commit_lsn), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (absl::Status st = FromRocks(s, "reading a transaction"); !st.ok()) return st;
   proto::Transaction txn;
@@ -163,7 +100,7 @@ namespace {
 
 // The transaction record the iterator is on, or nullopt when it has left the 'T' keys.
 absl::StatusOr<std::optional<proto::Transaction>> TransactionAt(const rocksdb::Iterator& it) {
-  if (!it.Valid() || it.key()[0] != 'T') {
+  if (!it.Valid() || !keys::HasTag(it.key().ToStringView(), Tag::kTransaction)) {
     if (absl::Status st = FromRocks(it.status(), "seeking a transaction"); !st.ok()) return st;
     return std::nullopt;
   }
@@ -176,31 +113,31 @@ absl::StatusOr<std::optional<proto::Transaction>> TransactionAt(const rocksdb::I
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitAtOrBefore(pg::Lsn lsn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->SeekForPrev(TransactionKey(lsn));
+  it->SeekForPrev(keys::Transaction(lsn));
   return TransactionAt(*it);
 }
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::FirstCommitAtOrAfter(pg::Lsn lsn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->Seek(TransactionKey(lsn));
+  it->Seek(keys::Transaction(lsn));
   return TransactionAt(*it);
 }
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterTime(pg::PgTime t) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   // The last index key whose running maximum is <= t: seek before (t, max LSN).
-  it->SeekForPrev(TimeIndexKey(t, pg::Lsn(~uint64_t{0})));
-  if (!it->Valid() || it->key()[0] != 'W') {
+  it->SeekForPrev(keys::TimeIndex(t, pg::Lsn(~uint64_t{0})));
+  if (!it->Valid() || !keys::HasTag(it->key().ToStringView(), Tag::kTimeIndex)) {
     if (absl::Status st = FromRocks(it->status(), "seeking the time index"); !st.ok()) return st;
     return std::nullopt;
   }
-  const std::string_view key = it->key().ToStringView();
-  if (key.size() != 17) return absl::DataLossError("change log time index key has the wrong size");
-  absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(pg::Lsn(ReadU64(key.substr(9))));
+  const std::optional<keys::TimeIndexEntry> entry = keys::DecodeTimeIndex(it->key().ToStringView());
+  if (!entry) return absl::DataLossError("change log time index key has the wrong size");
+  absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(entry->commit_lsn);
   if (txn.ok() && !txn->has_value()) {
     return absl::DataLossError(
         fmt::format("change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
-                    pg::Lsn(ReadU64(key.substr(9))).ToString()));
+                    entry->commit_lsn.ToString()));
   }
   return txn;
 }
@@ -208,11 +145,12 @@ absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterT
 absl::Status ChangeLog::ForEachTransaction(pg::Lsn from, pg::Lsn to,
                                            const std::function<absl::Status(const proto::Transaction&)>& visit) const {
   rocksdb::ReadOptions read;
-  const std::string upper = TransactionKey(pg::Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
+  const std::string upper = keys::Transaction(pg::Lsn(to.value() == ~uint64_t{0} ? to.value() : to.value() + 1));
   rocksdb::Slice upper_slice(upper);
   if (to.value() != ~uint64_t{0}) read.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
-  for (it->Seek(TransactionKey(from)); it->Valid() && it->key()[0] == 'T'; it->Next()) {
+  for (it->Seek(keys::Transaction(from)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kTransaction);
+       it->Next()) {
     proto::Transaction txn;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &txn, "T"); !st.ok()) return st;
     if (absl::Status st = visit(txn); !st.ok()) return st;
@@ -235,8 +173,8 @@ absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, std::string_view pre
                                      uint64_t* seen, const std::function<absl::Status(proto::Change&)>& visit) {
   proto::Change change;
   for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    if (key.size() != 17 || ReadU64(key.substr(9)) != *seen) {
+    const std::optional<keys::ChunkKey> key = keys::DecodeChunk(it->key().ToStringView());
+    if (!key || key->chunk_seq != *seen) {
       return absl::DataLossError(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')", *seen,
                       pg::Lsn(txn.commit_lsn()).ToString()));
@@ -291,8 +229,8 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
   absl::StatusOr<uint32_t> version = log_.FormatVersion();
   if (!version.ok()) return version.status();
   // The transaction's keys are 'C' storage_id ...; the reader is usually on its first one already.
-  const std::string prefix = Prefixed('C', txn.storage_id());
-  const std::string first = ChangeKey(txn.storage_id(), 0);
+  const std::string prefix = keys::ChunksOf(txn.storage_id());
+  const std::string first = keys::Chunk(txn.storage_id(), 0);
   if (!it_->Valid() || it_->key().ToStringView() != first) it_->Seek(prefix);
   auto in_transaction = [&] { return it_->Valid() && it_->key().starts_with(prefix); };
   uint64_t expected_seq = 0;
@@ -301,8 +239,8 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
     if (absl::Status st = ForEachVersionOneChange(it_.get(), prefix, txn, &expected_seq, visit); !st.ok()) return st;
   }
   for (; *version != 1 && in_transaction(); it_->Next()) {
-    const std::string_view key = it_->key().ToStringView();
-    if (key.size() != 17 || ReadU64(key.substr(9)) != expected_chunk) {
+    const std::optional<keys::ChunkKey> key = keys::DecodeChunk(it_->key().ToStringView());
+    if (!key || key->chunk_seq != expected_chunk) {
       return absl::DataLossError(fmt::format(
           "change log is missing changes from change {} of the transaction committed at {} (run 'pgpitr verify')",
           expected_seq, pg::Lsn(txn.commit_lsn()).ToString()));
@@ -354,7 +292,8 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
 absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> ChangeLog::Schemas() const {
   std::map<uint32_t, proto::RelationSchema> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("S"); it->Valid() && it->key()[0] == 'S'; it->Next()) {
+  for (it->Seek(keys::Start(Tag::kSchema)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kSchema);
+       it->Next()) {
     proto::RelationSchema schema;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &schema, "S"); !st.ok()) return st;
     out[schema.schema_id()] = std::move(schema);
@@ -366,7 +305,8 @@ absl::StatusOr<std::map<uint32_t, proto::RelationSchema>> ChangeLog::Schemas() c
 absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> ChangeLog::Types() const {
   std::map<uint32_t, proto::TypeInfo> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("Y"); it->Valid() && it->key()[0] == 'Y'; it->Next()) {
+  for (it->Seek(keys::Start(Tag::kType)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kType);
+       it->Next()) {
     proto::TypeInfo type;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &type, "Y"); !st.ok()) return st;
     out[type.oid()] = std::move(type);
@@ -378,7 +318,8 @@ absl::StatusOr<std::map<uint32_t, proto::TypeInfo>> ChangeLog::Types() const {
 absl::Status ChangeLog::ForEachSequenceSample(
     pg::Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(SequenceSampleKey(from)); it->Valid() && it->key()[0] == 'Q'; it->Next()) {
+  for (it->Seek(keys::SequenceSample(from));
+       it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kSequenceSample); it->Next()) {
     proto::SequenceSample sample;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &sample, "Q"); !st.ok()) return st;
     if (absl::Status st = visit(sample); !st.ok()) return st;
@@ -388,7 +329,7 @@ absl::Status ChangeLog::ForEachSequenceSample(
 
 absl::StatusOr<std::optional<proto::Mark>> ChangeLog::GetMark(std::string_view name) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), MarkKey(name), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Mark(name), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (absl::Status st = FromRocks(s, "reading a mark"); !st.ok()) return st;
   proto::Mark mark;
@@ -399,7 +340,8 @@ absl::StatusOr<std::optional<proto::Mark>> ChangeLog::GetMark(std::string_view n
 absl::StatusOr<std::vector<proto::Mark>> ChangeLog::Marks() const {
   std::vector<proto::Mark> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("K"); it->Valid() && it->key()[0] == 'K'; it->Next()) {
+  for (it->Seek(keys::Start(Tag::kMark)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kMark);
+       it->Next()) {
     proto::Mark mark;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &mark, "K"); !st.ok()) return st;
     out.push_back(std::move(mark));
@@ -413,10 +355,11 @@ absl::StatusOr<std::vector<proto::Mark>> ChangeLog::Marks() const {
 absl::StatusOr<std::vector<uint64_t>> ChangeLog::PendingStorageIds() const {
   std::vector<uint64_t> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("P"); it->Valid() && it->key()[0] == 'P'; it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    if (key.size() != 9) return absl::DataLossError("change log pending key has the wrong size");
-    out.push_back(ReadU64(key.substr(1)));
+  for (it->Seek(keys::Start(Tag::kPending)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kPending);
+       it->Next()) {
+    const std::optional<uint64_t> storage_id = keys::DecodePending(it->key().ToStringView());
+    if (!storage_id) return absl::DataLossError("change log pending key has the wrong size");
+    out.push_back(*storage_id);
   }
   if (absl::Status st = FromRocks(it->status(), "reading pending transactions"); !st.ok()) return st;
   return out;
@@ -437,7 +380,7 @@ absl::Status ChangeLog::FlushMemtables() { return FromRocks(db_->Flush(rocksdb::
 absl::StatusOr<std::vector<proto::Gap>> ChangeLog::Gaps() const {
   std::vector<proto::Gap> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("G"); it->Valid() && it->key()[0] == 'G'; it->Next()) {
+  for (it->Seek(keys::Start(Tag::kGap)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kGap); it->Next()) {
     proto::Gap gap;
     if (absl::Status st = ParseStored(it->value().ToStringView(), &gap, "G"); !st.ok()) return st;
     out.push_back(std::move(gap));
@@ -448,7 +391,7 @@ absl::StatusOr<std::vector<proto::Gap>> ChangeLog::Gaps() const {
 
 absl::StatusOr<std::optional<proto::Retention>> ChangeLog::RetentionState() const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), RetentionKey(), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Retention(), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (absl::Status st = FromRocks(s, "reading the retention record"); !st.ok()) return st;
   proto::Retention retention;
@@ -462,17 +405,129 @@ absl::Status ChangeLog::RecordGap(pg::Lsn from, pg::Lsn to, std::string_view rea
   gap.set_to_lsn(to.value());
   gap.set_reason(std::string(reason));
   gap.set_recorded_time(pg::PgTimeFromSystemClock(std::chrono::system_clock::now()));
-  std::string bytes;
-  gap.SerializeToString(&bytes);
   rocksdb::WriteBatch batch;
-  batch.Put(GapKey(from), bytes);
-  return Write(&batch, /*sync=*/true);
+  batch.Put(keys::Gap(from), keys::Serialize(gap));
+  return keys::Write(*this, &batch, /*sync=*/true);
 }
 
-absl::Status ChangeLog::Write(rocksdb::WriteBatch* batch, bool sync) {
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  return FromRocks(db_->Write(options, batch), "writing");
+absl::Status ChangeLog::PutRetentionState(const proto::Retention& retention) {
+  rocksdb::WriteBatch batch;
+  batch.Put(keys::Retention(), keys::Serialize(retention));
+  return keys::Write(*this, &batch, /*sync=*/true);
+}
+
+absl::StatusOr<proto::ChangeChunk> ChangeLog::ReadChunk(uint64_t storage_id, uint64_t chunk_seq) const {
+  std::string value;
+  if (absl::Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), keys::Chunk(storage_id, chunk_seq), &value),
+                                 "reading back a transaction's changes");
+      !s.ok()) {
+    return s;
+  }
+  proto::ChangeChunk chunk;
+  if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
+  return chunk;
+}
+
+absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLog::SequenceSampleAt(pg::Lsn check_lsn) const {
+  std::string value;
+  rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), keys::SequenceSample(check_lsn), &value);
+  if (got.IsNotFound()) return std::nullopt;
+  if (absl::Status s = FromRocks(got, "reading a sequence sample"); !s.ok()) return s;
+  proto::SequenceSample sample;
+  if (absl::Status s = ParseStored(value, &sample, "Q"); !s.ok()) return s;
+  return sample;
+}
+
+absl::StatusOr<ChangeLog::Deletion> ChangeLog::DeleteBelow(pg::Lsn horizon) {
+  rocksdb::WriteBatch batch;
+  Deletion deleted;
+  rocksdb::ReadOptions read;
+  // Transactions and their changes.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    for (it->Seek(keys::Start(Tag::kTransaction));
+         it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kTransaction); it->Next()) {
+      if (keys::NumberOf(it->key().ToStringView()) >= horizon.value()) break;
+      proto::Transaction txn;
+      if (absl::Status s = ParseStored(it->value().ToStringView(), &txn, "T"); !s.ok()) return s;
+      if (txn.change_count() > 0) {
+        batch.DeleteRange(keys::Chunk(txn.storage_id(), 0), keys::Chunk(txn.storage_id() + 1, 0));
+      }
+      ++deleted.transactions;
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading transactions for retention"); !s.ok()) return s;
+    batch.DeleteRange(keys::Transaction(pg::Lsn()), keys::Transaction(horizon));
+  }
+  // The time index is in commit order (its running maximum is monotonic), so the entries of commits
+  // below the horizon are a prefix.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::string first_kept;
+    bool any = false;
+    for (it->Seek(keys::Start(Tag::kTimeIndex)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kTimeIndex);
+         it->Next()) {
+      const std::optional<keys::TimeIndexEntry> entry = keys::DecodeTimeIndex(it->key().ToStringView());
+      if (entry && entry->commit_lsn >= horizon) {
+        first_kept = it->key().ToString();
+        break;
+      }
+      any = true;
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading the time index for retention"); !s.ok()) return s;
+    if (any)
+      batch.DeleteRange(keys::Start(Tag::kTimeIndex), first_kept.empty() ? keys::End(Tag::kTimeIndex) : first_kept);
+  }
+  // Sequence samples: the newest one below the horizon is rewritten to hold every sequence's last
+  // sampled value, so a restore at the horizon still knows every sequence sampled before it.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::map<std::pair<std::string, std::string>, proto::SequenceSample::Sequence> last;
+    std::optional<proto::SequenceSample> newest;
+    uint64_t count = 0;
+    for (it->Seek(keys::Start(Tag::kSequenceSample));
+         it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kSequenceSample); it->Next()) {
+      if (keys::NumberOf(it->key().ToStringView()) >= horizon.value()) break;
+      proto::SequenceSample sample;
+      if (absl::Status s = ParseStored(it->value().ToStringView(), &sample, "Q"); !s.ok()) return s;
+      for (const auto& seq : sample.sequences()) last[{seq.namespace_(), seq.name()}] = seq;
+      newest = std::move(sample);
+      ++count;
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading sequence samples for retention"); !s.ok()) return s;
+    if (newest.has_value() && count > 1) {
+      const std::string newest_key = keys::SequenceSample(pg::Lsn(newest->check_lsn()));
+      batch.DeleteRange(keys::Start(Tag::kSequenceSample), newest_key);
+      proto::SequenceSample folded;
+      folded.set_check_lsn(newest->check_lsn());
+      folded.set_check_time(newest->check_time());
+      for (const auto& [name, seq] : last) *folded.add_sequences() = seq;
+      batch.Put(newest_key, keys::Serialize(folded));
+      deleted.samples_folded = count - 1;
+    }
+  }
+  // Marks no restore can reach any more, and gaps wholly below the horizon.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    for (it->Seek(keys::Start(Tag::kMark)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kMark);
+         it->Next()) {
+      proto::Mark mark;
+      if (absl::Status s = ParseStored(it->value().ToStringView(), &mark, "K"); !s.ok()) return s;
+      if (mark.commit_lsn() < horizon.value()) {
+        batch.Delete(it->key());
+        ++deleted.marks;
+      }
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading marks for retention"); !s.ok()) return s;
+    for (it->Seek(keys::Start(Tag::kGap)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kGap);
+         it->Next()) {
+      proto::Gap gap;
+      if (absl::Status s = ParseStored(it->value().ToStringView(), &gap, "G"); !s.ok()) return s;
+      if (gap.to_lsn() <= horizon.value()) batch.Delete(it->key());
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading gaps for retention"); !s.ok()) return s;
+  }
+  if (absl::Status s = keys::Write(*this, &batch, /*sync=*/true); !s.ok()) return s;
+  return deleted;
 }
 
 }  // namespace pgpitr::wal

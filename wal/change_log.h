@@ -20,37 +20,21 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/progress.h"
 #include "pg/lsn.h"
 #include "pg/time.h"
 #include "proto/pgpitr.pb.h"
 #include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
 #include "wal/change_chunk.h"
 
 namespace pgpitr::wal {
 
-// The change log's key grammar (all integers big-endian, so byte order is numeric order):
-//   'M' "state"                               -> proto::CaptureState
-//   'M' "retention"                           -> proto::Retention  see wal/retention.h
-//   'T' u64 commit_lsn                        -> proto::Transaction
-//   'W' u64 ordered(max_commit_time) u64 commit_lsn -> ""   time index, see below
-//   'C' u64 storage_id u64 chunk_seq          -> proto::ChangeChunk  a transaction's changes, in
-//                                                                order, in chunks of <= ~128 KiB
-//                                                                numbered from 0
-//   'P' u64 storage_id                        -> u32 xid         chunks of a transaction not yet
-//                                                                committed (deleted at startup)
-//   'S' u32 schema_id                         -> proto::RelationSchema
-//   'Y' u32 type_oid                          -> proto::TypeInfo
-//   'Q' u64 check_lsn                         -> proto::SequenceSample
-//   'K' name                                  -> proto::Mark      named restore points
-//   'G' u64 from_lsn                          -> proto::Gap       known holes (RecordGap)
-// ordered(t) flips the sign bit of the int64 so negative times sort first.
-//
-// The time index: commit times are not monotonic in commit order (a backend takes its timestamp
-// before it inserts the commit record), so "restore to time T" follows PostgreSQL's recovery rule:
-// replay in commit order and stop before the first commit whose time is after T. Each 'W' key
-// carries the largest commit time seen up to and including that commit; that running maximum is
-// monotonic in commit order, so the first commit after T is one Seek away.
+class ChangeLog;
+namespace keys {
+rocksdb::DB* Database(const ChangeLog& log);
+}  // namespace keys
+
+// What is stored under which key is written down once, in wal/change_log_keys.h (internal to wal/).
 //
 // Format versions: 1 stored one 'C' key per change (proto::Change); 2 stores chunks. A version-1 log
 // is still read (ForEachChange, verify); the writer refuses to add to it (ChangeLogWriter::Create).
@@ -111,32 +95,56 @@ class ChangeLog {
   // Retention's record, or nullopt when retention never ran.
   [[nodiscard]] absl::StatusOr<std::optional<proto::Retention>> RetentionState() const;
 
-  // --- writes (the writer only) ---
-  // sync=true returns only when the write is on disk (fsync of RocksDB's WAL).
-  [[nodiscard]] absl::Status Write(rocksdb::WriteBatch* batch, bool sync);
+  // Reads back one chunk of a transaction's changes (the writer, which rewrites an open
+  // transaction's chunks when a subtransaction aborts).
+  [[nodiscard]] absl::StatusOr<proto::ChangeChunk> ReadChunk(uint64_t storage_id, uint64_t chunk_seq) const;
+  // The sequence sample stored at exactly check_lsn, or nullopt.
+  [[nodiscard]] absl::StatusOr<std::optional<proto::SequenceSample>> SequenceSampleAt(pg::Lsn check_lsn) const;
+
+  // --- checks ---
+  // What VerifyScan found. Each problem names the commit LSNs it makes unrestorable (from <= LSN
+  // <= to; the whole log is 0 to ~0).
+  struct Check {
+    struct Problem {
+      pg::Lsn from, to;
+      std::string what;  // one line, "change log: ..."
+    };
+    std::vector<Problem> problems;
+    std::vector<std::string> notes;  // not damage
+    uint64_t transactions = 0;
+    uint64_t changes = 0;
+    uint64_t keys = 0;
+  };
+  // Reads every key with RocksDB's block checksums verified, stepping over damaged blocks (each
+  // becomes a problem naming the LSNs it holds); then checks that each transaction committed at or
+  // after `horizon` holds all its changes, names the commit stored before it, and is in the time
+  // index. `progress`, when given, hears of the keys read.
+  [[nodiscard]] absl::StatusOr<Check> VerifyScan(pg::Lsn horizon, base::ProgressSink* progress = nullptr) const;
+
+  // --- writes ---
   // Writes what the memtables hold to (compressed) tables, so that the write-ahead log is empty: a
   // reader that opens the log later replays nothing, and the size on disk is what is kept.
   [[nodiscard]] absl::Status FlushMemtables();
   // Records (synced) that commits with from < commit LSN < to may be missing, e.g. after the slot
   // was lost and capture started again from a new one. Safe from any thread of the writer process.
   [[nodiscard]] absl::Status RecordGap(pg::Lsn from, pg::Lsn to, std::string_view reason);
-
-  // Key encoders, for building WriteBatches.
-  static std::string StateKey();
-  static std::string TransactionKey(pg::Lsn commit_lsn);
-  static std::string TimeIndexKey(pg::PgTime running_max_commit_time, pg::Lsn commit_lsn);
-  static std::string ChangeKey(uint64_t storage_id, uint64_t chunk_seq);
-  static std::string PendingKey(uint64_t storage_id);
-  static std::string SchemaKey(uint32_t schema_id);
-  static std::string TypeKey(uint32_t type_oid);
-  static std::string SequenceSampleKey(pg::Lsn check_lsn);
-  static std::string MarkKey(std::string_view name);
-  static std::string GapKey(pg::Lsn from);
-  static std::string RetentionKey();
-
-  rocksdb::DB* db() const { return db_.get(); }
+  // Stores retention's record (synced).
+  [[nodiscard]] absl::Status PutRetentionState(const proto::Retention& retention);
+  // What DeleteBelow removed.
+  struct Deletion {
+    uint64_t transactions = 0;
+    uint64_t samples_folded = 0;
+    uint64_t marks = 0;
+  };
+  // One synced batch deleting everything below `horizon` that no restore at or after it reads:
+  // transactions committed before it with their changes and time index entries, marks before it,
+  // gaps wholly below it; the sequence samples below it are folded into the newest of them, which
+  // then holds every sequence's last sampled value. Idempotent: after a crash, running it again
+  // deletes nothing more.
+  [[nodiscard]] absl::StatusOr<Deletion> DeleteBelow(pg::Lsn horizon);
 
  private:
+  friend rocksdb::DB* keys::Database(const ChangeLog& log);
   explicit ChangeLog(std::unique_ptr<rocksdb::DB> db, std::filesystem::path dir)
       : db_(std::move(db)), dir_(std::move(dir)) {}
 
@@ -175,8 +183,5 @@ class ChangeLog::ChangeReader {
   std::unique_ptr<char[]> arena_block_;
   google::protobuf::Arena arena_;
 };
-
-// Corrupt stored bytes become DataLoss errors naming the key.
-[[nodiscard]] absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what);
 
 }  // namespace pgpitr::wal

@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "pg/stream_messages.h"
+#include "wal/change_log_keys.h"
 #include "wal/event_triggers.h"
 
 namespace pgpitr::wal {
@@ -149,12 +150,6 @@ void AppendEntry(std::string* buffer, std::vector<uint32_t>* offsets, std::strin
   buffer->append(change);
 }
 
-std::string Serialize(const google::protobuf::Message& m) {
-  std::string out;
-  m.SerializeToString(&out);
-  return out;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChangeLogWriter>> ChangeLogWriter::Create(ChangeLog* log) {
@@ -185,8 +180,8 @@ absl::StatusOr<std::unique_ptr<ChangeLogWriter>> ChangeLogWriter::Create(ChangeL
   absl::StatusOr<std::vector<uint64_t>> pending = log->PendingStorageIds();
   if (!pending.ok()) return pending.status();
   for (uint64_t storage_id : *pending) {
-    writer->batch_.DeleteRange(ChangeLog::ChangeKey(storage_id, 0), ChangeLog::ChangeKey(storage_id + 1, 0));
-    writer->batch_.Delete(ChangeLog::PendingKey(storage_id));
+    writer->batch_.DeleteRange(keys::Chunk(storage_id, 0), keys::Chunk(storage_id + 1, 0));
+    writer->batch_.Delete(keys::Pending(storage_id));
   }
   if (!pending->empty()) {
     if (absl::Status s = writer->Sync(); !s.ok()) return s;
@@ -212,13 +207,7 @@ void ChangeLogWriter::SetLogStart(pg::Lsn lsn, pg::PgTime server_time) {
 
 absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLogWriter::StoredSequenceSample(pg::Lsn check_lsn) const {
   if (last_sample_.has_value() && pg::Lsn(last_sample_->check_lsn()) == check_lsn) return last_sample_;
-  std::string value;
-  rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::SequenceSampleKey(check_lsn), &value);
-  if (got.IsNotFound()) return std::nullopt;
-  if (!got.ok()) return absl::InternalError(fmt::format("could not read a sequence sample: {}", got.ToString()));
-  proto::SequenceSample stored;
-  if (absl::Status s = ParseStored(value, &stored, "Q"); !s.ok()) return s;
-  return stored;
+  return log_->SequenceSampleAt(check_lsn);
 }
 
 absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& changed, pg::Lsn check_lsn,
@@ -241,7 +230,7 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
     // holds at this check's time too.
     sample.set_check_lsn(check_lsn.value());
     sample.set_check_time(std::max<pg::PgTime>(sample.check_time(), check_time));
-    batch_.Put(ChangeLog::SequenceSampleKey(check_lsn), Serialize(sample));
+    batch_.Put(keys::SequenceSample(check_lsn), keys::Serialize(sample));
     last_sample_ = std::move(sample);
   }
   state_.set_last_sequence_check_lsn(check_lsn.value());
@@ -329,8 +318,8 @@ absl::Status ChangeLogWriter::Sync() {
   proto::CaptureState next = state_;
   next.set_captured_through_lsn(pending_through_.value());
   next.set_captured_through_time(pending_through_time_);
-  batch_.Put(ChangeLog::StateKey(), Serialize(next));
-  absl::Status s = log_->Write(batch_.Build(), /*sync=*/true);
+  batch_.Put(keys::State(), keys::Serialize(next));
+  absl::Status s = keys::Write(*log_, batch_.Build(), /*sync=*/true);
   // A failed write leaves the durable position where it was: nothing more is confirmed.
   if (!s.ok()) return s;
   state_ = std::move(next);
@@ -416,13 +405,13 @@ void ChangeLogWriter::WriteChunk(OpenTransaction* txn, bool at_commit) {
   if (txn->chunk.empty()) return;
   // A transaction whose chunks reach the log before its commit is pending until then.
   if (!at_commit && !txn->pending_written) {
-    batch_.Put(ChangeLog::PendingKey(txn->storage_id), std::to_string(txn->xid));
+    batch_.Put(keys::Pending(txn->storage_id), std::to_string(txn->xid));
     txn->pending_written = true;
   }
   std::string value(1, '\x08');  // ChangeChunk.first_seq, then the buffered ChangeChunk.changes
   AppendVarint(&value, txn->chunk_first_seq);
   value += txn->chunk;
-  batch_.Put(ChangeLog::ChangeKey(txn->storage_id, txn->written_chunks.size()), std::move(value));
+  batch_.Put(keys::Chunk(txn->storage_id, txn->written_chunks.size()), std::move(value));
   txn->written_chunks.push_back(txn->chunk_first_seq);
   txn->chunk.clear();
   txn->chunk_offsets.clear();
@@ -431,8 +420,8 @@ void ChangeLogWriter::WriteChunk(OpenTransaction* txn, bool at_commit) {
 
 absl::Status ChangeLogWriter::WriteBatchUnsynced() {
   // Unsynced: what it holds is confirmed to the server only after a later Sync.
-  batch_.Put(ChangeLog::StateKey(), Serialize(state_));
-  absl::Status s = log_->Write(batch_.Build(), /*sync=*/false);
+  batch_.Put(keys::State(), keys::Serialize(state_));
+  absl::Status s = keys::Write(*log_, batch_.Build(), /*sync=*/false);
   batch_.Clear();
   ++unsynced_writes_;
   return s;
@@ -488,13 +477,11 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
 
 absl::StatusOr<proto::ChangeChunk> ChangeLogWriter::ReadWrittenChunk(uint64_t storage_id, size_t k,
                                                                      const char* why) const {
-  std::string value;
-  rocksdb::Status got = log_->db()->Get(rocksdb::ReadOptions(), ChangeLog::ChangeKey(storage_id, k), &value);
-  if (!got.ok()) {
-    return absl::InternalError(fmt::format("could not read back a transaction's changes {}: {}", why, got.ToString()));
+  absl::StatusOr<proto::ChangeChunk> chunk = log_->ReadChunk(storage_id, k);
+  if (!chunk.ok()) {
+    return absl::Status(chunk.status().code(), fmt::format("could not read back a transaction's changes {}: {}", why,
+                                                           chunk.status().message()));
   }
-  proto::ChangeChunk chunk;
-  if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
   return chunk;
 }
 
@@ -517,13 +504,13 @@ absl::Status ChangeLogWriter::ReloadFrom(OpenTransaction* txn, uint64_t seq) {
   }
   for (uint32_t offset : txn->chunk_offsets) offsets.push_back(static_cast<uint32_t>(buffer.size()) + offset);
   buffer += txn->chunk;
-  batch_.DeleteRange(ChangeLog::ChangeKey(txn->storage_id, k), ChangeLog::ChangeKey(txn->storage_id + 1, 0));
+  batch_.DeleteRange(keys::Chunk(txn->storage_id, k), keys::Chunk(txn->storage_id + 1, 0));
   txn->chunk_first_seq = txn->written_chunks[k];
   txn->written_chunks.resize(k);
   txn->chunk = std::move(buffer);
   txn->chunk_offsets = std::move(offsets);
   if (txn->written_chunks.empty() && txn->pending_written) {
-    batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    batch_.Delete(keys::Pending(txn->storage_id));
     txn->pending_written = false;
   }
   return absl::OkStatus();
@@ -539,7 +526,7 @@ absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
     absl::StatusOr<proto::ChangeChunk> read = ReadWrittenChunk(txn->storage_id, k, "to cut them");
     if (!read.ok()) return read.status();
     const proto::ChangeChunk& chunk = *read;
-    batch_.DeleteRange(ChangeLog::ChangeKey(txn->storage_id, k), ChangeLog::ChangeKey(txn->storage_id + 1, 0));
+    batch_.DeleteRange(keys::Chunk(txn->storage_id, k), keys::Chunk(txn->storage_id + 1, 0));
     txn->written_chunks.resize(k);
     txn->chunk.clear();
     txn->chunk_offsets.clear();
@@ -557,7 +544,7 @@ absl::Status ChangeLogWriter::CutChanges(OpenTransaction* txn, uint64_t cut) {
   txn->next_seq = cut;
   std::erase_if(txn->xid_runs, [cut](const auto& run) { return run.second >= cut; });
   if (txn->written_chunks.empty() && txn->pending_written) {
-    batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    batch_.Delete(keys::Pending(txn->storage_id));
     txn->pending_written = false;
   }
   return absl::OkStatus();
@@ -688,7 +675,7 @@ absl::Status ChangeLogWriter::ApplyRelation(const RelationMessage& m) {
   state_.set_next_schema_id(id + 1);
   schema.set_schema_id(id);
   schema.set_first_seen_lsn(pending_through_.value());
-  batch_.Put(ChangeLog::SchemaKey(id), Serialize(schema));
+  batch_.Put(keys::Schema(id), keys::Serialize(schema));
   schemas_[id] = std::move(schema);
   (*in_force)[m.relid] = id;
   return absl::OkStatus();
@@ -711,13 +698,13 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn co
     record.set_origin(txn->origin);
     record.set_prev_commit_lsn(state_.last_commit_lsn());  // the continuity chain verify checks
     for (const auto& [seq, relid] : txn->dropped) record.add_dropped_relids(relid);
-    batch_.Put(ChangeLog::TransactionKey(commit_lsn), Serialize(record));
+    batch_.Put(keys::Transaction(commit_lsn), keys::Serialize(record));
     // The first commit starts the maximum: max_commit_time's 0 is not a commit time.
     const pg::PgTime running_max =
         state_.transactions() == 0 ? commit_time : std::max(state_.max_commit_time(), commit_time);
     state_.set_max_commit_time(running_max);
-    batch_.Put(ChangeLog::TimeIndexKey(running_max, commit_lsn), "");
-    if (txn->pending_written) batch_.Delete(ChangeLog::PendingKey(txn->storage_id));
+    batch_.Put(keys::TimeIndex(running_max, commit_lsn), "");
+    if (txn->pending_written) batch_.Delete(keys::Pending(txn->storage_id));
     if (!txn->ddl_seqs.empty()) state_.set_last_ddl_lsn(commit_lsn.value());
     for (const auto& seq_and_name : txn->marks) {
       const std::string& name = seq_and_name.second;
@@ -725,7 +712,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn co
       mark.set_name(name);
       mark.set_commit_lsn(commit_lsn.value());
       mark.set_commit_time(commit_time);
-      batch_.Put(ChangeLog::MarkKey(name), Serialize(mark));
+      batch_.Put(keys::Mark(name), keys::Serialize(mark));
     }
     state_.set_last_commit_lsn(commit_lsn.value());
     state_.set_transactions(state_.transactions() + 1);
@@ -737,9 +724,9 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn co
 
 void ChangeLogWriter::Discard(const OpenTransaction& txn) {
   if (!txn.written_chunks.empty()) {
-    batch_.DeleteRange(ChangeLog::ChangeKey(txn.storage_id, 0), ChangeLog::ChangeKey(txn.storage_id + 1, 0));
+    batch_.DeleteRange(keys::Chunk(txn.storage_id, 0), keys::Chunk(txn.storage_id + 1, 0));
   }
-  if (txn.pending_written) batch_.Delete(ChangeLog::PendingKey(txn.storage_id));
+  if (txn.pending_written) batch_.Delete(keys::Pending(txn.storage_id));
 }
 
 absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) {
@@ -785,7 +772,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           type.set_oid(m.type_oid);
           type.set_namespace_(m.namespace_name);
           type.set_name(m.type_name);
-          batch_.Put(ChangeLog::TypeKey(m.type_oid), Serialize(type));
+          batch_.Put(keys::Type(m.type_oid), keys::Serialize(type));
           return absl::OkStatus();
         } else if constexpr (std::is_same_v<M, InsertMessage>) {
           absl::StatusOr<OpenTransaction*> txn = TransactionFor(m.xid, "Insert");

@@ -111,9 +111,7 @@ std::unique_ptr<OpenLog> Open(PgbenchStream& stream, PgoutputDecoder& decoder) {
 // Bytes the change log keeps once RocksDB has flushed its memtable (its WAL is then deleted).
 void ReportStorage(benchmark::State& state, OpenLog& open, size_t rows, size_t pgoutput_bytes) {
   const uint64_t before_flush = open.log->SizeOnDisk();
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  if (!open.log->db()->Flush(flush).ok()) abort();
+  if (!open.log->FlushMemtables().ok()) abort();
   const uint64_t after_flush = open.log->SizeOnDisk();
   state.counters["pgoutput_B/row"] = static_cast<double>(pgoutput_bytes) / static_cast<double>(rows);
   state.counters["stored_B/row"] = static_cast<double>(after_flush) / static_cast<double>(rows);

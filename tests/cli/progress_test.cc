@@ -20,42 +20,48 @@ struct Screen {
 };
 
 TEST(ProgressLine, SaysPhaseDoneTotalRateAndTimeLeft) {
-  const base::Progress p{.phase = "replay", .done = 1200, .total = 5000, .unit = "transactions"};
+  const base::Progress p{
+      .phase = base::Phase::kRestoreReplay, .done = 1200, .total = 5000, .unit = base::Unit::kTransactions};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(4)),
             "replay: 1200/5000 transactions (24%), 300 transactions/s, 13 s left");
 }
 
 TEST(ProgressLine, TimeLeftGrowsIntoMinutesAndHours) {
-  const base::Progress p{.phase = "replay", .done = 100, .total = 100100, .unit = "transactions"};
+  const base::Progress p{
+      .phase = base::Phase::kRestoreReplay, .done = 100, .total = 100100, .unit = base::Unit::kTransactions};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(10)),
             "replay: 100/100100 transactions (0%), 10 transactions/s, 2 h 46 min left");
-  const base::Progress q{.phase = "replay", .done = 100, .total = 1000, .unit = "transactions"};
+  const base::Progress q{
+      .phase = base::Phase::kRestoreReplay, .done = 100, .total = 1000, .unit = base::Unit::kTransactions};
   EXPECT_EQ(ProgressLine::Describe(q, seconds(10)),
             "replay: 100/1000 transactions (10%), 10 transactions/s, 1 min 30 s left");
 }
 
 TEST(ProgressLine, BytesAreHumanAndAnUnknownTotalShowsNoTimeLeft) {
-  const base::Progress p{.phase = "base dump (pg_dump)", .done = 30ull << 20, .total = 0, .unit = "bytes"};
+  const base::Progress p{.phase = base::Phase::kBaseDump, .done = 30ull << 20, .total = 0, .unit = base::Unit::kBytes};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(3)), "base dump (pg_dump): 30.0 MiB, 10.0 MiB/s");
 }
 
 TEST(ProgressLine, NothingDoneYetHasNoRate) {
-  const base::Progress p{.phase = "replay", .done = 0, .total = 10, .unit = "transactions"};
+  const base::Progress p{
+      .phase = base::Phase::kRestoreReplay, .done = 0, .total = 10, .unit = base::Unit::kTransactions};
   EXPECT_EQ(ProgressLine::Describe(p, seconds(0)), "replay: 0/10 transactions (0%)");
-  EXPECT_EQ(ProgressLine::Describe({.phase = "sequences", .done = 0, .total = 0, .unit = ""}, seconds(1)),
-            "sequences...");
+  EXPECT_EQ(
+      ProgressLine::Describe(
+          {.phase = base::Phase::kRestoreSequences, .done = 0, .total = 0, .unit = base::Unit::kNone}, seconds(1)),
+      "sequences...");
 }
 
 TEST(ProgressLine, TheRateIsMeasuredFromTheStartOfItsPhase) {
   Screen screen;
   ProgressLine line = screen.Line(false);
-  line.Report({.phase = "base restore (pg_restore)", .done = 0, .total = 0, .unit = ""});
+  line.Report({.phase = base::Phase::kRestoreSchema, .done = 0, .total = 0, .unit = base::Unit::kNone});
   screen.now += seconds(100);  // the base took long: the replay's rate must not count it
-  line.Report({.phase = "replay", .done = 0, .total = 1000, .unit = "transactions"});
+  line.Report({.phase = base::Phase::kRestoreReplay, .done = 0, .total = 1000, .unit = base::Unit::kTransactions});
   screen.now += seconds(10);
-  line.Report({.phase = "replay", .done = 500, .total = 1000, .unit = "transactions"});
+  line.Report({.phase = base::Phase::kRestoreReplay, .done = 500, .total = 1000, .unit = base::Unit::kTransactions});
   EXPECT_EQ(screen.text,
-            "base restore (pg_restore)...\n"
+            "base: schema (pg_restore)...\n"
             "replay: 0/1000 transactions (0%)\n"
             "replay: 500/1000 transactions (50%), 50 transactions/s, 10 s left\n");
 }
@@ -64,7 +70,7 @@ TEST(ProgressLine, OffATerminalItPrintsALinePerPhaseAndAtMostOneEveryTenSeconds)
   Screen screen;
   ProgressLine line = screen.Line(false);
   for (uint64_t i = 0; i <= 100; ++i) {  // one report a second for 100 s
-    line.Report({.phase = "verify change log", .done = i, .total = 100, .unit = "keys"});
+    line.Report({.phase = base::Phase::kVerifyChangeLog, .done = i, .total = 100, .unit = base::Unit::kKeys});
     screen.now += seconds(1);
   }
   line.Finish();
@@ -78,11 +84,11 @@ TEST(ProgressLine, OffATerminalItPrintsALinePerPhaseAndAtMostOneEveryTenSeconds)
 TEST(ProgressLine, OnATerminalItRedrawsOneLineAndEndsItOnce) {
   Screen screen;
   ProgressLine line = screen.Line(true);
-  line.Report({.phase = "replay", .done = 0, .total = 2, .unit = "transactions"});
+  line.Report({.phase = base::Phase::kRestoreReplay, .done = 0, .total = 2, .unit = base::Unit::kTransactions});
   screen.now += seconds(1);
-  line.Report({.phase = "replay", .done = 1, .total = 2, .unit = "transactions"});
+  line.Report({.phase = base::Phase::kRestoreReplay, .done = 1, .total = 2, .unit = base::Unit::kTransactions});
   screen.now += std::chrono::milliseconds(10);  // too soon to redraw, but the last one is always shown
-  line.Report({.phase = "replay", .done = 2, .total = 2, .unit = "transactions"});
+  line.Report({.phase = base::Phase::kRestoreReplay, .done = 2, .total = 2, .unit = base::Unit::kTransactions});
   line.Finish();
   line.Finish();
   EXPECT_EQ(screen.text,
@@ -94,9 +100,10 @@ TEST(ProgressLine, OnATerminalItRedrawsOneLineAndEndsItOnce) {
 TEST(ProgressLine, OnATerminalRedrawsAreThrottledButANewPhaseStartsANewLine) {
   Screen screen;
   ProgressLine line = screen.Line(true);
-  line.Report({.phase = "verify bases", .done = 0, .total = 1000, .unit = "bases"});
-  for (uint64_t i = 1; i < 1000; ++i) line.Report({.phase = "verify bases", .done = i, .total = 1000, .unit = "bases"});
-  line.Report({.phase = "verify change log", .done = 1, .total = 10, .unit = "keys"});
+  line.Report({.phase = base::Phase::kVerifyBases, .done = 0, .total = 1000, .unit = base::Unit::kBases});
+  for (uint64_t i = 1; i < 1000; ++i)
+    line.Report({.phase = base::Phase::kVerifyBases, .done = i, .total = 1000, .unit = base::Unit::kBases});
+  line.Report({.phase = base::Phase::kVerifyChangeLog, .done = 1, .total = 10, .unit = base::Unit::kKeys});
   EXPECT_EQ(screen.text,
             "\r\033[Kverify bases: 0/1000 bases (0%)\n"
             "\r\033[Kverify change log: 1/10 keys (10%)");

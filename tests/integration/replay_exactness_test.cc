@@ -270,11 +270,19 @@ TEST_F(ReplayExactnessTest, ReplayOntoATargetThatLostARowIsAnError) {
     absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
         wal::Repository::Open(repo_dir_, wal::Repository::Mode::kRead);
     ASSERT_TRUE(repo.ok()) << repo.status();
+    std::vector<std::string> notes;
+    absl::StatusOr<restore::SchemaFollower> follower =
+        restore::SchemaFollower::Create(&target, (*repo)->change_log(), &notes);
+    ASSERT_TRUE(follower.ok()) << follower.status();
+    absl::StatusOr<std::unique_ptr<restore::ChangeApplier>> applier =
+        restore::ChangeApplier::Create(&target, &*follower, &notes);
+    ASSERT_TRUE(applier.ok()) << applier.status();
     absl::StatusOr<std::unique_ptr<restore::BulkReplayer>> replayer =
-        restore::BulkReplayer::Create(&target, (*repo)->change_log());
+        restore::BulkReplayer::Create(&target, &*follower, applier->get());
     ASSERT_TRUE(replayer.ok()) << replayer.status();
+    restore::LogChangeSource source((*repo)->change_log());
     absl::Status replayed = (*repo)->change_log().ForEachTransaction(
-        before, pg::Lsn(~0ull), [&](const proto::Transaction& txn) { return (*replayer)->Replay(txn); });
+        before, pg::Lsn(~0ull), [&](const proto::Transaction& txn) { return (*replayer)->Replay(txn, source); });
     if (replayed.ok()) replayed = (*replayer)->Finish();
     EXPECT_EQ(replayed.code(), absl::StatusCode::kDataLoss) << replayed;
     EXPECT_NE(replayed.message().find("no longer matches the source"), std::string::npos) << replayed;

@@ -10,6 +10,7 @@
 
 #include "pg/stream_messages.h"
 #include "tests/change_log_fixture.h"
+#include "wal/change_log_keys.h"
 
 namespace pgpitr::restore {
 namespace {
@@ -63,8 +64,9 @@ class ChangeFeedTest : public testing::ChangeLogFixture {
   void DeleteChunk(Lsn commit, int chunk) {
     absl::StatusOr<std::optional<proto::Transaction>> txn = log_->GetTransaction(commit);
     ASSERT_TRUE(txn.ok() && txn->has_value());
-    ASSERT_TRUE(
-        log_->db()->Delete(rocksdb::WriteOptions(), wal::ChangeLog::ChangeKey((*txn)->storage_id(), chunk)).ok());
+    ASSERT_TRUE(wal::keys::Database(*log_)
+                    ->Delete(rocksdb::WriteOptions(), wal::keys::Chunk((*txn)->storage_id(), chunk))
+                    .ok());
   }
   absl::Status FromFeed(std::vector<std::string>* out, Lsn from = Lsn(0), Lsn to = Lsn(~0ull)) {
     ChangeFeed feed(*log_, from, to);

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "tests/change_log_fixture.h"
+#include "wal/change_log_keys.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
 
@@ -365,8 +366,8 @@ TEST_F(PlanRestoreTest, ATargetPastARecordedGapIsRefusedNamingIt) {
 TEST_F(PlanRestoreTest, AMissingTransactionRecordIsRefusedNamingTheRange) {
   // Delete the record of the commit at 0x400 as a lost write would: 0x500 names it as its predecessor.
   rocksdb::WriteBatch batch;
-  batch.Delete(wal::ChangeLog::TransactionKey(Lsn(0x400)));
-  ASSERT_TRUE(log_->Write(&batch, true).ok());
+  batch.Delete(wal::keys::Transaction(Lsn(0x400)));
+  ASSERT_TRUE(wal::keys::Write(*log_, &batch, true).ok());
   absl::StatusOr<RestorePlan> plan = Plan(AtLsn(0x500));
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kDataLoss);

@@ -24,6 +24,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "tests/temp_dir.h"
+#include "wal/change_log_keys.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
 
@@ -196,7 +197,7 @@ class ChangeLogTest : public ::testing::Test {
   // Every 'C' record in the database, whoever it belongs to.
   size_t StoredChangeRecords() {
     size_t n = 0;
-    std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<rocksdb::Iterator> it(keys::Database(*log_)->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek("C"); it->Valid() && it->key()[0] == 'C'; it->Next()) ++n;
     EXPECT_TRUE(it->status().ok()) << it->status().ToString();
     return n;
@@ -1187,10 +1188,9 @@ TEST_F(ChangeLogTest, TimeIndexOrdersTimesBeforePostgresEpoch) {
 // --- damage ---
 
 TEST_F(ChangeLogLookup, DamagedTransactionRecordIsDataLoss) {
-  ASSERT_TRUE(
-      log_->db()
-          ->Put(rocksdb::WriteOptions(), ChangeLog::TransactionKey(pg::Lsn(250)), std::string("\xff\xff\xff", 3))
-          .ok());
+  ASSERT_TRUE(keys::Database(*log_)
+                  ->Put(rocksdb::WriteOptions(), keys::Transaction(pg::Lsn(250)), std::string("\xff\xff\xff", 3))
+                  .ok());
   EXPECT_EQ(log_->GetTransaction(pg::Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(log_->LastCommitAtOrBefore(pg::Lsn(250)).status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(log_->FirstCommitAtOrAfter(pg::Lsn(201)).status().code(), absl::StatusCode::kDataLoss);
@@ -1206,10 +1206,9 @@ TEST_F(ChangeLogLookup, DamagedTransactionRecordIsDataLoss) {
 TEST_F(ChangeLogLookup, DamagedChangeRecordIsDataLoss) {
   std::optional<proto::Transaction> txn = Get(200);
   ASSERT_TRUE(txn.has_value());
-  ASSERT_TRUE(
-      log_->db()
-          ->Put(rocksdb::WriteOptions(), ChangeLog::ChangeKey(txn->storage_id(), 0), std::string("\xff\xff\xff", 3))
-          .ok());
+  ASSERT_TRUE(keys::Database(*log_)
+                  ->Put(rocksdb::WriteOptions(), keys::Chunk(txn->storage_id(), 0), std::string("\xff\xff\xff", 3))
+                  .ok());
   absl::Status s = log_->ForEachChange(*txn, [](const proto::Change&) { return absl::OkStatus(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
 }
@@ -1217,13 +1216,13 @@ TEST_F(ChangeLogLookup, DamagedChangeRecordIsDataLoss) {
 TEST_F(ChangeLogLookup, MissingChangeRecordIsDataLoss) {
   std::optional<proto::Transaction> txn = Get(200);
   ASSERT_TRUE(txn.has_value());
-  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(txn->storage_id(), 0)).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Delete(rocksdb::WriteOptions(), keys::Chunk(txn->storage_id(), 0)).ok());
   absl::Status s = log_->ForEachChange(*txn, [](const proto::Change&) { return absl::OkStatus(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
 }
 
 TEST_F(ChangeLogTest, DamagedStateIsDataLossForReadersAndTheWriter) {
-  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), std::string("\xff\xff\xff", 3)).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Put(rocksdb::WriteOptions(), keys::State(), std::string("\xff\xff\xff", 3)).ok());
   EXPECT_EQ(log_->State().status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(ChangeLogWriter::Create(log_.get()).status().code(), absl::StatusCode::kDataLoss);
 }
@@ -1231,7 +1230,7 @@ TEST_F(ChangeLogTest, DamagedStateIsDataLossForReadersAndTheWriter) {
 TEST_F(ChangeLogTest, NewerFormatVersionIsRefused) {
   proto::CaptureState state;
   state.set_format_version(kChangeLogFormatVersion + 1);
-  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), state.SerializeAsString()).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Put(rocksdb::WriteOptions(), keys::State(), state.SerializeAsString()).ok());
   EXPECT_EQ(log_->State().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -1282,7 +1281,7 @@ TEST_F(ChangeLogTest, LargeTransactionIsSpilledBeforeCommitAndCommitsWhole) {
   EXPECT_LT(max_buffered, kBound);
   EXPECT_EQ(Pending().size(), 1u) << "nothing reached RocksDB before the commit";
   EXPECT_GT(StoredChangeRecords(), 10u) << "not stored in chunks";
-  std::unique_ptr<rocksdb::Iterator> it(log_->db()->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(keys::Database(*log_)->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("C"); it->Valid() && it->key()[0] == 'C'; it->Next()) {
     EXPECT_LT(it->value().size(), 256u << 10) << "a chunk is not bounded";
   }
@@ -1386,7 +1385,7 @@ TEST_F(ChangeLogTest, OneReaderReadsEveryTransactionInCommitOrderOrAnyOther) {
   }
 
   // A chunk missing from the middle of the log is found by a reader that was stepping past it.
-  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(Txn(0x200).storage_id(), 0)).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Delete(rocksdb::WriteOptions(), keys::Chunk(Txn(0x200).storage_id(), 0)).ok());
   std::unique_ptr<ChangeLog::ChangeReader> fresh = log_->NewChangeReader();
   absl::Status first = fresh->ForEachChange(Txn(0x100), [](const proto::Change&) { return absl::OkStatus(); });
   EXPECT_TRUE(first.ok()) << first;
@@ -1404,14 +1403,14 @@ TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
   txn.set_storage_id(7);
   txn.set_change_count(3);
   rocksdb::WriteBatch batch;
-  ASSERT_TRUE(batch.Put(ChangeLog::StateKey(), state.SerializeAsString()).ok());
-  ASSERT_TRUE(batch.Put(ChangeLog::TransactionKey(pg::Lsn(0x1000)), txn.SerializeAsString()).ok());
+  ASSERT_TRUE(batch.Put(keys::State(), state.SerializeAsString()).ok());
+  ASSERT_TRUE(batch.Put(keys::Transaction(pg::Lsn(0x1000)), txn.SerializeAsString()).ok());
   for (uint32_t seq = 0; seq < 3; ++seq) {
     proto::Change change;
     change.set_schema_id(100 + seq);
-    ASSERT_TRUE(batch.Put(ChangeLog::ChangeKey(7, seq), change.SerializeAsString()).ok());
+    ASSERT_TRUE(batch.Put(keys::Chunk(7, seq), change.SerializeAsString()).ok());
   }
-  ASSERT_TRUE(log_->Write(&batch, /*sync=*/true).ok());
+  ASSERT_TRUE(keys::Write(*log_, &batch, /*sync=*/true).ok());
   log_.reset();
   OpenLog();
 
@@ -1432,7 +1431,7 @@ TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
   EXPECT_NE(writer.status().message().find("another --repo"), std::string_view::npos) << writer.status();
 
   // A missing change is still found.
-  ASSERT_TRUE(log_->db()->Delete(rocksdb::WriteOptions(), ChangeLog::ChangeKey(7, 1)).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Delete(rocksdb::WriteOptions(), keys::Chunk(7, 1)).ok());
   s = log_->ForEachChange(txn, [](const proto::Change&) { return absl::OkStatus(); });
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
 }
@@ -1440,7 +1439,7 @@ TEST_F(ChangeLogTest, VersionOneLogIsReadButNotAddedTo) {
 TEST_F(ChangeLogTest, ANewerFormatIsRefusedWithWhatToDo) {
   proto::CaptureState state;
   state.set_format_version(kChangeLogFormatVersion + 1);
-  ASSERT_TRUE(log_->db()->Put(rocksdb::WriteOptions(), ChangeLog::StateKey(), state.SerializeAsString()).ok());
+  ASSERT_TRUE(keys::Database(*log_)->Put(rocksdb::WriteOptions(), keys::State(), state.SerializeAsString()).ok());
   absl::StatusOr<proto::CaptureState> read = log_->State();
   EXPECT_EQ(read.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(read.status().message().find("newer pgpitr"), std::string_view::npos) << read.status();

@@ -10,6 +10,7 @@
 
 #include "pg/stream_messages.h"
 #include "tests/temp_dir.h"
+#include "wal/change_log_keys.h"
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
 
@@ -167,7 +168,7 @@ class RetentionApply : public ::testing::Test {
   }
   size_t KeysWithTag(char tag) {
     size_t n = 0;
-    std::unique_ptr<rocksdb::Iterator> it(repo_->change_log().db()->NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<rocksdb::Iterator> it(keys::Database(repo_->change_log())->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(std::string(1, tag)); it->Valid() && it->key()[0] == tag; it->Next()) ++n;
     return n;
   }
@@ -253,8 +254,8 @@ TEST_F(RetentionApply, AnInterruptedDeletionIsFinishedAtTheNextRun) {
   std::string bytes;
   record.SerializeToString(&bytes);
   rocksdb::WriteBatch batch;
-  batch.Put(ChangeLog::RetentionKey(), bytes);
-  ASSERT_TRUE(repo_->change_log().Write(&batch, true).ok());
+  batch.Put(keys::Retention(), bytes);
+  ASSERT_TRUE(keys::Write(repo_->change_log(), &batch, true).ok());
   // and a base half-moved to the trash
   std::filesystem::rename(dir_.path() / "repo" / "bases" / "0000000000001000",
                           dir_.path() / "repo" / "bases" / ".trash-0000000000001000");

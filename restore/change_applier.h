@@ -1,0 +1,149 @@
+// ChangeApplier: applies captured changes to a restore target one at a time, for both replay
+// strategies (Replayer, one target transaction per source transaction; BulkReplayer, for what it
+// does not collapse): row changes find their row by replica identity through prepared statements
+// (the key, or the whole old row for REPLICA IDENTITY FULL, where rows are a multiset and exactly
+// one matching row is changed; unchanged-TOAST columns are left as they are; a change that finds no
+// row is an error, since the target then no longer matches the source), TRUNCATEs, and the schema
+// changes the proxy or the source's event triggers recorded (pgpitr.ddl and pgpitr.schema_change
+// messages), run at their place with the session state they ran in.
+//   auto applier = ChangeApplier::Create(&target, &follower, &notes);
+//   RETURN_IF_ERROR((*applier)->Apply(change, txn));  ...  RETURN_IF_ERROR((*applier)->EndTransaction(txn));
+// Runs as session_replication_role = replica, as PostgreSQL's own subscriber does, so triggers and
+// foreign-key actions do not fire twice. One thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nlohmann/json_fwd.hpp"
+#include "pg/connection.h"
+#include "proto/pgpitr.pb.h"
+#include "restore/difference.h"
+#include "restore/planner.h"
+#include "restore/schema_follower.h"
+
+namespace pgpitr::restore {
+
+class ChangeApplier {
+ public:
+  // Sets the target session up for replay (the walsender's value formats, session_replication_role
+  // = replica, no timeouts). `notes` hears what replay did beside the source's statements.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ChangeApplier>> Create(pg::Connection* target,
+                                                                             SchemaFollower* follower,
+                                                                             std::vector<std::string>* notes);
+
+  // One change of txn, inside a target transaction the caller opened: a row change by replica
+  // identity, a TRUNCATE, or a recorded schema change.
+  [[nodiscard]] absl::Status Apply(const proto::Change& change, const proto::Transaction& txn);
+  // Before a source transaction's first change: forgets what an earlier one left unfinished.
+  void BeginTransaction();
+  // At the end of each source transaction (both strategies call it): the tables its last schema
+  // change left without a replica identity are named, and those whose shape its rows showed
+  // changed with no schema change recorded.
+  [[nodiscard]] absl::Status EndTransaction(const proto::Transaction& txn);
+
+  // Rows (and TRUNCATEs) of tables dropped later in the window are left out (restore/planner.h).
+  void LeaveOutRowsOfDropped(const DroppedRelations* dropped) { dropped_ = dropped; }
+  bool LeftOut(uint32_t relid, const proto::Transaction& txn) const {
+    return dropped_ != nullptr && !dropped_->empty() && dropped_->DroppedAtOrAfter(relid, pg::Lsn(txn.commit_lsn()));
+  }
+
+  // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
+  // left out and listed in differences().
+  void CarryOnPastSchemaChanges(bool carry_on) { carry_on_ = carry_on; }
+  const std::vector<Difference>& differences() const { return differences_; }
+  // Roles this restore created before the replay (for the base): they get memberships as the
+  // source's roles had them, like those replay creates.
+  void NoteRolesCreated(const std::vector<std::string>& roles) {
+    created_roles_.insert(created_roles_.end(), roles.begin(), roles.end());
+  }
+
+  // Tables whose UPDATE and DELETE capture did not have (pgpitr's publication in two, see
+  // wal/source.h: no replica identity), named so far: those of the base (by the caller) and those
+  // a transaction left so at its commit (recorded with its schema changes), each named once: an
+  // error, or, carrying on, a difference.
+  // `where` says since when, in a refusal ("the base (LSN 0/5000028)"); `statement` is the
+  // schema change that left them so, if one did.
+  [[nodiscard]] absl::Status NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
+                                               const std::string& where, const std::string& statement);
+  const std::set<std::string>& keyless_named() const { return keyless_named_; }
+  uint64_t rows() const { return rows_; }  // row changes applied
+  uint64_t ddl_statements() const { return ddl_statements_; }
+
+ private:
+  struct Statement {
+    std::string name;
+    std::vector<int> params;  // for each parameter: the column it takes, >= 0 new tuple, < 0 old (~i)
+  };
+
+  ChangeApplier(pg::Connection* target, SchemaFollower* follower, std::vector<std::string>* notes)
+      : target_(target), follower_(follower), notes_(notes) {}
+
+  [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
+  // A schema change recorded by the source's event trigger (wal/event_triggers.cc): run again as
+  // the source ran it (its statement, role, search_path and parsing settings), or left out when it
+  // changed nothing lasting (temporary objects, IF EXISTS of nothing, pgpitr's own triggers).
+  [[nodiscard]] absl::Status ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn);
+  // Something the target cannot have as the source had it: `refusal` as the error, or, carrying
+  // on, one more difference and OK. The one owner of that choice.
+  [[nodiscard]] absl::Status NotExact(Difference difference, std::string refusal);
+  // True when a recorded schema change's commands are all relations (by their source OIDs) that
+  // the window drops at or after txn.
+  bool DroppedLater(const nlohmann::json& commands, const proto::Transaction& txn) const;
+  // A schema change that could not be replayed: an error naming it, or, carrying on, one more
+  // difference and OK.
+  [[nodiscard]] absl::Status Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
+                                          std::vector<std::string> objects);
+  // Gives the roles this restore created the memberships the source's had, and the target
+  // database the source database's privileges, as recorded with a schema change (both are
+  // global, outside any dump), when they changed since the last one. A grant refused is noted;
+  // only a failure to read the target's catalog is an error.
+  [[nodiscard]] absl::Status MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& event);
+  // Runs a statement in a savepoint, so that its failure leaves the target transaction usable.
+  [[nodiscard]] absl::Status RunInSavepoint(const std::string& sql);
+  // Runs a statement about roles or the database's privileges, in a savepoint; a refusal is noted
+  // in the summary, not an error.
+  void RunGlobal(const std::string& sql);
+  // Runs a recorded statement; carrying on, inside a savepoint, so that its failure leaves the
+  // target transaction usable.
+  [[nodiscard]] absl::Status RunRecorded(const std::string& sql);
+  // After a schema change ran: statements prepared and tables followed are stale; it is counted.
+  [[nodiscard]] absl::Status Forget();
+  [[nodiscard]] absl::StatusOr<const Statement*> Prepare(const std::string& key, const std::string& sql,
+                                                         std::vector<int> params);
+  [[nodiscard]] absl::StatusOr<int64_t> Run(const Statement& s, const proto::Change& change);
+
+  pg::Connection* target_;
+  SchemaFollower* follower_;
+  std::vector<std::string>* notes_;
+  std::unordered_map<std::string, Statement> statements_;
+  // Schema changes of one query of several statements: how many of them were replayed so far.
+  std::map<std::string, size_t> statements_replayed_;
+  // The target session's own values of the settings a recorded schema change runs under.
+  std::map<std::string, std::string> own_settings_;
+  const DroppedRelations* dropped_ = nullptr;
+  std::vector<std::string> created_roles_;
+  std::string applied_memberships_;
+  std::map<std::string, std::string> applied_role_attributes_;  // role -> the ALTER ROLE options given
+  std::string applied_database_privileges_;
+  bool carry_on_ = false;
+  std::vector<Difference> differences_;
+  std::set<std::string> keyless_named_;
+  // The last "keyless" list of this transaction's schema changes, and that change's statement.
+  std::optional<std::pair<std::vector<std::string>, std::string>> txn_keyless_;
+  // Whether the transaction records a schema change (then the tables its rows made the follower
+  // reshape are not named); tables already named for it.
+  bool txn_recorded_ddl_ = false;
+  std::set<std::string> unrecorded_named_;
+  uint64_t rows_ = 0;
+  uint64_t ddl_statements_ = 0;
+};
+
+}  // namespace pgpitr::restore
