@@ -13,6 +13,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 #include "base/metrics_server.h"
 #include "cli/config.h"
 #include "cli/man_page.h"
@@ -545,6 +546,26 @@ std::string ExitCodesText() {
 }
 
 ExitCode ExitCodeOf(const absl::Status& status) {
+  if (status.ok()) return ExitCode::kSuccess;
+  switch (base::KindOf(status)) {
+    case base::ErrorKind::kUsage:
+    case base::ErrorKind::kNothingRestorable:
+      return ExitCode::kUsage;
+    case base::ErrorKind::kSourceUnusable:
+    case base::ErrorKind::kToolMissing:
+      return ExitCode::kSourceUnusable;
+    case base::ErrorKind::kTargetRefused:
+    case base::ErrorKind::kRoleMissing:
+      return ExitCode::kTargetRefused;
+    case base::ErrorKind::kChangeLogDamaged:
+    case base::ErrorKind::kBaseDamaged:
+      return ExitCode::kDamaged;
+    case base::ErrorKind::kStopped:
+      return ExitCode::kStopped;
+    case base::ErrorKind::kUnknown:
+      break;
+  }
+  // No kind attached: by the status code.
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return ExitCode::kSuccess;

@@ -35,7 +35,8 @@ std::string ExitCodesText();
 // every command's options and help from it).
 int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect = {});
 
-// The exit code for an error, per ExitCode.
+// The exit code for an error, per ExitCode: by the kind it carries (base/error.h), one to one, or,
+// when it carries none, by its status code.
 ExitCode ExitCodeOf(const absl::Status& status);
 inline int ExitCodeFor(const absl::Status& status) { return static_cast<int>(ExitCodeOf(status)); }
 

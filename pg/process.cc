@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/error.h"
 #include "fmt/format.h"
 #include "pg/connection.h"
 
@@ -92,7 +93,10 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::map
 
 // How the child ended, as a status: ok for exit code 0.
 absl::Status Exited(const std::vector<std::string>& argv, int status, bool stopped, const fs::path& log_file) {
-  if (stopped) return absl::CancelledError(fmt::format("{} was stopped", fs::path(argv[0]).filename().string()));
+  if (stopped) {
+    return base::WithKind(absl::CancelledError(fmt::format("{} was stopped", fs::path(argv[0]).filename().string())),
+                          base::ErrorKind::kStopped);
+  }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return absl::OkStatus();
   return absl::FailedPreconditionError(fmt::format(
       "{} failed ({}): {}", fs::path(argv[0]).filename().string(),
@@ -203,17 +207,21 @@ absl::StatusOr<fs::path> PgTool(const std::string& tool, int min_major, std::str
     }
   }
   if (path.empty() || !fs::exists(path)) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin", tool,
-        bin_dir.empty() ? "" : " in " + bin_dir.string(), min_major, min_major));
+    return base::WithKind(
+        absl::FailedPreconditionError(fmt::format(
+            "{} not found{}: install postgresql-client-{} (apt-get install postgresql-client-{}) or pass --pg-bin",
+            tool, bin_dir.empty() ? "" : " in " + bin_dir.string(), min_major, min_major)),
+        base::ErrorKind::kToolMissing);
   }
   absl::StatusOr<int> major = PgToolMajorVersion(path);
   if (!major.ok()) return major.status();
   if (*major < min_major) {
-    return absl::FailedPreconditionError(
-        fmt::format("{} is version {} but {}: {} must be version {} or newer (install postgresql-client-{} or pass "
-                    "--pg-bin with its bin folder)",
-                    path.string(), *major, why, tool, min_major, min_major));
+    return base::WithKind(
+        absl::FailedPreconditionError(
+            fmt::format("{} is version {} but {}: {} must be version {} or newer (install postgresql-client-{} or pass "
+                        "--pg-bin with its bin folder)",
+                        path.string(), *major, why, tool, min_major, min_major)),
+        base::ErrorKind::kToolMissing);
   }
   return path;
 }

@@ -13,7 +13,7 @@
 #include "boost/asio/ssl.hpp"
 #include "fmt/format.h"
 #include "pg/stream_messages.h"
-#include "proxy/response_tracker.h"
+#include "proxy/ddl_recorder.h"
 #include "proxy/sql.h"
 #include "proxy/wire.h"
 
@@ -29,58 +29,7 @@ namespace {
 constexpr size_t kMaxClientMessage = 256u << 20;
 constexpr size_t kReadChunk = 16 << 10;
 
-// A dollar-quote tag that does not occur in text.
-std::string DollarQuote(std::string_view text) {
-  std::string tag = "$pgpitr$";
-  for (int n = 0; text.find(tag) != std::string_view::npos; ++n) tag = fmt::format("$pgpitr{}$", n);
-  return tag + std::string(text) + tag;
-}
-
 }  // namespace
-
-namespace {
-
-// Schema changes the proxy records: not those that cannot share a transaction with its message. (A
-// table made from a query is made again at restore by its statement, and emptied: its rows are in
-// the stream.)
-bool Recorded(std::string_view statement) { return IsSchemaChange(statement) && !MustRunOutsideTransaction(statement); }
-
-// The source decides, when the statement runs, whether the proxy records a schema change: not when
-// its event triggers do (a `run` that has not yet seen the source cannot know).
-const std::string kNoEventTrigger =
-    fmt::format("NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{}' AND evtenabled <> 'D')",
-                pg::kDdlEndTrigger);
-
-// The statement that records a schema change in the stream: a transactional message, so it
-// lands at its place in the transaction and disappears with it.
-std::string DdlMessageStatement(std::string_view statement) {
-  return fmt::format(
-      "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {})::text) END;",
-      kNoEventTrigger, pg::kDdlMessagePrefix, DollarQuote(statement));
-}
-
-}  // namespace
-
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
-  const std::vector<std::string_view> statements = SplitStatements(query);
-  std::vector<bool> recorded;
-  recorded.reserve(statements.size());
-  for (std::string_view s : statements) recorded.push_back(Recorded(s));
-  if (std::find(recorded.begin(), recorded.end(), true) == recorded.end()) return std::nullopt;
-  RewrittenQuery out;
-  for (size_t i = 0; i < statements.size(); ++i) {
-    const std::string_view s = statements[i];
-    if (recorded[i]) {
-      out.query += DdlMessageStatement(s);
-      out.injected.push_back(true);
-    }
-    out.query += s;
-    out.query += ';';
-    out.injected.push_back(false);
-  }
-  return out;
-}
 
 absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode) {
   if (sslmode == "disable") return UpstreamTls::kDisable;
@@ -329,127 +278,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ForwardClientMessage(const Frame& frame, std::string* out) {
     const bool capture = server_->options.capture_ddl &&
                          !(server_->options.source_records_ddl && server_->options.source_records_ddl->load());
-    switch (frame.type) {
-      case 'Q': {
-        absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
-        ++readies_sent_;
-        if (capture && query.ok()) {
-          if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query)) {
-            std::string body = rewritten->query;
-            body.push_back('\0');
-            *out += EncodeMessage('Q', body);
-            tracker_.SentQuery(std::move(rewritten->injected));
-            return;
-          }
-          // An index made or dropped CONCURRENTLY cannot share a transaction with the proxy's
-          // message: it is recorded after it succeeded, as the same statement without CONCURRENTLY.
-          const std::vector<std::string_view> statements = SplitStatements(*query);
-          if (statements.size() == 1 && IsSchemaChange(statements[0])) {
-            if (std::optional<std::string> plain = IndexStatementWithoutConcurrently(statements[0])) {
-              record_after_.push_back({readies_sent_, std::move(*plain), false});
-            }
-          }
-        }
-        tracker_.SentQuery({});
-        break;
-      }
-      case 'P': {
-        absl::StatusOr<ParseMessage> parse = ParseParse(frame.body);
-        if (parse.ok()) {
-          const std::string name(parse->statement);
-          if (capture && Recorded(parse->query)) {
-            ddl_statements_[name] = std::string(parse->query);
-          } else {
-            ddl_statements_.erase(name);
-          }
-        }
-        tracker_.Sent('P', false);
-        break;
-      }
-      case 'B': {
-        const std::string portal = CString(frame.body, 0);
-        const std::string statement = CString(frame.body, portal.size() + 1);
-        if (auto it = ddl_statements_.find(statement); it != ddl_statements_.end()) {
-          ddl_portals_[portal] = it->second;
-        } else {
-          ddl_portals_.erase(portal);
-        }
-        tracker_.Sent('B', false);
-        break;
-      }
-      case 'E': {
-        if (auto it = ddl_portals_.find(CString(frame.body, 0)); it != ddl_portals_.end()) {
-          AppendDdlMessage(it->second, out);
-        }
-        tracker_.Sent('E', false);
-        break;
-      }
-      case 'C':
-      case 'D': {
-        const char target = frame.body.empty() ? '\0' : frame.body[0];
-        if (frame.type == 'C' && frame.body.size() > 1) {
-          (target == 'S' ? ddl_statements_ : ddl_portals_).erase(CString(frame.body, 1));
-        }
-        tracker_.Sent(frame.type, false, target);
-        break;
-      }
-      default:
-        if (frame.type == 'S' || frame.type == 'F') ++readies_sent_;
-        tracker_.Sent(frame.type, false);
-    }
-    out->append(frame.raw);
-  }
-
-  // The extended-protocol form of the pgpitr.ddl message, sent just before the Execute that runs a
-  // schema change, in the same transaction: Parse, Bind, Execute and Close of a statement and a
-  // portal of the proxy's own, whose answers are dropped.
-  void AppendDdlMessage(const std::string& sql, std::string* out) {
-    static constexpr std::string_view kName = "pgpitr_ddl";
-    auto u16 = [](std::string* s, uint16_t v) {
-      s->push_back(static_cast<char>(v >> 8));
-      s->push_back(static_cast<char>(v));
-    };
-    auto u32 = [](std::string* s, uint32_t v) {
-      for (int shift = 24; shift >= 0; shift -= 8) s->push_back(static_cast<char>(v >> shift));
-    };
-    std::string parse = std::string(kName) + '\0';
-    parse += fmt::format(
-        "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-        "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text)::text) END",
-        kNoEventTrigger, pg::kDdlMessagePrefix);
-    parse += '\0';
-    u16(&parse, 1);
-    u32(&parse, 25);  // text
-    std::string bind = std::string(kName) + '\0' + std::string(kName) + '\0';
-    u16(&bind, 0);  // parameters in text format
-    u16(&bind, 1);
-    u32(&bind, static_cast<uint32_t>(sql.size()));
-    bind += sql;
-    u16(&bind, 0);  // results in text format
-    std::string execute = std::string(kName) + '\0';
-    u32(&execute, 0);
-    // Closing first makes a statement left behind by a failed earlier attempt harmless (closing a
-    // statement that does not exist is not an error).
-    *out += EncodeMessage('C', "S" + std::string(kName) + '\0');
-    tracker_.Sent('C', true, 'S');
-    *out += EncodeMessage('P', parse);
-    *out += EncodeMessage('B', bind);
-    *out += EncodeMessage('E', execute);
-    *out += EncodeMessage('C', "P" + std::string(kName) + '\0');
-    *out += EncodeMessage('C', "S" + std::string(kName) + '\0');
-    tracker_.Sent('P', true);
-    tracker_.Sent('B', true);
-    tracker_.Sent('E', true);
-    tracker_.Sent('C', true, 'P');
-    tracker_.Sent('C', true, 'S');
-  }
-
-  // The NUL-terminated string at offset (empty when there is none: the server will reject the
-  // message itself).
-  static std::string CString(std::string_view body, size_t offset) {
-    if (offset >= body.size()) return "";
-    const size_t end = body.find('\0', offset);
-    return std::string(body.substr(offset, end == std::string_view::npos ? std::string_view::npos : end - offset));
+    recorder_.FromClient(frame, capture, out);
   }
 
   template <typename Then>
@@ -563,30 +392,6 @@ class Session : public std::enable_shared_from_this<Session> {
                             });
   }
 
-  // Follows the answers to a query whose schema change is recorded after it succeeded: an error
-  // cancels the record; its ReadyForQuery is held back and replaced by that of the proxy's own
-  // query recording it (the client sees one ReadyForQuery, in the same state: the index
-  // statements run outside any transaction). Returns whether the message is held.
-  bool HoldForRecord(char type) {
-    if (type == 'E') {
-      if (!record_after_.empty() && record_after_.front().ready == readies_seen_ + 1)
-        record_after_.front().failed = true;
-      return false;
-    }
-    ++readies_seen_;
-    if (record_after_.empty() || record_after_.front().ready != readies_seen_) return false;
-    RecordAfter record = std::move(record_after_.front());
-    record_after_.pop_front();
-    if (record.failed) return false;
-    (void)tracker_.Drop('Z');  // ends the client's query in the tracker, as forwarding would
-    std::string body = DdlMessageStatement(record.sql);
-    body.push_back('\0');
-    ++readies_sent_;
-    tracker_.SentQuery({true});
-    QueueUpstream(EncodeMessage('Q', body), false);
-    return true;
-  }
-
   void ProcessUpstream() {
     std::string out;
     for (;;) {
@@ -595,13 +400,11 @@ class Session : public std::enable_shared_from_this<Session> {
       if (r.kind == FrameResult::kMalformed) {
         return Fail("08P01", "pgpitr proxy: malformed message from the database: " + r.error);
       }
-      if (r.frame.type == 'Z' || r.frame.type == 'E') {
-        if (HoldForRecord(r.frame.type)) {
-          from_upstream_.Consume();
-          continue;
-        }
-      }
-      if (tracker_.Drop(r.frame.type)) {
+      std::string record;
+      const DdlRecorder::Answer answer = recorder_.FromDatabase(r.frame.type, &record);
+      if (answer == DdlRecorder::Answer::kHeld) {
+        QueueUpstream(std::move(record), false);
+      } else if (answer == DdlRecorder::Answer::kDrop) {
         // the answer to a message of the proxy's own
       } else if (std::optional<std::string> sasl;
                  upstream_.tls() && !client_.tls() && (sasl = WithoutChannelBinding(r.frame))) {
@@ -626,17 +429,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, kReadChunk> client_buffer_;
   std::array<char, kReadChunk> upstream_buffer_;
   std::string startup_;
-  ResponseTracker tracker_;
-  // Requests sent that end in a ReadyForQuery (Query, Sync, FunctionCall; and the startup packet,
-  // counted from the start), and ReadyForQuery seen.
-  uint64_t readies_sent_ = 1;
-  uint64_t readies_seen_ = 0;
-  struct RecordAfter {
-    uint64_t ready;  // the ReadyForQuery (numbered from 1) that ends the query
-    std::string sql;
-    bool failed;
-  };
-  std::deque<RecordAfter> record_after_;
+  DdlRecorder recorder_;
   struct UpstreamWrite {
     std::string bytes;
     bool then_read_client;
@@ -646,9 +439,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool failing_ = false;         // Fail() was called: only the error goes to the client now
   std::string failure_;
   std::unique_ptr<asio::steady_timer> linger_;
-  // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
-  std::unordered_map<std::string, std::string> ddl_statements_;
-  std::unordered_map<std::string, std::string> ddl_portals_;
 };
 
 }  // namespace

@@ -14,6 +14,8 @@
 // terminated TLS connection cannot carry SCRAM channel binding end to end: when both legs use TLS,
 // clients must connect with channel_binding=disable (the proxy says so when one tries).
 // Asynchronous I/O on a small fixed pool of threads; each session's handlers run on its own strand.
+// What to record and which answers are the proxy's own is DdlRecorder's (proxy/ddl_recorder.h); a
+// session does the I/O.
 #pragma once
 
 #include <atomic>
@@ -80,14 +82,5 @@ class ProxyServer {
   explicit ProxyServer(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
-
-// Rewrites a simple query so each schema-changing statement is preceded by the pgpitr.ddl message.
-// Returns nullopt when the query holds no DDL to record; otherwise the new query text and, for each
-// statement of it, whether it is one the proxy added (its results are not the client's).
-struct RewrittenQuery {
-  std::string query;
-  std::vector<bool> injected;
-};
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query);
 
 }  // namespace pgpitr::proxy

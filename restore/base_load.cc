@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/error.h"
 #include "fmt/format.h"
 #include "pg/connection.h"
 #include "pg/process.h"
@@ -63,8 +64,14 @@ absl::Status BaseLoad::Run(std::vector<std::string> args, const std::function<bo
   absl::Status s = pg::RunProcess(argv, env, log, stop ? stop : options_.stop);
   std::error_code ec;
   fs::remove(log, ec);
-  if (!s.ok() && std::string(s.message()).find("role") != std::string::npos) {
-    return absl::Status(s.code(), fmt::format("{}, or restore with --no-owner", s.message()));
+  // pg_restore says why only in words (its exit code is 1 for everything): a missing role is
+  // recognized here, once, as libpq words the server's 42704 undefined_object for it.
+  const std::string message(s.message());
+  const size_t role = message.find("role \"");
+  if (!s.ok() && role != std::string::npos && message.find("\" does not exist", role) != std::string::npos) {
+    return base::WithKind(
+        absl::Status(s.code(), fmt::format("{}: create the role, or restore with --no-owner", message)),
+        base::ErrorKind::kRoleMissing);
   }
   return s;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "fmt/format.h"
 
 namespace pgpitr::restore {
@@ -53,12 +54,15 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
   const RestorableWindow& window = *read;
   if (window.empty()) {
     if (!window.unusable_bases.empty()) {
-      return absl::FailedPreconditionError(
-          "the repository has bases, but the change log does not cover any of them yet (is 'pgpitr run' "
-          "capturing? it must run at least until it passes the base's LSN)");
+      return base::WithKind(absl::FailedPreconditionError(
+                                "the repository has bases, but the change log does not cover any of them yet (is "
+                                "'pgpitr run' capturing? it must run at least until it passes the base's LSN)"),
+                            base::ErrorKind::kNothingRestorable);
     }
-    return absl::FailedPreconditionError(
-        "the repository has no base to restore from; run 'pgpitr backup' (or let 'pgpitr run' take one)");
+    return base::WithKind(
+        absl::FailedPreconditionError(
+            "the repository has no base to restore from; run 'pgpitr backup' (or let 'pgpitr run' take one)"),
+        base::ErrorKind::kNothingRestorable);
   }
   RestorePlan plan;
   plan.target = target;
@@ -140,29 +144,34 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
     // The commits to replay must form an unbroken chain: each names the one stored before it. Only
     // the small transaction records are read here; the replay reads the changes, once.
     std::optional<Lsn> previous;
+    bool unchained = false;  // the chain broke (rather than the log failing to read)
     absl::Status counted = log.ForEachTransaction(
         Lsn(base->lsn()), Lsn((*last)->commit_lsn()), [&](const proto::Transaction& t) -> absl::Status {
           const Lsn named(t.prev_commit_lsn());
           if (t.has_prev_commit_lsn() && (previous ? named != *previous : named >= Lsn(base->lsn()))) {
-            return absl::DataLossError(fmt::format(
-                "the change log is missing transactions before LSN {} (that commit follows {}, which is not "
-                "stored), so no restore can replay across them: restore to a point before {}, or run 'pgpitr "
-                "verify'",
-                Lsn(t.commit_lsn()).ToString(), named.ToString(), named.ToString()));
+            unchained = true;
+            return base::WithKind(
+                absl::DataLossError(fmt::format(
+                    "the change log is missing transactions before LSN {} (that commit follows {}, which is not "
+                    "stored), so no restore can replay across them: restore to a point before {}, or run 'pgpitr "
+                    "verify'",
+                    Lsn(t.commit_lsn()).ToString(), named.ToString(), named.ToString())),
+                base::ErrorKind::kChangeLogDamaged);
           }
           previous = Lsn(t.commit_lsn());
           ++plan.transactions;
           for (uint32_t relid : t.dropped_relids()) plan.dropped.Add(relid, Lsn(t.commit_lsn()));
           return absl::OkStatus();
         });
-    if (counted.code() == absl::StatusCode::kDataLoss &&
-        counted.message().find("is not stored") == std::string_view::npos) {
+    if (counted.code() == absl::StatusCode::kDataLoss && !unchained) {
       const Lsn readable = previous.value_or(Lsn(base->lsn()));
-      return absl::DataLossError(fmt::format(
-          "the change log is damaged after LSN {} ({}): {}; restore to a point at or before it, or run 'pgpitr "
-          "verify' to see what is still restorable",
-          readable.ToString(), previous ? "the last commit that reads back" : "the base",
-          std::string(counted.message())));
+      return base::WithKind(
+          absl::DataLossError(fmt::format(
+              "the change log is damaged after LSN {} ({}): {}; restore to a point at or before it, or run 'pgpitr "
+              "verify' to see what is still restorable",
+              readable.ToString(), previous ? "the last commit that reads back" : "the base",
+              std::string(counted.message()))),
+          base::ErrorKind::kChangeLogDamaged);
     }
     if (!counted.ok()) return counted;
   }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "base/error.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "pg/connection.h"
@@ -61,16 +62,19 @@ absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const 
   absl::StatusOr<pg::Result> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
   if (!ident.ok() && dbname == state.database()) {
     // Fail closed: a database of the source's name on a server we cannot identify may be the source.
-    return absl::PermissionDeniedError(
-        fmt::format("cannot tell whether the restore target is the source itself ({}); restore into a database with "
-                    "another name than {}",
-                    ident.status().message(), dbname));
+    return base::WithKind(
+        absl::PermissionDeniedError(fmt::format(
+            "cannot tell whether the restore target is the source itself ({}); restore into a database with "
+            "another name than {}",
+            ident.status().message(), dbname)),
+        base::ErrorKind::kTargetRefused);
   }
   if (ident.ok() && ident->GetString(0, 0) == state.system_identifier() && dbname == state.database()) {
-    return absl::PermissionDeniedError(
-        fmt::format("the restore target is database {} of the source cluster itself; restore into another database "
-                    "(e.g. dbname={}_restored)",
-                    dbname, dbname));
+    return base::WithKind(absl::PermissionDeniedError(fmt::format(
+                              "the restore target is database {} of the source cluster itself; restore into another "
+                              "database (e.g. dbname={}_restored)",
+                              dbname, dbname)),
+                          base::ErrorKind::kTargetRefused);
   }
   absl::StatusOr<pg::Result> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
   if (!exists.ok()) return exists.status();
@@ -79,10 +83,12 @@ absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const 
     if (!objects.ok()) return objects.status();
     if (*objects == "0") return false;
     if (!options.replace_existing) {
-      return absl::AlreadyExistsError(fmt::format(
-          "the restore target database {} is not empty ({} relations); restore into a new database name, or "
-          "pass --replace-existing to drop and recreate it",
-          dbname, *objects));
+      return base::WithKind(
+          absl::AlreadyExistsError(fmt::format(
+              "the restore target database {} is not empty ({} relations); restore into a new database name, or "
+              "pass --replace-existing to drop and recreate it",
+              dbname, *objects)),
+          base::ErrorKind::kTargetRefused);
     }
     if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE {} WITH (FORCE)", QuoteIdent(dbname))); !s.ok()) {
       return s;
@@ -275,10 +281,8 @@ class Pipeline {
   }
 
   absl::Status BaseFailed(const absl::Status& s) const {
-    return absl::Status(
-        s.code(),
-        fmt::format("restoring into {} failed: {}{}", dbname_, s.message(),
-                    std::string(s.message()).find("role") != std::string::npos ? ", or pass --no-owner" : ""));
+    return base::WithKind(absl::Status(s.code(), fmt::format("restoring into {} failed: {}", dbname_, s.message())),
+                          base::KindOf(s));
   }
 
   // The target connection, the roles the base names, and the base's loader (none for an empty
@@ -352,15 +356,14 @@ class Pipeline {
       return s;
     });
     if (replayed.ok()) return replayed;
-    // The change log's own read errors start so (wal/change_log.cc); a base that disagrees with
-    // the log says "the base's rows ...".
-    if (failed_at.has_value() && replayed.code() == absl::StatusCode::kDataLoss &&
-        absl::StartsWith(replayed.message(), "change log")) {
-      return absl::DataLossError(
-          fmt::format("the change log is damaged: the changes of the transaction committed at LSN {} do not read "
-                      "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still "
-                      "restorable",
-                      failed_at->ToString(), replayed.message()));
+    // A change that does not read back, rather than a target that disagrees with the log.
+    if (failed_at.has_value() && base::KindOf(replayed) == base::ErrorKind::kChangeLogDamaged) {
+      return base::WithKind(
+          absl::DataLossError(fmt::format(
+              "the change log is damaged: the changes of the transaction committed at LSN {} do not read "
+              "back ({}); restore to a point before it, or run 'pgpitr verify' to see what is still restorable",
+              failed_at->ToString(), replayed.message())),
+          base::ErrorKind::kChangeLogDamaged);
     }
     // With bulk replay many source transactions share a target transaction: what failed was
     // rolled back with whatever else that target transaction held.
@@ -572,8 +575,10 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
                                           base::ProgressSink* progress) {
   const std::optional<std::string> dbname = options.target.Get("dbname");
   if (!dbname || dbname->empty() || dbname->find('=') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        "the restore target names no database; give one, e.g. --target 'host=H dbname=app_restored'");
+    return base::WithKind(
+        absl::InvalidArgumentError(
+            "the restore target names no database; give one, e.g. --target 'host=H dbname=app_restored'"),
+        base::ErrorKind::kUsage);
   }
   absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
       wal::Repository::Open(options.repo, wal::Repository::Mode::kRead);
@@ -591,13 +596,16 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
   const fs::path dump = plan->base.empty() ? fs::path() : (*repo)->BaseDir(plan->base) / plan->base.dump_file();
   if (!plan->base.empty()) {
     absl::StatusOr<std::string> sha = wal::Sha256File(dump);
-    if (!sha.ok())
-      return absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string()));
+    if (!sha.ok()) {
+      return base::WithKind(
+          absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string())),
+          base::ErrorKind::kBaseDamaged);
+    }
     if (*sha != plan->base.sha256()) {
-      return absl::DataLossError(
-          fmt::format("base {} is damaged: {} does not match its checksum (run 'pgpitr info' "
-                      "and restore from another base)",
-                      plan->base.id(), dump.string()));
+      return base::WithKind(absl::DataLossError(fmt::format("base {} is damaged: {} does not match its checksum (run "
+                                                            "'pgpitr info' and restore from another base)",
+                                                            plan->base.id(), dump.string())),
+                            base::ErrorKind::kBaseDamaged);
     }
   }
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),

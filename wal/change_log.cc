@@ -132,10 +132,10 @@ absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::LastCommitNotAfterT
     return std::nullopt;
   }
   const std::optional<keys::TimeIndexEntry> entry = keys::DecodeTimeIndex(it->key().ToStringView());
-  if (!entry) return absl::DataLossError("change log time index key has the wrong size");
+  if (!entry) return keys::Damaged("change log time index key has the wrong size");
   absl::StatusOr<std::optional<proto::Transaction>> txn = GetTransaction(entry->commit_lsn);
   if (txn.ok() && !txn->has_value()) {
-    return absl::DataLossError(
+    return keys::Damaged(
         fmt::format("change log time index names a transaction at {} that it does not hold (run 'pgpitr verify')",
                     entry->commit_lsn.ToString()));
   }
@@ -175,7 +175,7 @@ absl::Status ForEachVersionOneChange(rocksdb::Iterator* it, std::string_view pre
   for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const std::optional<keys::ChunkKey> key = keys::DecodeChunk(it->key().ToStringView());
     if (!key || key->chunk_seq != *seen) {
-      return absl::DataLossError(
+      return keys::Damaged(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')", *seen,
                       pg::Lsn(txn.commit_lsn()).ToString()));
     }
@@ -241,7 +241,7 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
   for (; *version != 1 && in_transaction(); it_->Next()) {
     const std::optional<keys::ChunkKey> key = keys::DecodeChunk(it_->key().ToStringView());
     if (!key || key->chunk_seq != expected_chunk) {
-      return absl::DataLossError(fmt::format(
+      return keys::Damaged(fmt::format(
           "change log is missing changes from change {} of the transaction committed at {} (run 'pgpitr verify')",
           expected_seq, pg::Lsn(txn.commit_lsn()).ToString()));
     }
@@ -266,7 +266,7 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
       changes = static_cast<size_t>(chunk->changes_size());
     }
     if (first_seq != expected_seq) {
-      return absl::DataLossError(
+      return keys::Damaged(
           fmt::format("change log is missing change {} of the transaction committed at {} (run 'pgpitr verify')",
                       expected_seq, pg::Lsn(txn.commit_lsn()).ToString()));
     }
@@ -282,7 +282,7 @@ absl::Status ChangeLog::ChangeReader::TakeEachChange(const proto::Transaction& t
                                                 pg::Lsn(txn.commit_lsn()).ToString()));
   }
   if (expected_seq != txn.change_count()) {
-    return absl::DataLossError(
+    return keys::Damaged(
         fmt::format("change log holds {} of the {} changes of the transaction committed at {} (run 'pgpitr verify')",
                     expected_seq, txn.change_count(), pg::Lsn(txn.commit_lsn()).ToString()));
   }
@@ -358,7 +358,7 @@ absl::StatusOr<std::vector<uint64_t>> ChangeLog::PendingStorageIds() const {
   for (it->Seek(keys::Start(Tag::kPending)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kPending);
        it->Next()) {
     const std::optional<uint64_t> storage_id = keys::DecodePending(it->key().ToStringView());
-    if (!storage_id) return absl::DataLossError("change log pending key has the wrong size");
+    if (!storage_id) return keys::Damaged("change log pending key has the wrong size");
     out.push_back(*storage_id);
   }
   if (absl::Status st = FromRocks(it->status(), "reading pending transactions"); !st.ok()) return st;

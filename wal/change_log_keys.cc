@@ -1,5 +1,6 @@
 #include "wal/change_log_keys.h"
 
+#include "base/error.h"
 #include "fmt/format.h"
 
 namespace pgpitr::wal::keys {
@@ -110,9 +111,13 @@ std::string Serialize(const google::protobuf::Message& message) {
   return out;
 }
 
+absl::Status Damaged(std::string message) {
+  return base::WithKind(absl::DataLossError(std::move(message)), base::ErrorKind::kChangeLogDamaged);
+}
+
 absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what) {
   if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(
+    return Damaged(
         fmt::format("change log record {} is damaged (it does not parse); the repository needs 'pgpitr verify'", what));
   }
   return absl::OkStatus();
@@ -121,7 +126,7 @@ absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out,
 absl::Status FromRocks(const rocksdb::Status& s, std::string_view doing) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsCorruption()) {
-    return absl::DataLossError(
+    return Damaged(
         fmt::format("change log is damaged while {}: {} (run 'pgpitr info' "
                     "to see what is still restorable)",
                     doing, s.ToString()));

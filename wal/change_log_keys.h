@@ -110,6 +110,9 @@ uint64_t NumberOf(std::string_view key);
 
 // Values: stored protobuf messages. A value that does not parse is a DataLoss error naming `what`.
 std::string Serialize(const google::protobuf::Message& message);
+// A record of the change log that does not read back: DataLoss, kind kChangeLogDamaged (restore
+// names the transaction it stopped at; verify says what is still restorable).
+absl::Status Damaged(std::string message);
 [[nodiscard]] absl::Status ParseStored(std::string_view bytes, google::protobuf::Message* out, std::string_view what);
 // A RocksDB status as ours: Corruption is DataLoss (the repository needs verify), the LOCK file
 // held by another process is FailedPrecondition, anything else Internal.

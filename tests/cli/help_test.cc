@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "base/error.h"
 #include "cli/commands.h"
 #include "fmt/format.h"
 #include "rocksdb/version.h"
@@ -94,6 +95,28 @@ TEST(Help, ExitCodesTextNamesEveryCode) {
                         ExitCode::kTargetRefused, ExitCode::kDamaged, ExitCode::kStopped}) {
     EXPECT_NE(text.find(fmt::format("{} ", static_cast<int>(code))), std::string::npos) << static_cast<int>(code);
   }
+}
+
+// Each kind of error has its exit code, whatever the status code it travels in: "no base yet" is
+// not the source's fault (it was exit code 3), a damaged change log is 5 even when reworded.
+TEST(ExitCode, EachErrorKindMapsToOneCode) {
+  const std::pair<base::ErrorKind, ExitCode> cases[] = {
+      {base::ErrorKind::kUsage, ExitCode::kUsage},
+      {base::ErrorKind::kNothingRestorable, ExitCode::kUsage},
+      {base::ErrorKind::kSourceUnusable, ExitCode::kSourceUnusable},
+      {base::ErrorKind::kToolMissing, ExitCode::kSourceUnusable},
+      {base::ErrorKind::kTargetRefused, ExitCode::kTargetRefused},
+      {base::ErrorKind::kRoleMissing, ExitCode::kTargetRefused},
+      {base::ErrorKind::kChangeLogDamaged, ExitCode::kDamaged},
+      {base::ErrorKind::kBaseDamaged, ExitCode::kDamaged},
+      {base::ErrorKind::kStopped, ExitCode::kStopped},
+  };
+  for (const auto& [kind, code] : cases) {
+    EXPECT_EQ(ExitCodeOf(base::WithKind(absl::FailedPreconditionError("x"), kind)), code) << static_cast<int>(kind);
+    EXPECT_EQ(ExitCodeOf(base::WithKind(absl::InternalError("x"), kind)), code) << static_cast<int>(kind);
+  }
+  EXPECT_EQ(ExitCodeOf(absl::FailedPreconditionError("no kind")), ExitCode::kSourceUnusable);
+  EXPECT_EQ(ExitCodeOf(absl::OkStatus()), ExitCode::kSuccess);
 }
 
 TEST(Help, UsageErrorsAreExitCode2) {

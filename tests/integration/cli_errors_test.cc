@@ -68,6 +68,26 @@ TEST_F(CliErrorsTest, TargetBeforeTheEarliestBaseIsExitCode2AndPrintsTheWindow) 
   EXPECT_EQ(db->Get(0, 0), "0") << "a refused restore creates nothing";
 }
 
+// A repository capture has started but with no base yet has nothing to restore from: the user's
+// input (this repository, now), not the source, is what cannot be used (exit code 2, once 3).
+TEST_F(CliErrorsTest, ARepositoryWithNoBaseYetIsExitCode2AndSaysHowToGetOne) {
+  {
+    pg::Connection app = Connect("app");
+    Exec(app, "CREATE TABLE t (id int PRIMARY KEY)");
+  }
+  StartCapture();
+  {
+    pg::Connection app = Connect("app");
+    Exec(app, "INSERT INTO t VALUES (1)");
+    WaitCaptured(InsertLsn(app));
+  }
+  StopCapture();
+  const CliResult r = RunPgpitr(
+      {"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("restored"), "--latest"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("has no base to restore from; run 'pgpitr backup'"), std::string::npos) << r.err;
+}
+
 TEST_F(CliErrorsTest, TargetAfterTheWindowIsRefused) {
   CaptureTenRows();
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",

@@ -1,9 +1,10 @@
-// libFuzzer target for the proxy's wire decoder and SQL lexer: the input is a client's byte stream
-// (startup phase first, then typed messages), fed in chunks whose sizes derive from the input, and
-// also SQL text.
+// libFuzzer target for the proxy's wire decoder, SQL lexer and schema-change recorder: the input is
+// a client's byte stream (startup phase first, then typed messages), fed in chunks whose sizes
+// derive from the input, each message also given to a DdlRecorder (with answers of every type in
+// between), and also SQL text.
 //   clang++-14 -std=c++20 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
-//     -fno-sanitize-recover=all -I. proxy/wire.cc proxy/sql.cc tests/proxy/wire_fuzz.cc \
-//     -labsl_statusor -labsl_status -labsl_strings -o wire_fuzz
+//     -fno-sanitize-recover=all -I. proxy/wire.cc proxy/sql.cc proxy/response_tracker.cc \
+//     proxy/ddl_recorder.cc tests/proxy/wire_fuzz.cc -labsl_statusor -labsl_status -labsl_strings -lfmt -o wire_fuzz
 //   mkdir -p /tmp/wire_fuzz_corpus && ./wire_fuzz -max_total_time=60 /tmp/wire_fuzz_corpus tests/proxy/fuzz_corpus
 // (new inputs go to the first directory, so the checked-in seeds stay as they are)
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/ddl_recorder.h"
 #include "proxy/sql.h"
 #include "proxy/wire.h"
 
@@ -47,9 +49,33 @@ void CheckSql(std::string_view text) {
   (void)pgpitr::proxy::MustRunOutsideTransaction(text);
 }
 
+// What the recorder sends upstream for a client message frames as whole messages, and ends with
+// the client's own message unless it rewrote a query.
+void CheckRecorded(pgpitr::proxy::DdlRecorder& recorder, const pgpitr::proxy::Frame& frame, uint64_t seed) {
+  std::string upstream;
+  recorder.FromClient(frame, seed % 7 != 0, &upstream);
+  FrameDecoder d(FrameDecoder::Phase::kTyped, 1u << 30);
+  d.Append(upstream);
+  size_t messages = 0;
+  for (FrameResult r = d.Next(); r.kind == FrameResult::kFrame; r = d.Next()) {
+    ++messages;
+    d.Consume();
+  }
+  Check(d.buffered() == 0 && messages >= 1);
+  Check(upstream.ends_with(frame.raw) || (frame.type == 'Q' && messages == 1));
+  // Answers of any type, as a database might send (or a confused one).
+  constexpr char kAnswers[] = "123CDEIZTnst";
+  for (int i = 0; i < static_cast<int>(seed % 5); ++i) {
+    std::string record;
+    const auto answer = recorder.FromDatabase(kAnswers[(seed >> (8 * i)) % (sizeof(kAnswers) - 1)], &record);
+    Check((answer == pgpitr::proxy::DdlRecorder::Answer::kHeld) == !record.empty());
+  }
+}
+
 void FeedFrames(std::string_view input, uint64_t seed) {
   constexpr size_t kCaps[] = {pgpitr::proxy::kDefaultMaxMessage, 256u << 20, 4096, 64, 5};
   FrameDecoder d(FrameDecoder::Phase::kStartup, kCaps[seed % 5]);
+  pgpitr::proxy::DdlRecorder recorder;
   size_t framed = 0;
   for (size_t pos = 0; pos < input.size();) {
     seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -83,6 +109,7 @@ void FeedFrames(std::string_view input, uint64_t seed) {
         auto parse = pgpitr::proxy::ParseParse(body);
         if (r.frame.type == 'Q' && query.ok()) CheckSql(*query);
         if (r.frame.type == 'P' && parse.ok()) CheckSql(parse->query);
+        CheckRecorded(recorder, r.frame, seed);
         // A rewritten SASL offer is one well-formed 'R' message, shorter than the original.
         if (auto sasl = pgpitr::proxy::WithoutChannelBinding(r.frame)) {
           FrameDecoder one(FrameDecoder::Phase::kTyped);

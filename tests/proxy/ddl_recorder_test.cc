@@ -1,0 +1,170 @@
+// Specification of the proxy's schema-change recording, without sockets: what goes to the database
+// for each client message, and which of the database's answers the client gets.
+#include "proxy/ddl_recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace pgpitr::proxy {
+namespace {
+
+using namespace std::string_literals;
+
+// The messages of a byte stream, as (type, body).
+std::vector<std::pair<char, std::string>> Messages(const std::string& bytes) {
+  FrameDecoder decoder(FrameDecoder::Phase::kTyped);
+  decoder.Append(bytes);
+  std::vector<std::pair<char, std::string>> out;
+  for (;;) {
+    const FrameResult r = decoder.Next();
+    if (r.kind != FrameResult::kFrame) {
+      EXPECT_EQ(r.kind, FrameResult::kNeedMore) << r.error;
+      EXPECT_EQ(decoder.buffered(), 0u);
+      break;
+    }
+    out.emplace_back(r.frame.type, std::string(r.frame.body));
+    decoder.Consume();
+  }
+  return out;
+}
+
+// What goes to the database for one client message.
+std::string Send(DdlRecorder& recorder, char type, const std::string& body, bool capture = true) {
+  const std::string raw = EncodeMessage(type, body);
+  FrameDecoder decoder(FrameDecoder::Phase::kTyped);
+  decoder.Append(raw);
+  const FrameResult r = decoder.Next();
+  EXPECT_EQ(r.kind, FrameResult::kFrame);
+  std::string out;
+  recorder.FromClient(r.frame, capture, &out);
+  return out;
+}
+
+std::string Query(const std::string& sql) { return sql + '\0'; }
+std::string Parse(const std::string& name, const std::string& sql) { return name + '\0' + sql + '\0' + "\0\0"s; }
+std::string Bind(const std::string& portal, const std::string& statement) {
+  return portal + '\0' + statement + '\0' + "\0\0\0\0\0\0"s;
+}
+std::string Execute(const std::string& portal) { return portal + '\0' + "\0\0\0\0"s; }
+
+// The database's answers that reach the client.
+std::string Forwarded(DdlRecorder& recorder, const std::string& types, std::string* to_database = nullptr) {
+  std::string out;
+  std::string ignored;
+  for (char t : types) {
+    if (recorder.FromDatabase(t, to_database ? to_database : &ignored) == DdlRecorder::Answer::kForward) out += t;
+  }
+  return out;
+}
+
+TEST(DdlRecorder, AQueryWithoutSchemaChangesGoesAsItIs) {
+  DdlRecorder recorder;
+  EXPECT_EQ(Forwarded(recorder, "RSZ"), "RSZ") << "the startup's answers";
+  const std::string sent = Send(recorder, 'Q', Query("INSERT INTO t VALUES (1)"));
+  EXPECT_EQ(sent, EncodeMessage('Q', Query("INSERT INTO t VALUES (1)")));
+  EXPECT_EQ(Forwarded(recorder, "CZ"), "CZ");
+}
+
+TEST(DdlRecorder, ASchemaChangeInAQueryIsPrecededByTheMessageWhoseAnswersAreDropped) {
+  DdlRecorder recorder;
+  (void)Forwarded(recorder, "Z");
+  const auto sent = Messages(Send(recorder, 'Q', Query("ALTER TABLE t ADD COLUMN c int; INSERT INTO t VALUES (1)")));
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, 'Q');
+  const std::string& text = sent[0].second;
+  const size_t message = text.find("pg_logical_emit_message(true, 'pgpitr.ddl'");
+  const size_t alter = text.find("ALTER TABLE t ADD COLUMN c int;");
+  ASSERT_NE(message, std::string::npos) << text;
+  ASSERT_NE(alter, std::string::npos) << text;
+  EXPECT_LT(message, alter) << "the message goes first, in the same transaction";
+  EXPECT_NE(text.find("$pgpitr$ALTER TABLE t ADD COLUMN c int$pgpitr$"), std::string::npos) << text;
+  // The message's SELECT answers T D C; the client's ALTER C and INSERT C; then Z.
+  EXPECT_EQ(Forwarded(recorder, "TDCCCZ"), "CCZ");
+  EXPECT_EQ(recorder.in_flight(), 0u);
+}
+
+TEST(DdlRecorder, WithoutCaptureEveryMessageGoesAsItIs) {
+  DdlRecorder recorder;
+  EXPECT_EQ(Send(recorder, 'Q', Query("DROP TABLE t"), /*capture=*/false), EncodeMessage('Q', Query("DROP TABLE t")));
+  EXPECT_EQ(Send(recorder, 'P', Parse("s", "DROP TABLE t"), false), EncodeMessage('P', Parse("s", "DROP TABLE t")));
+  EXPECT_EQ(Send(recorder, 'B', Bind("", "s"), false), EncodeMessage('B', Bind("", "s")));
+  EXPECT_EQ(Send(recorder, 'E', Execute(""), false), EncodeMessage('E', Execute("")));
+  EXPECT_EQ(Forwarded(recorder,
+                      "Z"
+                      "CZ"
+                      "12C"),
+            "ZCZ12C");
+}
+
+TEST(DdlRecorder, APreparedSchemaChangeGetsTheMessageJustBeforeItsExecute) {
+  DdlRecorder recorder;
+  (void)Forwarded(recorder, "Z");
+  EXPECT_EQ(Send(recorder, 'P', Parse("s1", "CREATE INDEX i ON t (a)")),
+            EncodeMessage('P', Parse("s1", "CREATE INDEX i ON t (a)")));
+  EXPECT_EQ(Send(recorder, 'B', Bind("p1", "s1")), EncodeMessage('B', Bind("p1", "s1")));
+  const auto sent = Messages(Send(recorder, 'E', Execute("p1")));
+  std::string types;
+  for (const auto& [type, body] : sent) types += type;
+  // Close, Parse, Bind, Execute, Close, Close of the proxy's own, then the client's Execute.
+  ASSERT_EQ(types, "CPBECCE");
+  EXPECT_NE(sent[1].second.find("pgpitr.ddl"), std::string::npos);
+  EXPECT_NE(sent[2].second.find("CREATE INDEX i ON t (a)"), std::string::npos) << "the statement is its parameter";
+  EXPECT_EQ(sent[6].second, Execute("p1"));
+  (void)Send(recorder, 'S', "");
+  // Client: ParseComplete, BindComplete; the proxy's: CloseComplete, Parse, Bind, its SELECT's row
+  // and CommandComplete, two CloseCompletes; then the client's CommandComplete and ReadyForQuery.
+  EXPECT_EQ(Forwarded(recorder,
+                      "12"
+                      "312DC33"
+                      "CZ"),
+            "12CZ");
+  EXPECT_EQ(recorder.in_flight(), 0u);
+}
+
+TEST(DdlRecorder, AStatementThatIsNotASchemaChangeOrIsClosedGetsNoMessage) {
+  DdlRecorder recorder;
+  (void)Send(recorder, 'P', Parse("s1", "SELECT 1"));
+  (void)Send(recorder, 'B', Bind("p1", "s1"));
+  EXPECT_EQ(Send(recorder, 'E', Execute("p1")), EncodeMessage('E', Execute("p1")));
+  (void)Send(recorder, 'P', Parse("s2", "DROP TABLE t"));
+  (void)Send(recorder, 'C', "Ss2"s + '\0');
+  (void)Send(recorder, 'B', Bind("p2", "s2"));
+  EXPECT_EQ(Send(recorder, 'E', Execute("p2")), EncodeMessage('E', Execute("p2"))) << "a closed statement is forgotten";
+  // A name reused for something else forgets the schema change it held.
+  (void)Send(recorder, 'P', Parse("s3", "DROP TABLE t"));
+  (void)Send(recorder, 'P', Parse("s3", "SELECT 2"));
+  (void)Send(recorder, 'B', Bind("p3", "s3"));
+  EXPECT_EQ(Send(recorder, 'E', Execute("p3")), EncodeMessage('E', Execute("p3")));
+}
+
+TEST(DdlRecorder, AnIndexMadeConcurrentlyIsRecordedAfterItSucceeded) {
+  DdlRecorder recorder;
+  (void)Forwarded(recorder, "Z");
+  const std::string sql = "CREATE INDEX CONCURRENTLY i ON t (a)";
+  EXPECT_EQ(Send(recorder, 'Q', Query(sql)), EncodeMessage('Q', Query(sql))) << "it cannot share a transaction";
+  std::string to_database;
+  // Its CommandComplete reaches the client; its ReadyForQuery is held while the record goes.
+  EXPECT_EQ(Forwarded(recorder, "CZ", &to_database), "C");
+  const auto record = Messages(to_database);
+  ASSERT_EQ(record.size(), 1u);
+  EXPECT_EQ(record[0].first, 'Q');
+  EXPECT_NE(record[0].second.find("$pgpitr$CREATE INDEX  i ON t (a)$pgpitr$"), std::string::npos)
+      << "recorded without CONCURRENTLY (the word goes, the blanks stay): " << record[0].second;
+  // The record's answers: its SELECT's are dropped, its ReadyForQuery is the client's one.
+  EXPECT_EQ(Forwarded(recorder, "TDCZ"), "Z");
+  EXPECT_EQ(recorder.in_flight(), 0u);
+}
+
+TEST(DdlRecorder, AnIndexMadeConcurrentlyThatFailsIsNotRecorded) {
+  DdlRecorder recorder;
+  (void)Forwarded(recorder, "Z");
+  (void)Send(recorder, 'Q', Query("CREATE INDEX CONCURRENTLY i ON t (a)"));
+  std::string to_database;
+  EXPECT_EQ(Forwarded(recorder, "EZ", &to_database), "EZ");
+  EXPECT_TRUE(to_database.empty());
+}
+
+}  // namespace
+}  // namespace pgpitr::proxy
