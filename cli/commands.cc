@@ -31,6 +31,7 @@
 #include "wal/base_schedule.h"
 #include "wal/capture.h"
 #include "wal/capture_metrics.h"
+#include "wal/description.h"
 #include "wal/repository.h"
 #include "wal/restorable_window.h"
 #include "wal/retention.h"
@@ -121,26 +122,21 @@ absl::Status Info(const InfoFlags& flags) {
   absl::StatusOr<std::unique_ptr<wal::Repository>> repo =
       wal::Repository::Open(flags.repo, wal::Repository::Mode::kRead);
   if (!repo.ok()) return repo.status();
-  absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
-  if (!state.ok()) return state.status();
-  absl::StatusOr<std::vector<proto::Base>> bases = (*repo)->Bases();
-  if (!bases.ok()) return bases.status();
-  absl::StatusOr<wal::RestorableWindow> read_window = wal::ReadRestorableWindow(*bases, (*repo)->change_log(), *state);
-  if (!read_window.ok()) return read_window.status();
-  const wal::RestorableWindow& window = *read_window;
-  absl::StatusOr<std::optional<proto::Transaction>> last =
-      (*repo)->change_log().LastCommitAtOrBefore(Lsn(~uint64_t{0}));
-  if (!last.ok()) return last.status();
+  absl::StatusOr<wal::RepositoryDescription> described = wal::DescribeRepository(**repo);
+  if (!described.ok()) return described.status();
+  const wal::RepositoryDescription& d = *described;
+  const proto::CaptureState& state = d.state;
+  const wal::RestorableWindow& window = d.window;
 
   nlohmann::json out;
   out["repository"] = flags.repo;
-  out["database"] = state->database();
-  out["system_identifier"] = state->system_identifier();
-  out["slot"] = state->slot_name();
-  out["publication"] = state->publication_name();
-  out["log_start_lsn"] = Lsn(state->log_start_lsn()).ToString();
-  out["captured_through_lsn"] = Lsn(state->captured_through_lsn()).ToString();
-  out["captured_through_time"] = FormatPgTime(state->captured_through_time());
+  out["database"] = state.database();
+  out["system_identifier"] = state.system_identifier();
+  out["slot"] = state.slot_name();
+  out["publication"] = state.publication_name();
+  out["log_start_lsn"] = Lsn(state.log_start_lsn()).ToString();
+  out["captured_through_lsn"] = Lsn(state.captured_through_lsn()).ToString();
+  out["captured_through_time"] = FormatPgTime(state.captured_through_time());
   // "window" is the newest stretch (what the metrics export); "stretches" lists every one, oldest first.
   auto stretch_json = [](const wal::RestorableStretch& s) {
     nlohmann::json j = {{"earliest_time", FormatPgTime(s.start_time)},
@@ -156,29 +152,27 @@ absl::Status Info(const InfoFlags& flags) {
     return j;
   };
   out["window"] = window.empty() ? nlohmann::json(nullptr) : stretch_json(window.newest());
-  absl::StatusOr<std::optional<wal::Repository::BaseFailure>> failure = (*repo)->LastBaseFailure();
-  if (!failure.ok()) return failure.status();
   out["last_base_failure"] =
-      failure->has_value() ? nlohmann::json{{"time", FormatPgTime((*failure)->time)}, {"message", (*failure)->message}}
-                           : nlohmann::json(nullptr);
+      d.last_base_failure.has_value()
+          ? nlohmann::json{{"time", FormatPgTime(d.last_base_failure->time)}, {"message", d.last_base_failure->message}}
+          : nlohmann::json(nullptr);
   out["stretches"] = nlohmann::json::array();
   for (const wal::RestorableStretch& s : window.stretches) out["stretches"].push_back(stretch_json(s));
   out["bases"] = nlohmann::json::array();
-  for (const auto& b : *bases) out["bases"].push_back(BaseJson(b, window.IsUsable(b)));
-  const uint64_t log_bytes = (*repo)->change_log().SizeOnDisk();
+  for (const auto& b : d.bases) out["bases"].push_back(BaseJson(b, window.IsUsable(b)));
+  const uint64_t log_bytes = d.change_log_bytes;
   // What compression and the key layout achieve: the figure issue 5's storage target is about.
-  const double bytes_per_row = state->rows() > 0 ? static_cast<double>(log_bytes) / state->rows() : 0.0;
-  out["change_log"] = {{"transactions", state->transactions()},
-                       {"rows", state->rows()},
-                       {"size_bytes", log_bytes},
-                       {"bytes_per_row", bytes_per_row},
-                       {"last_commit_lsn", last->has_value() ? Lsn((*last)->commit_lsn()).ToString() : ""},
-                       {"last_commit_time", last->has_value() ? FormatPgTime((*last)->commit_time()) : ""}};
-  out["unproxied_schema_changes"] = state->unproxied_schema_changes();
-  absl::StatusOr<std::vector<proto::Mark>> marks = (*repo)->change_log().Marks();
-  if (!marks.ok()) return marks.status();
+  const double bytes_per_row = d.bytes_per_row();
+  out["change_log"] = {
+      {"transactions", state.transactions()},
+      {"rows", state.rows()},
+      {"size_bytes", log_bytes},
+      {"bytes_per_row", bytes_per_row},
+      {"last_commit_lsn", d.last_commit.has_value() ? Lsn(d.last_commit->commit_lsn()).ToString() : ""},
+      {"last_commit_time", d.last_commit.has_value() ? FormatPgTime(d.last_commit->commit_time()) : ""}};
+  out["unproxied_schema_changes"] = state.unproxied_schema_changes();
   out["marks"] = nlohmann::json::array();
-  for (const proto::Mark& m : *marks) {
+  for (const proto::Mark& m : d.marks) {
     out["marks"].push_back({{"name", m.name()},
                             {"commit_lsn", Lsn(m.commit_lsn()).ToString()},
                             {"commit_time", FormatPgTime(m.commit_time())}});
@@ -190,7 +184,7 @@ absl::Status Info(const InfoFlags& flags) {
     absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
     if (!conn.ok()) return conn.status();
     absl::StatusOr<wal::SlotHealth> slot = wal::ReadSlotHealth(
-        *conn, state->slot_name().empty() ? "pgpitr" : state->slot_name(), state->captured_through_time());
+        *conn, state.slot_name().empty() ? "pgpitr" : state.slot_name(), state.captured_through_time());
     if (!slot.ok()) return slot.status();
     if (!slot->exists) {
       out["slot_status"] = {{"exists", false}};
@@ -214,11 +208,11 @@ absl::Status Info(const InfoFlags& flags) {
     return absl::OkStatus();
   }
   std::cout << fmt::format("repository   {}\n", flags.repo);
-  std::cout << fmt::format("source       database {} (cluster {}), slot {}, publication {}\n", state->database(),
-                           state->system_identifier(), state->slot_name(), state->publication_name());
+  std::cout << fmt::format("source       database {} (cluster {}), slot {}, publication {}\n", state.database(),
+                           state.system_identifier(), state.slot_name(), state.publication_name());
   if (window.empty()) {
     std::cout << fmt::format("window       none yet: it begins at the first base the change log covers{}\n",
-                             failure->has_value() ? ", and the last base attempt failed (below)" : "");
+                             d.last_base_failure.has_value() ? ", and the last base attempt failed (below)" : "");
   }
   for (size_t i = 0; i < window.stretches.size(); ++i) {
     const wal::RestorableStretch& s = window.stretches[i];
@@ -231,8 +225,8 @@ absl::Status Info(const InfoFlags& flags) {
   }
   std::cout << fmt::format(
       "captured     through {} ({}); {} transactions, {} rows, {} bytes on disk ({:.1f} bytes per row)\n",
-      Lsn(state->captured_through_lsn()).ToString(), FormatPgTime(state->captured_through_time()),
-      state->transactions(), state->rows(), log_bytes, bytes_per_row);
+      Lsn(state.captured_through_lsn()).ToString(), FormatPgTime(state.captured_through_time()), state.transactions(),
+      state.rows(), log_bytes, bytes_per_row);
   if (!out["slot_status"].is_null()) {
     if (out["slot_status"]["exists"].get<bool>()) {
       const nlohmann::json& slot = out["slot_status"];
@@ -253,30 +247,30 @@ absl::Status Info(const InfoFlags& flags) {
                    "starts a new slot and takes a new base\n";
     }
   }
-  if (state->unproxied_schema_changes() > 0) {
+  if (state.unproxied_schema_changes() > 0) {
     std::cout << fmt::format(
         "warning      {} schema changes reached the stream unrecorded (the last on {} near LSN {}): restore "
         "follows added and dropped columns from the stream, but not defaults, renames or indexes; run capture as "
         "a superuser (its event triggers record every schema change) or connect applications through 'pgpitr run "
         "--listen'\n",
-        state->unproxied_schema_changes(), state->last_unproxied_relation(),
-        Lsn(state->last_unproxied_lsn()).ToString());
+        state.unproxied_schema_changes(), state.last_unproxied_relation(), Lsn(state.last_unproxied_lsn()).ToString());
   }
-  std::cout << fmt::format("marks        {}\n", marks->size());
-  for (const proto::Mark& m : *marks) {
+  std::cout << fmt::format("marks        {}\n", d.marks.size());
+  for (const proto::Mark& m : d.marks) {
     std::cout << fmt::format("  {}  LSN {}  {}\n", m.name(), Lsn(m.commit_lsn()).ToString(),
                              FormatPgTime(m.commit_time()));
   }
-  std::cout << fmt::format("bases        {}\n", bases->size());
-  for (const auto& b : *bases) {
+  std::cout << fmt::format("bases        {}\n", d.bases.size());
+  for (const auto& b : d.bases) {
     const bool usable = window.IsUsable(b);
     std::cout << fmt::format("  {}  LSN {}  consistent {}  {}  PostgreSQL {}{}\n", b.id(), Lsn(b.lsn()).ToString(),
                              FormatPgTime(b.consistent_time()),
                              b.empty() ? std::string("empty (no dump)") : fmt::format("{} bytes", b.size_bytes()),
                              b.server_version(), usable ? "" : "  (not usable: the change log does not cover it)");
   }
-  if (failure->has_value()) {
-    std::cout << fmt::format("last base    failed at {}: {}\n", FormatPgTime((*failure)->time), (*failure)->message);
+  if (d.last_base_failure.has_value()) {
+    std::cout << fmt::format("last base    failed at {}: {}\n", FormatPgTime(d.last_base_failure->time),
+                             d.last_base_failure->message);
   }
   return absl::OkStatus();
 }
@@ -446,78 +440,54 @@ absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
 }
 
 absl::Status Mark(const std::string& source_text, const std::string& name) {
-  if (name.empty() || name.size() > 200)
-    return absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters");
   absl::StatusOr<pg::ConnInfo> source = ParseSource(source_text);
   if (!source.ok()) return source.status();
   absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
   if (!conn.ok()) return conn.status();
-  // Transactional: the mark is a transaction of its own in the stream, ordered with all others.
-  absl::StatusOr<pg::Result> r =
-      conn->Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text", {pg::kMarkMessagePrefix, name});
-  if (!r.ok()) return r.status();
+  absl::StatusOr<pg::Lsn> at = wal::RecordMark(*conn, name);
+  if (!at.ok()) return at.status();
   std::cout << fmt::format(
       "mark '{}' recorded at LSN {}; restore to it with --to-mark '{}' once capture has passed it\n", name,
-      r->GetString(0, 0), name);
+      at->ToString(), name);
   return absl::OkStatus();
 }
 
 // Drops what pgpitr made on the source: its slot (which otherwise keeps WAL forever) and its
-// publication. Asks first on a terminal; elsewhere needs --yes.
+// publications. Asks first on a terminal; elsewhere needs --yes.
 absl::Status Uninstall(const std::string& source_text, const std::string& slot, const std::string& publication,
                        bool yes) {
   absl::StatusOr<pg::ConnInfo> source = ParseSource(source_text);
   if (!source.ok()) return source.status();
   absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(*source, "source");
   if (!conn.ok()) return conn.status();
-  absl::StatusOr<pg::Result> found = conn->Query(
-      "SELECT (SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = $1), "
-      "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int, "
-      "(SELECT count(*) FROM pg_publication WHERE pubname = $2)::int, current_database()",
-      {slot, publication});
-  if (!found.ok()) return found.status();
-  const bool has_slot = found->Get(0, 1) != "0";
-  const bool has_publication = found->Get(0, 2) != "0";
-  if (!has_slot && !has_publication) {
+  wal::SourceSettings settings;
+  settings.slot = slot;
+  settings.publication = publication;
+  absl::StatusOr<wal::Installed> installed = wal::FindInstalled(*conn, settings);
+  if (!installed.ok()) return installed.status();
+  if (installed->empty()) {
     std::cout << fmt::format("nothing to remove: no slot {} and no publication {} on database {}\n", slot, publication,
-                             found->GetString(0, 3));
+                             installed->database);
     return absl::OkStatus();
   }
-  if (!found->IsNull(0, 0)) {
-    return absl::FailedPreconditionError(fmt::format(
-        "slot {} is in use by the walsender of process {}: stop 'pgpitr run' first", slot, found->GetString(0, 0)));
-  }
-  if (!yes) {
+  if (!yes && !installed->slot_active_pid) {
     if (isatty(STDIN_FILENO) == 0) {
       return absl::InvalidArgumentError("uninstall drops the slot and ends capture for good: pass --yes to confirm");
     }
     std::cout << fmt::format(
         "Drop slot {} and publication {} on database {}? Capture ends here; the repository stays restorable up "
         "to what it holds. [y/N] ",
-        slot, publication, found->GetString(0, 3));
+        slot, publication, installed->database);
     std::cout.flush();
     std::string answer;
     std::getline(std::cin, answer);
     if (answer != "y" && answer != "Y" && answer != "yes") {
-      return absl::CancelledError("uninstall cancelled; nothing was dropped");
+      return base::WithKind(absl::CancelledError("uninstall cancelled; nothing was dropped"),
+                            base::ErrorKind::kStopped);
     }
   }
-  if (has_slot) {
-    if (absl::Status s = conn->Execute("SELECT pg_drop_replication_slot($1)", {slot}); !s.ok()) return s;
-    std::cout << fmt::format("dropped slot {}\n", slot);
-  }
-  // Its keyed publication (wal/source.h) goes with it.
-  const std::string keyed = wal::KeyedPublication(publication);
-  absl::StatusOr<pg::Result> keyed_found =
-      conn->Query("SELECT count(*) FROM pg_publication WHERE pubname = $1", {keyed});
-  if (!keyed_found.ok()) return keyed_found.status();
-  for (const auto& [name, present] :
-       {std::pair{publication, has_publication}, std::pair{keyed, keyed_found->GetString(0, 0) != "0"}}) {
-    if (!present) continue;
-    if (absl::Status s = conn->Execute(fmt::format("DROP PUBLICATION {}", pg::QuoteIdent(name))); !s.ok()) return s;
-    std::cout << fmt::format("dropped publication {}\n", name);
-  }
-  return absl::OkStatus();
+  return wal::DropInstalled(*conn, settings, *installed,
+                            [](std::string_view what) { std::cout << "dropped " << what << "\n"; });
 }
 
 // libpq's version number as people write it: 150020 -> "15.20" (160001 -> "16.1"; 90624 -> "9.6.24").

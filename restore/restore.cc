@@ -593,27 +593,20 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
 
   RestoreSummary summary;
   summary.plan = *plan;
-  const fs::path dump = plan->base.empty() ? fs::path() : (*repo)->BaseDir(plan->base) / plan->base.dump_file();
-  if (!plan->base.empty()) {
-    absl::StatusOr<std::string> sha = wal::Sha256File(dump);
-    if (!sha.ok()) {
-      return base::WithKind(
-          absl::DataLossError(fmt::format("base {} is missing its dump {}", plan->base.id(), dump.string())),
-          base::ErrorKind::kBaseDamaged);
-    }
-    if (*sha != plan->base.sha256()) {
-      return base::WithKind(absl::DataLossError(fmt::format("base {} is damaged: {} does not match its checksum (run "
-                                                            "'pgpitr info' and restore from another base)",
-                                                            plan->base.id(), dump.string())),
-                            base::ErrorKind::kBaseDamaged);
-    }
+  // The base's dump, checked against its manifest before anything is made (none for an empty base).
+  absl::StatusOr<fs::path> dump = (*repo)->CheckedDump(plan->base);
+  if (!dump.ok()) {
+    return base::WithKind(
+        absl::DataLossError(fmt::format("{}: the base is damaged (run 'pgpitr info' and restore from another base)",
+                                        dump.status().message())),
+        base::ErrorKind::kBaseDamaged);
   }
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
            Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());
 
   absl::StatusOr<bool> created = PrepareTargetDatabase(options, *dbname, *state, plan->base, log);
   if (!created.ok()) return created.status();
-  absl::Status restored = Pipeline(options, *dbname, dump, changes, *state, *plan, progress, &summary).Run();
+  absl::Status restored = Pipeline(options, *dbname, *dump, changes, *state, *plan, progress, &summary).Run();
   if (restored.ok()) return summary;
   // A failed restore never leaves a half-restored database that could pass for a good one: the
   // database this restore created is dropped; one that was there (empty) is said to be incomplete.

@@ -10,8 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/error.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/json_util.h"
+#include "wal/base_backup.h"
 
 namespace pgpitr::wal {
 
@@ -236,6 +238,25 @@ absl::StatusOr<std::optional<Repository::BaseFailure>> Repository::LastBaseFailu
   failure.time = std::strtoll(line.substr(0, tab).c_str(), nullptr, 10);
   failure.message = line.substr(tab + 1);
   return std::optional<BaseFailure>(std::move(failure));
+}
+
+absl::StatusOr<std::filesystem::path> Repository::CheckedDump(const proto::Base& base) const {
+  if (base.empty()) return std::filesystem::path();
+  auto damaged = [&](std::string what) {
+    return base::WithKind(absl::DataLossError(fmt::format("base {}: {}", base.id(), what)),
+                          base::ErrorKind::kBaseDamaged);
+  };
+  const std::filesystem::path dump = BaseDir(base) / (base.dump_file().empty() ? "base.dump" : base.dump_file());
+  std::error_code ec;
+  if (!std::filesystem::exists(dump, ec)) return damaged(fmt::format("its dump {} is missing", dump.string()));
+  if (base.sha256().empty()) return damaged("its manifest records no SHA-256");
+  const uint64_t size = std::filesystem::file_size(dump, ec);
+  absl::StatusOr<std::string> sha = Sha256File(dump);
+  if (!sha.ok() || *sha != base.sha256() || size != base.size_bytes()) {
+    return damaged(fmt::format("{} does not match its manifest ({} bytes, SHA-256 {}; the manifest says {} bytes, {})",
+                               dump.string(), size, sha.ok() ? *sha : "unreadable", base.size_bytes(), base.sha256()));
+  }
+  return dump;
 }
 
 }  // namespace pgpitr::wal

@@ -61,6 +61,10 @@ class Repository {
   // Removes what an interrupted RetireBase left in bases/.trash-*.
   [[nodiscard]] absl::Status EmptyTrash() const;
   std::filesystem::path BaseDir(const proto::Base& base) const { return root_ / "bases" / base.id(); }
+  // The base's dump, checked against its manifest (there, its size and SHA-256 as recorded); an
+  // empty path for an empty base, which has none. A dump missing or not matching is DataLoss, kind
+  // kBaseDamaged, one line naming the base (`restore` and `verify` both check here).
+  [[nodiscard]] absl::StatusOr<std::filesystem::path> CheckedDump(const proto::Base& base) const;
 
   // A fresh folder for a base being dumped, and its registration once the dump is complete: the
   // manifest is written, synced, and the folder renamed into place. When a base of the same id (the

@@ -2,7 +2,9 @@
 
 #include <charconv>
 
+#include "base/error.h"
 #include "fmt/format.h"
+#include "pg/stream_messages.h"
 #include "wal/event_triggers.h"
 
 namespace pgpitr::wal {
@@ -419,6 +421,55 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
   facts.server_time = *now;
   ChooseProtocol(facts.server_version_num, &facts);
   return facts;
+}
+
+absl::StatusOr<pg::Lsn> RecordMark(pg::Connection& source, std::string_view name) {
+  if (name.empty() || name.size() > 200) {
+    return base::WithKind(absl::InvalidArgumentError("a mark needs a name of 1 to 200 characters"),
+                          base::ErrorKind::kUsage);
+  }
+  absl::StatusOr<pg::Result> r = source.Query("SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)::text",
+                                              {pg::kMarkMessagePrefix, std::string(name)});
+  if (!r.ok()) return r.status();
+  return pg::Lsn::Parse(r->Get(0, 0));
+}
+
+absl::StatusOr<Installed> FindInstalled(pg::Connection& source, const SourceSettings& settings) {
+  const std::string keyed = KeyedPublication(settings.publication);
+  absl::StatusOr<pg::Result> found = source.Query(
+      "SELECT (SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = $1), "
+      "(SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1)::int, "
+      "(SELECT count(*) FROM pg_publication WHERE pubname = $2)::int, "
+      "(SELECT count(*) FROM pg_publication WHERE pubname = $3)::int, current_database()",
+      {settings.slot, settings.publication, keyed});
+  if (!found.ok()) return found.status();
+  Installed installed;
+  installed.database = found->GetString(0, 4);
+  installed.slot = found->Get(0, 1) != "0";
+  if (!found->IsNull(0, 0)) installed.slot_active_pid = std::stoi(found->GetString(0, 0));
+  if (found->Get(0, 2) != "0") installed.publications.push_back(settings.publication);
+  // Its keyed publication (see SourceFacts) goes with it.
+  if (found->Get(0, 3) != "0") installed.publications.push_back(keyed);
+  return installed;
+}
+
+absl::Status DropInstalled(pg::Connection& source, const SourceSettings& settings, const Installed& installed,
+                           const std::function<void(std::string_view what)>& dropped) {
+  if (installed.slot_active_pid) {
+    return absl::FailedPreconditionError(
+        fmt::format("slot {} is in use by the walsender of process {}: stop 'pgpitr "
+                    "run' first",
+                    settings.slot, *installed.slot_active_pid));
+  }
+  if (installed.slot) {
+    if (absl::Status s = source.Execute("SELECT pg_drop_replication_slot($1)", {settings.slot}); !s.ok()) return s;
+    dropped(fmt::format("slot {}", settings.slot));
+  }
+  for (const std::string& name : installed.publications) {
+    if (absl::Status s = source.Execute(fmt::format("DROP PUBLICATION {}", pg::QuoteIdent(name))); !s.ok()) return s;
+    dropped(fmt::format("publication {}", name));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pgpitr::wal

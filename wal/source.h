@@ -1,6 +1,6 @@
 // Source: what pgpitr needs of the database it captures, checked and set up before streaming:
 // settings and privileges, its publication, event triggers and logical slot, tables without a
-// replica identity.
+// replica identity; and what the other commands do on a source (a mark; uninstall).
 //   auto facts = PrepareSource(conninfo, {.slot = "pgpitr", .publication = "pgpitr"}, log);
 // Every refusal is one line that names the fix. Nothing here writes to the source's data: it
 // creates a publication (two where its event triggers keep the second: see SourceFacts), a slot
@@ -9,8 +9,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -62,6 +65,25 @@ struct SourceFacts {
 // Checks the source and creates the publication and slot when missing.
 [[nodiscard]] absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const SourceSettings& settings,
                                                         const base::Logger& log);
+
+// A restore point: a transactional pgpitr.mark message, a transaction of its own in the stream,
+// ordered with all others. The LSN the server wrote it at.
+[[nodiscard]] absl::StatusOr<pg::Lsn> RecordMark(pg::Connection& source, std::string_view name);
+
+// What pgpitr made on a source (`pgpitr uninstall`): its slot, which otherwise keeps WAL forever,
+// and its publications.
+struct Installed {
+  std::string database;
+  bool slot = false;
+  std::optional<int> slot_active_pid;  // the walsender streaming it: a capture still running
+  std::vector<std::string> publications;
+  bool empty() const { return !slot && publications.empty(); }
+};
+[[nodiscard]] absl::StatusOr<Installed> FindInstalled(pg::Connection& source, const SourceSettings& settings);
+// Drops what FindInstalled found; refused while the slot is in use. `dropped` hears each thing dropped.
+[[nodiscard]] absl::Status DropInstalled(pg::Connection& source, const SourceSettings& settings,
+                                         const Installed& installed,
+                                         const std::function<void(std::string_view what)>& dropped);
 
 // A replication=database connection to the source.
 [[nodiscard]] absl::StatusOr<pg::Connection> ConnectReplication(const pg::ConnInfo& source);

@@ -54,32 +54,9 @@ absl::StatusOr<VerifyReport> VerifyRepository(const Repository& repo, base::Prog
       report.good_bases.push_back(base);
       continue;
     }
-    const fs::path dump = folder.dir / (base.dump_file().empty() ? "base.dump" : base.dump_file());
-    std::error_code ec;
-    if (!fs::exists(dump, ec)) {
-      report.problems.push_back({.base_id = base.id(),
-                                 .from = pg::Lsn(),
-                                 .to = pg::Lsn(),
-                                 .what = fmt::format("base {}: its dump {} is missing", base.id(), dump.string())});
-      continue;
-    }
-    if (base.sha256().empty()) {
-      report.problems.push_back({.base_id = base.id(),
-                                 .from = pg::Lsn(),
-                                 .to = pg::Lsn(),
-                                 .what = fmt::format("base {}: its manifest records no SHA-256", base.id())});
-      continue;
-    }
-    const uint64_t size = fs::file_size(dump, ec);
-    absl::StatusOr<std::string> sha = Sha256File(dump);
-    if (!sha.ok() || *sha != base.sha256() || size != base.size_bytes()) {
-      report.problems.push_back({.base_id = base.id(),
-                                 .from = pg::Lsn(),
-                                 .to = pg::Lsn(),
-                                 .what = fmt::format("base {}: {} does not match its manifest ({} bytes, SHA-256 {}; "
-                                                     "the manifest says {} bytes, {})",
-                                                     base.id(), dump.string(), size, sha.ok() ? *sha : "unreadable",
-                                                     base.size_bytes(), base.sha256())});
+    if (absl::StatusOr<fs::path> dump = repo.CheckedDump(base); !dump.ok()) {
+      report.problems.push_back(
+          {.base_id = base.id(), .from = pg::Lsn(), .to = pg::Lsn(), .what = std::string(dump.status().message())});
       continue;
     }
     report.good_bases.push_back(base);

@@ -7,7 +7,10 @@
 
 #include <fstream>
 
+#include "base/error.h"
 #include "tests/temp_dir.h"
+#include "wal/base_backup.h"
+#include "wal/description.h"
 
 namespace pgpitr::wal {
 namespace {
@@ -99,6 +102,56 @@ TEST(Repository, TheLastBaseFailureIsKeptUntilABaseIsRegistered) {
   absl::StatusOr<std::optional<Repository::BaseFailure>> cleared = (*repo)->LastBaseFailure();
   ASSERT_TRUE(cleared.ok());
   EXPECT_FALSE(cleared->has_value());
+}
+
+// restore and verify check a base's dump in one place: present, its size and SHA-256 those of the
+// manifest; anything else is a damaged base, named.
+TEST(Repository, ACheckedDumpMatchesItsManifestOrTheBaseIsDamaged) {
+  TempDir dir("pgpitr_repository_");
+  absl::StatusOr<std::unique_ptr<Repository>> repo = Repository::Open(dir.path() / "repo", Repository::Mode::kCapture);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<std::filesystem::path> partial = (*repo)->NewPartialBase("0000000000001000");
+  ASSERT_TRUE(partial.ok());
+  std::ofstream(*partial / "base.dump") << "the dump";
+  absl::StatusOr<std::string> sha = Sha256File(*partial / "base.dump");
+  ASSERT_TRUE(sha.ok());
+  proto::Base base = BaseWithId("0000000000001000", *sha);
+  base.set_size_bytes(8);
+  ASSERT_TRUE((*repo)->CommitBase(*partial, base).ok());
+  absl::StatusOr<std::filesystem::path> dump = (*repo)->CheckedDump(base);
+  ASSERT_TRUE(dump.ok()) << dump.status();
+  EXPECT_EQ(dump->filename(), "base.dump");
+
+  std::ofstream(*dump, std::ios::app) << "!";
+  absl::StatusOr<std::filesystem::path> changed = (*repo)->CheckedDump(base);
+  EXPECT_EQ(base::KindOf(changed.status()), base::ErrorKind::kBaseDamaged);
+  EXPECT_NE(changed.status().message().find("does not match its manifest"), std::string::npos) << changed.status();
+  std::filesystem::remove(*dump);
+  absl::StatusOr<std::filesystem::path> missing = (*repo)->CheckedDump(base);
+  EXPECT_EQ(base::KindOf(missing.status()), base::ErrorKind::kBaseDamaged);
+  EXPECT_NE(missing.status().message().find("is missing"), std::string::npos) << missing.status();
+
+  proto::Base empty = base;
+  empty.set_empty(true);
+  absl::StatusOr<std::filesystem::path> none = (*repo)->CheckedDump(empty);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty()) << "an empty base has no dump";
+}
+
+// What `info` shows of a repository capture has not written to yet: no base, no window, nothing
+// captured, and no failure.
+TEST(Repository, ADescriptionOfANewRepositoryHoldsNothingYet) {
+  TempDir dir("pgpitr_repository_");
+  absl::StatusOr<std::unique_ptr<Repository>> repo = Repository::Open(dir.path() / "repo", Repository::Mode::kCapture);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  absl::StatusOr<RepositoryDescription> d = DescribeRepository(**repo);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->bases.empty());
+  EXPECT_TRUE(d->window.empty());
+  EXPECT_FALSE(d->last_commit.has_value());
+  EXPECT_FALSE(d->last_base_failure.has_value());
+  EXPECT_TRUE(d->marks.empty());
+  EXPECT_EQ(d->bytes_per_row(), 0.0);
 }
 
 }  // namespace
