@@ -405,38 +405,18 @@ absl::Status Retention(const std::string& repo_dir, const std::string& keep, con
 absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
     const std::string& listen, const std::string& tls_cert, const std::string& tls_key, const pg::ConnInfo& source,
     std::shared_ptr<const std::atomic<bool>> source_records_ddl, const base::Logger& log) {
-  proxy::ProxyOptions options;
-  options.source_records_ddl = std::move(source_records_ddl);
-  options.tls_cert_file = tls_cert;
-  options.tls_key_file = tls_key;
-  // TLS towards the source as its sslmode (and sslrootcert) say, as libpq would.
-  const char* env_sslmode = std::getenv("PGSSLMODE");
-  absl::StatusOr<proxy::UpstreamTls> upstream_tls =
-      proxy::UpstreamTlsFromSslmode(source.Get("sslmode").value_or(env_sslmode ? env_sslmode : ""));
-  if (!upstream_tls.ok()) return upstream_tls.status();
-  options.upstream_tls = *upstream_tls;
-  const char* env_rootcert = std::getenv("PGSSLROOTCERT");
-  options.upstream_ca_file = source.Get("sslrootcert").value_or(env_rootcert ? env_rootcert : "");
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) port = std::atoi(listen.c_str() + colon + 1);
-  if (colon == std::string::npos || port <= 0 || port > 65535) {
-    return absl::InvalidArgumentError(fmt::format("--listen '{}' is not HOST:PORT (e.g. 127.0.0.1:6432)", listen));
-  }
-  options.listen_host = listen.substr(0, colon);
-  options.listen_port = static_cast<uint16_t>(port);
-  const char* env_host = std::getenv("PGHOST");
-  const char* env_port = std::getenv("PGPORT");
-  std::string host = source.Get("hostaddr").value_or(source.Get("host").value_or(env_host ? env_host : "127.0.0.1"));
-  if (host.find(',') != std::string::npos) host = host.substr(0, host.find(','));
-  if (host.empty() || host[0] == '/') {
-    return absl::InvalidArgumentError(
-        "the proxy connects to the source over TCP: give the source a host name or address (host=...)");
-  }
-  options.upstream_host = host;
-  options.upstream_port =
-      static_cast<uint16_t>(std::atoi(source.Get("port").value_or(env_port ? env_port : "5432").c_str()));
-  return proxy::ProxyServer::Start(options, log);
+  auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value != nullptr ? value : "");
+  };
+  absl::StatusOr<proxy::ProxyOptions> options = proxy::ProxyOptionsFor(
+      listen, source,
+      {.host = env("PGHOST"), .port = env("PGPORT"), .sslmode = env("PGSSLMODE"), .sslrootcert = env("PGSSLROOTCERT")});
+  if (!options.ok()) return options.status();
+  options->source_records_ddl = std::move(source_records_ddl);
+  options->tls_cert_file = tls_cert;
+  options->tls_key_file = tls_key;
+  return proxy::ProxyServer::Start(*options, log);
 }
 
 absl::Status Mark(const std::string& source_text, const std::string& name) {

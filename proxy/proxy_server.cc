@@ -41,6 +41,40 @@ absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode) {
       fmt::format("sslmode '{}' is not one of disable, allow, prefer, require, verify-ca, verify-full", sslmode));
 }
 
+absl::StatusOr<ProxyOptions> ProxyOptionsFor(std::string_view listen, const pg::ConnInfo& source,
+                                             const LibpqDefaults& defaults) {
+  ProxyOptions options;
+  absl::StatusOr<UpstreamTls> upstream_tls = UpstreamTlsFromSslmode(source.Get("sslmode").value_or(defaults.sslmode));
+  if (!upstream_tls.ok()) return upstream_tls.status();
+  options.upstream_tls = *upstream_tls;
+  options.upstream_ca_file = source.Get("sslrootcert").value_or(defaults.sslrootcert);
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string_view::npos) port = std::atoi(std::string(listen.substr(colon + 1)).c_str());
+  if (colon == std::string_view::npos || port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError(fmt::format("--listen '{}' is not HOST:PORT (e.g. 127.0.0.1:6432)", listen));
+  }
+  options.listen_host = std::string(listen.substr(0, colon));
+  options.listen_port = static_cast<uint16_t>(port);
+  std::string host =
+      source.Get("hostaddr")
+          .value_or(source.Get("host").value_or(defaults.host.empty() ? std::string("127.0.0.1") : defaults.host));
+  if (host.find(',') != std::string::npos) host = host.substr(0, host.find(','));
+  if (host.empty() || host[0] == '/') {
+    return absl::InvalidArgumentError(
+        "the proxy connects to the source over TCP: give the source a host name or address (host=...)");
+  }
+  options.upstream_host = host;
+  const int upstream_port =
+      std::atoi(source.Get("port").value_or(defaults.port.empty() ? std::string("5432") : defaults.port).c_str());
+  if (upstream_port <= 0 || upstream_port > 65535) {
+    return absl::InvalidArgumentError(
+        fmt::format("the source's port '{}' is not a TCP port", source.Get("port").value_or(defaults.port)));
+  }
+  options.upstream_port = static_cast<uint16_t>(upstream_port);
+  return options;
+}
+
 struct ProxyServer::State {
   ProxyOptions options;
   base::Logger log;

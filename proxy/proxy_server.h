@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/logger.h"
+#include "pg/conninfo.h"
 #include "pg/stream_messages.h"
 
 namespace pgpitr::proxy {
@@ -62,6 +63,21 @@ struct ProxyOptions {
 // The upstream TLS mode for a libpq sslmode value (empty: libpq's default, prefer); an unknown
 // value is an error.
 [[nodiscard]] absl::StatusOr<UpstreamTls> UpstreamTlsFromSslmode(std::string_view sslmode);
+
+// What libpq falls back on when a connection string leaves a key out (PGHOST, PGPORT, PGSSLMODE,
+// PGSSLROOTCERT; empty when unset): passed in, so that ProxyOptionsFor reads no global state.
+struct LibpqDefaults {
+  std::string host;
+  std::string port;
+  std::string sslmode;
+  std::string sslrootcert;
+};
+
+// The options of a proxy listening on `listen` (HOST:PORT) in front of `source`: where it reaches
+// the source (its host or hostaddr, the first of several; over TCP only) and how (TLS as the source's
+// sslmode and sslrootcert say, as libpq would). Bad input is InvalidArgument naming the fix.
+[[nodiscard]] absl::StatusOr<ProxyOptions> ProxyOptionsFor(std::string_view listen, const pg::ConnInfo& source,
+                                                           const LibpqDefaults& defaults);
 
 class ProxyServer {
  public:
