@@ -517,8 +517,6 @@ ExitCode ExitCodeOf(const absl::Status& status) {
   }
   // No kind attached: by the status code.
   switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return ExitCode::kSuccess;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kNotFound:

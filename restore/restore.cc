@@ -4,7 +4,6 @@
 #include <map>
 #include <optional>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "base/error.h"
 #include "fmt/format.h"

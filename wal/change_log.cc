@@ -17,6 +17,20 @@ using keys::Tag;
 
 namespace {
 
+// The message stored under `key`, or nullopt when there is none; `doing` names the read in errors,
+// `what` the record.
+template <typename Message>
+absl::StatusOr<std::optional<Message>> GetStored(rocksdb::DB* db, const std::string& key, std::string_view doing,
+                                                 std::string_view what) {
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (absl::Status st = FromRocks(s, doing); !st.ok()) return st;
+  Message message;
+  if (absl::Status st = ParseStored(value, &message, what); !st.ok()) return st;
+  return message;
+}
+
 rocksdb::Options MakeOptions(ChangeLog::Mode mode) {
   rocksdb::Options options;
   options.create_if_missing = mode == ChangeLog::Mode::kWriter;
@@ -87,13 +101,8 @@ absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
 }
 
 absl::StatusOr<std::optional<proto::Transaction>> ChangeLog::GetTransaction(pg::Lsn commit_lsn) const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Transaction(commit_lsn), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (absl::Status st = FromRocks(s, "reading a transaction"); !st.ok()) return st;
-  proto::Transaction txn;
-  if (absl::Status st = ParseStored(value, &txn, "T " + commit_lsn.ToString()); !st.ok()) return st;
-  return txn;
+  return GetStored<proto::Transaction>(db_.get(), keys::Transaction(commit_lsn), "reading a transaction",
+                                       "T " + commit_lsn.ToString());
 }
 
 namespace {
@@ -328,13 +337,7 @@ absl::Status ChangeLog::ForEachSequenceSample(
 }
 
 absl::StatusOr<std::optional<proto::Mark>> ChangeLog::GetMark(std::string_view name) const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Mark(name), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (absl::Status st = FromRocks(s, "reading a mark"); !st.ok()) return st;
-  proto::Mark mark;
-  if (absl::Status st = ParseStored(value, &mark, "K"); !st.ok()) return st;
-  return mark;
+  return GetStored<proto::Mark>(db_.get(), keys::Mark(name), "reading a mark", "K");
 }
 
 absl::StatusOr<std::vector<proto::Mark>> ChangeLog::Marks() const {
@@ -390,13 +393,7 @@ absl::StatusOr<std::vector<proto::Gap>> ChangeLog::Gaps() const {
 }
 
 absl::StatusOr<std::optional<proto::Retention>> ChangeLog::RetentionState() const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Retention(), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (absl::Status st = FromRocks(s, "reading the retention record"); !st.ok()) return st;
-  proto::Retention retention;
-  if (absl::Status st = ParseStored(value, &retention, "retention"); !st.ok()) return st;
-  return retention;
+  return GetStored<proto::Retention>(db_.get(), keys::Retention(), "reading the retention record", "retention");
 }
 
 absl::Status ChangeLog::RecordGap(pg::Lsn from, pg::Lsn to, std::string_view reason) {
@@ -417,25 +414,17 @@ absl::Status ChangeLog::PutRetentionState(const proto::Retention& retention) {
 }
 
 absl::StatusOr<proto::ChangeChunk> ChangeLog::ReadChunk(uint64_t storage_id, uint64_t chunk_seq) const {
-  std::string value;
-  if (absl::Status s = FromRocks(db_->Get(rocksdb::ReadOptions(), keys::Chunk(storage_id, chunk_seq), &value),
-                                 "reading back a transaction's changes");
-      !s.ok()) {
-    return s;
+  absl::StatusOr<std::optional<proto::ChangeChunk>> chunk = GetStored<proto::ChangeChunk>(
+      db_.get(), keys::Chunk(storage_id, chunk_seq), "reading back a transaction's changes", "C");
+  if (!chunk.ok()) return chunk.status();
+  if (!chunk->has_value()) {
+    return keys::Damaged(fmt::format("change log is missing chunk {} of stored transaction {}", chunk_seq, storage_id));
   }
-  proto::ChangeChunk chunk;
-  if (absl::Status s = ParseStored(value, &chunk, "C"); !s.ok()) return s;
-  return chunk;
+  return **chunk;
 }
 
 absl::StatusOr<std::optional<proto::SequenceSample>> ChangeLog::SequenceSampleAt(pg::Lsn check_lsn) const {
-  std::string value;
-  rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), keys::SequenceSample(check_lsn), &value);
-  if (got.IsNotFound()) return std::nullopt;
-  if (absl::Status s = FromRocks(got, "reading a sequence sample"); !s.ok()) return s;
-  proto::SequenceSample sample;
-  if (absl::Status s = ParseStored(value, &sample, "Q"); !s.ok()) return s;
-  return sample;
+  return GetStored<proto::SequenceSample>(db_.get(), keys::SequenceSample(check_lsn), "reading a sequence sample", "Q");
 }
 
 absl::StatusOr<ChangeLog::Deletion> ChangeLog::DeleteBelow(pg::Lsn horizon) {
