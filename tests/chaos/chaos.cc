@@ -67,8 +67,9 @@ pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& l
 // What a checkpoint saw of the source, with every session paused between transactions.
 struct Checkpoint {
   int number = 0;
-  pg::Lsn lsn;       // insert position while paused: every commit before it, none after
-  std::string time;  // clock_timestamp() while paused, as the server printed it
+  pg::Lsn lsn;             // insert position while paused: every commit before it, none after
+  std::string time;        // clock_timestamp() while paused, as the server printed it
+  pg::PgTime pg_time = 0;  // the same reading, in microseconds since 2000-01-01 UTC
   embedded::Fingerprint fingerprint;
 };
 
@@ -185,7 +186,12 @@ class Chaos {
                     "{} savepoint transactions; faults: {}",
                     tally_.committed.load(), tally_.rolled_back.load(), tally_.failed.load(), tally_.bulk.load(),
                     tally_.prepared.load(), tally_.savepoints.load(), FaultSummary()));
-    if (!WaitCaptured(checkpoints_.back().lsn)) return Fail("capture did not catch up:\n" + Slurp(log_));
+    // The window must cover the last checkpoint by time as well as by LSN: a position passed is not a
+    // time passed until a clock reading taken after the checkpoint is passed too (the source may be
+    // writing WAL without commits, e.g. hint bits logged with data checksums, 18's default).
+    if (!WaitCaptured(checkpoints_.back().lsn, checkpoints_.back().pg_time)) {
+      return Fail("capture did not catch up:\n" + Slurp(log_));
+    }
     StopRun(SIGTERM);
     ReportStreaming();
     return Verify();
@@ -278,11 +284,12 @@ class Chaos {
     }
     return false;
   }
-  bool WaitCaptured(pg::Lsn lsn) {
+  bool WaitCaptured(pg::Lsn lsn, pg::PgTime time) {
     const auto deadline = Clock::now() + std::chrono::seconds(300);
     while (Clock::now() < deadline) {
       CheckRunAlive();
-      if (pg::Lsn(State().captured_through_lsn()) >= lsn) return true;
+      const proto::CaptureState state = State();
+      if (pg::Lsn(state.captured_through_lsn()) >= lsn && state.captured_through_time() >= time) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
@@ -465,13 +472,16 @@ class Chaos {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         continue;
       }
-      absl::StatusOr<pg::Result> r = conn->Query("SELECT pg_current_wal_insert_lsn(), clock_timestamp()");
+      absl::StatusOr<pg::Result> r = conn->Query(
+          "SELECT lsn, t, (extract(epoch FROM t - '2000-01-01 00:00:00+00') * 1000000)::int8 "
+          "FROM (SELECT pg_current_wal_insert_lsn() AS lsn, clock_timestamp() AS t) AS now");
       absl::StatusOr<embedded::Fingerprint> f = embedded::TakeFingerprint(*conn);
       if (!r.ok() || !f.ok()) continue;
       Checkpoint c;
       c.number = static_cast<int>(checkpoints_.size()) + 1;
       c.lsn = *pg::Lsn::Parse(r->Get(0, 0));
       c.time = r->GetString(0, 1);
+      c.pg_time = std::stoll(r->GetString(0, 2));
       c.fingerprint = *f;
       Say(fmt::format("checkpoint {} at {} ({})", c.number, c.lsn.ToString(), c.time));
       checkpoints_.push_back(std::move(c));
