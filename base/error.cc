@@ -23,8 +23,15 @@ ErrorKind KindOf(const absl::Status& status) {
   if (!payload) return ErrorKind::kUnknown;
   const std::string text(*payload);
   const int value = text.empty() ? 0 : std::stoi(text);
-  if (value < 0 || value > static_cast<int>(ErrorKind::kStopped)) return ErrorKind::kUnknown;
+  if (value < 0 || value > static_cast<int>(ErrorKind::kNotExact)) return ErrorKind::kUnknown;
   return static_cast<ErrorKind>(value);
+}
+
+absl::Status Reworded(const absl::Status& status, std::string_view message) {
+  if (status.ok()) return status;
+  absl::Status out(status.code(), absl::string_view(message.data(), message.size()));
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 }  // namespace pgpitr::base

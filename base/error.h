@@ -5,6 +5,8 @@
 //   if (base::KindOf(status) == base::ErrorKind::kChangeLogDamaged) ...
 #pragma once
 
+#include <string_view>
+
 #include "absl/status/status.h"
 
 namespace pgpitr::base {
@@ -20,11 +22,18 @@ enum class ErrorKind {
   kChangeLogDamaged,   // a change-log record does not read back
   kBaseDamaged,        // a base's dump is missing or does not match its manifest
   kStopped,            // stopped before the end: SIGINT/SIGTERM, or "no" at a prompt
+  kNotExact,           // finished, but what was restored or replayed may differ (listed): --best-effort
+  // (kNotExact is the last: KindOf reads back only the values up to it)
 };
 
 // `status` with `kind` attached (unchanged when it is OK).
 absl::Status WithKind(absl::Status status, ErrorKind kind);
 // The kind attached to `status`, kUnknown when none is.
 ErrorKind KindOf(const absl::Status& status);
+
+// `status` with `message` in place of its own: the same code, the same kind and every other payload
+// (a SQLSTATE), so that adding context to an error never changes what it means or its exit code.
+//   return base::Reworded(s, fmt::format("restoring into {} failed: {}", db, s.message()));
+absl::Status Reworded(const absl::Status& status, std::string_view message);
 
 }  // namespace pgpitr::base

@@ -7,6 +7,8 @@
 #include <random>
 #include <thread>
 
+#include "CLI/CLI.hpp"
+#include "cli/command.h"
 #include "cli/commands.h"
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
@@ -188,5 +190,27 @@ absl::Status RunDemo(bool keep, const std::atomic<bool>& stop) {
                "migration.\n";
   return absl::OkStatus();
 }
+
+namespace {
+
+class DemoCommand final : public Command {
+ public:
+  explicit DemoCommand(CLI::App& app)
+      : Command(app.add_subcommand("demo",
+                                   "Show a point-in-time restore end to end on a throwaway local PostgreSQL (needs "
+                                   "PostgreSQL 15 server binaries in /usr/lib/postgresql/15/bin).")) {
+    this->app()->add_flag("--keep", keep_, "Leave the throwaway server's folder in place");
+    this->app()->footer("Example:\n  pgpitr demo --keep");
+  }
+
+  absl::Status Run(const CommandContext& context) override { return RunDemo(keep_, context.stop); }
+
+ private:
+  bool keep_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> AddDemoCommand(CLI::App& app) { return std::make_unique<DemoCommand>(app); }
 
 }  // namespace pgpitr::cli

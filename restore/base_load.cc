@@ -69,9 +69,8 @@ absl::Status BaseLoad::Run(std::vector<std::string> args, const std::function<bo
   const std::string message(s.message());
   const size_t role = message.find("role \"");
   if (!s.ok() && role != std::string::npos && message.find("\" does not exist", role) != std::string::npos) {
-    return base::WithKind(
-        absl::Status(s.code(), fmt::format("{}: create the role, or restore with --no-owner", message)),
-        base::ErrorKind::kRoleMissing);
+    return base::WithKind(base::Reworded(s, fmt::format("{}: create the role, or restore with --no-owner", message)),
+                          base::ErrorKind::kRoleMissing);
   }
   return s;
 }
@@ -110,7 +109,7 @@ absl::Status BaseLoad::Schema() {
   absl::Status s = Run({"--section=pre-data"});
   seconds_ += Clock::now() - start;
   if (!s.ok())
-    return absl::Status(s.code(), fmt::format("restoring the schema of base {}: {}", options_.base_id, s.message()));
+    return base::Reworded(s, fmt::format("restoring the schema of base {}: {}", options_.base_id, s.message()));
   return absl::OkStatus();
 }
 
@@ -141,8 +140,8 @@ absl::Status BaseLoad::FinishSchema() {
   later_.clear();
   seconds_ += Clock::now() - start;
   if (!s.ok()) {
-    return absl::Status(s.code(), fmt::format("restoring the foreign keys and materialized views of base {}: {}",
-                                              options_.base_id, s.message()));
+    return base::Reworded(s, fmt::format("restoring the foreign keys and materialized views of base {}: {}",
+                                         options_.base_id, s.message()));
   }
   return absl::OkStatus();
 }
@@ -307,8 +306,8 @@ void BaseLoad::AppendRows() {
     }
   }
   if (!error.ok() && append_error_.ok()) {
-    append_error_ = absl::Status(error.code(),
-                                 fmt::format("loading the rows appended to tables without a key: {}", error.message()));
+    append_error_ =
+        base::Reworded(error, fmt::format("loading the rows appended to tables without a key: {}", error.message()));
   }
 }
 
@@ -380,8 +379,8 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
         }
         s = loaded.status();
         if (!s.ok() && task.table->schema != nullptr) {
-          s = absl::Status(s.code(), fmt::format("loading the rows of {} merged with the replayed changes: {}",
-                                                 QualifiedName(*task.table->schema), s.message()));
+          s = base::Reworded(s, fmt::format("loading the rows of {} merged with the replayed changes: {}",
+                                            QualifiedName(*task.table->schema), s.message()));
         }
       }
       if (!s.ok()) {
@@ -402,8 +401,8 @@ absl::StatusOr<BaseLoad::Loaded> BaseLoad::Data(const std::vector<TableLoad>& ta
   }
   seconds_ += Clock::now() - start;
   if (!first_error.ok()) {
-    return absl::Status(first_error.code(),
-                        fmt::format("restoring the data of base {}: {}", options_.base_id, first_error.message()));
+    return base::Reworded(first_error,
+                          fmt::format("restoring the data of base {}: {}", options_.base_id, first_error.message()));
   }
   return loaded_tables;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/error.h"
 #include "fmt/format.h"
 #include "pg/stream_messages.h"
 #include "restore/base_load.h"
@@ -136,8 +137,8 @@ absl::Status BulkReplayer::FlushKeyed(NetEffect& net) {
   const proto::RelationSchema& schema = net.schema();
   const std::string table = QualifiedName(schema);
   auto failed = [&](const char* what, const absl::Status& s) {
-    return absl::Status(s.code(), fmt::format("replaying the net effect of {} on {} failed ({}): {}", PendingRange(),
-                                              table, what, s.message()));
+    return base::Reworded(s, fmt::format("replaying the net effect of {} on {} failed ({}): {}", PendingRange(), table,
+                                         what, s.message()));
   };
   auto mismatch = [&](const char* what, int64_t found, size_t wanted) {
     return absl::DataLossError(
@@ -479,8 +480,8 @@ absl::StatusOr<BulkReplayer::Need> BulkReplayer::TakeChange(const proto::Change&
     absl::Status added = net.Add(change);
     pending_bytes_ = pending_bytes_ - before + net.bytes();
     if (!added.ok()) {
-      return absl::Status(added.code(), fmt::format("{} (in the transaction committed at {}, xid {})", added.message(),
-                                                    pg::Lsn(txn.commit_lsn()).ToString(), txn.xid()));
+      return base::Reworded(added, fmt::format("{} (in the transaction committed at {}, xid {})", added.message(),
+                                               pg::Lsn(txn.commit_lsn()).ToString(), txn.xid()));
     }
   } else if (route.way == ChangeRoute::Way::kAppend) {
     if (change.new_tuple().values_size() != schema->columns_size()) {

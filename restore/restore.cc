@@ -202,10 +202,12 @@ absl::Status CreateMissingRoles(Connection& target, const proto::Base& base, std
   if (!missing.ok()) return missing.status();
   for (const std::string& name : *missing) {
     if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", pg::QuoteIdent(name))); !s.ok()) {
-      return absl::FailedPreconditionError(
-          fmt::format("the base's objects name role {}, which the restore target lacks and could not be created ({}): "
-                      "create it, or pass --no-owner",
-                      name, s.message()));
+      return base::WithKind(
+          absl::FailedPreconditionError(fmt::format(
+              "the base's objects name role {}, which the restore target lacks and could not be created ({}): "
+              "create it, or pass --no-owner",
+              name, s.message())),
+          base::ErrorKind::kRoleMissing);
     }
     created->push_back(name);
   }
@@ -280,8 +282,7 @@ class Pipeline {
   }
 
   absl::Status BaseFailed(const absl::Status& s) const {
-    return base::WithKind(absl::Status(s.code(), fmt::format("restoring into {} failed: {}", dbname_, s.message())),
-                          base::KindOf(s));
+    return base::Reworded(s, fmt::format("restoring into {} failed: {}", dbname_, s.message()));
   }
 
   // The target connection, the roles the base names, and the base's loader (none for an empty
@@ -366,8 +367,8 @@ class Pipeline {
     }
     // With bulk replay many source transactions share a target transaction: what failed was
     // rolled back with whatever else that target transaction held.
-    return absl::Status(replayed.code(), fmt::format("{} (read {} of {} transactions)", replayed.message(),
-                                                     failed_at ? done - 1 : done, plan_.transactions));
+    return base::Reworded(replayed, fmt::format("{} (read {} of {} transactions)", replayed.message(),
+                                                failed_at ? done - 1 : done, plan_.transactions));
   }
 
   // The whole base first, then one target transaction per source transaction.
@@ -622,7 +623,7 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
   } else {
     left = fmt::format("the target database {} holds an incomplete restore: drop it before retrying", *dbname);
   }
-  return absl::Status(restored.code(), fmt::format("{}; {}", restored.message(), left));
+  return base::Reworded(restored, fmt::format("{}; {}", restored.message(), left));
 }
 
 }  // namespace pgpitr::restore

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <unordered_set>
 
+#include "base/error.h"
 #include "fmt/format.h"
 #include "pg/stream_messages.h"
 #include "wal/change_log_keys.h"
@@ -479,8 +480,8 @@ absl::StatusOr<proto::ChangeChunk> ChangeLogWriter::ReadWrittenChunk(uint64_t st
                                                                      const char* why) const {
   absl::StatusOr<proto::ChangeChunk> chunk = log_->ReadChunk(storage_id, k);
   if (!chunk.ok()) {
-    return absl::Status(chunk.status().code(), fmt::format("could not read back a transaction's changes {}: {}", why,
-                                                           chunk.status().message()));
+    return base::Reworded(chunk.status(), fmt::format("could not read back a transaction's changes {}: {}", why,
+                                                      chunk.status().message()));
   }
   return chunk;
 }

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "absl/strings/cord.h"
+
 namespace pgpitr::base {
 namespace {
 
@@ -29,6 +33,20 @@ TEST(ErrorKind, AnOkStatusCarriesNone) {
 TEST(ErrorKind, TheLastKindGivenWins) {
   const absl::Status s = WithKind(WithKind(absl::CancelledError("x"), ErrorKind::kUsage), ErrorKind::kStopped);
   EXPECT_EQ(KindOf(s), ErrorKind::kStopped);
+}
+
+// Context added on the way up keeps what the error means: its code, its kind, and any other
+// payload (pg/ carries the SQLSTATE as one).
+TEST(ErrorKind, ARewordedStatusKeepsItsCodeKindAndPayloads) {
+  absl::Status role = WithKind(absl::FailedPreconditionError("role \"app\" does not exist"), ErrorKind::kRoleMissing);
+  role.SetPayload("test/sqlstate", absl::Cord("42704"));
+  const absl::Status reworded = Reworded(role, "restoring into app_restored failed: role \"app\" does not exist");
+  EXPECT_EQ(reworded.message(), "restoring into app_restored failed: role \"app\" does not exist");
+  EXPECT_EQ(reworded.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(KindOf(reworded), ErrorKind::kRoleMissing);
+  ASSERT_TRUE(reworded.GetPayload("test/sqlstate").has_value());
+  EXPECT_EQ(std::string(*reworded.GetPayload("test/sqlstate")), "42704");
+  EXPECT_TRUE(Reworded(absl::OkStatus(), "ignored").ok());
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ TEST(ExitCode, EachErrorKindMapsToOneCode) {
       {base::ErrorKind::kChangeLogDamaged, ExitCode::kDamaged},
       {base::ErrorKind::kBaseDamaged, ExitCode::kDamaged},
       {base::ErrorKind::kStopped, ExitCode::kStopped},
+      {base::ErrorKind::kNotExact, ExitCode::kNotExact},
   };
   for (const auto& [kind, code] : cases) {
     EXPECT_EQ(ExitCodeOf(base::WithKind(absl::FailedPreconditionError("x"), kind)), code) << static_cast<int>(kind);

@@ -118,6 +118,27 @@ TEST_F(CliErrorsTest, NonEmptyTargetIsRefusedUnlessReplaceExisting) {
   EXPECT_EQ(FingerprintOf("busy"), FingerprintOf("app"));
 }
 
+// Roles are the cluster's: a base naming a role the target lacks, restored by a user who may not
+// create roles, stops before any data with the target-refused exit code, naming the role and the fix.
+TEST_F(CliErrorsTest, ARoleTheTargetLacksAndCannotCreateIsExitCode4AndNamesIt) {
+  pg::Connection admin = Connect("postgres");
+  Exec(admin, "CREATE ROLE ledger_owner; CREATE ROLE restorer LOGIN CREATEDB");
+  pg::Connection app = Connect("app");
+  Exec(app, "CREATE TABLE ledger (id int PRIMARY KEY); ALTER TABLE ledger OWNER TO ledger_owner");
+  CaptureTenRows();  // its base names ledger_owner
+  Exec(app, "ALTER TABLE ledger OWNER TO postgres");
+  Exec(admin, "DROP ROLE ledger_owner");
+  const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target",
+                                 server_->ConnectionString("restored") + " user=restorer", "--latest"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.LastErrorLine().find("name role ledger_owner, which the restore target lacks"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.LastErrorLine().find("--no-owner"), std::string::npos) << r.err;
+  absl::StatusOr<pg::Result> left = admin.Query("SELECT count(*) FROM pg_database WHERE datname = 'restored'");
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->Get(0, 0), "0") << "the database this restore created is dropped";
+}
+
 TEST_F(CliErrorsTest, TheSourceDatabaseItselfIsNeverATarget) {
   CaptureTenRows();
   const CliResult r = RunPgpitr({"restore", "--repo", repo_dir_.string(), "--target", server_->ConnectionString("app"),
