@@ -1,7 +1,6 @@
 #include "restore/restore.h"
 
 #include <algorithm>
-#include <map>
 #include <optional>
 
 #include "absl/strings/str_join.h"
@@ -17,6 +16,8 @@
 #include "restore/replayer.h"
 #include "restore/roles.h"
 #include "restore/schema_follower.h"
+#include "restore/sequences.h"
+#include "restore/target_database.h"
 #include "wal/base_backup.h"
 #include "wal/repository.h"
 #include "wal/source.h"
@@ -26,205 +27,10 @@ namespace pgpitr::restore {
 namespace fs = std::filesystem;
 using pg::Connection;
 using pg::Lsn;
-using pg::QuoteIdent;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A connection to the target server's maintenance database, to create or drop the target.
-absl::StatusOr<Connection> ConnectMaintenance(const pg::ConnInfo& target) {
-  absl::StatusOr<Connection> conn = Connection::Connect(target.With("dbname", "postgres"), "restore target server");
-  if (conn.ok()) return conn;
-  return Connection::Connect(target.With("dbname", "template1"), "restore target server");
-}
-
-// User relations in the target database, as text ("0" when empty).
-absl::StatusOr<std::string> CountRelations(const pg::ConnInfo& target) {
-  absl::StatusOr<Connection> db = Connection::Connect(target, "restore target");
-  if (!db.ok()) return db.status();
-  absl::StatusOr<pg::Result> objects = db->Query(
-      "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'");
-  if (!objects.ok()) return objects.status();
-  return objects->GetString(0, 0);
-}
-
-// Creates the target database when missing (or replaced); true when this restore created it, so
-// that a failure can drop it rather than leave a half-restored database behind.
-absl::StatusOr<bool> PrepareTargetDatabase(const RestoreOptions& options, const std::string& dbname,
-                                           const proto::CaptureState& state, const proto::Base& base,
-                                           const base::Logger& log) {
-  absl::StatusOr<Connection> admin = ConnectMaintenance(options.target);
-  if (!admin.ok()) return admin.status();
-  // The source itself is never a target, whatever the flags say.
-  absl::StatusOr<pg::Result> ident = admin->Query("SELECT system_identifier::text FROM pg_control_system()");
-  if (!ident.ok() && dbname == state.database()) {
-    // Fail closed: a database of the source's name on a server we cannot identify may be the source.
-    return base::WithKind(
-        absl::PermissionDeniedError(fmt::format(
-            "cannot tell whether the restore target is the source itself ({}); restore into a database with "
-            "another name than {}",
-            ident.status().message(), dbname)),
-        base::ErrorKind::kTargetRefused);
-  }
-  if (ident.ok() && ident->GetString(0, 0) == state.system_identifier() && dbname == state.database()) {
-    return base::WithKind(absl::PermissionDeniedError(fmt::format(
-                              "the restore target is database {} of the source cluster itself; restore into another "
-                              "database (e.g. dbname={}_restored)",
-                              dbname, dbname)),
-                          base::ErrorKind::kTargetRefused);
-  }
-  absl::StatusOr<pg::Result> exists = admin->Query("SELECT 1 FROM pg_database WHERE datname = $1", {dbname});
-  if (!exists.ok()) return exists.status();
-  if (exists->rows() > 0) {
-    absl::StatusOr<std::string> objects = CountRelations(options.target);
-    if (!objects.ok()) return objects.status();
-    if (*objects == "0") return false;
-    if (!options.replace_existing) {
-      return base::WithKind(
-          absl::AlreadyExistsError(fmt::format(
-              "the restore target database {} is not empty ({} relations); restore into a new database name, or "
-              "pass --replace-existing to drop and recreate it",
-              dbname, *objects)),
-          base::ErrorKind::kTargetRefused);
-    }
-    if (absl::Status s = admin->Execute(fmt::format("DROP DATABASE {} WITH (FORCE)", QuoteIdent(dbname))); !s.ok()) {
-      return s;
-    }
-    log.Info("dropped the existing database {} (--replace-existing)", dbname);
-  }
-  std::string create = fmt::format("CREATE DATABASE {} TEMPLATE template0", QuoteIdent(dbname));
-  if (!base.encoding().empty()) create += " ENCODING " + pg::QuoteLiteral(base.encoding());
-  if (absl::Status s = admin->Execute(create); !s.ok()) return s;
-  return true;
-}
-
-// The value each sequence gets: never one the source had handed out at the target.
-absl::Status RestoreSequences(Connection& target, const wal::ChangeLog& log, const proto::CaptureState& state,
-                              const RestorePlan& plan, std::vector<std::string>* notes) {
-  auto after_target = [&](const proto::SequenceSample& s) {
-    // A check at the target's instant already reflects every value handed out before it.
-    if (plan.target.kind == RestoreTarget::Kind::kTime) return s.check_time() >= plan.target.time;
-    return Lsn(s.check_lsn()) > plan.reached_lsn;
-  };
-  struct Known {
-    const proto::SequenceSample::Sequence* before = nullptr;  // the last at or before the target
-    const proto::SequenceSample::Sequence* after = nullptr;   // the first after it
-  };
-  std::vector<proto::SequenceSample> samples;
-  absl::Status read = log.ForEachSequenceSample(Lsn(), [&](const proto::SequenceSample& s) {
-    samples.push_back(s);
-    return absl::OkStatus();
-  });
-  if (!read.ok()) return read;
-  std::map<std::pair<std::string, std::string>, Known> known;  // by (schema, name)
-  for (const proto::SequenceSample& sample : samples) {
-    const bool after = after_target(sample);
-    for (const auto& seq : sample.sequences()) {
-      Known& k = known[{seq.namespace_(), seq.name()}];
-      if (!after)
-        k.before = &seq;
-      else if (k.after == nullptr)
-        k.after = &seq;
-    }
-  }
-  proto::SequenceSample watermark;
-  watermark.set_check_lsn(state.last_sequence_check_lsn());
-  watermark.set_check_time(state.last_sequence_check_time());
-  const bool checked_after = state.last_sequence_check_lsn() != 0 && after_target(watermark);
-
-  absl::StatusOr<pg::Result> sequences = target.Query(R"sql(
-    SELECT format('%I.%I', n.nspname, c.relname), s.seqincrement > 0,
-           CASE WHEN a.attname IS NOT NULL THEN format('%I.%I', tn.nspname, t.relname) END,
-           quote_ident(a.attname), a.atttypid IN (20, 21, 23, 1700), n.nspname, c.relname
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_sequence s ON s.seqrelid = c.oid
-    LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
-         AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-    LEFT JOIN pg_class t ON t.oid = d.refobjid
-    LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-    LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-    WHERE c.relkind = 'S' ORDER BY 1)sql");
-  if (!sequences.ok()) return sequences.status();
-  for (int i = 0; i < sequences->rows(); ++i) {
-    const std::string name = sequences->GetString(i, 0);
-    const bool ascending = sequences->Get(i, 1) == "t";
-    std::optional<int64_t> owned_max;
-    if (!sequences->IsNull(i, 2) && sequences->Get(i, 4) == "t") {
-      absl::StatusOr<pg::Result> max = target.Query(
-          fmt::format("SELECT max({})::int8 FROM {}", sequences->GetString(i, 3), sequences->GetString(i, 2)));
-      if (!max.ok()) return max.status();
-      if (!max->IsNull(0, 0)) owned_max = std::stoll(max->GetString(0, 0));
-    }
-    const Known& k = known[{sequences->GetString(i, 5), sequences->GetString(i, 6)}];
-    const proto::SequenceSample::Sequence* chosen = k.after;
-    std::string why = "the first check after the target";
-    if (chosen == nullptr && k.before != nullptr) {
-      chosen = k.before;
-      why = checked_after ? "unchanged up to a check after the target"
-                          : "the last check, before the target: none was made after it";
-    }
-    std::optional<int64_t> value;
-    bool is_called = true;
-    if (chosen != nullptr) {
-      value = chosen->last_value();
-      is_called = chosen->is_called();
-    }
-    if (ascending && owned_max && (!value || !is_called || *owned_max > *value)) {
-      value = std::max(*owned_max, is_called ? value.value_or(*owned_max) : *owned_max);
-      is_called = true;
-      why = chosen != nullptr ? why + ", raised to the largest value in its column" : "the largest value in its column";
-    }
-    if (!value) {
-      notes->push_back(fmt::format("sequence {}: no sample and no owned column value; kept the base's value", name));
-      continue;
-    }
-    if (absl::Status s = target.Execute("SELECT setval($1::regclass, $2::int8, $3::bool)",
-                                        {name, std::to_string(*value), is_called ? "true" : "false"});
-        !s.ok()) {
-      return s;
-    }
-    if (chosen == nullptr || chosen == k.before) {
-      notes->push_back(fmt::format("sequence {} set to {} ({})", name, *value, why));
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Roles are the cluster's: those the base names and the target lacks are created (NOLOGIN, no
-// other attribute) with the memberships the source gave them, so that owners and privileges land
-// as they were. A role that cannot be created stops the restore, naming it.
-absl::Status CreateMissingRoles(Connection& target, const proto::Base& base, std::vector<std::string>* created,
-                                std::vector<std::string>* notes) {
-  absl::StatusOr<std::vector<std::string>> missing =
-      MissingRoles(target, std::vector<std::string>(base.roles().begin(), base.roles().end()));
-  if (!missing.ok()) return missing.status();
-  for (const std::string& name : *missing) {
-    if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", pg::QuoteIdent(name))); !s.ok()) {
-      return base::WithKind(
-          absl::FailedPreconditionError(fmt::format(
-              "the base's objects name role {}, which the restore target lacks and could not be created ({}): "
-              "create it, or pass --no-owner",
-              name, s.message())),
-          base::ErrorKind::kRoleMissing);
-    }
-    created->push_back(name);
-  }
-  if (created->empty()) return absl::OkStatus();
-  std::vector<Membership> memberships;
-  for (const proto::Base::RoleMembership& m : base.memberships()) {
-    memberships.push_back({.role = m.role(), .member = m.member(), .admin = m.admin()});
-  }
-  absl::StatusOr<std::vector<std::string>> grants = MissingMembershipGrants(target, memberships, *created);
-  if (!grants.ok()) return grants.status();
-  for (const std::string& grant : *grants) {
-    if (absl::Status s = target.Execute(grant); !s.ok()) return s;
-  }
-  notes->push_back(fmt::format("created role(s) {} (NOLOGIN) on the restore target: the base's objects name them",
-                               absl::StrJoin(*created, ", ")));
-  return absl::OkStatus();
-}
 
 // One restore of a plan into a prepared target database, driven from Run, phase by phase
 // (base::Phase, in this order):
@@ -604,7 +410,8 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
   log.Info("restoring into database {}: base {} (LSN {}), then {} transactions up to {}", *dbname, plan->base.id(),
            Lsn(plan->base.lsn()).ToString(), plan->transactions, plan->reached_lsn.ToString());
 
-  absl::StatusOr<bool> created = PrepareTargetDatabase(options, *dbname, *state, plan->base, log);
+  absl::StatusOr<bool> created =
+      PrepareTargetDatabase(options.target, options.replace_existing, *state, plan->base, log);
   if (!created.ok()) return created.status();
   absl::Status restored = Pipeline(options, *dbname, *dump, changes, *state, *plan, progress, &summary).Run();
   if (restored.ok()) return summary;
@@ -612,14 +419,10 @@ absl::StatusOr<RestoreSummary> RunRestore(const RestoreOptions& options, const b
   // database this restore created is dropped; one that was there (empty) is said to be incomplete.
   std::string left;
   if (*created) {
-    absl::Status dropped = absl::OkStatus();
-    absl::StatusOr<Connection> admin = ConnectMaintenance(options.target);
-    if (admin.ok())
-      dropped = admin->Execute(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", QuoteIdent(*dbname)));
-    left = admin.ok() && dropped.ok()
-               ? fmt::format("the target database {} was dropped (this restore had created it)", *dbname)
-               : fmt::format("the target database {} is incomplete and could not be dropped ({}): drop it", *dbname,
-                             admin.ok() ? dropped.message() : admin.status().message());
+    const absl::Status dropped = DropTargetDatabase(options.target, *dbname);
+    left = dropped.ok() ? fmt::format("the target database {} was dropped (this restore had created it)", *dbname)
+                        : fmt::format("the target database {} is incomplete and could not be dropped ({}): drop it",
+                                      *dbname, dropped.message());
   } else {
     left = fmt::format("the target database {} holds an incomplete restore: drop it before retrying", *dbname);
   }

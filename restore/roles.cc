@@ -1,5 +1,8 @@
 #include "restore/roles.h"
 
+#include "absl/strings/str_join.h"
+#include "base/error.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 namespace pgpitr::restore {
@@ -36,6 +39,40 @@ absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(pg::Connection&
   std::vector<std::string> out;
   for (int i = 0; i < grants->rows(); ++i) out.push_back(grants->GetString(i, 0));
   return out;
+}
+
+// Roles are the cluster's: those the base names and the target lacks are created (NOLOGIN, no
+// other attribute) with the memberships the source gave them, so that owners and privileges land
+// as they were. A role that cannot be created stops the restore, naming it.
+absl::Status CreateMissingRoles(pg::Connection& target, const proto::Base& base, std::vector<std::string>* created,
+                                std::vector<std::string>* notes) {
+  absl::StatusOr<std::vector<std::string>> missing =
+      MissingRoles(target, std::vector<std::string>(base.roles().begin(), base.roles().end()));
+  if (!missing.ok()) return missing.status();
+  for (const std::string& name : *missing) {
+    if (absl::Status s = target.Execute(fmt::format("CREATE ROLE {} NOLOGIN", pg::QuoteIdent(name))); !s.ok()) {
+      return base::WithKind(
+          absl::FailedPreconditionError(fmt::format(
+              "the base's objects name role {}, which the restore target lacks and could not be created ({}): "
+              "create it, or pass --no-owner",
+              name, s.message())),
+          base::ErrorKind::kRoleMissing);
+    }
+    created->push_back(name);
+  }
+  if (created->empty()) return absl::OkStatus();
+  std::vector<Membership> memberships;
+  for (const proto::Base::RoleMembership& m : base.memberships()) {
+    memberships.push_back({.role = m.role(), .member = m.member(), .admin = m.admin()});
+  }
+  absl::StatusOr<std::vector<std::string>> grants = MissingMembershipGrants(target, memberships, *created);
+  if (!grants.ok()) return grants.status();
+  for (const std::string& grant : *grants) {
+    if (absl::Status s = target.Execute(grant); !s.ok()) return s;
+  }
+  notes->push_back(fmt::format("created role(s) {} (NOLOGIN) on the restore target: the base's objects name them",
+                               absl::StrJoin(*created, ", ")));
+  return absl::OkStatus();
 }
 
 }  // namespace pgpitr::restore

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "pg/connection.h"
+#include "proto/pgpitr.pb.h"
 
 namespace pgpitr::restore {
 
@@ -26,5 +27,12 @@ struct Membership {
 // target has); a member not in `members` is left as it is.
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> MissingMembershipGrants(
     pg::Connection& target, const std::vector<Membership>& memberships, const std::vector<std::string>& members);
+
+// Creates the roles `base`'s objects name that the target lacks (NOLOGIN, no other attribute), with
+// the memberships the source gave them, so that owners and privileges land as they were; `created`
+// gets their names and `notes` one line. A role that cannot be created is kRoleMissing, naming it
+// and --no-owner.
+[[nodiscard]] absl::Status CreateMissingRoles(pg::Connection& target, const proto::Base& base,
+                                              std::vector<std::string>* created, std::vector<std::string>* notes);
 
 }  // namespace pgpitr::restore
