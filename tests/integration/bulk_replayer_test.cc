@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "../integration/harness.h"
 #include "embedded/fingerprint.h"
 #include "fmt/format.h"
+#include "harness.h"
 #include "restore/change_applier.h"
 #include "restore/change_feed.h"
 #include "restore/schema_follower.h"
