@@ -10,7 +10,7 @@ using pg::Lsn;
 
 SequenceChoice::SequenceChoice(std::vector<proto::SequenceSample> samples, const proto::CaptureState& state,
                                const RestorePlan& plan)
-    : samples_(std::move(samples)), plan_(plan) {
+    : samples_(std::move(samples)), target_(plan.target), reached_lsn_(plan.reached_lsn) {
   for (const proto::SequenceSample& sample : samples_) {
     const bool after = AfterTarget(sample);
     for (const auto& seq : sample.sequences()) {
@@ -30,8 +30,8 @@ SequenceChoice::SequenceChoice(std::vector<proto::SequenceSample> samples, const
 
 bool SequenceChoice::AfterTarget(const proto::SequenceSample& sample) const {
   // A check at the target's instant already reflects every value handed out before it.
-  if (plan_.target.kind == RestoreTarget::Kind::kTime) return sample.check_time() >= plan_.target.time;
-  return Lsn(sample.check_lsn()) > plan_.reached_lsn;
+  if (target_.kind == RestoreTarget::Kind::kTime) return sample.check_time() >= target_.time;
+  return Lsn(sample.check_lsn()) > reached_lsn_;
 }
 
 SequenceSetting SequenceChoice::For(const std::string& schema, const std::string& name, bool ascending,

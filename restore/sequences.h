@@ -51,7 +51,8 @@ class SequenceChoice {
   bool AfterTarget(const proto::SequenceSample& sample) const;
 
   std::vector<proto::SequenceSample> samples_;
-  RestorePlan plan_;
+  RestoreTarget target_;  // by time: a check at or after target_.time is after it
+  pg::Lsn reached_lsn_;   // otherwise: a check past the last commit replayed is after it
   std::map<std::pair<std::string, std::string>, Known> known_;  // by (schema, name)
   bool checked_after_ = false;                                  // capture checked the sequences after the target
 };
