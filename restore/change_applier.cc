@@ -455,6 +455,20 @@ absl::Status ChangeApplier::NameKeylessTables(const std::vector<std::string>& ta
   return absl::OkStatus();
 }
 
+absl::Status ChangeApplier::NameLargeObjects(uint64_t lsn, int64_t time, const std::string& where) {
+  return NotExact(
+      Difference{.commit_lsn = lsn,
+                 .commit_time = time,
+                 .statement = "",
+                 .reason = "large objects are not in the logical stream (their contents, lo_create and lo_unlink): "
+                           "those restored are the base's",
+                 .objects = {"large objects"}},
+      fmt::format("the source held large objects after {}, and large objects are not in the logical stream (their "
+                  "contents, lo_create and lo_unlink): those restored would be the base's and may differ from the "
+                  "source (pass --best-effort to restore and be told what may differ)",
+                  where));
+}
+
 absl::Status ChangeApplier::EndTransaction(const proto::Transaction& txn) {
   std::vector<std::pair<std::string, std::string>> unrecorded = follower_->TakeReshaped();
   if (txn_recorded_ddl_) unrecorded.clear();

@@ -185,4 +185,21 @@ absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, c
   return plan;
 }
 
+bool LargeObjectsMayDiffer(const RestorePlan& plan, const proto::CaptureState& state) {
+  if (plan.base.has_large_objects()) return true;
+  const bool by_time = plan.target.kind == RestoreTarget::Kind::kTime;
+  const Lsn target_lsn = plan.target.kind == RestoreTarget::Kind::kLsn      ? plan.target.lsn
+                         : plan.target.kind == RestoreTarget::Kind::kLatest ? Lsn(state.captured_through_lsn())
+                                                                            : plan.reached_lsn;
+  // Only a span around the target counts: one that ended before it left the source without large
+  // objects at the target, as the base without any leaves the restore.
+  for (const proto::LargeObjectSpan& span : state.large_object_spans()) {
+    const bool begins_before = by_time ? span.from_time() < plan.target.time : Lsn(span.from_lsn()) < target_lsn;
+    const bool ends_after =
+        span.open() || (by_time ? span.to_time() > plan.target.time : Lsn(span.to_lsn()) > target_lsn);
+    if (begins_before && ends_after) return true;
+  }
+  return false;
+}
+
 }  // namespace pgpitr::restore

@@ -51,4 +51,10 @@ struct RestorePlan {
 [[nodiscard]] absl::StatusOr<RestorePlan> PlanRestore(const std::vector<proto::Base>& bases, const wal::ChangeLog& log,
                                                       const proto::CaptureState& state, const RestoreTarget& target);
 
+// Whether the large objects a restore by `plan` makes (the base's: their changes are not in the
+// logical stream) may differ from the source's at its target: the base holds some, or the source
+// may have held some at the target (a span of CaptureState::large_object_spans around it). By time
+// for a time target, else by LSN (the latest point: what capture holds).
+bool LargeObjectsMayDiffer(const RestorePlan& plan, const proto::CaptureState& state);
+
 }  // namespace pgpitr::restore

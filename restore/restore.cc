@@ -145,6 +145,16 @@ class Pipeline {
         !s.ok()) {
       return s;
     }
+    // Nor are large objects in the stream: the base's are restored, and may differ when the source
+    // held any between the base and the target (the base's own, or some capture's checks saw).
+    if (LargeObjectsMayDiffer(plan_, state_)) {
+      if (absl::Status s =
+              applier_->NameLargeObjects(plan_.base.lsn(), plan_.base.consistent_time(),
+                                         fmt::format("the base (LSN {})", Lsn(plan_.base.lsn()).ToString()));
+          !s.ok()) {
+        return s;
+      }
+    }
     if (plan_.last_commit) feed_.emplace(changes_, Lsn(plan_.base.lsn()), Lsn(plan_.last_commit->commit_lsn()));
     return absl::OkStatus();
   }

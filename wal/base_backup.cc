@@ -204,6 +204,11 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
     if (!keyless.ok()) return keyless.status();
     for (int i = 0; i < keyless->rows(); ++i) base.add_keyless_tables(keyless->GetString(i, 0));
   }
+  // Large objects at the snapshot: a restore past this base names them (not in the logical stream).
+  absl::StatusOr<pg::Result> large_objects =
+      locks->ReadAtSnapshot("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)");
+  if (!large_objects.ok()) return large_objects.status();
+  base.set_has_large_objects(large_objects->Get(0, 0) == "t");
   // Ids sort by LSN: 16 hex digits.
   base.set_id(fmt::format("{:016X}", lsn->value()));
 

@@ -239,6 +239,31 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
   return absl::OkStatus();
 }
 
+void ChangeLogWriter::NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime time) {
+  auto* spans = state_.mutable_large_object_spans();
+  const bool open = !spans->empty() && spans->rbegin()->open();
+  if (present && !open) {
+    // They appeared after the previous check (or before any, when capture had made none).
+    proto::LargeObjectSpan* span = spans->Add();
+    span->set_from_lsn(state_.last_sequence_check_lsn());
+    span->set_from_time(state_.last_sequence_check_time());
+    span->set_open(true);
+  } else if (!present && open) {
+    proto::LargeObjectSpan& span = *spans->rbegin();
+    span.set_to_lsn(lsn.value());
+    span.set_to_time(time);
+    span.set_open(false);
+  }
+  // Bounded: the two oldest spans become one that covers both (wider, never narrower).
+  constexpr int kMaxSpans = 64;
+  while (spans->size() > kMaxSpans) {
+    (*spans)[0].set_to_lsn((*spans)[1].to_lsn());
+    (*spans)[0].set_to_time((*spans)[1].to_time());
+    (*spans)[0].set_open((*spans)[1].open());
+    spans->DeleteSubrange(1, 1);
+  }
+}
+
 void ChangeLogWriter::AdvanceTo(pg::Lsn lsn, pg::PgTime time) {
   if (lsn > pending_through_) pending_through_ = lsn;
   pending_through_time_ = std::max(pending_through_time_, time);

@@ -64,6 +64,10 @@ class ChangeLogWriter {
   // before lsn is captured, so is every commit stamped at or before time. This is how the
   // restorable window's end keeps moving while the source is idle.
   void NoteServerClock(pg::Lsn lsn, pg::PgTime time);
+  // What a check at (lsn, time) found of large objects on the source: the spans in which some may
+  // have existed (CaptureState::large_object_spans) open or close; stored with the next sync. Call
+  // it before PutSequenceSample of the same check (the span opens after the check before).
+  void NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime time);
   // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
   bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 

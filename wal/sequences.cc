@@ -103,6 +103,10 @@ absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(pg::Connection& c
     s->set_last_value(v.value);
     s->set_is_called(v.is_called);
   }
+  absl::StatusOr<pg::Result> large_objects =
+      conn.Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)");
+  if (!large_objects.ok()) return large_objects.status();
+  check.large_objects = large_objects->Get(0, 0) == "t";
   return check;
 }
 

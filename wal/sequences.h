@@ -23,6 +23,9 @@ class SequenceSampler {
     pg::Lsn lsn;
     pg::PgTime time = 0;
     proto::SequenceSample changed;  // only the sequences whose state differs from the last check
+    // The source held large objects just after `lsn` (read with the check: neither their contents
+    // nor lo_create and lo_unlink are in the logical stream).
+    bool large_objects = false;
   };
 
   // Learns the last stored values, so a restart stores only what changed since.

@@ -399,5 +399,59 @@ TEST(DroppedRelations, RowsBeforeTheLastDropInTheWindowAreLeftOut) {
   EXPECT_FALSE(dropped.DroppedAtOrAfter(16401, pg::Lsn(0x100)));
 }
 
+// The large objects a restore makes are the base's (their changes are not in the stream): they may
+// differ when the base holds some, or when the source may have held some at the target.
+TEST(LargeObjectsMayDiffer, WhenTheBaseHoldsSomeOrASpanIsAroundTheTarget) {
+  RestorePlan plan;
+  plan.base = Base("b", 1000, 100);
+  plan.target.kind = RestoreTarget::Kind::kLsn;
+  plan.target.lsn = pg::Lsn(2000);
+  proto::CaptureState state;
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state)) << "none ever seen";
+  auto span = [&](uint64_t from, uint64_t to, bool open) {
+    proto::LargeObjectSpan* s = state.add_large_object_spans();
+    s->set_from_lsn(from);
+    s->set_from_time(static_cast<PgTime>(from / 10));
+    s->set_to_lsn(to);
+    s->set_to_time(static_cast<PgTime>(to / 10));
+    s->set_open(open);
+  };
+  span(100, 900, false);  // gone before the base
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state));
+  span(1500, 1600, false);  // came and went between the base and the target: none at either
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state));
+  span(2500, 0, true);  // appeared after the target
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state));
+  plan.target.lsn = pg::Lsn(3000);
+  EXPECT_TRUE(LargeObjectsMayDiffer(plan, state)) << "appeared before the target, still there";
+  plan.target.lsn = pg::Lsn(1550);
+  EXPECT_TRUE(LargeObjectsMayDiffer(plan, state)) << "the target inside a closed span";
+  plan.target.lsn = pg::Lsn(1600);
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state)) << "the check at 1600 saw none";
+  plan.base.set_has_large_objects(true);
+  EXPECT_TRUE(LargeObjectsMayDiffer(plan, proto::CaptureState())) << "the base's own";
+}
+
+TEST(LargeObjectsMayDiffer, ByTimeForATimeTargetAndToWhatCaptureHoldsForTheLatest) {
+  RestorePlan plan;
+  plan.base = Base("b", 1000, 100);
+  proto::CaptureState state;
+  proto::LargeObjectSpan* s = state.add_large_object_spans();
+  s->set_from_lsn(2500);
+  s->set_from_time(250);
+  s->set_open(true);
+  plan.target.kind = RestoreTarget::Kind::kTime;
+  plan.target.time = 200;
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state));
+  plan.target.time = 300;
+  EXPECT_TRUE(LargeObjectsMayDiffer(plan, state));
+  plan.target = RestoreTarget::Latest();
+  plan.reached_lsn = pg::Lsn(1000);  // no commit after the base
+  state.set_captured_through_lsn(2000);
+  EXPECT_FALSE(LargeObjectsMayDiffer(plan, state));
+  state.set_captured_through_lsn(3000);
+  EXPECT_TRUE(LargeObjectsMayDiffer(plan, state)) << "seen before what capture holds, with no commit since";
+}
+
 }  // namespace
 }  // namespace pgpitr::restore

@@ -387,6 +387,53 @@ TEST_F(ChangeLogTest, SequenceSamplesAtOneCheckPositionAreMergedNotReplaced) {
   EXPECT_EQ(values, (std::map<std::string, int64_t>{{"kept", 7}, {"other", 3}, {"t_id_seq", 41}}));
 }
 
+// Large objects are not in the stream: each check says whether the source held some, and the state
+// keeps the spans in which it may have: from the check before the first that saw some, to the
+// first that saw none again; kept across a restart.
+TEST_F(ChangeLogTest, LargeObjectChecksKeepTheSpansInWhichTheSourceMayHaveHeldSome) {
+  auto check = [&](bool present, uint64_t lsn, pg::PgTime time) {
+    writer_->NoteLargeObjects(present, pg::Lsn(lsn), time);
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), time).ok());
+  };
+  check(false, 100, 10);
+  check(true, 200, 20);
+  check(true, 300, 30);
+  check(false, 400, 40);
+  check(false, 500, 50);
+  check(true, 600, 60);
+  Sync();
+  Reopen();  // the open span goes on after a restart
+  check(true, 700, 70);
+  Sync();
+  const auto& spans = writer_->state().large_object_spans();
+  ASSERT_EQ(spans.size(), 2);
+  EXPECT_EQ(spans[0].from_lsn(), 100u);
+  EXPECT_EQ(spans[0].from_time(), 10);
+  EXPECT_EQ(spans[0].to_lsn(), 400u);
+  EXPECT_EQ(spans[0].to_time(), 40);
+  EXPECT_FALSE(spans[0].open());
+  EXPECT_EQ(spans[1].from_lsn(), 500u);
+  EXPECT_TRUE(spans[1].open());
+  absl::StatusOr<proto::CaptureState> stored = log_->State();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->large_object_spans_size(), 2);
+}
+
+TEST_F(ChangeLogTest, ManyLargeObjectSpansAreMergedOldestFirstNeverNarrowed) {
+  for (uint64_t i = 1; i <= 100; ++i) {
+    writer_->NoteLargeObjects(true, pg::Lsn(i * 20), static_cast<pg::PgTime>(i * 20));
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(i * 20), i * 20).ok());
+    writer_->NoteLargeObjects(false, pg::Lsn(i * 20 + 10), static_cast<pg::PgTime>(i * 20 + 10));
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(i * 20 + 10), i * 20 + 10).ok());
+  }
+  const auto& spans = writer_->state().large_object_spans();
+  ASSERT_EQ(spans.size(), 64);
+  EXPECT_EQ(spans[0].from_lsn(), 0u) << "the first check saw some: no check before it";
+  EXPECT_EQ(spans[0].to_lsn(), 37u * 20 + 10) << "the 37 oldest spans are one";
+  EXPECT_EQ(spans[63].from_lsn(), 99u * 20 + 10);
+  EXPECT_EQ(spans[63].to_lsn(), 100u * 20 + 10);
+}
+
 // --- idempotence by commit LSN ---
 
 TEST_F(ChangeLogTest, ResentCommitAtTheLastStoredLsnIsSkipped) {
