@@ -463,9 +463,9 @@ absl::Status ChangeApplier::NameLargeObjects(uint64_t lsn, int64_t time, const s
                  .reason = "large objects are not in the logical stream (their contents, lo_create and lo_unlink): "
                            "those restored are the base's",
                  .objects = {"large objects"}},
-      fmt::format("the source held large objects after {}, and large objects are not in the logical stream (their "
-                  "contents, lo_create and lo_unlink): those restored would be the base's and may differ from the "
-                  "source (pass --best-effort to restore and be told what may differ)",
+      fmt::format("{} or the source at the restore's target holds large objects, and large objects are not in the "
+                  "logical stream (their contents, lo_create and lo_unlink): those restored would be the base's and "
+                  "may differ from the source (pass --best-effort to restore and be told what may differ)",
                   where));
 }
 

@@ -73,9 +73,9 @@ class ChangeApplier {
   // schema change that left them so, if one did.
   [[nodiscard]] absl::Status NameKeylessTables(const std::vector<std::string>& tables, uint64_t lsn, int64_t time,
                                                const std::string& where, const std::string& statement);
-  // The source had large objects after `where` (a base holding some, or capture's checks seeing
-  // some since): their contents, creation and removal are not in the logical stream, so the
-  // restored ones (the base's) may differ: an error, or, carrying on, a difference.
+  // The base (`where`) or the source at the target held large objects (restore::LargeObjectsMayDiffer):
+  // their contents, creation and removal are not in the logical stream, so the restored ones (the
+  // base's) may differ: an error, or, carrying on, a difference.
   [[nodiscard]] absl::Status NameLargeObjects(uint64_t lsn, int64_t time, const std::string& where);
   const std::set<std::string>& keyless_named() const { return keyless_named_; }
   uint64_t rows() const { return rows_; }  // row changes applied

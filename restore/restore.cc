@@ -145,8 +145,8 @@ class Pipeline {
         !s.ok()) {
       return s;
     }
-    // Nor are large objects in the stream: the base's are restored, and may differ when the source
-    // held any between the base and the target (the base's own, or some capture's checks saw).
+    // Nor are large objects in the stream: the base's are restored, and may differ when the base
+    // holds some or the source may have held some at the target (capture's checks say when).
     if (LargeObjectsMayDiffer(plan_, state_)) {
       if (absl::Status s =
               applier_->NameLargeObjects(plan_.base.lsn(), plan_.base.consistent_time(),
