@@ -182,7 +182,8 @@ int RunCli(int argc, char** argv, const std::function<void(CLI::App&)>& inspect)
   for (const std::unique_ptr<Command>& command : commands) {
     if (*command->app()) chosen = command.get();
   }
-  if (chosen == nullptr) return 0;  // `pgpitr man` printed the page while parsing
+  // A subcommand is required, and `man` (the one that is no Command) ends the parse itself.
+  if (chosen == nullptr) return static_cast<int>(ExitCode::kInternal);
 
   // Settings not given as flags come from PGPITR_* variables, then from the config file.
   Config settings;

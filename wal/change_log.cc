@@ -79,15 +79,15 @@ absl::StatusOr<std::unique_ptr<ChangeLog>> ChangeLog::Open(const std::filesystem
 }
 
 absl::StatusOr<proto::CaptureState> ChangeLog::State() const {
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::State(), &value);
-  proto::CaptureState state;
-  if (s.IsNotFound()) {
+  absl::StatusOr<std::optional<proto::CaptureState>> stored =
+      GetStored<proto::CaptureState>(db_.get(), keys::State(), "reading capture state", "state");
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {  // a new change log
+    proto::CaptureState state;
     state.set_format_version(kChangeLogFormatVersion);
     return state;
   }
-  if (absl::Status st = FromRocks(s, "reading capture state"); !st.ok()) return st;
-  if (absl::Status st = ParseStored(value, &state, "state"); !st.ok()) return st;
+  proto::CaptureState state = **std::move(stored);
   // Version 1 (one record per row change) is still read: ForEachChange and verify know it; the
   // writer refuses to add to it (ChangeLogWriter::Create).
   if (state.format_version() < 1) state.set_format_version(1);

@@ -457,9 +457,8 @@ absl::Status DropInstalled(pg::Connection& source, const SourceSettings& setting
                            const std::function<void(std::string_view what)>& dropped) {
   if (installed.slot_active_pid) {
     return absl::FailedPreconditionError(
-        fmt::format("slot {} is in use by the walsender of process {}: stop 'pgpitr "
-                    "run' first",
-                    settings.slot, *installed.slot_active_pid));
+        fmt::format("slot {} is in use by the walsender of process {}: stop 'pgpitr run' first", settings.slot,
+                    *installed.slot_active_pid));
   }
   if (installed.slot) {
     if (absl::Status s = source.Execute("SELECT pg_drop_replication_slot($1)", {settings.slot}); !s.ok()) return s;

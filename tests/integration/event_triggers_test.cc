@@ -11,12 +11,6 @@ namespace {
 
 class EventTriggersTest : public ServerTest {
  protected:
-  static std::string Query(pg::Connection conn, const std::string& sql) {
-    absl::StatusOr<pg::Result> r = conn.Query(sql);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
-  }
-
   // The tables the keyed publication lists (wal/source.h), comma-separated.
   static constexpr const char* kKeyedTables =
       "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = 'pgpitr_keyed'";
@@ -176,9 +170,9 @@ TEST_F(EventTriggersTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAnd
   };
   std::vector<Point> points;
   RunSteps(steps, app, &points);  // the application's statements must all succeed
-  EXPECT_EQ(Query(Connect("app"),
-                  "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) FROM pg_class "
-                  "WHERE relname IN ('old_nokey', 'nokey', 'keyed', 'ri', 'a1', 'a2', 'in_txn')"),
+  EXPECT_EQ(QueryOne(Connect("app"),
+                     "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) FROM pg_class "
+                     "WHERE relname IN ('old_nokey', 'nokey', 'keyed', 'ri', 'a1', 'a2', 'in_txn')"),
             "a1=f,a2=f,in_txn=f,keyed=f,nokey=f,old_nokey=f,ri=f");
   WaitCaptured(InsertLsn(app));
   StopCapture();
@@ -210,13 +204,13 @@ TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARe
   Exec(app, "ALTER TABLE keyed DROP CONSTRAINT keyed_pkey; UPDATE keyed SET v = 2");
   // PostgreSQL refuses SET UNLOGGED of a table a publication lists: it leaves the list first.
   Exec(app, "CREATE TABLE goes_unlogged (id int PRIMARY KEY); ALTER TABLE goes_unlogged SET UNLOGGED");
-  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "keyed_later,later_keyed");
+  EXPECT_EQ(QueryOne(Connect("app"), kKeyedTables), "keyed_later,later_keyed");
   Exec(app, "ALTER TABLE goes_unlogged SET LOGGED");
-  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "goes_unlogged,keyed_later,later_keyed");
+  EXPECT_EQ(QueryOne(Connect("app"), kKeyedTables), "goes_unlogged,keyed_later,later_keyed");
   const std::string rows_query =
       "SELECT (SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM later_keyed) || '/' || "
       "(SELECT string_agg(a::text, ',' ORDER BY a) FROM keyed_later)";
-  const std::string source_rows = Query(Connect("app"), rows_query);
+  const std::string source_rows = QueryOne(Connect("app"), rows_query);
   EXPECT_EQ(source_rows, "1:10,2:20,3:3,4:4/101");
   WaitCaptured(InsertLsn(app));
   StopCapture();
@@ -236,7 +230,7 @@ TEST_F(EventTriggersTest, WithoutAReplicaIdentityTheApplicationsWritesWorkAndARe
   EXPECT_EQ(NamedObjects(*summary),
             (std::vector<std::string>{"table public.loose", "table public.later_loose", "table public.keyed"}))
       << summary->ToString();
-  EXPECT_EQ(Query(Connect("best"), rows_query), source_rows);
+  EXPECT_EQ(QueryOne(Connect("best"), rows_query), source_rows);
 }
 
 // Keeping the keyed publication never fails the application's statement: a schema change that
@@ -251,9 +245,9 @@ TEST_F(EventTriggersTest, AKeyedTableTheListCouldNotTakeInTimeIsNamedNotAFailure
        "SET lock_timeout = '200ms'; CREATE TABLE waited (id int PRIMARY KEY); INSERT INTO waited VALUES (1); "
        "UPDATE waited SET id = 2; RESET lock_timeout");
   Exec(holder, "COMMIT");
-  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "held");
+  EXPECT_EQ(QueryOne(Connect("app"), kKeyedTables), "held");
   Exec(app, "CREATE TABLE later (id int PRIMARY KEY)");
-  EXPECT_EQ(Query(Connect("app"), kKeyedTables), "held,later,waited");
+  EXPECT_EQ(QueryOne(Connect("app"), kKeyedTables), "held,later,waited");
   WaitCaptured(InsertLsn(app));
   StopCapture();
 
@@ -365,12 +359,12 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   EXPECT_EQ(summary->differences[1].objects, std::vector<std::string>{"large object 4243"});
   // The rows a volatile default gave values of their own were recorded: the same values.
   const std::string random_values = "SELECT string_agg(id || '=' || r, ',' ORDER BY id) FROM t";
-  EXPECT_EQ(Query(Connect("best"), random_values), Query(Connect("app"), random_values));
+  EXPECT_EQ(QueryOne(Connect("best"), random_values), QueryOne(Connect("app"), random_values));
   EXPECT_NE(summary->ToString().find("NOT EXACT"), std::string::npos);
   EXPECT_NE(summary->ToJson().find("\"exact\": false"), std::string::npos);
   // Everything else is there, rows and schema changes after the ones left out.
-  EXPECT_EQ(Query(Connect("best"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
-  EXPECT_EQ(Query(Connect("best"), "SELECT count(*) || ' ' || min(v) FROM other"), "50 x");
+  EXPECT_EQ(QueryOne(Connect("best"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
+  EXPECT_EQ(QueryOne(Connect("best"), "SELECT count(*) || ' ' || min(v) FROM other"), "50 x");
 
   // Strict, the same restore stops at the first and says how to go on.
   options.target = Info("strict");

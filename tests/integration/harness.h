@@ -84,6 +84,13 @@ class ServerTest : public ::testing::Test {
     return *std::move(conn);
   }
 
+  // The one value a query returns ("<no row>" when it returns none; a failure fails the test).
+  static std::string QueryOne(pg::Connection conn, const std::string& sql) {
+    absl::StatusOr<pg::Result> r = conn.Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
+  }
+
   void Exec(pg::Connection& conn, const std::string& sql) {
     absl::Status s = conn.Execute(sql);
     ASSERT_TRUE(s.ok()) << s << "\n  in: " << sql;

@@ -16,12 +16,6 @@ namespace {
 
 class LargeObjectsTest : public ServerTest {
  protected:
-  static std::string One(pg::Connection conn, const std::string& sql) {
-    absl::StatusOr<pg::Result> r = conn.Query(sql);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() && r->rows() == 1 ? r->GetString(0, 0) : std::string("<no row>");
-  }
-
   // Waits until capture has synced a sequence check made after now (each also reads whether the
   // source holds large objects), with every commit so far.
   void WaitForACheckAfterNow(pg::Connection& app) {
@@ -39,7 +33,7 @@ class LargeObjectsTest : public ServerTest {
     absl::StatusOr<restore::RestoreSummary> best = RestoreBestEffort("best");
     ASSERT_TRUE(best.ok()) << best.status();
     EXPECT_EQ(NamedObjects(*best), std::vector<std::string>{"large objects"});
-    EXPECT_EQ(One(Connect("best"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
+    EXPECT_EQ(QueryOne(Connect("best"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
   }
 };
 
@@ -53,8 +47,8 @@ TEST_F(LargeObjectsTest, ALargeObjectInTheBaseChangedAfterItIsNamedNotRestoredAs
   StopCapture();
   ExpectRefusedAndNamed();
   // Why it is named: what was restored is the base's content, not the source's.
-  EXPECT_EQ(One(Connect("best"), "SELECT convert_from(lo_get(4300), 'UTF8')"), "before");
-  EXPECT_EQ(One(Connect("app"), "SELECT convert_from(lo_get(4300), 'UTF8')"), "AFTER!");
+  EXPECT_EQ(QueryOne(Connect("best"), "SELECT convert_from(lo_get(4300), 'UTF8')"), "before");
+  EXPECT_EQ(QueryOne(Connect("app"), "SELECT convert_from(lo_get(4300), 'UTF8')"), "AFTER!");
 }
 
 TEST_F(LargeObjectsTest, ALargeObjectMadeAfterTheBaseIsNamedOnceACheckSawIt) {
@@ -64,7 +58,7 @@ TEST_F(LargeObjectsTest, ALargeObjectMadeAfterTheBaseIsNamedOnceACheckSawIt) {
   WaitForACheckAfterNow(app);
   StopCapture();
   ExpectRefusedAndNamed();
-  EXPECT_EQ(One(Connect("best"), "SELECT count(*) FROM pg_largeobject_metadata"), "0");
+  EXPECT_EQ(QueryOne(Connect("best"), "SELECT count(*) FROM pg_largeobject_metadata"), "0");
 }
 
 TEST_F(LargeObjectsTest, LargeObjectsGoneBeforeTheBaseNameNothing) {
@@ -82,7 +76,7 @@ TEST_F(LargeObjectsTest, LargeObjectsGoneBeforeTheBaseNameNothing) {
   absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
   ASSERT_TRUE(strict.ok()) << strict.status();
   EXPECT_TRUE(strict->differences.empty());
-  EXPECT_EQ(One(Connect("strict"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
+  EXPECT_EQ(QueryOne(Connect("strict"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
 }
 
 }  // namespace
