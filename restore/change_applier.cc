@@ -98,6 +98,11 @@ absl::StatusOr<int64_t> ChangeApplier::Run(const Statement& s, const proto::Chan
 
 absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Transaction& txn) {
   if (change.kind() == proto::Change::MESSAGE) {
+    if (leave_out_large_objects_ && pg::IsSchemaChangeMessage(change.message_prefix()) &&
+        wal::OnlyLargeObjects(change.message_prefix(), change.message_content())) {
+      txn_recorded_ddl_ = true;
+      return absl::OkStatus();
+    }
     if (change.message_prefix() == pg::kDdlEventMessagePrefix) {
       txn_recorded_ddl_ = true;
       return ApplyDdlEvent(change, txn);

@@ -58,6 +58,11 @@ class ChangeApplier {
   // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
   // left out and listed in differences().
   void CarryOnPastSchemaChanges(bool carry_on) { carry_on_ = carry_on; }
+  // Capture's checks say the source held no large object at the target (restore::LargeObjectsMayDiffer
+  // is false): a schema change on large objects only (wal::OnlyLargeObjects) is left out, since
+  // what it did is gone there, as the objects are (they are not in the logical stream, so one made
+  // after the base is not at the target to run it on).
+  void LeaveOutLargeObjectStatements(bool leave_out) { leave_out_large_objects_ = leave_out; }
   const std::vector<Difference>& differences() const { return differences_; }
   // Roles this restore created before the replay (for the base): they get memberships as the
   // source's roles had them, like those replay creates.
@@ -138,6 +143,7 @@ class ChangeApplier {
   std::map<std::string, std::string> applied_role_attributes_;  // role -> the ALTER ROLE options given
   std::string applied_database_privileges_;
   bool carry_on_ = false;
+  bool leave_out_large_objects_ = false;
   std::vector<Difference> differences_;
   std::set<std::string> keyless_named_;
   // The last "keyless" list of this transaction's schema changes, and that change's statement.

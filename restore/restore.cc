@@ -147,7 +147,9 @@ class Pipeline {
     }
     // Nor are large objects in the stream: the base's are restored, and may differ when the base
     // holds some or the source may have held some at the target (capture's checks say when).
-    if (LargeObjectsMayDiffer(plan_, state_)) {
+    if (!LargeObjectsMayDiffer(plan_, state_)) {
+      applier_->LeaveOutLargeObjectStatements(true);
+    } else {
       if (absl::Status s =
               applier_->NameLargeObjects(plan_.base.lsn(), plan_.base.consistent_time(),
                                          fmt::format("the base (LSN {})", Lsn(plan_.base.lsn()).ToString()));

@@ -244,24 +244,89 @@ void ChangeLogWriter::NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime tim
   const bool open = !spans->empty() && spans->rbegin()->open();
   if (present && !open) {
     // They appeared after the previous check (or before any, when capture had made none).
-    proto::LargeObjectSpan* span = spans->Add();
-    span->set_from_lsn(state_.last_sequence_check_lsn());
-    span->set_from_time(state_.last_sequence_check_time());
-    span->set_open(true);
+    proto::LargeObjectSpan span;
+    span.set_from_lsn(state_.last_sequence_check_lsn());
+    span.set_from_time(state_.last_sequence_check_time());
+    span.set_open(true);
+    AddLargeObjectSpan(span);
   } else if (!present && open) {
     proto::LargeObjectSpan& span = *spans->rbegin();
     span.set_to_lsn(lsn.value());
     span.set_to_time(time);
     span.set_open(false);
   }
-  // Bounded: the two oldest spans become one that covers both (wider, never narrower).
-  constexpr int kMaxSpans = 64;
-  while (spans->size() > kMaxSpans) {
-    (*spans)[0].set_to_lsn((*spans)[1].to_lsn());
-    (*spans)[0].set_to_time((*spans)[1].to_time());
-    (*spans)[0].set_open((*spans)[1].open());
-    spans->DeleteSubrange(1, 1);
+  large_object_checks_.push_back({lsn, time, present});
+  // About an hour of checks; a schema change on large objects placed before the oldest takes a
+  // wider span (NoteLargeObjectStatement).
+  while (large_object_checks_.size() > 4096) large_object_checks_.pop_front();
+}
+
+void ChangeLogWriter::NoteLargeObjectStatement(pg::Lsn commit_lsn) {
+  // The checks run beside the stream, at the server's insert position, so some may be past this
+  // commit already. The first after it: one that saw some is in a span that covers the commit
+  // (a span starts at the check before the first that saw some).
+  auto after = std::find_if(large_object_checks_.begin(), large_object_checks_.end(),
+                            [&](const LargeObjectCheck& c) { return c.lsn > commit_lsn; });
+  if (after != large_object_checks_.end() && after->present) return;
+  proto::LargeObjectSpan span;
+  if (after != large_object_checks_.begin()) {
+    span.set_from_lsn(std::prev(after)->lsn.value());
+    span.set_from_time(std::prev(after)->time);
+  } else {
+    // No check before it in memory (capture restarted, or the stream is far behind): the latest one
+    // known to lie before it, a span's end or the last check; else from the start.
+    for (const proto::LargeObjectSpan& s : state_.large_object_spans()) {
+      if (!s.open() && pg::Lsn(s.to_lsn()) <= commit_lsn && s.to_lsn() > span.from_lsn()) {
+        span.set_from_lsn(s.to_lsn());
+        span.set_from_time(s.to_time());
+      }
+    }
+    if (pg::Lsn(state_.last_sequence_check_lsn()) <= commit_lsn &&
+        state_.last_sequence_check_lsn() > span.from_lsn()) {
+      span.set_from_lsn(state_.last_sequence_check_lsn());
+      span.set_from_time(state_.last_sequence_check_time());
+    }
   }
+  if (after != large_object_checks_.end()) {
+    span.set_to_lsn(after->lsn.value());
+    span.set_to_time(after->time);
+  } else {
+    span.set_open(true);  // the next check closes it, or keeps it open
+  }
+  AddLargeObjectSpan(span);
+}
+
+void ChangeLogWriter::AddLargeObjectSpan(const proto::LargeObjectSpan& span) {
+  auto* spans = state_.mutable_large_object_spans();
+  const int at = static_cast<int>(
+      std::upper_bound(spans->begin(), spans->end(), span.from_lsn(),
+                       [](uint64_t from, const proto::LargeObjectSpan& s) { return from < s.from_lsn(); }) -
+      spans->begin());
+  spans->Add();
+  for (int i = spans->size() - 1; i > at; --i) (*spans)[i] = (*spans)[i - 1];
+  (*spans)[at] = span;
+  // Overlapping spans become one; then, bounded, the two oldest become one that covers both.
+  auto merge = [&](int i) {
+    proto::LargeObjectSpan& a = (*spans)[i];
+    const proto::LargeObjectSpan& b = (*spans)[i + 1];
+    if (b.open() || (!a.open() && b.to_lsn() > a.to_lsn())) {
+      a.set_to_lsn(b.to_lsn());
+      a.set_to_time(std::max(a.to_time(), b.to_time()));
+      a.set_open(b.open() || a.open());
+    }
+    a.set_from_time(std::min(a.from_time(), b.from_time()));
+    spans->DeleteSubrange(i + 1, 1);
+  };
+  for (int i = 0; i + 1 < spans->size();) {
+    const proto::LargeObjectSpan& a = (*spans)[i];
+    if (a.open() || a.to_lsn() > (*spans)[i + 1].from_lsn()) {
+      merge(i);
+    } else {
+      ++i;
+    }
+  }
+  constexpr int kMaxSpans = 64;
+  while (spans->size() > kMaxSpans) merge(0);
 }
 
 void ChangeLogWriter::AdvanceTo(pg::Lsn lsn, pg::PgTime time) {
@@ -465,6 +530,7 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
   if (absl::Status s = ReloadFrom(txn, seq); !s.ok()) return s;
   for (auto& mark : txn->marks) mark.first += mark.first >= seq ? 1 : 0;
   for (uint64_t& ddl : txn->ddl_seqs) ddl += ddl >= seq ? 1 : 0;
+  for (uint64_t& ddl : txn->large_object_seqs) ddl += ddl >= seq ? 1 : 0;
   for (auto& dropped : txn->dropped) dropped.first += dropped.first >= seq ? 1 : 0;
   for (auto& [xid, start] : txn->subxact_first_seq) start.seq += start.seq >= seq ? 1 : 0;
   if (subxid.has_value() && !txn->xid_runs.empty()) {
@@ -615,6 +681,7 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
   auto mark_at = old.marks.begin();
   auto dropped_at = old.dropped.begin();
   auto ddl_at = old.ddl_seqs.begin();
+  auto large_object_at = old.large_object_seqs.begin();
   proto::Change change;
   auto keep = [&](uint64_t seq, std::string_view bytes) -> absl::Status {
     const uint32_t xid = xid_of(seq);
@@ -624,6 +691,9 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
     }
     for (; ddl_at != old.ddl_seqs.end() && *ddl_at <= seq; ++ddl_at) {
       if (!is_aborted(xid)) fresh.ddl_seqs.push_back(fresh.next_seq);
+    }
+    for (; large_object_at != old.large_object_seqs.end() && *large_object_at <= seq; ++large_object_at) {
+      if (!is_aborted(xid)) fresh.large_object_seqs.push_back(fresh.next_seq);
     }
     for (; dropped_at != old.dropped.end() && dropped_at->first <= seq; ++dropped_at) {
       if (!is_aborted(xid)) fresh.dropped.emplace_back(fresh.next_seq, dropped_at->second);
@@ -732,6 +802,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn co
     batch_.Put(keys::TimeIndex(running_max, commit_lsn), "");
     if (txn->pending_written) batch_.Delete(keys::Pending(txn->storage_id));
     if (!txn->ddl_seqs.empty()) state_.set_last_ddl_lsn(commit_lsn.value());
+    if (!txn->large_object_seqs.empty()) NoteLargeObjectStatement(commit_lsn);
     for (const auto& seq_and_name : txn->marks) {
       const std::string& name = seq_and_name.second;
       proto::Mark mark;
@@ -866,6 +937,9 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           };
           if (m.prefix == pg::kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
           if (pg::IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
+          if (pg::IsSchemaChangeMessage(m.prefix) && OnlyLargeObjects(m.prefix, m.content)) {
+            place(&t->large_object_seqs, seq);
+          }
           if (m.prefix == pg::kDdlEventMessagePrefix) {
             for (uint32_t relid : DroppedRelations(m.content)) place(&t->dropped, std::make_pair(seq, relid));
           }
@@ -922,6 +996,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           if (absl::Status s = CutChanges(&txn, cut); !s.ok()) return s;
           std::erase_if(txn.marks, [cut](const auto& mark) { return mark.first >= cut; });
           std::erase_if(txn.ddl_seqs, [cut](uint64_t seq) { return seq >= cut; });
+          std::erase_if(txn.large_object_seqs, [cut](uint64_t seq) { return seq >= cut; });
           std::erase_if(txn.dropped, [cut](const auto& dropped) { return dropped.first >= cut; });
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);

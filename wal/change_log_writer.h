@@ -122,6 +122,8 @@ class ChangeLogWriter {
     // subtransaction takes its own with it.
     std::vector<std::pair<uint64_t, std::string>> marks;  // change number, mark name
     std::vector<uint64_t> ddl_seqs;
+    // Those of them that act on large objects only (wal::OnlyLargeObjects): the source held some.
+    std::vector<uint64_t> large_object_seqs;
     // Relations the recorded schema changes dropped: change number, relation OID.
     std::vector<std::pair<uint64_t, uint32_t>> dropped;
     bool skip = false;  // already stored before a restart: ignore its changes
@@ -148,6 +150,14 @@ class ChangeLogWriter {
   };
 
   explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
+
+  // A schema change on large objects committed at commit_lsn: the source held some then. Unless
+  // a span already covers it, one more from the check before it to the first after it that saw
+  // none (open while no check after it is known).
+  void NoteLargeObjectStatement(pg::Lsn commit_lsn);
+  // Puts a span among CaptureState::large_object_spans in order, overlapping ones merged; at most
+  // 64, the oldest merged wider, never narrower.
+  void AddLargeObjectSpan(const proto::LargeObjectSpan& span);
 
   [[nodiscard]] absl::StatusOr<OpenTransaction*> TransactionFor(std::optional<uint32_t> xid, const char* what);
   [[nodiscard]] absl::StatusOr<uint32_t> SchemaFor(const OpenTransaction& txn, uint32_t relid) const;
@@ -231,7 +241,15 @@ class ChangeLogWriter {
 
   pg::Lsn pending_through_;
   pg::PgTime pending_through_time_ = 0;
-  std::deque<std::pair<pg::Lsn, pg::PgTime>> clock_marks_;  // clock readings not yet passed, oldest first
+  std::deque<std::pair<pg::Lsn, pg::PgTime>> clock_marks_;
+  // The latest large-object checks (NoteLargeObjects), oldest first, kept in memory to place a
+  // schema change on large objects between two of them.
+  struct LargeObjectCheck {
+    pg::Lsn lsn;
+    pg::PgTime time = 0;
+    bool present = false;
+  };
+  std::deque<LargeObjectCheck> large_object_checks_;  // clock readings not yet passed, oldest first
 
   std::optional<OpenTransaction> current_;                   // between Begin and Commit
   std::map<uint32_t, OpenTransaction> streamed_;             // by top-level xid

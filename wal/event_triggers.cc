@@ -1,5 +1,8 @@
 #include "wal/event_triggers.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "pg/stream_messages.h"
@@ -531,6 +534,67 @@ std::vector<uint32_t> DroppedRelations(std::string_view message) {
     }
   }
   return out;
+}
+
+namespace {
+
+// A statement as its words: lower case, comments left out, each run of blanks one space, no
+// trailing semicolon.
+std::string Words(std::string_view sql) {
+  std::string out;
+  bool blank = false;
+  size_t i = 0;
+  while (i < sql.size()) {
+    if (sql.compare(i, 2, "--") == 0 || sql.compare(i, 2, "/*") == 0) {
+      const bool line = sql[i] == '-';
+      const size_t end = sql.find(line ? "\n" : "*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + (line ? 1 : 2);
+      blank = true;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(sql[i++]);
+    if (std::isspace(c) != 0) {
+      blank = true;
+      continue;
+    }
+    if (blank && !out.empty()) out += ' ';
+    blank = false;
+    out += static_cast<char>(std::tolower(c));
+  }
+  while (!out.empty() && (out.back() == ';' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+bool OnlyLargeObjects(std::string_view prefix, std::string_view content) {
+  const nlohmann::json e = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+  if (!e.is_object()) return false;
+  if (prefix == pg::kDdlEventMessagePrefix) {
+    // What the trigger reported: every command on a large object (GRANT says so in capitals), and
+    // nothing dropped.
+    if (!e.contains("commands") || !e["commands"].is_array() || e["commands"].empty()) return false;
+    if (e.contains("dropped") && (!e["dropped"].is_array() || !e["dropped"].empty())) return false;
+    for (const nlohmann::json& c : e["commands"]) {
+      if (!c.is_object() || !c.contains("type") || !c["type"].is_string()) return false;
+      std::string type = c["type"].get<std::string>();
+      for (char& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (type != "large object") return false;
+    }
+    return true;
+  }
+  if (prefix == pg::kDdlMessagePrefix) {
+    // The proxy's message holds the statement only.
+    if (!e.contains("sql") || !e["sql"].is_string()) return false;
+    // GRANT, REVOKE and SECURITY LABEL name the kind of object just after their first ON.
+    const std::string words = Words(e["sql"].get<std::string>());
+    if (words.starts_with("grant ") || words.starts_with("revoke ") || words.starts_with("security label ")) {
+      const size_t on = words.find(" on ");
+      return on != std::string::npos && words.compare(on, 17, " on large object ") == 0;
+    }
+    return words.starts_with("alter large object ") || words.starts_with("comment on large object ");
+  }
+  return false;
 }
 
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {

@@ -45,6 +45,12 @@ std::string_view PublishedTableCondition();
 // kDdlEventMessagePrefix); none when the message does not parse. A dropped column is not a dropped table.
 std::vector<uint32_t> DroppedRelations(std::string_view message);
 
+// True when a recorded schema change (either kind: the event trigger's message or the proxy's)
+// acts on large objects only: GRANT or REVOKE ... ON LARGE OBJECT, ALTER LARGE OBJECT, COMMENT or
+// SECURITY LABEL ON LARGE OBJECT. Such a statement says the source held large objects at its
+// commit (capture keeps that, as its checks); at restore it is run only where they may be there.
+bool OnlyLargeObjects(std::string_view prefix, std::string_view content);
+
 // Drops pgpitr's triggers and schema if they are there (`run --no-event-triggers`): kProxyOnly.
 [[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(pg::Connection& conn);
 

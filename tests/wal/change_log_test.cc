@@ -434,6 +434,112 @@ TEST_F(ChangeLogTest, ManyLargeObjectSpansAreMergedOldestFirstNeverNarrowed) {
   EXPECT_EQ(spans[63].to_lsn(), 100u * 20 + 10);
 }
 
+// A schema change on large objects says the source held some at its commit, even where no check
+// saw them (made and removed between two checks): a span from the check before it to the first
+// after it that saw none, open until one does; not for one rolled back with its savepoint.
+TEST_F(ChangeLogTest, ASchemaChangeOnLargeObjectsIsASpanBetweenTheChecksAroundIt) {
+  constexpr const char* kGrant =
+      R"({"tag": "GRANT", "commands": [{"type": "LARGE OBJECT", "identity": null}], "dropped": []})";
+  constexpr const char* kOnTable =
+      R"({"tag": "GRANT", "commands": [{"type": "TABLE", "identity": null}], "dropped": []})";
+  auto check = [&](bool present, uint64_t lsn, pg::PgTime time) {
+    writer_->NoteLargeObjects(present, pg::Lsn(lsn), time);
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), time).ok());
+  };
+  auto commit_message = [&](uint64_t commit_lsn, uint32_t xid, const char* content) {
+    Apply(Begin(commit_lsn, static_cast<pg::PgTime>(commit_lsn), xid));
+    Apply(LogicalMessage{.xid = xid,
+                         .transactional = true,
+                         .lsn = pg::Lsn(commit_lsn - 8),
+                         .prefix = pg::kDdlEventMessagePrefix,
+                         .content = content});
+    Apply(Commit(commit_lsn, static_cast<pg::PgTime>(commit_lsn)));
+  };
+  check(false, 100, 10);
+  check(false, 400, 40);  // the checks run ahead of the stream
+  commit_message(250, 700, kGrant);
+  commit_message(300, 701, kOnTable);
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 1);
+  EXPECT_EQ(writer_->state().large_object_spans(0).from_lsn(), 100u);
+  EXPECT_EQ(writer_->state().large_object_spans(0).to_lsn(), 400u);
+  EXPECT_EQ(writer_->state().large_object_spans(0).to_time(), 40);
+  EXPECT_FALSE(writer_->state().large_object_spans(0).open());
+
+  // Rolled back with its savepoint: no span.
+  Apply(StreamStart(800, true));
+  Apply(LogicalMessage{.xid = 801,
+                       .transactional = true,
+                       .lsn = pg::Lsn(0x1f0),
+                       .prefix = pg::kDdlEventMessagePrefix,
+                       .content = kGrant});
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});
+  Apply(StreamCommit(800, 0x200, 0x200));
+  EXPECT_EQ(writer_->state().large_object_spans_size(), 1);
+
+  // After every check so far: open from the last one, until the next that sees none.
+  commit_message(600, 702, kGrant);
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 2);
+  EXPECT_EQ(writer_->state().large_object_spans(1).from_lsn(), 400u);
+  EXPECT_TRUE(writer_->state().large_object_spans(1).open());
+  check(false, 700, 70);
+  EXPECT_EQ(writer_->state().large_object_spans(1).to_lsn(), 700u);
+  EXPECT_FALSE(writer_->state().large_object_spans(1).open());
+
+  // One in a span already (a check after it saw some): nothing more.
+  check(true, 900, 90);
+  commit_message(800, 703, kGrant);
+  check(false, 1000, 100);
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 3);
+  EXPECT_EQ(writer_->state().large_object_spans(2).from_lsn(), 700u);
+  EXPECT_EQ(writer_->state().large_object_spans(2).to_lsn(), 1000u);
+
+  // After a restart the checks before it are not in memory: from the last one known before it.
+  Sync();
+  Reopen();
+  commit_message(1100, 704, kGrant);
+  Sync();
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 4);
+  EXPECT_EQ(writer_->state().large_object_spans(3).from_lsn(), 1000u);
+  EXPECT_TRUE(writer_->state().large_object_spans(3).open());
+}
+
+TEST_F(ChangeLogTest, LargeObjectSpansThatOverlapAreOne) {
+  auto check = [&](bool present, uint64_t lsn) {
+    writer_->NoteLargeObjects(present, pg::Lsn(lsn), static_cast<pg::PgTime>(lsn));
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)).ok());
+  };
+  check(false, 100);
+  check(false, 200);
+  check(true, 300);
+  check(false, 400);
+  // A GRANT committed at 150, sent late (the checks ran ahead): [100, 200] touches [200, 400].
+  Apply(Begin(150, 150, 700));
+  Apply(LogicalMessage{.xid = 700,
+                       .transactional = true,
+                       .lsn = pg::Lsn(140),
+                       .prefix = pg::kDdlMessagePrefix,
+                       .content = R"({"search_path": "public", "sql": "GRANT SELECT ON LARGE OBJECT 5 TO PUBLIC"})"});
+  Apply(Commit(150, 150));
+  const auto& spans = writer_->state().large_object_spans();
+  ASSERT_EQ(spans.size(), 2);
+  EXPECT_EQ(spans[0].from_lsn(), 100u);
+  EXPECT_EQ(spans[0].to_lsn(), 200u);
+  EXPECT_EQ(spans[1].from_lsn(), 200u);
+  EXPECT_EQ(spans[1].to_lsn(), 400u);
+  // One more, at 350 within the second: still two, the second as it was.
+  Apply(Begin(350, 350, 701));
+  Apply(LogicalMessage{.xid = 701,
+                       .transactional = true,
+                       .lsn = pg::Lsn(340),
+                       .prefix = pg::kDdlMessagePrefix,
+                       .content = R"({"search_path": "public", "sql": "COMMENT ON LARGE OBJECT 5 IS 'x'"})"});
+  Apply(Commit(350, 350));
+  ASSERT_EQ(spans.size(), 2);
+  EXPECT_EQ(spans[1].from_lsn(), 200u);
+  EXPECT_EQ(spans[1].to_lsn(), 400u);
+}
+
 // --- idempotence by commit LSN ---
 
 TEST_F(ChangeLogTest, ResentCommitAtTheLastStoredLsnIsSkipped) {
