@@ -67,6 +67,11 @@ class Connection {
                                                      const std::vector<int>& lengths);
 
   int server_version() const { return PQserverVersion(conn_.get()); }
+  // Inside a transaction block (also a failed one): a SAVEPOINT may be set.
+  bool InTransaction() const {
+    const PGTransactionStatusType status = PQtransactionStatus(conn_.get());
+    return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
+  }
   std::string ParameterStatus(const char* name) const;
   // The libpq connection itself, for the replication protocol (wal/replication_stream.cc) and for
   // tests of libpq's asynchronous calls; everything else goes through the calls above.

@@ -10,11 +10,18 @@ namespace pgpitr::proxy {
 
 namespace {
 
-// A dollar-quote tag that does not occur in text.
-std::string DollarQuote(std::string_view text) {
-  std::string tag = "$pgpitr$";
-  for (int n = 0; text.find(tag) != std::string_view::npos; ++n) tag = fmt::format("$pgpitr{}$", n);
-  return tag + std::string(text) + tag;
+// The statement as an ASCII expression of its text: its bytes in hex, read in the client's encoding.
+// (Quoted as it is, a function's body would occur twice in the query, and the server could no
+// longer place an error in it: the client would get a QUERY block instead of its position.)
+std::string TextOf(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * text.size());
+  for (const char c : text) {
+    hex += kHex[static_cast<unsigned char>(c) >> 4];
+    hex += kHex[static_cast<unsigned char>(c) & 15];
+  }
+  return fmt::format("pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), pg_catalog.pg_client_encoding())", hex);
 }
 
 // Schema changes the proxy records: not those that cannot share a transaction with its message. (A
@@ -29,13 +36,18 @@ std::string NoEventTrigger() {
                      pg::kDdlEndTrigger);
 }
 
+// The roles the source has (not PostgreSQL's own): roles are the cluster's, not in a dump, and a
+// GRANT or an owner may name one the restore target lacks.
+constexpr const char* kRoles =
+    "(SELECT pg_catalog.json_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_')";
+
 // The statement that records a schema change in the stream: a transactional message, so it
 // lands at its place in the transaction and disappears with it.
 std::string DdlMessageStatement(std::string_view statement) {
   return fmt::format(
       "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {})::text) END;",
-      NoEventTrigger(), pg::kDdlMessagePrefix, DollarQuote(statement));
+      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {})::text) END;",
+      NoEventTrigger(), pg::kDdlMessagePrefix, TextOf(statement), kRoles);
 }
 
 // The NUL-terminated string at offset (empty when there is none: the server will reject the
@@ -55,17 +67,69 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
   for (std::string_view s : statements) recorded.push_back(Recorded(s));
   if (std::find(recorded.begin(), recorded.end(), true) == recorded.end()) return std::nullopt;
   RewrittenQuery out;
+  size_t copied = 0;  // of the client's query
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
     if (recorded[i]) {
-      out.query += DdlMessageStatement(s);
+      const size_t at = static_cast<size_t>(s.data() - query.data());
+      out.query.append(query.substr(copied, at - copied));
+      copied = at;
+      const std::string message = DdlMessageStatement(s);
+      out.query += message;
+      out.insertions.push_back({at, message.size()});
       out.injected.push_back(true);
     }
-    out.query += s;
-    out.query += ';';
     out.injected.push_back(false);
   }
+  out.query.append(query.substr(copied));
   return out;
+}
+
+namespace {
+
+// Characters in text, in a client encoding; nullopt for a multibyte encoding other than UTF8 when
+// the text is not all ASCII.
+std::optional<size_t> Characters(std::string_view text, std::string_view encoding) {
+  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) { return (c & 0x80) == 0; });
+  if (ascii) return text.size();
+  if (encoding == "UTF8") {
+    return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  }
+  const bool single_byte = encoding == "SQL_ASCII" || encoding.starts_with("LATIN") ||
+                           encoding.starts_with("ISO_8859") || encoding.starts_with("WIN") ||
+                           encoding.starts_with("KOI8");
+  if (single_byte) return text.size();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<size_t> ClientErrorPosition(size_t position, const std::string& client_query,
+                                          const RewrittenQuery& rewritten, size_t completed,
+                                          std::string_view client_encoding) {
+  if (position == 0) return std::nullopt;
+  if (completed > 0) {
+    // An error while running statement number `completed`: the messages before it shift it.
+    if (completed >= rewritten.injected.size() || rewritten.injected[completed]) return std::nullopt;
+    const auto before = static_cast<size_t>(
+        std::count(rewritten.injected.begin(), rewritten.injected.begin() + static_cast<ptrdiff_t>(completed), true));
+    size_t shift = 0;
+    for (size_t k = 0; k < before && k < rewritten.insertions.size(); ++k) shift += rewritten.insertions[k].length;
+    return position > shift ? std::optional<size_t>(position - shift) : std::nullopt;
+  }
+  // Maybe a syntax error, anywhere: by characters.
+  const size_t at = position - 1;
+  size_t shift = 0;
+  for (const RewrittenQuery::Insertion& insertion : rewritten.insertions) {
+    const std::optional<size_t> before =
+        Characters(std::string_view(client_query).substr(0, insertion.offset), client_encoding);
+    if (!before.has_value()) return std::nullopt;
+    const size_t starts = *before + shift;  // in the rewritten text
+    if (at < starts) break;
+    if (at < starts + insertion.length) return std::nullopt;
+    shift += insertion.length;
+  }
+  return position - shift;
 }
 
 void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out) {
@@ -78,7 +142,8 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);
-          tracker_.SentQuery(std::move(rewritten->injected));
+          tracker_.SentQuery(rewritten->injected);
+          rewritten_.push_back({readies_sent_, std::string(*query), std::move(*rewritten), 0});
           return;
         }
         // An index made or dropped CONCURRENTLY cannot share a transaction with the proxy's
@@ -152,8 +217,8 @@ void DdlRecorder::AppendDdlMessage(const std::string& sql, std::string* out) {
   std::string parse = std::string(kName) + '\0';
   parse += fmt::format(
       "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text)::text) END",
-      NoEventTrigger(), pg::kDdlMessagePrefix);
+      "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text, 'roles', {})::text) END",
+      NoEventTrigger(), pg::kDdlMessagePrefix, kRoles);
   parse += '\0';
   u16(&parse, 1);
   u32(&parse, 25);  // text
@@ -181,7 +246,52 @@ void DdlRecorder::AppendDdlMessage(const std::string& sql, std::string* out) {
   tracker_.Sent('C', true, 'S');
 }
 
+std::optional<std::string> DdlRecorder::ForClient(const Frame& frame) {
+  if (frame.type == 'S') {
+    // ParameterStatus: name, value.
+    const std::string name = CString(frame.body, 0);
+    if (name == "client_encoding") client_encoding_ = CString(frame.body, name.size() + 1);
+    return std::nullopt;
+  }
+  if ((frame.type != 'E' && frame.type != 'N') || rewritten_.empty() || rewritten_.front().ready != readies_seen_ + 1) {
+    return std::nullopt;
+  }
+  // Fields: a type byte and a string each, then a zero byte.
+  const Rewritten& current = rewritten_.front();
+  std::string body;
+  bool changed = false;
+  for (size_t at = 0; at < frame.body.size() && frame.body[at] != '\0';) {
+    const char field = frame.body[at];
+    std::string value = CString(frame.body, at + 1);
+    at += value.size() + 2;
+    if (field == 'P') {
+      size_t position = 0;
+      const bool number = !value.empty() &&
+                          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                          value.size() < 10;
+      if (number) position = std::stoul(value);
+      if (std::optional<size_t> mapped = ClientErrorPosition(position, current.client_query, current.rewritten,
+                                                             current.completed, client_encoding_)) {
+        value = std::to_string(*mapped);
+        changed = true;
+      }
+    }
+    body += field;
+    body += value;
+    body += '\0';
+  }
+  if (!changed) return std::nullopt;
+  body += '\0';
+  return EncodeMessage(frame.type, body);
+}
+
 DdlRecorder::Answer DdlRecorder::FromDatabase(char type, std::string* out) {
+  if (!rewritten_.empty() && rewritten_.front().ready == readies_seen_ + 1 && type == 'C') {
+    ++rewritten_.front().completed;
+  }
+  if (type == 'Z') {
+    while (!rewritten_.empty() && rewritten_.front().ready <= readies_seen_ + 1) rewritten_.pop_front();
+  }
   // Follows the answers to a query whose schema change is recorded after it succeeded: an error
   // cancels the record; its ReadyForQuery is held back and replaced by that of the proxy's own
   // query recording it (the client sees one ReadyForQuery, in the same state: the index

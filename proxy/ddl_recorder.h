@@ -28,11 +28,28 @@ namespace pgpitr::proxy {
 // Rewrites a simple query so each schema-changing statement is preceded by the pgpitr.ddl message.
 // Returns nullopt when the query holds no DDL to record; otherwise the new query text and, for each
 // statement of it, whether it is one the proxy added (its results are not the client's).
+// The client's text stays as it was, byte for byte: each message statement is inserted just before
+// the statement it records, so an error's position can be mapped back (ClientErrorPosition).
 struct RewrittenQuery {
   std::string query;
   std::vector<bool> injected;
+  struct Insertion {
+    size_t offset;  // where in the client's query (bytes) it went
+    size_t length;  // its length: bytes, and characters (it is ASCII)
+  };
+  std::vector<Insertion> insertions;
 };
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query);
+
+// An error's (or notice's) position field (1-based, in characters) in a rewritten query, as the
+// client's query has it: the server counts in the rewritten text. `completed`: the statements of
+// the rewritten query that completed before the error (the proxy's too); with none, the error may
+// be a syntax error anywhere, and the position is mapped by counting the client's characters in
+// `client_encoding`. Nullopt when it cannot be told (inside the proxy's own statement, or a
+// multibyte encoding other than UTF8 before it): the position is then left as the server sent it.
+std::optional<size_t> ClientErrorPosition(size_t position, const std::string& client_query,
+                                          const RewrittenQuery& rewritten, size_t completed,
+                                          std::string_view client_encoding);
 
 class DdlRecorder {
  public:
@@ -50,6 +67,11 @@ class DdlRecorder {
   void FromClient(const Frame& frame, bool capture, std::string* to_database);
   // A message from the database (its type byte); for kHeld, *to_database gets the proxy's query.
   Answer FromDatabase(char type, std::string* to_database);
+  // A message from the database the client gets, as the client must see it: an error or notice
+  // answering a rewritten query gets its position in the client's own text; nullopt when it goes as
+  // it is. (It also follows the session's client_encoding from ParameterStatus.) Call it before
+  // FromDatabase for the same message.
+  std::optional<std::string> ForClient(const Frame& frame);
 
   // Requests still waiting for their answers (for tests).
   size_t in_flight() const { return tracker_.in_flight(); }
@@ -70,6 +92,15 @@ class DdlRecorder {
     bool failed;
   };
   std::deque<RecordAfter> record_after_;
+  // Simple queries rewritten with messages, until their ReadyForQuery.
+  struct Rewritten {
+    uint64_t ready;
+    std::string client_query;
+    RewrittenQuery rewritten;
+    size_t completed = 0;  // statements completed so far (CommandComplete)
+  };
+  std::deque<Rewritten> rewritten_;
+  std::string client_encoding_;
   // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
   std::unordered_map<std::string, std::string> ddl_statements_;
   std::unordered_map<std::string, std::string> ddl_portals_;

@@ -435,6 +435,9 @@ class Session : public std::enable_shared_from_this<Session> {
         return Fail("08P01", "pgpitr proxy: malformed message from the database: " + r.error);
       }
       std::string record;
+      // An error's position in a query the proxy rewrote, as the client's text has it.
+      std::optional<std::string> reworded;
+      if (r.frame.type == 'E' || r.frame.type == 'N' || r.frame.type == 'S') reworded = recorder_.ForClient(r.frame);
       const DdlRecorder::Answer answer = recorder_.FromDatabase(r.frame.type, &record);
       if (answer == DdlRecorder::Answer::kHeld) {
         QueueUpstream(std::move(record), false);
@@ -445,6 +448,8 @@ class Session : public std::enable_shared_from_this<Session> {
         // The database offers channel binding over its TLS leg; a client without TLS refuses
         // such an offer (libpq: "SCRAM-SHA-256-PLUS ... over a non-SSL connection").
         out.append(*sasl);
+      } else if (reworded.has_value()) {
+        out.append(*reworded);
       } else {
         out.append(r.frame.raw);
       }

@@ -435,6 +435,11 @@ absl::StatusOr<BulkReplayer::Need> BulkReplayer::TakeChange(const proto::Change&
           ? nullptr
           : follower_->Schema(change.schema_id());
   if (schema != nullptr && applier_->LeftOut(schema->relid(), txn)) return Need::kNothing;
+  if (schema != nullptr) {
+    absl::StatusOr<bool> unwritable = applier_->RowsCannotBeWritten(*schema, change, txn);
+    if (!unwritable.ok()) return unwritable.status();
+    if (*unwritable || applier_->Unfollowable(schema->schema_id())) return Need::kNothing;
+  }
   const std::optional<uint32_t> followed = schema != nullptr ? follower_->Followed(schema->relid()) : std::nullopt;
   ChangeRoute route = RouteOf(change, schema, followed);
   if (route.way == ChangeRoute::Way::kIgnore) return Need::kNothing;
@@ -471,7 +476,9 @@ absl::StatusOr<BulkReplayer::Need> BulkReplayer::TakeChange(const proto::Change&
     return Need::kNothing;
   }
   if (route.cut) {
-    if (absl::Status s = follower_->Follow(*schema); !s.ok()) return s;
+    absl::StatusOr<bool> followed = applier_->FollowOrLeaveOut(*schema, txn);
+    if (!followed.ok()) return followed.status();
+    if (!*followed) return Need::kNothing;
   }
   ++rows_;
   if (route.way == ChangeRoute::Way::kCollapse) {

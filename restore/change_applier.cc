@@ -1,6 +1,7 @@
 #include "restore/change_applier.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <set>
 #include <utility>
@@ -117,7 +118,9 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
       const proto::RelationSchema* schema = follower_->Schema(change.truncated_schema_ids(i));
       if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
       if (LeftOut(schema->relid(), txn)) continue;
-      if (absl::Status s = follower_->Follow(*schema); !s.ok()) return s;
+      absl::StatusOr<bool> followed = FollowOrLeaveOut(*schema, txn);
+      if (!followed.ok()) return followed.status();
+      if (!*followed) continue;
       relations += (relations.empty() ? "" : ", ") + QualifiedName(*schema);
     }
     if (relations.empty()) return absl::OkStatus();
@@ -130,7 +133,10 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
   const proto::RelationSchema* schema = follower_->Schema(change.schema_id());
   if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
   if (LeftOut(schema->relid(), txn)) return absl::OkStatus();
-  if (absl::Status s = follower_->Follow(*schema); !s.ok()) return s;
+  absl::StatusOr<bool> unwritable = RowsCannotBeWritten(*schema, change, txn);
+  if (!unwritable.ok() || *unwritable) return unwritable.status();
+  absl::StatusOr<bool> followed = FollowOrLeaveOut(*schema, txn);
+  if (!followed.ok() || !*followed) return followed.status();
   const int ncolumns = schema->columns_size();
   if ((change.kind() != proto::Change::DELETE && change.new_tuple().values_size() != ncolumns) ||
       (change.old_kind() != proto::Change::NONE && change.old_tuple().values_size() != ncolumns)) {
@@ -299,6 +305,12 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   }
   const std::string sql = ddl["sql"].get<std::string>();
   if (ChangesPublication(sql)) return absl::OkStatus();
+  // The roles the source had then (recorded by proxies of this version): a GRANT or an owner may
+  // name one the target lacks.
+  if (ddl.contains("roles") && ddl["roles"].is_array()) {
+    absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(ddl["roles"], txn, sql, {});
+    if (!roles_there.ok() || !*roles_there) return roles_there.status();
+  }
   // The statement runs as it did on the source: with the session's search_path of that moment.
   if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('search_path', $1, true)",
                                         {ddl["search_path"].get<std::string>()});
@@ -322,6 +334,34 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   }
   // Statements prepared against the old shape are stale now.
   return Forget();
+}
+
+absl::StatusOr<bool> ChangeApplier::CreateRolesTheSourceHad(const nlohmann::json& roles, const proto::Transaction& txn,
+                                                            const std::string& sql,
+                                                            const std::vector<std::string>& objects) {
+  std::vector<std::string> role_names;
+  for (const nlohmann::json& name : roles) {
+    if (name.is_string()) role_names.push_back(name.get<std::string>());
+  }
+  if (role_names.empty()) return true;
+  absl::StatusOr<std::vector<std::string>> missing = MissingRoles(*target_, role_names);
+  if (!missing.ok()) return missing.status();
+  for (const std::string& name : *missing) {
+    if (absl::Status s = RunRecorded(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
+      absl::Status unreplayable =
+          Unreplayable(txn, sql,
+                       fmt::format("it needs role {}, which the restore target lacks and could not be created "
+                                   "({}): create the role and restore again",
+                                   name, s.message()),
+                       objects);
+      if (!unreplayable.ok()) return unreplayable;
+      return false;
+    }
+    notes_->push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
+                                  pg::OneLine(sql).substr(0, 80)));
+    created_roles_.push_back(name);
+  }
+  return true;
 }
 
 absl::Status ChangeApplier::MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& e) {
@@ -458,6 +498,95 @@ absl::Status ChangeApplier::NameKeylessTables(const std::vector<std::string>& ta
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema& schema,
+                                                     const proto::Transaction& txn) {
+  if (!carry_on_) {
+    if (absl::Status s = follower_->Follow(schema); !s.ok()) return s;
+    return true;
+  }
+  if (unfollowable_.contains(schema.schema_id())) return false;
+  if (follower_->Followed(schema.relid()) == schema.schema_id()) return true;
+  // In a savepoint, so that a refusal leaves the target's transaction usable.
+  const bool savepoint = target_->InTransaction();
+  if (savepoint) {
+    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_follow"); !s.ok()) return s;
+  }
+  const absl::Status followed = follower_->Follow(schema);
+  if (savepoint) {
+    if (absl::Status s = target_->Execute(followed.ok() ? "RELEASE SAVEPOINT pgpitr_follow"
+                                                        : "ROLLBACK TO SAVEPOINT pgpitr_follow");
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (followed.ok()) return true;
+  unfollowable_.insert(schema.schema_id());
+  if (absl::Status s = NotExact(Difference{.commit_lsn = txn.commit_lsn(),
+                                           .commit_time = txn.commit_time(),
+                                           .statement = "",
+                                           .reason = fmt::format("the stream shows this table's columns, and the "
+                                                                 "restore target could not make it so ({}): its "
+                                                                 "changes are left out",
+                                                                 pg::OneLine(std::string(followed.message()))),
+                                           .objects = {"table " + QualifiedName(schema)}},
+                                std::string(followed.message()));
+      !s.ok()) {
+    return s;
+  }
+  return false;
+}
+
+absl::StatusOr<bool> ChangeApplier::RowsCannotBeWritten(const proto::RelationSchema& schema,
+                                                        const proto::Change& change, const proto::Transaction& txn) {
+  if (schema.schema_id() != unwritable_schema_ || unwritable_schema_ == 0) {
+    // Types whose input function raises "cannot accept a value of type ...".
+    static constexpr std::array<std::pair<uint32_t, const char*>, 6> kNoInput = {{{194, "pg_node_tree"},
+                                                                                  {3361, "pg_ndistinct"},
+                                                                                  {3402, "pg_dependencies"},
+                                                                                  {5017, "pg_mcv_list"},
+                                                                                  {4600, "pg_brin_bloom_summary"},
+                                                                                  {4601, "pg_brin_minmax_multi_summary"}}};
+    unwritable_schema_ = schema.schema_id();
+    unwritable_columns_.clear();
+    for (int i = 0; i < schema.columns_size(); ++i) {
+      for (const auto& [oid, name] : kNoInput) {
+        if (schema.columns(i).type_oid() == oid) unwritable_columns_.emplace_back(i, name);
+      }
+    }
+  }
+  if (unwritable_columns_.empty()) return false;
+  if (unwritable_named_.contains(schema.relid())) return true;
+  const std::pair<int, const char*>* found = nullptr;
+  for (const proto::Tuple* tuple : {&change.new_tuple(), &change.old_tuple()}) {
+    for (const auto& column : unwritable_columns_) {
+      if (column.first < tuple->values_size() &&
+          (tuple->values(column.first).kind() == proto::Value::TEXT ||
+           tuple->values(column.first).kind() == proto::Value::BINARY)) {
+        found = &column;
+      }
+    }
+  }
+  if (found == nullptr) return false;
+  unwritable_named_.insert(schema.relid());
+  const std::string table = QualifiedName(schema);
+  const std::string reason =
+      fmt::format("its column {} is of type {}, which takes no input value: its rows cannot be written from here on",
+                  QuoteIdent(schema.columns(found->first).name()), found->second);
+  if (absl::Status s = NotExact(Difference{.commit_lsn = txn.commit_lsn(),
+                                           .commit_time = txn.commit_time(),
+                                           .statement = "",
+                                           .reason = reason,
+                                           .objects = {"table " + table}},
+                                fmt::format("the rows of {} in the transaction committed at {} cannot be replayed: {} "
+                                            "(restore to a point before it, or pass --best-effort to restore the rest "
+                                            "and be told what may differ)",
+                                            table, pg::Lsn(txn.commit_lsn()).ToString(), reason));
+      !s.ok()) {
+    return s;
+  }
+  return true;
 }
 
 absl::Status ChangeApplier::NameLargeObjects(uint64_t lsn, int64_t time, const std::string& where) {
@@ -920,24 +1049,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
   const std::string role = e["role"].get<std::string>();
   nlohmann::json roles = e.contains("roles") && e["roles"].is_array() ? e["roles"] : nlohmann::json::array();
   roles.push_back(role);
-  std::vector<std::string> role_names;
-  for (const nlohmann::json& name : roles) {
-    if (name.is_string()) role_names.push_back(name.get<std::string>());
-  }
-  absl::StatusOr<std::vector<std::string>> missing = MissingRoles(*target_, role_names);
-  if (!missing.ok()) return missing.status();
-  for (const std::string& name : *missing) {
-    if (absl::Status s = RunRecorded(fmt::format("CREATE ROLE {} NOLOGIN", QuoteIdent(name))); !s.ok()) {
-      return Unreplayable(txn, sql,
-                          fmt::format("it needs role {}, which the restore target lacks and could not be created "
-                                      "({}): create the role and restore again",
-                                      name, s.message()),
-                          objects);
-    }
-    notes_->push_back(fmt::format("created role {} (NOLOGIN), which the source had when {} ran", name,
-                                  pg::OneLine(sql).substr(0, 80)));
-    created_roles_.push_back(name);
-  }
+  absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(roles, txn, sql, objects);
+  if (!roles_there.ok() || !*roles_there) return roles_there.status();
   // The role it ran as, if this restore made it, may do what it could on the source.
   if (e.contains("role_attributes") && e["role_attributes"].is_object() &&
       std::find(created_roles_.begin(), created_roles_.end(), role) != created_roles_.end()) {

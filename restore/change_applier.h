@@ -55,6 +55,23 @@ class ChangeApplier {
     return dropped_ != nullptr && !dropped_->empty() && dropped_->DroppedAtOrAfter(relid, pg::Lsn(txn.commit_lsn()));
   }
 
+  // Makes the target's table follow the stream's schema (SchemaFollower::Follow) before a change
+  // of it. Carrying on, a table the target cannot make so (a new table of a type it lacks: made
+  // past the proxy, without event triggers) is named and false returned: its changes under that
+  // schema are left out. Strict, the target's refusal is the error.
+  [[nodiscard]] absl::StatusOr<bool> FollowOrLeaveOut(const proto::RelationSchema& schema,
+                                                      const proto::Transaction& txn);
+  // A schema FollowOrLeaveOut could not follow: its changes are left out.
+  bool Unfollowable(uint32_t schema_id) const { return unfollowable_.contains(schema_id); }
+  // True when a relation's rows are left out because a value of one of its columns cannot be
+  // written (pg_node_tree, pg_ndistinct, pg_dependencies, pg_mcv_list and the BRIN summaries take
+  // no input: a table made from a system catalog, say; NULL is fine): named at the first such
+  // value, an error unless carrying on, and every later change of the relation left out too. Both
+  // strategies ask it before a row change; which columns are of such types is kept for the last
+  // schema asked.
+  [[nodiscard]] absl::StatusOr<bool> RowsCannotBeWritten(const proto::RelationSchema& schema,
+                                                         const proto::Change& change, const proto::Transaction& txn);
+
   // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
   // left out and listed in differences().
   void CarryOnPastSchemaChanges(bool carry_on) { carry_on_ = carry_on; }
@@ -115,6 +132,13 @@ class ChangeApplier {
   // global, outside any dump), when they changed since the last one. A grant refused is noted;
   // only a failure to read the target's catalog is an error.
   [[nodiscard]] absl::Status MirrorMembershipsAndDatabasePrivileges(const nlohmann::json& event);
+  // Creates the roles of `roles` (those the source had when `sql` ran, as its message recorded) that
+  // the target lacks: NOLOGIN, no other attribute, so that grants and owners land as they did. One
+  // that cannot be created makes the statement unreplayable, naming it: then false (carrying on)
+  // or the error.
+  [[nodiscard]] absl::StatusOr<bool> CreateRolesTheSourceHad(const nlohmann::json& roles, const proto::Transaction& txn,
+                                                             const std::string& sql,
+                                                             const std::vector<std::string>& objects);
   // Runs a statement in a savepoint, so that its failure leaves the target transaction usable.
   [[nodiscard]] absl::Status RunInSavepoint(const std::string& sql);
   // Runs a statement about roles or the database's privileges, in a savepoint; a refusal is noted
@@ -146,6 +170,13 @@ class ChangeApplier {
   bool leave_out_large_objects_ = false;
   std::vector<Difference> differences_;
   std::set<std::string> keyless_named_;
+  // FollowOrLeaveOut: the schemas the target could not follow, carrying on.
+  std::set<uint32_t> unfollowable_;
+  // RowsCannotBeWritten: the relations named, and the last schema asked and its columns of types
+  // that take no input (index, type name).
+  std::set<uint32_t> unwritable_named_;
+  uint32_t unwritable_schema_ = 0;
+  std::vector<std::pair<int, const char*>> unwritable_columns_;
   // The last "keyless" list of this transaction's schema changes, and that change's statement.
   std::optional<std::pair<std::vector<std::string>, std::string>> txn_keyless_;
   // Whether the transaction records a schema change (then the tables its rows made the follower

@@ -356,7 +356,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
       absl::StatusOr<SequenceSampler::Check> check = sampler.Sample(*sequence_conn);
       if (check.ok()) {
         side_read_works("sampling sequences", sampling_fails);
-        writer.NoteLargeObjects(check->large_objects, check->lsn, check->time);
+        writer.NoteLargeObjects(check->large_objects, {check->lsn, check->time},
+                                {check->large_objects_lsn, check->large_objects_time});
         if (absl::Status s = storage(writer.PutSequenceSample(check->changed, check->lsn, check->time)); !s.ok()) {
           result = s;
           break;

@@ -239,7 +239,7 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
   return absl::OkStatus();
 }
 
-void ChangeLogWriter::NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime time) {
+void ChangeLogWriter::NoteLargeObjects(bool present, Position before, Position after) {
   auto* spans = state_.mutable_large_object_spans();
   const bool open = !spans->empty() && spans->rbegin()->open();
   if (present && !open) {
@@ -250,12 +250,13 @@ void ChangeLogWriter::NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime tim
     span.set_open(true);
     AddLargeObjectSpan(span);
   } else if (!present && open) {
+    // None when the read was made, which may be as late as `after`.
     proto::LargeObjectSpan& span = *spans->rbegin();
-    span.set_to_lsn(lsn.value());
-    span.set_to_time(time);
+    span.set_to_lsn(after.lsn.value());
+    span.set_to_time(after.time);
     span.set_open(false);
   }
-  large_object_checks_.push_back({lsn, time, present});
+  large_object_checks_.push_back({before, after, present});
   // About an hour of checks; a schema change on large objects placed before the oldest takes a
   // wider span (NoteLargeObjectStatement).
   while (large_object_checks_.size() > 4096) large_object_checks_.pop_front();
@@ -263,15 +264,15 @@ void ChangeLogWriter::NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime tim
 
 void ChangeLogWriter::NoteLargeObjectStatement(pg::Lsn commit_lsn) {
   // The checks run beside the stream, at the server's insert position, so some may be past this
-  // commit already. The first after it: one that saw some is in a span that covers the commit
-  // (a span starts at the check before the first that saw some).
+  // commit already. The first whose read surely came after it: one that saw some is in a span that
+  // covers the commit (a span starts at the check before the first that saw some).
   auto after = std::find_if(large_object_checks_.begin(), large_object_checks_.end(),
-                            [&](const LargeObjectCheck& c) { return c.lsn > commit_lsn; });
+                            [&](const LargeObjectCheck& c) { return c.before.lsn > commit_lsn; });
   if (after != large_object_checks_.end() && after->present) return;
   proto::LargeObjectSpan span;
   if (after != large_object_checks_.begin()) {
-    span.set_from_lsn(std::prev(after)->lsn.value());
-    span.set_from_time(std::prev(after)->time);
+    span.set_from_lsn(std::prev(after)->before.lsn.value());
+    span.set_from_time(std::prev(after)->before.time);
   } else {
     // No check before it in memory (capture restarted, or the stream is far behind): the latest one
     // known to lie before it, a span's end or the last check; else from the start.
@@ -281,15 +282,14 @@ void ChangeLogWriter::NoteLargeObjectStatement(pg::Lsn commit_lsn) {
         span.set_from_time(s.to_time());
       }
     }
-    if (pg::Lsn(state_.last_sequence_check_lsn()) <= commit_lsn &&
-        state_.last_sequence_check_lsn() > span.from_lsn()) {
+    if (pg::Lsn(state_.last_sequence_check_lsn()) <= commit_lsn && state_.last_sequence_check_lsn() > span.from_lsn()) {
       span.set_from_lsn(state_.last_sequence_check_lsn());
       span.set_from_time(state_.last_sequence_check_time());
     }
   }
   if (after != large_object_checks_.end()) {
-    span.set_to_lsn(after->lsn.value());
-    span.set_to_time(after->time);
+    span.set_to_lsn(after->after.lsn.value());
+    span.set_to_time(after->after.time);
   } else {
     span.set_open(true);  // the next check closes it, or keeps it open
   }

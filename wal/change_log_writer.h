@@ -64,10 +64,16 @@ class ChangeLogWriter {
   // before lsn is captured, so is every commit stamped at or before time. This is how the
   // restorable window's end keeps moving while the source is idle.
   void NoteServerClock(pg::Lsn lsn, pg::PgTime time);
-  // What a check at (lsn, time) found of large objects on the source: the spans in which some may
-  // have existed (CaptureState::large_object_spans) open or close; stored with the next sync. Call
-  // it before PutSequenceSample of the same check (the span opens after the check before).
-  void NoteLargeObjects(bool present, pg::Lsn lsn, pg::PgTime time);
+  // A server position and the clock with it.
+  struct Position {
+    pg::Lsn lsn;
+    pg::PgTime time = 0;
+  };
+  // What a check found of large objects on the source, read between the positions `before` and
+  // `after`: the spans in which some may have existed (CaptureState::large_object_spans) open (from
+  // the check before's `before`) or close (at this one's `after`); stored with the next sync. Call
+  // it before PutSequenceSample of the same check, whose LSN is `before`.
+  void NoteLargeObjects(bool present, Position before, Position after);
   // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
   bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 
@@ -245,8 +251,8 @@ class ChangeLogWriter {
   // The latest large-object checks (NoteLargeObjects), oldest first, kept in memory to place a
   // schema change on large objects between two of them.
   struct LargeObjectCheck {
-    pg::Lsn lsn;
-    pg::PgTime time = 0;
+    Position before;
+    Position after;
     bool present = false;
   };
   std::deque<LargeObjectCheck> large_object_checks_;  // clock readings not yet passed, oldest first

@@ -107,6 +107,10 @@ absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(pg::Connection& c
       conn.Query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)");
   if (!large_objects.ok()) return large_objects.status();
   check.large_objects = large_objects->Get(0, 0) == "t";
+  absl::StatusOr<ServerPosition> after = ReadServerPosition(conn);
+  if (!after.ok()) return after.status();
+  check.large_objects_lsn = after->insert_lsn;
+  check.large_objects_time = after->time;
   return check;
 }
 

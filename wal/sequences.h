@@ -23,9 +23,12 @@ class SequenceSampler {
     pg::Lsn lsn;
     pg::PgTime time = 0;
     proto::SequenceSample changed;  // only the sequences whose state differs from the last check
-    // The source held large objects just after `lsn` (read with the check: neither their contents
-    // nor lo_create and lo_unlink are in the logical stream).
+    // Whether the source held large objects (neither their contents nor lo_create and lo_unlink are
+    // in the logical stream), as a snapshot taken after `lsn` and before the position read after
+    // it, `large_objects_lsn` and `large_objects_time`: the read stands between the two.
     bool large_objects = false;
+    pg::Lsn large_objects_lsn;
+    pg::PgTime large_objects_time = 0;
   };
 
   // Learns the last stored values, so a restart stores only what changed since.

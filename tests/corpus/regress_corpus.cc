@@ -92,7 +92,7 @@ constexpr const char* kSchedule[] = {
 };
 
 struct Options {
-  std::string mode = "proxy";  // proxy | direct
+  std::string mode = "proxy";  // proxy | direct | plain (no pgpitr at all: psql's outputs only)
   std::string corpus = PGPITR_CORPUS_DIR;
   std::vector<std::string> files;
   int every = 1;  // restore every Nth point (the last point always)
@@ -101,6 +101,9 @@ struct Options {
   // run --set-replica-identity-full: the corpus's many tables without a key take UPDATE and DELETE,
   // which without it are not captured (the restores then name those tables).
   bool identity_full = true;
+  // run --no-event-triggers: as a capture role that may not create event triggers (the proxy then
+  // records what passes it; without the proxy, restores name what the stream shows changed).
+  bool event_triggers = true;
 };
 
 using testing::Slurp;
@@ -171,14 +174,20 @@ class Corpus {
     repo_ = work_ / "repo";
     log_ = work_ / "run.log";
     if (absl::Status s = Setup(); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
-    if (!StartRun()) return Fail("pgpitr run did not start:\n" + Slurp(log_));
+    const bool plain = o_.mode == "plain";
+    if (!plain && !StartRun()) return Fail("pgpitr run did not start:\n" + Slurp(log_));
 
     for (const std::string& file : o_.files) {
       const std::filesystem::path sql = std::filesystem::path(o_.corpus) / (file + ".sql");
       if (!std::filesystem::exists(sql)) return Fail(fmt::format("no file {}", sql.string()));
       const int code = Psql(sql, work_ / "out" / (file + ".out"));
       if (code < 0) Say(fmt::format("{}: psql did not finish within 300 s", file));
-      if (!TakePoint(file)) return Fail("cannot read the source at a point");
+      if (!plain && !TakePoint(file)) return Fail("cannot read the source at a point");
+    }
+    if (plain) {
+      // A baseline: diff -r its out/ against that of a run through the proxy.
+      Say(fmt::format("psql's outputs without pgpitr are in {}", (work_ / "out").string()));
+      return 0;
     }
     if (!WaitCaptured()) return Fail("capture did not reach the last point:\n" + Slurp(log_));
     kill(run_pid_, SIGTERM);
@@ -228,6 +237,7 @@ class Corpus {
         o_.pgpitr, "run",         "--source", Conn("regression"), "--repo", repo_.string(), "--sequence-interval",
         "1",       "--log-level", "info"};
     if (o_.identity_full) args.push_back("--set-replica-identity-full");
+    if (!o_.event_triggers) args.push_back("--no-event-triggers");
     if (o_.mode == "proxy") {
       proxy_port_ = FreePort();
       args.push_back("--listen");
@@ -413,9 +423,9 @@ class Corpus {
       Drop(db);
     }
     std::printf(
-        "%d/%d points exact (%s, %zu files); %d refused and restored with --best-effort naming what may "
+        "%d/%d points exact (%s%s, %zu files); %d refused and restored with --best-effort naming what may "
         "differ; %d silently wrong\n",
-        exact, total, o_.mode.c_str(), o_.files.size(), named, silent);
+        exact, total, o_.mode.c_str(), o_.event_triggers ? "" : ", no event triggers", o_.files.size(), named, silent);
     std::fflush(stdout);
     const bool ok = exact == total && total > 0;
     if (ok && !o_.keep) {
@@ -443,8 +453,10 @@ int main(int argc, char** argv) {
   pgpitr::corpus::Options o;
   std::string files;
   CLI::App app("pgpitr_regress_corpus: PostgreSQL's regression SQL captured, every point restored and compared");
-  app.add_option("--mode", o.mode, "proxy (psql through pgpitr's proxy) or direct (psql to the server)")
-      ->check(CLI::IsMember({"proxy", "direct"}))
+  app.add_option("--mode", o.mode,
+                 "proxy (psql through pgpitr's proxy), direct (psql to the server), or plain (no pgpitr: only "
+                 "psql's outputs, kept, to compare with another run's)")
+      ->check(CLI::IsMember({"proxy", "direct", "plain"}))
       ->capture_default_str();
   app.add_option("--corpus", o.corpus, "The folder of the regression SQL files")->capture_default_str();
   app.add_option("--files", files, "Comma-separated file names without .sql (default: the whole schedule)");
@@ -453,6 +465,8 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", o.keep, "Keep the server's and the repository's folders");
   app.add_flag("!--no-identity-full", o.identity_full,
                "Capture without --set-replica-identity-full (tables without a key are then named, not exact)");
+  app.add_flag("!--no-event-triggers", o.event_triggers,
+               "Capture with run --no-event-triggers (as a role that may not create them)");
   CLI11_PARSE(app, argc, argv);
   if (files.empty()) {
     for (const char* f : pgpitr::corpus::kSchedule) o.files.emplace_back(f);

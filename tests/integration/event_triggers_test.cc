@@ -343,7 +343,8 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   // A stored generated column is computed again from each row at replay: exact, nothing named.
   Exec(app, "ALTER TABLE other ADD COLUMN twice int GENERATED ALWAYS AS (id * 2) STORED");
   Exec(app, "ALTER TABLE t ADD COLUMN r float8 DEFAULT random()");
-  WaitCaptured(InsertLsn(app));
+  // (A check after the large object went: until one, the GRANT says it may still be there.)
+  WaitForACheckAfterNow(app);
   StopCapture();
 
   restore::RestoreOptions options;
@@ -352,11 +353,10 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   options.best_effort = true;
   absl::StatusOr<restore::RestoreSummary> summary = restore::RunRestore(options, base::Logger::Silent());
   ASSERT_TRUE(summary.ok()) << summary.status();
-  ASSERT_EQ(summary->differences.size(), 2u) << summary->ToString();
+  // (The GRANT on a large object gone at the target is left out: nothing of it is there to differ.)
+  ASSERT_EQ(summary->differences.size(), 1u) << summary->ToString();
   EXPECT_NE(summary->differences[0].statement.find("DO $$"), std::string::npos);
   EXPECT_EQ(summary->differences[0].objects, std::vector<std::string>{"index public.t_hidden"});
-  EXPECT_NE(summary->differences[1].reason.find("large objects are not in the logical stream"), std::string::npos);
-  EXPECT_EQ(summary->differences[1].objects, std::vector<std::string>{"large object 4243"});
   // The rows a volatile default gave values of their own were recorded: the same values.
   const std::string random_values = "SELECT string_agg(id || '=' || r, ',' ORDER BY id) FROM t";
   EXPECT_EQ(QueryOne(Connect("best"), random_values), QueryOne(Connect("app"), random_values));
@@ -372,6 +372,35 @@ TEST_F(EventTriggersTest, BestEffortCarriesOnPastAnUnreplayableSchemaChangeAndNa
   absl::StatusOr<restore::RestoreSummary> strict = restore::RunRestore(options, base::Logger::Silent());
   ASSERT_FALSE(strict.ok());
   EXPECT_NE(strict.status().message().find("--best-effort"), std::string::npos) << strict.status();
+}
+
+// A table made from a system catalog can hold values no input function takes (pg_node_tree here):
+// its rows cannot be written at restore. A strict restore refuses naming it; --best-effort names
+// it and restores everything else, both strategies alike (before, replay stopped at its first row
+// even with --best-effort).
+TEST_F(EventTriggersTest, RowsOfATypeThatTakesNoInputAreNamedNotTheEndOfTheRestore) {
+  pg::Connection app = Connect("app");
+  Exec(app, "CREATE TABLE t (id int PRIMARY KEY); CREATE VIEW v AS SELECT 1 AS one");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(app,
+       "CREATE TABLE rules AS SELECT rulename, ev_action FROM pg_rewrite WHERE ev_class = 'v'::regclass; "
+       "ALTER TABLE rules REPLICA IDENTITY FULL");
+  Exec(app, "INSERT INTO t VALUES (1), (2)");
+  WaitCaptured(InsertLsn(app));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("\"public\".\"rules\""), std::string::npos) << strict.status();
+  EXPECT_NE(strict.status().message().find("pg_node_tree"), std::string::npos) << strict.status();
+  for (const bool row_by_row : {false, true}) {
+    const std::string db = row_by_row ? "best_rows" : "best_bulk";
+    absl::StatusOr<restore::RestoreSummary> best = RestoreBestEffort(db, row_by_row);
+    ASSERT_TRUE(best.ok()) << best.status();
+    EXPECT_EQ(NamedObjects(*best), std::vector<std::string>{"table \"public\".\"rules\""}) << best->ToString();
+    EXPECT_EQ(QueryOne(Connect(db), "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "1,2");
+    EXPECT_EQ(QueryOne(Connect(db), "SELECT count(*) FROM rules"), "0");
+  }
 }
 
 TEST_F(EventTriggersTest, AGrantOnALargeObjectMadeAfterTheBaseSaysLargeObjectsAreNotCaptured) {

@@ -184,6 +184,16 @@ class ServerTest : public ::testing::Test {
     }
   }
 
+  // Waits until capture has synced a sequence check made after now (each also reads whether the
+  // source holds large objects, and is a clock reading), and then every commit up to where that
+  // check's reads ended: the check's finding counts at the latest point.
+  void WaitForACheckAfterNow(pg::Connection& app) {
+    absl::StatusOr<pg::PgTime> now = wal::ServerClock(app);
+    ASSERT_TRUE(now.ok()) << now.status();
+    WaitCaptured(InsertLsn(app), *now);
+    WaitCaptured(InsertLsn(app));
+  }
+
   // A repository with a base and ten captured rows of table t in app, capture stopped: what the
   // tests that run the pgpitr binary against a finished repository start from.
   void CaptureTenRows() {
@@ -227,11 +237,12 @@ class ServerTest : public ::testing::Test {
   }
 
   // The latest point restored with --best-effort (what may differ listed, not refused).
-  absl::StatusOr<restore::RestoreSummary> RestoreBestEffort(const std::string& db) {
+  absl::StatusOr<restore::RestoreSummary> RestoreBestEffort(const std::string& db, bool row_by_row = false) {
     restore::RestoreOptions options;
     options.repo = repo_dir_;
     options.target = Info(db);
     options.best_effort = true;
+    options.row_by_row = row_by_row;
     return restore::RunRestore(options, base::Logger::Silent());
   }
   // Every object a restore listed as possibly different, in the order listed.

@@ -16,14 +16,6 @@ namespace {
 
 class LargeObjectsTest : public ServerTest {
  protected:
-  // Waits until capture has synced a sequence check made after now (each also reads whether the
-  // source holds large objects), with every commit so far.
-  void WaitForACheckAfterNow(pg::Connection& app) {
-    absl::StatusOr<pg::PgTime> now = wal::ServerClock(app);
-    ASSERT_TRUE(now.ok()) << now.status();
-    WaitCaptured(InsertLsn(app), *now);
-  }
-
   void ExpectRefusedAndNamed() {
     absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
     ASSERT_FALSE(strict.ok()) << strict->ToString();

@@ -106,6 +106,42 @@ TEST_F(ProxyTest, SimpleQueriesErrorsAndNoticesPassThrough) {
   EXPECT_EQ(after->Get(0, 0), "still here");
 }
 
+// psql shows an error as it would without the proxy, also in a query the proxy rewrote to record a
+// schema change: the same LINE and caret (the server's position is in the rewritten text), and no
+// QUERY block for a function body (its text must be in the query once for the server to place the
+// error in it). Same script, in two databases: one through the proxy, one directly.
+TEST_F(ProxyTest, ErrorsInRecordedSchemaChangesReadAsWithoutTheProxy) {
+  pg::Connection admin = Connect("postgres");
+  Exec(admin, "CREATE DATABASE direct");
+  const std::filesystem::path script = server_->data_dir().parent_path() / "errors.sql";
+  {
+    std::ofstream out(script);
+    out << "CREATE TABLE pos (a int);\n"
+           "ALTER TABLE pos\n  ADD b nosuchtype;\n"
+           "CREATE FUNCTION bad() RETURNS int LANGUAGE sql AS $$\n  SELECT nosuchcolumn FROM pos\n$$;\n"
+           "CREATE FUNCTION worse() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$;\n"
+           "SELECT 1 \\; CREATE TABLE p\xc3\xa9 (a int) \\; ALTER TABLE p\xc3\xa9 ADD c nosuchtype;\n"
+           "CREATE TABLE q (a int) \\; CREATE TABLEX r (b int);\n"
+           "COMMENT ON TABLE pos IS 'x' \\; CREATE INDEX ON pos (nosuchcolumn) \\; SELECT 2;\n"
+           "CREATE TABLE ok1 (a int) \\; CREATE TABLE ok2 (a int);\n";
+  }
+  auto run = [&](const std::string& conninfo) {
+    return RunShell(fmt::format("psql '{}' -X -q -v VERBOSITY=default -f {} 2>&1 | sed 's/^psql:[^:]*:/psql:/'",
+                                conninfo, script.string()));
+  };
+  const Shell via = run(Via("app"));
+  const Shell direct = run(server_->ConnectionString("direct"));
+  EXPECT_NE(direct.output.find("LINE 2:   ADD b nosuchtype;"), std::string::npos) << direct.output;
+  EXPECT_NE(direct.output.find("syntax error at or near \"TABLEX\""), std::string::npos) << direct.output;
+  EXPECT_EQ(via.output, direct.output);
+  EXPECT_EQ(via.output.find("QUERY:"), std::string::npos) << via.output;
+  // A query of several statements is one transaction: the first error rolls back all of it.
+  EXPECT_EQ(QueryOne(Connect("app"),
+                     "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relname "
+                     "IN ('pos', 'p\xc3\xa9', 'q', 'r', 'ok1', 'ok2')"),
+            "ok1,ok2,pos");
+}
+
 TEST_F(ProxyTest, ExtendedProtocolAndPipelinedQueries) {
   pg::Connection conn = ConnectVia("app");
   absl::StatusOr<pg::Result> r = conn.Query("SELECT $1::int * 2, $2::text", {"21", "x"});
@@ -631,6 +667,56 @@ TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
             (std::vector<std::string>{"table \"public\".\"items\"", "table \"public\".\"made_past\""}))
       << best->ToString();
   EXPECT_EQ(Connect("best").Query("SELECT string_agg(id::text, ',' ORDER BY id) FROM other")->GetString(0, 0), "1,2");
+}
+
+// Roles are the cluster's, not in a dump: a GRANT the proxy recorded to a role the source dropped
+// later (so the restore target lacks it) makes the role (NOLOGIN) at restore, as the event
+// triggers' record does, instead of stopping replay.
+TEST_F(ProxyTest, AGrantToARoleDroppedLaterIsReplayedWithTheRoleMade) {
+  pg::Connection direct = Connect("app");
+  Exec(direct, "CREATE TABLE items (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  Exec(via, "CREATE ROLE proxy_reader; GRANT SELECT ON items TO proxy_reader; INSERT INTO items VALUES (1)");
+  const pg::Lsn granted = InsertLsn(direct);
+  Exec(via, "REVOKE SELECT ON items FROM proxy_reader; DROP ROLE proxy_reader; INSERT INTO items VALUES (2)");
+  WaitCaptured(InsertLsn(direct));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> then = Restore("then", AtLsn(granted));
+  ASSERT_TRUE(then.ok()) << then.status();
+  EXPECT_TRUE(then->differences.empty()) << then->ToString();
+  EXPECT_EQ(QueryOne(Connect("then"), "SELECT has_table_privilege('proxy_reader', 'items', 'SELECT')"), "t");
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(id::text, ',' ORDER BY id) FROM items"), "1,2");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT has_table_privilege('proxy_reader', 'items', 'SELECT')"), "f");
+}
+
+// Without event triggers, a new table whose column is of a type made past the proxy cannot be made
+// from the stream (the type is in no record). A strict restore refuses; --best-effort names the
+// table, leaves its rows out and restores the rest, both strategies alike (before, it stopped).
+TEST_F(ProxyTest, ATableTheTargetCannotMakeFromTheStreamIsNamedAndTheRestCarriesOn) {
+  pg::Connection direct = Connect("app");
+  Exec(direct, "CREATE TABLE items (id int PRIMARY KEY)");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  Exec(direct, "CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE TABLE moods (id int PRIMARY KEY, m mood)");
+  Exec(direct, "INSERT INTO moods VALUES (1, 'ok'); INSERT INTO items VALUES (1)");
+  Exec(direct, "INSERT INTO moods VALUES (2, 'sad'); INSERT INTO items VALUES (2)");
+  WaitCaptured(InsertLsn(direct));
+  StopCapture();
+
+  absl::StatusOr<restore::RestoreSummary> strict = Restore("strict", restore::RestoreTarget::Latest());
+  ASSERT_FALSE(strict.ok());
+  for (const bool row_by_row : {false, true}) {
+    const std::string db = row_by_row ? "best_rows" : "best_bulk";
+    absl::StatusOr<restore::RestoreSummary> best = RestoreBestEffort(db, row_by_row);
+    ASSERT_TRUE(best.ok()) << best.status();
+    const std::vector<std::string> named = NamedObjects(*best);
+    EXPECT_NE(std::find(named.begin(), named.end(), "table \"public\".\"moods\""), named.end()) << best->ToString();
+    EXPECT_NE(best->ToString().find("type \"public.mood\" does not exist"), std::string::npos) << best->ToString();
+    EXPECT_EQ(QueryOne(Connect(db), "SELECT string_agg(id::text, ',' ORDER BY id) FROM items"), "1,2");
+  }
 }
 
 TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {

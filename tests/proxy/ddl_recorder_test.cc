@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "fmt/format.h"
 
 namespace pgpitr::proxy {
 namespace {
@@ -43,6 +47,12 @@ std::string Send(DdlRecorder& recorder, char type, const std::string& body, bool
 }
 
 std::string Query(const std::string& sql) { return sql + '\0'; }
+// How the proxy's message carries a statement: its bytes in hex.
+std::string Hex(const std::string& text) {
+  std::string hex;
+  for (const unsigned char c : text) hex += fmt::format("{:02x}", c);
+  return "decode('" + hex + "', 'hex')";
+}
 std::string Parse(const std::string& name, const std::string& sql) { return name + '\0' + sql + '\0' + "\0\0"s; }
 std::string Bind(const std::string& portal, const std::string& statement) {
   return portal + '\0' + statement + '\0' + "\0\0\0\0\0\0"s;
@@ -79,9 +89,87 @@ TEST(DdlRecorder, ASchemaChangeInAQueryIsPrecededByTheMessageWhoseAnswersAreDrop
   ASSERT_NE(message, std::string::npos) << text;
   ASSERT_NE(alter, std::string::npos) << text;
   EXPECT_LT(message, alter) << "the message goes first, in the same transaction";
-  EXPECT_NE(text.find("$pgpitr$ALTER TABLE t ADD COLUMN c int$pgpitr$"), std::string::npos) << text;
+  // The statement, in hex ("ALTER TABLE t ADD COLUMN c int"), so its text is not in the query twice.
+  EXPECT_NE(text.find(Hex("ALTER TABLE t ADD COLUMN c int")), std::string::npos) << text;
+  EXPECT_EQ(text.find("ALTER TABLE t ADD COLUMN c int"), text.rfind("ALTER TABLE t ADD COLUMN c int")) << text;
   // The message's SELECT answers T D C; the client's ALTER C and INSERT C; then Z.
   EXPECT_EQ(Forwarded(recorder, "TDCCCZ"), "CCZ");
+  EXPECT_EQ(recorder.in_flight(), 0u);
+}
+
+// The client's text stays byte for byte (its lines, comments, blanks): only the messages go in,
+// each just before the statement it records.
+TEST(DdlRecorder, ARewrittenQueryIsTheClientsTextWithTheMessagesInserted) {
+  const std::string query =
+      "SELECT 1;\n  -- make it\n  CREATE TABLE a (x int) ;\n\nINSERT INTO a VALUES (1);DROP TABLE a";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query);
+  ASSERT_TRUE(rewritten.has_value());
+  ASSERT_EQ(rewritten->insertions.size(), 2u);
+  EXPECT_EQ(rewritten->injected, (std::vector<bool>{false, true, false, false, true, false}));
+  std::string without = rewritten->query;
+  for (auto it = rewritten->insertions.rbegin(); it != rewritten->insertions.rend(); ++it) {
+    size_t shift = 0;
+    for (auto before = rewritten->insertions.begin(); before != std::prev(it.base()); ++before) shift += before->length;
+    EXPECT_EQ(without.substr(it->offset + shift, 6), "SELECT") << "a message statement starts there";
+    without.erase(it->offset + shift, it->length);
+  }
+  EXPECT_EQ(without, query);
+  EXPECT_EQ(query.substr(rewritten->insertions[0].offset, 12), "-- make it\n ") << "before the statement's comment";
+}
+
+// An error's position is the server's, in the rewritten text; the client's psql places it in its own.
+TEST(DdlRecorder, AnErrorPositionIsMappedBackToTheClientsText) {
+  const std::string query = "CREATE TABLE \xc3\xa9t\xc3\xa9 (x int); ALTER TABLE \xc3\xa9t\xc3\xa9 ADD y nosuchtype";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query);
+  ASSERT_TRUE(rewritten.has_value());
+  ASSERT_EQ(rewritten->insertions.size(), 2u);
+  const size_t first = rewritten->insertions[0].length, second = rewritten->insertions[1].length;
+  // "nosuchtype" is character 49 of the client's query (é is one character, two bytes).
+  const size_t client = 49;
+  // Raised while running the ALTER: after three statements completed (message, CREATE, message).
+  EXPECT_EQ(ClientErrorPosition(client + first + second, query, *rewritten, 3, "UTF8"), client);
+  // A syntax error (nothing ran): by characters, in UTF8 and in a single-byte encoding.
+  EXPECT_EQ(ClientErrorPosition(client + first + second, query, *rewritten, 0, "UTF8"), client);
+  EXPECT_EQ(ClientErrorPosition(5 + first, query, *rewritten, 0, "UTF8"), 5u) << "in the CREATE";
+  EXPECT_EQ(ClientErrorPosition(55 + first + second, query, *rewritten, 0, "LATIN1"), 55u);
+  // Inside the proxy's own statement, or an encoding it cannot count: left as it was.
+  EXPECT_EQ(ClientErrorPosition(3, query, *rewritten, 0, "UTF8"), std::nullopt);
+  EXPECT_EQ(ClientErrorPosition(3, query, *rewritten, 1, "UTF8"), std::nullopt);
+  EXPECT_EQ(ClientErrorPosition(client + first + second, query, *rewritten, 0, "SJIS"), std::nullopt);
+  EXPECT_EQ(ClientErrorPosition(0, query, *rewritten, 0, "UTF8"), std::nullopt);
+}
+
+// What the client gets: its own error position, in the error of a query the proxy rewrote only.
+TEST(DdlRecorder, TheClientGetsTheErrorOfARewrittenQueryWithItsOwnPosition) {
+  DdlRecorder recorder;
+  auto from_database = [&](char type, const std::string& body) -> std::string {
+    const std::string raw = EncodeMessage(type, body);
+    const Frame frame{type, std::string_view(raw).substr(5), raw};
+    std::optional<std::string> reworded = recorder.ForClient(frame);
+    std::string ignored;
+    EXPECT_EQ(recorder.FromDatabase(type, &ignored), DdlRecorder::Answer::kForward);
+    return reworded.value_or(raw);
+  };
+  auto error = [](const std::string& position) {
+    return "SERROR\0C42704\0Mtype \"nosuchtype\" does not exist\0P"s + position + "\0\0"s;
+  };
+  EXPECT_EQ(Messages(from_database('S', "client_encoding\0UTF8\0"s))[0].first, 'S');
+  (void)from_database('Z', "I");
+  const std::string query = "ALTER TABLE t ADD y nosuchtype";
+  const auto sent = Messages(Send(recorder, 'Q', Query(query)));
+  ASSERT_EQ(sent.size(), 1u);
+  const size_t injected = sent[0].second.size() - 1 - query.size();
+  // The message's SELECT answers T D C (dropped); then the ALTER's error, as the client's.
+  std::string ignored;
+  for (char t : "TDC"s) EXPECT_EQ(recorder.FromDatabase(t, &ignored), DdlRecorder::Answer::kDrop);
+  const auto got = Messages(from_database('E', error(std::to_string(20 + injected))));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].second, error("20"));
+  (void)from_database('Z', "I");
+  // A query the proxy did not rewrite: its error goes as it is.
+  (void)Send(recorder, 'Q', Query("SELECT x FROM t"));
+  EXPECT_EQ(Messages(from_database('E', error("8")))[0].second, error("8"));
+  (void)from_database('Z', "I");
   EXPECT_EQ(recorder.in_flight(), 0u);
 }
 
@@ -150,7 +238,7 @@ TEST(DdlRecorder, AnIndexMadeConcurrentlyIsRecordedAfterItSucceeded) {
   const auto record = Messages(to_database);
   ASSERT_EQ(record.size(), 1u);
   EXPECT_EQ(record[0].first, 'Q');
-  EXPECT_NE(record[0].second.find("$pgpitr$CREATE INDEX  i ON t (a)$pgpitr$"), std::string::npos)
+  EXPECT_NE(record[0].second.find(Hex("CREATE INDEX  i ON t (a)")), std::string::npos)
       << "recorded without CONCURRENTLY (the word goes, the blanks stay): " << record[0].second;
   // The record's answers: its SELECT's are dropped, its ReadyForQuery is the client's one.
   EXPECT_EQ(Forwarded(recorder, "TDCZ"), "Z");

@@ -392,7 +392,7 @@ TEST_F(ChangeLogTest, SequenceSamplesAtOneCheckPositionAreMergedNotReplaced) {
 // first that saw none again; kept across a restart.
 TEST_F(ChangeLogTest, LargeObjectChecksKeepTheSpansInWhichTheSourceMayHaveHeldSome) {
   auto check = [&](bool present, uint64_t lsn, pg::PgTime time) {
-    writer_->NoteLargeObjects(present, pg::Lsn(lsn), time);
+    writer_->NoteLargeObjects(present, {pg::Lsn(lsn), time}, {pg::Lsn(lsn), time});
     ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), time).ok());
   };
   check(false, 100, 10);
@@ -421,9 +421,11 @@ TEST_F(ChangeLogTest, LargeObjectChecksKeepTheSpansInWhichTheSourceMayHaveHeldSo
 
 TEST_F(ChangeLogTest, ManyLargeObjectSpansAreMergedOldestFirstNeverNarrowed) {
   for (uint64_t i = 1; i <= 100; ++i) {
-    writer_->NoteLargeObjects(true, pg::Lsn(i * 20), static_cast<pg::PgTime>(i * 20));
+    writer_->NoteLargeObjects(true, {pg::Lsn(i * 20), static_cast<pg::PgTime>(i * 20)},
+                              {pg::Lsn(i * 20), static_cast<pg::PgTime>(i * 20)});
     ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(i * 20), i * 20).ok());
-    writer_->NoteLargeObjects(false, pg::Lsn(i * 20 + 10), static_cast<pg::PgTime>(i * 20 + 10));
+    writer_->NoteLargeObjects(false, {pg::Lsn(i * 20 + 10), static_cast<pg::PgTime>(i * 20 + 10)},
+                              {pg::Lsn(i * 20 + 10), static_cast<pg::PgTime>(i * 20 + 10)});
     ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(i * 20 + 10), i * 20 + 10).ok());
   }
   const auto& spans = writer_->state().large_object_spans();
@@ -443,7 +445,7 @@ TEST_F(ChangeLogTest, ASchemaChangeOnLargeObjectsIsASpanBetweenTheChecksAroundIt
   constexpr const char* kOnTable =
       R"({"tag": "GRANT", "commands": [{"type": "TABLE", "identity": null}], "dropped": []})";
   auto check = [&](bool present, uint64_t lsn, pg::PgTime time) {
-    writer_->NoteLargeObjects(present, pg::Lsn(lsn), time);
+    writer_->NoteLargeObjects(present, {pg::Lsn(lsn), time}, {pg::Lsn(lsn), time});
     ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), time).ok());
   };
   auto commit_message = [&](uint64_t commit_lsn, uint32_t xid, const char* content) {
@@ -504,9 +506,43 @@ TEST_F(ChangeLogTest, ASchemaChangeOnLargeObjectsIsASpanBetweenTheChecksAroundIt
   EXPECT_TRUE(writer_->state().large_object_spans(3).open());
 }
 
+// A check reads its position, then (the sequences first) whether large objects exist, then the
+// position again: "none" holds from when that read was made, which may be as late as the second
+// position. A span closes there, and a schema change on large objects between the two positions
+// is not taken as after the check.
+TEST_F(ChangeLogTest, ACheckThatSawNoneClosesASpanAtThePositionReadAfterIt) {
+  auto check = [&](bool present, uint64_t before, uint64_t after) {
+    writer_->NoteLargeObjects(present, {pg::Lsn(before), static_cast<pg::PgTime>(before)},
+                              {pg::Lsn(after), static_cast<pg::PgTime>(after)});
+    ASSERT_TRUE(
+        writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(before), static_cast<pg::PgTime>(before)).ok());
+  };
+  check(false, 100, 100);
+  check(true, 200, 200);
+  check(false, 300, 380);
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 1);
+  EXPECT_EQ(writer_->state().large_object_spans(0).to_lsn(), 380u);
+  EXPECT_EQ(writer_->state().large_object_spans(0).to_time(), 380);
+  check(false, 500, 560);
+  // A GRANT committed at 520, while the check at 500 was reading: that read may have come before it.
+  Apply(Begin(520, 520, 700));
+  Apply(LogicalMessage{.xid = 700,
+                       .transactional = true,
+                       .lsn = pg::Lsn(510),
+                       .prefix = pg::kDdlMessagePrefix,
+                       .content = R"({"search_path": "public", "sql": "GRANT SELECT ON LARGE OBJECT 5 TO PUBLIC"})"});
+  Apply(Commit(520, 520));
+  ASSERT_EQ(writer_->state().large_object_spans_size(), 2);
+  EXPECT_EQ(writer_->state().large_object_spans(1).from_lsn(), 500u);
+  EXPECT_TRUE(writer_->state().large_object_spans(1).open()) << "no check read after it yet";
+  check(false, 600, 640);
+  EXPECT_EQ(writer_->state().large_object_spans(1).to_lsn(), 640u);
+}
+
 TEST_F(ChangeLogTest, LargeObjectSpansThatOverlapAreOne) {
   auto check = [&](bool present, uint64_t lsn) {
-    writer_->NoteLargeObjects(present, pg::Lsn(lsn), static_cast<pg::PgTime>(lsn));
+    writer_->NoteLargeObjects(present, {pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)},
+                              {pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)});
     ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)).ok());
   };
   check(false, 100);

@@ -34,11 +34,11 @@ TEST(EventTriggers, ASchemaChangeOnLargeObjectsOnlyIsToldByWhatTheTriggerReporte
   EXPECT_TRUE(OnlyLargeObjects(pg::kDdlEventMessagePrefix,
                                R"({"tag": "COMMENT", "commands": [{"type": "large object", "identity": "1001"}],
                                    "dropped": []})"));
-  EXPECT_FALSE(OnlyLargeObjects(pg::kDdlEventMessagePrefix,
-                                R"({"tag": "GRANT", "commands": [{"type": "TABLE", "identity": null}], "dropped": []})"));
+  EXPECT_FALSE(
+      OnlyLargeObjects(pg::kDdlEventMessagePrefix,
+                       R"({"tag": "GRANT", "commands": [{"type": "TABLE", "identity": null}], "dropped": []})"));
   // REASSIGN OWNED, DROP OWNED report other objects, or none.
-  EXPECT_FALSE(OnlyLargeObjects(pg::kDdlEventMessagePrefix,
-                                R"({"tag": "DROP OWNED", "commands": [], "dropped": []})"));
+  EXPECT_FALSE(OnlyLargeObjects(pg::kDdlEventMessagePrefix, R"({"tag": "DROP OWNED", "commands": [], "dropped": []})"));
   EXPECT_FALSE(OnlyLargeObjects(pg::kDdlEventMessagePrefix,
                                 R"({"tag": "GRANT", "commands": [{"type": "LARGE OBJECT"}, {"type": "table"}],
                                     "dropped": []})"));
