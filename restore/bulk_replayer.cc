@@ -414,11 +414,32 @@ absl::Status BulkReplayer::BaseLoaded(const std::set<uint32_t>& merged, bool for
 absl::Status BulkReplayer::Flush() {
   if (!loaded_) return absl::InternalError("replay applied changes before the base's data was loaded");
   if (keyed_.empty() && appends_.empty()) return absl::OkStatus();
+  // Carrying on, each relation's rows in a savepoint: rows the target refuses (its table differs
+  // from the source's: named before, or not knowable, like a table made again under a name) are
+  // named, and that relation left out from then on.
+  const bool savepoints = applier_->carrying_on() && target_->InTransaction();
+  auto flush = [&](const proto::RelationSchema& schema, auto&& write) -> absl::Status {
+    if (!savepoints) return write();
+    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_rows"); !s.ok()) return s;
+    const absl::Status written = write();
+    if (absl::Status s =
+            target_->Execute(written.ok() ? "RELEASE SAVEPOINT pgpitr_rows" : "ROLLBACK TO SAVEPOINT pgpitr_rows");
+        !s.ok()) {
+      return s;
+    }
+    if (written.ok()) return written;
+    absl::StatusOr<bool> left_out =
+        applier_->LeaveOutRowsRefused(schema, last_pending_lsn_, last_pending_time_, written);
+    if (!left_out.ok()) return left_out.status();
+    return *left_out ? absl::OkStatus() : written;
+  };
   for (auto& [id, net] : keyed_) {
-    if (absl::Status s = FlushKeyed(net); !s.ok()) return s;
+    if (applier_->RowsRefused(net.schema().relid())) continue;
+    if (absl::Status s = flush(net.schema(), [&] { return FlushKeyed(net); }); !s.ok()) return s;
   }
   for (auto& [id, appends] : appends_) {
-    if (absl::Status s = FlushAppends(appends); !s.ok()) return s;
+    if (applier_->RowsRefused(appends.schema->relid())) continue;
+    if (absl::Status s = flush(*appends.schema, [&] { return FlushAppends(appends); }); !s.ok()) return s;
   }
   keyed_.clear();
   appends_.clear();
@@ -438,7 +459,9 @@ absl::StatusOr<BulkReplayer::Need> BulkReplayer::TakeChange(const proto::Change&
   if (schema != nullptr) {
     absl::StatusOr<bool> unwritable = applier_->RowsCannotBeWritten(*schema, change, txn);
     if (!unwritable.ok()) return unwritable.status();
-    if (*unwritable || applier_->Unfollowable(schema->schema_id())) return Need::kNothing;
+    if (*unwritable || applier_->Unfollowable(schema->schema_id()) || applier_->RowsRefused(schema->relid())) {
+      return Need::kNothing;
+    }
   }
   const std::optional<uint32_t> followed = schema != nullptr ? follower_->Followed(schema->relid()) : std::nullopt;
   ChangeRoute route = RouteOf(change, schema, followed);
@@ -565,6 +588,7 @@ absl::Status BulkReplayer::Begin(const proto::Transaction& txn) {
   reopen_ = false;
   if (keyed_.empty() && appends_.empty()) first_pending_lsn_ = txn.commit_lsn();
   last_pending_lsn_ = txn.commit_lsn();
+  last_pending_time_ = txn.commit_time();
   applier_->BeginTransaction();
   return absl::OkStatus();
 }

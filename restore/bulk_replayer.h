@@ -170,6 +170,7 @@ class BulkReplayer {
   uint64_t pending_bytes_ = 0;
   uint64_t first_pending_lsn_ = 0;
   uint64_t last_pending_lsn_ = 0;
+  int64_t last_pending_time_ = 0;
   bool in_transaction_ = false;
   bool commit_due_ = false;
   uint64_t stage_counter_ = 0;

@@ -132,7 +132,7 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
 
   const proto::RelationSchema* schema = follower_->Schema(change.schema_id());
   if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
-  if (LeftOut(schema->relid(), txn)) return absl::OkStatus();
+  if (LeftOut(schema->relid(), txn) || RowsRefused(schema->relid())) return absl::OkStatus();
   absl::StatusOr<bool> unwritable = RowsCannotBeWritten(*schema, change, txn);
   if (!unwritable.ok() || *unwritable) return unwritable.status();
   absl::StatusOr<bool> followed = FollowOrLeaveOut(*schema, txn);
@@ -279,7 +279,31 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
       return absl::DataLossError("change log holds a change of an unknown kind");
   }
   if (!statement.ok()) return statement.status();
+  // Carrying on, each row in a savepoint: one the target refuses (its table differs from the
+  // source's) is named, and the relation left out from then on.
+  const bool savepoint = carry_on_ && target_->InTransaction();
+  if (savepoint) {
+    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_row"); !s.ok()) return s;
+  }
   absl::StatusOr<int64_t> affected = Run(**statement, change);
+  if (savepoint) {
+    const bool written = affected.ok() && *affected == 1;
+    if (absl::Status s =
+            target_->Execute(written ? "RELEASE SAVEPOINT pgpitr_row" : "ROLLBACK TO SAVEPOINT pgpitr_row");
+        !s.ok()) {
+      return s;
+    }
+    if (!written) {
+      const absl::Status refusal =
+          affected.ok() ? absl::DataLossError(fmt::format("{} changed {} rows instead of 1", verb, *affected))
+                        : affected.status();
+      absl::StatusOr<bool> left_out = LeaveOutRowsRefused(*schema, txn.commit_lsn(), txn.commit_time(), refusal);
+      if (!left_out.ok()) return left_out.status();
+      return absl::OkStatus();
+    }
+    ++rows_;
+    return absl::OkStatus();
+  }
   if (!affected.ok()) {
     return absl::FailedPreconditionError(
         fmt::format("replaying an {} on {} of the transaction committed at {} "
@@ -515,8 +539,8 @@ absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema
   }
   const absl::Status followed = follower_->Follow(schema);
   if (savepoint) {
-    if (absl::Status s = target_->Execute(followed.ok() ? "RELEASE SAVEPOINT pgpitr_follow"
-                                                        : "ROLLBACK TO SAVEPOINT pgpitr_follow");
+    if (absl::Status s =
+            target_->Execute(followed.ok() ? "RELEASE SAVEPOINT pgpitr_follow" : "ROLLBACK TO SAVEPOINT pgpitr_follow");
         !s.ok()) {
       return s;
     }
@@ -538,16 +562,35 @@ absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema
   return false;
 }
 
+absl::StatusOr<bool> ChangeApplier::LeaveOutRowsRefused(const proto::RelationSchema& schema, uint64_t commit_lsn,
+                                                        int64_t commit_time, const absl::Status& refusal) {
+  if (!carry_on_) return false;
+  rows_refused_.insert(schema.relid());
+  if (absl::Status s = NotExact(Difference{.commit_lsn = commit_lsn,
+                                           .commit_time = commit_time,
+                                           .statement = "",
+                                           .reason = fmt::format("the restore target refused its rows ({}): they "
+                                                                 "are left out from here on",
+                                                                 pg::OneLine(std::string(refusal.message()))),
+                                           .objects = {"table " + QualifiedName(schema)}},
+                                std::string(refusal.message()));
+      !s.ok()) {
+    return s;
+  }
+  return true;
+}
+
 absl::StatusOr<bool> ChangeApplier::RowsCannotBeWritten(const proto::RelationSchema& schema,
                                                         const proto::Change& change, const proto::Transaction& txn) {
   if (schema.schema_id() != unwritable_schema_ || unwritable_schema_ == 0) {
     // Types whose input function raises "cannot accept a value of type ...".
-    static constexpr std::array<std::pair<uint32_t, const char*>, 6> kNoInput = {{{194, "pg_node_tree"},
-                                                                                  {3361, "pg_ndistinct"},
-                                                                                  {3402, "pg_dependencies"},
-                                                                                  {5017, "pg_mcv_list"},
-                                                                                  {4600, "pg_brin_bloom_summary"},
-                                                                                  {4601, "pg_brin_minmax_multi_summary"}}};
+    static constexpr std::array<std::pair<uint32_t, const char*>, 6> kNoInput = {
+        {{194, "pg_node_tree"},
+         {3361, "pg_ndistinct"},
+         {3402, "pg_dependencies"},
+         {5017, "pg_mcv_list"},
+         {4600, "pg_brin_bloom_summary"},
+         {4601, "pg_brin_minmax_multi_summary"}}};
     unwritable_schema_ = schema.schema_id();
     unwritable_columns_.clear();
     for (int i = 0; i < schema.columns_size(); ++i) {
@@ -561,9 +604,8 @@ absl::StatusOr<bool> ChangeApplier::RowsCannotBeWritten(const proto::RelationSch
   const std::pair<int, const char*>* found = nullptr;
   for (const proto::Tuple* tuple : {&change.new_tuple(), &change.old_tuple()}) {
     for (const auto& column : unwritable_columns_) {
-      if (column.first < tuple->values_size() &&
-          (tuple->values(column.first).kind() == proto::Value::TEXT ||
-           tuple->values(column.first).kind() == proto::Value::BINARY)) {
+      if (column.first < tuple->values_size() && (tuple->values(column.first).kind() == proto::Value::TEXT ||
+                                                  tuple->values(column.first).kind() == proto::Value::BINARY)) {
         found = &column;
       }
     }

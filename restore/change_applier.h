@@ -63,6 +63,13 @@ class ChangeApplier {
                                                       const proto::Transaction& txn);
   // A schema FollowOrLeaveOut could not follow: its changes are left out.
   bool Unfollowable(uint32_t schema_id) const { return unfollowable_.contains(schema_id); }
+  // Carrying on (only then: true), rows of a relation the target refused (a duplicate key, a
+  // partition constraint: its state differs from the source's) are named and the relation's later
+  // changes left out; strict, false and the caller returns the error.
+  [[nodiscard]] absl::StatusOr<bool> LeaveOutRowsRefused(const proto::RelationSchema& schema, uint64_t commit_lsn,
+                                                         int64_t commit_time, const absl::Status& refusal);
+  bool RowsRefused(uint32_t relid) const { return rows_refused_.contains(relid); }
+  bool carrying_on() const { return carry_on_; }
   // True when a relation's rows are left out because a value of one of its columns cannot be
   // written (pg_node_tree, pg_ndistinct, pg_dependencies, pg_mcv_list and the BRIN summaries take
   // no input: a table made from a system catalog, say; NULL is fine): named at the first such
@@ -172,6 +179,8 @@ class ChangeApplier {
   std::set<std::string> keyless_named_;
   // FollowOrLeaveOut: the schemas the target could not follow, carrying on.
   std::set<uint32_t> unfollowable_;
+  // LeaveOutRowsRefused: the relations whose rows the target refused, carrying on.
+  std::set<uint32_t> rows_refused_;
   // RowsCannotBeWritten: the relations named, and the last schema asked and its columns of types
   // that take no input (index, type name).
   std::set<uint32_t> unwritable_named_;
