@@ -524,6 +524,16 @@ absl::Status ChangeApplier::NameKeylessTables(const std::vector<std::string>& ta
   return absl::OkStatus();
 }
 
+absl::Status ChangeApplier::NameTable(const proto::RelationSchema& schema, uint64_t commit_lsn, int64_t commit_time,
+                                      std::string reason, std::string refusal) {
+  return NotExact(Difference{.commit_lsn = commit_lsn,
+                             .commit_time = commit_time,
+                             .statement = "",
+                             .reason = std::move(reason),
+                             .objects = {"table " + QualifiedName(schema)}},
+                  std::move(refusal));
+}
+
 absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema& schema,
                                                      const proto::Transaction& txn) {
   if (!carry_on_) {
@@ -547,15 +557,11 @@ absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema
   }
   if (followed.ok()) return true;
   unfollowable_.insert(schema.schema_id());
-  if (absl::Status s = NotExact(Difference{.commit_lsn = txn.commit_lsn(),
-                                           .commit_time = txn.commit_time(),
-                                           .statement = "",
-                                           .reason = fmt::format("the stream shows this table's columns, and the "
-                                                                 "restore target could not make it so ({}): its "
-                                                                 "changes are left out",
-                                                                 pg::OneLine(std::string(followed.message()))),
-                                           .objects = {"table " + QualifiedName(schema)}},
-                                std::string(followed.message()));
+  if (absl::Status s = NameTable(schema, txn.commit_lsn(), txn.commit_time(),
+                                 fmt::format("the stream shows this table's columns, and the restore target could not "
+                                             "make it so ({}): its changes are left out",
+                                             pg::OneLine(std::string(followed.message()))),
+                                 std::string(followed.message()));
       !s.ok()) {
     return s;
   }
@@ -566,14 +572,10 @@ absl::StatusOr<bool> ChangeApplier::LeaveOutRowsRefused(const proto::RelationSch
                                                         int64_t commit_time, const absl::Status& refusal) {
   if (!carry_on_) return false;
   rows_refused_.insert(schema.relid());
-  if (absl::Status s = NotExact(Difference{.commit_lsn = commit_lsn,
-                                           .commit_time = commit_time,
-                                           .statement = "",
-                                           .reason = fmt::format("the restore target refused its rows ({}): they "
-                                                                 "are left out from here on",
-                                                                 pg::OneLine(std::string(refusal.message()))),
-                                           .objects = {"table " + QualifiedName(schema)}},
-                                std::string(refusal.message()));
+  if (absl::Status s = NameTable(schema, commit_lsn, commit_time,
+                                 fmt::format("the restore target refused its rows ({}): they are left out from here on",
+                                             pg::OneLine(std::string(refusal.message()))),
+                                 std::string(refusal.message()));
       !s.ok()) {
     return s;
   }
@@ -612,19 +614,14 @@ absl::StatusOr<bool> ChangeApplier::RowsCannotBeWritten(const proto::RelationSch
   }
   if (found == nullptr) return false;
   unwritable_named_.insert(schema.relid());
-  const std::string table = QualifiedName(schema);
   const std::string reason =
       fmt::format("its column {} is of type {}, which takes no input value: its rows cannot be written from here on",
                   QuoteIdent(schema.columns(found->first).name()), found->second);
-  if (absl::Status s = NotExact(Difference{.commit_lsn = txn.commit_lsn(),
-                                           .commit_time = txn.commit_time(),
-                                           .statement = "",
-                                           .reason = reason,
-                                           .objects = {"table " + table}},
-                                fmt::format("the rows of {} in the transaction committed at {} cannot be replayed: {} "
-                                            "(restore to a point before it, or pass --best-effort to restore the rest "
-                                            "and be told what may differ)",
-                                            table, pg::Lsn(txn.commit_lsn()).ToString(), reason));
+  if (absl::Status s = NameTable(schema, txn.commit_lsn(), txn.commit_time(), reason,
+                                 fmt::format("the rows of {} in the transaction committed at {} cannot be replayed: {} "
+                                             "(restore to a point before it, or pass --best-effort to restore the rest "
+                                             "and be told what may differ)",
+                                             QualifiedName(schema), pg::Lsn(txn.commit_lsn()).ToString(), reason));
       !s.ok()) {
     return s;
   }

@@ -127,6 +127,9 @@ class ChangeApplier {
   // Something the target cannot have as the source had it: `refusal` as the error, or, carrying
   // on, one more difference and OK. The one owner of that choice.
   [[nodiscard]] absl::Status NotExact(Difference difference, std::string refusal);
+  // NotExact for what a table's rows may lack: the table named with `reason` (no statement).
+  [[nodiscard]] absl::Status NameTable(const proto::RelationSchema& schema, uint64_t commit_lsn, int64_t commit_time,
+                                       std::string reason, std::string refusal);
   // True when a recorded schema change's commands are all relations (by their source OIDs) that
   // the window drops at or after txn.
   bool DroppedLater(const nlohmann::json& commands, const proto::Transaction& txn) const;
