@@ -112,23 +112,7 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
     txn_recorded_ddl_ = true;
     return ApplyDdl(change, txn);
   }
-  if (change.kind() == proto::Change::TRUNCATE) {
-    std::string relations;
-    for (int i = 0; i < change.truncated_schema_ids_size(); ++i) {
-      const proto::RelationSchema* schema = follower_->Schema(change.truncated_schema_ids(i));
-      if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
-      if (LeftOut(schema->relid(), txn)) continue;
-      absl::StatusOr<bool> followed = FollowOrLeaveOut(*schema, txn);
-      if (!followed.ok()) return followed.status();
-      if (!*followed) continue;
-      relations += (relations.empty() ? "" : ", ") + QualifiedName(*schema);
-    }
-    if (relations.empty()) return absl::OkStatus();
-    std::string sql = "TRUNCATE ONLY " + relations;
-    if (change.truncate_options() & 2) sql += " RESTART IDENTITY";
-    if (change.truncate_options() & 1) sql += " CASCADE";
-    return target_->Execute(sql);
-  }
+  if (change.kind() == proto::Change::TRUNCATE) return Truncate(change, txn);
 
   const proto::RelationSchema* schema = follower_->Schema(change.schema_id());
   if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
@@ -441,6 +425,50 @@ absl::Status ChangeApplier::MirrorMembershipsAndDatabasePrivileges(const nlohman
   return absl::OkStatus();
 }
 
+absl::Status ChangeApplier::Truncate(const proto::Change& change, const proto::Transaction& txn) {
+  std::vector<const proto::RelationSchema*> truncated;
+  std::string names;
+  for (int i = 0; i < change.truncated_schema_ids_size(); ++i) {
+    const proto::RelationSchema* schema = follower_->Schema(change.truncated_schema_ids(i));
+    if (schema == nullptr) return absl::DataLossError("change log names a relation schema it does not hold");
+    if (LeftOut(schema->relid(), txn) || RowsRefused(schema->relid())) continue;
+    absl::StatusOr<bool> followed = FollowOrLeaveOut(*schema, txn);
+    if (!followed.ok()) return followed.status();
+    if (!*followed) continue;
+    truncated.push_back(schema);
+    names += (names.empty() ? "" : "\n") + QualifiedName(*schema);
+  }
+  if (truncated.empty()) return absl::OkStatus();
+  // The stream names the leaves: each ONLY (an inheritance child it does not name stays). A
+  // partitioned table all of whose leaves it names was truncated whole on the source, and is named
+  // too, since a foreign key of a partitioned table refuses a TRUNCATE of the table it references
+  // that leaves the partitioned table out.
+  absl::StatusOr<pg::Result> list = target_->Query(
+      "SELECT string_agg(x, ', ') FROM ("
+      "  SELECT 'ONLY ' || l::regclass::text AS x FROM pg_catalog.unnest(pg_catalog.string_to_array($1, E'\\n')) l"
+      "  UNION ALL"
+      "  SELECT DISTINCT a.relid::regclass::text"
+      "    FROM pg_catalog.unnest(pg_catalog.string_to_array($1, E'\\n')::regclass[]) l,"
+      "         pg_catalog.pg_partition_ancestors(l) a"
+      "   WHERE a.relid <> l AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(a.relid) t"
+      "          WHERE t.isleaf AND t.relid <> ALL (pg_catalog.string_to_array($1, E'\\n')::regclass[]))) s",
+      {names});
+  if (!list.ok()) return list.status();
+  std::string sql = "TRUNCATE " + list->GetString(0, 0);
+  if (change.truncate_options() & 2) sql += " RESTART IDENTITY";
+  if (change.truncate_options() & 1) sql += " CASCADE";
+  if (!carry_on_) return target_->Execute(sql);
+  // Carrying on: a refusal (the target's tables differ from the source's: another table references
+  // them) names the tables, whose later changes are left out, and the replay goes on.
+  const absl::Status ran = target_->InTransaction() ? RunInSavepoint(sql) : target_->Execute(sql);
+  if (ran.ok() || pg::SqlStateOf(ran).empty()) return ran;
+  for (const proto::RelationSchema* schema : truncated) {
+    absl::StatusOr<bool> left = LeaveOutRowsRefused(*schema, txn.commit_lsn(), txn.commit_time(), ran);
+    if (!left.ok()) return left.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChangeApplier::RunInSavepoint(const std::string& sql) {
   if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_statement"); !s.ok()) return s;
   absl::Status ran = target_->Execute(sql);
@@ -520,6 +548,33 @@ absl::Status ChangeApplier::NameKeylessTables(const std::vector<std::string>& ta
         !s.ok()) {
       return s;
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChangeApplier::NameRelations(std::vector<Difference> relations) {
+  // A relation named already (its rows refused, its shape followed from the stream) stays named once.
+  std::erase_if(relations, [&](const Difference& d) {
+    return std::any_of(differences_.begin(), differences_.end(), [&](const Difference& named) {
+      return std::find(named.objects.begin(), named.objects.end(), d.objects.front()) != named.objects.end();
+    });
+  });
+  if (relations.empty()) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const Difference& d : relations) names.push_back(d.objects.front());
+  constexpr size_t kListed = 8;
+  const std::string listed =
+      names.size() <= kListed
+          ? absl::StrJoin(names, ", ")
+          : fmt::format("{} and {} more", absl::StrJoin(names.begin(), names.begin() + kListed, ", "),
+                        names.size() - kListed);
+  const std::string refusal = fmt::format(
+      "{} may differ from the source at the target: {}; schema changes made without event triggers are not in the "
+      "logical stream (restore to another point, pass --best-effort to restore and be told what may differ, or let "
+      "capture create its event triggers with a role that may: a superuser)",
+      listed, relations.front().reason);
+  for (Difference& d : relations) {
+    if (absl::Status s = NotExact(std::move(d), refusal); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

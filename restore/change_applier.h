@@ -106,6 +106,9 @@ class ChangeApplier {
   // their contents, creation and removal are not in the logical stream, so the restored ones (the
   // base's) may differ: an error, or, carrying on, a difference.
   [[nodiscard]] absl::Status NameLargeObjects(uint64_t lsn, int64_t time, const std::string& where);
+  // Relations capture's catalog checks say may differ from the source's at the target
+  // (restore/relation_check.h): an error naming them, or, carrying on, those differences.
+  [[nodiscard]] absl::Status NameRelations(std::vector<Difference> relations);
   const std::set<std::string>& keyless_named() const { return keyless_named_; }
   uint64_t rows() const { return rows_; }  // row changes applied
   uint64_t ddl_statements() const { return ddl_statements_; }
@@ -120,6 +123,9 @@ class ChangeApplier {
       : target_(target), follower_(follower), notes_(notes) {}
 
   [[nodiscard]] absl::Status ApplyDdl(const proto::Change& change, const proto::Transaction& txn);
+  // The stream's TRUNCATE: its relations in one statement, as the source ran it (with the
+  // partitioned tables it emptied whole); carrying on, a refusal names them instead of stopping.
+  [[nodiscard]] absl::Status Truncate(const proto::Change& change, const proto::Transaction& txn);
   // A schema change recorded by the source's event trigger (wal/event_triggers.cc): run again as
   // the source ran it (its statement, role, search_path and parsing settings), or left out when it
   // changed nothing lasting (temporary objects, IF EXISTS of nothing, pgpitr's own triggers).

@@ -13,12 +13,14 @@
 #include "restore/bulk_replayer.h"
 #include "restore/change_applier.h"
 #include "restore/change_feed.h"
+#include "restore/relation_check.h"
 #include "restore/replayer.h"
 #include "restore/roles.h"
 #include "restore/schema_follower.h"
 #include "restore/sequences.h"
 #include "restore/target_database.h"
 #include "wal/base_backup.h"
+#include "wal/catalog_digest.h"
 #include "wal/repository.h"
 #include "wal/source.h"
 
@@ -66,10 +68,12 @@ class Pipeline {
       Report(base::Phase::kRestoreSchema);
       if (absl::Status s = base_->Schema(); !s.ok()) return BaseFailed(s);
     }
+    if (absl::Status s = ReadRelationsAfterBaseSchema(); !s.ok()) return s;
     if (absl::Status s = PrepareReplay(); !s.ok()) return s;
     if (absl::Status s = options_.row_by_row ? ReplayRowByRow() : ReplayInBulk(); !s.ok()) return s;
     if (absl::Status s = MakeForeignKeys(); !s.ok()) return s;
     if (absl::Status s = NameKeylessAtTheEnd(); !s.ok()) return s;
+    if (absl::Status s = CompareRelationsWithTheSource(); !s.ok()) return s;
     Summarize(start);
     Report(base::Phase::kRestoreSequences);
     if (absl::Status s = RestoreSequences(*target_, changes_, state_, plan_, &summary_.notes); !s.ok()) return s;
@@ -298,6 +302,43 @@ class Pipeline {
                                        fmt::format("the last point replayed ({})", plan_.reached_lsn.ToString()), "");
   }
 
+  // Without event triggers, schema changes are not in the stream: capture's catalog checks say what
+  // the source's relations were (restore/relation_check.h). The target's, once the base's schema is
+  // made, tell a relation the replay made again from the base's.
+  absl::Status ReadRelationsAfterBaseSchema() {
+    absl::StatusOr<SourceRelations> source = SourceRelationsAt(changes_, state_, plan_);
+    if (!source.ok()) return source.status();
+    source_relations_ = *std::move(source);
+    if (!source_relations_.applies || !base_) return absl::OkStatus();
+    absl::StatusOr<std::vector<proto::RelationDigest>> made = wal::ReadCatalogDigest(*target_);
+    if (!made.ok()) return made.status();
+    after_base_schema_ = *std::move(made);
+    return absl::OkStatus();
+  }
+
+  // The restore's relations against the source's at the target: those that may differ are named
+  // (strict, the restore is refused naming them).
+  absl::Status CompareRelationsWithTheSource() {
+    if (!source_relations_.applies) return absl::OkStatus();
+    absl::StatusOr<std::vector<proto::RelationDigest>> restored = wal::ReadCatalogDigest(*target_);
+    if (!restored.ok()) return restored.status();
+    // Another major words definitions otherwise (catalog functions, not-null constraints): there,
+    // only which relations there are is compared.
+    const bool same_major = std::atoi(plan_.base.server_version().c_str()) == target_->server_version() / 10000;
+    if (source_relations_.unchecked) {
+      replay_notes_.push_back(fmt::format(
+          "without event triggers, the relations are known from capture's catalog checks, the last at LSN {} ({}), "
+          "before the target: a relation made or changed after it, and not in the stream, may differ",
+          Lsn(source_relations_.last_check_lsn).ToString(), pg::FormatPgTime(source_relations_.last_check_time)));
+    }
+    if (!same_major) {
+      replay_notes_.push_back(
+          "the target runs another major than the source: its relations were compared with the source's by name, "
+          "not by definition");
+    }
+    return applier_->NameRelations(CompareRelations(source_relations_, after_base_schema_, *restored, same_major));
+  }
+
   void Summarize(Clock::time_point start) {
     summary_.notes = role_notes_;
     for (const std::string& note : replay_notes_) summary_.notes.push_back(note);
@@ -328,6 +369,8 @@ class Pipeline {
   std::optional<SchemaFollower> follower_;
   std::unique_ptr<ChangeApplier> applier_;
   std::optional<ChangeFeed> feed_;
+  SourceRelations source_relations_;
+  std::vector<proto::RelationDigest> after_base_schema_;
   base::Phase phase_ = base::Phase::kRestoreReplay;  // the phase the transactions are counted in
 };
 

@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "pg/connection.h"
 #include "pg/process.h"
+#include "wal/catalog_digest.h"
 #include "wal/event_triggers.h"
 #include "wal/snapshot_locks.h"
 #include "wal/source.h"
@@ -209,6 +210,20 @@ absl::StatusOr<Attempt> TakeBaseAt(const Repository& repo, const BaseOptions& op
       locks->ReadAtSnapshot("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)");
   if (!large_objects.ok()) return large_objects.status();
   base.set_has_large_objects(large_objects->Get(0, 0) == "t");
+  // The relations as the snapshot saw them, and whether the source's event triggers recorded schema
+  // changes then (all of pgpitr's, enabled): without them, a restore checks its relations against
+  // these and capture's catalog checks (wal/catalog_digest.h).
+  absl::StatusOr<std::vector<proto::RelationDigest>> relations = ReadCatalogDigest(
+      [&](const std::string& sql) { return locks->ReadAtSnapshot(sql); }, /*in_transaction=*/true);
+  if (!relations.ok()) return relations.status();
+  base.set_catalog_digested(true);
+  for (proto::RelationDigest& r : *relations) *base.add_relations() = std::move(r);
+  absl::StatusOr<pg::Result> triggers = locks->ReadAtSnapshot(fmt::format(
+      "SELECT count(*) = 4 FROM pg_catalog.pg_event_trigger WHERE evtname IN ({}, {}, {}, {}) AND evtenabled <> 'D'",
+      pg::QuoteLiteral(pg::kDdlEndTrigger), pg::QuoteLiteral(pg::kSqlDropTrigger),
+      pg::QuoteLiteral(pg::kTableRewriteTrigger), pg::QuoteLiteral(pg::kDdlStartTrigger)));
+  if (!triggers.ok()) return triggers.status();
+  base.set_event_triggers(triggers->Get(0, 0) == "t");
   // Ids sort by LSN: 16 hex digits.
   base.set_id(fmt::format("{:016X}", lsn->value()));
 

@@ -10,6 +10,7 @@
 #include "wal/change_log_writer.h"
 #include "wal/pgoutput_decoder.h"
 #include "wal/replication_stream.h"
+#include "wal/catalog_digest.h"
 #include "wal/sequences.h"
 #include "wal/slot_health.h"
 #include "wal/subtransactions.h"
@@ -169,6 +170,8 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
 
   SequenceSampler sampler;
   if (absl::Status s = storage(sampler.Seed(repo.change_log())); !s.ok()) return s;
+  CatalogChecker catalog;
+  if (absl::Status s = storage(catalog.Seed(repo.change_log(), writer.state())); !s.ok()) return s;
   absl::StatusOr<pg::Connection> sequence_conn = pg::Connection::Connect(options.source, "source");
   if (!sequence_conn.ok()) return sequence_conn.status();
   // A streamed transaction's subtransactions are checked against the source's commit log at its
@@ -247,6 +250,7 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
     failing = false;
   };
   bool sampling_fails = false;
+  bool catalog_check_fails = false;
   bool slot_check_fails = false;
 
   // The slot's health, sampled on the sequence connection: logged (warnings once per change of
@@ -364,6 +368,23 @@ absl::Status CaptureSession(const Repository& repo, const CaptureOptions& option
         }
         // Each check is also the clock reading that moves the window's end while the source is idle.
         writer.NoteServerClock(check->lsn, check->time);
+        // The relations' definitions, which the stream does not carry: a check that fails (a relation
+        // dropped while it was read) is made again next time, the one after the last that worked
+        // saying since when a change may have happened.
+        absl::StatusOr<CatalogChecker::Check> relations = catalog.Sample(*sequence_conn, facts->event_triggers);
+        if (relations.ok()) {
+          side_read_works("checking the relations' definitions", catalog_check_fails);
+          if (absl::Status s = storage(writer.PutCatalogCheck(relations->changed, relations->lsn, relations->time));
+              !s.ok()) {
+            result = s;
+            break;
+          }
+        } else if (absl::Status s = side_read_failed("check the relations' definitions", relations.status(),
+                                                     catalog_check_fails);
+                   !s.ok()) {
+          result = s;
+          break;
+        }
       } else if (absl::Status s = side_read_failed("sample sequences", check.status(), sampling_fails); !s.ok()) {
         result = s;
         break;

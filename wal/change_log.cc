@@ -336,6 +336,30 @@ absl::Status ChangeLog::ForEachSequenceSample(
   return FromRocks(it->status(), "reading sequence samples");
 }
 
+absl::Status ChangeLog::ForEachCatalogCheck(
+    pg::Lsn from, const std::function<absl::Status(const proto::CatalogCheck&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(keys::CatalogCheck(from)); it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kCatalogCheck);
+       it->Next()) {
+    proto::CatalogCheck check;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &check, "D"); !st.ok()) return st;
+    if (absl::Status st = visit(check); !st.ok()) return st;
+  }
+  return FromRocks(it->status(), "reading catalog checks");
+}
+
+absl::StatusOr<std::optional<proto::CatalogCheck>> ChangeLog::LastCatalogCheck() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev(keys::CatalogCheck(pg::Lsn(~uint64_t{0})));
+  if (it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kCatalogCheck)) {
+    proto::CatalogCheck check;
+    if (absl::Status st = ParseStored(it->value().ToStringView(), &check, "D"); !st.ok()) return st;
+    return check;
+  }
+  if (absl::Status st = FromRocks(it->status(), "reading catalog checks"); !st.ok()) return st;
+  return std::optional<proto::CatalogCheck>();
+}
+
 absl::StatusOr<std::optional<proto::Mark>> ChangeLog::GetMark(std::string_view name) const {
   return GetStored<proto::Mark>(db_.get(), keys::Mark(name), "reading a mark", "K");
 }
@@ -493,6 +517,18 @@ absl::StatusOr<ChangeLog::Deletion> ChangeLog::DeleteBelow(pg::Lsn horizon) {
       batch.Put(newest_key, keys::Serialize(folded));
       deleted.samples_folded = count - 1;
     }
+  }
+  // Catalog checks: the newest one below the horizon still says what the relations were at it.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
+    std::string newest_key;
+    for (it->Seek(keys::Start(Tag::kCatalogCheck));
+         it->Valid() && keys::HasTag(it->key().ToStringView(), Tag::kCatalogCheck); it->Next()) {
+      if (keys::NumberOf(it->key().ToStringView()) >= horizon.value()) break;
+      newest_key = it->key().ToString();
+    }
+    if (absl::Status s = FromRocks(it->status(), "reading catalog checks for retention"); !s.ok()) return s;
+    if (!newest_key.empty()) batch.DeleteRange(keys::Start(Tag::kCatalogCheck), newest_key);
   }
   // Marks no restore can reach any more, and gaps wholly below the horizon.
   {

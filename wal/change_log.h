@@ -78,6 +78,11 @@ class ChangeLog {
   [[nodiscard]] absl::Status ForEachSequenceSample(
       pg::Lsn from, const std::function<absl::Status(const proto::SequenceSample&)>& visit) const;
 
+  // Catalog checks (wal/catalog_digest.h) with from <= check LSN, oldest first; the newest one.
+  [[nodiscard]] absl::Status ForEachCatalogCheck(
+      pg::Lsn from, const std::function<absl::Status(const proto::CatalogCheck&)>& visit) const;
+  [[nodiscard]] absl::StatusOr<std::optional<proto::CatalogCheck>> LastCatalogCheck() const;
+
   // The named restore point, or nullopt.
   [[nodiscard]] absl::StatusOr<std::optional<proto::Mark>> GetMark(std::string_view name) const;
   // All marks, oldest first.

@@ -91,6 +91,7 @@ std::string Type(uint32_t type_oid) {
   return key;
 }
 
+std::string CatalogCheck(pg::Lsn check_lsn) { return Prefixed(Tag::kCatalogCheck, check_lsn.value()); }
 std::string SequenceSample(pg::Lsn check_lsn) { return Prefixed(Tag::kSequenceSample, check_lsn.value()); }
 std::optional<pg::Lsn> DecodeSequenceSample(std::string_view key) {
   std::optional<uint64_t> v = DecodeU64Key(key, Tag::kSequenceSample);

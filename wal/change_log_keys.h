@@ -34,6 +34,7 @@ namespace pgpitr::wal::keys {
 //   'S' u32 schema_id                         -> proto::RelationSchema
 //   'Y' u32 type_oid                          -> proto::TypeInfo
 //   'Q' u64 check_lsn                         -> proto::SequenceSample
+//   'D' u64 check_lsn                         -> proto::CatalogCheck  relations changed (catalog_digest.h)
 //   'K' name                                  -> proto::Mark      named restore points
 //   'G' u64 from_lsn                          -> proto::Gap       known holes (RecordGap)
 // ordered(t) flips the sign bit of the int64 so negative times sort first.
@@ -45,6 +46,7 @@ namespace pgpitr::wal::keys {
 // monotonic in commit order, so the first commit after T is one Seek away.
 enum class Tag : char {
   kChunk = 'C',
+  kCatalogCheck = 'D',
   kGap = 'G',
   kMark = 'K',
   kMeta = 'M',
@@ -57,7 +59,7 @@ enum class Tag : char {
 };
 // Every tag, in byte order.
 inline constexpr Tag kAllTags[] = {
-    Tag::kChunk,          Tag::kGap,    Tag::kMark,        Tag::kMeta,      Tag::kPending,
+    Tag::kChunk,          Tag::kCatalogCheck, Tag::kGap,    Tag::kMark,        Tag::kMeta,      Tag::kPending,
     Tag::kSequenceSample, Tag::kSchema, Tag::kTransaction, Tag::kTimeIndex, Tag::kType};
 
 // The tag a key starts with, or nullopt for an empty key or an unknown tag.
@@ -97,6 +99,8 @@ std::string Type(uint32_t type_oid);
 
 std::string SequenceSample(pg::Lsn check_lsn);
 std::optional<pg::Lsn> DecodeSequenceSample(std::string_view key);
+
+std::string CatalogCheck(pg::Lsn check_lsn);
 
 std::string Mark(std::string_view name);
 

@@ -87,6 +87,8 @@ std::string Describe(std::optional<Tag> tag) {
       return "time index entries";
     case Tag::kSequenceSample:
       return "sequence samples";
+    case Tag::kCatalogCheck:
+      return "catalog checks";
     case Tag::kSchema:
       return "relation schemas";
     case Tag::kType:

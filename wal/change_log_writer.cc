@@ -239,6 +239,14 @@ absl::Status ChangeLogWriter::PutSequenceSample(const proto::SequenceSample& cha
   return absl::OkStatus();
 }
 
+absl::Status ChangeLogWriter::PutCatalogCheck(const std::optional<proto::CatalogCheck>& changed, pg::Lsn check_lsn,
+                                              pg::PgTime check_time) {
+  if (changed.has_value()) batch_.Put(keys::CatalogCheck(pg::Lsn(changed->lsn())), keys::Serialize(*changed));
+  state_.set_last_catalog_check_lsn(check_lsn.value());
+  state_.set_last_catalog_check_time(check_time);
+  return absl::OkStatus();
+}
+
 void ChangeLogWriter::NoteLargeObjects(bool present, Position before, Position after) {
   auto* spans = state_.mutable_large_object_spans();
   const bool open = !spans->empty() && spans->rbegin()->open();

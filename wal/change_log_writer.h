@@ -110,6 +110,10 @@ class ChangeLogWriter {
   // (its sequences keep their newest values): no sample replaces another's sequences.
   [[nodiscard]] absl::Status PutSequenceSample(const proto::SequenceSample& changed, pg::Lsn check_lsn,
                                                pg::PgTime check_time);
+  // Stores a catalog check that found the relations changed (wal/catalog_digest.h), if any, and
+  // advances the catalog check watermark to `check_lsn` either way.
+  [[nodiscard]] absl::Status PutCatalogCheck(const std::optional<proto::CatalogCheck>& changed, pg::Lsn check_lsn,
+                                             pg::PgTime check_time);
 
  private:
   struct OpenTransaction {

@@ -212,6 +212,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
     recording = DdlRecording::kProxyOnly;
   }
   const bool triggers = *recording == DdlRecording::kEventTriggers;
+  facts.event_triggers = triggers;
   if (settings.source_records_ddl) settings.source_records_ddl->store(triggers);
   if (triggers) {
     log.Info("schema changes are recorded by the source's event triggers, whatever path they take");

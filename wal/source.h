@@ -58,6 +58,8 @@ struct SourceFacts {
   // pgpitr's publication is in two: every table's INSERT and TRUNCATE, and the UPDATE and DELETE
   // of the tables with a replica identity (kept so by the event triggers).
   bool keyless_not_captured = false;
+  // The source's event triggers record every schema change (else only the proxy does).
+  bool event_triggers = false;
   int proto_version = 1;
   std::string plugin_options;  // for START_REPLICATION
 };

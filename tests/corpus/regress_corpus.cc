@@ -319,7 +319,16 @@ class Corpus {
     return true;
   }
 
-  // Waits until the change log holds everything up to the last point.
+  // Whether capture's catalog checks (wal/catalog_digest.h) ran past `lsn`: without event triggers,
+  // a restore there then knows the relations, rather than saying it cannot.
+  bool CatalogCheckedPast(pg::Lsn lsn) {
+    absl::StatusOr<std::unique_ptr<wal::Repository>> repo = wal::Repository::Open(repo_, wal::Repository::Mode::kRead);
+    if (!repo.ok()) return false;
+    absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
+    return state.ok() && pg::Lsn(state->last_catalog_check_lsn()) > lsn;
+  }
+
+  // Waits until the change log holds everything up to the last point, and a catalog check past it.
   bool WaitCaptured() {
     if (points_.empty()) return true;
     // A logical message moves the stream past the last point even when nothing else happens.
@@ -332,7 +341,9 @@ class Corpus {
         absl::StatusOr<pg::Result> r =
             conn->Query("SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = 'pgpitr'",
                         {points_.back().lsn.ToString()});
-        if (r.ok() && r->rows() == 1 && r->GetString(0, 0) == "t") return true;
+        if (r.ok() && r->rows() == 1 && r->GetString(0, 0) == "t" && CatalogCheckedPast(points_.back().lsn)) {
+          return true;
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -640,13 +640,16 @@ TEST_F(ProxyTest, SchemaChangesSentThroughTheExtendedProtocolAreCapturedToo) {
 
 // Without the event triggers, a schema change made past the proxy shows only in the stream (a new
 // column, a new table): a restore past it refuses, naming the table; --best-effort follows the
-// columns and lists it. A restore before it is exact.
+// columns and lists it. A restore before it (a catalog check between them) is exact.
 TEST_F(ProxyTest, ASchemaChangeMadePastTheProxyIsNamedByTheRestoresAfterIt) {
   pg::Connection direct = Connect("app");
   Exec(direct, "CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   Exec(direct, "INSERT INTO items VALUES (1); INSERT INTO other VALUES (1)");
   const pg::Lsn before = InsertLsn(direct);
+  // A catalog check between the point and the change: without one, the checks could not tell on
+  // which side of the point the change came, and the restore there would name the tables too.
+  WaitForACheckAfterNow(direct);
   Exec(direct, "ALTER TABLE items ADD COLUMN price int NOT NULL DEFAULT 42; INSERT INTO items (id) VALUES (2)");
   Exec(direct,
        "CREATE TABLE made_past (id int PRIMARY KEY, v text DEFAULT 'x'); INSERT INTO made_past (id) VALUES (1)");
@@ -762,6 +765,30 @@ TEST_F(ProxyTest, RestoreToAMarkIncludesEverythingBeforeIt) {
   absl::StatusOr<restore::RestoreSummary> missing = Restore("nowhere", restore::RestoreTarget::AtMark("no-such-mark"));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("no restore point named 'no-such-mark'"), std::string::npos);
+}
+
+// The stream's TRUNCATE names the leaf partitions; a partitioned table with a foreign key to a table
+// truncated with it refuses a TRUNCATE of that table which leaves it out. Replay truncates them as
+// the source did (the partitioned table whole, its leaves all named); before, it stopped there.
+TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedAsOne) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  Exec(via,
+       "CREATE TABLE truncprim (a int PRIMARY KEY); "
+       "CREATE TABLE truncpart (a int REFERENCES truncprim) PARTITION BY RANGE (a); "
+       "CREATE TABLE truncpart_1 PARTITION OF truncpart FOR VALUES FROM (0) TO (100); "
+       "CREATE TABLE truncpart_2 PARTITION OF truncpart FOR VALUES FROM (100) TO (200)");
+  Exec(via, "INSERT INTO truncprim VALUES (1), (150); INSERT INTO truncpart VALUES (1), (150)");
+  Exec(via, "TRUNCATE truncprim, truncpart");
+  Exec(via, "INSERT INTO truncprim VALUES (2); INSERT INTO truncpart VALUES (2)");
+  pg::Connection direct = Connect("app");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM truncpart"), "2");
 }
 
 }  // namespace
