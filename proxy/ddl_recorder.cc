@@ -43,11 +43,25 @@ constexpr const char* kRoles =
 
 // The statement that records a schema change in the stream: a transactional message, so it
 // lands at its place in the transaction and disappears with it.
+// Nor is one recorded that acts on temporary relations only (as the session resolves their names
+// before it runs: a temporary table shadows a lasting one of its name): they end with the session,
+// and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF EXISTS).
+std::string NotTemporaryOnly(std::string_view statement) {
+  const std::optional<std::vector<std::string>> names = RelationsActedOn(statement);
+  if (!names) return "";
+  std::string array;
+  for (const std::string& name : *names) array += (array.empty() ? "" : ", ") + TextOf(name);
+  return fmt::format(
+      " AND NOT (SELECT pg_catalog.bool_and(COALESCE(c.relpersistence = 't', false)) FROM pg_catalog.unnest(ARRAY[{}]) "
+      "n LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n))",
+      array);
+}
+
 std::string DdlMessageStatement(std::string_view statement) {
   return fmt::format(
-      "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
+      "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {})::text) END;",
-      NoEventTrigger(), pg::kDdlMessagePrefix, TextOf(statement), kRoles);
+      NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, TextOf(statement), kRoles);
 }
 
 // The NUL-terminated string at offset (empty when there is none: the server will reject the
@@ -216,9 +230,9 @@ void DdlRecorder::AppendDdlMessage(const std::string& sql, std::string* out) {
   };
   std::string parse = std::string(kName) + '\0';
   parse += fmt::format(
-      "SELECT CASE WHEN {} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
+      "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text, 'roles', {})::text) END",
-      NoEventTrigger(), pg::kDdlMessagePrefix, kRoles);
+      NoEventTrigger(), NotTemporaryOnly(sql), pg::kDdlMessagePrefix, kRoles);
   parse += '\0';
   u16(&parse, 1);
   u32(&parse, 25);  // text

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <optional>
 
+#include "fmt/format.h"
+
 namespace pgpitr::proxy {
 
 // The lexer follows the token boundaries of PostgreSQL's scan.l closely enough to find statement
@@ -574,6 +576,110 @@ std::optional<std::vector<std::string>> GrantedRelations(std::string_view statem
   if (c.done() || name.empty()) return std::nullopt;
   names.push_back(std::move(name));
   return names;
+}
+
+namespace {
+
+// A name of one or more dotted parts, each a word or a quoted identifier, as written; empty when
+// the cursor is at anything else. Leaves the cursor after it.
+std::vector<std::string_view> ReadName(Cursor& c) {
+  std::vector<std::string_view> parts;
+  while (!c.done() && (c.token().kind == TokenKind::kWord || c.token().kind == TokenKind::kQuotedIdentifier)) {
+    parts.push_back(c.token().text);
+    c.Advance();
+    if (!c.AtPunct('.')) break;
+    c.Advance();
+  }
+  return parts;
+}
+
+// A relation's name of one or two parts, as written; nullopt for anything else.
+std::optional<std::string> RelationName(const std::vector<std::string_view>& parts) {
+  if (parts.empty() || parts.size() > 2) return std::nullopt;
+  return parts.size() == 1 ? std::string(parts[0]) : fmt::format("{}.{}", parts[0], parts[1]);
+}
+
+// After ALTER, DROP or COMMENT ON: a relation kind, accepted.
+bool AcceptRelationKind(Cursor& c) {
+  if (c.AcceptAny({"table", "index", "view", "sequence"})) return true;
+  if (c.Accept("materialized")) return c.Accept("view");
+  if (c.Accept("foreign")) return c.Accept("table");
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statement) {
+  Cursor c(statement);
+  std::vector<std::string> out;
+  auto one = [&](const std::vector<std::string_view>& parts) -> std::optional<std::vector<std::string>> {
+    std::optional<std::string> name = RelationName(parts);
+    if (!name) return std::nullopt;
+    return std::vector<std::string>{*name};
+  };
+  if (c.Accept("alter")) {
+    if (!AcceptRelationKind(c)) return std::nullopt;
+    if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
+    c.Accept("only");
+    if (c.AtWord("all")) return std::nullopt;  // ALTER TABLE ALL IN TABLESPACE
+    return one(ReadName(c));
+  }
+  if (c.Accept("drop")) {
+    const bool index = c.AtWord("index");
+    if (!AcceptRelationKind(c)) return std::nullopt;
+    if (index) c.Accept("concurrently");
+    if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
+    for (;;) {
+      std::optional<std::string> name = RelationName(ReadName(c));
+      if (!name) return std::nullopt;
+      out.push_back(*std::move(name));
+      if (!c.AtPunct(',')) break;
+      c.Advance();
+    }
+    if (c.AcceptAny({"cascade", "restrict"}) || c.done()) return out;
+    return std::nullopt;
+  }
+  if (c.Accept("comment")) {
+    if (!c.Accept("on")) return std::nullopt;
+    const bool column = c.Accept("column");
+    if (!column && !AcceptRelationKind(c)) return std::nullopt;
+    std::vector<std::string_view> parts = ReadName(c);
+    if (column) {
+      if (parts.size() < 2) return std::nullopt;
+      parts.pop_back();
+    }
+    return one(parts);
+  }
+  if (c.Accept("create")) {
+    if (c.Accept("or") && !c.Accept("replace")) return std::nullopt;
+    if (c.Accept("rule")) {
+      if (!c.SeekWord({"to"})) return std::nullopt;
+      c.Advance();
+      return one(ReadName(c));
+    }
+    c.Accept("unique");
+    c.Accept("constraint");
+    if (!c.AcceptAny({"index", "trigger", "policy"})) return std::nullopt;
+    if (!c.SeekWord({"on"})) return std::nullopt;
+    c.Advance();
+    c.Accept("only");
+    return one(ReadName(c));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> DropIfExists(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("drop")) return std::nullopt;
+  const bool index = c.AtWord("index");
+  if (!AcceptRelationKind(c) &&
+      !c.AcceptAny({"type", "domain", "schema", "function", "procedure", "routine", "aggregate"})) {
+    return std::nullopt;
+  }
+  if (index) c.Accept("concurrently");
+  if (c.done() || c.AtWord("if")) return std::nullopt;
+  const size_t at = static_cast<size_t>(c.token().text.data() - statement.data());
+  return fmt::format("{}IF EXISTS {}", statement.substr(0, at), statement.substr(at));
 }
 
 bool MustRunOutsideTransaction(std::string_view statement) {

@@ -311,7 +311,10 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
     return absl::DataLossError(fmt::format("the schema change recorded in the transaction committed at {} is damaged",
                                            pg::Lsn(txn.commit_lsn()).ToString()));
   }
-  const std::string sql = ddl["sql"].get<std::string>();
+  // A DROP of what the target lacks (a temporary table named with a lasting one, an object made
+  // past any record) leaves what it left on the source: the object gone.
+  const std::string recorded = ddl["sql"].get<std::string>();
+  const std::string sql = proxy::DropIfExists(recorded).value_or(recorded);
   if (ChangesPublication(sql)) return absl::OkStatus();
   // The roles the source had then (recorded by proxies of this version): a GRANT or an owner may
   // name one the target lacks.

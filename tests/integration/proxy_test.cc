@@ -791,5 +791,31 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM truncpart"), "2");
 }
 
+// Temporary relations end with their session and no restore has them: a schema change the proxy
+// sees acting on temporary ones only is not recorded (as the session resolves the name: a temporary
+// table shadows a lasting one of its name), and a DROP naming a temporary and a lasting one drops
+// the lasting one at restore. Before, the restore stopped at that DROP, and the RENAME of the
+// temporary table renamed the lasting one.
+TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDropsTheLastingOne) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  Exec(via, "CREATE TABLE lasting (a int PRIMARY KEY); CREATE TABLE gone (a int PRIMARY KEY); INSERT INTO lasting VALUES (1)");
+  Exec(via, "CREATE TEMP TABLE tmp (a int); CREATE INDEX ON tmp (a); ALTER TABLE tmp ADD COLUMN b int");
+  Exec(via, "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'");
+  Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");
+  Exec(via, "DROP TABLE tmp, gone");
+  Exec(via, "INSERT INTO lasting VALUES (2)");
+  pg::Connection direct = Connect("app");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM lasting"), "1,2");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT to_regclass('gone') IS NULL AND to_regclass('renamed_temp') IS NULL"),
+            "t");
+}
+
 }  // namespace
 }  // namespace pgpitr::testing

@@ -426,3 +426,49 @@ TEST(IndexStatementWithoutConcurrently, DropsOnlyTheConcurrentlyKeyword) {
 
 }  // namespace
 }  // namespace pgpitr::proxy
+
+namespace pgpitr::proxy {
+namespace {
+
+using Names = std::vector<std::string>;
+
+TEST(RelationsActedOn, TheRelationsASchemaChangeNamesAsWritten) {
+  EXPECT_EQ(RelationsActedOn("ALTER TABLE attmp RENAME TO x"), Names{"attmp"});
+  EXPECT_EQ(RelationsActedOn("alter table if exists only s.\"T\" add column b int"), Names{"s.\"T\""});
+  EXPECT_EQ(RelationsActedOn("ALTER MATERIALIZED VIEW mv OWNER TO r"), Names{"mv"});
+  EXPECT_EQ(RelationsActedOn("DROP TABLE concur_temp_tab_1, concur_temp_tab_2, reindex_temp_before"),
+            (Names{"concur_temp_tab_1", "concur_temp_tab_2", "reindex_temp_before"}));
+  EXPECT_EQ(RelationsActedOn("DROP INDEX CONCURRENTLY IF EXISTS i CASCADE"), Names{"i"});
+  EXPECT_EQ(RelationsActedOn("CREATE UNIQUE INDEX IF NOT EXISTS i ON ONLY t USING btree (a)"), Names{"t"});
+  EXPECT_EQ(RelationsActedOn("CREATE INDEX ON tmp ((a + 1)) WHERE a > 0"), Names{"tmp"});
+  EXPECT_EQ(RelationsActedOn("CREATE OR REPLACE RULE r AS ON INSERT TO pg_temp.v DO INSTEAD NOTHING"),
+            Names{"pg_temp.v"});
+  EXPECT_EQ(RelationsActedOn("CREATE CONSTRAINT TRIGGER tr AFTER UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION f()"),
+            Names{"t"});
+  EXPECT_EQ(RelationsActedOn("COMMENT ON COLUMN s.t.a IS 'x'"), Names{"s.t"});
+  EXPECT_EQ(RelationsActedOn("COMMENT ON TABLE t IS 'x'"), Names{"t"});
+}
+
+TEST(RelationsActedOn, OtherStatementsNameNone) {
+  EXPECT_EQ(RelationsActedOn("CREATE TABLE t (a int)"), std::nullopt);
+  EXPECT_EQ(RelationsActedOn("ALTER TABLE ALL IN TABLESPACE a SET TABLESPACE b"), std::nullopt);
+  EXPECT_EQ(RelationsActedOn("DROP FUNCTION f(int)"), std::nullopt);
+  EXPECT_EQ(RelationsActedOn("DROP TABLE db.s.t"), std::nullopt);  // three parts: not a relation here
+  EXPECT_EQ(RelationsActedOn("COMMENT ON FUNCTION f() IS 'x'"), std::nullopt);
+  EXPECT_EQ(RelationsActedOn("ALTER TYPE t ADD VALUE 'x'"), std::nullopt);
+  EXPECT_EQ(RelationsActedOn("SELECT 1"), std::nullopt);
+}
+
+TEST(DropIfExists, AddsIfExistsAfterTheObjectKind) {
+  EXPECT_EQ(DropIfExists("DROP TABLE a, b CASCADE"), "DROP TABLE IF EXISTS a, b CASCADE");
+  EXPECT_EQ(DropIfExists("drop materialized view mv"), "drop materialized view IF EXISTS mv");
+  EXPECT_EQ(DropIfExists("DROP INDEX CONCURRENTLY i"), "DROP INDEX CONCURRENTLY IF EXISTS i");
+  EXPECT_EQ(DropIfExists("DROP /* c */ FUNCTION f(int)"), "DROP /* c */ FUNCTION IF EXISTS f(int)");
+  EXPECT_EQ(DropIfExists("DROP TABLE IF EXISTS a"), std::nullopt);
+  EXPECT_EQ(DropIfExists("DROP OWNED BY r"), std::nullopt);
+  EXPECT_EQ(DropIfExists("DROP TRIGGER tr ON t"), std::nullopt);
+  EXPECT_EQ(DropIfExists("ALTER TABLE t DROP COLUMN a"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace pgpitr::proxy
