@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "pg/connection.h"
 #include "pg/stream_messages.h"
 #include "proxy/sql.h"
 
@@ -47,21 +48,26 @@ constexpr const char* kRoles =
 // before it runs: a temporary table shadows a lasting one of its name): they end with the session,
 // and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF EXISTS).
 std::string NotTemporaryOnly(std::string_view statement) {
-  const std::optional<std::vector<std::string>> names = RelationsActedOn(statement);
+  const std::optional<std::vector<RelationName>> names = RelationsActedOn(statement);
   if (!names) return "";
   std::string array;
-  for (const std::string& name : *names) array += (array.empty() ? "" : ", ") + TextOf(name);
+  for (const RelationName& r : *names) {
+    const std::string name = (r.schema.empty() ? "" : pg::QuoteIdent(r.schema) + ".") + pg::QuoteIdent(r.name);
+    array += (array.empty() ? "" : ", ") + TextOf(name);
+  }
   return fmt::format(
       " AND NOT (SELECT pg_catalog.bool_and(COALESCE(c.relpersistence = 't', false)) FROM pg_catalog.unnest(ARRAY[{}]) "
       "n LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n))",
       array);
 }
 
-std::string DdlMessageStatement(std::string_view statement) {
+// `prepare`: the PREPARE of the statement a CREATE TABLE ... AS EXECUTE runs (restore runs it first).
+std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {})::text) END;",
-      NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, TextOf(statement), kRoles);
+      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}{})::text) END;",
+      NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, TextOf(statement), kRoles,
+      prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
 
 // The NUL-terminated string at offset (empty when there is none: the server will reject the
@@ -74,11 +80,29 @@ std::string CString(std::string_view body, size_t offset) {
 
 }  // namespace
 
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
+std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared) {
   const std::vector<std::string_view> statements = SplitStatements(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
-  for (std::string_view s : statements) recorded.push_back(Recorded(s));
+  std::vector<std::string> prepares(statements.size());
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const std::string_view s = statements[i];
+    recorded.push_back(Recorded(s));
+    if (prepared == nullptr) continue;
+    if (std::optional<std::string> name = PreparedName(s)) {
+      (*prepared)[*name] = std::string(s);
+    } else if (std::optional<std::string> gone = DeallocatedName(s)) {
+      if (gone->empty()) {
+        prepared->clear();
+      } else {
+        prepared->erase(*gone);
+      }
+    } else if (recorded.back()) {
+      if (std::optional<std::string> executed = ExecutedName(s)) {
+        if (auto it = prepared->find(*executed); it != prepared->end()) prepares[i] = it->second;
+      }
+    }
+  }
   if (std::find(recorded.begin(), recorded.end(), true) == recorded.end()) return std::nullopt;
   RewrittenQuery out;
   size_t copied = 0;  // of the client's query
@@ -88,7 +112,7 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query) {
       const size_t at = static_cast<size_t>(s.data() - query.data());
       out.query.append(query.substr(copied, at - copied));
       copied = at;
-      const std::string message = DdlMessageStatement(s);
+      const std::string message = DdlMessageStatement(s, prepares[i]);
       out.query += message;
       out.insertions.push_back({at, message.size()});
       out.injected.push_back(true);
@@ -152,7 +176,7 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
       if (capture && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query)) {
+        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_)) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);

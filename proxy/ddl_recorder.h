@@ -39,7 +39,10 @@ struct RewrittenQuery {
   };
   std::vector<Insertion> insertions;
 };
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query);
+// `prepared`, when given, is the session's prepared statements (name -> its PREPARE), which the
+// query's PREPARE and DEALLOCATE keep; a CREATE TABLE ... AS EXECUTE is recorded with its PREPARE.
+using PreparedStatements = std::unordered_map<std::string, std::string>;
+std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared = nullptr);
 
 // An error's (or notice's) position field (1-based, in characters) in a rewritten query, as the
 // client's query has it: the server counts in the rewritten text. `completed`: the statements of
@@ -104,6 +107,7 @@ class DdlRecorder {
   // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
   std::unordered_map<std::string, std::string> ddl_statements_;
   std::unordered_map<std::string, std::string> ddl_portals_;
+  PreparedStatements prepared_;  // the session's, by PREPARE
 };
 
 }  // namespace pgpitr::proxy

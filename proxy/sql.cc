@@ -580,12 +580,12 @@ std::optional<std::vector<std::string>> GrantedRelations(std::string_view statem
 
 namespace {
 
-// A name of one or more dotted parts, each a word or a quoted identifier, as written; empty when
-// the cursor is at anything else. Leaves the cursor after it.
-std::vector<std::string_view> ReadName(Cursor& c) {
-  std::vector<std::string_view> parts;
+// A name of one or more dotted parts, each a word or a quoted identifier, folded; empty when the
+// cursor is at anything else. Leaves the cursor after it.
+std::vector<std::string> ReadName(Cursor& c) {
+  std::vector<std::string> parts;
   while (!c.done() && (c.token().kind == TokenKind::kWord || c.token().kind == TokenKind::kQuotedIdentifier)) {
-    parts.push_back(c.token().text);
+    parts.push_back(FoldIdentifier(c.token()));
     c.Advance();
     if (!c.AtPunct('.')) break;
     c.Advance();
@@ -593,10 +593,10 @@ std::vector<std::string_view> ReadName(Cursor& c) {
   return parts;
 }
 
-// A relation's name of one or two parts, as written; nullopt for anything else.
-std::optional<std::string> RelationName(const std::vector<std::string_view>& parts) {
+// A relation's name of one or two parts; nullopt for anything else.
+std::optional<RelationName> RelationNameOf(const std::vector<std::string>& parts) {
   if (parts.empty() || parts.size() > 2) return std::nullopt;
-  return parts.size() == 1 ? std::string(parts[0]) : fmt::format("{}.{}", parts[0], parts[1]);
+  return parts.size() == 1 ? RelationName{"", parts[0]} : RelationName{parts[0], parts[1]};
 }
 
 // After ALTER, DROP or COMMENT ON: a relation kind, accepted.
@@ -609,13 +609,14 @@ bool AcceptRelationKind(Cursor& c) {
 
 }  // namespace
 
-std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statement) {
+std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view statement, bool* dropped) {
   Cursor c(statement);
-  std::vector<std::string> out;
-  auto one = [&](const std::vector<std::string_view>& parts) -> std::optional<std::vector<std::string>> {
-    std::optional<std::string> name = RelationName(parts);
+  std::vector<RelationName> out;
+  if (dropped != nullptr) *dropped = c.AtWord("drop");
+  auto one = [&](const std::vector<std::string>& parts) -> std::optional<std::vector<RelationName>> {
+    std::optional<RelationName> name = RelationNameOf(parts);
     if (!name) return std::nullopt;
-    return std::vector<std::string>{*name};
+    return std::vector<RelationName>{*name};
   };
   if (c.Accept("alter")) {
     if (!AcceptRelationKind(c)) return std::nullopt;
@@ -630,7 +631,7 @@ std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statem
     if (index) c.Accept("concurrently");
     if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
     for (;;) {
-      std::optional<std::string> name = RelationName(ReadName(c));
+      std::optional<RelationName> name = RelationNameOf(ReadName(c));
       if (!name) return std::nullopt;
       out.push_back(*std::move(name));
       if (!c.AtPunct(',')) break;
@@ -643,7 +644,7 @@ std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statem
     if (!c.Accept("on")) return std::nullopt;
     const bool column = c.Accept("column");
     if (!column && !AcceptRelationKind(c)) return std::nullopt;
-    std::vector<std::string_view> parts = ReadName(c);
+    std::vector<std::string> parts = ReadName(c);
     if (column) {
       if (parts.size() < 2) return std::nullopt;
       parts.pop_back();
@@ -666,6 +667,35 @@ std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statem
     return one(ReadName(c));
   }
   return std::nullopt;
+}
+
+std::optional<std::string> PreparedName(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("prepare") || c.AtWord("transaction")) return std::nullopt;
+  if (c.done() || (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier)) {
+    return std::nullopt;
+  }
+  return FoldIdentifier(c.token());
+}
+
+std::optional<std::string> DeallocatedName(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("deallocate")) return std::nullopt;
+  c.Accept("prepare");
+  if (c.Accept("all") || c.done()) return std::string();
+  if (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier) return std::nullopt;
+  return FoldIdentifier(c.token());
+}
+
+std::optional<std::string> ExecutedName(std::string_view statement) {
+  if (!TableCreatedFromQuery(statement)) return std::nullopt;
+  Cursor c(statement);
+  if (!c.SeekWord({"execute"})) return std::nullopt;
+  c.Advance();
+  if (c.done() || (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier)) {
+    return std::nullopt;
+  }
+  return FoldIdentifier(c.token());
 }
 
 std::optional<std::string> DropIfExists(std::string_view statement) {

@@ -39,16 +39,28 @@ std::optional<std::string> TableCreatedFromQuery(std::string_view statement);
 // dot); nullopt for any other statement (other kinds of objects, ALL TABLES IN SCHEMA, roles).
 std::optional<std::vector<std::string>> GrantedRelations(std::string_view statement);
 
-// The relations a schema change acts on, each as written ("t", "s.\"T\""), for the statements that
-// name them plainly: ALTER and DROP of a table, index, view, materialized view, sequence or foreign
-// table; CREATE INDEX ... ON, CREATE RULE ... TO, CREATE TRIGGER or POLICY ... ON; COMMENT ON a
-// table, view, index, sequence or column (its table). Nullopt for any other statement.
-std::optional<std::vector<std::string>> RelationsActedOn(std::string_view statement);
+// The relations a schema change acts on, each as PostgreSQL folds its name (schema empty when not
+// given), for the statements that name them plainly: ALTER and DROP of a table, index, view,
+// materialized view, sequence or foreign table; CREATE INDEX ... ON, CREATE RULE ... TO, CREATE
+// TRIGGER or POLICY ... ON; COMMENT ON a table, view, index, sequence or column (its table).
+// Nullopt for any other statement. `dropped`, when given, says whether it is a DROP.
+struct RelationName {
+  std::string schema;
+  std::string name;
+  bool operator==(const RelationName&) const = default;
+};
+std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view statement, bool* dropped = nullptr);
 
 // A DROP of relations, types, schemas or routines without IF EXISTS, with it (after the object
 // kind); nullopt for any other statement, or one that has it. What a DROP leaves (the object gone)
 // is the same whether the object was there or not.
 std::optional<std::string> DropIfExists(std::string_view statement);
+
+// Session-level prepared statements: the name a PREPARE makes, a DEALLOCATE drops ("" for ALL),
+// and a CREATE TABLE ... AS EXECUTE runs, as PostgreSQL folds it; nullopt for other statements.
+std::optional<std::string> PreparedName(std::string_view statement);
+std::optional<std::string> DeallocatedName(std::string_view statement);
+std::optional<std::string> ExecutedName(std::string_view statement);
 
 // True for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY,
 // DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the

@@ -338,7 +338,13 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
     if (!there.ok()) return there.status();
     existed = there->GetString(0, 0) == "t";
   }
-  absl::Status ran = RunRecorded(sql);
+  // CREATE TABLE ... AS EXECUTE: the session's PREPARE first (Forget deallocates it after).
+  absl::Status ran = absl::OkStatus();
+  if (ddl.contains("prepare") && ddl["prepare"].is_string()) {
+    ran = target_->Execute("DEALLOCATE ALL");
+    if (ran.ok()) ran = RunRecorded(ddl["prepare"].get<std::string>());
+  }
+  if (ran.ok()) ran = RunRecorded(sql);
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
   if (!ran.ok()) {
     if (absl::Status u = Unreplayable(txn, sql, std::string(ran.message()), {}); !u.ok()) return u;
@@ -672,6 +678,10 @@ absl::StatusOr<bool> ChangeApplier::RowsCannotBeWritten(const proto::RelationSch
   }
   if (found == nullptr) return false;
   unwritable_named_.insert(schema.relid());
+  if (dropped_later_ && dropped_later_(schema, txn)) {
+    left_out_for_a_later_drop_.push_back(QualifiedName(schema));
+    return true;
+  }
   const std::string reason =
       fmt::format("its column {} is of type {}, which takes no input value: its rows cannot be written from here on",
                   QuoteIdent(schema.columns(found->first).name()), found->second);

@@ -12,6 +12,7 @@
 // foreign-key actions do not fire twice. One thread.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,6 +79,15 @@ class ChangeApplier {
   // schema asked.
   [[nodiscard]] absl::StatusOr<bool> RowsCannotBeWritten(const proto::RelationSchema& schema,
                                                          const proto::Change& change, const proto::Transaction& txn);
+
+  // Whether a DROP the proxy recorded after `txn` (up to the target) names the relation: its rows
+  // that cannot be written (RowsCannotBeWritten) are then left out unnamed, as they end with it
+  // (event triggers record the relations a DROP dropped; the proxy's record holds only its text).
+  using DroppedByALaterStatement = std::function<bool(const proto::RelationSchema&, const proto::Transaction&)>;
+  void LookForLaterDrops(DroppedByALaterStatement dropped_later) { dropped_later_ = std::move(dropped_later); }
+  // The relations whose rows were left out so ("schema"."name"): the restore checks at its end
+  // that the target has none of them any more (the DROP it ran named that one).
+  const std::vector<std::string>& left_out_for_a_later_drop() const { return left_out_for_a_later_drop_; }
 
   // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
   // left out and listed in differences().
@@ -193,6 +203,8 @@ class ChangeApplier {
   // RowsCannotBeWritten: the relations named, and the last schema asked and its columns of types
   // that take no input (index, type name).
   std::set<uint32_t> unwritable_named_;
+  DroppedByALaterStatement dropped_later_;
+  std::vector<std::string> left_out_for_a_later_drop_;
   uint32_t unwritable_schema_ = 0;
   std::vector<std::pair<int, const char*>> unwritable_columns_;
   // The last "keyless" list of this transaction's schema changes, and that change's statement.

@@ -9,6 +9,8 @@
 #include "nlohmann/json.hpp"
 #include "pg/connection.h"
 #include "pg/process.h"
+#include "pg/stream_messages.h"
+#include "proxy/sql.h"
 #include "restore/base_load.h"
 #include "restore/bulk_replayer.h"
 #include "restore/change_applier.h"
@@ -73,6 +75,7 @@ class Pipeline {
     if (absl::Status s = options_.row_by_row ? ReplayRowByRow() : ReplayInBulk(); !s.ok()) return s;
     if (absl::Status s = MakeForeignKeys(); !s.ok()) return s;
     if (absl::Status s = NameKeylessAtTheEnd(); !s.ok()) return s;
+    if (absl::Status s = CheckTheLaterDropsRan(); !s.ok()) return s;
     if (absl::Status s = CompareRelationsWithTheSource(); !s.ok()) return s;
     Summarize(start);
     Report(base::Phase::kRestoreSequences);
@@ -140,6 +143,8 @@ class Pipeline {
     applier_->LeaveOutRowsOfDropped(&plan_.dropped);
     applier_->CarryOnPastSchemaChanges(options_.best_effort);
     applier_->NoteRolesCreated(created_roles_);
+    applier_->LookForLaterDrops(
+        [this](const proto::RelationSchema& schema, const proto::Transaction& txn) { return DroppedLater(schema, txn); });
     // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
     // publication in two, wal/source.h): they are named, and a strict restore stops here.
     const std::vector<std::string> keyless(plan_.base.keyless_tables().begin(), plan_.base.keyless_tables().end());
@@ -300,6 +305,54 @@ class Pipeline {
     if (!keyless.ok()) return keyless.status();
     return applier_->NameKeylessTables(*keyless, plan_.reached_lsn.value(), plan_.reached_time,
                                        fmt::format("the last point replayed ({})", plan_.reached_lsn.ToString()), "");
+  }
+
+  // Whether a DROP the proxy recorded after txn, up to the target, names the relation (schema and
+  // name, or the name alone: the end of the restore checks the target lacks it then). Read ahead in
+  // the change log once per relation; only for rows that cannot be written.
+  bool DroppedLater(const proto::RelationSchema& schema, const proto::Transaction& txn) {
+    if (!plan_.last_commit) return false;
+    bool found = false;
+    const absl::Status read = changes_.ForEachTransaction(
+        Lsn(txn.commit_lsn() + 1), Lsn(plan_.last_commit->commit_lsn()), [&](const proto::Transaction& later) {
+          absl::Status s = changes_.ForEachChange(later, [&](const proto::Change& change) {
+            if (change.kind() != proto::Change::MESSAGE || change.message_prefix() != pg::kDdlMessagePrefix) {
+              return absl::OkStatus();
+            }
+            const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, false);
+            if (!e.is_object() || !e.contains("sql") || !e["sql"].is_string()) return absl::OkStatus();
+            bool drop = false;
+            const auto names = proxy::RelationsActedOn(e["sql"].get<std::string>(), &drop);
+            if (!drop || !names) return absl::OkStatus();
+            for (const proxy::RelationName& n : *names) {
+              if (n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
+                found = true;
+                return absl::CancelledError("found");
+              }
+            }
+            return absl::OkStatus();
+          });
+          return s;
+        });
+    return found && (read.ok() || absl::IsCancelled(read));
+  }
+
+  // The relations whose rows were left out for a DROP recorded later must be gone from the target:
+  // one still there (the DROP named another of its name) is named.
+  absl::Status CheckTheLaterDropsRan() {
+    std::vector<Difference> still;
+    for (const std::string& table : applier_->left_out_for_a_later_drop()) {
+      absl::StatusOr<pg::Result> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {table});
+      if (!there.ok()) return there.status();
+      if (there->GetString(0, 0) != "t") continue;
+      still.push_back(Difference{.commit_lsn = plan_.reached_lsn.value(),
+                                 .commit_time = plan_.reached_time,
+                                 .statement = "",
+                                 .reason = "its rows (of a type that takes no input value) were left out for a DROP "
+                                           "recorded later, but the restore still has the table",
+                                 .objects = {"table " + table}});
+    }
+    return applier_->NameRelations(std::move(still));
   }
 
   // Without event triggers, schema changes are not in the stream: capture's catalog checks say what

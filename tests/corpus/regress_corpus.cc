@@ -105,6 +105,10 @@ struct Options {
   // run --no-event-triggers: as a capture role that may not create event triggers (the proxy then
   // records what passes it; without the proxy, restores name what the stream shows changed).
   bool event_triggers = true;
+  // Points at quiet moments: before each point, and before the next file, wait for capture's checks
+  // (large objects, the relations' definitions: once a second) to pass, so that what they see is
+  // placed on one side of the point. Without it the files run back to back.
+  bool settle = false;
 };
 
 using testing::Slurp;
@@ -183,7 +187,9 @@ class Corpus {
       if (!std::filesystem::exists(sql)) return Fail(fmt::format("no file {}", sql.string()));
       const int code = Psql(sql, work_ / "out" / (file + ".out"));
       if (code < 0) Say(fmt::format("{}: psql did not finish within 300 s", file));
+      if (!plain && o_.settle && !Settle()) return Fail("capture's checks did not pass a point");
       if (!plain && !TakePoint(file)) return Fail("cannot read the source at a point");
+      if (!plain && o_.settle && !Settle()) return Fail("capture's checks did not pass a point");
     }
     if (plain) {
       // A baseline: diff -r its out/ against that of a run through the proxy.
@@ -326,6 +332,22 @@ class Corpus {
     if (!repo.ok()) return false;
     absl::StatusOr<proto::CaptureState> state = (*repo)->change_log().State();
     return state.ok() && pg::Lsn(state->last_catalog_check_lsn()) > lsn;
+  }
+
+  // Waits until capture's checks ran past now (a logical message moves the server's position, so a
+  // check's first read is past it even on an idle source).
+  bool Settle() {
+    absl::StatusOr<pg::Connection> conn = Connect();
+    if (!conn.ok()) return false;
+    absl::StatusOr<pg::Result> now = conn->Query("SELECT pg_current_wal_insert_lsn()");
+    if (!now.ok()) return false;
+    const pg::Lsn lsn = *pg::Lsn::Parse(now->Get(0, 0));
+    (void)conn->Execute("SELECT pg_logical_emit_message(false, 'corpus', 'settle')");
+    for (int i = 0; i < 300; ++i) {
+      if (CatalogCheckedPast(lsn)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
   }
 
   // Waits until the change log holds everything up to the last point, and a catalog check past it.
@@ -473,10 +495,10 @@ class Corpus {
       Drop(db);
     }
     std::printf(
-        "%d/%d points exact (%s%s, %zu files); %d refused and restored with --best-effort naming what may "
+        "%d/%d points exact (%s%s%s, %zu files); %d refused and restored with --best-effort naming what may "
         "differ (%d of them with a differing table not named); %d silently wrong\n",
-        exact, total, o_.mode.c_str(), o_.event_triggers ? "" : ", no event triggers", o_.files.size(), named, unnamed,
-        silent);
+        exact, total, o_.mode.c_str(), o_.event_triggers ? "" : ", no event triggers",
+        o_.settle ? ", settled points" : "", o_.files.size(), named, unnamed, silent);
     std::fflush(stdout);
     const bool ok = exact == total && total > 0;
     if (ok && !o_.keep) {
@@ -514,6 +536,9 @@ int main(int argc, char** argv) {
   app.add_option("--every", o.every, "Restore every Nth point (and always the last)")->capture_default_str();
   app.add_option("--pgpitr", o.pgpitr, "The pgpitr binary")->capture_default_str();
   app.add_flag("--keep", o.keep, "Keep the server's and the repository's folders");
+  app.add_flag("--settle", o.settle,
+               "Take each point at a quiet moment: capture's once-a-second checks ran after the file and after the "
+               "point, before the next file");
   app.add_flag("!--no-identity-full", o.identity_full,
                "Capture without --set-replica-identity-full (tables without a key are then named, not exact)");
   app.add_flag("!--no-event-triggers", o.event_triggers,

@@ -817,5 +817,46 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
             "t");
 }
 
+// A copy of a system catalog holds values no input takes (pg_node_tree): its rows cannot be written
+// at restore. When a DROP the proxy recorded later drops it, a restore past that DROP leaves the
+// rows out and is exact (before, it was refused, as a restore between the two still is).
+TEST_F(ProxyTest, RowsNoInputTakesOfATableDroppedLaterAreLeftOutAndTheRestoreIsExact) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  pg::Connection direct = Connect("app");
+  Exec(via, "CREATE TABLE kept (a int PRIMARY KEY, b int DEFAULT 7); INSERT INTO kept VALUES (1)");
+  Exec(via, "CREATE TABLE copied AS SELECT adrelid::int8 AS rel, adbin FROM pg_attrdef");
+  const pg::Lsn copied = InsertLsn(direct);
+  WaitForACheckAfterNow(direct);
+  Exec(via, "DROP TABLE copied; INSERT INTO kept VALUES (2)");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(copied));
+  ASSERT_FALSE(between.ok());
+  EXPECT_NE(between.status().message().find("pg_node_tree"), std::string::npos) << between.status();
+}
+
+// CREATE TABLE ... AS EXECUTE runs a statement the session prepared: the proxy records the
+// PREPARE with it, and restore prepares it first (before, the restore stopped: no such statement).
+TEST_F(ProxyTest, ATableMadeByExecutingAPreparedStatementIsMadeAgain) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  Exec(via, "PREPARE picked (int) AS SELECT g AS a, 'x' || g AS b FROM generate_series(1, $1) g");
+  Exec(via, "CREATE TABLE made AS EXECUTE picked(3); DEALLOCATE picked");
+  Exec(via, "ALTER TABLE made ADD PRIMARY KEY (a); UPDATE made SET b = 'y' WHERE a = 2");
+  pg::Connection direct = Connect("app");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a || b, ',' ORDER BY a) FROM made"), "1x1,2y,3x3");
+}
+
 }  // namespace
 }  // namespace pgpitr::testing

@@ -254,5 +254,21 @@ TEST(DdlRecorder, AnIndexMadeConcurrentlyThatFailsIsNotRecorded) {
   EXPECT_TRUE(to_database.empty());
 }
 
+TEST(DdlRecorder, ATableMadeByExecutingAPreparedStatementIsRecordedWithItsPrepare) {
+  PreparedStatements prepared;
+  EXPECT_EQ(RewriteForDdlCapture("PREPARE select1 AS SELECT 1 AS a; SELECT 2", &prepared), std::nullopt);
+  ASSERT_EQ(prepared.count("select1"), 1u);
+  EXPECT_EQ(prepared["select1"], "PREPARE select1 AS SELECT 1 AS a");
+  std::optional<RewrittenQuery> made = RewriteForDdlCapture("CREATE TABLE as_select1 AS EXECUTE select1", &prepared);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_NE(made->query.find("'prepare', "), std::string::npos) << made->query;
+  // Once deallocated, it is not the session's any more.
+  EXPECT_EQ(RewriteForDdlCapture("DEALLOCATE select1", &prepared), std::nullopt);
+  EXPECT_TRUE(prepared.empty());
+  made = RewriteForDdlCapture("CREATE TABLE as_select2 AS EXECUTE select1", &prepared);
+  ASSERT_TRUE(made.has_value());
+  EXPECT_EQ(made->query.find("'prepare', "), std::string::npos) << made->query;
+}
+
 }  // namespace
 }  // namespace pgpitr::proxy

@@ -432,21 +432,25 @@ namespace {
 
 using Names = std::vector<std::string>;
 
-TEST(RelationsActedOn, TheRelationsASchemaChangeNamesAsWritten) {
-  EXPECT_EQ(RelationsActedOn("ALTER TABLE attmp RENAME TO x"), Names{"attmp"});
-  EXPECT_EQ(RelationsActedOn("alter table if exists only s.\"T\" add column b int"), Names{"s.\"T\""});
-  EXPECT_EQ(RelationsActedOn("ALTER MATERIALIZED VIEW mv OWNER TO r"), Names{"mv"});
-  EXPECT_EQ(RelationsActedOn("DROP TABLE concur_temp_tab_1, concur_temp_tab_2, reindex_temp_before"),
-            (Names{"concur_temp_tab_1", "concur_temp_tab_2", "reindex_temp_before"}));
-  EXPECT_EQ(RelationsActedOn("DROP INDEX CONCURRENTLY IF EXISTS i CASCADE"), Names{"i"});
-  EXPECT_EQ(RelationsActedOn("CREATE UNIQUE INDEX IF NOT EXISTS i ON ONLY t USING btree (a)"), Names{"t"});
-  EXPECT_EQ(RelationsActedOn("CREATE INDEX ON tmp ((a + 1)) WHERE a > 0"), Names{"tmp"});
+TEST(RelationsActedOn, TheRelationsASchemaChangeNamesAsPostgresFoldsThem) {
+  using Relations = std::vector<RelationName>;
+  bool dropped = true;
+  EXPECT_EQ(RelationsActedOn("ALTER TABLE AtTmp RENAME TO x", &dropped), (Relations{{"", "attmp"}}));
+  EXPECT_FALSE(dropped);
+  EXPECT_EQ(RelationsActedOn("alter table if exists only s.\"T\" add column b int"), (Relations{{"s", "T"}}));
+  EXPECT_EQ(RelationsActedOn("ALTER MATERIALIZED VIEW mv OWNER TO r"), (Relations{{"", "mv"}}));
+  EXPECT_EQ(RelationsActedOn("DROP TABLE concur_temp_tab_1, concur_temp_tab_2, reindex_temp_before", &dropped),
+            (Relations{{"", "concur_temp_tab_1"}, {"", "concur_temp_tab_2"}, {"", "reindex_temp_before"}}));
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(RelationsActedOn("DROP INDEX CONCURRENTLY IF EXISTS i CASCADE"), (Relations{{"", "i"}}));
+  EXPECT_EQ(RelationsActedOn("CREATE UNIQUE INDEX IF NOT EXISTS i ON ONLY t USING btree (a)"), (Relations{{"", "t"}}));
+  EXPECT_EQ(RelationsActedOn("CREATE INDEX ON tmp ((a + 1)) WHERE a > 0"), (Relations{{"", "tmp"}}));
   EXPECT_EQ(RelationsActedOn("CREATE OR REPLACE RULE r AS ON INSERT TO pg_temp.v DO INSTEAD NOTHING"),
-            Names{"pg_temp.v"});
+            (Relations{{"pg_temp", "v"}}));
   EXPECT_EQ(RelationsActedOn("CREATE CONSTRAINT TRIGGER tr AFTER UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION f()"),
-            Names{"t"});
-  EXPECT_EQ(RelationsActedOn("COMMENT ON COLUMN s.t.a IS 'x'"), Names{"s.t"});
-  EXPECT_EQ(RelationsActedOn("COMMENT ON TABLE t IS 'x'"), Names{"t"});
+            (Relations{{"", "t"}}));
+  EXPECT_EQ(RelationsActedOn("COMMENT ON COLUMN s.t.a IS 'x'"), (Relations{{"s", "t"}}));
+  EXPECT_EQ(RelationsActedOn("COMMENT ON TABLE \"Odd.Name\" IS 'x'"), (Relations{{"", "Odd.Name"}}));
 }
 
 TEST(RelationsActedOn, OtherStatementsNameNone) {
@@ -468,6 +472,23 @@ TEST(DropIfExists, AddsIfExistsAfterTheObjectKind) {
   EXPECT_EQ(DropIfExists("DROP OWNED BY r"), std::nullopt);
   EXPECT_EQ(DropIfExists("DROP TRIGGER tr ON t"), std::nullopt);
   EXPECT_EQ(DropIfExists("ALTER TABLE t DROP COLUMN a"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace pgpitr::proxy
+
+namespace pgpitr::proxy {
+namespace {
+
+TEST(PreparedStatements, PrepareDeallocateAndExecuteNameTheStatementAsFolded) {
+  EXPECT_EQ(PreparedName("PREPARE Select1 (int) AS SELECT $1"), "select1");
+  EXPECT_EQ(PreparedName("PREPARE TRANSACTION 'x'"), std::nullopt);
+  EXPECT_EQ(DeallocatedName("DEALLOCATE PREPARE \"Q\""), "Q");
+  EXPECT_EQ(DeallocatedName("deallocate all"), "");
+  EXPECT_EQ(ExecutedName("CREATE TABLE as_select1 AS EXECUTE select1"), "select1");
+  EXPECT_EQ(ExecutedName("CREATE TABLE t AS EXECUTE q(1, 'x') WITH NO DATA"), "q");
+  EXPECT_EQ(ExecutedName("CREATE TABLE t AS SELECT 1"), std::nullopt);
+  EXPECT_EQ(ExecutedName("EXECUTE q"), std::nullopt);
 }
 
 }  // namespace
