@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
-#include "pg/stream_messages.h"
 #include "pg/lsn.h"
+#include "pg/stream_messages.h"
 #include "pg/time.h"
 #include "wal/catalog_digest.h"
 
@@ -96,8 +96,8 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
   });
   if (!read.ok() && !absl::IsCancelled(read)) return read;
   if (out.around) {
-    absl::Status recorded = log.ForEachTransaction(
-        Lsn(out.before_lsn), Lsn(out.around->after_lsn()), [&](const proto::Transaction& txn) {
+    absl::Status recorded =
+        log.ForEachTransaction(Lsn(out.before_lsn), Lsn(out.around->after_lsn()), [&](const proto::Transaction& txn) {
           const bool after = target.After(txn.commit_lsn(), txn.commit_time());
           return log.ForEachChange(txn, [&](const proto::Change& change) {
             if (change.kind() != proto::Change::MESSAGE || !pg::IsSchemaChangeMessage(change.message_prefix())) {
@@ -106,7 +106,8 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
             const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, false);
             for (const char* key : {"sql", "query"}) {
               if (e.is_object() && e.contains(key) && e[key].is_string()) {
-                (after ? out.recorded_after : out.recorded_before).push_back(absl::AsciiStrToLower(e[key].get<std::string>()));
+                (after ? out.recorded_after : out.recorded_before)
+                    .push_back(absl::AsciiStrToLower(e[key].get<std::string>()));
               }
             }
             return absl::OkStatus();
@@ -148,8 +149,8 @@ std::vector<Difference> CompareRelations(const SourceRelations& source,
     if (a == nullptr || b == nullptr) return a == b;
     return !definitions || a->digest() == b->digest();
   };
-  const std::string at_before = fmt::format("LSN {}, {}", Lsn(source.before_lsn).ToString(),
-                                            pg::FormatPgTime(source.before_time));
+  const std::string at_before =
+      fmt::format("LSN {}, {}", Lsn(source.before_lsn).ToString(), pg::FormatPgTime(source.before_time));
   for (const Key& k : names) {
     const proto::RelationDigest* r = Find(now, k);
     const proto::RelationDigest* b = Find(before, k);
@@ -180,16 +181,19 @@ std::vector<Difference> CompareRelations(const SourceRelations& source,
       out.push_back(std::move(d));
       continue;
     } else if (!same(r, b)) {
-      d.reason = r == nullptr   ? fmt::format("the source had it at the target (catalog check at {}), the restore "
-                                              "has not: made without event triggers, it never reached the stream",
-                                              at_before)
-                 : b == nullptr ? fmt::format("the source had none at the target (catalog check at {}): dropped or "
-                                              "renamed without event triggers, which the stream does not carry",
-                                              at_before)
-                                : fmt::format("its definition differs from the source's at the target (catalog check "
-                                              "at {}: columns, defaults, constraints, indexes or query changed "
-                                              "without event triggers)",
-                                              at_before);
+      d.reason = r == nullptr ? fmt::format(
+                                    "the source had it at the target (catalog check at {}), the restore "
+                                    "has not: made without event triggers, it never reached the stream",
+                                    at_before)
+                 : b == nullptr ? fmt::format(
+                                      "the source had none at the target (catalog check at {}): dropped or "
+                                      "renamed without event triggers, which the stream does not carry",
+                                      at_before)
+                                : fmt::format(
+                                      "its definition differs from the source's at the target (catalog check "
+                                      "at {}: columns, defaults, constraints, indexes or query changed "
+                                      "without event triggers)",
+                                      at_before);
       out.push_back(std::move(d));
       continue;
     } else {

@@ -143,8 +143,9 @@ class Pipeline {
     applier_->LeaveOutRowsOfDropped(&plan_.dropped);
     applier_->CarryOnPastSchemaChanges(options_.best_effort);
     applier_->NoteRolesCreated(created_roles_);
-    applier_->LookForLaterDrops(
-        [this](const proto::RelationSchema& schema, const proto::Transaction& txn) { return DroppedLater(schema, txn); });
+    applier_->LookForLaterDrops([this](const proto::RelationSchema& schema, const proto::Transaction& txn) {
+      return DroppedLater(schema, txn);
+    });
     // Capture had no UPDATE and DELETE of the base's tables without a replica identity (its
     // publication in two, wal/source.h): they are named, and a strict restore stops here.
     const std::vector<std::string> keyless(plan_.base.keyless_tables().begin(), plan_.base.keyless_tables().end());

@@ -212,6 +212,16 @@ absl::StatusOr<ChangeLog::Check> ChangeLog::VerifyScan(pg::Lsn horizon, base::Pr
           }
           break;
         }
+        case Tag::kCatalogCheck: {
+          proto::CatalogCheck check;
+          if (!check.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            // A restore past it reads it to compare its relations with the source's.
+            const pg::Lsn lsn(keys::NumberOf(key));
+            record_problem(lsn, pg::Lsn(kMax),
+                           fmt::format("change log: the catalog check at LSN {} is damaged", lsn.ToString()));
+          }
+          break;
+        }
         case Tag::kSchema: {
           proto::RelationSchema schema;
           if (!schema.ParseFromArray(value.data(), static_cast<int>(value.size()))) {

@@ -799,7 +799,9 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
 TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDropsTheLastingOne) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   pg::Connection via = ConnectVia("app");
-  Exec(via, "CREATE TABLE lasting (a int PRIMARY KEY); CREATE TABLE gone (a int PRIMARY KEY); INSERT INTO lasting VALUES (1)");
+  Exec(via,
+       "CREATE TABLE lasting (a int PRIMARY KEY); CREATE TABLE gone (a int PRIMARY KEY); "
+       "INSERT INTO lasting VALUES (1)");
   Exec(via, "CREATE TEMP TABLE tmp (a int); CREATE INDEX ON tmp (a); ALTER TABLE tmp ADD COLUMN b int");
   Exec(via, "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'");
   Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");

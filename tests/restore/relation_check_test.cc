@@ -18,7 +18,8 @@ namespace {
 
 using pg::Lsn;
 
-proto::RelationDigest R(const std::string& name, uint32_t oid, const std::string& digest, const std::string& kind = "r") {
+proto::RelationDigest R(const std::string& name, uint32_t oid, const std::string& digest,
+                        const std::string& kind = "r") {
   proto::RelationDigest r;
   r.set_namespace_("public");
   r.set_name(name);
@@ -59,9 +60,8 @@ TEST(CompareRelations, ATableTheSourceMadeWithoutARecordAndTheRestoreLacksIsName
 
 TEST(CompareRelations, ARelationTheSourceDroppedAndTheRestoreKeepsIsNamed) {
   const SourceRelations s = NoTriggers({R("t", 100, "a"), R("v", 102, "q", "v")}, {R("t", 100, "a")});
-  const std::vector<Difference> d =
-      CompareRelations(s, {R("t", 5000, "a"), R("v", 5002, "q", "v")}, {R("t", 5000, "a"), R("v", 5002, "q", "v")},
-                       true);
+  const std::vector<Difference> d = CompareRelations(s, {R("t", 5000, "a"), R("v", 5002, "q", "v")},
+                                                     {R("t", 5000, "a"), R("v", 5002, "q", "v")}, true);
   ASSERT_EQ(Named(d), std::vector<std::string>{"view \"public\".\"v\""});
   EXPECT_NE(d[0].reason.find("dropped or renamed"), std::string::npos) << d[0].reason;
 }
@@ -99,8 +99,7 @@ TEST(CompareRelations, ARelationChangedAroundTheTargetIsNamedUnlessTheRestoreHas
   EXPECT_NE(before[0].reason.find("around the target"), std::string::npos) << before[0].reason;
   EXPECT_EQ(before[0].commit_lsn, 0x900u);
   // As after it: replay made what the source had after the change (a recorded statement).
-  EXPECT_TRUE(
-      CompareRelations(s, {R("t", 5000, "a")}, {R("n", 5003, "c"), R("t", 5000, "a2")}, true).empty());
+  EXPECT_TRUE(CompareRelations(s, {R("t", 5000, "a")}, {R("n", 5003, "c"), R("t", 5000, "a2")}, true).empty());
 }
 
 TEST(CompareRelations, AChangeAroundTheTargetThatRecordedStatementsNameIsTheirs) {

@@ -1392,6 +1392,21 @@ TEST_F(ChangeLogLookup, DamagedTransactionRecordIsDataLoss) {
   EXPECT_EQ(LsnOf(log_->FirstCommitAtOrAfter(pg::Lsn(251))), 300u);
 }
 
+TEST_F(ChangeLogLookup, ADamagedCatalogCheckIsDataLossAndVerifyNamesIt) {
+  ASSERT_TRUE(keys::Database(*log_)
+                  ->Put(rocksdb::WriteOptions(), keys::CatalogCheck(pg::Lsn(0x250)), std::string("\xff\xff\xff", 3))
+                  .ok());
+  absl::Status s = log_->ForEachCatalogCheck(pg::Lsn(), [](const proto::CatalogCheck&) { return absl::OkStatus(); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(log_->LastCatalogCheck().status().code(), absl::StatusCode::kDataLoss);
+  absl::StatusOr<ChangeLog::Check> check = log_->VerifyScan(pg::Lsn());
+  ASSERT_TRUE(check.ok()) << check.status();
+  ASSERT_EQ(check->problems.size(), 1u);
+  EXPECT_NE(check->problems[0].what.find("the catalog check at LSN 0/250 is damaged"), std::string::npos)
+      << check->problems[0].what;
+  EXPECT_EQ(check->problems[0].from, pg::Lsn(0x250));
+}
+
 TEST_F(ChangeLogLookup, DamagedChangeRecordIsDataLoss) {
   std::optional<proto::Transaction> txn = Get(200);
   ASSERT_TRUE(txn.has_value());

@@ -148,6 +148,12 @@ class RetentionApply : public ::testing::Test {
       b->set_last_value(42);
     }
     ASSERT_TRUE(writer_->PutSequenceSample(sample, pg::Lsn(lsn), time).ok());
+    // And a catalog check that saw the relations changed each time.
+    proto::CatalogCheck check;
+    check.set_lsn(lsn);
+    check.set_time(time);
+    check.add_relations()->set_name(std::to_string(i));
+    ASSERT_TRUE(writer_->PutCatalogCheck(check, pg::Lsn(lsn), time).ok());
   }
   void AddBase(const proto::Base& base) {
     absl::StatusOr<std::filesystem::path> partial = repo_->NewPartialBase(base.id());
@@ -210,6 +216,16 @@ TEST_F(RetentionApply, DeletesOldBasesAndTheLogBelowTheOldestKeptBase) {
                   .ok());
   EXPECT_EQ(before["b"], 42);
   EXPECT_EQ(before["a"], 8);  // the sample at commit 8 (LSN 0x3100), the last before 0x4000
+  // Of the catalog checks below the horizon, the newest stays: it says what the relations were there.
+  std::vector<std::string> checks;
+  ASSERT_TRUE(repo_->change_log()
+                  .ForEachCatalogCheck(pg::Lsn(),
+                                       [&](const proto::CatalogCheck& c) {
+                                         checks.push_back(c.relations(0).name());
+                                         return absl::OkStatus();
+                                       })
+                  .ok());
+  EXPECT_EQ(checks, (std::vector<std::string>{"8", "12", "16"}));
   absl::StatusOr<std::optional<proto::Retention>> record = repo_->change_log().RetentionState();
   ASSERT_TRUE(record.ok() && record->has_value());
   EXPECT_TRUE((*record)->done());
