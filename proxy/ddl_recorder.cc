@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "fmt/format.h"
-#include "pg/connection.h"
 #include "pg/stream_messages.h"
 #include "proxy/sql.h"
 
@@ -52,8 +51,9 @@ std::string NotTemporaryOnly(std::string_view statement) {
   if (!names) return "";
   std::string array;
   for (const RelationName& r : *names) {
-    const std::string name = (r.schema.empty() ? "" : pg::QuoteIdent(r.schema) + ".") + pg::QuoteIdent(r.name);
-    array += (array.empty() ? "" : ", ") + TextOf(name);
+    const std::string name = fmt::format("pg_catalog.quote_ident({})", TextOf(r.name));
+    array += (array.empty() ? "" : ", ") +
+             (r.schema.empty() ? name : fmt::format("pg_catalog.quote_ident({}) || '.' || {}", TextOf(r.schema), name));
   }
   return fmt::format(
       " AND NOT (SELECT pg_catalog.bool_and(COALESCE(c.relpersistence = 't', false)) FROM pg_catalog.unnest(ARRAY[{}]) "

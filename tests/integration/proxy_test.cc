@@ -65,6 +65,18 @@ class ProxyTest : public ServerTest {
   std::string Via(const std::string& db, const std::string& extra = "") const {
     return fmt::format("host=127.0.0.1 port={} user=postgres dbname={} sslmode=disable {}", proxy_->port(), db, extra);
   }
+  // Once a check ran after everything, capture stopped: a strict restore at the latest point (into
+  // database "latest") succeeds, names nothing, and holds what the source holds.
+  void RestoreLatestExactly() {
+    pg::Connection direct = Connect("app");
+    WaitForACheckAfterNow(direct);
+    StopCapture();
+    absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+    ASSERT_TRUE(latest.ok()) << latest.status();
+    EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+    EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  }
+
   pg::Connection ConnectVia(const std::string& db) {
     absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(MustParse(Via(db)), "proxy");
     EXPECT_TRUE(conn.ok()) << conn.status();
@@ -781,13 +793,7 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
   Exec(via, "INSERT INTO truncprim VALUES (1), (150); INSERT INTO truncpart VALUES (1), (150)");
   Exec(via, "TRUNCATE truncprim, truncpart");
   Exec(via, "INSERT INTO truncprim VALUES (2); INSERT INTO truncpart VALUES (2)");
-  pg::Connection direct = Connect("app");
-  WaitForACheckAfterNow(direct);
-  StopCapture();
-  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
-  ASSERT_TRUE(latest.ok()) << latest.status();
-  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
-  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM truncpart"), "2");
 }
 
@@ -807,13 +813,7 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
   Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");
   Exec(via, "DROP TABLE tmp, gone");
   Exec(via, "INSERT INTO lasting VALUES (2)");
-  pg::Connection direct = Connect("app");
-  WaitForACheckAfterNow(direct);
-  StopCapture();
-  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
-  ASSERT_TRUE(latest.ok()) << latest.status();
-  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
-  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM lasting"), "1,2");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT to_regclass('gone') IS NULL AND to_regclass('renamed_temp') IS NULL"),
             "t");
@@ -850,13 +850,7 @@ TEST_F(ProxyTest, ATableMadeByExecutingAPreparedStatementIsMadeAgain) {
   Exec(via, "PREPARE picked (int) AS SELECT g AS a, 'x' || g AS b FROM generate_series(1, $1) g");
   Exec(via, "CREATE TABLE made AS EXECUTE picked(3); DEALLOCATE picked");
   Exec(via, "ALTER TABLE made ADD PRIMARY KEY (a); UPDATE made SET b = 'y' WHERE a = 2");
-  pg::Connection direct = Connect("app");
-  WaitForACheckAfterNow(direct);
-  StopCapture();
-  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
-  ASSERT_TRUE(latest.ok()) << latest.status();
-  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
-  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a || b, ',' ORDER BY a) FROM made"), "1x1,2y,3x3");
 }
 
