@@ -96,8 +96,12 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
   });
   if (!read.ok() && !absl::IsCancelled(read)) return read;
   if (out.around) {
+    // From the stretch's start only: every check between `before` and it saw the relations as
+    // `before`, so what a statement earlier did was undone by then (and `before` may be days back:
+    // the changes of every transaction in between are not read).
+    const uint64_t from = std::max(out.before_lsn, out.around->since_lsn());
     absl::Status recorded =
-        log.ForEachTransaction(Lsn(out.before_lsn), Lsn(out.around->after_lsn()), [&](const proto::Transaction& txn) {
+        log.ForEachTransaction(Lsn(from), Lsn(out.around->after_lsn()), [&](const proto::Transaction& txn) {
           const bool after = target.After(txn.commit_lsn(), txn.commit_time());
           return log.ForEachChange(txn, [&](const proto::Change& change) {
             if (change.kind() != proto::Change::MESSAGE || !pg::IsSchemaChangeMessage(change.message_prefix())) {
