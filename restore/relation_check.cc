@@ -67,6 +67,24 @@ const proto::RelationDigest* Find(const std::map<Key, const proto::RelationDiges
 
 }  // namespace
 
+absl::Status ForEachRecordedStatement(
+    const wal::ChangeLog& log, pg::Lsn from, pg::Lsn to,
+    const std::function<absl::Status(const proto::Transaction&, const proto::Change&, const std::string&)>& visit) {
+  return log.ForEachTransaction(from, to, [&](const proto::Transaction& txn) {
+    return log.ForEachChange(txn, [&](const proto::Change& change) {
+      if (change.kind() != proto::Change::MESSAGE || !pg::IsSchemaChangeMessage(change.message_prefix())) {
+        return absl::OkStatus();
+      }
+      const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, false);
+      for (const char* key : {"sql", "query"}) {
+        if (e.is_object() && e.contains(key) && e[key].is_string())
+          return visit(txn, change, e[key].get<std::string>());
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
 absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, const proto::CaptureState& state,
                                                   const RestorePlan& plan) {
   SourceRelations out;
@@ -100,22 +118,12 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
     // `before`, so what a statement earlier did was undone by then (and `before` may be days back:
     // the changes of every transaction in between are not read).
     const uint64_t from = std::max(out.before_lsn, out.around->since_lsn());
-    absl::Status recorded =
-        log.ForEachTransaction(Lsn(from), Lsn(out.around->after_lsn()), [&](const proto::Transaction& txn) {
+    absl::Status recorded = ForEachRecordedStatement(
+        log, Lsn(from), Lsn(out.around->after_lsn()),
+        [&](const proto::Transaction& txn, const proto::Change&, const std::string& sql) {
           const bool after = target.After(txn.commit_lsn(), txn.commit_time());
-          return log.ForEachChange(txn, [&](const proto::Change& change) {
-            if (change.kind() != proto::Change::MESSAGE || !pg::IsSchemaChangeMessage(change.message_prefix())) {
-              return absl::OkStatus();
-            }
-            const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, false);
-            for (const char* key : {"sql", "query"}) {
-              if (e.is_object() && e.contains(key) && e[key].is_string()) {
-                (after ? out.recorded_after : out.recorded_before)
-                    .push_back(absl::AsciiStrToLower(e[key].get<std::string>()));
-              }
-            }
-            return absl::OkStatus();
-          });
+          (after ? out.recorded_after : out.recorded_before).push_back(absl::AsciiStrToLower(sql));
+          return absl::OkStatus();
         });
     if (!recorded.ok()) return recorded;
   }

@@ -6,6 +6,7 @@
 // Pure: reads the change log, compares digests.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -38,6 +39,14 @@ struct SourceRelations {
   uint64_t last_check_lsn = 0;
   int64_t last_check_time = 0;
 };
+
+// Each schema change recorded in the transactions committed from `from` to `to` (the proxy's
+// statement, or the query an event trigger saw), in commit order; stops at the first error the
+// visitor returns.
+[[nodiscard]] absl::Status ForEachRecordedStatement(
+    const wal::ChangeLog& log, pg::Lsn from, pg::Lsn to,
+    const std::function<absl::Status(const proto::Transaction&, const proto::Change&, const std::string& statement)>&
+        visit);
 
 // What capture's checks say of the source's relations at the plan's target (by time for a time
 // target, else by LSN; the latest point: what capture holds).

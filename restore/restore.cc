@@ -314,26 +314,20 @@ class Pipeline {
   bool DroppedLater(const proto::RelationSchema& schema, const proto::Transaction& txn) {
     if (!plan_.last_commit) return false;
     bool found = false;
-    const absl::Status read = changes_.ForEachTransaction(
-        Lsn(txn.commit_lsn() + 1), Lsn(plan_.last_commit->commit_lsn()), [&](const proto::Transaction& later) {
-          absl::Status s = changes_.ForEachChange(later, [&](const proto::Change& change) {
-            if (change.kind() != proto::Change::MESSAGE || change.message_prefix() != pg::kDdlMessagePrefix) {
-              return absl::OkStatus();
+    const absl::Status read = ForEachRecordedStatement(
+        changes_, Lsn(txn.commit_lsn() + 1), Lsn(plan_.last_commit->commit_lsn()),
+        [&](const proto::Transaction&, const proto::Change& change, const std::string& sql) {
+          if (change.message_prefix() != pg::kDdlMessagePrefix) return absl::OkStatus();
+          bool drop = false;
+          const auto names = proxy::RelationsActedOn(sql, &drop);
+          if (!drop || !names) return absl::OkStatus();
+          for (const proxy::RelationName& n : *names) {
+            if (n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
+              found = true;
+              return absl::CancelledError("found");
             }
-            const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, false);
-            if (!e.is_object() || !e.contains("sql") || !e["sql"].is_string()) return absl::OkStatus();
-            bool drop = false;
-            const auto names = proxy::RelationsActedOn(e["sql"].get<std::string>(), &drop);
-            if (!drop || !names) return absl::OkStatus();
-            for (const proxy::RelationName& n : *names) {
-              if (n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
-                found = true;
-                return absl::CancelledError("found");
-              }
-            }
-            return absl::OkStatus();
-          });
-          return s;
+          }
+          return absl::OkStatus();
         });
     return found && (read.ok() || absl::IsCancelled(read));
   }
