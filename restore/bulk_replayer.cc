@@ -8,6 +8,7 @@
 #include "pg/stream_messages.h"
 #include "restore/base_load.h"
 #include "restore/copy_text.h"
+#include "restore/savepoint.h"
 
 namespace pgpitr::restore {
 
@@ -417,21 +418,15 @@ absl::Status BulkReplayer::Flush() {
   // Carrying on, each relation's rows in a savepoint: rows the target refuses (its table differs
   // from the source's: named before, or not knowable, like a table made again under a name) are
   // named, and that relation left out from then on.
-  const bool savepoints = applier_->carrying_on() && target_->InTransaction();
-  auto flush = [&](const proto::RelationSchema& schema, auto&& write) -> absl::Status {
-    if (!savepoints) return write();
-    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_rows"); !s.ok()) return s;
-    const absl::Status written = write();
-    if (absl::Status s =
-            target_->Execute(written.ok() ? "RELEASE SAVEPOINT pgpitr_rows" : "ROLLBACK TO SAVEPOINT pgpitr_rows");
-        !s.ok()) {
-      return s;
-    }
-    if (written.ok()) return written;
+  auto flush = [&](const proto::RelationSchema& schema, const std::function<absl::Status()>& write) -> absl::Status {
+    if (!applier_->carrying_on()) return write();
+    absl::StatusOr<absl::Status> written = InSavepoint(*target_, "pgpitr_rows", write);
+    if (!written.ok()) return written.status();
+    if (written->ok()) return absl::OkStatus();
     absl::StatusOr<bool> left_out =
-        applier_->LeaveOutRowsRefused(schema, last_pending_lsn_, last_pending_time_, written);
+        applier_->LeaveOutRowsRefused(schema, last_pending_lsn_, last_pending_time_, *written);
     if (!left_out.ok()) return left_out.status();
-    return *left_out ? absl::OkStatus() : written;
+    return *left_out ? absl::OkStatus() : *written;
   };
   for (auto& [id, net] : keyed_) {
     if (applier_->RowsRefused(net.schema().relid())) continue;

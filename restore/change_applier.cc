@@ -12,6 +12,7 @@
 #include "pg/stream_messages.h"
 #include "proxy/sql.h"
 #include "restore/roles.h"
+#include "restore/savepoint.h"
 #include "wal/event_triggers.h"
 
 namespace pgpitr::restore {
@@ -265,29 +266,22 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
   if (!statement.ok()) return statement.status();
   // Carrying on, each row in a savepoint: one the target refuses (its table differs from the
   // source's) is named, and the relation left out from then on.
-  const bool savepoint = carry_on_ && target_->InTransaction();
-  if (savepoint) {
-    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_row"); !s.ok()) return s;
-  }
-  absl::StatusOr<int64_t> affected = Run(**statement, change);
-  if (savepoint) {
-    const bool written = affected.ok() && *affected == 1;
-    if (absl::Status s =
-            target_->Execute(written ? "RELEASE SAVEPOINT pgpitr_row" : "ROLLBACK TO SAVEPOINT pgpitr_row");
-        !s.ok()) {
-      return s;
-    }
-    if (!written) {
-      const absl::Status refusal =
-          affected.ok() ? absl::DataLossError(fmt::format("{} changed {} rows instead of 1", verb, *affected))
-                        : affected.status();
-      absl::StatusOr<bool> left_out = LeaveOutRowsRefused(*schema, txn.commit_lsn(), txn.commit_time(), refusal);
-      if (!left_out.ok()) return left_out.status();
+  if (carry_on_) {
+    absl::StatusOr<absl::Status> written = InSavepoint(*target_, "pgpitr_row", [&]() -> absl::Status {
+      absl::StatusOr<int64_t> affected = Run(**statement, change);
+      if (!affected.ok()) return affected.status();
+      if (*affected != 1) return absl::DataLossError(fmt::format("{} changed {} rows instead of 1", verb, *affected));
+      return absl::OkStatus();
+    });
+    if (!written.ok()) return written.status();
+    if (written->ok()) {
+      ++rows_;
       return absl::OkStatus();
     }
-    ++rows_;
-    return absl::OkStatus();
+    absl::StatusOr<bool> left_out = LeaveOutRowsRefused(*schema, txn.commit_lsn(), txn.commit_time(), *written);
+    return left_out.status();
   }
+  absl::StatusOr<int64_t> affected = Run(**statement, change);
   if (!affected.ok()) {
     return absl::FailedPreconditionError(
         fmt::format("replaying an {} on {} of the transaction committed at {} "
@@ -469,7 +463,7 @@ absl::Status ChangeApplier::Truncate(const proto::Change& change, const proto::T
   if (!carry_on_) return target_->Execute(sql);
   // Carrying on: a refusal (the target's tables differ from the source's: another table references
   // them) names the tables, whose later changes are left out, and the replay goes on.
-  const absl::Status ran = target_->InTransaction() ? RunInSavepoint(sql) : target_->Execute(sql);
+  const absl::Status ran = RunInSavepoint(sql);
   if (ran.ok() || pg::SqlStateOf(ran).empty()) return ran;
   for (const proto::RelationSchema* schema : truncated) {
     absl::StatusOr<bool> left = LeaveOutRowsRefused(*schema, txn.commit_lsn(), txn.commit_time(), ran);
@@ -479,14 +473,8 @@ absl::Status ChangeApplier::Truncate(const proto::Change& change, const proto::T
 }
 
 absl::Status ChangeApplier::RunInSavepoint(const std::string& sql) {
-  if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_statement"); !s.ok()) return s;
-  absl::Status ran = target_->Execute(sql);
-  if (absl::Status s =
-          target_->Execute(ran.ok() ? "RELEASE SAVEPOINT pgpitr_statement" : "ROLLBACK TO SAVEPOINT pgpitr_statement");
-      !s.ok()) {
-    return s;
-  }
-  return ran;
+  absl::StatusOr<absl::Status> ran = InSavepoint(*target_, "pgpitr_statement", [&] { return target_->Execute(sql); });
+  return ran.ok() ? *ran : ran.status();
 }
 
 void ChangeApplier::RunGlobal(const std::string& sql) {
@@ -607,18 +595,9 @@ absl::StatusOr<bool> ChangeApplier::FollowOrLeaveOut(const proto::RelationSchema
   if (unfollowable_.contains(schema.schema_id())) return false;
   if (follower_->Followed(schema.relid()) == schema.schema_id()) return true;
   // In a savepoint, so that a refusal leaves the target's transaction usable.
-  const bool savepoint = target_->InTransaction();
-  if (savepoint) {
-    if (absl::Status s = target_->Execute("SAVEPOINT pgpitr_follow"); !s.ok()) return s;
-  }
-  const absl::Status followed = follower_->Follow(schema);
-  if (savepoint) {
-    if (absl::Status s =
-            target_->Execute(followed.ok() ? "RELEASE SAVEPOINT pgpitr_follow" : "ROLLBACK TO SAVEPOINT pgpitr_follow");
-        !s.ok()) {
-      return s;
-    }
-  }
+  absl::StatusOr<absl::Status> ran = InSavepoint(*target_, "pgpitr_follow", [&] { return follower_->Follow(schema); });
+  if (!ran.ok()) return ran.status();
+  const absl::Status& followed = *ran;
   if (followed.ok()) return true;
   unfollowable_.insert(schema.schema_id());
   if (absl::Status s = NameTable(schema, txn.commit_lsn(), txn.commit_time(),
