@@ -45,7 +45,7 @@ std::function<void(std::string_view)> CaptureFaultsFromEnvironment() {
 // The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
 absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
     const std::string& listen, const std::string& tls_cert, const std::string& tls_key, const pg::ConnInfo& source,
-    std::shared_ptr<const std::atomic<bool>> source_records_ddl, const base::Logger& log) {
+    std::shared_ptr<const std::atomic<bool>> source_records_ddl, bool identity_full, const base::Logger& log) {
   auto env = [](const char* name) {
     const char* value = std::getenv(name);
     return std::string(value != nullptr ? value : "");
@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
       {.host = env("PGHOST"), .port = env("PGPORT"), .sslmode = env("PGSSLMODE"), .sslrootcert = env("PGSSLROOTCERT")});
   if (!options.ok()) return options.status();
   options->source_records_ddl = std::move(source_records_ddl);
+  options->identity_full = identity_full;
   options->tls_cert_file = tls_cert;
   options->tls_key_file = tls_key;
   return proxy::ProxyServer::Start(*options, log);
@@ -82,8 +83,9 @@ class RunCommand final : public Command {
                   "schema changes are then recorded only through the proxy (--listen)");
     run->add_flag("--set-replica-identity-full", source_settings.set_replica_identity_full,
                   "Set REPLICA IDENTITY FULL on published tables that have no primary key, and (with the event "
-                  "triggers) on any a later statement leaves without one, so that their UPDATE and DELETE are "
-                  "captured (changes the source's schema); without it they are not, and restores name those tables");
+                  "triggers, or through the proxy) on any a later statement leaves without one, so that their "
+                  "UPDATE and DELETE are captured (changes the source's schema); without it they are not, and "
+                  "restores name those tables");
     run->add_flag("--failover-slot", source_settings.failover_slot,
                   "PostgreSQL 17+: make the slot a failover slot (an existing one too), which a standby with "
                   "sync_replication_slots = on keeps in step, so that the primary's failover does not lose it");
@@ -168,7 +170,8 @@ class RunCommand final : public Command {
     if (!listen_.empty()) {
       capture_.source_settings.source_records_ddl = std::make_shared<std::atomic<bool>>(false);
       absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
-          StartProxy(listen_, tls_cert_, tls_key_, *source, capture_.source_settings.source_records_ddl, context.log);
+          StartProxy(listen_, tls_cert_, tls_key_, *source, capture_.source_settings.source_records_ddl,
+                     capture_.source_settings.set_replica_identity_full, context.log);
       if (!started.ok()) return started.status();
       proxy_server = *std::move(started);
     }

@@ -41,33 +41,106 @@ std::string NoEventTrigger() {
 constexpr const char* kRoles =
     "(SELECT pg_catalog.json_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r WHERE r.rolname !~ '^pg_')";
 
-// The statement that records a schema change in the stream: a transactional message, so it
-// lands at its place in the transaction and disappears with it.
-// Nor is one recorded that acts on temporary relations only (as the session resolves their names
-// before it runs: a temporary table shadows a lasting one of its name): they end with the session,
-// and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF EXISTS).
-std::string NotTemporaryOnly(std::string_view statement) {
-  const std::optional<std::vector<RelationName>> names = RelationsActedOn(statement);
-  if (!names) return "";
-  std::string array;
-  for (const RelationName& r : *names) {
-    const std::string name = fmt::format("pg_catalog.quote_ident({})", TextOf(r.name));
-    array += (array.empty() ? "" : ", ") +
-             (r.schema.empty() ? name : fmt::format("pg_catalog.quote_ident({}) || '.' || {}", TextOf(r.schema), name));
-  }
-  return fmt::format(
-      " AND NOT (SELECT pg_catalog.bool_and(COALESCE(c.relpersistence = 't', false)) FROM pg_catalog.unnest(ARRAY[{}]) "
-      "n LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(n))",
-      array);
+// A relation's name as an SQL expression of text, quoted as to_regclass reads it.
+std::string NameText(const RelationName& r) {
+  const std::string name = fmt::format("pg_catalog.quote_ident({})", TextOf(r.name));
+  return r.schema.empty() ? name : fmt::format("pg_catalog.quote_ident({}) || '.' || {}", TextOf(r.schema), name);
 }
 
-// `prepare`: the PREPARE of the statement a CREATE TABLE ... AS EXECUTE runs (restore runs it first).
-std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
+// Nor is a schema change recorded that acts on temporary relations only (as the session resolves
+// their names once it ran: a temporary table shadows a lasting one of its name), or makes a view
+// that is temporary (one of a temporary relation is, whatever its words): they end with the
+// session, and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF
+// EXISTS).
+std::string NotTemporaryOnly(std::string_view statement) {
+  std::vector<std::string> temporary;  // one condition for each relation
+  if (const std::optional<std::vector<RelationName>> names = RelationsActedOn(statement)) {
+    for (const RelationName& r : *names) {
+      temporary.push_back(
+          fmt::format("COALESCE((SELECT c.relpersistence = 't' FROM pg_catalog.pg_class c WHERE c.oid = "
+                      "pg_catalog.to_regclass({})), "
+                      "false)",
+                      NameText(r)));
+    }
+  }
+  bool view = false;
+  if (const std::optional<RelationName> made = RelationMade(statement, &view); made && view && made->schema.empty()) {
+    // (Unless a lasting one of its name is in the path: a temporary relation may shadow the view made.)
+    temporary.push_back(fmt::format(
+        "COALESCE((SELECT c.relpersistence = 't' FROM pg_catalog.pg_class c WHERE c.oid = "
+        "pg_catalog.to_regclass({0})), "
+        "false) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = "
+        "c.relnamespace WHERE c.relname = {1} AND c.relpersistence <> 't' AND s.nspname = ANY "
+        "(pg_catalog.current_schemas(false)))",
+        NameText(*made), TextOf(made->name)));
+  }
+  if (temporary.empty()) return "";
+  std::string all;
+  for (const std::string& t : temporary) all += (all.empty() ? "" : " AND ") + t;
+  return fmt::format(" AND NOT ({})", all);
+}
+
+// The bound of a partition the statement makes or attaches, as the source computed it (one given by
+// an expression, now() + ..., is computed once, when the partition is made): restore puts the same.
+std::string PartitionBounds(std::string_view statement) {
+  std::optional<RelationName> partition = PartitionAttached(statement);
+  bool view = false;
+  bool made_partition = false;
+  if (!partition) partition = RelationMade(statement, &view, &made_partition);
+  if (!partition || (!made_partition && !PartitionAttached(statement))) return "";
+  return fmt::format(
+      ", 'partition_bounds', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array("
+      "pg_catalog.format('%I.%I', n.nspname, t.relname), pg_catalog.format('%I.%I', pn.nspname, p.relname), "
+      "pg_catalog.pg_get_expr(t.relpartbound, t.oid))) FROM pg_catalog.pg_class t "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace JOIN pg_catalog.pg_inherits i ON i.inhrelid = t.oid "
+      "JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace "
+      "WHERE t.oid = pg_catalog.to_regclass({}) AND t.relispartition)",
+      NameText(*partition));
+}
+
+// Whether the proxy's message follows the statement rather than precedes it: it records what the
+// statement made (a view's persistence, a partition's bound).
+bool RecordedAfter(std::string_view statement) {
+  bool view = false;
+  bool partition = false;
+  return PartitionAttached(statement).has_value() ||
+         (RelationMade(statement, &view, &partition).has_value() && (view || partition));
+}
+
+// The statement that records a schema change in the stream (run in its session, just before it or,
+// RecordedAfter, just after):
+// a transactional message, so it lands at its place in the transaction and disappears with it.
+// `sql`: the statement as an SQL expression of text; `prepare`: the PREPARE of the statement a
+// CREATE TABLE ... AS EXECUTE runs (restore runs it first).
+std::string MessageStatement(std::string_view statement, const std::string& sql, std::string_view prepare = {}) {
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}{})::text) END;",
-      NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, TextOf(statement), kRoles,
-      prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
+      "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}, 'role', current_user, "
+      "'role_attributes', {}, 'settings', {}{}{})::text) END",
+      NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, sql, kRoles, pg::kRoleAttributesSql,
+      pg::kSessionSettingsSql, PartitionBounds(statement), prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
+}
+std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
+  return MessageStatement(statement, TextOf(statement), prepare) + ";";
+}
+
+// With --set-replica-identity-full, after a statement that may leave a table without a replica
+// identity (a table made without a primary key): REPLICA IDENTITY FULL on each published table
+// without one that the session's role owns, in the statement's transaction, each recorded as a
+// schema change of its own, so that the application's UPDATE and DELETE of it work while pgpitr's
+// publication publishes them (and are captured). It never fails the statement: a table it cannot
+// alter stays as it is (restores name it).
+std::string IdentityFullStatement() {
+  return fmt::format(
+      "DO $pgpitr$ DECLARE t record; s text; BEGIN IF {} THEN FOR t IN SELECT n.nspname, c.relname FROM "
+      "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE {} AND NOT {} AND "
+      "pg_catalog.pg_has_role(c.relowner, 'USAGE') LOOP s := pg_catalog.format('ALTER TABLE %I.%I REPLICA IDENTITY "
+      "FULL', t.nspname, t.relname); BEGIN EXECUTE s; PERFORM pg_catalog.pg_logical_emit_message(true, '{}', "
+      "pg_catalog.json_build_object('search_path', pg_catalog.current_setting('search_path'), 'sql', s, 'roles', {}, "
+      "'role', current_user, 'role_attributes', {}, 'settings', {})::text); EXCEPTION WHEN OTHERS THEN NULL; END; "
+      "END LOOP; END IF; END $pgpitr$",
+      NoEventTrigger(), pg::kPublishedTableSql, pg::kHasReplicaIdentitySql, pg::kDdlMessagePrefix, kRoles,
+      pg::kRoleAttributesSql, pg::kSessionSettingsSql);
 }
 
 // The NUL-terminated string at offset (empty when there is none: the server will reject the
@@ -80,7 +153,8 @@ std::string CString(std::string_view body, size_t offset) {
 
 }  // namespace
 
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared) {
+std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared,
+                                                   bool identity_full) {
   const std::vector<std::string_view> statements = SplitStatements(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
@@ -106,18 +180,29 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
   if (std::find(recorded.begin(), recorded.end(), true) == recorded.end()) return std::nullopt;
   RewrittenQuery out;
   size_t copied = 0;  // of the client's query
+  auto insert = [&](size_t at, const std::string& text) {
+    out.query.append(query.substr(copied, at - copied));
+    copied = at;
+    out.query += text;
+    out.insertions.push_back({at, text.size()});
+    out.injected.push_back(true);
+  };
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
-    if (recorded[i]) {
-      const size_t at = static_cast<size_t>(s.data() - query.data());
-      out.query.append(query.substr(copied, at - copied));
-      copied = at;
-      const std::string message = DdlMessageStatement(s, prepares[i]);
-      out.query += message;
-      out.insertions.push_back({at, message.size()});
-      out.injected.push_back(true);
+    if (!recorded[i]) {
+      out.injected.push_back(false);
+      continue;
     }
+    // Before the statement, so that what it drops or renames is seen as the session resolves it;
+    // after one whose result the message records, and after it the identity (the client's
+    // semicolon, if any, ends the last; a line break ends a comment the statement may end with).
+    const size_t start = static_cast<size_t>(s.data() - query.data());
+    const std::string message = DdlMessageStatement(s, prepares[i]);
+    const bool after = RecordedAfter(s);
+    if (!after) insert(start, message);
     out.injected.push_back(false);
+    if (after) insert(start + s.size(), "\n;" + message.substr(0, message.size() - 1));
+    if (identity_full && MayLeaveTableWithoutKey(s)) insert(start + s.size(), "\n;" + IdentityFullStatement());
   }
   out.query.append(query.substr(copied));
   return out;
@@ -176,7 +261,7 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
       if (capture && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_)) {
+        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, identity_full_)) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);
@@ -221,11 +306,20 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       break;
     }
     case 'E': {
-      if (auto it = ddl_portals_.find(CString(frame.body, 0)); it != ddl_portals_.end()) {
-        AppendDdlMessage(it->second, out);
+      auto it = ddl_portals_.find(CString(frame.body, 0));
+      if (it == ddl_portals_.end()) {
+        tracker_.Sent('E', false);
+        break;
       }
+      // (As in a simple query: the message before it, or after it, then the identity.)
+      const std::string sql = it->second;
+      const bool after = RecordedAfter(sql);
+      if (!after) AppendStatement(MessageStatement(sql, "$1::text"), sql, out);
       tracker_.Sent('E', false);
-      break;
+      out->append(frame.raw);
+      if (after) AppendStatement(MessageStatement(sql, "$1::text"), sql, out);
+      if (identity_full_ && MayLeaveTableWithoutKey(sql)) AppendStatement(IdentityFullStatement(), std::nullopt, out);
+      return;
     }
     case 'C':
     case 'D': {
@@ -243,7 +337,8 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
   out->append(frame.raw);
 }
 
-void DdlRecorder::AppendDdlMessage(const std::string& sql, std::string* out) {
+void DdlRecorder::AppendStatement(const std::string& statement, const std::optional<std::string>& text,
+                                  std::string* out) {
   static constexpr std::string_view kName = "pgpitr_ddl";
   auto u16 = [](std::string* s, uint16_t v) {
     s->push_back(static_cast<char>(v >> 8));
@@ -253,18 +348,17 @@ void DdlRecorder::AppendDdlMessage(const std::string& sql, std::string* out) {
     for (int shift = 24; shift >= 0; shift -= 8) s->push_back(static_cast<char>(v >> shift));
   };
   std::string parse = std::string(kName) + '\0';
-  parse += fmt::format(
-      "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
-      "'search_path', pg_catalog.current_setting('search_path'), 'sql', $1::text, 'roles', {})::text) END",
-      NoEventTrigger(), NotTemporaryOnly(sql), pg::kDdlMessagePrefix, kRoles);
+  parse += statement;
   parse += '\0';
-  u16(&parse, 1);
-  u32(&parse, 25);  // text
+  u16(&parse, text ? 1 : 0);
+  if (text) u32(&parse, 25);  // text
   std::string bind = std::string(kName) + '\0' + std::string(kName) + '\0';
   u16(&bind, 0);  // parameters in text format
-  u16(&bind, 1);
-  u32(&bind, static_cast<uint32_t>(sql.size()));
-  bind += sql;
+  u16(&bind, text ? 1 : 0);
+  if (text) {
+    u32(&bind, static_cast<uint32_t>(text->size()));
+    bind += *text;
+  }
   u16(&bind, 0);  // results in text format
   std::string execute = std::string(kName) + '\0';
   u32(&execute, 0);

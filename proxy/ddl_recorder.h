@@ -1,8 +1,8 @@
 // DdlRecorder: how the proxy records schema changes in the replication stream, apart from its
 // sockets: a pure state machine over one session's messages. For each message the client sends it
-// writes what goes to the database instead: the message itself, and before a schema change the
+// writes what goes to the database instead: the message itself, and next to a schema change the
 // proxy's pgpitr.ddl message, in the same transaction (a rewritten simple query, or a
-// Parse/Bind/Execute of the proxy's own just before the client's Execute). For each message the
+// Parse/Bind/Execute of the proxy's own next to the client's Execute). For each message the
 // database answers it says whether the client gets it, or it answers one of the proxy's own
 // requests, or it is held back while a schema change that cannot share a transaction (an index
 // made or dropped CONCURRENTLY) is recorded after it succeeded.
@@ -25,11 +25,12 @@
 
 namespace pgpitr::proxy {
 
-// Rewrites a simple query so each schema-changing statement is preceded by the pgpitr.ddl message.
-// Returns nullopt when the query holds no DDL to record; otherwise the new query text and, for each
-// statement of it, whether it is one the proxy added (its results are not the client's).
-// The client's text stays as it was, byte for byte: each message statement is inserted just before
-// the statement it records, so an error's position can be mapped back (ClientErrorPosition).
+// Rewrites a simple query so each schema-changing statement is preceded (or, for one making a view
+// or a partition, followed) by the pgpitr.ddl message. Returns nullopt when the query holds no DDL
+// to record; otherwise the new query text and, for each statement of it, whether it is one the
+// proxy added (its results are not the client's). The client's text stays as it was, byte for
+// byte: each statement of the proxy's is inserted just before or just after the statement it
+// records, so an error's position can be mapped back (ClientErrorPosition).
 struct RewrittenQuery {
   std::string query;
   std::vector<bool> injected;
@@ -42,7 +43,11 @@ struct RewrittenQuery {
 // `prepared`, when given, is the session's prepared statements (name -> its PREPARE), which the
 // query's PREPARE and DEALLOCATE keep; a CREATE TABLE ... AS EXECUTE is recorded with its PREPARE.
 using PreparedStatements = std::unordered_map<std::string, std::string>;
-std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared = nullptr);
+// `identity_full` (run --set-replica-identity-full): a statement that may leave a table without a
+// replica identity is followed by the proxy's statement giving published tables without one
+// REPLICA IDENTITY FULL.
+std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared = nullptr,
+                                                   bool identity_full = false);
 
 // An error's (or notice's) position field (1-based, in characters) in a rewritten query, as the
 // client's query has it: the server counts in the rewritten text. `completed`: the statements of
@@ -56,6 +61,8 @@ std::optional<size_t> ClientErrorPosition(size_t position, const std::string& cl
 
 class DdlRecorder {
  public:
+  DdlRecorder() = default;
+  explicit DdlRecorder(bool identity_full) : identity_full_(identity_full) {}
   // What becomes of a message from the database.
   enum class Answer {
     kForward,  // the client's
@@ -80,9 +87,12 @@ class DdlRecorder {
   size_t in_flight() const { return tracker_.in_flight(); }
 
  private:
-  // Just before the Execute that runs a prepared schema change: Close, Parse, Bind, Execute and
-  // Close of a statement and a portal of the proxy's own, whose answers are dropped.
-  void AppendDdlMessage(const std::string& sql, std::string* out);
+  // Next to the Execute that runs a prepared schema change: Close, Parse, Bind, Execute and Close
+  // of a statement and a portal of the proxy's own (`text`: its one parameter, if any), whose
+  // answers are dropped.
+  void AppendStatement(const std::string& statement, const std::optional<std::string>& text, std::string* out);
+
+  bool identity_full_ = false;
 
   ResponseTracker tracker_;
   // Requests sent that end in a ReadyForQuery (Query, Sync, FunctionCall; and the startup packet,

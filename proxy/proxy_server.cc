@@ -138,7 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
         upstream_(client_.socket().get_executor()),
         resolver_(client_.socket().get_executor()),
         from_client_(FrameDecoder::Phase::kStartup, kMaxClientMessage),
-        from_upstream_(FrameDecoder::Phase::kTyped) {
+        from_upstream_(FrameDecoder::Phase::kTyped),
+        recorder_(server->options.identity_full) {
     ++server_->sessions;
   }
   ~Session() { --server_->sessions; }

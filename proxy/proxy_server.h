@@ -53,6 +53,9 @@ struct ProxyOptions {
   // When set and true, the source's event triggers record schema changes (wal/event_triggers.h):
   // the proxy then forwards every statement as it is.
   std::shared_ptr<const std::atomic<bool>> source_records_ddl;
+  // run --set-replica-identity-full: recording schema changes, the proxy gives a published table a
+  // statement leaves without a replica identity REPLICA IDENTITY FULL (ddl_recorder.h).
+  bool identity_full = false;
   // PEM files for TLS towards clients; both empty: clients are answered 'N' (plain text only).
   std::string tls_cert_file;
   std::string tls_key_file;

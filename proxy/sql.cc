@@ -669,6 +669,50 @@ std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view state
   return std::nullopt;
 }
 
+std::optional<RelationName> RelationMade(std::string_view statement, bool* view, bool* partition) {
+  Cursor c(statement);
+  if (view != nullptr) *view = false;
+  if (partition != nullptr) *partition = false;
+  if (!c.Accept("create")) return std::nullopt;
+  if (c.Accept("or") && !c.Accept("replace")) return std::nullopt;
+  if (AtTemporary(c)) return std::nullopt;
+  c.AcceptAny({"unlogged", "recursive"});
+  const bool is_view = c.AtWord("view");
+  if (c.Accept("materialized")) {
+    if (!c.Accept("view")) return std::nullopt;
+  } else if (c.Accept("foreign")) {
+    if (!c.Accept("table")) return std::nullopt;
+  } else if (!c.AcceptAny({"table", "view", "sequence"})) {
+    return std::nullopt;
+  }
+  if (c.Accept("if")) {
+    if (!c.Accept("not") || !c.Accept("exists")) return std::nullopt;
+  }
+  std::optional<RelationName> name = RelationNameOf(ReadName(c));
+  if (name && view != nullptr) *view = is_view;
+  if (name && partition != nullptr) *partition = c.Accept("partition") && c.AtWord("of");
+  return name;
+}
+
+bool MayLeaveTableWithoutKey(std::string_view statement) {
+  if (CreatesTableFromQuery(statement)) return true;
+  Cursor c(statement);
+  if (c.Accept("alter")) return c.AtWord("table");
+  if (c.Accept("drop")) return c.AtWord("index");
+  if (!c.Accept("create") || AtTemporary(c)) return false;
+  c.Accept("unlogged");
+  return c.AtWord("table");
+}
+
+std::optional<RelationName> PartitionAttached(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("alter") || !c.Accept("table")) return std::nullopt;
+  if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
+  c.Accept("only");
+  if (ReadName(c).empty() || !c.Accept("attach") || !c.Accept("partition")) return std::nullopt;
+  return RelationNameOf(ReadName(c));
+}
+
 std::optional<std::string> PreparedName(std::string_view statement) {
   Cursor c(statement);
   if (!c.Accept("prepare") || c.AtWord("transaction")) return std::nullopt;

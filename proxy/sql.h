@@ -51,6 +51,18 @@ struct RelationName {
 };
 std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view statement, bool* dropped = nullptr);
 
+// The relation a CREATE TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE or SEQUENCE makes (not a
+// temporary one by its words; a view of a temporary relation is temporary all the same), and the
+// partition an ALTER TABLE ... ATTACH PARTITION attaches, as PostgreSQL folds the name; nullopt for
+// any other statement. `view` and `partition`, when given, say whether it makes a view, or a
+// partition (CREATE TABLE ... PARTITION OF).
+std::optional<RelationName> RelationMade(std::string_view statement, bool* view = nullptr, bool* partition = nullptr);
+std::optional<RelationName> PartitionAttached(std::string_view statement);
+
+// True for statements that may leave a table without a replica identity: CREATE TABLE (of any
+// form, SELECT INTO too), ALTER TABLE, DROP INDEX (not temporary ones by their words).
+bool MayLeaveTableWithoutKey(std::string_view statement);
+
 // A DROP of relations, types, schemas or routines without IF EXISTS, with it (after the object
 // kind); nullopt for any other statement, or one that has it. What a DROP leaves (the object gone)
 // is the same whether the object was there or not.

@@ -310,17 +310,25 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   const std::string recorded = ddl["sql"].get<std::string>();
   const std::string sql = proxy::DropIfExists(recorded).value_or(recorded);
   if (ChangesPublication(sql)) return absl::OkStatus();
-  // The roles the source had then (recorded by proxies of this version): a GRANT or an owner may
-  // name one the target lacks.
-  if (ddl.contains("roles") && ddl["roles"].is_array()) {
-    absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(ddl["roles"], txn, sql, {});
-    if (!roles_there.ok() || !*roles_there) return roles_there.status();
-  }
-  // The statement runs as it did on the source: with the session's search_path of that moment.
-  if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('search_path', $1, true)",
-                                        {ddl["search_path"].get<std::string>()});
-      !s.ok()) {
-    return s;
+  const std::string where = fmt::format("the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString());
+  // The statement runs as it did on the source: in the session state of that moment (recorded by
+  // proxies since 2026-12; before, its search_path and the roles there were).
+  std::optional<nlohmann::json> own;
+  if (ddl.contains("role") && ddl["role"].is_string() && ddl.contains("settings") && ddl["settings"].is_object()) {
+    absl::StatusOr<std::optional<nlohmann::json>> entered = EnterSourceSession(ddl, txn, sql, {});
+    if (!entered.ok() || !entered->has_value()) return entered.status();
+    own = **std::move(entered);
+  } else {
+    // A GRANT or an owner may name a role the target lacks.
+    if (ddl.contains("roles") && ddl["roles"].is_array()) {
+      absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(ddl["roles"], txn, sql, {});
+      if (!roles_there.ok() || !*roles_there) return roles_there.status();
+    }
+    if (absl::Status s = target_->Execute("SELECT pg_catalog.set_config('search_path', $1, true)",
+                                          {ddl["search_path"].get<std::string>()});
+        !s.ok()) {
+      return s;
+    }
   }
   // A table made from a query (CREATE TABLE AS, SELECT INTO): made again by the same statement, so
   // its columns, types and collations are the source's, and emptied; its rows follow in the stream.
@@ -340,6 +348,14 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   }
   if (ran.ok()) ran = RunRecorded(sql);
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
+  // Partitions get the bounds the source computed, where the target computed others (an expression).
+  if (ran.ok()) {
+    if (absl::Status s = ApplyPartitionBounds(ddl, where, &ran); !s.ok()) return s;
+  }
+  // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
+  if (own && (ran.ok() || carry_on_)) {
+    if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
+  }
   if (!ran.ok()) {
     if (absl::Status u = Unreplayable(txn, sql, std::string(ran.message()), {}); !u.ok()) return u;
   }
@@ -884,6 +900,103 @@ bool MixesTemporary(const nlohmann::json& dropped) {
 
 }  // namespace
 
+namespace {
+
+// Sets, for this transaction, each setting of a JSON object {name: value} (the role among them:
+// each is user-settable, so their order does not matter).
+constexpr const char* kSetAll =
+    "SELECT pg_catalog.set_config(s.key, s.value, true) FROM pg_catalog.jsonb_each_text($1::jsonb) s";
+
+}  // namespace
+
+absl::StatusOr<std::optional<nlohmann::json>> ChangeApplier::EnterSourceSession(
+    const nlohmann::json& e, const proto::Transaction& txn, const std::string& sql,
+    const std::vector<std::string>& objects) {
+  // The session state it ran in: role (so the objects have their owners), search_path, and the
+  // settings that change how it parses or what it makes; the target's own are put back after.
+  // Roles are the cluster's, not the database's: those the source had then and the target lacks
+  // are created (NOLOGIN, no other attribute), so grants and owners land as they did.
+  const std::string role = e["role"].get<std::string>();
+  nlohmann::json roles = e.contains("roles") && e["roles"].is_array() ? e["roles"] : nlohmann::json::array();
+  roles.push_back(role);
+  absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(roles, txn, sql, objects);
+  if (!roles_there.ok()) return roles_there.status();
+  if (!*roles_there) return std::optional<nlohmann::json>();
+  // The role it ran as, if this restore made it, may do what it could on the source.
+  if (e.contains("role_attributes") && e["role_attributes"].is_object() &&
+      std::find(created_roles_.begin(), created_roles_.end(), role) != created_roles_.end()) {
+    std::string attributes;
+    for (const auto& [name, keyword] : {std::pair<const char*, const char*>{"superuser", "SUPERUSER"},
+                                        {"createdb", "CREATEDB"},
+                                        {"createrole", "CREATEROLE"},
+                                        {"bypassrls", "BYPASSRLS"},
+                                        {"inherit", "INHERIT"}}) {
+      const nlohmann::json& value = e["role_attributes"].value(name, nlohmann::json());
+      if (value.is_boolean()) attributes += fmt::format(" {}{}", value.get<bool>() ? "" : "NO", keyword);
+    }
+    if (!attributes.empty() && attributes != applied_role_attributes_[role]) {
+      if (absl::Status s = RunRecorded(fmt::format("ALTER ROLE {}{}", QuoteIdent(role), attributes)); !s.ok()) {
+        absl::Status u = Unreplayable(
+            txn, sql, fmt::format("giving role {} what it could do on the source failed: {}", role, s.message()),
+            objects);
+        if (!u.ok()) return u;
+        return std::optional<nlohmann::json>();
+      }
+      applied_role_attributes_[role] = attributes;
+    }
+  }
+  if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) return s;
+  // One statement sets them all, the role among them (each is user-settable, so their order does
+  // not matter), and one puts the target's own back.
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& [name, value] : e["settings"].items()) {
+    if (value.is_string()) settings[name] = value;
+  }
+  settings["search_path"] = e["search_path"];
+  // As pg_dump's scripts do: a body may name what existed only in the source's session (a
+  // temporary table); it was checked there.
+  settings["check_function_bodies"] = "off";
+  nlohmann::json unknown = nlohmann::json::array();
+  for (const auto& [name, value] : settings.items()) {
+    if (!own_settings_.contains(name)) unknown.push_back(name);
+  }
+  if (!unknown.empty()) {
+    absl::StatusOr<pg::Result> own =
+        target_->Query("SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) n",
+                       {unknown.dump()});
+    if (!own.ok()) return own.status();
+    for (int i = 0; i < own->rows(); ++i) own_settings_[own->GetString(i, 0)] = own->GetString(i, 1);
+  }
+  nlohmann::json own = {{"role", "none"}};
+  for (const auto& [name, value] : settings.items()) own[name] = own_settings_[name];
+  settings["role"] = role;
+  if (absl::Status s = target_->Execute(kSetAll, {settings.dump()}); !s.ok()) return s;
+  return std::optional<nlohmann::json>(std::move(own));
+}
+
+absl::Status ChangeApplier::LeaveSourceSession(const nlohmann::json& own) {
+  return target_->Execute(kSetAll, {own.dump()});
+}
+
+absl::Status ChangeApplier::ApplyPartitionBounds(const nlohmann::json& e, const std::string& where, absl::Status* ran) {
+  if (!e.contains("partition_bounds") || !e["partition_bounds"].is_array()) return absl::OkStatus();
+  for (const nlohmann::json& b : e["partition_bounds"]) {
+    if (!b.is_array() || b.size() != 3 || !b[0].is_string() || !b[1].is_string() || !b[2].is_string()) {
+      return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+    }
+    absl::StatusOr<pg::Result> bound = target_->Query(
+        "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) IS DISTINCT FROM $2::text "
+        "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text) AND c.relispartition",
+        {b[0].get<std::string>(), b[2].get<std::string>()});
+    if (!bound.ok()) return bound.status();
+    if (bound->rows() != 1 || bound->GetString(0, 0) != "t") continue;
+    *ran = RunRecorded(fmt::format("ALTER TABLE {1} DETACH PARTITION {0}; ALTER TABLE {1} ATTACH PARTITION {0} {2}",
+                                   b[0].get<std::string>(), b[1].get<std::string>(), b[2].get<std::string>()));
+    if (!ran->ok()) break;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const proto::Transaction& txn) {
   const std::string where = fmt::format("the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString());
   const nlohmann::json e = nlohmann::json::parse(change.message_content(), nullptr, /*allow_exceptions=*/false);
@@ -1128,64 +1241,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
                         objects);
   }
 
-  // The session state it ran in: role (so the objects have their owners), search_path, and the
-  // settings that change how it parses or what it makes; the target's own are put back after.
-  // Roles are the cluster's, not the database's: those the source had then and the target lacks
-  // are created (NOLOGIN, no other attribute), so grants and owners land as they did.
-  const std::string role = e["role"].get<std::string>();
-  nlohmann::json roles = e.contains("roles") && e["roles"].is_array() ? e["roles"] : nlohmann::json::array();
-  roles.push_back(role);
-  absl::StatusOr<bool> roles_there = CreateRolesTheSourceHad(roles, txn, sql, objects);
-  if (!roles_there.ok() || !*roles_there) return roles_there.status();
-  // The role it ran as, if this restore made it, may do what it could on the source.
-  if (e.contains("role_attributes") && e["role_attributes"].is_object() &&
-      std::find(created_roles_.begin(), created_roles_.end(), role) != created_roles_.end()) {
-    std::string attributes;
-    for (const auto& [name, keyword] : {std::pair<const char*, const char*>{"superuser", "SUPERUSER"},
-                                        {"createdb", "CREATEDB"},
-                                        {"createrole", "CREATEROLE"},
-                                        {"bypassrls", "BYPASSRLS"},
-                                        {"inherit", "INHERIT"}}) {
-      const nlohmann::json& value = e["role_attributes"].value(name, nlohmann::json());
-      if (value.is_boolean()) attributes += fmt::format(" {}{}", value.get<bool>() ? "" : "NO", keyword);
-    }
-    if (!attributes.empty() && attributes != applied_role_attributes_[role]) {
-      if (absl::Status s = RunRecorded(fmt::format("ALTER ROLE {}{}", QuoteIdent(role), attributes)); !s.ok()) {
-        return Unreplayable(txn, sql,
-                            fmt::format("giving role {} what it could do on the source failed: {}", role, s.message()),
-                            objects);
-      }
-      applied_role_attributes_[role] = attributes;
-    }
-  }
-  if (absl::Status s = MirrorMembershipsAndDatabasePrivileges(e); !s.ok()) return s;
-  // One statement sets them all, the role among them (each is user-settable, so their order does
-  // not matter), and one puts the target's own back.
-  nlohmann::json settings = nlohmann::json::object();
-  for (const auto& [name, value] : e["settings"].items()) {
-    if (value.is_string()) settings[name] = value;
-  }
-  settings["search_path"] = e["search_path"];
-  // As pg_dump's scripts do: a body may name what existed only in the source's session (a
-  // temporary table); it was checked there.
-  settings["check_function_bodies"] = "off";
-  nlohmann::json unknown = nlohmann::json::array();
-  for (const auto& [name, value] : settings.items()) {
-    if (!own_settings_.contains(name)) unknown.push_back(name);
-  }
-  if (!unknown.empty()) {
-    absl::StatusOr<pg::Result> own =
-        target_->Query("SELECT n, pg_catalog.current_setting(n) FROM pg_catalog.jsonb_array_elements_text($1::jsonb) n",
-                       {unknown.dump()});
-    if (!own.ok()) return own.status();
-    for (int i = 0; i < own->rows(); ++i) own_settings_[own->GetString(i, 0)] = own->GetString(i, 1);
-  }
-  nlohmann::json own = {{"role", "none"}};
-  for (const auto& [name, value] : settings.items()) own[name] = own_settings_[name];
-  settings["role"] = role;
-  constexpr const char* kSetAll =
-      "SELECT pg_catalog.set_config(s.key, s.value, true) FROM pg_catalog.jsonb_each_text($1::jsonb) s";
-  if (absl::Status s = target_->Execute(kSetAll, {settings.dump()}); !s.ok()) return s;
+  absl::StatusOr<std::optional<nlohmann::json>> own = EnterSourceSession(e, txn, sql, objects);
+  if (!own.ok() || !own->has_value()) return own.status();
   // Columns with a missing value (rows older than the column have the value its default gave when
   // it was added) that the target has before the statement: the others are new.
   const nlohmann::json missing_values =
@@ -1220,21 +1277,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
     for (int i = 0; ran.ok() && i < fix->rows(); ++i) ran = RunRecorded(fix->GetString(i, 0));
   }
   // Partitions get the bounds the source computed, where the target computed others (an expression).
-  if (ran.ok() && e.contains("partition_bounds") && e["partition_bounds"].is_array()) {
-    for (const nlohmann::json& b : e["partition_bounds"]) {
-      if (!b.is_array() || b.size() != 3 || !b[0].is_string() || !b[1].is_string() || !b[2].is_string()) {
-        return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
-      }
-      absl::StatusOr<pg::Result> bound = target_->Query(
-          "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) IS DISTINCT FROM $2::text "
-          "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1::text) AND c.relispartition",
-          {b[0].get<std::string>(), b[2].get<std::string>()});
-      if (!bound.ok()) return bound.status();
-      if (bound->rows() != 1 || bound->GetString(0, 0) != "t") continue;
-      ran = RunRecorded(fmt::format("ALTER TABLE {1} DETACH PARTITION {0}; ALTER TABLE {1} ATTACH PARTITION {0} {2}",
-                                    b[0].get<std::string>(), b[1].get<std::string>(), b[2].get<std::string>()));
-      if (!ran.ok()) break;
-    }
+  if (ran.ok()) {
+    if (absl::Status s = ApplyPartitionBounds(e, where, &ran); !s.ok()) return s;
   }
   // A default that gave the rows already in a table values of their own (volatile: random(),
   // clock_timestamp(), serial, identity): those values are not in the stream.
@@ -1279,7 +1323,7 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
     for (const nlohmann::json& t : rewritten) {
       if (t.is_string()) tables.push_back("table " + t.get<std::string>());
     }
-    if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;
+    if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;
     if (absl::Status s = Unreplayable(
             txn, sql,
             fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a "
@@ -1294,7 +1338,7 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
   }
   // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
   if (ran.ok() || carry_on_) {
-    if (absl::Status s = target_->Execute(kSetAll, {own.dump()}); !s.ok()) return s;
+    if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;
   }
   if (!ran.ok()) {
     // Large objects are not in the logical stream: one made after the base is not at the target.

@@ -153,6 +153,20 @@ class ChangeApplier {
   // difference and OK.
   [[nodiscard]] absl::Status Unreplayable(const proto::Transaction& txn, std::string statement, std::string reason,
                                           std::vector<std::string> objects);
+  // Takes, for this transaction, the session state a recorded schema change ran in (`e`: its
+  // message): role (so objects get their owners; a role the target lacks is made, with the
+  // attributes recorded), search_path, and the settings that change how it parses or what it
+  // makes. Returns the target's own to put back (LeaveSourceSession), or nullopt when the
+  // statement was left out, named (carrying on), for a role that could not be made.
+  [[nodiscard]] absl::StatusOr<std::optional<nlohmann::json>> EnterSourceSession(
+      const nlohmann::json& e, const proto::Transaction& txn, const std::string& sql,
+      const std::vector<std::string>& objects);
+  [[nodiscard]] absl::Status LeaveSourceSession(const nlohmann::json& own);
+  // Gives the partitions of a recorded statement ("partition_bounds": [partition, parent, bound])
+  // the bounds the source computed where the target computed others (an expression of the time),
+  // by detaching and attaching them again: `ran` gets that statement's failure; the result is an
+  // error reading the target, or a damaged record.
+  [[nodiscard]] absl::Status ApplyPartitionBounds(const nlohmann::json& e, const std::string& where, absl::Status* ran);
   // Gives the roles this restore created the memberships the source's had, and the target
   // database the source database's privileges, as recorded with a schema change (both are
   // global, outside any dump), when they changed since the last one. A grant refused is noted;

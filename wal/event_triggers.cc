@@ -72,18 +72,8 @@ BEGIN
 END
 $pgpitr$)sql";
 
-// A published table whose UPDATE and DELETE the server can send: a replica identity it can use
-// (FULL, a valid immediate primary key, or a valid chosen index). Of pg_class `c`.
-constexpr const char* kHasReplicaIdentity = R"sql((c.relreplident = 'f'
-   OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
-         AND i.indisprimary AND i.indisvalid AND i.indimmediate))
-   OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
-         AND i.indisreplident AND i.indisvalid AND i.indimmediate))))sql";
-
-// A table whose rows a FOR ALL TABLES publication sends (pg_class `c`, pg_namespace `n`): a
-// permanent leaf table, not a catalog's, nor pgpitr's own.
-constexpr const char* kPublishedTable = R"sql(c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_pgpitr') AND n.nspname !~ '^pg_')sql";
+constexpr const char* kHasReplicaIdentity = pg::kHasReplicaIdentitySql;
+constexpr const char* kPublishedTable = pg::kPublishedTableSql;
 
 // With pgpitr's publications in two (wal/source.h): the keyed publication, which publishes UPDATE
 // and DELETE, holds exactly the tables with a replica identity, so that the application's UPDATE
@@ -331,9 +321,7 @@ BEGIN
     'backend', pg_catalog.pg_backend_pid(),
     'role', current_user,
     -- What the role may do (a role the restore target lacks is made with the same).
-    'role_attributes', (SELECT pg_catalog.jsonb_build_object('superuser', r.rolsuper, 'createdb', r.rolcreatedb,
-                                 'createrole', r.rolcreaterole, 'bypassrls', r.rolbypassrls, 'inherit', r.rolinherit)
-                          FROM pg_catalog.pg_roles r WHERE r.rolname = current_user),
+    'role_attributes', %ROLE_ATTRIBUTES%,
     'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
                WHERE r.rolname !~ '^pg_'),
     -- Which role is a member of which (a statement run as one role may need another's rights).
@@ -357,19 +345,7 @@ BEGIN
     'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE', 'CREATE TABLE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN
        (SELECT pg_catalog.jsonb_agg(t.relname) FROM pg_catalog.pg_class t
          WHERE t.relnamespace = pg_catalog.pg_my_temp_schema()) END,
-    'settings', pg_catalog.jsonb_build_object(
-      'DateStyle', pg_catalog.current_setting('DateStyle'),
-      'IntervalStyle', pg_catalog.current_setting('IntervalStyle'),
-      'TimeZone', pg_catalog.current_setting('TimeZone'),
-      'standard_conforming_strings', pg_catalog.current_setting('standard_conforming_strings'),
-      'check_function_bodies', pg_catalog.current_setting('check_function_bodies'),
-      'transform_null_equals', pg_catalog.current_setting('transform_null_equals'),
-      'array_nulls', pg_catalog.current_setting('array_nulls'),
-      'xmloption', pg_catalog.current_setting('xmloption'),
-      'default_tablespace', pg_catalog.current_setting('default_tablespace'),
-      'default_table_access_method', pg_catalog.current_setting('default_table_access_method'),
-      'default_toast_compression', pg_catalog.current_setting('default_toast_compression'),
-      'default_text_search_config', pg_catalog.current_setting('default_text_search_config')),
+    'settings', %SESSION_SETTINGS%,
     'commands', commands,
     -- Their UPDATE and DELETE are not in the stream: a restore names them.
     'keyless', keyless,
@@ -490,7 +466,9 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(pg::Connection& conn, const st
                                                     {"%PUBLISHED%", kPublishedTable}})),
       fmt::arg("ddl", Fill(kRecordDdl, {{"%PREFIX%", pg::kDdlEventMessagePrefix},
                                         {"%IDENTITY_FULL%", identity_full ? "true" : "false"},
-                                        {"%HAS_IDENTITY%", kHasReplicaIdentity}})),
+                                        {"%HAS_IDENTITY%", kHasReplicaIdentity},
+                                        {"%SESSION_SETTINGS%", pg::kSessionSettingsSql},
+                                        {"%ROLE_ATTRIBUTES%", pg::kRoleAttributesSql}})),
       fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", pg::kSqlDropTrigger),
       fmt::arg("end_trigger", pg::kDdlEndTrigger), fmt::arg("rewrite_trigger", pg::kTableRewriteTrigger),
       fmt::arg("start_trigger", pg::kDdlStartTrigger),

@@ -219,7 +219,9 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
   } else {
     log.Warn(
         "schema changes are recorded only when they pass the proxy (--listen): event triggers need a superuser; "
-        "of one made another way, restore follows only the columns added and dropped, and 'pgpitr info' warns");
+        "restores name the relations one made another way changed (capture reads their definitions once a "
+        "second), and a table made without a primary key fails UPDATE and DELETE while published unless it is "
+        "made through the proxy with --set-replica-identity-full");
   }
 
   // The publication: every table, now and later. In two where the event triggers keep the second

@@ -117,6 +117,47 @@ TEST(DdlRecorder, ARewrittenQueryIsTheClientsTextWithTheMessagesInserted) {
   EXPECT_EQ(query.substr(rewritten->insertions[0].offset, 12), "-- make it\n ") << "before the statement's comment";
 }
 
+// A statement whose result the message records (a view, temporary or not; a partition's bound)
+// has its message just after it: a line break ends a comment the statement may end with, and the
+// client's semicolon ends the message. Errors later in the query map back past it.
+TEST(DdlRecorder, TheMessageOfAViewOrAPartitionFollowsTheStatement) {
+  const std::string query =
+      "CREATE VIEW v AS SELECT 1 -- a view\n;CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1); ALTER TABLE p ADD "
+      "nosuchtype nosuchtype";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query);
+  ASSERT_TRUE(rewritten.has_value());
+  EXPECT_EQ(rewritten->injected, (std::vector<bool>{false, true, false, true, true, false}));
+  ASSERT_EQ(rewritten->insertions.size(), 3u);
+  const std::string& text = rewritten->query;
+  EXPECT_LT(text.find("CREATE VIEW v AS SELECT 1 -- a view\n\n;SELECT CASE"), text.find("CREATE TABLE p1")) << text;
+  EXPECT_NE(text.find("FOR VALUES IN (1)\n;SELECT CASE"), std::string::npos) << text;
+  EXPECT_NE(text.find("'partition_bounds'"), std::string::npos) << text;
+  EXPECT_EQ(rewritten->insertions[0].offset, query.find(";CREATE TABLE")) << "the piece ends with its comment";
+  size_t shift = 0;
+  for (const RewrittenQuery::Insertion& i : rewritten->insertions) shift += i.length;
+  const size_t client = query.find("nosuchtype") + 1;
+  // Raised while running the ALTER: five statements completed before it.
+  EXPECT_EQ(ClientErrorPosition(client + shift, query, *rewritten, 5, "UTF8"), client);
+}
+
+// With --set-replica-identity-full, a statement that may leave a table without a replica identity
+// is followed by the proxy's statement giving such tables REPLICA IDENTITY FULL (after the message
+// recording it); others are not.
+TEST(DdlRecorder, WithIdentityFullATableStatementIsFollowedByTheIdentityStatement) {
+  const std::string query = "CREATE TABLE t (a int); CREATE VIEW v AS SELECT 1; UPDATE t SET a = 1";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, /*identity_full=*/true);
+  ASSERT_TRUE(rewritten.has_value());
+  EXPECT_EQ(rewritten->injected, (std::vector<bool>{true, false, true, false, true, false}));
+  const std::string& text = rewritten->query;
+  const size_t identity = text.find("CREATE TABLE t (a int)\n;DO $pgpitr$");
+  ASSERT_NE(identity, std::string::npos) << text;
+  EXPECT_NE(text.find("REPLICA IDENTITY FULL", identity), std::string::npos);
+  EXPECT_EQ(text.find("DO $pgpitr$", text.find("DO $pgpitr$") + 1), std::string::npos) << "once: the view needs none";
+  const std::optional<RewrittenQuery> plain = RewriteForDdlCapture(query);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->query.find("DO $pgpitr$"), std::string::npos);
+}
+
 // An error's position is the server's, in the rewritten text; the client's psql places it in its own.
 TEST(DdlRecorder, AnErrorPositionIsMappedBackToTheClientsText) {
   const std::string query = "CREATE TABLE \xc3\xa9t\xc3\xa9 (x int); ALTER TABLE \xc3\xa9t\xc3\xa9 ADD y nosuchtype";

@@ -398,7 +398,8 @@ TEST(TableCreatedFromQuery, NamesTheTableAsWritten) {
 }
 
 TEST(DetachWithoutConcurrently, DropsOnlyTheConcurrentlyKeywordAndNamesThePartition) {
-  std::optional<Detach> d = DetachWithoutConcurrently("ALTER TABLE range_parted2 DETACH PARTITION part_rp CONCURRENTLY");
+  std::optional<Detach> d =
+      DetachWithoutConcurrently("ALTER TABLE range_parted2 DETACH PARTITION part_rp CONCURRENTLY");
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->statement, "ALTER TABLE range_parted2 DETACH PARTITION part_rp ");
   EXPECT_EQ(d->partition, "part_rp");
@@ -461,6 +462,53 @@ TEST(RelationsActedOn, OtherStatementsNameNone) {
   EXPECT_EQ(RelationsActedOn("COMMENT ON FUNCTION f() IS 'x'"), std::nullopt);
   EXPECT_EQ(RelationsActedOn("ALTER TYPE t ADD VALUE 'x'"), std::nullopt);
   EXPECT_EQ(RelationsActedOn("SELECT 1"), std::nullopt);
+}
+
+TEST(RelationMade, TheRelationACreateMakesAsPostgresFoldsIt) {
+  bool view = true;
+  bool partition = false;
+  EXPECT_EQ(RelationMade("CREATE TABLE IF NOT EXISTS S.\"Part\" PARTITION OF s.p FOR VALUES IN (1)", &view, &partition),
+            (RelationName{"s", "Part"}));
+  EXPECT_FALSE(view);
+  EXPECT_TRUE(partition);
+  EXPECT_EQ(RelationMade("CREATE TABLE p (a int) PARTITION BY LIST (a)", &view, &partition), (RelationName{"", "p"}));
+  EXPECT_FALSE(partition);
+  EXPECT_EQ(RelationMade("create or replace recursive view V (n) AS SELECT 1", &view), (RelationName{"", "v"}));
+  EXPECT_TRUE(view);
+  EXPECT_EQ(RelationMade("CREATE VIEW v1_temp AS SELECT * FROM temp_table", &view), (RelationName{"", "v1_temp"}));
+  EXPECT_TRUE(view);
+  EXPECT_EQ(RelationMade("CREATE UNLOGGED TABLE u (a int)"), (RelationName{"", "u"}));
+  EXPECT_EQ(RelationMade("CREATE MATERIALIZED VIEW IF NOT EXISTS mv AS SELECT 1", &view), (RelationName{"", "mv"}));
+  EXPECT_FALSE(view);
+  EXPECT_EQ(RelationMade("CREATE FOREIGN TABLE f (a int) SERVER s"), (RelationName{"", "f"}));
+  EXPECT_EQ(RelationMade("CREATE SEQUENCE s.q"), (RelationName{"s", "q"}));
+  // Not made lasting, or not a relation.
+  EXPECT_EQ(RelationMade("CREATE TEMP VIEW v AS SELECT 1"), std::nullopt);
+  EXPECT_EQ(RelationMade("CREATE GLOBAL TEMPORARY TABLE t (a int)"), std::nullopt);
+  EXPECT_EQ(RelationMade("CREATE INDEX ON t (a)"), std::nullopt);
+  EXPECT_EQ(RelationMade("ALTER TABLE t ADD COLUMN b int"), std::nullopt);
+}
+
+TEST(MayLeaveTableWithoutKey, MadeAlteredOrIndexDroppedTablesButNotTemporaryOnes) {
+  EXPECT_TRUE(MayLeaveTableWithoutKey("CREATE TABLE t (a int)"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("create unlogged table t (a int)"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("CREATE TABLE t AS SELECT 1 AS a"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("SELECT 1 AS a INTO t"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("ALTER TABLE t DROP CONSTRAINT t_pkey"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("DROP INDEX t_id"));
+  EXPECT_FALSE(MayLeaveTableWithoutKey("CREATE TEMP TABLE t (a int)"));
+  EXPECT_FALSE(MayLeaveTableWithoutKey("CREATE VIEW v AS SELECT 1"));
+  EXPECT_FALSE(MayLeaveTableWithoutKey("DROP TABLE t"));
+  EXPECT_FALSE(MayLeaveTableWithoutKey("CREATE INDEX ON t (a)"));
+}
+
+TEST(PartitionAttached, ThePartitionAnAttachNames) {
+  EXPECT_EQ(PartitionAttached("ALTER TABLE IF EXISTS ONLY p ATTACH PARTITION s.\"P1\" FOR VALUES FROM (now()) TO "
+                              "(MAXVALUE)"),
+            (RelationName{"s", "P1"}));
+  EXPECT_EQ(PartitionAttached("alter table p attach partition p2 default"), (RelationName{"", "p2"}));
+  EXPECT_EQ(PartitionAttached("ALTER TABLE p DETACH PARTITION p2"), std::nullopt);
+  EXPECT_EQ(PartitionAttached("ALTER INDEX i ATTACH PARTITION j"), std::nullopt);
 }
 
 TEST(DropIfExists, AddsIfExistsAfterTheObjectKind) {
