@@ -48,13 +48,24 @@ std::string NameText(const RelationName& r) {
 }
 
 // Nor is a schema change recorded that acts on temporary relations only (as the session resolves
-// their names once it ran: a temporary table shadows a lasting one of its name), or makes a view
+// their names: a temporary table shadows a lasting one of its name; GRANT and REVOKE too), or makes a view
 // that is temporary (one of a temporary relation is, whatever its words): they end with the
 // session, and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF
 // EXISTS).
 std::string NotTemporaryOnly(std::string_view statement) {
   std::vector<std::string> temporary;  // one condition for each relation
-  if (const std::optional<std::vector<RelationName>> names = RelationsActedOn(statement)) {
+  std::optional<std::vector<RelationName>> names = RelationsActedOn(statement);
+  // (A GRANT or REVOKE on relations too; a name whose parts hold a dot resolves to none, and counts
+  // as lasting.)
+  if (const std::optional<std::vector<std::string>> granted = GrantedRelations(statement); granted && !names) {
+    names.emplace();
+    for (const std::string& g : *granted) {
+      const size_t dot = g.find('.');
+      names->push_back(dot == std::string::npos ? RelationName{"", g}
+                                                : RelationName{g.substr(0, dot), g.substr(dot + 1)});
+    }
+  }
+  if (names) {
     for (const RelationName& r : *names) {
       temporary.push_back(
           fmt::format("COALESCE((SELECT c.relpersistence = 't' FROM pg_catalog.pg_class c WHERE c.oid = "

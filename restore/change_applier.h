@@ -80,14 +80,20 @@ class ChangeApplier {
   [[nodiscard]] absl::StatusOr<bool> RowsCannotBeWritten(const proto::RelationSchema& schema,
                                                          const proto::Change& change, const proto::Transaction& txn);
 
-  // Whether a DROP the proxy recorded after `txn` (up to the target) names the relation: its rows
-  // that cannot be written (RowsCannotBeWritten) are then left out unnamed, as they end with it
-  // (event triggers record the relations a DROP dropped; the proxy's record holds only its text).
+  // Whether a DROP the proxy recorded after `txn` (up to the target) names the relation: what the
+  // restore cannot make of it as the source had it is then left unnamed, as it ends with the
+  // relation: its rows that cannot be written (RowsCannotBeWritten, left out), a shape no schema
+  // change recorded (a table made inside a function, from the stream). (Event triggers record the
+  // relations a DROP dropped; the proxy's record holds only its text.)
   using DroppedByALaterStatement = std::function<bool(const proto::RelationSchema&, const proto::Transaction&)>;
   void LookForLaterDrops(DroppedByALaterStatement dropped_later) { dropped_later_ = std::move(dropped_later); }
-  // The relations whose rows were left out so ("schema"."name"): the restore checks at its end
-  // that the target has none of them any more (the DROP it ran named that one).
-  const std::vector<std::string>& left_out_for_a_later_drop() const { return left_out_for_a_later_drop_; }
+  // The relations left unnamed so ("schema"."name"), and what to name if the target still has one:
+  // the restore checks at its end that it has none of them any more (the DROP it ran named that one).
+  struct LaterDrop {
+    std::string table;
+    std::string reason;
+  };
+  const std::vector<LaterDrop>& left_for_a_later_drop() const { return left_for_a_later_drop_; }
 
   // A schema change that cannot be replayed stops the replay (the default), or, carrying on, is
   // left out and listed in differences().
@@ -218,7 +224,7 @@ class ChangeApplier {
   // that take no input (index, type name).
   std::set<uint32_t> unwritable_named_;
   DroppedByALaterStatement dropped_later_;
-  std::vector<std::string> left_out_for_a_later_drop_;
+  std::vector<LaterDrop> left_for_a_later_drop_;
   uint32_t unwritable_schema_ = 0;
   std::vector<std::pair<int, const char*>> unwritable_columns_;
   // The last "keyless" list of this transaction's schema changes, and that change's statement.

@@ -310,7 +310,8 @@ class Pipeline {
 
   // Whether a DROP the proxy recorded after txn, up to the target, names the relation (schema and
   // name, or the name alone: the end of the restore checks the target lacks it then). Read ahead in
-  // the change log once per relation; only for rows that cannot be written.
+  // the change log once per relation; only for rows that cannot be written, or a table made or
+  // reshaped with no schema change recorded.
   bool DroppedLater(const proto::RelationSchema& schema, const proto::Transaction& txn) {
     if (!plan_.last_commit) return false;
     bool found = false;
@@ -332,20 +333,20 @@ class Pipeline {
     return found && (read.ok() || absl::IsCancelled(read));
   }
 
-  // The relations whose rows were left out for a DROP recorded later must be gone from the target:
-  // one still there (the DROP named another of its name) is named.
+  // The relations left unnamed for a DROP recorded later (their rows left out, or their shape not
+  // recorded) must be gone from the target: one still there (the DROP named another of its name) is
+  // named.
   absl::Status CheckTheLaterDropsRan() {
     std::vector<Difference> still;
-    for (const std::string& table : applier_->left_out_for_a_later_drop()) {
-      absl::StatusOr<pg::Result> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {table});
+    for (const ChangeApplier::LaterDrop& left : applier_->left_for_a_later_drop()) {
+      absl::StatusOr<pg::Result> there = target_->Query("SELECT pg_catalog.to_regclass($1) IS NOT NULL", {left.table});
       if (!there.ok()) return there.status();
       if (there->GetString(0, 0) != "t") continue;
       still.push_back(Difference{.commit_lsn = plan_.reached_lsn.value(),
                                  .commit_time = plan_.reached_time,
                                  .statement = "",
-                                 .reason = "its rows (of a type that takes no input value) were left out for a DROP "
-                                           "recorded later, but the restore still has the table",
-                                 .objects = {"table " + table}});
+                                 .reason = left.reason,
+                                 .objects = {"table " + left.table}});
     }
     return applier_->NameRelations(std::move(still));
   }

@@ -59,7 +59,7 @@ absl::Status SchemaFollower::Follow(const proto::RelationSchema& schema) {
   for (const Step& step : *steps) {
     if (absl::Status s = target_->Execute(step.sql); !s.ok()) return s;
     if (!step.note.empty()) notes_->push_back(step.note);
-    reshaped_.emplace_back(QualifiedName(schema), step.note);
+    reshaped_.emplace_back(schema, step.note);
   }
   followed_[schema.relid()] = schema.schema_id();
   return absl::OkStatus();

@@ -41,7 +41,7 @@ class SchemaFollower {
   void Forget() { followed_.clear(); }
   // The tables Follow reshaped since the last call, with what it did (ChangeApplier names those a
   // transaction reshaped with no schema change recorded).
-  std::vector<std::pair<std::string, std::string>> TakeReshaped() { return std::exchange(reshaped_, {}); }
+  std::vector<std::pair<proto::RelationSchema, std::string>> TakeReshaped() { return std::exchange(reshaped_, {}); }
 
  private:
   // One statement that makes the target's table follow the stream, and what the summary says of it.
@@ -62,7 +62,7 @@ class SchemaFollower {
   std::map<uint32_t, proto::RelationSchema> schemas_;
   std::map<uint32_t, proto::TypeInfo> types_;
   std::unordered_map<uint32_t, uint32_t> followed_;  // relid -> schema id the target matches
-  std::vector<std::pair<std::string, std::string>> reshaped_;
+  std::vector<std::pair<proto::RelationSchema, std::string>> reshaped_;
 };
 
 // "schema"."name"

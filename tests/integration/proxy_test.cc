@@ -810,7 +810,9 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
        "CREATE TABLE lasting (a int PRIMARY KEY); CREATE TABLE gone (a int PRIMARY KEY); "
        "INSERT INTO lasting VALUES (1)");
   Exec(via, "CREATE TEMP TABLE tmp (a int); CREATE INDEX ON tmp (a); ALTER TABLE tmp ADD COLUMN b int");
-  Exec(via, "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'");
+  Exec(via,
+       "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'; GRANT SELECT ON TABLE tmp TO "
+       "PUBLIC; REVOKE SELECT ON tmp FROM PUBLIC");
   Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");
   Exec(via, "DROP TABLE tmp, gone");
   Exec(via, "INSERT INTO lasting VALUES (2)");
@@ -841,6 +843,33 @@ TEST_F(ProxyTest, RowsNoInputTakesOfATableDroppedLaterAreLeftOutAndTheRestoreIsE
   absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(copied));
   ASSERT_FALSE(between.ok());
   EXPECT_NE(between.status().message().find("pg_node_tree"), std::string::npos) << between.status();
+}
+
+// A table made inside a function (no proxy sees its statement) is made at restore from the stream,
+// without what the stream lacks (defaults, constraints, indexes): a restore is refused naming it,
+// unless a DROP the proxy recorded later drops it before the target: then what it held ends with
+// it, and the restore is exact (before, every restore after it was refused).
+TEST_F(ProxyTest, ATableMadeInAFunctionAndDroppedLaterThroughTheProxyIsExactAfterTheDrop) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  pg::Connection direct = Connect("app");
+  Exec(via,
+       "CREATE TABLE kept (a int PRIMARY KEY); CREATE FUNCTION make_status(name text) RETURNS void LANGUAGE plpgsql "
+       "AS $$ BEGIN EXECUTE format('CREATE TABLE %I (a int DEFAULT 7, b text UNIQUE) ', name); EXECUTE "
+       "format('INSERT INTO %I VALUES (1, ''x'')', name); END $$");
+  Exec(via, "SELECT make_status('status'); INSERT INTO kept VALUES (1)");
+  const pg::Lsn made = InsertLsn(direct);
+  WaitForACheckAfterNow(direct);
+  Exec(via, "DROP TABLE status; INSERT INTO kept VALUES (2)");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
+  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
+  absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(made));
+  ASSERT_FALSE(between.ok());
+  EXPECT_NE(between.status().message().find("status"), std::string::npos) << between.status();
 }
 
 // CREATE TABLE ... AS EXECUTE runs a statement the session prepared: the proxy records the
