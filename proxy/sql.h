@@ -20,7 +20,8 @@ std::vector<std::string_view> SplitStatements(std::string_view query);
 
 // True for statements that change what a restore must recreate: CREATE/ALTER/DROP of tables,
 // columns, indexes, types, sequences, schemas, views, materialized views, functions, procedures,
-// triggers, extensions, domains, policies, rules; RENAME; COMMENT ON; GRANT/REVOKE; SECURITY LABEL.
+// triggers, extensions, domains, policies, rules; RENAME; COMMENT ON; GRANT/REVOKE; SECURITY LABEL;
+// REFRESH MATERIALIZED VIEW (its contents are not in the logical stream).
 // Not DDL: SELECT/INSERT/UPDATE/DELETE/MERGE/COPY, transaction control, SET, utility commands
 // such as VACUUM, ANALYZE, CHECKPOINT, and CREATE/DROP DATABASE or ROLE/TABLESPACE (cluster-wide, not
 // part of the database a restore recreates). Leading comments and whitespace are skipped;

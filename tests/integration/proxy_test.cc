@@ -887,10 +887,11 @@ TEST_F(ProxyTest, ATableMadeByExecutingAPreparedStatementIsMadeAgain) {
 // The proxy records each schema change with the session state it ran in and what the source
 // computed that replay would compute otherwise: a partition bound from the clock (simple and
 // extended protocol) gets the source's bound, objects their owner under SET ROLE, a default the
-// DateStyle of the session, a function body naming a temporary table is not checked again, and a
-// view of a temporary table (temporary itself) is left out. Before, the partitions' rows were
-// refused at restore, the view's CREATE and the function's were refused, the table was the
-// restoring role's, and the default another date.
+// DateStyle of the session, a function body naming a temporary table is not checked again, a view
+// of a temporary table (temporary itself) is left out, and a materialized view is refreshed where
+// the source refreshed it. Before, the partitions' rows were refused at restore, the view's CREATE
+// and the function's were refused, the table was the restoring role's, the default another date,
+// and the view never populated.
 TEST_F(ProxyTest, SchemaChangesReplayInTheSessionStateTheyRanInWithTheBoundsTheSourceComputed) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   pg::Connection via = ConnectVia("app");
@@ -912,13 +913,16 @@ TEST_F(ProxyTest, SchemaChangesReplayInTheSessionStateTheyRanInWithTheBoundsTheS
        "SET DateStyle = 'SQL, DMY'; SET ROLE proxy_owner; CREATE TABLE owned (a int PRIMARY KEY, d date DEFAULT "
        "'02/03/2020'); RESET ROLE; RESET DateStyle");
   Exec(via, "INSERT INTO owned (a) VALUES (1)");
+  Exec(via, "CREATE MATERIALIZED VIEW counted AS SELECT count(*) AS n FROM owned WITH NO DATA");
+  Exec(via, "INSERT INTO owned (a) VALUES (2); REFRESH MATERIALIZED VIEW counted; INSERT INTO owned (a) VALUES (3)");
   Exec(via,
        "CREATE TEMP TABLE scratch (a int); CREATE VIEW scratch_view AS SELECT a FROM scratch; "
        "CREATE FUNCTION to_scratch(x int) RETURNS void LANGUAGE sql AS $$ INSERT INTO scratch VALUES (x) $$");
   ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM parted"), "1,2");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'"), "proxy_owner");
-  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT d FROM owned"), "2020-03-02");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT min(d) FROM owned"), "2020-03-02");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT n FROM counted"), "2") << "refreshed where the source was";
   EXPECT_EQ(QueryOne(Connect("latest"),
                      "SELECT to_regclass('scratch_view') IS NULL AND to_regproc('to_scratch') IS NOT NULL"),
             "t");

@@ -263,7 +263,7 @@ INSTANTIATE_TEST_SUITE_P(
         KeywordCase{"EXPLAIN CREATE TABLE t AS SELECT 1", false}, KeywordCase{"EXPLAIN ANALYZE SELECT 1", false},
         KeywordCase{"EXPLAIN (ANALYZE false) SELECT 1 INTO t", false}, KeywordCase{"LOAD 'auto_explain'", false},
         KeywordCase{"REINDEX TABLE t", false}, KeywordCase{"TRUNCATE t", false},
-        KeywordCase{"REFRESH MATERIALIZED VIEW mv", false}, KeywordCase{"CREATE TEMP TABLE t (a int)", false},
+        KeywordCase{"REFRESH MATERIALIZED VIEW mv", true}, KeywordCase{"CREATE TEMP TABLE t (a int)", false},
         KeywordCase{"CREATE TEMPORARY TABLE t (a int)", false},
         KeywordCase{"CREATE GLOBAL TEMPORARY TABLE t (a int)", false},
         KeywordCase{"CREATE LOCAL TEMP TABLE t (a int)", false}, KeywordCase{"CREATE TEMP VIEW v AS SELECT 1", false},
