@@ -118,6 +118,20 @@ bool RecordedAfter(std::string_view statement) {
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
 }
 
+// The CHECK constraints of a partition a DETACH PARTITION detaches, as they are when the message
+// runs: recorded after a DETACH ... CONCURRENTLY succeeded, they hold the one it added (restore runs
+// the DETACH without CONCURRENTLY, then adds those the target's lacks).
+std::string DetachedChecks(std::string_view statement) {
+  const std::optional<RelationName> partition = PartitionDetached(statement);
+  if (!partition) return "";
+  return fmt::format(
+      ", 'detached_checks', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(pg_catalog.format('%I.%I', "
+      "n.nspname, t.relname), k.conname, pg_catalog.pg_get_constraintdef(k.oid))) FROM pg_catalog.pg_constraint k "
+      "JOIN pg_catalog.pg_class t ON t.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace "
+      "WHERE k.conrelid = pg_catalog.to_regclass({}) AND k.contype = 'c')",
+      NameText(*partition));
+}
+
 // The statement that records a schema change in the stream (run in its session, just before it or,
 // RecordedAfter, just after):
 // a transactional message, so it lands at its place in the transaction and disappears with it.
@@ -127,9 +141,10 @@ std::string MessageStatement(std::string_view statement, const std::string& sql,
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}, 'role', current_user, "
-      "'role_attributes', {}, 'settings', {}{}{})::text) END",
+      "'role_attributes', {}, 'settings', {}{}{}{})::text) END",
       NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, sql, kRoles, pg::kRoleAttributesSql,
-      pg::kSessionSettingsSql, PartitionBounds(statement), prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
+      pg::kSessionSettingsSql, PartitionBounds(statement), DetachedChecks(statement),
+      prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
 std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
   return MessageStatement(statement, TextOf(statement), prepare) + ";";
@@ -280,12 +295,15 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
           rewritten_.push_back({readies_sent_, std::string(*query), std::move(*rewritten), 0});
           return;
         }
-        // An index made or dropped CONCURRENTLY cannot share a transaction with the proxy's
-        // message: it is recorded after it succeeded, as the same statement without CONCURRENTLY.
+        // An index made or dropped CONCURRENTLY, or a partition detached so, cannot share a
+        // transaction with the proxy's message: it is recorded after it succeeded, as the same
+        // statement without CONCURRENTLY.
         const std::vector<std::string_view> statements = SplitStatements(*query);
         if (statements.size() == 1 && IsSchemaChange(statements[0])) {
           if (std::optional<std::string> plain = IndexStatementWithoutConcurrently(statements[0])) {
             record_after_.push_back({readies_sent_, std::move(*plain), false});
+          } else if (std::optional<Detach> detach = DetachWithoutConcurrently(statements[0])) {
+            record_after_.push_back({readies_sent_, std::move(detach->statement), false});
           }
         }
       }

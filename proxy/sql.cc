@@ -706,14 +706,23 @@ bool MayLeaveTableWithoutKey(std::string_view statement) {
   return c.AtWord("table");
 }
 
-std::optional<RelationName> PartitionAttached(std::string_view statement) {
+namespace {
+
+// ALTER TABLE [IF EXISTS] [ONLY] name <verb> PARTITION partition ...: the partition.
+std::optional<RelationName> PartitionOf(std::string_view statement, std::string_view verb) {
   Cursor c(statement);
   if (!c.Accept("alter") || !c.Accept("table")) return std::nullopt;
   if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
   c.Accept("only");
-  if (ReadName(c).empty() || !c.Accept("attach") || !c.Accept("partition")) return std::nullopt;
+  if (ReadName(c).empty() || !c.Accept(verb) || !c.Accept("partition")) return std::nullopt;
   return RelationNameOf(ReadName(c));
 }
+
+}  // namespace
+
+std::optional<RelationName> PartitionAttached(std::string_view statement) { return PartitionOf(statement, "attach"); }
+
+std::optional<RelationName> PartitionDetached(std::string_view statement) { return PartitionOf(statement, "detach"); }
 
 std::optional<std::string> PreparedName(std::string_view statement) {
   Cursor c(statement);

@@ -59,6 +59,9 @@ std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view state
 // partition (CREATE TABLE ... PARTITION OF).
 std::optional<RelationName> RelationMade(std::string_view statement, bool* view = nullptr, bool* partition = nullptr);
 std::optional<RelationName> PartitionAttached(std::string_view statement);
+// The partition an ALTER TABLE ... DETACH PARTITION detaches (CONCURRENTLY or not); nullopt for any
+// other statement.
+std::optional<RelationName> PartitionDetached(std::string_view statement);
 
 // True for statements that may leave a table without a replica identity: CREATE TABLE (of any
 // form, SELECT INTO too), ALTER TABLE, DROP INDEX (not temporary ones by their words).

@@ -298,6 +298,30 @@ absl::Status ChangeApplier::Apply(const proto::Change& change, const proto::Tran
   return absl::OkStatus();
 }
 
+namespace {
+
+// After a DETACH PARTITION run without CONCURRENTLY: the CHECK constraints of the partition on the
+// source after the concurrent form ran (recorded: [partition, name, definition]) that the target's
+// lacks, which are the ones the concurrent form added; statements to append ("; DO ...").
+absl::StatusOr<std::string> AddDetachedChecks(const nlohmann::json& checks, const std::string& where) {
+  std::string sql;
+  for (const nlohmann::json& check : checks) {
+    if (!check.is_array() || check.size() != 3 || !check[0].is_string() || !check[1].is_string() ||
+        !check[2].is_string()) {
+      return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+    }
+    sql += fmt::format(
+        "; DO $pgpitr$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = "
+        "{0}::pg_catalog.regclass AND k.conname = {1}) THEN ALTER TABLE {2} ADD CONSTRAINT {3} {4}; END IF; "
+        "END $pgpitr$",
+        pg::QuoteLiteral(check[0].get<std::string>()), pg::QuoteLiteral(check[1].get<std::string>()),
+        check[0].get<std::string>(), QuoteIdent(check[1].get<std::string>()), check[2].get<std::string>());
+  }
+  return sql;
+}
+
+}  // namespace
+
 absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::Transaction& txn) {
   const nlohmann::json ddl = nlohmann::json::parse(change.message_content(), nullptr, /*allow_exceptions=*/false);
   if (!ddl.is_object() || !ddl.contains("sql") || !ddl["sql"].is_string() || !ddl.contains("search_path") ||
@@ -346,7 +370,15 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
     ran = target_->Execute("DEALLOCATE ALL");
     if (ran.ok()) ran = RunRecorded(ddl["prepare"].get<std::string>());
   }
-  if (ran.ok()) ran = RunRecorded(sql);
+  // A DETACH PARTITION ... CONCURRENTLY, recorded once it succeeded without CONCURRENTLY: then the
+  // CHECK constraints the concurrent form added to the partition.
+  std::string run = sql;
+  if (ddl.contains("detached_checks") && ddl["detached_checks"].is_array()) {
+    absl::StatusOr<std::string> checks = AddDetachedChecks(ddl["detached_checks"], where);
+    if (!checks.ok()) return checks.status();
+    run += *checks;
+  }
+  if (ran.ok()) ran = RunRecorded(run);
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
   // Partitions get the bounds the source computed, where the target computed others (an expression).
   if (ran.ok()) {
@@ -1189,20 +1221,9 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
     if (std::optional<proxy::Detach> detach = proxy::DetachWithoutConcurrently(statement)) {
       sql = detach->statement;
       if (e.contains("detached_checks") && e["detached_checks"].is_array()) {
-        // The partition's CHECK constraints on the source after it (recorded): those the target's
-        // lacks are the ones the concurrent detach added.
-        for (const nlohmann::json& check : e["detached_checks"]) {
-          if (!check.is_array() || check.size() != 3 || !check[0].is_string() || !check[1].is_string() ||
-              !check[2].is_string()) {
-            return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
-          }
-          sql += fmt::format(
-              "; DO $pgpitr$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = "
-              "{0}::pg_catalog.regclass AND k.conname = {1}) THEN ALTER TABLE {2} ADD CONSTRAINT {3} {4}; END IF; "
-              "END $pgpitr$",
-              pg::QuoteLiteral(check[0].get<std::string>()), pg::QuoteLiteral(check[1].get<std::string>()),
-              check[0].get<std::string>(), QuoteIdent(check[1].get<std::string>()), check[2].get<std::string>());
-        }
+        absl::StatusOr<std::string> checks = AddDetachedChecks(e["detached_checks"], where);
+        if (!checks.ok()) return checks.status();
+        sql += *checks;
       } else {
         // Recorded before the trigger said: the partition's constraint, unless one just like it is there.
         const std::string partition = pg::QuoteLiteral(detach->partition) + "::pg_catalog.regclass";

@@ -845,6 +845,26 @@ TEST_F(ProxyTest, RowsNoInputTakesOfATableDroppedLaterAreLeftOutAndTheRestoreIsE
   EXPECT_NE(between.status().message().find("pg_node_tree"), std::string::npos) << between.status();
 }
 
+// DETACH PARTITION ... CONCURRENTLY cannot share a transaction with the proxy's message: the proxy
+// records it once it succeeded, without CONCURRENTLY, with the partition's CHECK constraints then;
+// restore detaches and adds the one the concurrent form added (before, it was not recorded: the
+// restore kept the partition attached, and named it).
+TEST_F(ProxyTest, APartitionDetachedConcurrentlyIsDetachedAtRestoreWithTheCheckItGot) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  Exec(via,
+       "CREATE TABLE ranged (a int PRIMARY KEY) PARTITION BY RANGE (a); CREATE TABLE ranged_low PARTITION OF "
+       "ranged FOR VALUES FROM (0) TO (100); CREATE TABLE ranged_high PARTITION OF ranged FOR VALUES FROM (100) TO "
+       "(200); INSERT INTO ranged VALUES (1), (150)");
+  Exec(via, "ALTER TABLE ranged DETACH PARTITION ranged_low CONCURRENTLY");
+  Exec(via, "INSERT INTO ranged_low VALUES (2); INSERT INTO ranged VALUES (151)");
+  ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
+  constexpr const char* kShape =
+      "SELECT relispartition::text || ' ' || (SELECT string_agg(pg_get_constraintdef(oid), ', ') FROM pg_constraint "
+      "WHERE conrelid = 'ranged_low'::regclass AND contype = 'c') FROM pg_class WHERE oid = 'ranged_low'::regclass";
+  EXPECT_EQ(QueryOne(Connect("latest"), kShape), QueryOne(Connect("app"), kShape));
+}
+
 // A table made inside a function (no proxy sees its statement) is made at restore from the stream,
 // without what the stream lacks (defaults, constraints, indexes): a restore is refused naming it,
 // unless a DROP the proxy recorded later drops it before the target: then what it held ends with

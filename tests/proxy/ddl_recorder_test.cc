@@ -286,6 +286,21 @@ TEST(DdlRecorder, AnIndexMadeConcurrentlyIsRecordedAfterItSucceeded) {
   EXPECT_EQ(recorder.in_flight(), 0u);
 }
 
+TEST(DdlRecorder, APartitionDetachedConcurrentlyIsRecordedAfterItSucceededWithItsChecks) {
+  DdlRecorder recorder;
+  (void)Forwarded(recorder, "Z");
+  const std::string sql = "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY";
+  EXPECT_EQ(Send(recorder, 'Q', Query(sql)), EncodeMessage('Q', Query(sql))) << "it cannot share a transaction";
+  std::string to_database;
+  EXPECT_EQ(Forwarded(recorder, "CZ", &to_database), "C");
+  const auto record = Messages(to_database);
+  ASSERT_EQ(record.size(), 1u);
+  EXPECT_NE(record[0].second.find(Hex("ALTER TABLE p DETACH PARTITION p1 ")), std::string::npos) << record[0].second;
+  EXPECT_NE(record[0].second.find("'detached_checks'"), std::string::npos) << "the CHECK it added, read after it";
+  EXPECT_EQ(Forwarded(recorder, "TDCZ"), "Z");
+  EXPECT_EQ(recorder.in_flight(), 0u);
+}
+
 TEST(DdlRecorder, AnIndexMadeConcurrentlyThatFailsIsNotRecorded) {
   DdlRecorder recorder;
   (void)Forwarded(recorder, "Z");

@@ -508,6 +508,8 @@ TEST(PartitionAttached, ThePartitionAnAttachNames) {
             (RelationName{"s", "P1"}));
   EXPECT_EQ(PartitionAttached("alter table p attach partition p2 default"), (RelationName{"", "p2"}));
   EXPECT_EQ(PartitionAttached("ALTER TABLE p DETACH PARTITION p2"), std::nullopt);
+  EXPECT_EQ(PartitionDetached("ALTER TABLE p DETACH PARTITION P2 CONCURRENTLY"), (RelationName{"", "p2"}));
+  EXPECT_EQ(PartitionDetached("ALTER TABLE p ATTACH PARTITION p2 DEFAULT"), std::nullopt);
   EXPECT_EQ(PartitionAttached("ALTER INDEX i ATTACH PARTITION j"), std::nullopt);
 }
 
