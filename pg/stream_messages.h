@@ -46,6 +46,21 @@ inline constexpr const char* kRoleAttributesSql =
     "'createrole', r.rolcreaterole, 'bypassrls', r.rolbypassrls, 'inherit', r.rolinherit) "
     "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)";
 
+// Which role is a member of which (a statement run as one role may need another's rights), and the
+// database's own privileges but its owner's (GRANT CREATE ON DATABASE is no schema change, and a
+// statement may need it): restore gives the roles it made the same.
+inline constexpr const char* kMembershipsSql =
+    "(SELECT pg_catalog.json_agg(pg_catalog.json_build_array(r.rolname, m.rolname, a.admin_option) "
+    "ORDER BY r.rolname, m.rolname) FROM pg_catalog.pg_auth_members a "
+    "JOIN pg_catalog.pg_roles r ON r.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member "
+    "WHERE m.rolname !~ '^pg_')";
+inline constexpr const char* kDatabasePrivilegesSql =
+    "(SELECT pg_catalog.json_agg(pg_catalog.json_build_array(COALESCE(g.rolname, 'PUBLIC'), x.privilege_type, "
+    "x.is_grantable) ORDER BY g.rolname, x.privilege_type) FROM pg_catalog.pg_database d, "
+    "pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) x "
+    "LEFT JOIN pg_catalog.pg_roles g ON g.oid = x.grantee "
+    "WHERE d.datname = pg_catalog.current_database() AND x.grantee <> d.datdba)";
+
 // A published table whose UPDATE and DELETE the server can send: a replica identity it can use
 // (FULL, a valid immediate primary key, or a valid chosen index). Of pg_class `c`.
 inline constexpr const char* kHasReplicaIdentitySql = R"sql((c.relreplident = 'f'

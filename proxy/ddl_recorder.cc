@@ -110,11 +110,12 @@ std::string PartitionBounds(std::string_view statement) {
 }
 
 // Whether the proxy's message follows the statement rather than precedes it: it records what the
-// statement made (a view's persistence, a partition's bound).
+// statement made (a view's persistence, a partition's bound, the columns of a table made LIKE
+// another).
 bool RecordedAfter(std::string_view statement) {
   bool view = false;
   bool partition = false;
-  return PartitionAttached(statement).has_value() ||
+  return PartitionAttached(statement).has_value() || MakesTableLike(statement) ||
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
 }
 
@@ -132,6 +133,23 @@ std::string DetachedChecks(std::string_view statement) {
       NameText(*partition));
 }
 
+// The table a CREATE TABLE ... (LIKE other) made, as the source made it: restore makes it so when
+// the statement cannot run there (LIKE a temporary table).
+std::string MadeLike(std::string_view statement) {
+  if (!MakesTableLike(statement)) return "";
+  const std::optional<RelationName> made = RelationMade(statement);
+  return fmt::format(
+      ", 'made_like', (SELECT pg_catalog.json_build_object('table', pg_catalog.format('%I.%I', n.nspname, r.relname), "
+      "'persistence', r.relpersistence, 'columns', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attname, "
+      "pg_catalog.format_type(a.atttypid, a.atttypmod), CASE WHEN a.attcollation <> t.typcollation THEN "
+      "pg_catalog.format('%I.%I', cn.nspname, co.collname) END, a.attnotnull) ORDER BY a.attnum) FROM "
+      "pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid LEFT JOIN pg_catalog.pg_collation co "
+      "ON co.oid = a.attcollation LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE a.attrelid "
+      "= r.oid AND a.attnum > 0 AND NOT a.attisdropped)) FROM pg_catalog.pg_class r JOIN pg_catalog.pg_namespace n ON "
+      "n.oid = r.relnamespace WHERE r.oid = pg_catalog.to_regclass({}))",
+      NameText(*made));
+}
+
 // The statement that records a schema change in the stream (run in its session, just before it or,
 // RecordedAfter, just after):
 // a transactional message, so it lands at its place in the transaction and disappears with it.
@@ -141,10 +159,10 @@ std::string MessageStatement(std::string_view statement, const std::string& sql,
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}, 'role', current_user, "
-      "'role_attributes', {}, 'settings', {}{}{}{})::text) END",
+      "'role_attributes', {}, 'memberships', {}, 'database_privileges', {}, 'settings', {}{}{}{}{})::text) END",
       NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, sql, kRoles, pg::kRoleAttributesSql,
-      pg::kSessionSettingsSql, PartitionBounds(statement), DetachedChecks(statement),
-      prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
+      pg::kMembershipsSql, pg::kDatabasePrivilegesSql, pg::kSessionSettingsSql, PartitionBounds(statement),
+      DetachedChecks(statement), MadeLike(statement), prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
 std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
   return MessageStatement(statement, TextOf(statement), prepare) + ";";

@@ -696,6 +696,24 @@ std::optional<RelationName> RelationMade(std::string_view statement, bool* view,
   return name;
 }
 
+bool MakesTableLike(std::string_view statement) {
+  bool view = true;
+  if (!RelationMade(statement, &view) || view) return false;
+  Cursor c(statement);
+  if (!c.SeekWord({"table"})) return false;
+  c.Advance();
+  while (!c.done() && !c.AtPunct('(')) c.Advance();  // past the name
+  if (c.done()) return false;
+  bool element_start = true;  // after '(' or ',' at the list's depth
+  c.Advance();
+  while (!c.done() && c.depth() >= 1) {
+    if (c.depth() == 1 && element_start && c.AtWord("like")) return true;
+    element_start = c.depth() == 1 && c.AtPunct(',');
+    c.Advance();
+  }
+  return false;
+}
+
 bool MayLeaveTableWithoutKey(std::string_view statement) {
   if (CreatesTableFromQuery(statement)) return true;
   Cursor c(statement);

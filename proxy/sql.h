@@ -58,6 +58,8 @@ std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view state
 // any other statement. `view` and `partition`, when given, say whether it makes a view, or a
 // partition (CREATE TABLE ... PARTITION OF).
 std::optional<RelationName> RelationMade(std::string_view statement, bool* view = nullptr, bool* partition = nullptr);
+// True for a CREATE TABLE whose columns include LIKE another relation's (which may be temporary).
+bool MakesTableLike(std::string_view statement);
 std::optional<RelationName> PartitionAttached(std::string_view statement);
 // The partition an ALTER TABLE ... DETACH PARTITION detaches (CONCURRENTLY or not); nullopt for any
 // other statement.

@@ -320,6 +320,25 @@ absl::StatusOr<std::string> AddDetachedChecks(const nlohmann::json& checks, cons
   return sql;
 }
 
+// The CREATE TABLE of a table as a proxy recorded it made LIKE another ({"table", "persistence",
+// "columns": [[name, type, collation or null, not null], ...]}).
+absl::StatusOr<std::string> CreateTableLike(const nlohmann::json& made, const std::string& where) {
+  const auto damaged = [&] { return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where)); };
+  if (!made.contains("table") || !made["table"].is_string() || !made.contains("columns") ||
+      !made["columns"].is_array()) {
+    return damaged();
+  }
+  std::string columns;
+  for (const nlohmann::json& col : made["columns"]) {
+    if (!col.is_array() || col.size() != 4 || !col[0].is_string() || !col[1].is_string()) return damaged();
+    columns += fmt::format("{}{} {}{}{}", columns.empty() ? "" : ", ", QuoteIdent(col[0].get<std::string>()),
+                           col[1].get<std::string>(), col[2].is_string() ? " COLLATE " + col[2].get<std::string>() : "",
+                           col[3].is_boolean() && col[3].get<bool>() ? " NOT NULL" : "");
+  }
+  const bool unlogged = made.contains("persistence") && made["persistence"] == "u";
+  return fmt::format("CREATE {}TABLE {} ({})", unlogged ? "UNLOGGED " : "", made["table"].get<std::string>(), columns);
+}
+
 }  // namespace
 
 absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::Transaction& txn) {
@@ -378,7 +397,18 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
     if (!checks.ok()) return checks.status();
     run += *checks;
   }
-  if (ran.ok()) ran = RunRecorded(run);
+  if (ran.ok() && ddl.contains("made_like") && ddl["made_like"].is_object()) {
+    // A table made LIKE another, which may have been temporary: when the statement cannot run
+    // here, the table is made as the source made it (its columns).
+    absl::Status tried = RunInSavepoint(run);
+    if (!tried.ok()) {
+      absl::StatusOr<std::string> create = CreateTableLike(ddl["made_like"], where);
+      if (!create.ok()) return create.status();
+      ran = RunRecorded(*create);
+    }
+  } else if (ran.ok()) {
+    ran = RunRecorded(run);
+  }
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
   // Partitions get the bounds the source computed, where the target computed others (an expression).
   if (ran.ok()) {

@@ -325,21 +325,10 @@ BEGIN
     'roles', (SELECT pg_catalog.jsonb_agg(r.rolname ORDER BY r.rolname) FROM pg_catalog.pg_roles r
                WHERE r.rolname !~ '^pg_'),
     -- Which role is a member of which (a statement run as one role may need another's rights).
-    'memberships', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(r.rolname, m.rolname, a.admin_option)
-                                                ORDER BY r.rolname, m.rolname)
-                      FROM pg_catalog.pg_auth_members a
-                      JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
-                      JOIN pg_catalog.pg_roles m ON m.oid = a.member
-                     WHERE m.rolname !~ '^pg_'),
+    'memberships', %MEMBERSHIPS%,
     -- The database's own privileges (GRANT CREATE ON DATABASE is no schema change, and a
     -- statement may need it), but for its owner's.
-    'database_privileges', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
-                                     COALESCE(g.rolname, 'PUBLIC'), x.privilege_type, x.is_grantable)
-                                     ORDER BY g.rolname, x.privilege_type)
-                              FROM pg_catalog.pg_database d,
-                                   pg_catalog.aclexplode(COALESCE(d.datacl, pg_catalog.acldefault('d', d.datdba))) x
-                              LEFT JOIN pg_catalog.pg_roles g ON g.oid = x.grantee
-                             WHERE d.datname = pg_catalog.current_database() AND x.grantee <> d.datdba),
+    'database_privileges', %DATABASE_PRIVILEGES%,
     'search_path', pg_catalog.current_setting('search_path'),
     -- A GRANT does not say what it granted on: the session's temporary relations tell which names were theirs.
     'temp_relations', CASE WHEN TG_TAG IN ('GRANT', 'REVOKE', 'CREATE TABLE') AND pg_catalog.pg_my_temp_schema() <> 0 THEN
@@ -468,7 +457,9 @@ absl::StatusOr<DdlRecording> InstallEventTriggers(pg::Connection& conn, const st
                                         {"%IDENTITY_FULL%", identity_full ? "true" : "false"},
                                         {"%HAS_IDENTITY%", kHasReplicaIdentity},
                                         {"%SESSION_SETTINGS%", pg::kSessionSettingsSql},
-                                        {"%ROLE_ATTRIBUTES%", pg::kRoleAttributesSql}})),
+                                        {"%ROLE_ATTRIBUTES%", pg::kRoleAttributesSql},
+                                        {"%MEMBERSHIPS%", pg::kMembershipsSql},
+                                        {"%DATABASE_PRIVILEGES%", pg::kDatabasePrivilegesSql}})),
       fmt::arg("rewrite", kRecordRewrite), fmt::arg("drop_trigger", pg::kSqlDropTrigger),
       fmt::arg("end_trigger", pg::kDdlEndTrigger), fmt::arg("rewrite_trigger", pg::kTableRewriteTrigger),
       fmt::arg("start_trigger", pg::kDdlStartTrigger),

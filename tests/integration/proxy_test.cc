@@ -801,7 +801,8 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
 // Temporary relations end with their session and no restore has them: a schema change the proxy
 // sees acting on temporary ones only is not recorded (as the session resolves the name: a temporary
 // table shadows a lasting one of its name), and a DROP naming a temporary and a lasting one drops
-// the lasting one at restore. Before, the restore stopped at that DROP, and the RENAME of the
+// the lasting one at restore; a table made LIKE a temporary one is made with the columns the source
+// gave it. Before, the restore stopped at that DROP (and at the LIKE), and the RENAME of the
 // temporary table renamed the lasting one.
 TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDropsTheLastingOne) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
@@ -814,6 +815,7 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
        "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'; GRANT SELECT ON TABLE tmp TO "
        "PUBLIC; REVOKE SELECT ON tmp FROM PUBLIC");
   Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");
+  Exec(via, "CREATE TABLE like_tmp (LIKE tmp); INSERT INTO like_tmp VALUES (1, 2)");
   Exec(via, "DROP TABLE tmp, gone");
   Exec(via, "INSERT INTO lasting VALUES (2)");
   ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
@@ -906,7 +908,8 @@ TEST_F(ProxyTest, ATableMadeByExecutingAPreparedStatementIsMadeAgain) {
 
 // The proxy records each schema change with the session state it ran in and what the source
 // computed that replay would compute otherwise: a partition bound from the clock (simple and
-// extended protocol) gets the source's bound, objects their owner under SET ROLE, a default the
+// extended protocol) gets the source's bound, objects their owner under SET ROLE (a role the restore
+// makes is a member of the roles it was a member of), a default the
 // DateStyle of the session, a function body naming a temporary table is not checked again, a view
 // of a temporary table (temporary itself) is left out, and a materialized view is refreshed where
 // the source refreshed it. Before, the partitions' rows were refused at restore, the view's CREATE
@@ -933,6 +936,11 @@ TEST_F(ProxyTest, SchemaChangesReplayInTheSessionStateTheyRanInWithTheBoundsTheS
        "SET DateStyle = 'SQL, DMY'; SET ROLE proxy_owner; CREATE TABLE owned (a int PRIMARY KEY, d date DEFAULT "
        "'02/03/2020'); RESET ROLE; RESET DateStyle");
   Exec(via, "INSERT INTO owned (a) VALUES (1)");
+  Exec(via,
+       "CREATE ROLE proxy_a NOLOGIN; CREATE ROLE proxy_b NOLOGIN; GRANT proxy_b TO proxy_a; GRANT CREATE ON SCHEMA "
+       "public TO proxy_a, proxy_b");
+  Exec(via,
+       "SET ROLE proxy_a; CREATE TABLE handed (a int PRIMARY KEY); ALTER TABLE handed OWNER TO proxy_b; RESET ROLE");
   Exec(via, "CREATE MATERIALIZED VIEW counted AS SELECT count(*) AS n FROM owned WITH NO DATA");
   Exec(via, "INSERT INTO owned (a) VALUES (2); REFRESH MATERIALIZED VIEW counted; INSERT INTO owned (a) VALUES (3)");
   Exec(via,
@@ -941,6 +949,8 @@ TEST_F(ProxyTest, SchemaChangesReplayInTheSessionStateTheyRanInWithTheBoundsTheS
   ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM parted"), "1,2");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'"), "proxy_owner");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT tableowner FROM pg_tables WHERE tablename = 'handed'"), "proxy_b")
+      << "proxy_a, made by the restore, is a member of proxy_b as on the source";
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT min(d) FROM owned"), "2020-03-02");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT n FROM counted"), "2") << "refreshed where the source was";
   EXPECT_EQ(QueryOne(Connect("latest"),

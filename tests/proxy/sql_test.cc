@@ -489,6 +489,15 @@ TEST(RelationMade, TheRelationACreateMakesAsPostgresFoldsIt) {
   EXPECT_EQ(RelationMade("ALTER TABLE t ADD COLUMN b int"), std::nullopt);
 }
 
+TEST(MakesTableLike, ACreateTableWithALikeAmongItsColumns) {
+  EXPECT_TRUE(MakesTableLike("CREATE TABLE vistest (LIKE testeoc)"));
+  EXPECT_TRUE(MakesTableLike("create table if not exists s.t (a int, like u including all, b text)"));
+  EXPECT_FALSE(MakesTableLike("CREATE TABLE t (a text CHECK (a LIKE 'x%'))"));
+  EXPECT_FALSE(MakesTableLike("CREATE TABLE t AS SELECT * FROM u WHERE a LIKE 'x'"));
+  EXPECT_FALSE(MakesTableLike("CREATE TEMP TABLE t (LIKE u)"));
+  EXPECT_FALSE(MakesTableLike("CREATE VIEW v AS SELECT 1"));
+}
+
 TEST(MayLeaveTableWithoutKey, MadeAlteredOrIndexDroppedTablesButNotTemporaryOnes) {
   EXPECT_TRUE(MayLeaveTableWithoutKey("CREATE TABLE t (a int)"));
   EXPECT_TRUE(MayLeaveTableWithoutKey("create unlogged table t (a int)"));
