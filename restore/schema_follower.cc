@@ -12,7 +12,6 @@ namespace {
 
 // The first OID a user object can have; below it, types are built in and have the same OID on
 // every server.
-constexpr uint32_t kFirstNormalObjectId = 16384;
 
 }  // namespace
 

@@ -68,4 +68,7 @@ class SchemaFollower {
 // "schema"."name"
 std::string QualifiedName(const proto::RelationSchema& schema);
 
+// The first OID of an object the user made (FirstNormalObjectId): below it, PostgreSQL's own.
+inline constexpr uint32_t kFirstNormalObjectId = 16384;
+
 }  // namespace pgpitr::restore
