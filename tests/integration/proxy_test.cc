@@ -78,6 +78,15 @@ class ProxyTest : public ServerTest {
     EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
   }
 
+  // RestoreLatestExactly, and a strict restore at `lsn` (before what made the latest point exact)
+  // is refused naming `named`.
+  void RestoreLatestExactlyButNotAt(pg::Lsn lsn, const std::string& named) {
+    ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
+    absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(lsn));
+    ASSERT_FALSE(between.ok());
+    EXPECT_NE(between.status().message().find(named), std::string::npos) << between.status();
+  }
+
   pg::Connection ConnectVia(const std::string& db) {
     absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(MustParse(Via(db)), "proxy");
     EXPECT_TRUE(conn.ok()) << conn.status();
@@ -836,15 +845,7 @@ TEST_F(ProxyTest, RowsNoInputTakesOfATableDroppedLaterAreLeftOutAndTheRestoreIsE
   const pg::Lsn copied = InsertLsn(direct);
   WaitForACheckAfterNow(direct);
   Exec(via, "DROP TABLE copied; INSERT INTO kept VALUES (2)");
-  WaitForACheckAfterNow(direct);
-  StopCapture();
-  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
-  ASSERT_TRUE(latest.ok()) << latest.status();
-  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
-  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
-  absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(copied));
-  ASSERT_FALSE(between.ok());
-  EXPECT_NE(between.status().message().find("pg_node_tree"), std::string::npos) << between.status();
+  RestoreLatestExactlyButNotAt(copied, "pg_node_tree");
 }
 
 // DETACH PARTITION ... CONCURRENTLY cannot share a transaction with the proxy's message: the proxy
@@ -883,15 +884,7 @@ TEST_F(ProxyTest, ATableMadeInAFunctionAndDroppedLaterThroughTheProxyIsExactAfte
   const pg::Lsn made = InsertLsn(direct);
   WaitForACheckAfterNow(direct);
   Exec(via, "DROP TABLE status; INSERT INTO kept VALUES (2)");
-  WaitForACheckAfterNow(direct);
-  StopCapture();
-  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
-  ASSERT_TRUE(latest.ok()) << latest.status();
-  EXPECT_TRUE(latest->differences.empty()) << latest->ToString();
-  EXPECT_EQ(FingerprintOf("latest"), FingerprintOf("app"));
-  absl::StatusOr<restore::RestoreSummary> between = Restore("between", AtLsn(made));
-  ASSERT_FALSE(between.ok());
-  EXPECT_NE(between.status().message().find("status"), std::string::npos) << between.status();
+  RestoreLatestExactlyButNotAt(made, "status");
 }
 
 // CREATE TABLE ... AS EXECUTE runs a statement the session prepared: the proxy records the
