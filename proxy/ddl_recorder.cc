@@ -85,6 +85,18 @@ std::string NotTemporaryOnly(std::string_view statement) {
         "(pg_catalog.current_schemas(false)))",
         NameText(*made), TextOf(made->name)));
   }
+  // And a domain over a temporary row type: it goes with the session's temporary tables, which it
+  // depends on (the session's end drops it with them, and no record says so).
+  if (const std::optional<RelationName> type = TypeMade(statement)) {
+    temporary.push_back(fmt::format(
+        "EXISTS (SELECT FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace s ON s.oid = t.typnamespace "
+        "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid = t.oid "
+        "AND d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass JOIN pg_catalog.pg_type r ON r.oid = "
+        "d.refobjid WHERE t.typname = {} AND {} AND r.typnamespace = pg_catalog.pg_my_temp_schema())",
+        TextOf(type->name),
+        type->schema.empty() ? "s.nspname = ANY (pg_catalog.current_schemas(false))"
+                             : fmt::format("s.nspname = {}", TextOf(type->schema))));
+  }
   if (temporary.empty()) return "";
   std::string all;
   for (const std::string& t : temporary) all += (all.empty() ? "" : " AND ") + t;
@@ -110,12 +122,12 @@ std::string PartitionBounds(std::string_view statement) {
 }
 
 // Whether the proxy's message follows the statement rather than precedes it: it records what the
-// statement made (a view's persistence, a partition's bound, the columns of a table made LIKE
-// another).
+// statement made (a view's or a domain's persistence, a partition's bound, the columns of a table
+// made LIKE another).
 bool RecordedAfter(std::string_view statement) {
   bool view = false;
   bool partition = false;
-  return PartitionAttached(statement).has_value() || MakesTableLike(statement) ||
+  return PartitionAttached(statement).has_value() || MakesTableLike(statement) || TypeMade(statement).has_value() ||
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
 }
 

@@ -696,6 +696,12 @@ std::optional<RelationName> RelationMade(std::string_view statement, bool* view,
   return name;
 }
 
+std::optional<RelationName> TypeMade(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("create") || !c.AcceptAny({"domain", "type"})) return std::nullopt;
+  return RelationNameOf(ReadName(c));
+}
+
 bool MakesTableLike(std::string_view statement) {
   bool view = true;
   if (!RelationMade(statement, &view) || view) return false;

@@ -58,6 +58,9 @@ std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view state
 // any other statement. `view` and `partition`, when given, say whether it makes a view, or a
 // partition (CREATE TABLE ... PARTITION OF).
 std::optional<RelationName> RelationMade(std::string_view statement, bool* view = nullptr, bool* partition = nullptr);
+// The type a CREATE DOMAIN or CREATE TYPE makes (a domain over a temporary table's row type goes
+// with the session), as PostgreSQL folds the name; nullopt for any other statement.
+std::optional<RelationName> TypeMade(std::string_view statement);
 // True for a CREATE TABLE whose columns include LIKE another relation's (which may be temporary).
 bool MakesTableLike(std::string_view statement);
 std::optional<RelationName> PartitionAttached(std::string_view statement);

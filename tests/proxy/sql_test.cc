@@ -489,6 +489,12 @@ TEST(RelationMade, TheRelationACreateMakesAsPostgresFoldsIt) {
   EXPECT_EQ(RelationMade("ALTER TABLE t ADD COLUMN b int"), std::nullopt);
 }
 
+TEST(TypeMade, TheTypeACreateDomainOrTypeMakes) {
+  EXPECT_EQ(TypeMade("create domain array_of_recur1 as recur1[]"), (RelationName{"", "array_of_recur1"}));
+  EXPECT_EQ(TypeMade("CREATE TYPE s.\"Mood\" AS ENUM ('a')"), (RelationName{"s", "Mood"}));
+  EXPECT_EQ(TypeMade("CREATE TABLE t (a int)"), std::nullopt);
+}
+
 TEST(MakesTableLike, ACreateTableWithALikeAmongItsColumns) {
   EXPECT_TRUE(MakesTableLike("CREATE TABLE vistest (LIKE testeoc)"));
   EXPECT_TRUE(MakesTableLike("create table if not exists s.t (a int, like u including all, b text)"));
