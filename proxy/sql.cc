@@ -726,6 +726,7 @@ bool MayLeaveTableWithoutKey(std::string_view statement) {
   if (c.Accept("alter")) return c.AtWord("table");
   if (c.Accept("drop")) return c.AtWord("index");
   if (!c.Accept("create") || AtTemporary(c)) return false;
+  if (c.AtWord("schema")) return true;  // its CREATE TABLEs
   c.Accept("unlogged");
   return c.AtWord("table");
 }

@@ -69,7 +69,8 @@ std::optional<RelationName> PartitionAttached(std::string_view statement);
 std::optional<RelationName> PartitionDetached(std::string_view statement);
 
 // True for statements that may leave a table without a replica identity: CREATE TABLE (of any
-// form, SELECT INTO too), ALTER TABLE, DROP INDEX (not temporary ones by their words).
+// form, SELECT INTO too, and in a CREATE SCHEMA), ALTER TABLE, DROP INDEX (not temporary ones by
+// their words).
 bool MayLeaveTableWithoutKey(std::string_view statement);
 
 // A DROP of relations, types, schemas or routines without IF EXISTS, with it (after the object

@@ -811,8 +811,8 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
 // sees acting on temporary ones only is not recorded (as the session resolves the name: a temporary
 // table shadows a lasting one of its name), and a DROP naming a temporary and a lasting one drops
 // the lasting one at restore; a table made LIKE a temporary one is made with the columns the source
-// gave it; a domain over a temporary row type (which the session's end drops) is left out. Before, the restore stopped at that DROP
-// (and at the LIKE), and the RENAME of the temporary table renamed the lasting one.
+// gave it; a domain over a temporary row type (which the session's end drops) is left out. Before, the restore stopped
+// at that DROP (and at the LIKE), and the RENAME of the temporary table renamed the lasting one.
 TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDropsTheLastingOne) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
   pg::Connection via = ConnectVia("app");
@@ -983,6 +983,7 @@ TEST_F(ProxyTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAndTheAppli
       "BEGIN; CREATE TABLE in_txn (x int); INSERT INTO in_txn VALUES (1); SAVEPOINT s; UPDATE in_txn SET x = 5; "
       "RELEASE s; COMMIT",
       "CREATE TABLE copied AS SELECT g AS a FROM generate_series(1, 3) g; DELETE FROM copied WHERE a = 2",
+      "CREATE SCHEMA made CREATE TABLE inside (a int); INSERT INTO made.inside VALUES (1); DELETE FROM made.inside",
   };
   std::vector<std::pair<pg::Lsn, embedded::Fingerprint>> points;
   for (const std::string& step : steps) {
@@ -998,8 +999,8 @@ TEST_F(ProxyTest, WithSetReplicaIdentityFullTablesLeftWithoutOneGetItAndTheAppli
   }
   EXPECT_EQ(QueryOne(Connect("app"),
                      "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) FROM pg_class "
-                     "WHERE relname IN ('nokey', 'keyed', 'ri', 'in_txn', 'copied', 'others', 'not_theirs')"),
-            "copied=f,in_txn=f,keyed=f,nokey=f,not_theirs=f,others=f,ri=f");
+                     "WHERE relname IN ('nokey', 'keyed', 'ri', 'in_txn', 'copied', 'others', 'not_theirs', 'inside')"),
+            "copied=f,in_txn=f,inside=f,keyed=f,nokey=f,not_theirs=f,others=f,ri=f");
   WaitForACheckAfterNow(direct);
   StopCapture();
   for (size_t i = 0; i < points.size(); ++i) {

@@ -511,6 +511,7 @@ TEST(MayLeaveTableWithoutKey, MadeAlteredOrIndexDroppedTablesButNotTemporaryOnes
   EXPECT_TRUE(MayLeaveTableWithoutKey("SELECT 1 AS a INTO t"));
   EXPECT_TRUE(MayLeaveTableWithoutKey("ALTER TABLE t DROP CONSTRAINT t_pkey"));
   EXPECT_TRUE(MayLeaveTableWithoutKey("DROP INDEX t_id"));
+  EXPECT_TRUE(MayLeaveTableWithoutKey("CREATE SCHEMA s CREATE TABLE fk (a int)"));
   EXPECT_FALSE(MayLeaveTableWithoutKey("CREATE TEMP TABLE t (a int)"));
   EXPECT_FALSE(MayLeaveTableWithoutKey("CREATE VIEW v AS SELECT 1"));
   EXPECT_FALSE(MayLeaveTableWithoutKey("DROP TABLE t"));
