@@ -86,16 +86,35 @@ std::string NotTemporaryOnly(std::string_view statement) {
         NameText(*made), TextOf(made->name)));
   }
   // And a domain over a temporary row type: it goes with the session's temporary tables, which it
-  // depends on (the session's end drops it with them, and no record says so).
+  // depends on (the session's end drops it with them, and no record says so). (When every type of
+  // its name in the path is such a one: a lasting one may be what the statement made.)
   if (const std::optional<RelationName> type = TypeMade(statement)) {
     temporary.push_back(fmt::format(
-        "EXISTS (SELECT FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace s ON s.oid = t.typnamespace "
-        "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid = t.oid "
-        "AND d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass JOIN pg_catalog.pg_type r ON r.oid = "
-        "d.refobjid WHERE t.typname = {} AND {} AND r.typnamespace = pg_catalog.pg_my_temp_schema())",
+        "COALESCE((SELECT pg_catalog.bool_and(EXISTS (SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type r "
+        "ON r.oid = d.refobjid WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.objid = t.oid AND "
+        "d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND r.typnamespace = "
+        "pg_catalog.pg_my_temp_schema())) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace s ON s.oid = "
+        "t.typnamespace WHERE t.typname = {} AND {} AND t.typnamespace <> pg_catalog.pg_my_temp_schema()), false)",
         TextOf(type->name),
         type->schema.empty() ? "s.nspname = ANY (pg_catalog.current_schemas(false))"
                              : fmt::format("s.nspname = {}", TextOf(type->schema))));
+  }
+  // And a routine of a temporary row type (in the temporary schema from PostgreSQL 16 on): it goes
+  // with the session's temporary tables too. (When every routine of its name in the path is such
+  // a one: a lasting one may be what the statement made.)
+  if (const std::optional<RelationName> routine = RoutineMade(statement)) {
+    const std::string temporary_type =
+        "EXISTS (SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_type r ON r.oid = d.refobjid WHERE d.classid "
+        "= 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.refclassid = "
+        "'pg_catalog.pg_type'::pg_catalog.regclass AND r.typnamespace = pg_catalog.pg_my_temp_schema())";
+    const std::string in_path =
+        routine->schema.empty()
+            ? "(s.nspname = ANY (pg_catalog.current_schemas(true)) OR p.pronamespace = pg_catalog.pg_my_temp_schema())"
+            : fmt::format("s.nspname = {}", TextOf(routine->schema));
+    temporary.push_back(fmt::format(
+        "COALESCE((SELECT pg_catalog.bool_and({0}) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace s ON "
+        "s.oid = p.pronamespace WHERE p.proname = {1} AND {2}), false)",
+        temporary_type, TextOf(routine->name), in_path));
   }
   if (temporary.empty()) return "";
   std::string all;
@@ -122,12 +141,13 @@ std::string PartitionBounds(std::string_view statement) {
 }
 
 // Whether the proxy's message follows the statement rather than precedes it: it records what the
-// statement made (a view's or a domain's persistence, a partition's bound, the columns of a table
-// made LIKE another).
+// statement made (a view's, a domain's or a routine's persistence, a partition's bound, the columns
+// of a table made LIKE another).
 bool RecordedAfter(std::string_view statement) {
   bool view = false;
   bool partition = false;
   return PartitionAttached(statement).has_value() || MakesTableLike(statement) || TypeMade(statement).has_value() ||
+         RoutineMade(statement).has_value() ||
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
 }
 

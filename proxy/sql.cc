@@ -702,6 +702,14 @@ std::optional<RelationName> TypeMade(std::string_view statement) {
   return RelationNameOf(ReadName(c));
 }
 
+std::optional<RelationName> RoutineMade(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("create")) return std::nullopt;
+  if (c.Accept("or") && !c.Accept("replace")) return std::nullopt;
+  if (!c.AcceptAny({"function", "procedure"})) return std::nullopt;
+  return RelationNameOf(ReadName(c));
+}
+
 bool MakesTableLike(std::string_view statement) {
   bool view = true;
   if (!RelationMade(statement, &view) || view) return false;

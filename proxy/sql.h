@@ -61,6 +61,9 @@ std::optional<RelationName> RelationMade(std::string_view statement, bool* view 
 // The type a CREATE DOMAIN or CREATE TYPE makes (a domain over a temporary table's row type goes
 // with the session), as PostgreSQL folds the name; nullopt for any other statement.
 std::optional<RelationName> TypeMade(std::string_view statement);
+// The routine a CREATE [OR REPLACE] FUNCTION or PROCEDURE makes (one of a temporary row type is
+// made temporary), as PostgreSQL folds the name; nullopt for any other statement.
+std::optional<RelationName> RoutineMade(std::string_view statement);
 // True for a CREATE TABLE whose columns include LIKE another relation's (which may be temporary).
 bool MakesTableLike(std::string_view statement);
 std::optional<RelationName> PartitionAttached(std::string_view statement);

@@ -811,7 +811,8 @@ TEST_F(ProxyTest, ATruncateOfAPartitionedTableAndTheTableItReferencesIsReplayedA
 // sees acting on temporary ones only is not recorded (as the session resolves the name: a temporary
 // table shadows a lasting one of its name), and a DROP naming a temporary and a lasting one drops
 // the lasting one at restore; a table made LIKE a temporary one is made with the columns the source
-// gave it; a domain over a temporary row type (which the session's end drops) is left out. Before, the restore stopped
+// gave it; a domain over a temporary row type and a function of one (which the session's end drops)
+// are left out. Before, the restore stopped
 // at that DROP (and at the LIKE), and the RENAME of the temporary table renamed the lasting one.
 TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDropsTheLastingOne) {
   ASSERT_FALSE(StartCaptureWithBase().id().empty());
@@ -826,13 +827,17 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
   Exec(via, "CREATE TEMP TABLE lasting (a int); ALTER TABLE lasting RENAME TO renamed_temp");
   Exec(via, "CREATE TABLE like_tmp (LIKE tmp); INSERT INTO like_tmp VALUES (1, 2)");
   Exec(via, "CREATE DOMAIN tmp_rows AS tmp[]; CREATE DOMAIN lasting_ints AS int[]");
-  Exec(via, "DROP DOMAIN tmp_rows; DROP TABLE tmp, gone");
+  Exec(via,
+       "CREATE FUNCTION tmp_first(v tmp) RETURNS int LANGUAGE sql AS $$ SELECT v.a $$; CREATE FUNCTION "
+       "lasting_first(v int[]) RETURNS int LANGUAGE sql AS $$ SELECT v[1] $$");
+  Exec(via, "DROP DOMAIN tmp_rows; DROP FUNCTION tmp_first; DROP TABLE tmp, gone");
   Exec(via, "INSERT INTO lasting VALUES (2)");
   ASSERT_NO_FATAL_FAILURE(RestoreLatestExactly());
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT string_agg(a::text, ',' ORDER BY a) FROM lasting"), "1,2");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT to_regclass('gone') IS NULL AND to_regclass('renamed_temp') IS NULL"),
             "t");
   EXPECT_EQ(QueryOne(Connect("latest"), "SELECT to_regtype('lasting_ints') IS NOT NULL"), "t");
+  EXPECT_EQ(QueryOne(Connect("latest"), "SELECT to_regproc('lasting_first') IS NOT NULL"), "t");
 }
 
 // A copy of a system catalog holds values no input takes (pg_node_tree): its rows cannot be written

@@ -495,6 +495,13 @@ TEST(TypeMade, TheTypeACreateDomainOrTypeMakes) {
   EXPECT_EQ(TypeMade("CREATE TABLE t (a int)"), std::nullopt);
 }
 
+TEST(RoutineMade, TheRoutineACreateFunctionOrProcedureMakes) {
+  EXPECT_EQ(RoutineMade("create function fcompos1(v compos) returns void as $$ select 1 $$ language sql"),
+            (RelationName{"", "fcompos1"}));
+  EXPECT_EQ(RoutineMade("CREATE OR REPLACE PROCEDURE s.P() LANGUAGE sql AS $$ $$"), (RelationName{"s", "p"}));
+  EXPECT_EQ(RoutineMade("CREATE TABLE t (a int)"), std::nullopt);
+}
+
 TEST(MakesTableLike, ACreateTableWithALikeAmongItsColumns) {
   EXPECT_TRUE(MakesTableLike("CREATE TABLE vistest (LIKE testeoc)"));
   EXPECT_TRUE(MakesTableLike("create table if not exists s.t (a int, like u including all, b text)"));
