@@ -628,6 +628,14 @@ std::optional<std::vector<RelationName>> RelationsActedOn(std::string_view state
     return one(ReadName(c));
   }
   if (c.Accept("drop")) {
+    // DROP RULE, TRIGGER or POLICY name ON table: acts on the table, which it does not drop.
+    if (c.AcceptAny({"rule", "trigger", "policy"})) {
+      if (dropped != nullptr) *dropped = false;
+      if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
+      c.Advance();  // the name
+      if (!c.Accept("on")) return std::nullopt;
+      return one(ReadName(c));
+    }
     const bool index = c.AtWord("index");
     if (!AcceptRelationKind(c)) return std::nullopt;
     if (index) c.Accept("concurrently");

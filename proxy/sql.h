@@ -43,7 +43,8 @@ std::optional<std::vector<std::string>> GrantedRelations(std::string_view statem
 // The relations a schema change acts on, each as PostgreSQL folds its name (schema empty when not
 // given), for the statements that name them plainly: ALTER and DROP of a table, index, view,
 // materialized view, sequence or foreign table; CREATE INDEX ... ON, CREATE RULE ... TO, CREATE
-// TRIGGER or POLICY ... ON; COMMENT ON a table, view, index, sequence or column (its table).
+// TRIGGER or POLICY ... ON, DROP RULE, TRIGGER or POLICY ... ON (not a DROP of the table); COMMENT
+// ON a table, view, index, sequence or column (its table).
 // Nullopt for any other statement. `dropped`, when given, says whether it is a DROP.
 struct RelationName {
   std::string schema;

@@ -821,6 +821,7 @@ TEST_F(ProxyTest, SchemaChangesOfTemporaryTablesAreLeftOutAndADropOfBothKindsDro
        "CREATE TABLE lasting (a int PRIMARY KEY); CREATE TABLE gone (a int PRIMARY KEY); "
        "INSERT INTO lasting VALUES (1)");
   Exec(via, "CREATE TEMP TABLE tmp (a int); CREATE INDEX ON tmp (a); ALTER TABLE tmp ADD COLUMN b int");
+  Exec(via, "CREATE RULE tmp_rule AS ON DELETE TO tmp DO INSTEAD NOTHING; DROP RULE tmp_rule ON tmp");
   Exec(via,
        "COMMENT ON TABLE tmp IS 'temporary'; COMMENT ON COLUMN tmp.b IS 'temporary'; GRANT SELECT ON TABLE tmp TO "
        "PUBLIC; REVOKE SELECT ON tmp FROM PUBLIC");

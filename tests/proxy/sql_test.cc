@@ -444,6 +444,9 @@ TEST(RelationsActedOn, TheRelationsASchemaChangeNamesAsPostgresFoldsThem) {
             (Relations{{"", "concur_temp_tab_1"}, {"", "concur_temp_tab_2"}, {"", "reindex_temp_before"}}));
   EXPECT_TRUE(dropped);
   EXPECT_EQ(RelationsActedOn("DROP INDEX CONCURRENTLY IF EXISTS i CASCADE"), (Relations{{"", "i"}}));
+  EXPECT_EQ(RelationsActedOn("DROP RULE IF EXISTS y_rule ON s.y CASCADE", &dropped), (Relations{{"s", "y"}}));
+  EXPECT_FALSE(dropped) << "the rule goes, not the table";
+  EXPECT_EQ(RelationsActedOn("drop trigger t ON y"), (Relations{{"", "y"}}));
   EXPECT_EQ(RelationsActedOn("CREATE UNIQUE INDEX IF NOT EXISTS i ON ONLY t USING btree (a)"), (Relations{{"", "t"}}));
   EXPECT_EQ(RelationsActedOn("CREATE INDEX ON tmp ((a + 1)) WHERE a > 0"), (Relations{{"", "tmp"}}));
   EXPECT_EQ(RelationsActedOn("CREATE OR REPLACE RULE r AS ON INSERT TO pg_temp.v DO INSTEAD NOTHING"),
