@@ -309,28 +309,37 @@ class Pipeline {
   }
 
   // Whether a DROP the proxy recorded after txn, up to the target, names the relation (schema and
-  // name, or the name alone: the end of the restore checks the target lacks it then). Read ahead in
-  // the change log once per relation; only for rows that cannot be written, or a table made or
+  // name, or the name alone: the end of the restore checks the target lacks it then). The change
+  // log is read ahead once, from the first transaction asked about (replay asks in commit order),
+  // for the DROPs the proxy recorded; only for rows that cannot be written, or a table made or
   // reshaped with no schema change recorded.
   bool DroppedLater(const proto::RelationSchema& schema, const proto::Transaction& txn) {
     if (!plan_.last_commit) return false;
-    bool found = false;
-    const absl::Status read = ForEachRecordedStatement(
-        changes_, Lsn(txn.commit_lsn() + 1), Lsn(plan_.last_commit->commit_lsn()),
-        [&](const proto::Transaction&, const proto::Change& change, const std::string& sql) {
-          if (change.message_prefix() != pg::kDdlMessagePrefix) return absl::OkStatus();
-          bool drop = false;
-          const auto names = proxy::RelationsActedOn(sql, &drop);
-          if (!drop || !names) return absl::OkStatus();
-          for (const proxy::RelationName& n : *names) {
-            if (n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
-              found = true;
-              return absl::CancelledError("found");
-            }
-          }
-          return absl::OkStatus();
-        });
-    return found && (read.ok() || absl::IsCancelled(read));
+    if (!later_drops_read_from_ || txn.commit_lsn() + 1 < *later_drops_read_from_) {
+      later_drops_.clear();
+      later_drops_read_from_ = txn.commit_lsn() + 1;
+      const absl::Status read = ForEachRecordedStatement(
+          changes_, Lsn(txn.commit_lsn() + 1), Lsn(plan_.last_commit->commit_lsn()),
+          [&](const proto::Transaction& t, const proto::Change& change, const std::string& sql) {
+            if (change.message_prefix() != pg::kDdlMessagePrefix) return absl::OkStatus();
+            bool drop = false;
+            const auto names = proxy::RelationsActedOn(sql, &drop);
+            if (!drop || !names) return absl::OkStatus();
+            for (const proxy::RelationName& n : *names) later_drops_.emplace_back(t.commit_lsn(), n);
+            return absl::OkStatus();
+          });
+      if (!read.ok()) {
+        later_drops_.clear();  // (named, then: what cannot be read is not known)
+        later_drops_read_from_.reset();
+        return false;
+      }
+    }
+    for (const auto& [lsn, n] : later_drops_) {
+      if (lsn > txn.commit_lsn() && n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // The relations left unnamed for a DROP recorded later (their rows left out, or their shape not
@@ -420,6 +429,10 @@ class Pipeline {
   std::optional<ChangeFeed> feed_;
   SourceRelations source_relations_;
   std::vector<proto::RelationDigest> after_base_schema_;
+  // DroppedLater: the DROPs the proxy recorded (commit LSN, relation) from the first transaction
+  // asked about (read from there) to the target.
+  std::vector<std::pair<uint64_t, proxy::RelationName>> later_drops_;
+  std::optional<uint64_t> later_drops_read_from_;
   base::Phase phase_ = base::Phase::kRestoreReplay;  // the phase the transactions are counted in
 };
 
