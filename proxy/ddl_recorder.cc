@@ -48,8 +48,8 @@ std::string NameText(const RelationName& r) {
 }
 
 // Nor is a schema change recorded that acts on temporary relations only (as the session resolves
-// their names: a temporary table shadows a lasting one of its name; GRANT and REVOKE too), or makes a view
-// that is temporary (one of a temporary relation is, whatever its words): they end with the
+// their names: a temporary table shadows a lasting one of its name; GRANT and REVOKE too), or makes
+// a view that is temporary (one of a temporary relation is, whatever its words): they end with the
 // session, and no restore has them. A DROP naming a lasting one too is recorded (restore drops IF
 // EXISTS).
 std::string NotTemporaryOnly(std::string_view statement) {
@@ -126,10 +126,12 @@ std::string NotTemporaryOnly(std::string_view statement) {
 // an expression, now() + ..., is computed once, when the partition is made): restore puts the same.
 std::string PartitionBounds(std::string_view statement) {
   std::optional<RelationName> partition = PartitionAttached(statement);
-  bool view = false;
-  bool made_partition = false;
-  if (!partition) partition = RelationMade(statement, &view, &made_partition);
-  if (!partition || (!made_partition && !PartitionAttached(statement))) return "";
+  if (!partition) {
+    bool view = false;
+    bool made_partition = false;
+    partition = RelationMade(statement, &view, &made_partition);
+    if (!made_partition) return "";
+  }
   return fmt::format(
       ", 'partition_bounds', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array("
       "pg_catalog.format('%I.%I', n.nspname, t.relname), pg_catalog.format('%I.%I', pn.nspname, p.relname), "
@@ -183,8 +185,8 @@ std::string MadeLike(std::string_view statement) {
 }
 
 // The statement that records a schema change in the stream (run in its session, just before it or,
-// RecordedAfter, just after):
-// a transactional message, so it lands at its place in the transaction and disappears with it.
+// RecordedAfter, just after): a transactional message, so it lands at its place in the transaction
+// and disappears with it.
 // `sql`: the statement as an SQL expression of text; `prepare`: the PREPARE of the statement a
 // CREATE TABLE ... AS EXECUTE runs (restore runs it first).
 std::string MessageStatement(std::string_view statement, const std::string& sql, std::string_view prepare = {}) {

@@ -359,8 +359,8 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   const std::string sql = proxy::DropIfExists(recorded).value_or(recorded);
   if (ChangesPublication(sql)) return absl::OkStatus();
   const std::string where = fmt::format("the transaction committed at {}", pg::Lsn(txn.commit_lsn()).ToString());
-  // The statement runs as it did on the source: in the session state of that moment (recorded by
-  // proxies since 2026-12; before, its search_path and the roles there were).
+  // The statement runs as it did on the source: in the session state of that moment (a record of an
+  // older proxy holds only its search_path and the roles there were).
   std::optional<nlohmann::json> own;
   if (ddl.contains("role") && ddl["role"].is_string() && ddl.contains("settings") && ddl["settings"].is_object()) {
     absl::StatusOr<std::optional<nlohmann::json>> entered = EnterSourceSession(ddl, txn, sql, {});
