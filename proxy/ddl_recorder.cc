@@ -144,13 +144,42 @@ std::string PartitionBounds(std::string_view statement) {
 
 // Whether the proxy's message follows the statement rather than precedes it: it records what the
 // statement made (a view's, a domain's or a routine's persistence, a partition's bound, the columns
-// of a table made LIKE another).
+// of a table made LIKE another, the values columns added gave the rows already there).
 bool RecordedAfter(std::string_view statement) {
   bool view = false;
   bool partition = false;
   return PartitionAttached(statement).has_value() || MakesTableLike(statement) || TypeMade(statement).has_value() ||
-         RoutineMade(statement).has_value() ||
+         RoutineMade(statement).has_value() || ColumnsAddedBy(statement).has_value() ||
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
+}
+
+// The columns an ALTER TABLE ... ADD added, in the table and the tables that inherit from it: the
+// value a default that is not a constant gave the rows already there (`missing_values`, PostgreSQL's
+// attmissingval: now(), current_user), and the tables with rows whose new column's default gave
+// each row a value of its own (`rewritten_with_new_values`: random(), a serial or identity column;
+// the table was rewritten, which the stream does not show: restore names them).
+std::string ColumnsAddedValues(std::string_view statement) {
+  const std::optional<ColumnsAdded> added = ColumnsAddedBy(statement);
+  if (!added) return "";
+  std::string columns;
+  for (const std::string& c : added->columns) columns += (columns.empty() ? "" : ", ") + TextOf(c);
+  const std::string touched = fmt::format(
+      "WITH RECURSIVE touched(oid) AS (SELECT pg_catalog.to_regclass({})::pg_catalog.oid UNION SELECT i.inhrelid "
+      "FROM pg_catalog.pg_inherits i JOIN touched ON i.inhparent = touched.oid) ",
+      NameText(added->table));
+  return fmt::format(
+      ", 'missing_values', ({0}SELECT pg_catalog.json_agg(DISTINCT "
+      "pg_catalog.jsonb_build_array(pg_catalog.format('%I.%I', "
+      "n.nspname, t.relname), a.attname, a.attmissingval::text)) FROM touched JOIN pg_catalog.pg_class t ON t.oid = "
+      "touched.oid JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace JOIN pg_catalog.pg_attribute a ON "
+      "a.attrelid = t.oid AND a.atthasmissing AND NOT a.attisdropped WHERE t.relkind = 'r'), "
+      "'rewritten_with_new_values', ({0}SELECT pg_catalog.json_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, "
+      "t.relname)) FROM touched JOIN pg_catalog.pg_class t ON t.oid = touched.oid JOIN pg_catalog.pg_namespace n ON "
+      "n.oid = t.relnamespace WHERE t.relkind = 'r' AND pg_catalog.pg_relation_size(t.oid) > 0 AND EXISTS (SELECT "
+      "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = "
+      "a.attnum WHERE a.attrelid = t.oid AND a.attname = ANY (ARRAY[{1}]) AND NOT a.attisdropped AND NOT "
+      "a.atthasmissing AND a.attgenerated = '' AND (d.oid IS NOT NULL OR a.attidentity <> '')))",
+      touched, columns);
 }
 
 // The CHECK constraints of a partition a DETACH PARTITION detaches, as they are when the message
@@ -193,10 +222,11 @@ std::string MessageStatement(std::string_view statement, const std::string& sql,
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}, 'role', current_user, "
-      "'role_attributes', {}, 'memberships', {}, 'database_privileges', {}, 'settings', {}{}{}{}{})::text) END",
+      "'role_attributes', {}, 'memberships', {}, 'database_privileges', {}, 'settings', {}{}{}{}{}{})::text) END",
       NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, sql, kRoles, pg::kRoleAttributesSql,
       pg::kMembershipsSql, pg::kDatabasePrivilegesSql, pg::kSessionSettingsSql, PartitionBounds(statement),
-      DetachedChecks(statement), MadeLike(statement), prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
+      ColumnsAddedValues(statement), DetachedChecks(statement), MadeLike(statement),
+      prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
 std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
   return MessageStatement(statement, TextOf(statement), prepare) + ";";

@@ -718,6 +718,31 @@ std::optional<RelationName> RoutineMade(std::string_view statement) {
   return RelationNameOf(ReadName(c));
 }
 
+std::optional<ColumnsAdded> ColumnsAddedBy(std::string_view statement) {
+  Cursor c(statement);
+  if (!c.Accept("alter") || !c.Accept("table")) return std::nullopt;
+  if (c.Accept("if") && !c.Accept("exists")) return std::nullopt;
+  c.Accept("only");
+  std::optional<RelationName> table = RelationNameOf(ReadName(c));
+  if (!table) return std::nullopt;
+  ColumnsAdded out{.table = *table, .columns = {}};
+  while (c.SeekWord({"add"})) {
+    c.Advance();
+    c.Accept("column");
+    if (c.Accept("if")) {
+      if (!c.Accept("not") || !c.Accept("exists")) continue;
+    }
+    if (c.done() || c.AtAnyWord({"constraint", "primary", "unique", "check", "foreign", "exclude", "generated"}) ||
+        (c.token().kind != TokenKind::kWord && c.token().kind != TokenKind::kQuotedIdentifier)) {
+      continue;
+    }
+    out.columns.push_back(FoldIdentifier(c.token()));
+    c.Advance();
+  }
+  if (out.columns.empty()) return std::nullopt;
+  return out;
+}
+
 bool MakesTableLike(std::string_view statement) {
   bool view = true;
   if (!RelationMade(statement, &view) || view) return false;

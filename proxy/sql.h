@@ -65,6 +65,13 @@ std::optional<RelationName> TypeMade(std::string_view statement);
 // The routine a CREATE [OR REPLACE] FUNCTION or PROCEDURE makes (one of a temporary row type is
 // made temporary), as PostgreSQL folds the name; nullopt for any other statement.
 std::optional<RelationName> RoutineMade(std::string_view statement);
+// For ALTER TABLE ... ADD [COLUMN] [IF NOT EXISTS] name ...: the table and the columns it adds, as
+// PostgreSQL folds them; nullopt for any other statement (one adding no column too).
+struct ColumnsAdded {
+  RelationName table;
+  std::vector<std::string> columns;
+};
+std::optional<ColumnsAdded> ColumnsAddedBy(std::string_view statement);
 // True for a CREATE TABLE whose columns include LIKE another relation's (which may be temporary).
 bool MakesTableLike(std::string_view statement);
 std::optional<RelationName> PartitionAttached(std::string_view statement);

@@ -412,7 +412,30 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
       ran = RunRecorded(*create);
     }
   } else if (ran.ok()) {
-    ran = RunRecorded(run);
+    if (absl::Status s = RunGivingMissingValues(ddl, run, where, &ran); !s.ok()) return s;
+  }
+  // A default that gave each row already in a table a value of its own (random(), a serial or
+  // identity column): those values are not in the stream, and the proxy cannot read them.
+  if (ran.ok() && ddl.contains("rewritten_with_new_values") && ddl["rewritten_with_new_values"].is_array() &&
+      !ddl["rewritten_with_new_values"].empty()) {
+    std::vector<std::string> tables;
+    for (const nlohmann::json& t : ddl["rewritten_with_new_values"]) {
+      if (t.is_string()) tables.push_back("table " + t.get<std::string>());
+    }
+    if (own) {
+      if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
+    }
+    if (absl::Status s = Unreplayable(
+            txn, sql,
+            fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a "
+                        "serial or identity column), which are not in the stream: at restore they get values of "
+                        "their own",
+                        absl::StrJoin(tables, ", ")),
+            tables);
+        !s.ok()) {
+      return s;
+    }
+    return Forget();
   }
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
   // Partitions get the bounds the source computed, where the target computed others (an expression).
@@ -1060,6 +1083,44 @@ absl::Status ChangeApplier::LeaveSourceSession(const nlohmann::json& own) {
   return target_->Execute(kSetAll, {own.dump()});
 }
 
+absl::Status ChangeApplier::RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
+                                                   const std::string& where, absl::Status* ran) {
+  // Columns with a missing value (rows older than the column have the value its default gave when
+  // it was added) that the target has before the statement: the others are new.
+  const nlohmann::json missing_values =
+      e.contains("missing_values") && e["missing_values"].is_array() ? e["missing_values"] : nlohmann::json::array();
+  std::set<std::pair<std::string, std::string>> columns_before;  // table as recorded, column name
+  if (!missing_values.empty()) {
+    absl::StatusOr<pg::Result> before = target_->Query(
+        "SELECT x->>0, x->>1 FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
+        "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(x->>0) "
+        "AND a.attname = x->>1 AND NOT a.attisdropped)",
+        {missing_values.dump()});
+    if (!before.ok()) return before.status();
+    for (int i = 0; i < before->rows(); ++i) columns_before.emplace(before->GetString(i, 0), before->GetString(i, 1));
+  }
+  *ran = RunRecorded(sql);
+  // A column this statement added: its rows get the source's value where the target's default gave another.
+  for (const nlohmann::json& m : missing_values) {
+    if (!ran->ok()) break;
+    if (!m.is_array() || m.size() != 3 || !m[0].is_string() || !m[1].is_string() || !m[2].is_string()) {
+      return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
+    }
+    const std::string table = m[0].get<std::string>();
+    if (columns_before.contains({table, m[1].get<std::string>()})) continue;
+    absl::StatusOr<pg::Result> fix = target_->Query(
+        "SELECT pg_catalog.format('UPDATE ONLY %s SET %I = (%L::%s)[1]', $1::pg_catalog.regclass, a.attname, $3::text, "
+        "pg_catalog.format_type(t.typarray, NULL)) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = $2 "
+        "AND a.attmissingval::text IS DISTINCT FROM $3::text",
+        {table, m[1].get<std::string>(), m[2].get<std::string>()});
+    *ran = fix.status();
+    for (int i = 0; ran->ok() && i < fix->rows(); ++i) *ran = RunRecorded(fix->GetString(i, 0));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChangeApplier::ApplyPartitionBounds(const nlohmann::json& e, const std::string& where, absl::Status* ran) {
   if (!e.contains("partition_bounds") || !e["partition_bounds"].is_array()) return absl::OkStatus();
   for (const nlohmann::json& b : e["partition_bounds"]) {
@@ -1314,39 +1375,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
 
   absl::StatusOr<std::optional<nlohmann::json>> own = EnterSourceSession(e, txn, sql, objects);
   if (!own.ok() || !own->has_value()) return own.status();
-  // Columns with a missing value (rows older than the column have the value its default gave when
-  // it was added) that the target has before the statement: the others are new.
-  const nlohmann::json missing_values =
-      e.contains("missing_values") && e["missing_values"].is_array() ? e["missing_values"] : nlohmann::json::array();
-  std::set<std::pair<std::string, std::string>> columns_before;  // table as recorded, column name
-  if (!missing_values.empty()) {
-    absl::StatusOr<pg::Result> before = target_->Query(
-        "SELECT x->>0, x->>1 FROM pg_catalog.jsonb_array_elements($1::jsonb) x "
-        "WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = pg_catalog.to_regclass(x->>0) "
-        "AND a.attname = x->>1 AND NOT a.attisdropped)",
-        {missing_values.dump()});
-    if (!before.ok()) return before.status();
-    for (int i = 0; i < before->rows(); ++i) columns_before.emplace(before->GetString(i, 0), before->GetString(i, 1));
-  }
-  absl::Status ran = RunRecorded(sql);
-  // A column this statement added: its rows get the source's value where the target's default gave another.
-  for (const nlohmann::json& m : missing_values) {
-    if (!ran.ok()) break;
-    if (!m.is_array() || m.size() != 3 || !m[0].is_string() || !m[1].is_string() || !m[2].is_string()) {
-      return absl::DataLossError(fmt::format("the schema change recorded in {} is damaged", where));
-    }
-    const std::string table = m[0].get<std::string>();
-    if (columns_before.contains({table, m[1].get<std::string>()})) continue;
-    absl::StatusOr<pg::Result> fix = target_->Query(
-        "SELECT pg_catalog.format('UPDATE ONLY %s SET %I = (%L::%s)[1]', $1::pg_catalog.regclass, a.attname, $3::text, "
-        "pg_catalog.format_type(t.typarray, NULL)) FROM pg_catalog.pg_attribute a "
-        "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-        "WHERE a.attrelid = $1::pg_catalog.regclass AND a.attname = $2 "
-        "AND a.attmissingval::text IS DISTINCT FROM $3::text",
-        {table, m[1].get<std::string>(), m[2].get<std::string>()});
-    ran = fix.status();
-    for (int i = 0; ran.ok() && i < fix->rows(); ++i) ran = RunRecorded(fix->GetString(i, 0));
-  }
+  absl::Status ran = absl::OkStatus();
+  if (absl::Status s = RunGivingMissingValues(e, sql, where, &ran); !s.ok()) return s;
   // Partitions get the bounds the source computed, where the target computed others (an expression).
   if (ran.ok()) {
     if (absl::Status s = ApplyPartitionBounds(e, where, &ran); !s.ok()) return s;

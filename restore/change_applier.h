@@ -168,6 +168,12 @@ class ChangeApplier {
       const nlohmann::json& e, const proto::Transaction& txn, const std::string& sql,
       const std::vector<std::string>& objects);
   [[nodiscard]] absl::Status LeaveSourceSession(const nlohmann::json& own);
+  // Runs a recorded statement (`ran` gets its failure; the result is an error reading the target,
+  // or a damaged record); the columns it added with a default that is not a constant ("missing_values":
+  // [table, column, value], the value the source's rows got) get the source's value in the rows
+  // already there, where the target's default gave another (now(), current_user, ...).
+  [[nodiscard]] absl::Status RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
+                                                    const std::string& where, absl::Status* ran);
   // Gives the partitions of a recorded statement ("partition_bounds": [partition, parent, bound])
   // the bounds the source computed where the target computed others (an expression of the time),
   // by detaching and attaching them again: `ran` gets that statement's failure; the result is an

@@ -876,6 +876,33 @@ TEST_F(ProxyTest, APartitionDetachedConcurrentlyIsDetachedAtRestoreWithTheCheckI
   EXPECT_EQ(QueryOne(Connect("latest"), kShape), QueryOne(Connect("app"), kShape));
 }
 
+// A column added with a default that is not a constant gives the rows already there a value the
+// stream does not carry: now() one value for all (PostgreSQL keeps it, and the proxy records it:
+// restore gives the rows the source's), random() one each (the table is rewritten: restore names
+// it). Before, both restores said they were exact, with other values in those rows.
+TEST_F(ProxyTest, AColumnAddedWithANonConstantDefaultGetsTheSourcesValueOrIsNamed) {
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  pg::Connection via = ConnectVia("app");
+  pg::Connection direct = Connect("app");
+  Exec(via, "CREATE TABLE t (a int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
+  Exec(via, "ALTER TABLE t ADD COLUMN at timestamptz DEFAULT now(), ADD COLUMN who text DEFAULT current_user");
+  Exec(via, "SELECT pg_sleep(1.1)");  // at restore, now() is another time
+  const pg::Lsn stable = InsertLsn(direct);
+  WaitForACheckAfterNow(direct);
+  const embedded::Fingerprint at_stable = FingerprintOf("app");
+  Exec(via, "ALTER TABLE t ADD COLUMN r float8 DEFAULT random(); INSERT INTO t (a) VALUES (3)");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> before = Restore("before", AtLsn(stable));
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(before->differences.empty()) << before->ToString();
+  EXPECT_EQ(FingerprintOf("before"), at_stable);
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_FALSE(latest.ok());
+  EXPECT_NE(latest.status().message().find("random()"), std::string::npos) << latest.status();
+  EXPECT_NE(latest.status().message().find("table public.t"), std::string::npos) << latest.status();
+}
+
 // A table made inside a function (no proxy sees its statement) is made at restore from the stream,
 // without what the stream lacks (defaults, constraints, indexes): a restore is refused naming it,
 // unless a DROP the proxy recorded later drops it before the target: then what it held ends with

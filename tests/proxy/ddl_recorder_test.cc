@@ -80,18 +80,18 @@ TEST(DdlRecorder, AQueryWithoutSchemaChangesGoesAsItIs) {
 TEST(DdlRecorder, ASchemaChangeInAQueryIsPrecededByTheMessageWhoseAnswersAreDropped) {
   DdlRecorder recorder;
   (void)Forwarded(recorder, "Z");
-  const auto sent = Messages(Send(recorder, 'Q', Query("ALTER TABLE t ADD COLUMN c int; INSERT INTO t VALUES (1)")));
+  const auto sent = Messages(Send(recorder, 'Q', Query("ALTER TABLE t DROP COLUMN c; INSERT INTO t VALUES (1)")));
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].first, 'Q');
   const std::string& text = sent[0].second;
   const size_t message = text.find("pg_logical_emit_message(true, 'pgpitr.ddl'");
-  const size_t alter = text.find("ALTER TABLE t ADD COLUMN c int;");
+  const size_t alter = text.find("ALTER TABLE t DROP COLUMN c;");
   ASSERT_NE(message, std::string::npos) << text;
   ASSERT_NE(alter, std::string::npos) << text;
   EXPECT_LT(message, alter) << "the message goes first, in the same transaction";
-  // The statement, in hex ("ALTER TABLE t ADD COLUMN c int"), so its text is not in the query twice.
-  EXPECT_NE(text.find(Hex("ALTER TABLE t ADD COLUMN c int")), std::string::npos) << text;
-  EXPECT_EQ(text.find("ALTER TABLE t ADD COLUMN c int"), text.rfind("ALTER TABLE t ADD COLUMN c int")) << text;
+  // The statement, in hex ("ALTER TABLE t DROP COLUMN c"), so its text is not in the query twice.
+  EXPECT_NE(text.find(Hex("ALTER TABLE t DROP COLUMN c")), std::string::npos) << text;
+  EXPECT_EQ(text.find("ALTER TABLE t DROP COLUMN c"), text.rfind("ALTER TABLE t DROP COLUMN c")) << text;
   // The message's SELECT answers T D C; the client's ALTER C and INSERT C; then Z.
   EXPECT_EQ(Forwarded(recorder, "TDCCCZ"), "CCZ");
   EXPECT_EQ(recorder.in_flight(), 0u);
@@ -122,8 +122,8 @@ TEST(DdlRecorder, ARewrittenQueryIsTheClientsTextWithTheMessagesInserted) {
 // client's semicolon ends the message. Errors later in the query map back past it.
 TEST(DdlRecorder, TheMessageOfAViewOrAPartitionFollowsTheStatement) {
   const std::string query =
-      "CREATE VIEW v AS SELECT 1 -- a view\n;CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1); ALTER TABLE p ADD "
-      "nosuchtype nosuchtype";
+      "CREATE VIEW v AS SELECT 1 -- a view\n;CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1); ALTER TABLE p ALTER "
+      "nosuchtype TYPE nosuchtype";
   const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query);
   ASSERT_TRUE(rewritten.has_value());
   EXPECT_EQ(rewritten->injected, (std::vector<bool>{false, true, false, true, true, false}));
@@ -160,13 +160,14 @@ TEST(DdlRecorder, WithIdentityFullATableStatementIsFollowedByTheIdentityStatemen
 
 // An error's position is the server's, in the rewritten text; the client's psql places it in its own.
 TEST(DdlRecorder, AnErrorPositionIsMappedBackToTheClientsText) {
-  const std::string query = "CREATE TABLE \xc3\xa9t\xc3\xa9 (x int); ALTER TABLE \xc3\xa9t\xc3\xa9 ADD y nosuchtype";
+  const std::string query =
+      "CREATE TABLE \xc3\xa9t\xc3\xa9 (x int); ALTER TABLE \xc3\xa9t\xc3\xa9 ALTER x TYPE nosuchtype";
   const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query);
   ASSERT_TRUE(rewritten.has_value());
   ASSERT_EQ(rewritten->insertions.size(), 2u);
   const size_t first = rewritten->insertions[0].length, second = rewritten->insertions[1].length;
-  // "nosuchtype" is character 49 of the client's query (é is one character, two bytes).
-  const size_t client = 49;
+  // "nosuchtype" is character 56 of the client's query (é is one character, two bytes).
+  const size_t client = 56;
   // Raised while running the ALTER: after three statements completed (message, CREATE, message).
   EXPECT_EQ(ClientErrorPosition(client + first + second, query, *rewritten, 3, "UTF8"), client);
   // A syntax error (nothing ran): by characters, in UTF8 and in a single-byte encoding.
@@ -196,16 +197,16 @@ TEST(DdlRecorder, TheClientGetsTheErrorOfARewrittenQueryWithItsOwnPosition) {
   };
   EXPECT_EQ(Messages(from_database('S', "client_encoding\0UTF8\0"s))[0].first, 'S');
   (void)from_database('Z', "I");
-  const std::string query = "ALTER TABLE t ADD y nosuchtype";
+  const std::string query = "ALTER TABLE t ALTER y TYPE nosuchtype";
   const auto sent = Messages(Send(recorder, 'Q', Query(query)));
   ASSERT_EQ(sent.size(), 1u);
   const size_t injected = sent[0].second.size() - 1 - query.size();
   // The message's SELECT answers T D C (dropped); then the ALTER's error, as the client's.
   std::string ignored;
   for (char t : "TDC"s) EXPECT_EQ(recorder.FromDatabase(t, &ignored), DdlRecorder::Answer::kDrop);
-  const auto got = Messages(from_database('E', error(std::to_string(20 + injected))));
+  const auto got = Messages(from_database('E', error(std::to_string(28 + injected))));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].second, error("20"));
+  EXPECT_EQ(got[0].second, error("28"));
   (void)from_database('Z', "I");
   // A query the proxy did not rewrite: its error goes as it is.
   (void)Send(recorder, 'Q', Query("SELECT x FROM t"));

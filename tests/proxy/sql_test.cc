@@ -505,6 +505,17 @@ TEST(RoutineMade, TheRoutineACreateFunctionOrProcedureMakes) {
   EXPECT_EQ(RoutineMade("CREATE TABLE t (a int)"), std::nullopt);
 }
 
+TEST(ColumnsAddedBy, TheTableAndTheColumnsAnAlterTableAdds) {
+  const std::optional<ColumnsAdded> added = ColumnsAddedBy(
+      "ALTER TABLE ONLY s.T ADD COLUMN IF NOT EXISTS At timestamptz DEFAULT now(), ADD CONSTRAINT c CHECK (a > 0), "
+      "ADD \"R\" float8 DEFAULT random(), ALTER COLUMN b ADD GENERATED ALWAYS AS IDENTITY");
+  ASSERT_TRUE(added.has_value());
+  EXPECT_EQ(added->table, (RelationName{"s", "t"}));
+  EXPECT_EQ(added->columns, (std::vector<std::string>{"at", "R"}));
+  EXPECT_EQ(ColumnsAddedBy("ALTER TABLE t ADD PRIMARY KEY (a)"), std::nullopt);
+  EXPECT_EQ(ColumnsAddedBy("ALTER TABLE t RENAME TO u"), std::nullopt);
+}
+
 TEST(MakesTableLike, ACreateTableWithALikeAmongItsColumns) {
   EXPECT_TRUE(MakesTableLike("CREATE TABLE vistest (LIKE testeoc)"));
   EXPECT_TRUE(MakesTableLike("create table if not exists s.t (a int, like u including all, b text)"));
