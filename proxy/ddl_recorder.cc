@@ -157,7 +157,8 @@ bool RecordedAfter(std::string_view statement) {
 // value a default that is not a constant gave the rows already there (`missing_values`, PostgreSQL's
 // attmissingval: now(), current_user), and the tables with rows whose new column's default gave
 // each row a value of its own (`rewritten_with_new_values`: random(), a serial or identity column;
-// the table was rewritten, which the stream does not show: restore names them).
+// the table was rewritten, which the stream does not show: restore names them; a constant gives all
+// the same, even in a rewrite another column caused).
 std::string ColumnsAddedValues(std::string_view statement) {
   const std::optional<ColumnsAdded> added = ColumnsAddedBy(statement);
   if (!added) return "";
@@ -178,7 +179,8 @@ std::string ColumnsAddedValues(std::string_view statement) {
       "n.oid = t.relnamespace WHERE t.relkind = 'r' AND pg_catalog.pg_relation_size(t.oid) > 0 AND EXISTS (SELECT "
       "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = "
       "a.attnum WHERE a.attrelid = t.oid AND a.attname = ANY (ARRAY[{1}]) AND NOT a.attisdropped AND NOT "
-      "a.atthasmissing AND a.attgenerated = '' AND (d.oid IS NOT NULL OR a.attidentity <> '')))",
+      "a.atthasmissing AND a.attgenerated = '' AND ((d.oid IS NOT NULL AND d.adbin::text NOT LIKE '{{CONST %') OR "
+      "a.attidentity <> '')))",
       touched, columns);
 }
 

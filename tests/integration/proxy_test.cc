@@ -886,6 +886,7 @@ TEST_F(ProxyTest, AColumnAddedWithANonConstantDefaultGetsTheSourcesValueOrIsName
   pg::Connection direct = Connect("app");
   Exec(via, "CREATE TABLE t (a int PRIMARY KEY); INSERT INTO t VALUES (1), (2)");
   Exec(via, "ALTER TABLE t ADD COLUMN at timestamptz DEFAULT now(), ADD COLUMN who text DEFAULT current_user");
+  Exec(via, "ALTER TABLE t ADD COLUMN k int DEFAULT 5, ADD COLUMN g int GENERATED ALWAYS AS (k * 2) STORED");
   Exec(via, "SELECT pg_sleep(1.1)");  // at restore, now() is another time
   const pg::Lsn stable = InsertLsn(direct);
   WaitForACheckAfterNow(direct);
