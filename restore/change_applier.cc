@@ -418,23 +418,10 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   // identity column): those values are not in the stream, and the proxy cannot read them.
   if (ran.ok() && ddl.contains("rewritten_with_new_values") && ddl["rewritten_with_new_values"].is_array() &&
       !ddl["rewritten_with_new_values"].empty()) {
-    std::vector<std::string> tables;
-    for (const nlohmann::json& t : ddl["rewritten_with_new_values"]) {
-      if (t.is_string()) tables.push_back("table " + t.get<std::string>());
-    }
     if (own) {
       if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
     }
-    if (absl::Status s = Unreplayable(
-            txn, sql,
-            fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a "
-                        "serial or identity column), which are not in the stream: at restore they get values of "
-                        "their own",
-                        absl::StrJoin(tables, ", ")),
-            tables);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, ddl["rewritten_with_new_values"]); !s.ok()) return s;
     return Forget();
   }
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
@@ -1083,6 +1070,20 @@ absl::Status ChangeApplier::LeaveSourceSession(const nlohmann::json& own) {
   return target_->Execute(kSetAll, {own.dump()});
 }
 
+absl::Status ChangeApplier::NameRowsGivenVolatileValues(const proto::Transaction& txn, const std::string& sql,
+                                                        const nlohmann::json& rewritten) {
+  std::vector<std::string> tables;
+  for (const nlohmann::json& t : rewritten) {
+    if (t.is_string()) tables.push_back("table " + t.get<std::string>());
+  }
+  return Unreplayable(
+      txn, sql,
+      fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a serial "
+                  "or identity column), which are not in the stream: at restore they get values of their own",
+                  absl::StrJoin(tables, ", ")),
+      tables);
+}
+
 absl::Status ChangeApplier::RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
                                                    const std::string& where, absl::Status* ran) {
   // Columns with a missing value (rows older than the column have the value its default gave when
@@ -1420,21 +1421,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
     if (ran.ok()) rewritten = left;
   }
   if (ran.ok() && !rewritten.empty()) {
-    std::vector<std::string> tables;
-    for (const nlohmann::json& t : rewritten) {
-      if (t.is_string()) tables.push_back("table " + t.get<std::string>());
-    }
     if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;
-    if (absl::Status s = Unreplayable(
-            txn, sql,
-            fmt::format("it gave the rows already in {} values of a volatile default (random(), clock_timestamp(), a "
-                        "serial or identity column), which are not in the stream: at restore they get values of "
-                        "their own",
-                        absl::StrJoin(tables, ", ")),
-            tables);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, rewritten); !s.ok()) return s;
     return Forget();
   }
   // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.

@@ -174,6 +174,10 @@ class ChangeApplier {
   // already there, where the target's default gave another (now(), current_user, ...).
   [[nodiscard]] absl::Status RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
                                                     const std::string& where, absl::Status* ran);
+  // A statement whose volatile default gave each row already in these tables ("schema"."name") a
+  // value of its own, which the stream does not carry and the record does not hold: Unreplayable.
+  [[nodiscard]] absl::Status NameRowsGivenVolatileValues(const proto::Transaction& txn, const std::string& sql,
+                                                         const nlohmann::json& rewritten);
   // Gives the partitions of a recorded statement ("partition_bounds": [partition, parent, bound])
   // the bounds the source computed where the target computed others (an expression of the time),
   // by detaching and attaching them again: `ran` gets that statement's failure; the result is an
