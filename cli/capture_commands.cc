@@ -45,7 +45,8 @@ std::function<void(std::string_view)> CaptureFaultsFromEnvironment() {
 // The proxy in front of the source: --listen HOST:PORT, upstream from the source's host and port.
 absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
     const std::string& listen, const std::string& tls_cert, const std::string& tls_key, const pg::ConnInfo& source,
-    std::shared_ptr<const std::atomic<bool>> source_records_ddl, bool identity_full, const base::Logger& log) {
+    std::shared_ptr<const std::atomic<bool>> source_records_ddl,
+    std::shared_ptr<const std::atomic<bool>> source_runs_plpgsql, bool identity_full, const base::Logger& log) {
   auto env = [](const char* name) {
     const char* value = std::getenv(name);
     return std::string(value != nullptr ? value : "");
@@ -55,6 +56,7 @@ absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> StartProxy(
       {.host = env("PGHOST"), .port = env("PGPORT"), .sslmode = env("PGSSLMODE"), .sslrootcert = env("PGSSLROOTCERT")});
   if (!options.ok()) return options.status();
   options->source_records_ddl = std::move(source_records_ddl);
+  options->source_runs_plpgsql = std::move(source_runs_plpgsql);
   options->identity_full = identity_full;
   options->tls_cert_file = tls_cert;
   options->tls_key_file = tls_key;
@@ -169,9 +171,11 @@ class RunCommand final : public Command {
     std::unique_ptr<proxy::ProxyServer> proxy_server;
     if (!listen_.empty()) {
       capture_.source_settings.source_records_ddl = std::make_shared<std::atomic<bool>>(false);
+      capture_.source_settings.source_runs_plpgsql = std::make_shared<std::atomic<bool>>(true);
       absl::StatusOr<std::unique_ptr<proxy::ProxyServer>> started =
           StartProxy(listen_, tls_cert_, tls_key_, *source, capture_.source_settings.source_records_ddl,
-                     capture_.source_settings.set_replica_identity_full, context.log);
+                     capture_.source_settings.source_runs_plpgsql, capture_.source_settings.set_replica_identity_full,
+                     context.log);
       if (!started.ok()) return started.status();
       proxy_server = *std::move(started);
     }

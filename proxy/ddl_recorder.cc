@@ -153,21 +153,43 @@ bool RecordedAfter(std::string_view statement) {
          (RelationMade(statement, &view, &partition).has_value() && (view || partition));
 }
 
-// The columns an ALTER TABLE ... ADD added, in the table and the tables that inherit from it: the
-// value a default that is not a constant gave the rows already there (`missing_values`, PostgreSQL's
-// attmissingval: now(), current_user), and the tables with rows whose new column's default gave
-// each row a value of its own (`rewritten_with_new_values`: random(), a serial or identity column;
-// the table was rewritten, which the stream does not show: restore names them; a constant gives all
-// the same, even in a rewrite another column caused).
-std::string ColumnsAddedValues(std::string_view statement) {
-  const std::optional<ColumnsAdded> added = ColumnsAddedBy(statement);
-  if (!added) return "";
+// The setting, local to the transaction, in which RowsStatement leaves the rows it read for the
+// message that follows it (empty: none).
+constexpr const char* kRowsSetting = "pgpitr.rewritten_rows";
+
+// Whether table `t`'s rows got values of their own from the columns an ALTER TABLE ... ADD added (a
+// default that is not a constant: random(), a serial or identity column; the table was rewritten,
+// which the stream does not show; a constant gives all the same, even in a rewrite another column
+// caused).
+std::string GivenOwnValues(const ColumnsAdded& added) {
   std::string columns;
-  for (const std::string& c : added->columns) columns += (columns.empty() ? "" : ", ") + TextOf(c);
-  const std::string touched = fmt::format(
+  for (const std::string& c : added.columns) columns += (columns.empty() ? "" : ", ") + TextOf(c);
+  return fmt::format(
+      "t.relkind = 'r' AND pg_catalog.pg_relation_size(t.oid) > 0 AND EXISTS (SELECT "
+      "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = "
+      "a.attnum WHERE a.attrelid = t.oid AND a.attname = ANY (ARRAY[{}]) AND NOT a.attisdropped AND NOT "
+      "a.atthasmissing AND a.attgenerated = '' AND ((d.oid IS NOT NULL AND d.adbin::text NOT LIKE '{{CONST %') OR "
+      "a.attidentity <> ''))",
+      columns);
+}
+
+// The table an ALTER TABLE ... ADD names and the tables that inherit from it (its partitions), which
+// it changed too: a CTE `touched(oid)`.
+std::string Touched(const ColumnsAdded& added) {
+  return fmt::format(
       "WITH RECURSIVE touched(oid) AS (SELECT pg_catalog.to_regclass({})::pg_catalog.oid UNION SELECT i.inhrelid "
       "FROM pg_catalog.pg_inherits i JOIN touched ON i.inhparent = touched.oid) ",
-      NameText(added->table));
+      NameText(added.table));
+}
+
+// The columns an ALTER TABLE ... ADD added, in the tables it touched: the value a default that is
+// not a constant gave the rows already there (`missing_values`, PostgreSQL's attmissingval: now(),
+// current_user), the tables with rows GivenOwnValues (`rewritten_with_new_values`), and,
+// `rows_read`, the rows RowsStatement read of them (`rewritten_rows`), which restore puts back; it
+// names the others.
+std::string ColumnsAddedValues(std::string_view statement, bool rows_read) {
+  const std::optional<ColumnsAdded> added = ColumnsAddedBy(statement);
+  if (!added) return "";
   return fmt::format(
       ", 'missing_values', ({0}SELECT pg_catalog.json_agg(DISTINCT "
       "pg_catalog.jsonb_build_array(pg_catalog.format('%I.%I', "
@@ -176,12 +198,48 @@ std::string ColumnsAddedValues(std::string_view statement) {
       "a.attrelid = t.oid AND a.atthasmissing AND NOT a.attisdropped WHERE t.relkind = 'r'), "
       "'rewritten_with_new_values', ({0}SELECT pg_catalog.json_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, "
       "t.relname)) FROM touched JOIN pg_catalog.pg_class t ON t.oid = touched.oid JOIN pg_catalog.pg_namespace n ON "
-      "n.oid = t.relnamespace WHERE t.relkind = 'r' AND pg_catalog.pg_relation_size(t.oid) > 0 AND EXISTS (SELECT "
-      "FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = "
-      "a.attnum WHERE a.attrelid = t.oid AND a.attname = ANY (ARRAY[{1}]) AND NOT a.attisdropped AND NOT "
-      "a.atthasmissing AND a.attgenerated = '' AND ((d.oid IS NOT NULL AND d.adbin::text NOT LIKE '{{CONST %') OR "
-      "a.attidentity <> '')))",
-      touched, columns);
+      "n.oid = t.relnamespace WHERE {1}){2}",
+      Touched(*added), GivenOwnValues(*added),
+      rows_read ? fmt::format(", 'rewritten_rows', NULLIF(pg_catalog.current_setting('{}', true), "
+                              "'')::pg_catalog.json",
+                              kRowsSetting)
+                : "");
+}
+
+// After an ALTER TABLE ... ADD whose new columns gave the rows of tables it touched values of their
+// own (GivenOwnValues): their rows as they are now, {table: [row as text]}, left in kRowsSetting
+// for the message (always set, so that none of an earlier statement of the transaction is taken for
+// these). Of tables up to 64 MiB together whose owner sees all their rows (no row security in
+// force); printed as the event trigger prints them (ISO dates, postgres intervals, floats to their
+// last digit), the session's settings put back after. It never fails the statement (a DO block:
+// the tables' names are known only when it runs; what fails is rolled back with its
+// subtransaction, settings included, and no rows are left).
+std::string RowsStatement(std::string_view statement) {
+  const std::optional<ColumnsAdded> added = ColumnsAddedBy(statement);
+  if (!added) return "";
+  return fmt::format(
+      "DO $pgpitr$ DECLARE pgpitr_rows jsonb := '{{}}'; pgpitr_table record; pgpitr_part text; pgpitr_size int8 := 0; "
+      "pgpitr_settings text[]; BEGIN IF {0} THEN BEGIN "
+      "pgpitr_settings := ARRAY[pg_catalog.current_setting('DateStyle'), "
+      "pg_catalog.current_setting('IntervalStyle'), pg_catalog.current_setting('extra_float_digits')]; "
+      "PERFORM pg_catalog.set_config('DateStyle', 'ISO, YMD', true), pg_catalog.set_config('IntervalStyle', "
+      "'postgres', true), pg_catalog.set_config('extra_float_digits', '3', true); "
+      "FOR pgpitr_table IN {1}SELECT pg_catalog.format('%I.%I', n.nspname, t.relname) AS name, "
+      "pg_catalog.pg_total_relation_size(t.oid) AS size FROM touched JOIN pg_catalog.pg_class t ON t.oid = "
+      "touched.oid JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace WHERE {2} AND NOT "
+      "pg_catalog.row_security_active(t.oid) ORDER BY 1 LOOP "
+      "pgpitr_size := pgpitr_size + pgpitr_table.size; EXIT WHEN pgpitr_size > 67108864; "
+      "EXECUTE pg_catalog.format('SELECT COALESCE(pg_catalog.json_agg(x::text), ''[]'')::text FROM ONLY %s x', "
+      "pgpitr_table.name) INTO pgpitr_part; "
+      "pgpitr_rows := pgpitr_rows || pg_catalog.jsonb_build_object(pgpitr_table.name, pgpitr_part::jsonb); "
+      "END LOOP; "
+      "PERFORM pg_catalog.set_config('DateStyle', pgpitr_settings[1], true), "
+      "pg_catalog.set_config('IntervalStyle', pgpitr_settings[2], true), "
+      "pg_catalog.set_config('extra_float_digits', pgpitr_settings[3], true); "
+      "EXCEPTION WHEN OTHERS THEN pgpitr_rows := '{{}}'; END; END IF; "
+      "PERFORM pg_catalog.set_config('{3}', CASE WHEN pgpitr_rows = '{{}}' THEN '' ELSE pgpitr_rows::text END, true); "
+      "END $pgpitr$",
+      NoEventTrigger(), Touched(*added), GivenOwnValues(*added), kRowsSetting);
 }
 
 // The CHECK constraints of a partition a DETACH PARTITION detaches, as they are when the message
@@ -220,18 +278,20 @@ std::string MadeLike(std::string_view statement) {
 // and disappears with it.
 // `sql`: the statement as an SQL expression of text; `prepare`: the PREPARE of the statement a
 // CREATE TABLE ... AS EXECUTE runs (restore runs it first).
-std::string MessageStatement(std::string_view statement, const std::string& sql, std::string_view prepare = {}) {
+// `rows_read`: RowsStatement ran before it (the rows a volatile default rewrote).
+std::string MessageStatement(std::string_view statement, const std::string& sql, std::string_view prepare = {},
+                             bool rows_read = false) {
   return fmt::format(
       "SELECT CASE WHEN {}{} THEN pg_catalog.pg_logical_emit_message(true, '{}', pg_catalog.json_build_object("
       "'search_path', pg_catalog.current_setting('search_path'), 'sql', {}, 'roles', {}, 'role', current_user, "
       "'role_attributes', {}, 'memberships', {}, 'database_privileges', {}, 'settings', {}{}{}{}{}{})::text) END",
       NoEventTrigger(), NotTemporaryOnly(statement), pg::kDdlMessagePrefix, sql, kRoles, pg::kRoleAttributesSql,
       pg::kMembershipsSql, pg::kDatabasePrivilegesSql, pg::kSessionSettingsSql, PartitionBounds(statement),
-      ColumnsAddedValues(statement), DetachedChecks(statement), MadeLike(statement),
+      ColumnsAddedValues(statement, rows_read), DetachedChecks(statement), MadeLike(statement),
       prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
-std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}) {
-  return MessageStatement(statement, TextOf(statement), prepare) + ";";
+std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}, bool rows_read = false) {
+  return MessageStatement(statement, TextOf(statement), prepare, rows_read) + ";";
 }
 
 // With --set-replica-identity-full, after a statement that may leave a table without a replica
@@ -264,7 +324,7 @@ std::string CString(std::string_view body, size_t offset) {
 }  // namespace
 
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared,
-                                                   bool identity_full) {
+                                                   bool identity_full, bool plpgsql) {
   const std::vector<std::string_view> statements = SplitStatements(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
@@ -306,13 +366,18 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
     // Before the statement, so that what it drops or renames is seen as the session resolves it;
     // after one whose result the message records, and after it the identity (the client's
     // semicolon, if any, ends the last; a line break ends a comment the statement may end with).
+    // The rows a volatile default rewrote are read just after it.
     const size_t start = static_cast<size_t>(s.data() - query.data());
-    const std::string message = DdlMessageStatement(s, prepares[i]);
+    const std::string rows = plpgsql ? RowsStatement(s) : "";
+    const std::string message = DdlMessageStatement(s, prepares[i], !rows.empty());
     const bool after = RecordedAfter(s);
     if (!after) insert(start, message);
     out.injected.push_back(false);
+    if (!rows.empty()) insert(start + s.size(), "\n;" + rows);
     if (after) insert(start + s.size(), "\n;" + message.substr(0, message.size() - 1));
-    if (identity_full && MayLeaveTableWithoutKey(s)) insert(start + s.size(), "\n;" + IdentityFullStatement());
+    if (identity_full && plpgsql && MayLeaveTableWithoutKey(s)) {
+      insert(start + s.size(), "\n;" + IdentityFullStatement());
+    }
   }
   out.query.append(query.substr(copied));
   return out;
@@ -371,7 +436,7 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
       if (capture && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, identity_full_)) {
+        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, identity_full_, runs_plpgsql())) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);
@@ -427,11 +492,16 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       // (As in a simple query: the message before it, or after it, then the identity.)
       const std::string sql = it->second;
       const bool after = RecordedAfter(sql);
-      if (!after) AppendStatement(MessageStatement(sql, "$1::text"), sql, out);
+      const std::string rows = runs_plpgsql() ? RowsStatement(sql) : "";
+      const std::string message = MessageStatement(sql, "$1::text", {}, !rows.empty());
+      if (!after) AppendStatement(message, sql, out);
       tracker_.Sent('E', false);
       out->append(frame.raw);
-      if (after) AppendStatement(MessageStatement(sql, "$1::text"), sql, out);
-      if (identity_full_ && MayLeaveTableWithoutKey(sql)) AppendStatement(IdentityFullStatement(), std::nullopt, out);
+      if (!rows.empty()) AppendStatement(rows, std::nullopt, out);
+      if (after) AppendStatement(message, sql, out);
+      if (identity_full_ && runs_plpgsql() && MayLeaveTableWithoutKey(sql)) {
+        AppendStatement(IdentityFullStatement(), std::nullopt, out);
+      }
       return;
     }
     case 'C':

@@ -12,8 +12,10 @@
 // One per session, one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,9 +47,11 @@ struct RewrittenQuery {
 using PreparedStatements = std::unordered_map<std::string, std::string>;
 // `identity_full` (run --set-replica-identity-full): a statement that may leave a table without a
 // replica identity is followed by the proxy's statement giving published tables without one
-// REPLICA IDENTITY FULL.
+// REPLICA IDENTITY FULL. `plpgsql`: whether the proxy may add statements of its own in PL/pgSQL
+// (DO blocks: that one, and the one reading the rows a volatile default gave values of their own);
+// without, it adds only the messages.
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared = nullptr,
-                                                   bool identity_full = false);
+                                                   bool identity_full = false, bool plpgsql = true);
 
 // An error's (or notice's) position field (1-based, in characters) in a rewritten query, as the
 // client's query has it: the server counts in the rewritten text. `completed`: the statements of
@@ -62,7 +66,9 @@ std::optional<size_t> ClientErrorPosition(size_t position, const std::string& cl
 class DdlRecorder {
  public:
   DdlRecorder() = default;
-  explicit DdlRecorder(bool identity_full) : identity_full_(identity_full) {}
+  // `plpgsql`, when set, says whether the proxy may add DO blocks of its own (RewriteForDdlCapture).
+  explicit DdlRecorder(bool identity_full, std::shared_ptr<const std::atomic<bool>> plpgsql = nullptr)
+      : identity_full_(identity_full), plpgsql_(std::move(plpgsql)) {}
   // What becomes of a message from the database.
   enum class Answer {
     kForward,  // the client's
@@ -92,7 +98,10 @@ class DdlRecorder {
   // answers are dropped.
   void AppendStatement(const std::string& statement, const std::optional<std::string>& text, std::string* out);
 
+  bool runs_plpgsql() const { return !plpgsql_ || plpgsql_->load(); }
+
   bool identity_full_ = false;
+  std::shared_ptr<const std::atomic<bool>> plpgsql_;
 
   ResponseTracker tracker_;
   // Requests sent that end in a ReadyForQuery (Query, Sync, FunctionCall; and the startup packet,

@@ -139,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
         resolver_(client_.socket().get_executor()),
         from_client_(FrameDecoder::Phase::kStartup, kMaxClientMessage),
         from_upstream_(FrameDecoder::Phase::kTyped),
-        recorder_(server->options.identity_full) {
+        recorder_(server->options.identity_full, server->options.source_runs_plpgsql) {
     ++server_->sessions;
   }
   ~Session() { --server_->sessions; }

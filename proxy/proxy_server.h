@@ -56,6 +56,9 @@ struct ProxyOptions {
   // run --set-replica-identity-full: recording schema changes, the proxy gives a published table a
   // statement leaves without a replica identity REPLICA IDENTITY FULL (ddl_recorder.h).
   bool identity_full = false;
+  // When set and false, no role may be able to run PL/pgSQL in the database: the proxy adds no DO
+  // block of its own (ddl_recorder.h).
+  std::shared_ptr<const std::atomic<bool>> source_runs_plpgsql;
   // PEM files for TLS towards clients; both empty: clients are answered 'N' (plain text only).
   std::string tls_cert_file;
   std::string tls_key_file;

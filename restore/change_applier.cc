@@ -415,13 +415,20 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
     if (absl::Status s = RunGivingMissingValues(ddl, run, where, &ran); !s.ok()) return s;
   }
   // A default that gave each row already in a table a value of its own (random(), a serial or
-  // identity column): those values are not in the stream, and the proxy cannot read them.
-  if (ran.ok() && ddl.contains("rewritten_with_new_values") && ddl["rewritten_with_new_values"].is_array() &&
-      !ddl["rewritten_with_new_values"].empty()) {
+  // identity column): those values are not in the stream. The proxy read the table's rows after the
+  // statement where it could (up to 64 MiB, as the event trigger does): the table gets those; the
+  // others are named.
+  nlohmann::json rewritten = ddl.contains("rewritten_with_new_values") && ddl["rewritten_with_new_values"].is_array()
+                                 ? ddl["rewritten_with_new_values"]
+                                 : nlohmann::json::array();
+  if (ran.ok()) {
+    if (absl::Status s = PutRecordedRows(ddl, &ran, &rewritten); !s.ok()) return s;
+  }
+  if (ran.ok() && !rewritten.empty()) {
     if (own) {
       if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
     }
-    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, ddl["rewritten_with_new_values"]); !s.ok()) return s;
+    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, rewritten); !s.ok()) return s;
     return Forget();
   }
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
@@ -1084,6 +1091,40 @@ absl::Status ChangeApplier::NameRowsGivenVolatileValues(const proto::Transaction
       tables);
 }
 
+absl::Status ChangeApplier::PutRecordedRows(const nlohmann::json& e, absl::Status* ran, nlohmann::json* rewritten) {
+  if (rewritten->empty() || !e.contains("rewritten_rows") || !e["rewritten_rows"].is_object()) return absl::OkStatus();
+  nlohmann::json left = nlohmann::json::array();
+  for (const nlohmann::json& t : *rewritten) {
+    if (!t.is_string()) continue;
+    const std::string table = t.get<std::string>();
+    if (!e["rewritten_rows"].contains(table) || !e["rewritten_rows"][table].is_array()) {
+      left.push_back(t);
+      continue;
+    }
+    absl::StatusOr<pg::Result> columns = target_->Query(
+        "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum), "
+        "pg_catalog.string_agg('(x).' || pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) "
+        "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 AND NOT attisdropped "
+        "AND attgenerated = ''",
+        {table});
+    if (!columns.ok()) return columns.status();
+    // (The rows were printed with these settings.)
+    *ran = target_->Execute(
+        "SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true), "
+        "pg_catalog.set_config('IntervalStyle', 'postgres', true)");
+    if (ran->ok()) *ran = RunRecorded(fmt::format("DELETE FROM ONLY {}", table));
+    if (ran->ok()) {
+      *ran = RunRecorded(fmt::format(
+          "INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
+          "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
+          table, columns->GetString(0, 0), columns->GetString(0, 1), pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
+    }
+    if (!ran->ok()) return absl::OkStatus();
+  }
+  *rewritten = std::move(left);
+  return absl::OkStatus();
+}
+
 absl::Status ChangeApplier::RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
                                                    const std::string& where, absl::Status* ran) {
   // Columns with a missing value (rows older than the column have the value its default gave when
@@ -1388,37 +1429,8 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
                                  ? e["rewritten_with_new_values"]
                                  : nlohmann::json::array();
   // Where the trigger recorded its rows as they were after the statement, the table gets those.
-  if (ran.ok() && !rewritten.empty() && e.contains("rewritten_rows") && e["rewritten_rows"].is_object()) {
-    nlohmann::json left = nlohmann::json::array();
-    for (const nlohmann::json& t : e["rewritten_with_new_values"]) {
-      if (!t.is_string()) continue;
-      const std::string table = t.get<std::string>();
-      if (!e["rewritten_rows"].contains(table) || !e["rewritten_rows"][table].is_array()) {
-        left.push_back(t);
-        continue;
-      }
-      absl::StatusOr<pg::Result> columns = target_->Query(
-          "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(attname), ', ' ORDER BY attnum), "
-          "pg_catalog.string_agg('(x).' || pg_catalog.quote_ident(attname), ', ' ORDER BY attnum) "
-          "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0 AND NOT attisdropped "
-          "AND attgenerated = ''",
-          {table});
-      if (!columns.ok()) return columns.status();
-      // (The rows were printed with these settings.)
-      ran = target_->Execute(
-          "SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true), "
-          "pg_catalog.set_config('IntervalStyle', 'postgres', true)");
-      if (ran.ok()) ran = RunRecorded(fmt::format("DELETE FROM ONLY {}", table));
-      if (ran.ok()) {
-        ran = RunRecorded(
-            fmt::format("INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
-                        "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
-                        table, columns->GetString(0, 0), columns->GetString(0, 1),
-                        pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
-      }
-      if (!ran.ok()) break;
-    }
-    if (ran.ok()) rewritten = left;
+  if (ran.ok()) {
+    if (absl::Status s = PutRecordedRows(e, &ran, &rewritten); !s.ok()) return s;
   }
   if (ran.ok() && !rewritten.empty()) {
     if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;

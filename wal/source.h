@@ -39,6 +39,9 @@ struct SourceSettings {
   // Set when the source records schema changes itself (its event triggers are in place); the
   // proxy then leaves statements as they are. Shared with the proxy of the same `run`.
   std::shared_ptr<std::atomic<bool>> source_records_ddl;
+  // Set false when every role may not run PL/pgSQL in the source's database: the proxy then adds no
+  // DO block of its own to the application's statements (see proxy::ProxyOptions).
+  std::shared_ptr<std::atomic<bool>> source_runs_plpgsql;
 };
 
 struct SourceFacts {

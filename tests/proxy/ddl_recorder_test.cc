@@ -158,6 +158,32 @@ TEST(DdlRecorder, WithIdentityFullATableStatementIsFollowedByTheIdentityStatemen
   EXPECT_EQ(plain->query.find("DO $pgpitr$"), std::string::npos);
 }
 
+// A column added (a volatile default may give each row already there a value of its own) is
+// followed by the proxy's reading of the table's rows, then by the message, which takes them; where
+// the proxy may not run PL/pgSQL, by the message alone, without rows (restore names the table), and
+// with --set-replica-identity-full by no DO block of the proxy at all.
+TEST(DdlRecorder, AColumnAddedIsFollowedByTheReadingOfItsRowsThenByTheMessage) {
+  const std::string query = "ALTER TABLE t ADD COLUMN r float8 DEFAULT random(); SELECT 1";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, /*identity_full=*/true);
+  ASSERT_TRUE(rewritten.has_value());
+  EXPECT_EQ(rewritten->injected, (std::vector<bool>{false, true, true, true, false}));
+  const std::string& text = rewritten->query;
+  const size_t rows = text.find("random()\n;DO $pgpitr$");
+  ASSERT_NE(rows, std::string::npos) << text;
+  const size_t message = text.find("pg_logical_emit_message", rows);
+  ASSERT_NE(message, std::string::npos);
+  EXPECT_LT(text.find("json_agg(x::text)", rows), message) << "the rows are read before the message";
+  EXPECT_NE(text.find("'rewritten_rows', NULLIF(pg_catalog.current_setting('pgpitr.rewritten_rows', true)", message),
+            std::string::npos);
+  const std::optional<RewrittenQuery> without =
+      RewriteForDdlCapture(query, nullptr, /*identity_full=*/true, /*plpgsql=*/false);
+  ASSERT_TRUE(without.has_value());
+  EXPECT_EQ(without->injected, (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(without->query.find("DO $pgpitr$"), std::string::npos) << without->query;
+  EXPECT_EQ(without->query.find("rewritten_rows"), std::string::npos);
+  EXPECT_NE(without->query.find("rewritten_with_new_values"), std::string::npos);
+}
+
 // An error's position is the server's, in the rewritten text; the client's psql places it in its own.
 TEST(DdlRecorder, AnErrorPositionIsMappedBackToTheClientsText) {
   const std::string query =
