@@ -125,6 +125,7 @@ class ServerTest : public ::testing::Test {
     };
     options.source_settings.event_triggers = event_triggers_;
     options.source_settings.set_replica_identity_full = set_replica_identity_full_;
+    options.source_settings.source_runs_plpgsql = source_runs_plpgsql_;
     if (adjust) adjust(options);
     capture_thread_ = std::thread([this, options] {
       capture_result_ = wal::RunCapture(*capture_repo_, options, capture_stop_, base::Logger::Silent());
@@ -306,6 +307,8 @@ class ServerTest : public ::testing::Test {
   // Whether capture creates its event triggers on the source (wal/event_triggers.h).
   bool event_triggers_ = true;
   bool set_replica_identity_full_ = false;  // run --set-replica-identity-full
+  // Shared with a proxy of the test's, as `run` shares it (wal::SourceSettings).
+  std::shared_ptr<std::atomic<bool>> source_runs_plpgsql_;
 };
 
 }  // namespace pgpitr::testing

@@ -41,6 +41,7 @@ class ProxyTest : public ServerTest {
  protected:
   void SetUp() override {
     event_triggers_ = false;
+    source_runs_plpgsql_ = std::make_shared<std::atomic<bool>>(true);
     ServerTest::SetUp();
     if (HasFatalFailure()) return;
     StartProxy(server_->port());
@@ -53,6 +54,7 @@ class ProxyTest : public ServerTest {
   void StartProxy(int upstream_port, bool identity_full = false) {
     proxy::ProxyOptions options;
     options.identity_full = identity_full;
+    options.source_runs_plpgsql = source_runs_plpgsql_;
     options.listen_port = 0;
     options.upstream_host = "127.0.0.1";
     options.upstream_port = static_cast<uint16_t>(upstream_port);
@@ -87,8 +89,8 @@ class ProxyTest : public ServerTest {
     EXPECT_NE(between.status().message().find(named), std::string::npos) << between.status();
   }
 
-  pg::Connection ConnectVia(const std::string& db) {
-    absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(MustParse(Via(db)), "proxy");
+  pg::Connection ConnectVia(const std::string& db, const std::string& extra = "") {
+    absl::StatusOr<pg::Connection> conn = pg::Connection::Connect(MustParse(Via(db, extra)), "proxy");
     EXPECT_TRUE(conn.ok()) << conn.status();
     return *std::move(conn);
   }
@@ -929,6 +931,31 @@ TEST_F(ProxyTest, AColumnAddedWithANonConstantDefaultGetsTheSourcesValuesOrIsNam
   ASSERT_FALSE(latest.ok());
   EXPECT_NE(latest.status().message().find("random()"), std::string::npos) << latest.status();
   EXPECT_NE(latest.status().message().find("table public.u"), std::string::npos) << latest.status();
+}
+
+// Where not every role may run PL/pgSQL, run says so and the proxy adds no DO block of its own:
+// the application's statements work as without pgpitr (before, a role without it got "permission
+// denied for language plpgsql" for a column added or, with --set-replica-identity-full, a table
+// made), and a restore names what the blocks would have read.
+TEST_F(ProxyTest, WhereNotEveryRoleMayRunPlpgsqlTheProxyAddsNoBlockOfItsOwnAndTheStatementsWork) {
+  set_replica_identity_full_ = true;
+  proxy_.reset();
+  StartProxy(server_->port(), /*identity_full=*/true);
+  pg::Connection direct = Connect("app");
+  Exec(direct,
+       "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC; CREATE ROLE plain_user LOGIN; GRANT CREATE ON SCHEMA public "
+       "TO plain_user");
+  ASSERT_FALSE(StartCaptureWithBase().id().empty());
+  EXPECT_FALSE(source_runs_plpgsql_->load());
+  pg::Connection via = ConnectVia("app", "user=plain_user");
+  Exec(via,
+       "CREATE TABLE k (a int); INSERT INTO k VALUES (1), (2); ALTER TABLE k ADD COLUMN r float8 DEFAULT random()");
+  EXPECT_EQ(QueryOne(Connect("app"), "SELECT relreplident FROM pg_class WHERE relname = 'k'"), "d");
+  WaitForACheckAfterNow(direct);
+  StopCapture();
+  absl::StatusOr<restore::RestoreSummary> latest = Restore("latest", restore::RestoreTarget::Latest());
+  ASSERT_FALSE(latest.ok());
+  EXPECT_NE(latest.status().message().find("table public.k"), std::string::npos) << latest.status();
 }
 
 // A table made inside a function (no proxy sees its statement) is made at restore from the stream,
