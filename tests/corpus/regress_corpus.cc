@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -24,6 +26,7 @@
 #include "embedded/fingerprint.h"
 #include "embedded/local_server.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 #include "pg/connection.h"
 #include "restore/restore.h"
 #include "restore/restore_target.h"
@@ -93,7 +96,11 @@ constexpr const char* kSchedule[] = {
 };
 
 struct Options {
-  std::string mode = "proxy";  // proxy | direct | plain (no pgpitr at all: psql's outputs only)
+  // proxy | direct | plain (no pgpitr at all: psql's outputs only) | statements (no pgpitr: each
+  // query psql sent, with the schema-change commands it ran, written to `out`: the recognizer's
+  // oracle, tests/proxy/sql_corpus_test.cc)
+  std::string mode = "proxy";
+  std::string out;  // statements: the JSON-lines file
   std::string corpus = PGPITR_CORPUS_DIR;
   std::vector<std::string> files;
   int every = 1;  // restore every Nth point (the last point always)
@@ -171,6 +178,14 @@ class Corpus {
   int Run() {
     embedded::LocalServerOptions so;
     so.settings = {"max_connections = 60"};  // no prepared transactions, as pg_regress runs by default
+    if (o_.mode == "statements") {
+      // Every query the server gets, and errors, as JSON lines (data/log/corpus.json).
+      for (const char* s :
+           {"logging_collector = on", "log_destination = 'jsonlog'", "log_directory = 'log'", "log_filename = 'corpus'",
+            "log_rotation_size = 0", "log_statement = 'all'", "log_min_error_statement = error"}) {
+        so.settings.emplace_back(s);
+      }
+    }
     absl::StatusOr<std::unique_ptr<embedded::LocalServer>> server = embedded::LocalServer::Start(so);
     if (!server.ok()) return Fail(fmt::format("cannot start PostgreSQL: {}", server.status().message()));
     server_ = *std::move(server);
@@ -179,7 +194,10 @@ class Corpus {
     repo_ = work_ / "repo";
     log_ = work_ / "run.log";
     if (absl::Status s = Setup(); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
-    const bool plain = o_.mode == "plain";
+    const bool plain = o_.mode == "plain" || o_.mode == "statements";
+    if (o_.mode == "statements") {
+      if (absl::Status s = TagSchemaChanges(); !s.ok()) return Fail(fmt::format("setup: {}", s.message()));
+    }
     if (!plain && !StartRun()) return Fail("pgpitr run did not start:\n" + Slurp(log_));
 
     for (const std::string& file : o_.files) {
@@ -191,6 +209,7 @@ class Corpus {
       if (!plain && !TakePoint(file)) return Fail("cannot read the source at a point");
       if (!plain && o_.settle && !Settle()) return Fail("capture's checks did not pass a point");
     }
+    if (o_.mode == "statements") return WriteStatements();
     if (plain) {
       // A baseline: diff -r its out/ against that of a run through the proxy.
       Say(fmt::format("psql's outputs without pgpitr are in {}", (work_ / "out").string()));
@@ -212,6 +231,59 @@ class Corpus {
     if (server_ != nullptr) server_->KeepOnExit();
     std::printf("0/0 points exact (%s): %s\n", o_.mode.c_str(), why.c_str());
     return 2;
+  }
+
+  // statements: an event trigger at the start of every schema-change command (those inside
+  // functions too; with session_replication_role = replica too) logs its tag, in the log entries
+  // of the query that ran it.
+  absl::Status TagSchemaChanges() {
+    absl::StatusOr<pg::Connection> regression = Connect();
+    if (!regression.ok()) return regression.status();
+    return regression->Execute(
+        "CREATE SCHEMA pgpitr_oracle; CREATE FUNCTION pgpitr_oracle.tag() RETURNS event_trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE LOG 'pgpitr tag: %', tg_tag; END $$; CREATE EVENT TRIGGER pgpitr_oracle_tag ON "
+        "ddl_command_start EXECUTE FUNCTION pgpitr_oracle.tag(); ALTER EVENT TRIGGER pgpitr_oracle_tag ENABLE "
+        "ALWAYS");
+  }
+
+  // statements: from the server's log, each query a file's session sent (application_name
+  // pg_regress/FILE), whether it failed, and the schema-change commands it ran: one JSON object a
+  // line, {"file", "sql", "tags", "failed"}, in the order sent.
+  int WriteStatements() {
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // the log collector writes what it got
+    std::ifstream log(server_->data_dir() / "log" / "corpus.json");
+    if (!log) return Fail("no server log");
+    std::vector<nlohmann::json> statements;
+    std::map<int64_t, size_t> current;  // by backend pid, the query it runs
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json e = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!e.is_object() || !e.contains("pid") || !e.contains("message")) continue;
+      const int64_t pid = e["pid"].get<int64_t>();
+      const std::string message = e["message"].get<std::string>();
+      const std::string app = e.value("application_name", "");
+      if (!app.starts_with("pg_regress/")) continue;
+      const std::string severity = e.value("error_severity", "");
+      if (severity == "LOG" && message.starts_with("statement: ")) {
+        current[pid] = statements.size();
+        statements.push_back({{"file", app.substr(11)},
+                              {"sql", message.substr(11)},
+                              {"tags", nlohmann::json::array()},
+                              {"failed", false}});
+      } else if (auto it = current.find(pid); it != current.end()) {
+        if (severity == "LOG" && message.starts_with("pgpitr tag: ")) {
+          statements[it->second]["tags"].push_back(message.substr(12));
+        } else if (severity == "ERROR" || severity == "FATAL") {
+          statements[it->second]["failed"] = true;
+        }
+      }
+    }
+    std::ofstream out(o_.out);
+    for (const nlohmann::json& s : statements) out << s.dump() << "\n";
+    out.close();
+    if (!out) return Fail(fmt::format("cannot write {}", o_.out));
+    server_.reset();
+    Say(fmt::format("{} statements written to {}", statements.size(), o_.out));
+    return 0;
   }
 
   std::string Conn(const std::string& db) const { return server_->ConnectionString(db); }
@@ -527,10 +599,12 @@ int main(int argc, char** argv) {
   std::string files;
   CLI::App app("pgpitr_regress_corpus: PostgreSQL's regression SQL captured, every point restored and compared");
   app.add_option("--mode", o.mode,
-                 "proxy (psql through pgpitr's proxy), direct (psql to the server), or plain (no pgpitr: only "
-                 "psql's outputs, kept, to compare with another run's)")
-      ->check(CLI::IsMember({"proxy", "direct", "plain"}))
+                 "proxy (psql through pgpitr's proxy), direct (psql to the server), plain (no pgpitr: only "
+                 "psql's outputs, kept, to compare with another run's), or statements (no pgpitr: each query psql "
+                 "sent, whether it failed, and the schema-change commands it ran, as JSON lines to --out)")
+      ->check(CLI::IsMember({"proxy", "direct", "plain", "statements"}))
       ->capture_default_str();
+  app.add_option("--out", o.out, "statements: the file to write");
   app.add_option("--corpus", o.corpus, "The folder of the regression SQL files")->capture_default_str();
   app.add_option("--files", files, "Comma-separated file names without .sql (default: the whole schedule)");
   app.add_option("--every", o.every, "Restore every Nth point (and always the last)")->capture_default_str();
