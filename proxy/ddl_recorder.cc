@@ -436,7 +436,8 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
       if (capture && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, identity_full_, runs_plpgsql())) {
+        if (std::optional<RewrittenQuery> rewritten =
+                RewriteForDdlCapture(*query, &prepared_, identity_full_, runs_plpgsql())) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);

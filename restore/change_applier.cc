@@ -1114,10 +1114,11 @@ absl::Status ChangeApplier::PutRecordedRows(const nlohmann::json& e, absl::Statu
         "pg_catalog.set_config('IntervalStyle', 'postgres', true)");
     if (ran->ok()) *ran = RunRecorded(fmt::format("DELETE FROM ONLY {}", table));
     if (ran->ok()) {
-      *ran = RunRecorded(fmt::format(
-          "INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
-          "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
-          table, columns->GetString(0, 0), columns->GetString(0, 1), pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
+      *ran = RunRecorded(
+          fmt::format("INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
+                      "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
+                      table, columns->GetString(0, 0), columns->GetString(0, 1),
+                      pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
     }
     if (!ran->ok()) return absl::OkStatus();
   }
