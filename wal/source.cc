@@ -214,7 +214,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
   const bool triggers = *recording == DdlRecording::kEventTriggers;
   facts.event_triggers = triggers;
   if (settings.source_records_ddl) settings.source_records_ddl->store(triggers);
-  if (!triggers) {
+  if (!triggers && settings.source_runs_plpgsql) {
     // The proxy's own DO blocks (the rows a volatile default rewrote, --set-replica-identity-full)
     // run in the application's session, as its role.
     absl::StatusOr<pg::Result> plpgsql = conn->Query(
@@ -222,7 +222,7 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
         "pg_catalog.has_language_privilege('public', oid, 'USAGE'))");
     if (!plpgsql.ok()) return plpgsql.status();
     const bool runs = plpgsql->GetString(0, 0) == "t";
-    if (settings.source_runs_plpgsql) settings.source_runs_plpgsql->store(runs);
+    settings.source_runs_plpgsql->store(runs);
     if (!runs) {
       log.Warn(
           "PL/pgSQL is not available to every role in the source's database: through the proxy, restores name the "
