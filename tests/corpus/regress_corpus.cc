@@ -98,7 +98,7 @@ constexpr const char* kSchedule[] = {
 struct Options {
   // proxy | direct | plain (no pgpitr at all: psql's outputs only) | statements (no pgpitr: each
   // query psql sent, with the schema-change commands it ran, written to `out`: the recognizer's
-  // oracle, tests/proxy/sql_corpus_test.cc)
+  // oracle, tests/integration/statement_corpus_test.cc)
   std::string mode = "proxy";
   std::string out;  // statements: the JSON-lines file
   std::string corpus = PGPITR_CORPUS_DIR;
@@ -250,8 +250,19 @@ class Corpus {
   // pg_regress/FILE), whether it failed, and the schema-change commands it ran: one JSON object a
   // line, {"file", "sql", "tags", "failed"}, in the order sent.
   int WriteStatements() {
-    std::this_thread::sleep_for(std::chrono::seconds(3));  // the log collector writes what it got
-    std::ifstream log(server_->data_dir() / "log" / "corpus.json");
+    // Once a last query is in the log, all before it are: every backend writes to the log
+    // collector's one pipe, which it reads in order.
+    const std::filesystem::path path = server_->data_dir() / "log" / "corpus.json";
+    {
+      absl::StatusOr<pg::Connection> last = Connect();
+      if (!last.ok()) return Fail(fmt::format("cannot connect: {}", last.status().message()));
+      if (absl::Status s = last->Execute("SELECT 'pgpitr corpus end'"); !s.ok()) return Fail(std::string(s.message()));
+    }
+    for (int i = 0; Slurp(path).find("pgpitr corpus end") == std::string::npos; ++i) {
+      if (i == 600) return Fail("the server's log did not get the last query");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::ifstream log(path);
     if (!log) return Fail("no server log");
     std::vector<nlohmann::json> statements;
     std::map<int64_t, size_t> current;  // by backend pid, the query it runs
