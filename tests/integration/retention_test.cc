@@ -24,6 +24,16 @@ using pg::PgTime;
 
 class RetentionTest : public ServerTest {
  protected:
+  // The retention processes' log goes with the repository (kept beside it when the test fails).
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::error_code ec;
+      std::filesystem::remove(RetentionLog(), ec);
+    }
+    ServerTest::TearDown();
+  }
+  std::string RetentionLog() const { return repo_dir_.string() + ".retention.log"; }
+
   // Three bases with a workload before each and after the last; fingerprints of "app" as each base
   // saw it and at the end.
   void BuildHistory() {
@@ -84,7 +94,7 @@ class RetentionTest : public ServerTest {
   }
 
   int RunRetentionProcess(const std::string& keep, PgTime now, int exit_after) {
-    const std::string log = repo_dir_.string() + ".retention.log";
+    const std::string log = RetentionLog();
     const std::string env = exit_after > 0 ? fmt::format("PGPITR_TEST_RETENTION_EXIT_AFTER={} ", exit_after) : "";
     const int status = std::system(fmt::format("{}{} retention --repo '{}' --keep {} --now '{}' >>'{}' 2>&1", env,
                                                PGPITR_BINARY, repo_dir_.string(), keep, FormatPgTime(now), log)
