@@ -290,8 +290,8 @@ std::string MessageStatement(std::string_view statement, const std::string& sql,
       ColumnsAddedValues(statement, rows_read), DetachedChecks(statement), MadeLike(statement),
       prepare.empty() ? "" : ", 'prepare', " + TextOf(prepare));
 }
-std::string DdlMessageStatement(std::string_view statement, std::string_view prepare = {}, bool rows_read = false) {
-  return MessageStatement(statement, TextOf(statement), prepare, rows_read) + ";";
+std::string DdlMessageStatement(std::string_view statement) {
+  return MessageStatement(statement, TextOf(statement)) + ";";
 }
 
 // With --set-replica-identity-full, after a statement that may leave a table without a replica
@@ -311,6 +311,32 @@ std::string IdentityFullStatement() {
       "END LOOP; END IF; END $pgpitr$",
       NoEventTrigger(), pg::kPublishedTableSql, pg::kHasReplicaIdentitySql, pg::kDdlMessagePrefix, kRoles,
       pg::kRoleAttributesSql, pg::kSessionSettingsSql);
+}
+
+// The proxy's own statements around a recorded one, in the order they run: `before` it, the message
+// (so that what the statement drops or renames is seen as the session resolves it); `after` it, the
+// reading of the rows a volatile default rewrote, the message where it records the statement's
+// result (RecordedAfter), then the identity. `sql`: the statement as an SQL expression of text.
+// `plpgsql`: whether the DO blocks may be added (RewriteForDdlCapture).
+struct OwnStatement {
+  std::string sql;
+  bool takes_statement = false;  // `sql` is in it (the extended protocol passes the statement as $1)
+};
+struct AroundStatement {
+  std::vector<OwnStatement> before;
+  std::vector<OwnStatement> after;
+};
+AroundStatement OwnStatementsAround(std::string_view statement, const std::string& sql, std::string_view prepare,
+                                    bool identity_full, bool plpgsql) {
+  AroundStatement out;
+  const std::string rows = plpgsql ? RowsStatement(statement) : "";
+  OwnStatement message{MessageStatement(statement, sql, prepare, !rows.empty()), true};
+  const bool after = RecordedAfter(statement);
+  if (!after) out.before.push_back(std::move(message));
+  if (!rows.empty()) out.after.push_back({rows});
+  if (after) out.after.push_back(std::move(message));
+  if (identity_full && plpgsql && MayLeaveTableWithoutKey(statement)) out.after.push_back({IdentityFullStatement()});
+  return out;
 }
 
 // The NUL-terminated string at offset (empty when there is none: the server will reject the
@@ -363,21 +389,13 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
       out.injected.push_back(false);
       continue;
     }
-    // Before the statement, so that what it drops or renames is seen as the session resolves it;
-    // after one whose result the message records, and after it the identity (the client's
-    // semicolon, if any, ends the last; a line break ends a comment the statement may end with).
-    // The rows a volatile default rewrote are read just after it.
+    // (After the statement, the client's semicolon, if any, ends the last; a line break ends a
+    // comment the statement may end with.)
     const size_t start = static_cast<size_t>(s.data() - query.data());
-    const std::string rows = plpgsql ? RowsStatement(s) : "";
-    const std::string message = DdlMessageStatement(s, prepares[i], !rows.empty());
-    const bool after = RecordedAfter(s);
-    if (!after) insert(start, message);
+    const AroundStatement own = OwnStatementsAround(s, TextOf(s), prepares[i], identity_full, plpgsql);
+    for (const OwnStatement& o : own.before) insert(start, o.sql + ";");
     out.injected.push_back(false);
-    if (!rows.empty()) insert(start + s.size(), "\n;" + rows);
-    if (after) insert(start + s.size(), "\n;" + message.substr(0, message.size() - 1));
-    if (identity_full && plpgsql && MayLeaveTableWithoutKey(s)) {
-      insert(start + s.size(), "\n;" + IdentityFullStatement());
-    }
+    for (const OwnStatement& o : own.after) insert(start + s.size(), "\n;" + o.sql);
   }
   out.query.append(query.substr(copied));
   return out;
@@ -490,19 +508,16 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
         tracker_.Sent('E', false);
         break;
       }
-      // (As in a simple query: the message before it, or after it, then the identity.)
+      // (As in a simple query.)
       const std::string sql = it->second;
-      const bool after = RecordedAfter(sql);
-      const std::string rows = runs_plpgsql() ? RowsStatement(sql) : "";
-      const std::string message = MessageStatement(sql, "$1::text", {}, !rows.empty());
-      if (!after) AppendStatement(message, sql, out);
+      const AroundStatement own = OwnStatementsAround(sql, "$1::text", {}, identity_full_, runs_plpgsql());
+      auto append = [&](const OwnStatement& o) {
+        AppendStatement(o.sql, o.takes_statement ? std::optional<std::string>(sql) : std::nullopt, out);
+      };
+      for (const OwnStatement& o : own.before) append(o);
       tracker_.Sent('E', false);
       out->append(frame.raw);
-      if (!rows.empty()) AppendStatement(rows, std::nullopt, out);
-      if (after) AppendStatement(message, sql, out);
-      if (identity_full_ && runs_plpgsql() && MayLeaveTableWithoutKey(sql)) {
-        AppendStatement(IdentityFullStatement(), std::nullopt, out);
-      }
+      for (const OwnStatement& o : own.after) append(o);
       return;
     }
     case 'C':

@@ -418,18 +418,16 @@ absl::Status ChangeApplier::ApplyDdl(const proto::Change& change, const proto::T
   // identity column): those values are not in the stream. The proxy read the table's rows after the
   // statement where it could (up to 64 MiB, as the event trigger does): the table gets those; the
   // others are named.
-  nlohmann::json rewritten = ddl.contains("rewritten_with_new_values") && ddl["rewritten_with_new_values"].is_array()
-                                 ? ddl["rewritten_with_new_values"]
-                                 : nlohmann::json::array();
   if (ran.ok()) {
-    if (absl::Status s = PutRecordedRows(ddl, &ran, &rewritten); !s.ok()) return s;
-  }
-  if (ran.ok() && !rewritten.empty()) {
-    if (own) {
-      if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
+    absl::StatusOr<nlohmann::json> unread = PutRecordedRows(ddl, &ran);
+    if (!unread.ok()) return unread.status();
+    if (ran.ok() && !unread->empty()) {
+      if (own) {
+        if (absl::Status s = LeaveSourceSession(*own); !s.ok()) return s;
+      }
+      if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, *unread); !s.ok()) return s;
+      return Forget();
     }
-    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, rewritten); !s.ok()) return s;
-    return Forget();
   }
   if (ran.ok() && from_query && !existed) ran = RunRecorded(fmt::format("TRUNCATE ONLY {}", *from_query));
   // Partitions get the bounds the source computed, where the target computed others (an expression).
@@ -1091,14 +1089,17 @@ absl::Status ChangeApplier::NameRowsGivenVolatileValues(const proto::Transaction
       tables);
 }
 
-absl::Status ChangeApplier::PutRecordedRows(const nlohmann::json& e, absl::Status* ran, nlohmann::json* rewritten) {
-  if (rewritten->empty() || !e.contains("rewritten_rows") || !e["rewritten_rows"].is_object()) return absl::OkStatus();
-  nlohmann::json left = nlohmann::json::array();
-  for (const nlohmann::json& t : *rewritten) {
+absl::StatusOr<nlohmann::json> ChangeApplier::PutRecordedRows(const nlohmann::json& e, absl::Status* ran) {
+  nlohmann::json unread = nlohmann::json::array();
+  if (!e.contains("rewritten_with_new_values") || !e["rewritten_with_new_values"].is_array()) return unread;
+  const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& rows =
+      e.contains("rewritten_rows") && e["rewritten_rows"].is_object() ? e["rewritten_rows"] : none;
+  for (const nlohmann::json& t : e["rewritten_with_new_values"]) {
     if (!t.is_string()) continue;
     const std::string table = t.get<std::string>();
-    if (!e["rewritten_rows"].contains(table) || !e["rewritten_rows"][table].is_array()) {
-      left.push_back(t);
+    if (!rows.contains(table) || !rows[table].is_array()) {
+      unread.push_back(t);
       continue;
     }
     absl::StatusOr<pg::Result> columns = target_->Query(
@@ -1117,13 +1118,11 @@ absl::Status ChangeApplier::PutRecordedRows(const nlohmann::json& e, absl::Statu
       *ran = RunRecorded(
           fmt::format("INSERT INTO {0} ({1}) OVERRIDING SYSTEM VALUE SELECT {2} FROM (SELECT r::{0} AS x FROM "
                       "pg_catalog.jsonb_array_elements_text({3}::jsonb) r) s",
-                      table, columns->GetString(0, 0), columns->GetString(0, 1),
-                      pg::QuoteLiteral(e["rewritten_rows"][table].dump())));
+                      table, columns->GetString(0, 0), columns->GetString(0, 1), pg::QuoteLiteral(rows[table].dump())));
     }
-    if (!ran->ok()) return absl::OkStatus();
+    if (!ran->ok()) return unread;
   }
-  *rewritten = std::move(left);
-  return absl::OkStatus();
+  return unread;
 }
 
 absl::Status ChangeApplier::RunGivingMissingValues(const nlohmann::json& e, const std::string& sql,
@@ -1425,18 +1424,16 @@ absl::Status ChangeApplier::ApplyDdlEvent(const proto::Change& change, const pro
     if (absl::Status s = ApplyPartitionBounds(e, where, &ran); !s.ok()) return s;
   }
   // A default that gave the rows already in a table values of their own (volatile: random(),
-  // clock_timestamp(), serial, identity): those values are not in the stream.
-  nlohmann::json rewritten = e.contains("rewritten_with_new_values") && e["rewritten_with_new_values"].is_array()
-                                 ? e["rewritten_with_new_values"]
-                                 : nlohmann::json::array();
-  // Where the trigger recorded its rows as they were after the statement, the table gets those.
+  // clock_timestamp(), serial, identity): those values are not in the stream. Where the trigger
+  // recorded its rows as they were after the statement, the table gets those; the others are named.
   if (ran.ok()) {
-    if (absl::Status s = PutRecordedRows(e, &ran, &rewritten); !s.ok()) return s;
-  }
-  if (ran.ok() && !rewritten.empty()) {
-    if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;
-    if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, rewritten); !s.ok()) return s;
-    return Forget();
+    absl::StatusOr<nlohmann::json> unread = PutRecordedRows(e, &ran);
+    if (!unread.ok()) return unread.status();
+    if (ran.ok() && !unread->empty()) {
+      if (absl::Status s = LeaveSourceSession(**own); !s.ok()) return s;
+      if (absl::Status s = NameRowsGivenVolatileValues(txn, sql, *unread); !s.ok()) return s;
+      return Forget();
+    }
   }
   // Carrying on, the savepoint rolled a failure back; the target's own settings come back either way.
   if (ran.ok() || carry_on_) {

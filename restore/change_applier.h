@@ -178,10 +178,11 @@ class ChangeApplier {
   // value of its own, which the stream does not carry and the record does not hold: Unreplayable.
   [[nodiscard]] absl::Status NameRowsGivenVolatileValues(const proto::Transaction& txn, const std::string& sql,
                                                          const nlohmann::json& rewritten);
-  // Puts back the rows a record holds ("rewritten_rows": {table: [row as text]}, read after the
-  // statement, printed in ISO dates and postgres intervals) in those of `rewritten` it holds them
-  // for, which leave `rewritten`; `ran` gets a failure.
-  [[nodiscard]] absl::Status PutRecordedRows(const nlohmann::json& e, absl::Status* ran, nlohmann::json* rewritten);
+  // Of the tables a recorded statement's volatile default gave rows values of their own
+  // ("rewritten_with_new_values"), puts back the rows the record holds ("rewritten_rows": {table:
+  // [row as text]}, read after the statement, printed in ISO dates and postgres intervals); `ran`
+  // gets a failure. Returns the tables it holds no rows for (to name), or an error reading the target.
+  [[nodiscard]] absl::StatusOr<nlohmann::json> PutRecordedRows(const nlohmann::json& e, absl::Status* ran);
   // Gives the partitions of a recorded statement ("partition_bounds": [partition, parent, bound])
   // the bounds the source computed where the target computed others (an expression of the time),
   // by detaching and attaching them again: `ran` gets that statement's failure; the result is an

@@ -328,11 +328,8 @@ class Pipeline {
             for (const proxy::RelationName& n : *names) later_drops_.emplace_back(t.commit_lsn(), n);
             return absl::OkStatus();
           });
-      if (!read.ok()) {
-        later_drops_.clear();  // (named, then: what cannot be read is not known)
-        later_drops_read_from_.reset();
-        return false;
-      }
+      // What cannot be read is not known: no DROP then (the relations are named), and no read again.
+      if (!read.ok()) later_drops_.clear();
     }
     for (const auto& [lsn, n] : later_drops_) {
       if (lsn > txn.commit_lsn() && n.name == schema.name() && (n.schema.empty() || n.schema == schema.namespace_())) {
