@@ -24,6 +24,10 @@ inline constexpr const char* kDdlMessagePrefix = "pgpitr.ddl";
 inline constexpr const char* kMarkMessagePrefix = "pgpitr.mark";
 inline constexpr const char* kDdlEventMessagePrefix = "pgpitr.schema_change";
 
+// The server's clock as a PgTime (microseconds since 2000-01-01), an SQL expression.
+inline constexpr const char* kServerClockSql =
+    "(extract(epoch FROM pg_catalog.clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8";
+
 // The session state a recorded schema change ran in, as SQL expressions both writers put in their
 // message (restore sets the same before it runs the statement): the settings that change how a
 // statement parses or what it makes, and what the role may do (a role the target lacks is made so).

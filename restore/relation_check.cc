@@ -116,8 +116,10 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
   if (out.around) {
     // From the stretch's start only: every check between `before` and it saw the relations as
     // `before`, so what a statement earlier did was undone by then (and `before` may be days back:
-    // the changes of every transaction in between are not read).
-    const uint64_t from = std::max(out.before_lsn, out.around->since_lsn());
+    // the changes of every transaction in between are not read). The start is that last check's
+    // first read, not its last: a statement that committed while it was reading may be missing from
+    // what it saw (its snapshot came after its first read).
+    const uint64_t from = std::max(plan.base.lsn(), out.around->since_lsn());
     absl::Status recorded = ForEachRecordedStatement(
         log, Lsn(from), Lsn(out.around->after_lsn()),
         [&](const proto::Transaction& txn, const proto::Change&, const std::string& sql) {

@@ -112,7 +112,8 @@ bool SameRelations(const std::vector<proto::RelationDigest>& a, const std::vecto
 }  // namespace
 
 absl::StatusOr<CatalogChecker::Check> CatalogChecker::Sample(pg::Connection& conn, bool event_triggers) {
-  absl::StatusOr<ServerPosition> before = ReadServerPosition(conn);
+  // The relations as of `before`: every commit before it is in what the snapshot sees.
+  absl::StatusOr<ServerPosition> before = ReadSettledServerPosition(conn);
   if (!before.ok()) return before.status();
   absl::StatusOr<std::vector<proto::RelationDigest>> relations = ReadCatalogDigest(conn);
   if (!relations.ok()) return relations.status();

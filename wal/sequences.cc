@@ -75,7 +75,8 @@ absl::Status SequenceSampler::Seed(const ChangeLog& log) {
 
 absl::StatusOr<SequenceSampler::Check> SequenceSampler::Sample(pg::Connection& conn) {
   Check check;
-  absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
+  // Whether large objects exist as of `lsn`: every commit before it is in what the reads see.
+  absl::StatusOr<ServerPosition> position = ReadSettledServerPosition(conn);
   if (!position.ok()) return position.status();
   check.lsn = position->insert_lsn;
   check.time = position->time;

@@ -1,6 +1,7 @@
 #include "wal/source.h"
 
 #include <charconv>
+#include <thread>
 
 #include "base/error.h"
 #include "fmt/format.h"
@@ -95,13 +96,26 @@ std::string KeyedPublication(const std::string& publication) { return publicatio
 
 absl::StatusOr<ServerPosition> ReadServerPosition(pg::Connection& conn) {
   // Target-list expressions are evaluated left to right: the clock first.
-  absl::StatusOr<pg::Result> r = conn.Query(
-      "SELECT (extract(epoch FROM clock_timestamp() - '2000-01-01 00:00:00+00') * 1000000)::int8, "
-      "pg_current_wal_insert_lsn()");
+  absl::StatusOr<pg::Result> r =
+      conn.Query(fmt::format("SELECT {}, pg_catalog.pg_current_wal_insert_lsn()", pg::kServerClockSql));
   if (!r.ok()) return r.status();
   absl::StatusOr<pg::Lsn> lsn = pg::Lsn::Parse(r->Get(0, 1));
   if (!lsn.ok()) return lsn.status();
   return ServerPosition{.time = static_cast<pg::PgTime>(std::stoll(r->GetString(0, 0))), .insert_lsn = *lsn};
+}
+
+absl::StatusOr<ServerPosition> ReadSettledServerPosition(pg::Connection& conn, std::chrono::milliseconds max_wait) {
+  absl::StatusOr<ServerPosition> position = ReadServerPosition(conn);
+  if (!position.ok()) return position.status();
+  const std::string flushed = fmt::format("SELECT pg_catalog.pg_current_wal_flush_lsn() >= '{}'::pg_catalog.pg_lsn",
+                                          position->insert_lsn.ToString());
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  for (;;) {
+    absl::StatusOr<pg::Result> r = conn.Query(flushed);
+    if (!r.ok()) return r.status();
+    if (r->Get(0, 0) == "t" || std::chrono::steady_clock::now() >= deadline) return position;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 absl::StatusOr<pg::PgTime> ServerClock(pg::Connection& conn) {

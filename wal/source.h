@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -115,5 +116,15 @@ struct ServerPosition {
   pg::Lsn insert_lsn;
 };
 [[nodiscard]] absl::StatusOr<ServerPosition> ReadServerPosition(pg::Connection& conn);
+
+// ReadServerPosition, once what committed before the position is visible: a snapshot taken next
+// sees every commit before `insert_lsn` (and stamped at or before `time`). A commit's record is
+// inserted, flushed, and only then visible: a snapshot taken just after a plain read may miss a
+// commit before it (under load, for milliseconds). Waits, up to `max_wait`, until the WAL is flushed
+// past the position; after that, returns the position as it is. (A commit that waits for a
+// synchronous standby after its flush stays invisible longer; nothing a role without privileges
+// can read tells it apart from one still running.)
+[[nodiscard]] absl::StatusOr<ServerPosition> ReadSettledServerPosition(
+    pg::Connection& conn, std::chrono::milliseconds max_wait = std::chrono::milliseconds(250));
 
 }  // namespace pgpitr::wal

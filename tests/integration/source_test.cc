@@ -1,5 +1,9 @@
 // Preparing the source (wal/source.cc) against a real server: the publication and slot are made
 // once and reused, tables without a replica identity are reported, and changed only on request.
+#include "wal/source.h"
+
+#include <thread>
+
 #include "harness.h"
 
 namespace pgpitr::testing {
@@ -226,6 +230,39 @@ TEST_F(SourceTest, NoFreeSlotIsRefusedWithTheFix) {
   absl::StatusOr<wal::SourceFacts> facts = wal::PrepareSource(Info("app"), {}, Collect());
   ASSERT_FALSE(facts.ok());
   EXPECT_NE(facts.status().message().find("max_replication_slots"), std::string::npos) << facts.status();
+}
+
+// A commit is inserted, flushed and only then visible. A plain read of the server's position can be
+// past a commit whose flush has not ended, while a snapshot taken after it does not see it; the
+// settled read waits for the flush, so capture's checks (which read their position so) see every
+// commit before their position. (Here the flush is held back 100 ms by commit_delay, which needs
+// fsync on; under load it is the time a busy server takes to write the WAL.)
+TEST_F(SourceTest, ASettledPositionWaitsForACommitBeforeItToBeFlushedAndVisible) {
+  auto one = [](pg::Connection& conn, const std::string& sql) -> std::string {
+    absl::StatusOr<pg::Result> r = conn.Query(sql);
+    return r.ok() ? r->GetString(0, 0) : std::string(r.status().message());
+  };
+  pg::Connection admin = Connect("app");
+  Exec(admin, "CREATE TABLE s (a int)");
+  Exec(admin, "ALTER SYSTEM SET fsync = on");
+  Exec(admin, "SELECT pg_reload_conf()");
+  pg::Connection committing = Connect("app");
+  Exec(committing, "SET commit_delay = 100000; SET commit_siblings = 0; BEGIN; INSERT INTO s VALUES (1)");
+  const std::string before_commit = one(committing, "SELECT pg_current_wal_insert_lsn()");
+  ASSERT_EQ(PQsendQuery(committing.raw(), "COMMIT"), 1) << PQerrorMessage(committing.raw());
+  pg::Connection reader = Connect("app");
+  // Its commit record is in: the position moved past where it stood before COMMIT.
+  for (int i = 0; one(reader, "SELECT pg_current_wal_insert_lsn() > '" + before_commit + "'") != "t"; ++i) {
+    ASSERT_LT(i, 10000) << "the commit never came";
+  }
+  absl::StatusOr<wal::ServerPosition> settled = wal::ReadSettledServerPosition(reader, std::chrono::seconds(60));
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_EQ(one(reader, "SELECT count(*) FROM s"), "1") << "a commit before the settled position is visible";
+  pg::Result done(PQgetResult(committing.raw()));
+  EXPECT_EQ(PQresultStatus(done.raw()), PGRES_COMMAND_OK);
+  while (PGresult* more = PQgetResult(committing.raw())) PQclear(more);
+  Exec(admin, "ALTER SYSTEM RESET fsync");
+  Exec(admin, "SELECT pg_reload_conf()");
 }
 
 }  // namespace

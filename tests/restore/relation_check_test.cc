@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pg/stream_messages.h"
 #include "tests/change_log_fixture.h"
 #include "wal/change_log_writer.h"
 
@@ -201,6 +202,33 @@ TEST_F(SourceRelationsAtTest, ATargetInsideAChangesStretchHasItAround) {
   ASSERT_TRUE(s.around.has_value());
   EXPECT_EQ(s.around->relations_size(), 2);
   EXPECT_EQ(s.before.size(), 1u);  // the base's
+}
+
+// A check reads its position, then the relations in a snapshot taken after it, then its position
+// again: a schema change that committed while it read may be missing from what it saw. Recorded
+// statements around a target are read from that check's first position, not its last.
+TEST_F(SourceRelationsAtTest, AStatementThatCommittedWhileTheCheckBeforeReadIsAmongThoseBeforeTheTarget) {
+  Check(0x200, 0x300, 0x340, {R("t", 100, "a")});
+  Apply(wal::BeginMessage{.final_lsn = Lsn(0x320), .commit_time = 1, .xid = 700});
+  Apply(wal::LogicalMessage{.xid = 700,
+                            .transactional = true,
+                            .lsn = Lsn(0x310),
+                            .prefix = pg::kDdlMessagePrefix,
+                            .content = R"({"sql": "ALTER TABLE t ADD COLUMN c int"})"});
+  Apply(wal::CommitMessage{.flags = 0, .commit_lsn = Lsn(0x320), .end_lsn = Lsn(0x328), .commit_time = 1});
+  Apply(wal::BeginMessage{.final_lsn = Lsn(0x420), .commit_time = 2, .xid = 701});
+  Apply(wal::LogicalMessage{.xid = 701,
+                            .transactional = true,
+                            .lsn = Lsn(0x410),
+                            .prefix = pg::kDdlMessagePrefix,
+                            .content = R"({"sql": "ALTER TABLE t RENAME c TO d"})"});
+  Apply(wal::CommitMessage{.flags = 0, .commit_lsn = Lsn(0x420), .end_lsn = Lsn(0x428), .commit_time = 2});
+  Sync();
+  Check(0x300, 0x500, 0x510, {R("t", 100, "c")});
+  const SourceRelations s = Read(At(0x380));
+  ASSERT_TRUE(s.around.has_value());
+  EXPECT_EQ(s.recorded_before, std::vector<std::string>{"alter table t add column c int"});
+  EXPECT_EQ(s.recorded_after, std::vector<std::string>{"alter table t rename c to d"});
 }
 
 TEST_F(SourceRelationsAtTest, ATargetPastTheLastCheckIsUnchecked) {
