@@ -7,6 +7,13 @@
 //   pgpitr.mark  the name of a restore point (`pgpitr mark NAME`)
 //   pgpitr.schema_change  JSON: a schema change as the source's event trigger saw it, just after the
 //                statement (wal/event_triggers.cc writes it: text, session state, objects made and dropped)
+//   pgpitr.large_objects  whether the source holds large objects (which are not in the stream), read
+//                by the proxy around a statement that makes or removes some: "some" or "none" just
+//                after it (so at its transaction's commit, unless the transaction changes them
+//                again), and "none at <LSN> <time>" just before one that makes some, read in a
+//                snapshot taken after that position and clock reading (kServerClockSql), in a
+//                transaction that had changed nothing yet (proxy/ddl_recorder.cc writes it, capture
+//                places it among its own checks; restore ignores it)
 // and the event triggers that write pgpitr.schema_change (wal/event_triggers.h installs them).
 #pragma once
 
@@ -23,6 +30,7 @@ inline constexpr const char* kDdlStartTrigger = "_pgpitr_ddl_start";
 inline constexpr const char* kDdlMessagePrefix = "pgpitr.ddl";
 inline constexpr const char* kMarkMessagePrefix = "pgpitr.mark";
 inline constexpr const char* kDdlEventMessagePrefix = "pgpitr.schema_change";
+inline constexpr const char* kLargeObjectsMessagePrefix = "pgpitr.large_objects";
 
 // The server's clock as a PgTime (microseconds since 2000-01-01), an SQL expression.
 inline constexpr const char* kServerClockSql =

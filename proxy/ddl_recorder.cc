@@ -313,11 +313,41 @@ std::string IdentityFullStatement() {
       pg::kRoleAttributesSql, pg::kSessionSettingsSql);
 }
 
-// The proxy's own statements around a recorded one, in the order they run: `before` it, the message
-// (so that what the statement drops or renames is seen as the session resolves it); `after` it, the
-// reading of the rows a volatile default rewrote, the message where it records the statement's
-// result (RecordedAfter), then the identity. `sql`: the statement as an SQL expression of text.
-// `plpgsql`: whether the DO blocks may be added (RewriteForDdlCapture).
+// Before a statement that makes large objects: when the source holds none, says so with the clock
+// and position read before the snapshot the reading used (in READ COMMITTED each statement of a DO
+// block takes a new one), once what committed before them is visible (as capture's checks do,
+// wal::ReadSettledServerPosition; not said when that takes over about 20 ms), so that nothing committed
+// before that position was missed; only in a transaction that has changed nothing yet, which would
+// otherwise see its own changes (an lo_unlink not yet committed). It never fails the statement.
+std::string LargeObjectsBeforeStatement() {
+  return fmt::format(
+      "DO $pgpitr$ DECLARE pgpitr_time int8; pgpitr_lsn pg_catalog.pg_lsn; pgpitr_settled bool := false; BEGIN "
+      "IF pg_catalog.current_setting('transaction_isolation') = 'read committed' AND "
+      "pg_catalog.pg_current_xact_id_if_assigned() IS NULL THEN "
+      "pgpitr_time := {0}; pgpitr_lsn := pg_catalog.pg_current_wal_insert_lsn(); "
+      "FOR pgpitr_try IN 1..20 LOOP pgpitr_settled := pg_catalog.pg_current_wal_flush_lsn() >= pgpitr_lsn; "
+      "EXIT WHEN pgpitr_settled; PERFORM pg_catalog.pg_sleep(0.001); END LOOP; "
+      "IF pgpitr_settled AND NOT EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata) THEN "
+      "PERFORM pg_catalog.pg_logical_emit_message(true, '{1}', pg_catalog.format('none at %s %s', pgpitr_lsn, "
+      "pgpitr_time)); END IF; END IF; EXCEPTION WHEN OTHERS THEN NULL; END $pgpitr$",
+      pg::kServerClockSql, pg::kLargeObjectsMessagePrefix);
+}
+
+// After a statement that makes or removes large objects: whether the source holds any, as its
+// transaction sees them (its own changes included).
+std::string LargeObjectsAfterStatement() {
+  return fmt::format(
+      "SELECT pg_catalog.pg_logical_emit_message(true, '{}', CASE WHEN EXISTS (SELECT FROM "
+      "pg_catalog.pg_largeobject_metadata) THEN 'some' ELSE 'none' END)",
+      pg::kLargeObjectsMessagePrefix);
+}
+
+// The proxy's own statements around a client's statement, in the order they run: `before` it, the
+// reading of large objects before one making some, the message of a recorded schema change (so that
+// what the statement drops or renames is seen as the session resolves it); `after` it, the reading
+// of the rows a volatile default rewrote, the message where it records the statement's result
+// (RecordedAfter), the identity, and the reading of large objects. `sql`: the statement as an SQL
+// expression of text. None for most statements.
 struct OwnStatement {
   std::string sql;
   bool takes_statement = false;  // `sql` is in it (the extended protocol passes the statement as $1)
@@ -327,15 +357,22 @@ struct AroundStatement {
   std::vector<OwnStatement> after;
 };
 AroundStatement OwnStatementsAround(std::string_view statement, const std::string& sql, std::string_view prepare,
-                                    bool identity_full, bool plpgsql) {
+                                    const RecordOptions& options) {
   AroundStatement out;
-  const std::string rows = plpgsql ? RowsStatement(statement) : "";
-  OwnStatement message{MessageStatement(statement, sql, prepare, !rows.empty()), true};
-  const bool after = RecordedAfter(statement);
-  if (!after) out.before.push_back(std::move(message));
-  if (!rows.empty()) out.after.push_back({rows});
-  if (after) out.after.push_back(std::move(message));
-  if (identity_full && plpgsql && MayLeaveTableWithoutKey(statement)) out.after.push_back({IdentityFullStatement()});
+  const LargeObjectCalls large_objects = options.large_objects ? LargeObjectsTouched(statement) : LargeObjectCalls{};
+  if (large_objects.makes && options.plpgsql) out.before.push_back({LargeObjectsBeforeStatement()});
+  if (options.schema_changes && Recorded(statement)) {
+    const std::string rows = options.plpgsql ? RowsStatement(statement) : "";
+    OwnStatement message{MessageStatement(statement, sql, prepare, !rows.empty()), true};
+    const bool after = RecordedAfter(statement);
+    if (!after) out.before.push_back(std::move(message));
+    if (!rows.empty()) out.after.push_back({rows});
+    if (after) out.after.push_back(std::move(message));
+    if (options.identity_full && options.plpgsql && MayLeaveTableWithoutKey(statement)) {
+      out.after.push_back({IdentityFullStatement()});
+    }
+  }
+  if (large_objects.any()) out.after.push_back({LargeObjectsAfterStatement()});
   return out;
 }
 
@@ -350,15 +387,18 @@ std::string CString(std::string_view body, size_t offset) {
 }  // namespace
 
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared,
-                                                   bool identity_full, bool plpgsql) {
+                                                   const RecordOptions& options) {
+  // (Recording no schema change, most queries name no function on large objects: not split.)
+  if (!options.schema_changes && (!options.large_objects || !MayTouchLargeObjects(query))) return std::nullopt;
   const std::vector<std::string_view> statements = SplitStatements(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
   std::vector<std::string> prepares(statements.size());
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
-    recorded.push_back(Recorded(s));
-    if (prepared == nullptr) continue;
+    const bool schema_change = options.schema_changes && Recorded(s);
+    recorded.push_back(schema_change || (options.large_objects && LargeObjectsTouched(s).any()));
+    if (prepared == nullptr || !options.schema_changes) continue;
     if (std::optional<std::string> name = PreparedName(s)) {
       (*prepared)[*name] = std::string(s);
     } else if (std::optional<std::string> gone = DeallocatedName(s)) {
@@ -367,7 +407,7 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
       } else {
         prepared->erase(*gone);
       }
-    } else if (recorded.back()) {
+    } else if (schema_change) {
       if (std::optional<std::string> executed = ExecutedName(s)) {
         if (auto it = prepared->find(*executed); it != prepared->end()) prepares[i] = it->second;
       }
@@ -392,7 +432,7 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
     // (After the statement, the client's semicolon, if any, ends the last; a line break ends a
     // comment the statement may end with.)
     const size_t start = static_cast<size_t>(s.data() - query.data());
-    const AroundStatement own = OwnStatementsAround(s, TextOf(s), prepares[i], identity_full, plpgsql);
+    const AroundStatement own = OwnStatementsAround(s, TextOf(s), prepares[i], options);
     for (const OwnStatement& o : own.before) insert(start, o.sql + ";");
     out.injected.push_back(false);
     for (const OwnStatement& o : own.after) insert(start + s.size(), "\n;" + o.sql);
@@ -448,14 +488,14 @@ std::optional<size_t> ClientErrorPosition(size_t position, const std::string& cl
   return position - shift;
 }
 
-void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out) {
+void DdlRecorder::FromClient(const Frame& frame, Capture capture, std::string* out) {
+  const RecordOptions options = OptionsFor(capture);
   switch (frame.type) {
     case 'Q': {
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
-      if (capture && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten =
-                RewriteForDdlCapture(*query, &prepared_, identity_full_, runs_plpgsql())) {
+      if ((capture.schema_changes || capture.large_objects) && query.ok()) {
+        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, options)) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);
@@ -466,7 +506,8 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
         // An index made or dropped CONCURRENTLY, or a partition detached so, cannot share a
         // transaction with the proxy's message: it is recorded after it succeeded, as the same
         // statement without CONCURRENTLY.
-        const std::vector<std::string_view> statements = SplitStatements(*query);
+        const std::vector<std::string_view> statements =
+            capture.schema_changes ? SplitStatements(*query) : std::vector<std::string_view>();
         if (statements.size() == 1 && IsSchemaChange(statements[0])) {
           if (std::optional<std::string> plain = IndexStatementWithoutConcurrently(statements[0])) {
             record_after_.push_back({readies_sent_, std::move(*plain), false});
@@ -482,7 +523,8 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       absl::StatusOr<ParseMessage> parse = ParseParse(frame.body);
       if (parse.ok()) {
         const std::string name(parse->statement);
-        if (capture && Recorded(parse->query)) {
+        if ((capture.schema_changes && Recorded(parse->query)) ||
+            (capture.large_objects && MayTouchLargeObjects(parse->query) && LargeObjectsTouched(parse->query).any())) {
           ddl_statements_[name] = std::string(parse->query);
         } else {
           ddl_statements_.erase(name);
@@ -510,7 +552,7 @@ void DdlRecorder::FromClient(const Frame& frame, bool capture, std::string* out)
       }
       // (As in a simple query.)
       const std::string sql = it->second;
-      const AroundStatement own = OwnStatementsAround(sql, "$1::text", {}, identity_full_, runs_plpgsql());
+      const AroundStatement own = OwnStatementsAround(sql, "$1::text", {}, options);
       auto append = [&](const OwnStatement& o) {
         AppendStatement(o.sql, o.takes_statement ? std::optional<std::string>(sql) : std::nullopt, out);
       };

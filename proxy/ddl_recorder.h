@@ -45,13 +45,24 @@ struct RewrittenQuery {
 // `prepared`, when given, is the session's prepared statements (name -> its PREPARE), which the
 // query's PREPARE and DEALLOCATE keep; a CREATE TABLE ... AS EXECUTE is recorded with its PREPARE.
 using PreparedStatements = std::unordered_map<std::string, std::string>;
-// `identity_full` (run --set-replica-identity-full): a statement that may leave a table without a
-// replica identity is followed by the proxy's statement giving published tables without one
-// REPLICA IDENTITY FULL. `plpgsql`: whether the proxy may add statements of its own in PL/pgSQL
-// (DO blocks: that one, and the one reading the rows a volatile default gave values of their own);
-// without, it adds only the messages.
+struct RecordOptions {
+  // Schema changes are recorded (not when the source's event triggers record them).
+  bool schema_changes = true;
+  // A statement that makes or removes large objects (LargeObjectsTouched) is followed, and one that
+  // makes some preceded, by the proxy's reading of whether the source holds any
+  // (pg::kLargeObjectsMessagePrefix): large objects are not in the stream, and capture's own checks
+  // run only now and then.
+  bool large_objects = true;
+  // run --set-replica-identity-full: a statement that may leave a table without a replica identity
+  // is followed by the proxy's statement giving published tables without one REPLICA IDENTITY FULL.
+  bool identity_full = false;
+  // Whether the proxy may add statements of its own in PL/pgSQL (DO blocks: that one, the one
+  // reading the rows a volatile default gave values of their own, the reading before a statement
+  // making large objects); without, it adds only the messages.
+  bool plpgsql = true;
+};
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared = nullptr,
-                                                   bool identity_full = false, bool plpgsql = true);
+                                                   const RecordOptions& options = {});
 
 // An error's (or notice's) position field (1-based, in characters) in a rewritten query, as the
 // client's query has it: the server counts in the rewritten text. `completed`: the statements of
@@ -78,9 +89,17 @@ class DdlRecorder {
   };
 
   // A message from the client, framed: appends to *to_database what goes upstream for it. `capture`:
-  // whether its schema changes are recorded (the proxy's option, and the source's event triggers
-  // not recording them already).
-  void FromClient(const Frame& frame, bool capture, std::string* to_database);
+  // what the proxy records (RecordOptions: schema changes, unless the source's event triggers record
+  // them already; the readings of large objects).
+  struct Capture {
+    bool schema_changes = false;
+    bool large_objects = false;
+  };
+  void FromClient(const Frame& frame, Capture capture, std::string* to_database);
+  // Both or neither.
+  void FromClient(const Frame& frame, bool capture, std::string* to_database) {
+    FromClient(frame, Capture{capture, capture}, to_database);
+  }
   // A message from the database (its type byte); for kHeld, *to_database gets the proxy's query.
   Answer FromDatabase(char type, std::string* to_database);
   // A message from the database the client gets, as the client must see it: an error or notice
@@ -99,6 +118,12 @@ class DdlRecorder {
   void AppendStatement(const std::string& statement, const std::optional<std::string>& text, std::string* out);
 
   bool runs_plpgsql() const { return !plpgsql_ || plpgsql_->load(); }
+  RecordOptions OptionsFor(Capture capture) const {
+    return {.schema_changes = capture.schema_changes,
+            .large_objects = capture.large_objects,
+            .identity_full = identity_full_,
+            .plpgsql = runs_plpgsql()};
+  }
 
   bool identity_full_ = false;
   std::shared_ptr<const std::atomic<bool>> plpgsql_;
@@ -123,7 +148,8 @@ class DdlRecorder {
   };
   std::deque<Rewritten> rewritten_;
   std::string client_encoding_;
-  // Schema changes prepared by the client (statement name -> SQL) and portals bound to them.
+  // Statements prepared by the client that the proxy records or reads around (statement name ->
+  // SQL), and portals bound to them.
   std::unordered_map<std::string, std::string> ddl_statements_;
   std::unordered_map<std::string, std::string> ddl_portals_;
   PreparedStatements prepared_;  // the session's, by PREPARE

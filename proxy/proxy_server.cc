@@ -311,9 +311,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ForwardClientMessage(const Frame& frame, std::string* out) {
-    const bool capture = server_->options.capture_ddl &&
-                         !(server_->options.source_records_ddl && server_->options.source_records_ddl->load());
-    recorder_.FromClient(frame, capture, out);
+    // With the source's event triggers recording schema changes, the proxy still reads large objects
+    // around the statements that change them: nothing else places those changes exactly.
+    const bool capture = server_->options.capture_ddl;
+    const bool source_records_ddl = server_->options.source_records_ddl && server_->options.source_records_ddl->load();
+    recorder_.FromClient(frame, DdlRecorder::Capture{capture && !source_records_ddl, capture}, out);
   }
 
   template <typename Then>

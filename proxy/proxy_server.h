@@ -51,7 +51,8 @@ struct ProxyOptions {
   int threads = 2;
   bool capture_ddl = true;
   // When set and true, the source's event triggers record schema changes (wal/event_triggers.h):
-  // the proxy then forwards every statement as it is.
+  // the proxy then forwards every statement as it is, but for its readings of large objects around
+  // the statements that make or remove some (ddl_recorder.h).
   std::shared_ptr<const std::atomic<bool>> source_records_ddl;
   // run --set-replica-identity-full: recording schema changes, the proxy gives a published table a
   // statement leaves without a replica identity REPLICA IDENTITY FULL (ddl_recorder.h).

@@ -833,6 +833,40 @@ std::optional<std::string> DropIfExists(std::string_view statement) {
   return fmt::format("{}IF EXISTS {}", statement.substr(0, at), statement.substr(at));
 }
 
+namespace {
+
+// Whether `text` holds "lo_" in any case.
+bool NamesLargeObjectFunction(std::string_view text) {
+  for (size_t i = 0; i + 2 < text.size(); ++i) {
+    if (Lower(text[i]) == 'l' && Lower(text[i + 1]) == 'o' && text[i + 2] == '_') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool MayTouchLargeObjects(std::string_view query) {
+  if (NamesLargeObjectFunction(query)) return true;
+  for (size_t i = 0; i + 5 <= query.size(); ++i) {
+    if (Lower(query[i]) == 'o' && WordIs(query.substr(i, 5), "owned")) return true;
+  }
+  return false;
+}
+
+LargeObjectCalls LargeObjectsTouched(std::string_view statement) {
+  LargeObjectCalls calls;
+  Cursor c(statement);
+  if (c.Accept("drop") && c.AtWord("owned")) calls.removes = true;
+  // Most statements name no function of these: one pass over the bytes before any lexing.
+  if (!NamesLargeObjectFunction(statement)) return calls;
+  for (; !c.done(); c.Advance()) {
+    if (c.token().kind != TokenKind::kWord) continue;
+    if (c.AtAnyWord({"lo_create", "lo_creat", "lo_import", "lo_from_bytea"})) calls.makes = true;
+    if (c.AtWord("lo_unlink")) calls.removes = true;
+  }
+  return calls;
+}
+
 bool MustRunOutsideTransaction(std::string_view statement) {
   Cursor c(statement);
   if (c.done() || c.token().kind != TokenKind::kWord) return false;

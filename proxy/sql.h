@@ -95,6 +95,20 @@ std::optional<std::string> PreparedName(std::string_view statement);
 std::optional<std::string> DeallocatedName(std::string_view statement);
 std::optional<std::string> ExecutedName(std::string_view statement);
 
+// What a statement may do to large objects, which are not in the logical stream, by what it names:
+// `makes` one (a call of lo_create, lo_creat, lo_import or lo_from_bytea), `removes` some (a call of
+// lo_unlink; DROP OWNED, which drops the roles' large objects). Calls inside strings, comments and
+// quoted bodies (a DO block, a function's) are not seen.
+struct LargeObjectCalls {
+  bool makes = false;
+  bool removes = false;
+  bool any() const { return makes || removes; }
+};
+LargeObjectCalls LargeObjectsTouched(std::string_view statement);
+// A quick test over the bytes of a query, before any lexing: false when no statement of it can
+// touch large objects (no "lo_", no "owned", in any case).
+bool MayTouchLargeObjects(std::string_view query);
+
 // True for statements PostgreSQL refuses inside a transaction block (CREATE INDEX CONCURRENTLY,
 // DROP INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY, VACUUM, CREATE/DROP DATABASE, ...), which the
 // proxy therefore cannot wrap with its own statement.

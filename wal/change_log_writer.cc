@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <charconv>
 #include <unordered_set>
 
 #include "base/error.h"
@@ -251,10 +252,16 @@ void ChangeLogWriter::NoteLargeObjects(bool present, Position before, Position a
   auto* spans = state_.mutable_large_object_spans();
   const bool open = !spans->empty() && spans->rbegin()->open();
   if (present && !open) {
-    // They appeared after the previous check (or before any, when capture had made none).
+    // They appeared after the previous check (or before any, when capture had made none), or after
+    // a reading of the proxy's that saw none, if one came later.
     proto::LargeObjectSpan span;
     span.set_from_lsn(state_.last_sequence_check_lsn());
     span.set_from_time(state_.last_sequence_check_time());
+    if (!large_object_checks_.empty() && large_object_checks_.back().before.lsn.value() > span.from_lsn() &&
+        large_object_checks_.back().before.lsn < before.lsn) {
+      span.set_from_lsn(large_object_checks_.back().before.lsn.value());
+      span.set_from_time(large_object_checks_.back().before.time);
+    }
     span.set_open(true);
     AddLargeObjectSpan(span);
   } else if (!present && open) {
@@ -302,6 +309,67 @@ void ChangeLogWriter::NoteLargeObjectStatement(pg::Lsn commit_lsn) {
     span.set_open(true);  // the next check closes it, or keeps it open
   }
   AddLargeObjectSpan(span);
+}
+
+std::optional<ChangeLogWriter::LargeObjectReading> ChangeLogWriter::ParseLargeObjectReading(std::string_view content) {
+  using Kind = LargeObjectReading::Kind;
+  LargeObjectReading reading;
+  if (content == "some" || content == "none") {
+    reading.kind = content == "some" ? Kind::kSome : Kind::kNoneAfter;
+    return reading;
+  }
+  // none at <LSN> <time>
+  constexpr std::string_view kNoneAt = "none at ";
+  if (!content.starts_with(kNoneAt)) return std::nullopt;
+  content.remove_prefix(kNoneAt.size());
+  const size_t space = content.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  absl::StatusOr<pg::Lsn> lsn = pg::Lsn::Parse(content.substr(0, space));
+  pg::PgTime time = 0;
+  const std::string_view digits = content.substr(space + 1);
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), time);
+  if (!lsn.ok() || error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  reading.kind = Kind::kNoneBefore;
+  reading.at = {*lsn, time};
+  return reading;
+}
+
+void ChangeLogWriter::NoteLargeObjectsOf(const OpenTransaction& txn, pg::Lsn commit_lsn, pg::PgTime commit_time) {
+  using Kind = LargeObjectReading::Kind;
+  bool some = false;
+  std::optional<Kind> last_after;
+  for (const auto& [seq, reading] : txn.large_objects) {
+    if (reading.kind == Kind::kNoneBefore) {
+      // A check of its own: none at `at`, read before its message (and the commit).
+      const LargeObjectCheck check{reading.at, {reading.message_lsn, commit_time}, false};
+      auto later = std::upper_bound(large_object_checks_.begin(), large_object_checks_.end(), check.before.lsn,
+                                    [](pg::Lsn lsn, const LargeObjectCheck& c) { return lsn < c.before.lsn; });
+      large_object_checks_.insert(later, check);
+      continue;
+    }
+    some = some || reading.kind == Kind::kSome;
+    last_after = reading.kind;
+  }
+  if (some) NoteLargeObjectStatement(commit_lsn);
+  if (last_after == Kind::kNoneAfter) EndLargeObjectSpanAt({commit_lsn, commit_time});
+}
+
+void ChangeLogWriter::EndLargeObjectSpanAt(Position at) {
+  auto* spans = state_.mutable_large_object_spans();
+  if (spans->empty()) return;
+  auto first_after = std::find_if(large_object_checks_.begin(), large_object_checks_.end(),
+                                  [&](const LargeObjectCheck& c) { return c.before.lsn > at.lsn; });
+  if (first_after != large_object_checks_.end() && first_after->present) return;
+  proto::LargeObjectSpan& span = *spans->rbegin();
+  if (pg::Lsn(span.from_lsn()) >= at.lsn) return;
+  const bool closed_by_first_after = !span.open() && first_after != large_object_checks_.end() &&
+                                     pg::Lsn(span.to_lsn()) == first_after->after.lsn &&
+                                     pg::Lsn(span.to_lsn()) > at.lsn;
+  if ((span.open() && first_after == large_object_checks_.end()) || closed_by_first_after) {
+    span.set_to_lsn(at.lsn.value());
+    span.set_to_time(at.time);
+    span.set_open(false);
+  }
 }
 
 void ChangeLogWriter::AddLargeObjectSpan(const proto::LargeObjectSpan& span) {
@@ -538,7 +606,7 @@ absl::Status ChangeLogWriter::InsertChangeAt(OpenTransaction* txn, uint64_t seq,
   if (absl::Status s = ReloadFrom(txn, seq); !s.ok()) return s;
   for (auto& mark : txn->marks) mark.first += mark.first >= seq ? 1 : 0;
   for (uint64_t& ddl : txn->ddl_seqs) ddl += ddl >= seq ? 1 : 0;
-  for (uint64_t& ddl : txn->large_object_seqs) ddl += ddl >= seq ? 1 : 0;
+  for (auto& reading : txn->large_objects) reading.first += reading.first >= seq ? 1 : 0;
   for (auto& dropped : txn->dropped) dropped.first += dropped.first >= seq ? 1 : 0;
   for (auto& [xid, start] : txn->subxact_first_seq) start.seq += start.seq >= seq ? 1 : 0;
   if (subxid.has_value() && !txn->xid_runs.empty()) {
@@ -689,7 +757,7 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
   auto mark_at = old.marks.begin();
   auto dropped_at = old.dropped.begin();
   auto ddl_at = old.ddl_seqs.begin();
-  auto large_object_at = old.large_object_seqs.begin();
+  auto large_object_at = old.large_objects.begin();
   proto::Change change;
   auto keep = [&](uint64_t seq, std::string_view bytes) -> absl::Status {
     const uint32_t xid = xid_of(seq);
@@ -700,8 +768,8 @@ absl::Status ChangeLogWriter::RewriteWithout(OpenTransaction* txn, const std::ve
     for (; ddl_at != old.ddl_seqs.end() && *ddl_at <= seq; ++ddl_at) {
       if (!is_aborted(xid)) fresh.ddl_seqs.push_back(fresh.next_seq);
     }
-    for (; large_object_at != old.large_object_seqs.end() && *large_object_at <= seq; ++large_object_at) {
-      if (!is_aborted(xid)) fresh.large_object_seqs.push_back(fresh.next_seq);
+    for (; large_object_at != old.large_objects.end() && large_object_at->first <= seq; ++large_object_at) {
+      if (!is_aborted(xid)) fresh.large_objects.emplace_back(fresh.next_seq, large_object_at->second);
     }
     for (; dropped_at != old.dropped.end() && dropped_at->first <= seq; ++dropped_at) {
       if (!is_aborted(xid)) fresh.dropped.emplace_back(fresh.next_seq, dropped_at->second);
@@ -810,7 +878,7 @@ absl::Status ChangeLogWriter::CommitTransaction(OpenTransaction* txn, pg::Lsn co
     batch_.Put(keys::TimeIndex(running_max, commit_lsn), "");
     if (txn->pending_written) batch_.Delete(keys::Pending(txn->storage_id));
     if (!txn->ddl_seqs.empty()) state_.set_last_ddl_lsn(commit_lsn.value());
-    if (!txn->large_object_seqs.empty()) NoteLargeObjectStatement(commit_lsn);
+    NoteLargeObjectsOf(*txn, commit_lsn, commit_time);
     for (const auto& seq_and_name : txn->marks) {
       const std::string& name = seq_and_name.second;
       proto::Mark mark;
@@ -946,7 +1014,13 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           if (m.prefix == pg::kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
           if (pg::IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
           if (pg::IsSchemaChangeMessage(m.prefix) && OnlyLargeObjects(m.prefix, m.content)) {
-            place(&t->large_object_seqs, seq);
+            place(&t->large_objects, std::make_pair(seq, LargeObjectReading()));
+          }
+          if (m.prefix == pg::kLargeObjectsMessagePrefix) {
+            if (std::optional<LargeObjectReading> reading = ParseLargeObjectReading(m.content)) {
+              reading->message_lsn = m.lsn;
+              place(&t->large_objects, std::make_pair(seq, *reading));
+            }
           }
           if (m.prefix == pg::kDdlEventMessagePrefix) {
             for (uint32_t relid : DroppedRelations(m.content)) place(&t->dropped, std::make_pair(seq, relid));
@@ -1004,7 +1078,7 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           if (absl::Status s = CutChanges(&txn, cut); !s.ok()) return s;
           std::erase_if(txn.marks, [cut](const auto& mark) { return mark.first >= cut; });
           std::erase_if(txn.ddl_seqs, [cut](uint64_t seq) { return seq >= cut; });
-          std::erase_if(txn.large_object_seqs, [cut](uint64_t seq) { return seq >= cut; });
+          std::erase_if(txn.large_objects, [cut](const auto& reading) { return reading.first >= cut; });
           std::erase_if(txn.dropped, [cut](const auto& dropped) { return dropped.first >= cut; });
           for (auto s = txn.subxact_first_seq.begin(); s != txn.subxact_first_seq.end();) {
             s = s->second.seq >= cut ? txn.subxact_first_seq.erase(s) : std::next(s);

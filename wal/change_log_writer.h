@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -74,6 +75,19 @@ class ChangeLogWriter {
   // the check before's `before`) or close (at this one's `after`); stored with the next sync. Call
   // it before PutSequenceSample of the same check, whose LSN is `before`.
   void NoteLargeObjects(bool present, Position before, Position after);
+  // What a transaction said of large objects at one of its changes.
+  struct LargeObjectReading {
+    enum class Kind {
+      kSome,        // a schema change on large objects, or the proxy read some after a statement
+      kNoneAfter,   // the proxy read none after a statement
+      kNoneBefore,  // the proxy read none before a statement, at `at` (a position before its snapshot)
+    };
+    Kind kind = Kind::kSome;
+    Position at;
+    pg::Lsn message_lsn;  // where the reading's message is: the read was made before it
+  };
+  // A pgpitr.large_objects message's content; nullopt for one this version does not know.
+  static std::optional<LargeObjectReading> ParseLargeObjectReading(std::string_view content);
   // A clock reading waits for the stream to pass its LSN (ask the server for a keepalive).
   bool AwaitsServerPosition() const { return !clock_marks_.empty(); }
 
@@ -132,8 +146,10 @@ class ChangeLogWriter {
     // subtransaction takes its own with it.
     std::vector<std::pair<uint64_t, std::string>> marks;  // change number, mark name
     std::vector<uint64_t> ddl_seqs;
-    // Those of them that act on large objects only (wal::OnlyLargeObjects): the source held some.
-    std::vector<uint64_t> large_object_seqs;
+    // What it says of large objects, by change number: schema changes on large objects only
+    // (wal::OnlyLargeObjects: the source held some), and the proxy's readings
+    // (pg::kLargeObjectsMessagePrefix).
+    std::vector<std::pair<uint64_t, LargeObjectReading>> large_objects;
     // Relations the recorded schema changes dropped: change number, relation OID.
     std::vector<std::pair<uint64_t, uint32_t>> dropped;
     bool skip = false;  // already stored before a restart: ignore its changes
@@ -160,6 +176,17 @@ class ChangeLogWriter {
   };
 
   explicit ChangeLogWriter(ChangeLog* log) : log_(log) {}
+
+  // Applies at commit what a transaction said of large objects: readings before a statement (none
+  // there) become checks of their own; a schema change on them or a reading of "some" after a
+  // statement, NoteLargeObjectStatement; the last reading after a statement saying "none",
+  // EndLargeObjectSpanAt.
+  void NoteLargeObjectsOf(const OpenTransaction& txn, pg::Lsn commit_lsn, pg::PgTime commit_time);
+  // The transaction committed at `at` left the source without large objects, as it saw them: an
+  // open span ends there, unless a check after it saw some (one this reading missed: made by a
+  // transaction its snapshot did not see, or by a later statement of its own); a span a check after
+  // it closed ends there instead, when no check came between.
+  void EndLargeObjectSpanAt(Position at);
 
   // A schema change on large objects committed at commit_lsn: the source held some then. Unless
   // a span already covers it, one more from the check before it to the first after it that saw
@@ -252,14 +279,15 @@ class ChangeLogWriter {
   pg::Lsn pending_through_;
   pg::PgTime pending_through_time_ = 0;
   std::deque<std::pair<pg::Lsn, pg::PgTime>> clock_marks_;
-  // The latest large-object checks (NoteLargeObjects), oldest first, kept in memory to place a
+  // The latest large-object checks (NoteLargeObjects), with the proxy's readings of none before a
+  // statement (NoteLargeObjectsOf), in the order of their `before`, kept in memory to place a
   // schema change on large objects between two of them.
   struct LargeObjectCheck {
     Position before;
     Position after;
     bool present = false;
   };
-  std::deque<LargeObjectCheck> large_object_checks_;  // clock readings not yet passed, oldest first
+  std::deque<LargeObjectCheck> large_object_checks_;
 
   std::optional<OpenTransaction> current_;                   // between Begin and Commit
   std::map<uint32_t, OpenTransaction> streamed_;             // by top-level xid

@@ -134,8 +134,8 @@ class ServerTest : public ::testing::Test {
   }
 
   // Starts capture, waits for its slot, and takes a base: the usual start of a test that restores.
-  proto::Base StartCaptureWithBase() {
-    StartCapture();
+  proto::Base StartCaptureWithBase(const std::function<void(wal::CaptureOptions&)>& adjust = {}) {
+    StartCapture(adjust);
     pg::Connection app = Connect("app");
     for (int i = 0;; ++i) {
       absl::StatusOr<pg::Result> r = app.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgpitr'");

@@ -145,7 +145,7 @@ TEST(DdlRecorder, TheMessageOfAViewOrAPartitionFollowsTheStatement) {
 // recording it); others are not.
 TEST(DdlRecorder, WithIdentityFullATableStatementIsFollowedByTheIdentityStatement) {
   const std::string query = "CREATE TABLE t (a int); CREATE VIEW v AS SELECT 1; UPDATE t SET a = 1";
-  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, /*identity_full=*/true);
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, {.identity_full = true});
   ASSERT_TRUE(rewritten.has_value());
   EXPECT_EQ(rewritten->injected, (std::vector<bool>{true, false, true, false, true, false}));
   const std::string& text = rewritten->query;
@@ -164,7 +164,7 @@ TEST(DdlRecorder, WithIdentityFullATableStatementIsFollowedByTheIdentityStatemen
 // with --set-replica-identity-full by no DO block of the proxy at all.
 TEST(DdlRecorder, AColumnAddedIsFollowedByTheReadingOfItsRowsThenByTheMessage) {
   const std::string query = "ALTER TABLE t ADD COLUMN r float8 DEFAULT random(); SELECT 1";
-  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, /*identity_full=*/true);
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, {.identity_full = true});
   ASSERT_TRUE(rewritten.has_value());
   EXPECT_EQ(rewritten->injected, (std::vector<bool>{false, true, true, true, false}));
   const std::string& text = rewritten->query;
@@ -176,12 +176,50 @@ TEST(DdlRecorder, AColumnAddedIsFollowedByTheReadingOfItsRowsThenByTheMessage) {
   EXPECT_NE(text.find("'rewritten_rows', NULLIF(pg_catalog.current_setting('pgpitr.rewritten_rows', true)", message),
             std::string::npos);
   const std::optional<RewrittenQuery> without =
-      RewriteForDdlCapture(query, nullptr, /*identity_full=*/true, /*plpgsql=*/false);
+      RewriteForDdlCapture(query, nullptr, {.identity_full = true, .plpgsql = false});
   ASSERT_TRUE(without.has_value());
   EXPECT_EQ(without->injected, (std::vector<bool>{false, true, false}));
   EXPECT_EQ(without->query.find("DO $pgpitr$"), std::string::npos) << without->query;
   EXPECT_EQ(without->query.find("rewritten_rows"), std::string::npos);
   EXPECT_NE(without->query.find("rewritten_with_new_values"), std::string::npos);
+}
+
+// Large objects are not in the stream: a statement that makes some is preceded (where the proxy may
+// run PL/pgSQL) by the proxy's reading of whether the source holds none, and one that makes or
+// removes some is followed by its reading of whether any remain; with the source's event triggers
+// recording schema changes, the readings still are made. Other statements are forwarded as they are.
+TEST(DdlRecorder, AStatementMakingOrRemovingLargeObjectsIsReadAround) {
+  const std::string query = "SELECT lo_create(5); SELECT lo_unlink(oid) FROM pg_largeobject_metadata; SELECT 1";
+  const std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(query, nullptr, {.schema_changes = false});
+  ASSERT_TRUE(rewritten.has_value());
+  EXPECT_EQ(rewritten->injected, (std::vector<bool>{true, false, true, false, true, false}));
+  const std::string& text = rewritten->query;
+  const size_t before = text.find("DO $pgpitr$");
+  const size_t made = text.find("SELECT lo_create(5)");
+  ASSERT_LT(before, made) << text;
+  EXPECT_NE(text.find("'none at %s %s'", before), std::string::npos);
+  EXPECT_LT(text.find("pg_current_wal_insert_lsn", before), text.find("pg_largeobject_metadata", before))
+      << "the position is read before the snapshot that looks";
+  EXPECT_NE(text.find("SELECT lo_create(5)\n;SELECT pg_catalog.pg_logical_emit_message(true, 'pgpitr.large_objects'"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("FROM pg_largeobject_metadata\n;SELECT pg_catalog.pg_logical_emit_message(true, "
+                      "'pgpitr.large_objects'"),
+            std::string::npos)
+      << text;
+  // Without PL/pgSQL: the readings after only.
+  const std::optional<RewrittenQuery> without = RewriteForDdlCapture(query, nullptr, {.plpgsql = false});
+  ASSERT_TRUE(without.has_value());
+  EXPECT_EQ(without->injected, (std::vector<bool>{false, true, false, true, false}));
+  // DROP OWNED drops the roles' large objects: recorded, then read.
+  const std::optional<RewrittenQuery> owned = RewriteForDdlCapture("DROP OWNED BY alice");
+  ASSERT_TRUE(owned.has_value());
+  EXPECT_EQ(owned->injected, (std::vector<bool>{true, false, true}));
+  EXPECT_NE(owned->query.find("'pgpitr.ddl'"), std::string::npos);
+  EXPECT_NE(owned->query.find("'pgpitr.large_objects'"), std::string::npos);
+  // Not asked for, or nothing of large objects (a name in a string, a column named like one): none.
+  EXPECT_FALSE(RewriteForDdlCapture(query, nullptr, {.schema_changes = false, .large_objects = false}).has_value());
+  EXPECT_FALSE(RewriteForDdlCapture("SELECT 'lo_unlink(5)', lo_unlinked FROM t -- lo_create").has_value());
 }
 
 // An error's position is the server's, in the rewritten text; the client's psql places it in its own.

@@ -567,6 +567,28 @@ TEST(DropIfExists, AddsIfExistsAfterTheObjectKind) {
 namespace pgpitr::proxy {
 namespace {
 
+TEST(LargeObjectsTouched, CallsThatMakeOrRemoveLargeObjectsAndDropOwned) {
+  EXPECT_TRUE(LargeObjectsTouched("SELECT lo_create(0)").makes);
+  EXPECT_TRUE(LargeObjectsTouched("select LO_CREAT(-1)").makes);
+  EXPECT_TRUE(LargeObjectsTouched("SELECT pg_catalog.lo_import('/tmp/x')").makes);
+  EXPECT_TRUE(LargeObjectsTouched("INSERT INTO t VALUES (lo_from_bytea(0, 'x'))").makes);
+  EXPECT_FALSE(LargeObjectsTouched("SELECT lo_create(0)").removes);
+  EXPECT_TRUE(LargeObjectsTouched("SELECT lo_unlink(oid) FROM pg_largeobject_metadata").removes);
+  EXPECT_TRUE(LargeObjectsTouched("DROP OWNED BY alice CASCADE").removes);
+  EXPECT_TRUE(LargeObjectsTouched("/* c */ drop owned by alice").removes);
+  // Reading or writing one changes no set of them; names in strings, comments, quoted bodies or
+  // longer words are not calls.
+  EXPECT_FALSE(LargeObjectsTouched("SELECT loread(lo_open(1, 262144), 32), lo_put(1, 0, 'x')").any());
+  EXPECT_FALSE(LargeObjectsTouched("SELECT 'lo_unlink(1)', \"lo_create\" FROM t -- lo_create(1)").any());
+  EXPECT_FALSE(LargeObjectsTouched("DO $$ BEGIN PERFORM lo_unlink(1); END $$").any());
+  EXPECT_FALSE(LargeObjectsTouched("SELECT lo_unlinked, my_lo_create FROM t").any());
+  EXPECT_FALSE(LargeObjectsTouched("DROP TABLE owned").any());
+  // The quick test over a whole query: never false where a statement of it touches some.
+  EXPECT_TRUE(MayTouchLargeObjects("SELECT 1; SELECT LO_UNLINK(5)"));
+  EXPECT_TRUE(MayTouchLargeObjects("select 1; Drop OWNED by alice"));
+  EXPECT_FALSE(MayTouchLargeObjects("SELECT loread(fd, 5), log(2) FROM lots_of_rows"));
+}
+
 TEST(PreparedStatements, PrepareDeallocateAndExecuteNameTheStatementAsFolded) {
   EXPECT_EQ(PreparedName("PREPARE Select1 (int) AS SELECT $1"), "select1");
   EXPECT_EQ(PreparedName("PREPARE TRANSACTION 'x'"), std::nullopt);

@@ -539,6 +539,85 @@ TEST_F(ChangeLogTest, ACheckThatSawNoneClosesASpanAtThePositionReadAfterIt) {
   EXPECT_EQ(writer_->state().large_object_spans(1).to_lsn(), 640u);
 }
 
+// The proxy reads whether large objects exist around the statements that make or remove some
+// (pgpitr.large_objects): "none at <LSN> <time>" before one making some is a check of its own, where
+// a span then starts; "none" after one ends a span at its transaction's commit, unless a check after
+// that commit saw some (a creation the reading missed), and narrows one a later check closed.
+TEST_F(ChangeLogTest, TheProxysReadingsOfLargeObjectsPlaceASpansEndsAtTheirCommits) {
+  auto check = [&](bool present, uint64_t lsn) {
+    writer_->NoteLargeObjects(present, {pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)},
+                              {pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)});
+    ASSERT_TRUE(writer_->PutSequenceSample(proto::SequenceSample(), pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)).ok());
+  };
+  auto commit_readings = [&](uint64_t commit_lsn, uint32_t xid, std::vector<std::string> contents) {
+    Apply(Begin(commit_lsn, static_cast<pg::PgTime>(commit_lsn), xid));
+    uint64_t lsn = commit_lsn - 10 * contents.size();
+    for (std::string& content : contents) {
+      Apply(LogicalMessage{.xid = xid,
+                           .transactional = true,
+                           .lsn = pg::Lsn(lsn),
+                           .prefix = pg::kLargeObjectsMessagePrefix,
+                           .content = std::move(content)});
+      lsn += 10;
+    }
+    Apply(Commit(commit_lsn, static_cast<pg::PgTime>(commit_lsn)));
+  };
+  const auto& spans = writer_->state().large_object_spans();
+  check(false, 100);
+  // lo_create: none at 200 (before it), some after it; committed at 300.
+  commit_readings(300, 700, {"none at 0/C8 200", "some"});
+  ASSERT_EQ(spans.size(), 1);
+  EXPECT_EQ(spans[0].from_lsn(), 200u) << "from the reading before it, not from the check at 100";
+  EXPECT_EQ(spans[0].from_time(), 200);
+  EXPECT_TRUE(spans[0].open());
+  check(true, 400);
+  // lo_unlink, then none: the span ends at its commit, not at the next check.
+  commit_readings(500, 701, {"none"});
+  ASSERT_EQ(spans.size(), 1);
+  EXPECT_EQ(spans[0].to_lsn(), 500u);
+  EXPECT_EQ(spans[0].to_time(), 500);
+  EXPECT_FALSE(spans[0].open());
+  check(false, 600);
+  EXPECT_EQ(spans[0].to_lsn(), 500u);
+
+  // Some again (made where the proxy did not see it): the span starts at the check before.
+  check(true, 700);
+  ASSERT_EQ(spans.size(), 2);
+  EXPECT_EQ(spans[1].from_lsn(), 600u);
+  // A check after the commit of a "none" saw some (made by a transaction the reading did not see):
+  // the span stays open.
+  check(true, 900);
+  commit_readings(800, 702, {"none"});
+  EXPECT_TRUE(spans[1].open());
+  // A "none" that reaches capture after the check that closed the span: the span ends at its commit.
+  check(false, 1100);
+  EXPECT_EQ(spans[1].to_lsn(), 1100u);
+  commit_readings(1000, 703, {"none"});
+  EXPECT_EQ(spans[1].to_lsn(), 1000u);
+  EXPECT_FALSE(spans[1].open());
+  // A transaction that removed some and then made some (its last reading): nothing ends.
+  check(true, 1200);
+  commit_readings(1300, 704, {"none", "some"});
+  ASSERT_EQ(spans.size(), 3);
+  EXPECT_TRUE(spans[2].open());
+  // A reading this version does not know is left alone; a "none at" that is malformed too.
+  commit_readings(1400, 705, {"none at 0/ZZ 5", "maybe"});
+  EXPECT_TRUE(spans[2].open());
+  EXPECT_EQ(ChangeLogWriter::ParseLargeObjectReading("none at 0/C8 200x"), std::nullopt);
+
+  // Rolled back with its savepoint: the reading goes with it.
+  Apply(StreamStart(800, true));
+  Apply(LogicalMessage{.xid = 801,
+                       .transactional = true,
+                       .lsn = pg::Lsn(1490),
+                       .prefix = pg::kLargeObjectsMessagePrefix,
+                       .content = "none"});
+  Apply(StreamStopMessage{});
+  Apply(StreamAbortMessage{.xid = 800, .subxid = 801});
+  Apply(StreamCommit(800, 1500, 1500));
+  EXPECT_TRUE(spans[2].open());
+}
+
 TEST_F(ChangeLogTest, LargeObjectSpansThatOverlapAreOne) {
   auto check = [&](bool present, uint64_t lsn) {
     writer_->NoteLargeObjects(present, {pg::Lsn(lsn), static_cast<pg::PgTime>(lsn)},
