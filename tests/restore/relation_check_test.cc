@@ -208,21 +208,19 @@ TEST_F(SourceRelationsAtTest, ATargetInsideAChangesStretchHasItAround) {
 // again: a schema change that committed while it read may be missing from what it saw. Recorded
 // statements around a target are read from that check's first position, not its last.
 TEST_F(SourceRelationsAtTest, AStatementThatCommittedWhileTheCheckBeforeReadIsAmongThoseBeforeTheTarget) {
+  auto recorded = [&](uint64_t commit_lsn, uint32_t xid, const std::string& sql) {
+    Apply(wal::BeginMessage{.final_lsn = Lsn(commit_lsn), .commit_time = 1, .xid = xid});
+    Apply(wal::LogicalMessage{.xid = xid,
+                              .transactional = true,
+                              .lsn = Lsn(commit_lsn - 0x10),
+                              .prefix = pg::kDdlMessagePrefix,
+                              .content = R"({"sql": ")" + sql + R"("})"});
+    Apply(wal::CommitMessage{
+        .flags = 0, .commit_lsn = Lsn(commit_lsn), .end_lsn = Lsn(commit_lsn + 8), .commit_time = 1});
+  };
   Check(0x200, 0x300, 0x340, {R("t", 100, "a")});
-  Apply(wal::BeginMessage{.final_lsn = Lsn(0x320), .commit_time = 1, .xid = 700});
-  Apply(wal::LogicalMessage{.xid = 700,
-                            .transactional = true,
-                            .lsn = Lsn(0x310),
-                            .prefix = pg::kDdlMessagePrefix,
-                            .content = R"({"sql": "ALTER TABLE t ADD COLUMN c int"})"});
-  Apply(wal::CommitMessage{.flags = 0, .commit_lsn = Lsn(0x320), .end_lsn = Lsn(0x328), .commit_time = 1});
-  Apply(wal::BeginMessage{.final_lsn = Lsn(0x420), .commit_time = 2, .xid = 701});
-  Apply(wal::LogicalMessage{.xid = 701,
-                            .transactional = true,
-                            .lsn = Lsn(0x410),
-                            .prefix = pg::kDdlMessagePrefix,
-                            .content = R"({"sql": "ALTER TABLE t RENAME c TO d"})"});
-  Apply(wal::CommitMessage{.flags = 0, .commit_lsn = Lsn(0x420), .end_lsn = Lsn(0x428), .commit_time = 2});
+  recorded(0x320, 700, "ALTER TABLE t ADD COLUMN c int");
+  recorded(0x420, 701, "ALTER TABLE t RENAME c TO d");
   Sync();
   Check(0x300, 0x500, 0x510, {R("t", 100, "c")});
   const SourceRelations s = Read(At(0x380));
