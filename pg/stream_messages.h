@@ -6,7 +6,8 @@
 //                partition, whose result it records; proxy/ddl_recorder.cc writes it)
 //   pgpitr.mark  the name of a restore point (`pgpitr mark NAME`)
 //   pgpitr.schema_change  JSON: a schema change as the source's event trigger saw it, just after the
-//                statement (wal/event_triggers.cc writes it: text, session state, objects made and dropped)
+//                statement (wal/event_triggers.cc writes it: text, session state, objects made and
+//                dropped, whether large objects remain)
 //   pgpitr.large_objects  whether the source holds large objects (which are not in the stream), read
 //                by the proxy around a statement that makes or removes some: "some" or "none" just
 //                after it (so at its transaction's commit, unless the transaction changes them

@@ -1016,6 +1016,13 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           if (pg::IsSchemaChangeMessage(m.prefix) && OnlyLargeObjects(m.prefix, m.content)) {
             place(&t->large_objects, std::make_pair(seq, LargeObjectReading()));
           }
+          if (m.prefix == pg::kDdlEventMessagePrefix) {
+            if (std::optional<bool> some = LargeObjectsAfter(m.content)) {
+              LargeObjectReading reading;
+              reading.kind = *some ? LargeObjectReading::Kind::kSome : LargeObjectReading::Kind::kNoneAfter;
+              place(&t->large_objects, std::make_pair(seq, reading));
+            }
+          }
           if (m.prefix == pg::kLargeObjectsMessagePrefix) {
             if (std::optional<LargeObjectReading> reading = ParseLargeObjectReading(m.content)) {
               reading->message_lsn = m.lsn;

@@ -78,8 +78,9 @@ class ChangeLogWriter {
   // What a transaction said of large objects at one of its changes.
   struct LargeObjectReading {
     enum class Kind {
-      kSome,        // a schema change on large objects, or the proxy read some after a statement
-      kNoneAfter,   // the proxy read none after a statement
+      kSome,        // a schema change on large objects; or some read after a statement (by the proxy,
+                    // or by the event trigger after a schema change)
+      kNoneAfter,   // none read after a statement (the same)
       kNoneBefore,  // the proxy read none before a statement, at `at` (a position before its snapshot)
     };
     Kind kind = Kind::kSome;

@@ -371,6 +371,8 @@ BEGIN
     'detached_checks', detached_checks,
     'rewritten_with_new_values', COALESCE(NULLIF(rewritten, '')::jsonb, '[]'::jsonb),
     'rewritten_rows', rewritten_rows,
+    -- Whether large objects remain (they are not in the stream): a DROP OWNED may have dropped the last.
+    'large_objects', EXISTS (SELECT FROM pg_catalog.pg_largeobject_metadata),
     'dropped', COALESCE(NULLIF(dropped, '')::jsonb, '[]'::jsonb))::text);
   -- With --set-replica-identity-full: no published table is left without a replica identity by
   -- this statement (its UPDATE and DELETE would fail while published). The change is a schema
@@ -564,6 +566,12 @@ bool OnlyLargeObjects(std::string_view prefix, std::string_view content) {
     return words.starts_with("alter large object ") || words.starts_with("comment on large object ");
   }
   return false;
+}
+
+std::optional<bool> LargeObjectsAfter(std::string_view message) {
+  const nlohmann::json e = nlohmann::json::parse(message, nullptr, /*allow_exceptions=*/false);
+  if (!e.is_object() || !e.contains("large_objects") || !e["large_objects"].is_boolean()) return std::nullopt;
+  return e["large_objects"].get<bool>();
 }
 
 bool IsEventTriggerObject(std::string_view dump_desc, std::string_view name) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,12 @@ std::vector<uint32_t> DroppedRelations(std::string_view message);
 // SECURITY LABEL ON LARGE OBJECT. Such a statement says the source held large objects at its
 // commit (capture keeps that, as its checks); at restore it is run only where they may be there.
 bool OnlyLargeObjects(std::string_view prefix, std::string_view content);
+
+// Whether the source held large objects just after a schema change its event trigger recorded
+// (`large_objects` in the message, prefix kDdlEventMessagePrefix), as the statement's transaction
+// saw them: a DROP OWNED that dropped the last ones says none. Nullopt for a message without it (an
+// older trigger's) or that does not parse.
+std::optional<bool> LargeObjectsAfter(std::string_view message);
 
 // Drops pgpitr's triggers and schema if they are there (`run --no-event-triggers`): kProxyOnly.
 [[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(pg::Connection& conn);

@@ -600,6 +600,21 @@ TEST_F(ChangeLogTest, TheProxysReadingsOfLargeObjectsPlaceASpansEndsAtTheirCommi
   commit_readings(1300, 704, {"none", "some"});
   ASSERT_EQ(spans.size(), 3);
   EXPECT_TRUE(spans[2].open());
+  // The event trigger says whether large objects remain after a schema change (a DROP OWNED that
+  // dropped the last): none ends the span at its commit too.
+  Apply(Begin(1350, 1350, 706));
+  Apply(LogicalMessage{.xid = 706,
+                       .transactional = true,
+                       .lsn = pg::Lsn(1340),
+                       .prefix = pg::kDdlEventMessagePrefix,
+                       .content = R"({"tag": "DROP OWNED", "commands": [], "dropped": [], "large_objects": false})"});
+  Apply(Commit(1350, 1350));
+  EXPECT_EQ(spans[2].to_lsn(), 1350u);
+  EXPECT_FALSE(spans[2].open());
+  // Some again at the next check: from the check before (which the span held already), open.
+  check(true, 1360);
+  ASSERT_EQ(spans.size(), 3);
+  EXPECT_TRUE(spans[2].open());
   // A reading this version does not know is left alone; a "none at" that is malformed too.
   commit_readings(1400, 705, {"none at 0/ZZ 5", "maybe"});
   EXPECT_TRUE(spans[2].open());
