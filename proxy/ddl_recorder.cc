@@ -334,12 +334,16 @@ std::string LargeObjectsBeforeStatement() {
 }
 
 // After a statement that makes or removes large objects: whether the source holds any, as its
-// transaction sees them (its own changes included).
-std::string LargeObjectsAfterStatement() {
-  return fmt::format(
-      "SELECT pg_catalog.pg_logical_emit_message(true, '{}', CASE WHEN EXISTS (SELECT FROM "
+// transaction sees them (its own changes included). In a DO block where the proxy may add one, so
+// that it never fails the statement (a role without EXECUTE on pg_logical_emit_message); else
+// plainly, as the proxy's message of a schema change.
+std::string LargeObjectsAfterStatement(bool plpgsql) {
+  const std::string emit = fmt::format(
+      "pg_catalog.pg_logical_emit_message(true, '{}', CASE WHEN EXISTS (SELECT FROM "
       "pg_catalog.pg_largeobject_metadata) THEN 'some' ELSE 'none' END)",
       pg::kLargeObjectsMessagePrefix);
+  if (!plpgsql) return "SELECT " + emit;
+  return fmt::format("DO $pgpitr$ BEGIN PERFORM {}; EXCEPTION WHEN OTHERS THEN NULL; END $pgpitr$", emit);
 }
 
 // The proxy's own statements around a client's statement, in the order they run: `before` it, the
@@ -355,6 +359,7 @@ struct OwnStatement {
 struct AroundStatement {
   std::vector<OwnStatement> before;
   std::vector<OwnStatement> after;
+  bool empty() const { return before.empty() && after.empty(); }
 };
 AroundStatement OwnStatementsAround(std::string_view statement, const std::string& sql, std::string_view prepare,
                                     const RecordOptions& options) {
@@ -372,7 +377,11 @@ AroundStatement OwnStatementsAround(std::string_view statement, const std::strin
       out.after.push_back({IdentityFullStatement()});
     }
   }
-  if (large_objects.any()) out.after.push_back({LargeObjectsAfterStatement()});
+  // (Where the source's event triggers record schema changes and the proxy may add no DO block,
+  // none: the proxy adds nothing that could fail the statement there.)
+  if (large_objects.any() && (options.plpgsql || options.schema_changes)) {
+    out.after.push_back({LargeObjectsAfterStatement(options.plpgsql)});
+  }
   return out;
 }
 
@@ -391,13 +400,14 @@ std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, Prepa
   // (Recording no schema change, most queries name no function on large objects: not split.)
   if (!options.schema_changes && (!options.large_objects || !MayTouchLargeObjects(query))) return std::nullopt;
   const std::vector<std::string_view> statements = SplitStatements(query);
+  const bool may_touch_large_objects = options.large_objects && MayTouchLargeObjects(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
   std::vector<std::string> prepares(statements.size());
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
     const bool schema_change = options.schema_changes && Recorded(s);
-    recorded.push_back(schema_change || (options.large_objects && LargeObjectsTouched(s).any()));
+    recorded.push_back(schema_change || (may_touch_large_objects && !OwnStatementsAround(s, "", {}, options).empty()));
     if (prepared == nullptr || !options.schema_changes) continue;
     if (std::optional<std::string> name = PreparedName(s)) {
       (*prepared)[*name] = std::string(s);
@@ -524,7 +534,8 @@ void DdlRecorder::FromClient(const Frame& frame, Capture capture, std::string* o
       if (parse.ok()) {
         const std::string name(parse->statement);
         if ((capture.schema_changes && Recorded(parse->query)) ||
-            (capture.large_objects && MayTouchLargeObjects(parse->query) && LargeObjectsTouched(parse->query).any())) {
+            (capture.large_objects && MayTouchLargeObjects(parse->query) &&
+             !OwnStatementsAround(parse->query, "", {}, options).empty())) {
           ddl_statements_[name] = std::string(parse->query);
         } else {
           ddl_statements_.erase(name);

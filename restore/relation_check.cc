@@ -125,6 +125,9 @@ absl::StatusOr<SourceRelations> SourceRelationsAt(const wal::ChangeLog& log, con
         [&](const proto::Transaction& txn, const proto::Change&, const std::string& sql) {
           const bool after = target.After(txn.commit_lsn(), txn.commit_time());
           (after ? out.recorded_after : out.recorded_before).push_back(absl::AsciiStrToLower(sql));
+          if (!after && Lsn(txn.commit_lsn()) >= Lsn(out.around->lsn())) {
+            out.recorded_while_read.push_back(absl::AsciiStrToLower(sql));
+          }
           return absl::OkStatus();
         });
     if (!recorded.ok()) return recorded;
@@ -180,9 +183,11 @@ std::vector<Difference> CompareRelations(const SourceRelations& source,
       at_target = n;
     } else if (source.around && !same(b, n)) {
       // Changed around the target by statements recorded at their places: the replay made those
-      // before the target (if it differs from before), and left those after it (it differs from
-      // after). Only a change no statement names is the checks' alone to see.
-      if ((same(r, b) || Mentioned(source.recorded_before, k.second)) && Mentioned(source.recorded_after, k.second)) {
+      // before the target (if it differs from before), and left those after it, or those the check
+      // may not have seen, committed while it read (it differs from what the check saw). Only a
+      // change no statement names is the checks' alone to see.
+      if ((same(r, b) || Mentioned(source.recorded_before, k.second)) &&
+          (Mentioned(source.recorded_after, k.second) || Mentioned(source.recorded_while_read, k.second))) {
         continue;
       }
       d.commit_lsn = source.around->after_lsn();

@@ -34,6 +34,9 @@ struct SourceRelations {
   // statement names may have changed by it, at its place: replay made it, or did not, as the source.
   std::vector<std::string> recorded_before;
   std::vector<std::string> recorded_after;
+  // Those of recorded_before that committed while that check read (after its first read): its
+  // snapshot may have been taken before them, so what it saw may lack them.
+  std::vector<std::string> recorded_while_read;
   // The target is past the last check: changes after it (at last_check_*) cannot be seen.
   bool unchecked = false;
   uint64_t last_check_lsn = 0;

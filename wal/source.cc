@@ -228,16 +228,20 @@ absl::StatusOr<SourceFacts> PrepareSource(const pg::ConnInfo& source, const Sour
   const bool triggers = *recording == DdlRecording::kEventTriggers;
   facts.event_triggers = triggers;
   if (settings.source_records_ddl) settings.source_records_ddl->store(triggers);
-  if (!triggers && settings.source_runs_plpgsql) {
-    // The proxy's own DO blocks (the rows a volatile default rewrote, --set-replica-identity-full)
-    // run in the application's session, as its role.
+  if (settings.source_runs_plpgsql) {
+    // The proxy's own DO blocks (the rows a volatile default rewrote, --set-replica-identity-full,
+    // the readings of large objects) run in the application's session, as its role.
     absl::StatusOr<pg::Result> plpgsql = conn->Query(
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_language WHERE lanname = 'plpgsql' AND "
         "pg_catalog.has_language_privilege('public', oid, 'USAGE'))");
     if (!plpgsql.ok()) return plpgsql.status();
     const bool runs = plpgsql->GetString(0, 0) == "t";
     settings.source_runs_plpgsql->store(runs);
-    if (!runs) {
+    if (!runs && triggers) {
+      log.Warn(
+          "PL/pgSQL is not available to every role in the source's database: the proxy does not read large objects "
+          "around the statements that make or remove some (capture's checks place them, once a second)");
+    } else if (!runs) {
       log.Warn(
           "PL/pgSQL is not available to every role in the source's database: through the proxy, restores name the "
           "tables a volatile default gave rows values of their own, and --set-replica-identity-full does nothing");

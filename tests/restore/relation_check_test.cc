@@ -125,6 +125,23 @@ TEST(CompareRelations, AChangeAroundTheTargetThatRecordedStatementsNameIsTheirs)
             (std::vector<std::string>{"table \"public\".\"made_past\"", "table \"public\".\"t\""}));
 }
 
+// The check past the target read the relations in a snapshot taken after its first read: a
+// statement that committed after that, before the target, may be missing from what it saw. The
+// restore (which has it) differs from the check, and the statement is what explains it.
+TEST(CompareRelations, AStatementCommittedWhileTheCheckReadExplainsWhatTheCheckDidNotSee) {
+  SourceRelations s = NoTriggers({R("t", 100, "a")}, {});
+  proto::CatalogCheck around;
+  around.set_after_lsn(0x900);
+  *around.add_relations() = R("t", 100, "a1");
+  s.around = around;
+  s.recorded_before = {"alter table t add column x int", "alter table t add column y int"};
+  EXPECT_EQ(Named(CompareRelations(s, {}, {R("t", 5000, "a2")}, true)),
+            std::vector<std::string>{"table \"public\".\"t\""})
+      << "nothing explains that the check saw otherwise";
+  s.recorded_while_read = {"alter table t add column y int"};
+  EXPECT_TRUE(CompareRelations(s, {}, {R("t", 5000, "a2")}, true).empty());
+}
+
 TEST(CompareRelations, WithEventTriggersNothingIsCompared) {
   SourceRelations s = NoTriggers({R("t", 100, "a")}, {R("t", 100, "a"), R("emp", 101, "b")});
   s.applies = false;
@@ -222,11 +239,16 @@ TEST_F(SourceRelationsAtTest, AStatementThatCommittedWhileTheCheckBeforeReadIsAm
   recorded(0x320, 700, "ALTER TABLE t ADD COLUMN c int");
   recorded(0x420, 701, "ALTER TABLE t RENAME c TO d");
   Sync();
-  Check(0x300, 0x500, 0x510, {R("t", 100, "c")});
+  Check(0x300, 0x400, 0x510, {R("t", 100, "c")});
   const SourceRelations s = Read(At(0x380));
   ASSERT_TRUE(s.around.has_value());
   EXPECT_EQ(s.recorded_before, std::vector<std::string>{"alter table t add column c int"});
   EXPECT_EQ(s.recorded_after, std::vector<std::string>{"alter table t rename c to d"});
+  EXPECT_TRUE(s.recorded_while_read.empty()) << "it committed before the check's first read";
+  // A target after the rename: the rename committed while the check past the target read.
+  const SourceRelations later = Read(At(0x4a0));
+  ASSERT_TRUE(later.around.has_value());
+  EXPECT_EQ(later.recorded_while_read, std::vector<std::string>{"alter table t rename c to d"});
 }
 
 TEST_F(SourceRelationsAtTest, ATargetPastTheLastCheckIsUnchecked) {
