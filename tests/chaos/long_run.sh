@@ -23,20 +23,24 @@ for major in ${majors//,/ }; do
 for ((i = 0; i < seeds; i++)); do
   seed=$((first + i))
   line=$(build/tests/pgpitr_chaos --seconds "$seconds" --seed "$seed" --sessions "$sessions" --pg-major "$major" \
-           --checkpoints $((seconds / 12 > 4 ? seconds / 12 : 4)) 2> "/tmp/pgpitr-chaos-$seed.log" | tail -1) || true
+           --checkpoints $((seconds / 12 > 4 ? seconds / 12 : 4)) 2> "/tmp/pgpitr-chaos-$major-$seed.log" | tail -1) || true
   echo "PostgreSQL $major, seed $seed: $line"
-  grep -E "^chaos: (workload|server streamed)" "/tmp/pgpitr-chaos-$seed.log" | sed 's/^/  /' || true
+  grep -E "^chaos: (workload|server streamed)" "/tmp/pgpitr-chaos-$major-$seed.log" | sed 's/^/  /' || true
   if [[ "$line" =~ ^([0-9]+)/([0-9]+)\ points\ exact ]]; then
     exact=$((exact + BASH_REMATCH[1])); total=$((total + BASH_REMATCH[2]))
-    [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && rm -f "/tmp/pgpitr-chaos-$seed.log" || failed_seeds+=("$seed")
+    # (The log is kept when a point was not exact, or run exited or a backup failed: it says why.)
+    if [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && [[ "$line" == *"run exited by itself 0 times, 0 backups failed"* ]]; then
+      rm -f "/tmp/pgpitr-chaos-$major-$seed.log"
+    else
+      failed_seeds+=("$seed")
+    fi
   else
     failed_seeds+=("$seed")
   fi
-  [[ "$line" == *"run exited by itself 0 times, 0 backups failed"* ]] || { [[ " ${failed_seeds[*]} " == *" $seed "* ]] || failed_seeds+=("$seed"); }
 done
 done
 echo "$exact/$total points exact over $seeds seeds of $seconds s (seeds $first..$((first + seeds - 1)); PostgreSQL $majors)"
 if [ ${#failed_seeds[@]} -gt 0 ]; then
-  echo "not clean: seeds ${failed_seeds[*]} (logs in /tmp/pgpitr-chaos-SEED.log)"
+  echo "not clean: seeds ${failed_seeds[*]} (logs in /tmp/pgpitr-chaos-MAJOR-SEED.log)"
   exit 1
 fi
