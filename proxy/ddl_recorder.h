@@ -1,7 +1,8 @@
 // DdlRecorder: how the proxy records schema changes in the replication stream, apart from its
 // sockets: a pure state machine over one session's messages. For each message the client sends it
 // writes what goes to the database instead: the message itself, and next to a schema change the
-// proxy's pgpitr.ddl message, in the same transaction (a rewritten simple query, or a
+// proxy's pgpitr.ddl message (next to a statement making or removing large objects, its readings of
+// them: pgpitr.large_objects), in the same transaction (a rewritten simple query, or a
 // Parse/Bind/Execute of the proxy's own next to the client's Execute). For each message the
 // database answers it says whether the client gets it, or it answers one of the proxy's own
 // requests, or it is held back while a schema change that cannot share a transaction (an index
