@@ -359,13 +359,25 @@ struct OwnStatement {
 struct AroundStatement {
   std::vector<OwnStatement> before;
   std::vector<OwnStatement> after;
-  bool empty() const { return before.empty() && after.empty(); }
 };
+// Whether the proxy reads large objects around a statement that makes or removes some: not where the
+// source's event triggers record schema changes and the proxy may add no DO block (it then adds
+// nothing that could fail the statement).
+bool ReadsLargeObjectsAround(const LargeObjectCalls& calls, const RecordOptions& options) {
+  return options.large_objects && calls.any() && (options.plpgsql || options.schema_changes);
+}
+bool ReadsLargeObjectsAround(std::string_view statement, const RecordOptions& options) {
+  return options.large_objects && ReadsLargeObjectsAround(LargeObjectsTouched(statement), options);
+}
+
 AroundStatement OwnStatementsAround(std::string_view statement, const std::string& sql, std::string_view prepare,
                                     const RecordOptions& options) {
   AroundStatement out;
   const LargeObjectCalls large_objects = options.large_objects ? LargeObjectsTouched(statement) : LargeObjectCalls{};
-  if (large_objects.makes && options.plpgsql) out.before.push_back({LargeObjectsBeforeStatement()});
+  const bool reads_large_objects = ReadsLargeObjectsAround(large_objects, options);
+  if (reads_large_objects && large_objects.makes && options.plpgsql) {
+    out.before.push_back({LargeObjectsBeforeStatement()});
+  }
   if (options.schema_changes && Recorded(statement)) {
     const std::string rows = options.plpgsql ? RowsStatement(statement) : "";
     OwnStatement message{MessageStatement(statement, sql, prepare, !rows.empty()), true};
@@ -377,11 +389,7 @@ AroundStatement OwnStatementsAround(std::string_view statement, const std::strin
       out.after.push_back({IdentityFullStatement()});
     }
   }
-  // (Where the source's event triggers record schema changes and the proxy may add no DO block,
-  // none: the proxy adds nothing that could fail the statement there.)
-  if (large_objects.any() && (options.plpgsql || options.schema_changes)) {
-    out.after.push_back({LargeObjectsAfterStatement(options.plpgsql)});
-  }
+  if (reads_large_objects) out.after.push_back({LargeObjectsAfterStatement(options.plpgsql)});
   return out;
 }
 
@@ -397,17 +405,18 @@ std::string CString(std::string_view body, size_t offset) {
 
 std::optional<RewrittenQuery> RewriteForDdlCapture(std::string_view query, PreparedStatements* prepared,
                                                    const RecordOptions& options) {
-  // (Recording no schema change, most queries name no function on large objects: not split.)
-  if (!options.schema_changes && (!options.large_objects || !MayTouchLargeObjects(query))) return std::nullopt;
-  const std::vector<std::string_view> statements = SplitStatements(query);
+  // (Most queries name no function on large objects: then no statement is lexed for one, and when
+  // the proxy records no schema change, the query is not split.)
   const bool may_touch_large_objects = options.large_objects && MayTouchLargeObjects(query);
+  if (!options.schema_changes && !may_touch_large_objects) return std::nullopt;
+  const std::vector<std::string_view> statements = SplitStatements(query);
   std::vector<bool> recorded;
   recorded.reserve(statements.size());
   std::vector<std::string> prepares(statements.size());
   for (size_t i = 0; i < statements.size(); ++i) {
     const std::string_view s = statements[i];
     const bool schema_change = options.schema_changes && Recorded(s);
-    recorded.push_back(schema_change || (may_touch_large_objects && !OwnStatementsAround(s, "", {}, options).empty()));
+    recorded.push_back(schema_change || (may_touch_large_objects && ReadsLargeObjectsAround(s, options)));
     if (prepared == nullptr || !options.schema_changes) continue;
     if (std::optional<std::string> name = PreparedName(s)) {
       (*prepared)[*name] = std::string(s);
@@ -499,13 +508,12 @@ std::optional<size_t> ClientErrorPosition(size_t position, const std::string& cl
 }
 
 void DdlRecorder::FromClient(const Frame& frame, Capture capture, std::string* out) {
-  const RecordOptions options = OptionsFor(capture);
   switch (frame.type) {
     case 'Q': {
       absl::StatusOr<std::string_view> query = ParseQuery(frame.body);
       ++readies_sent_;
       if ((capture.schema_changes || capture.large_objects) && query.ok()) {
-        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, options)) {
+        if (std::optional<RewrittenQuery> rewritten = RewriteForDdlCapture(*query, &prepared_, OptionsFor(capture))) {
           std::string body = rewritten->query;
           body.push_back('\0');
           *out += EncodeMessage('Q', body);
@@ -535,7 +543,7 @@ void DdlRecorder::FromClient(const Frame& frame, Capture capture, std::string* o
         const std::string name(parse->statement);
         if ((capture.schema_changes && Recorded(parse->query)) ||
             (capture.large_objects && MayTouchLargeObjects(parse->query) &&
-             !OwnStatementsAround(parse->query, "", {}, options).empty())) {
+             ReadsLargeObjectsAround(parse->query, OptionsFor(capture)))) {
           ddl_statements_[name] = std::string(parse->query);
         } else {
           ddl_statements_.erase(name);
@@ -563,7 +571,7 @@ void DdlRecorder::FromClient(const Frame& frame, Capture capture, std::string* o
       }
       // (As in a simple query.)
       const std::string sql = it->second;
-      const AroundStatement own = OwnStatementsAround(sql, "$1::text", {}, options);
+      const AroundStatement own = OwnStatementsAround(sql, "$1::text", {}, OptionsFor(capture));
       auto append = [&](const OwnStatement& o) {
         AppendStatement(o.sql, o.takes_statement ? std::optional<std::string>(sql) : std::nullopt, out);
       };

@@ -15,6 +15,9 @@ namespace pgpitr::wal {
 
 namespace {
 
+// The large-object checks kept in memory (ChangeLogWriter::large_object_checks_).
+constexpr size_t kLargeObjectChecksKept = 4096;
+
 // Changes of open transactions are written (unsynced) once this much is buffered, so memory stays
 // bounded whatever a transaction's size.
 constexpr size_t kSpillBytes = 8 << 20;
@@ -274,7 +277,7 @@ void ChangeLogWriter::NoteLargeObjects(bool present, Position before, Position a
   large_object_checks_.push_back({before, after, present});
   // About an hour of checks; a schema change on large objects placed before the oldest takes a
   // wider span (NoteLargeObjectStatement).
-  while (large_object_checks_.size() > 4096) large_object_checks_.pop_front();
+  while (large_object_checks_.size() > kLargeObjectChecksKept) large_object_checks_.pop_front();
 }
 
 void ChangeLogWriter::NoteLargeObjectStatement(pg::Lsn commit_lsn) {
@@ -345,6 +348,7 @@ void ChangeLogWriter::NoteLargeObjectsOf(const OpenTransaction& txn, pg::Lsn com
       auto later = std::upper_bound(large_object_checks_.begin(), large_object_checks_.end(), check.before.lsn,
                                     [](pg::Lsn lsn, const LargeObjectCheck& c) { return lsn < c.before.lsn; });
       large_object_checks_.insert(later, check);
+      if (large_object_checks_.size() > kLargeObjectChecksKept) large_object_checks_.pop_front();
       continue;
     }
     some = some || reading.kind == Kind::kSome;
@@ -1013,11 +1017,8 @@ absl::Status ChangeLogWriter::Apply(const PgoutputMessage& message, pg::Lsn at) 
           };
           if (m.prefix == pg::kMarkMessagePrefix) place(&t->marks, std::make_pair(seq, m.content));
           if (pg::IsSchemaChangeMessage(m.prefix)) place(&t->ddl_seqs, seq);
-          if (pg::IsSchemaChangeMessage(m.prefix) && OnlyLargeObjects(m.prefix, m.content)) {
-            place(&t->large_objects, std::make_pair(seq, LargeObjectReading()));
-          }
-          if (m.prefix == pg::kDdlEventMessagePrefix) {
-            if (std::optional<bool> some = LargeObjectsAfter(m.content)) {
+          if (pg::IsSchemaChangeMessage(m.prefix)) {
+            if (std::optional<bool> some = LargeObjectsAfter(m.prefix, m.content)) {
               LargeObjectReading reading;
               reading.kind = *some ? LargeObjectReading::Kind::kSome : LargeObjectReading::Kind::kNoneAfter;
               place(&t->large_objects, std::make_pair(seq, reading));

@@ -538,8 +538,9 @@ std::string Words(std::string_view sql) {
 
 }  // namespace
 
-bool OnlyLargeObjects(std::string_view prefix, std::string_view content) {
-  const nlohmann::json e = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+namespace {
+
+bool OnlyLargeObjectsIn(std::string_view prefix, const nlohmann::json& e) {
   if (!e.is_object()) return false;
   if (prefix == pg::kDdlEventMessagePrefix) {
     // What the trigger reported: every command on a large object (GRANT says so in capitals), and
@@ -568,9 +569,18 @@ bool OnlyLargeObjects(std::string_view prefix, std::string_view content) {
   return false;
 }
 
-std::optional<bool> LargeObjectsAfter(std::string_view message) {
-  const nlohmann::json e = nlohmann::json::parse(message, nullptr, /*allow_exceptions=*/false);
-  if (!e.is_object() || !e.contains("large_objects") || !e["large_objects"].is_boolean()) return std::nullopt;
+}  // namespace
+
+bool OnlyLargeObjects(std::string_view prefix, std::string_view content) {
+  return OnlyLargeObjectsIn(prefix, nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false));
+}
+
+std::optional<bool> LargeObjectsAfter(std::string_view prefix, std::string_view content) {
+  const nlohmann::json e = nlohmann::json::parse(content, nullptr, /*allow_exceptions=*/false);
+  if (OnlyLargeObjectsIn(prefix, e)) return true;
+  if (prefix != pg::kDdlEventMessagePrefix || !e.contains("large_objects") || !e["large_objects"].is_boolean()) {
+    return std::nullopt;
+  }
   return e["large_objects"].get<bool>();
 }
 

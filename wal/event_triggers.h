@@ -52,11 +52,11 @@ std::vector<uint32_t> DroppedRelations(std::string_view message);
 // commit (capture keeps that, as its checks); at restore it is run only where they may be there.
 bool OnlyLargeObjects(std::string_view prefix, std::string_view content);
 
-// Whether the source held large objects just after a schema change its event trigger recorded
-// (`large_objects` in the message, prefix kDdlEventMessagePrefix), as the statement's transaction
-// saw them: a DROP OWNED that dropped the last ones says none. Nullopt for a message without it (an
-// older trigger's) or that does not parse.
-std::optional<bool> LargeObjectsAfter(std::string_view message);
+// What a recorded schema change (either kind) says of large objects just after it, as its
+// transaction saw them: some when it acts on large objects only (OnlyLargeObjects); else, from the
+// event trigger's message, its `large_objects` (a DROP OWNED that dropped the last ones says none).
+// Nullopt when it says nothing (the proxy's message, an older trigger's, one that does not parse).
+std::optional<bool> LargeObjectsAfter(std::string_view prefix, std::string_view content);
 
 // Drops pgpitr's triggers and schema if they are there (`run --no-event-triggers`): kProxyOnly.
 [[nodiscard]] absl::StatusOr<DdlRecording> RemoveEventTriggers(pg::Connection& conn);

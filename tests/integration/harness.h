@@ -151,6 +151,12 @@ class ServerTest : public ::testing::Test {
     return base;
   }
 
+  // StartCaptureWithBase, with capture's checks (large objects, relations, the clock) at its start
+  // only: what places a change after it is what the stream (and the proxy) carry.
+  proto::Base StartCaptureWithBaseCheckingOnlyAtStart() {
+    return StartCaptureWithBase([](wal::CaptureOptions& o) { o.sequence_interval = std::chrono::hours(1); });
+  }
+
   // Whether a pg_dump fit for the test server is installed (Debian 12 has 15's only).
   bool CanDumpTestServer() const { return pg::PgTool("pg_dump", ServerMajor(), "", std::filesystem::path()).ok(); }
 
